@@ -1,0 +1,53 @@
+# The targets CI and the CodePipeline synth step run. `make synth` and `make test` set up
+# everything they need (a .venv from PyPI, the pinned CDK CLI from npm) on first use.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := .venv
+PY := $(VENV)/bin/python
+CDK := npx --no-install cdk
+CDK_OUT := cdk.out
+
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export CDK_DISABLE_CLI_TELEMETRY := true
+# Synth never talks to AWS: no instance-metadata probing for credentials or region.
+export AWS_EC2_METADATA_DISABLED := true
+
+.PHONY: help synth test lint typecheck unit bench clean
+
+help:  ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+synth: $(VENV)/.installed node_modules/.installed  ## Synthesize every stage offline, gate on cdk-nag and cfn-lint
+	rm -rf $(CDK_OUT)
+	$(CDK) synth --quiet --output $(CDK_OUT)
+	$(VENV)/bin/cfn-lint --ignore-checks W3005 -- $$(find $(CDK_OUT) -name '*.template.json' | sort)
+	$(PY) scripts/list_templates.py $(CDK_OUT)
+
+test: lint typecheck unit  ## ruff, mypy and pytest
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(VENV)/.installed
+	$(VENV)/bin/mypy
+
+unit: $(VENV)/.installed node_modules/.installed
+	$(VENV)/bin/pytest
+
+bench: $(VENV)/.installed node_modules/.installed  ## Time a full synth against a one-bucket app
+	bash bench/synth.sh
+
+clean:  ## Remove generated output (keeps .venv and node_modules)
+	rm -rf $(CDK_OUT) .pytest_cache .mypy_cache .ruff_cache

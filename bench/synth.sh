@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Times `cdk synth` of the whole app against a one-bucket app synthesized the same way
+# (same CLI, same Python, same flags) and prints the medians and their ratio.
+# Usage: bash bench/synth.sh [runs]   (default 5 runs each, after one warm-up run each)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs="${1:-5}"
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 CDK_DISABLE_CLI_TELEMETRY=true AWS_EC2_METADATA_DISABLED=true
+cdk="$PWD/node_modules/.bin/cdk"
+out="$(mktemp -d)"
+trap 'rm -rf "$out"' EXIT
+
+time_synth() {  # dir -> seconds of one `cdk synth`
+  local dir="$1" start end
+  start=$(date +%s%N)
+  (cd "$dir" && "$cdk" synth --quiet --output "$out/$(basename "$dir")" >/dev/null 2>&1)
+  end=$(date +%s%N)
+  awk -v ns=$((end - start)) 'BEGIN {printf "%.3f\n", ns / 1e9}'
+}
+
+median() { sort -n | awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%.2f", m}'; }
+
+declare -A samples
+for target in bench/floor_app .; do
+  time_synth "$target" >/dev/null  # warm-up: jsii cache, page cache
+  samples[$target]=""
+  for _ in $(seq "$runs"); do
+    samples[$target]+="$(time_synth "$target")"$'\n'
+  done
+done
+
+floor=$(printf '%s' "${samples[bench/floor_app]}" | median)
+app=$(printf '%s' "${samples[.]}" | median)
+stacks=$(find "$out/." -name '*.template.json' -not -path '*floor_app*' | wc -l)
+printf 'runs each          %d\n' "$runs"
+printf 'one-bucket app     %s s (median)\n' "$floor"
+printf 'this app           %s s (median, %d stacks)\n' "$app" "$stacks"
+awk -v a="$app" -v f="$floor" 'BEGIN {printf "ratio              %.2f (target <= 1.5)\n", a / f}'

@@ -1,0 +1,494 @@
+"""Typed, validated settings for the whole app, read once from cdk.json context.
+
+Everything the stacks need comes from here, so a bad value fails `cdk synth` with one
+message that names the key, the value and what is allowed, instead of failing at deploy
+time in some account. No CDK imports: the operator CLI and scripts read the same config.
+
+Overrides: any context key starting with ``mlops.`` replaces one value, e.g.
+``-c mlops.environments.prod.account=123456789012`` or
+``-c mlops.environments.dev.rollout.type=LINEAR``. Values are parsed as JSON when they
+look like JSON (numbers, true/false, lists), otherwise taken as strings.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import Enum, StrEnum
+from pathlib import Path
+from typing import Any
+
+CONTEXT_KEY = "mlops"
+RELEASES_DIR = Path(__file__).resolve().parent / "releases"
+
+_ACCOUNT = re.compile(r"^\d{12}$")
+_REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
+_PROJECT = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
+_ENV_NAME = re.compile(r"^[a-z][a-z0-9]{0,15}$")
+_INSTANCE = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_SCHEDULE = re.compile(r"^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(\S+( \S+){5}\))$")
+_PACKAGE_ARN = re.compile(r"^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:model-package/[A-Za-z0-9-]+/\d+$")
+_CONNECTION_ARN = re.compile(
+    r"^arn:aws[a-z-]*:(codeconnections|codestar-connections):[a-z0-9-]+:\d{12}:connection/[A-Za-z0-9-]+$"
+)
+_S3_URI = re.compile(r"^s3://[a-z0-9.-]{3,63}/.+$")
+
+
+class ConfigError(ValueError):
+    """A configuration value is invalid; the message names the key and what is allowed."""
+
+
+def _fail(key: str, value: Any, allowed: str) -> ConfigError:
+    return ConfigError(f"Invalid config '{key}': got {value!r}; allowed: {allowed}.")
+
+
+class RolloutType(StrEnum):
+    ALL_AT_ONCE = "ALL_AT_ONCE"
+    CANARY = "CANARY"
+    LINEAR = "LINEAR"
+
+
+class ApprovalMode(StrEnum):
+    MANUAL = "manual"
+    AUTO = "auto"
+
+
+class RemovalMode(StrEnum):
+    RETAIN = "retain"
+    DESTROY = "destroy"
+
+
+class SourceKind(StrEnum):
+    CODECONNECTIONS = "codeconnections"
+    CODECOMMIT = "codecommit"
+
+
+@dataclass(frozen=True)
+class AwsTarget:
+    account: str
+    region: str
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    kind: SourceKind
+    repository: str
+    branch: str
+    connection_arn: str | None
+
+
+@dataclass(frozen=True)
+class RetrainingConfig:
+    schedule: str | None
+    on_new_data: bool
+    on_drift: bool
+    incoming_prefix: str
+    quiet_period_minutes: int
+
+
+@dataclass(frozen=True)
+class ModelBuildConfig:
+    environment: str
+    processing_instance_type: str
+    training_instance_type: str
+    use_spot_training: bool
+    max_training_minutes: int
+    metric_name: str
+    min_metric: float
+    allowed_regression: float
+    retraining: RetrainingConfig
+
+
+@dataclass(frozen=True)
+class EndpointConfig:
+    instance_type: str
+    instance_count: int
+    data_capture_percent: int
+
+
+@dataclass(frozen=True)
+class RolloutConfig:
+    type: RolloutType
+    canary_size_percent: int
+    linear_step_percent: int
+    wait_interval_minutes: int
+    termination_wait_minutes: int
+    max_execution_timeout_minutes: int
+
+
+@dataclass(frozen=True)
+class AlarmConfig:
+    period_seconds: int
+    evaluation_periods: int
+    datapoints_to_alarm: int
+    max_5xx_errors: int
+    max_model_errors: int
+    max_4xx_rate_percent: float
+    p99_latency_ms: int
+
+    @property
+    def worst_case_detection_seconds(self) -> int:
+        """Longest time from a bad canary's first errors to the alarm leaving OK.
+
+        The alarm needs `evaluation_periods` full periods of data; CloudWatch publishes
+        SageMaker metrics about one minute late, hence the extra 60 s.
+        """
+        return self.period_seconds * self.evaluation_periods + 60
+
+
+@dataclass(frozen=True)
+class DriftConfig:
+    schedule: str
+    window_hours: int
+    threshold: float
+    use_model_monitor: bool
+
+
+@dataclass(frozen=True)
+class Release:
+    """Which approved model version an environment serves, resolved outside synth."""
+
+    model_package_arn: str
+    baseline_statistics_uri: str | None = None
+    baseline_constraints_uri: str | None = None
+
+    @property
+    def version(self) -> int:
+        return int(self.model_package_arn.rsplit("/", 1)[1])
+
+
+@dataclass(frozen=True)
+class EnvironmentConfig:
+    name: str
+    account: str
+    region: str
+    production: bool
+    approval: ApprovalMode
+    removal_policy: RemovalMode
+    notification_emails: tuple[str, ...]
+    endpoint: EndpointConfig
+    rollout: RolloutConfig
+    alarms: AlarmConfig
+    drift: DriftConfig
+    release: Release | None
+
+    @property
+    def target(self) -> AwsTarget:
+        return AwsTarget(self.account, self.region)
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    project_name: str
+    toolchain: AwsTarget
+    source: SourceConfig
+    model_build: ModelBuildConfig
+    environments: tuple[EnvironmentConfig, ...]
+
+    def environment(self, name: str) -> EnvironmentConfig:
+        for env in self.environments:
+            if env.name == name:
+                return env
+        raise ConfigError(f"Unknown environment {name!r}; configured: {', '.join(self.environment_names)}.")
+
+    @property
+    def environment_names(self) -> tuple[str, ...]:
+        return tuple(env.name for env in self.environments)
+
+    @property
+    def build_environment(self) -> EnvironmentConfig:
+        return self.environment(self.model_build.environment)
+
+    @property
+    def consumer_accounts(self) -> tuple[str, ...]:
+        """Accounts other than the build account that must read the registry and model artifacts."""
+        build = self.build_environment.account
+        return tuple(sorted({e.account for e in self.environments if e.account != build}))
+
+
+class _Reader:
+    """Reads one mapping and reports errors with the dotted key path."""
+
+    def __init__(self, data: Any, path: str) -> None:
+        if not isinstance(data, Mapping):
+            raise _fail(path, data, "an object")
+        self.data = data
+        self.path = path
+
+    def key(self, name: str) -> str:
+        return f"{self.path}.{name}"
+
+    def raw(self, name: str, default: Any = ...) -> Any:
+        if name in self.data:
+            return self.data[name]
+        if default is ...:
+            raise ConfigError(f"Missing config '{self.key(name)}'.")
+        return default
+
+    def child(self, name: str) -> _Reader:
+        return _Reader(self.raw(name, {}), self.key(name))
+
+    def string(self, name: str, pattern: re.Pattern[str], allowed: str, default: Any = ...) -> str:
+        value = self.raw(name, default)
+        if not isinstance(value, str) or not pattern.match(value):
+            raise _fail(self.key(name), value, allowed)
+        return value
+
+    def optional_string(self, name: str, pattern: re.Pattern[str], allowed: str) -> str | None:
+        value = self.raw(name, None)
+        if value in (None, ""):
+            return None
+        return self.string(name, pattern, allowed)
+
+    def boolean(self, name: str, default: Any = ...) -> bool:
+        value = self.raw(name, default)
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        if not isinstance(value, bool):
+            raise _fail(self.key(name), value, "true or false")
+        return value
+
+    def integer(self, name: str, low: int, high: int, default: Any = ..., unit: str = "") -> int:
+        value = self.raw(name, default)
+        if isinstance(value, str) and re.fullmatch(r"-?\d+", value):
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise _fail(self.key(name), value, f"a whole number from {low} to {high}{unit}")
+        return value
+
+    def number(self, name: str, low: float, high: float, default: Any = ...) -> float:
+        value = self.raw(name, default)
+        if isinstance(value, str):
+            with contextlib.suppress(ValueError):
+                value = float(value)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+            raise _fail(self.key(name), value, f"a number from {low} to {high}")
+        return float(value)
+
+    def choice(self, name: str, enum: type[Enum], default: Any = ...) -> Any:
+        value = self.raw(name, default)
+        allowed = [m.value for m in enum]
+        if value not in allowed:
+            raise _fail(self.key(name), value, " | ".join(allowed))
+        return enum(value)
+
+
+def _source(r: _Reader) -> SourceConfig:
+    kind = r.choice("kind", SourceKind, "codeconnections")
+    repository = r.string("repository", re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)?$"), "owner/name")
+    branch = r.string("branch", re.compile(r"^[A-Za-z0-9_./-]+$"), "a branch name", "main")
+    connection_arn = None
+    if kind is SourceKind.CODECONNECTIONS:
+        connection_arn = r.string(
+            "connection_arn", _CONNECTION_ARN, "arn:aws:codeconnections:<region>:<account>:connection/<id>"
+        )
+        if "/" not in repository:
+            raise _fail(r.key("repository"), repository, "owner/name for a CodeConnections source")
+    return SourceConfig(kind, repository, branch, connection_arn)
+
+
+def _retraining(r: _Reader) -> RetrainingConfig:
+    prefix = r.string("incoming_prefix", re.compile(r"^[A-Za-z0-9!_.*'()/-]+/$"), "an S3 prefix ending in '/'")
+    return RetrainingConfig(
+        schedule=r.optional_string("schedule", _SCHEDULE, "rate(N minutes|hours|days) or cron(6 fields)"),
+        on_new_data=r.boolean("on_new_data", True),
+        on_drift=r.boolean("on_drift", True),
+        incoming_prefix=prefix,
+        quiet_period_minutes=r.integer("quiet_period_minutes", 0, 1440, 60, " minutes"),
+    )
+
+
+def _model_build(r: _Reader, env_names: tuple[str, ...]) -> ModelBuildConfig:
+    environment = r.raw("environment")
+    if environment not in env_names:
+        raise _fail(r.key("environment"), environment, "one of the configured environments: " + ", ".join(env_names))
+    return ModelBuildConfig(
+        environment=environment,
+        processing_instance_type=r.string("processing_instance_type", _INSTANCE, "an ml.* instance type"),
+        training_instance_type=r.string("training_instance_type", _INSTANCE, "an ml.* instance type"),
+        use_spot_training=r.boolean("use_spot_training", True),
+        max_training_minutes=r.integer("max_training_minutes", 1, 5 * 24 * 60, 60, " minutes"),
+        metric_name=r.string("metric_name", re.compile(r"^(auc|accuracy|f1)$"), "auc | accuracy | f1", "auc"),
+        min_metric=r.number("min_metric", 0.0, 1.0),
+        allowed_regression=r.number("allowed_regression", 0.0, 1.0, 0.01),
+        retraining=_retraining(r.child("retraining")),
+    )
+
+
+def _rollout(r: _Reader, instance_count: int, count_key: str) -> RolloutConfig:
+    rollout = RolloutConfig(
+        type=r.choice("type", RolloutType),
+        # SageMaker: canary <= 50% of the variant's instances; linear step 10-50%.
+        canary_size_percent=r.integer("canary_size_percent", 1, 50, 50, " percent"),
+        linear_step_percent=r.integer("linear_step_percent", 10, 50, 25, " percent"),
+        # SageMaker: WaitIntervalInSeconds and TerminationWaitInSeconds 0-3600 s.
+        wait_interval_minutes=r.integer("wait_interval_minutes", 0, 60, 5, " minutes"),
+        termination_wait_minutes=r.integer("termination_wait_minutes", 0, 60, 5, " minutes"),
+        # SageMaker: MaximumExecutionTimeoutInSeconds 600-28800 s.
+        max_execution_timeout_minutes=r.integer("max_execution_timeout_minutes", 10, 480, 60, " minutes"),
+    )
+    if rollout.type is not RolloutType.ALL_AT_ONCE and instance_count < 2:
+        raise ConfigError(
+            f"Invalid config '{r.key('type')}': got {rollout.type.value!r} with {count_key}={instance_count}; "
+            "allowed: ALL_AT_ONCE, or at least 2 instances, because SageMaker requires each canary or linear "
+            "step to be at most 50% of the variant's instances."
+        )
+    return rollout
+
+
+def _alarms(r: _Reader) -> AlarmConfig:
+    period = r.raw("period_seconds", 60)
+    if period not in (10, 30) and not (isinstance(period, int) and period >= 60 and period % 60 == 0):
+        raise _fail(r.key("period_seconds"), period, "10, 30 or a multiple of 60 seconds")
+    evaluation_periods = r.integer("evaluation_periods", 1, 10, 2)
+    datapoints = r.integer("datapoints_to_alarm", 1, evaluation_periods, evaluation_periods)
+    return AlarmConfig(
+        period_seconds=period,
+        evaluation_periods=evaluation_periods,
+        datapoints_to_alarm=datapoints,
+        max_5xx_errors=r.integer("max_5xx_errors", 0, 1_000_000, 5),
+        max_model_errors=r.integer("max_model_errors", 0, 1_000_000, 5),
+        max_4xx_rate_percent=r.number("max_4xx_rate_percent", 0.1, 100.0, 10.0),
+        p99_latency_ms=r.integer("p99_latency_ms", 1, 600_000, 500, " ms"),
+    )
+
+
+def _drift(r: _Reader) -> DriftConfig:
+    return DriftConfig(
+        schedule=r.string("schedule", _SCHEDULE, "rate(N minutes|hours|days) or cron(6 fields)", "rate(1 hour)"),
+        window_hours=r.integer("window_hours", 1, 168, 1, " hours"),
+        threshold=r.number("threshold", 0.0, 10.0, 0.2),
+        use_model_monitor=r.boolean("use_model_monitor", False),
+    )
+
+
+def _release(name: str, context_release: Any, releases_dir: Path) -> Release | None:
+    """A release comes from `-c release.<env>=<arn>` or from releases/<env>.json (resolve-release)."""
+    key = f"release.{name}"
+    if context_release:
+        if not isinstance(context_release, str) or not _PACKAGE_ARN.match(context_release):
+            raise _fail(key, context_release, "a model package version ARN")
+        return Release(context_release)
+    path = releases_dir / f"{name}.json"
+    if not path.exists():
+        return None
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise ConfigError(f"Invalid release file '{path}': {error}.") from error
+    r = _Reader(data, str(path))
+    return Release(
+        model_package_arn=r.string("model_package_arn", _PACKAGE_ARN, "a model package version ARN"),
+        baseline_statistics_uri=r.optional_string("baseline_statistics_uri", _S3_URI, "an s3:// URI"),
+        baseline_constraints_uri=r.optional_string("baseline_constraints_uri", _S3_URI, "an s3:// URI"),
+    )
+
+
+def _environment(name: str, r: _Reader, releases: Mapping[str, Any], releases_dir: Path) -> EnvironmentConfig:
+    if not _ENV_NAME.match(name):
+        raise _fail(r.path, name, "a lower-case name of letters and digits, at most 16 characters")
+    production = r.boolean("production", name == "prod")
+    approval = r.choice("approval", ApprovalMode, "manual")
+    if production and approval is ApprovalMode.AUTO:
+        raise _fail(r.key("approval"), approval.value, "manual in a production environment")
+    removal = r.choice("removal_policy", RemovalMode, "retain")
+    if production and removal is RemovalMode.DESTROY:
+        raise _fail(r.key("removal_policy"), removal.value, "retain in a production environment")
+    emails = r.raw("notification_emails", [])
+    if not isinstance(emails, list) or not all(isinstance(e, str) and _EMAIL.match(e) for e in emails):
+        raise _fail(r.key("notification_emails"), emails, "a list of e-mail addresses")
+    ep = r.child("endpoint")
+    endpoint = EndpointConfig(
+        instance_type=ep.string("instance_type", _INSTANCE, "an ml.* instance type"),
+        instance_count=ep.integer("instance_count", 1, 100, 2),
+        data_capture_percent=ep.integer("data_capture_percent", 1, 100, 100, " percent"),
+    )
+    return EnvironmentConfig(
+        name=name,
+        account=r.string("account", _ACCOUNT, "a 12-digit AWS account id"),
+        region=r.string("region", _REGION, "an AWS region such as eu-west-1"),
+        production=production,
+        approval=approval,
+        removal_policy=removal,
+        notification_emails=tuple(emails),
+        endpoint=endpoint,
+        rollout=_rollout(r.child("rollout"), endpoint.instance_count, ep.key("instance_count")),
+        alarms=_alarms(r.child("alarms")),
+        drift=_drift(r.child("drift")),
+        release=_release(name, releases.get(name), releases_dir),
+    )
+
+
+def _parse_override(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError:
+        return value
+
+
+def apply_overrides(base: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str, Any]:
+    """Returns `base` with every `mlops.a.b.c` context key applied as a single-value override."""
+    merged: dict[str, Any] = json.loads(json.dumps(base))
+    prefix = CONTEXT_KEY + "."
+    for dotted, value in sorted(context.items()):
+        if not dotted.startswith(prefix):
+            continue
+        parts = dotted[len(prefix) :].split(".")
+        node = merged
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise _fail(dotted, value, f"a path through objects, but '{part}' is not an object")
+        # A string setting stays a string ("-c ...account=123456789012" is not a number).
+        keep_string = isinstance(node.get(parts[-1]), str)
+        node[parts[-1]] = value if keep_string else _parse_override(value)
+    return merged
+
+
+def load(context: Mapping[str, Any], releases_dir: Path = RELEASES_DIR) -> AppConfig:
+    """Builds the validated config from CDK context (cdk.json plus `-c` overrides)."""
+    raw = context.get(CONTEXT_KEY)
+    if isinstance(raw, str):
+        raw = _parse_override(raw)
+    if raw is None:
+        raise ConfigError(f"Missing config: cdk.json has no '{CONTEXT_KEY}' context.")
+    raw = apply_overrides(raw, context)
+    r = _Reader(raw, CONTEXT_KEY)
+
+    envs_raw = r.raw("environments")
+    if not isinstance(envs_raw, Mapping) or not envs_raw:
+        raise _fail(r.key("environments"), envs_raw, "at least one environment, e.g. dev, staging, prod")
+    releases = {k[len("release.") :]: v for k, v in context.items() if k.startswith("release.")}
+    unknown = sorted(set(releases) - set(envs_raw))
+    if unknown:
+        raise _fail(f"release.{unknown[0]}", releases[unknown[0]], "release.<env> for: " + ", ".join(envs_raw))
+    environments = tuple(
+        _environment(name, r.child("environments").child(name), releases, releases_dir) for name in envs_raw
+    )
+    env_names = tuple(envs_raw)
+
+    toolchain = r.child("toolchain")
+    return AppConfig(
+        project_name=r.string("project_name", _PROJECT, "3-32 lower-case letters, digits and hyphens"),
+        toolchain=AwsTarget(
+            account=toolchain.string("account", _ACCOUNT, "a 12-digit AWS account id"),
+            region=toolchain.string("region", _REGION, "an AWS region such as eu-west-1"),
+        ),
+        source=_source(r.child("source")),
+        model_build=_model_build(r.child("model_build"), env_names),
+        environments=environments,
+    )
+
+
+def load_cdk_json(path: Path | None = None, overrides: Mapping[str, Any] | None = None) -> AppConfig:
+    """Reads cdk.json directly (for scripts and the operator CLI, which run outside `cdk`)."""
+    path = path or Path(__file__).resolve().parent / "cdk.json"
+    context = dict(json.loads(path.read_text())["context"])
+    context.update(overrides or {})
+    return load(context)

@@ -1,0 +1,100 @@
+"""Stateful resources of one environment: key, buckets, registry, alerts topic."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+
+from constructs import Construct
+from constructs.model_registry import ModelRegistry
+from constructs.notifications import Notifications
+from constructs.secure_bucket import AccessLogBucket, SecureBucket
+
+# Prefix of the artifacts bucket under which the model-building pipeline writes model
+# artifacts; serving accounts get read access to this prefix only.
+MODEL_ARTIFACTS_PREFIX = "models/"
+
+
+class StorageStack(Stack):
+    """Everything in an environment that holds data or must outlive a redeploy.
+
+    Kept apart from the stacks that change often, so a bad serving or pipeline change can
+    never replace a bucket, the key or the registry.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        project_name: str,
+        removal_policy: RemovalPolicy,
+        notification_emails: Sequence[str],
+        builds_models: bool,
+        consumer_accounts: Sequence[str] = (),
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, id_, **kwargs)
+        self.key = kms.Key(
+            self,
+            "DataKey",
+            description=f"{project_name}: data, artifacts, captured inference data",
+            enable_key_rotation=True,
+            removal_policy=removal_policy,
+            pending_window=Duration.days(30),
+        )
+        self.access_logs = AccessLogBucket(self, "AccessLogs", removal_policy=removal_policy).bucket
+        self.data_bucket = SecureBucket(
+            self,
+            "Data",
+            key=self.key,
+            access_logs=self.access_logs,
+            removal_policy=removal_policy,
+            event_bridge=True,
+        ).bucket
+        self.artifacts_bucket = SecureBucket(
+            self,
+            "Artifacts",
+            key=self.key,
+            access_logs=self.access_logs,
+            removal_policy=removal_policy,
+        ).bucket
+        self.notifications = Notifications(self, "Alerts", emails=notification_emails, removal_policy=removal_policy)
+        self.alerts_topic = self.notifications.topic
+
+        self.registry: ModelRegistry | None = None
+        if builds_models:
+            self.registry = ModelRegistry(
+                self,
+                "ModelRegistry",
+                group_name=project_name,
+                description=f"{project_name}: every trained candidate, with metrics and drift baseline",
+                consumer_accounts=consumer_accounts,
+            )
+            if consumer_accounts:
+                self._share_model_artifacts(consumer_accounts)
+
+    def _share_model_artifacts(self, accounts: Sequence[str]) -> None:
+        """Lets serving accounts read model artifacts (and decrypt them through S3 only)."""
+        principals = [iam.AccountPrincipal(account) for account in accounts]
+        self.artifacts_bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="ServingAccountsReadModelArtifacts",
+                principals=principals,
+                actions=["s3:GetObject", "s3:GetObjectVersion"],
+                resources=[self.artifacts_bucket.arn_for_objects(f"{MODEL_ARTIFACTS_PREFIX}*")],
+            )
+        )
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="ServingAccountsDecryptViaS3",
+                principals=principals,
+                actions=["kms:Decrypt", "kms:DescribeKey"],
+                resources=["*"],
+                conditions={"StringEquals": {"kms:ViaService": f"s3.{self.region}.amazonaws.com"}},
+            )
+        )
