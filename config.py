@@ -189,6 +189,10 @@ class AppConfig:
     model_build: ModelBuildConfig
     environments: tuple[EnvironmentConfig, ...]
 
+    @property
+    def names(self) -> ResourceNames:
+        return ResourceNames(self.project_name)
+
     def environment(self, name: str) -> EnvironmentConfig:
         for env in self.environments:
             if env.name == name:
@@ -208,6 +212,67 @@ class AppConfig:
         """Accounts other than the build account that must read the registry and model artifacts."""
         build = self.build_environment.account
         return tuple(sorted({e.account for e in self.environments if e.account != build}))
+
+    @property
+    def registry_reader_accounts(self) -> tuple[str, ...]:
+        """Serving accounts plus the toolchain account, whose pipeline resolves the release to ship."""
+        build = self.build_environment.account
+        return tuple(sorted({*self.consumer_accounts, self.toolchain.account} - {build}))
+
+
+@dataclass(frozen=True)
+class ResourceNames:
+    """Physical names that something outside one stack must know, in one place.
+
+    Everything else keeps CloudFormation-generated names. These are known to other stacks
+    (event patterns, cross-account roles), to the Lambda functions (environment variables)
+    and to the operator CLI, which finds them from cdk.json alone.
+    """
+
+    project: str
+
+    # Kept stable across releases: SageMaker requires the same variant name for blue/green.
+    variant: str = "AllTraffic"
+
+    @property
+    def model_package_group(self) -> str:
+        return self.project
+
+    @property
+    def model_build_pipeline(self) -> str:
+        return f"{self.project}-model-build"
+
+    @property
+    def drift_metric_namespace(self) -> str:
+        return f"{self.project}/Drift"
+
+    @property
+    def manual_retraining_source(self) -> str:
+        """EventBridge `source` of a manual retraining request (a custom event)."""
+        return f"{self.project}.retraining"
+
+    def endpoint(self, env: str) -> str:
+        return f"{self.project}-{env}"
+
+    def drift_check_pipeline(self, env: str) -> str:
+        return f"{self.project}-{env}-drift-check"
+
+    def drift_alarm_prefix(self, env: str) -> str:
+        return f"{self.project}-{env}-drift-"
+
+    def rollback_alarm_prefix(self, env: str) -> str:
+        return f"{self.project}-{env}-rollback-"
+
+    def ledger_parameter(self, env: str) -> str:
+        """SSM parameter whose version history is the known-good ledger of `env`."""
+        return f"/{self.project}/{env}/known-good"
+
+    def deploy_verifier_role(self, env: str) -> str:
+        """Role in `env`'s account that the CI/CD pipeline assumes to verify and record a deploy."""
+        return f"{self.project}-{env}-deploy-verifier"
+
+    def stack(self, env: str, kind: str) -> str:
+        return f"{self.project}-{env}-{kind}"
 
 
 class _Reader:

@@ -29,17 +29,20 @@ class EnvironmentStage(Stage):
     ) -> None:
         super().__init__(scope, id_, env=Environment(account=environment.account, region=environment.region), **kwargs)
         project = app_config.project_name
+        names = app_config.names
         builds_models = environment.name == app_config.model_build.environment
         removal = RemovalPolicy.RETAIN if environment.removal_policy is RemovalMode.RETAIN else RemovalPolicy.DESTROY
         self.storage = StorageStack(
             self,
             "Storage",
-            stack_name=f"{project}-{environment.name}-storage",
+            stack_name=names.stack(environment.name, "storage"),
             description=f"{project} {environment.name}: key, buckets, model registry, alerts (stateful)",
             termination_protection=environment.production,
             project_name=project,
+            model_package_group_name=names.model_package_group,
             removal_policy=removal,
             notification_emails=environment.notification_emails,
             builds_models=builds_models,
             consumer_accounts=app_config.consumer_accounts if builds_models else (),
+            registry_reader_accounts=app_config.registry_reader_accounts if builds_models else (),
         )

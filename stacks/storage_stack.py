@@ -32,10 +32,12 @@ class StorageStack(Stack):
         id_: str,
         *,
         project_name: str,
+        model_package_group_name: str,
         removal_policy: RemovalPolicy,
         notification_emails: Sequence[str],
         builds_models: bool,
         consumer_accounts: Sequence[str] = (),
+        registry_reader_accounts: Sequence[str] = (),
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, id_, **kwargs)
@@ -71,9 +73,9 @@ class StorageStack(Stack):
             self.registry = ModelRegistry(
                 self,
                 "ModelRegistry",
-                group_name=project_name,
+                group_name=model_package_group_name,
                 description=f"{project_name}: every trained candidate, with metrics and drift baseline",
-                consumer_accounts=consumer_accounts,
+                consumer_accounts=registry_reader_accounts,
             )
             if consumer_accounts:
                 self._share_model_artifacts(consumer_accounts)

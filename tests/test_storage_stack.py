@@ -105,6 +105,7 @@ def test_registry_is_retained_and_shared_read_only_with_serving_accounts(assembl
     statements = group["Properties"]["ModelPackageGroupPolicy"]["Statement"]
     for statement in statements:
         assert sorted(statement["Principal"]["AWS"]) == [
+            "arn:aws:iam::111111111111:root",  # toolchain: resolves which version to release
             "arn:aws:iam::333333333333:root",
             "arn:aws:iam::444444444444:root",
         ]
