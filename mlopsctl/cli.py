@@ -28,8 +28,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 Profile = Annotated[str | None, typer.Option("--profile", help="AWS profile for the boto3 session.")]
 Region = Annotated[str | None, typer.Option("--region", help="Use this region instead of the configured ones.")]
@@ -39,8 +39,13 @@ EnvName = Annotated[str, typer.Option("--env", help="Environment name from cdk.j
 Cdk = Annotated[Path | None, typer.Option("--cdk-json", help="Settings file (default: the project's cdk.json).")]
 
 
-def _context(profile: str | None, region: str | None, role_arn: str | None, cdk_json: Path | None,
-             overrides: dict[str, Any] | None = None) -> operations.Context:
+def _context(
+    profile: str | None,
+    region: str | None,
+    role_arn: str | None,
+    cdk_json: Path | None,
+    overrides: dict[str, Any] | None = None,
+) -> operations.Context:
     try:
         cfg = config.load_cdk_json(cdk_json, overrides)
     except (config.ConfigError, OSError) as error:
@@ -83,7 +88,10 @@ def _v(arn: str | None) -> str:
 def status(
     env: Annotated[str | None, typer.Option("--env", help="Only this environment.")] = None,
     executions: Annotated[int, typer.Option(help="How many pipeline executions to list.")] = 5,
-    profile: Profile = None, region: Region = None, role_arn: RoleArn = None, as_json: AsJson = False,
+    profile: Profile = None,
+    region: Region = None,
+    role_arn: RoleArn = None,
+    as_json: AsJson = False,
     cdk_json: Cdk = None,
 ) -> None:
     """What is live where, deployments in progress, recent model builds, versions awaiting approval."""
@@ -98,11 +106,18 @@ def status(
         state = "not deployed" if live is None else live["status"]
         if item["deployment_in_progress"]:
             state += " (blue/green in progress)"
-        ledger_text = "-" if record is None else f"{_v(record['model_package_arn'])} {record['source']} {record['recorded_at']}"
+        ledger_text = "-"
+        if record is not None:
+            ledger_text = f"{_v(record['model_package_arn'])} {record['source']} {record['recorded_at']}"
         if live and record and not item["ledger_matches_endpoint"]:
             ledger_text += " [differs from endpoint]"
-        table.add_row(item["environment"], _v(live and live["model_package_arn"]), ledger_text, state,
-                      live["endpoint_config_name"] if live else "-")
+        table.add_row(
+            item["environment"],
+            _v(live and live["model_package_arn"]),
+            ledger_text,
+            state,
+            live["endpoint_config_name"] if live else "-",
+        )
     out.print(table)
     runs = result["executions"]
     if isinstance(runs, str):
@@ -120,9 +135,12 @@ def status(
 
 @app.command()
 def compare(
-    a: Annotated[str | None, typer.Argument(help="Version number or ARN (default: champion = latest Approved).")] = None,
+    a: Annotated[str | None, typer.Argument(help="Version number or ARN (default: the champion).")] = None,
     b: Annotated[str | None, typer.Argument(help="Version number or ARN (default: newest pending).")] = None,
-    profile: Profile = None, region: Region = None, role_arn: RoleArn = None, as_json: AsJson = False,
+    profile: Profile = None,
+    region: Region = None,
+    role_arn: RoleArn = None,
+    as_json: AsJson = False,
     cdk_json: Cdk = None,
 ) -> None:
     """Metrics of two versions side by side, with B - A deltas."""
@@ -147,26 +165,42 @@ def compare(
     table.add_row("compared with", _v(left["champion_model_package_arn"]), _v(right["champion_model_package_arn"]), "")
     out.print(table)
     if result["regression"]:
-        out.print(f"B is worse than A on {result['gate_metric']} "
-                  f"(the build gate tolerates up to {result['allowed_regression']}).")
+        out.print(
+            f"B is worse than A on {result['gate_metric']} "
+            f"(the build gate tolerates up to {result['allowed_regression']})."
+        )
 
 
-def _approval(ref: str, approve: bool, reason: str | None, profile: str | None, region: str | None,
-              role_arn: str | None, as_json: bool, cdk_json: Path | None) -> None:
-    result = _run(as_json, lambda: operations.set_approval(
-        _context(profile, region, role_arn, cdk_json), ref, approve, reason))
+def _approval(
+    ref: str,
+    approve: bool,
+    reason: str | None,
+    profile: str | None,
+    region: str | None,
+    role_arn: str | None,
+    as_json: bool,
+    cdk_json: Path | None,
+) -> None:
+    result = _run(
+        as_json, lambda: operations.set_approval(_context(profile, region, role_arn, cdk_json), ref, approve, reason)
+    )
     if as_json:
         return _json(result)
     out.print(f"v{result['version']}: {result['from']} -> {result['to']} ({result['approval_description']})")
     if approve:
-        out.print("The delivery pipeline now ships it dev -> staging; prod still waits for the pipeline's manual approval.")
+        out.print(
+            "The delivery pipeline now ships it dev -> staging; prod still waits for the pipeline's manual approval."
+        )
 
 
 @app.command()
 def approve(
     version: Annotated[str, typer.Argument(help="Version number or ARN.")],
     reason: Annotated[str | None, typer.Option(help="Why (recorded with your identity).")] = None,
-    profile: Profile = None, region: Region = None, role_arn: RoleArn = None, as_json: AsJson = False,
+    profile: Profile = None,
+    region: Region = None,
+    role_arn: RoleArn = None,
+    as_json: AsJson = False,
     cdk_json: Cdk = None,
 ) -> None:
     """Approve a version in the registry, recording who and why."""
@@ -177,7 +211,10 @@ def approve(
 def reject(
     version: Annotated[str, typer.Argument(help="Version number or ARN.")],
     reason: Annotated[str, typer.Option(help="Why (required; recorded with your identity).")],
-    profile: Profile = None, region: Region = None, role_arn: RoleArn = None, as_json: AsJson = False,
+    profile: Profile = None,
+    region: Region = None,
+    role_arn: RoleArn = None,
+    as_json: AsJson = False,
     cdk_json: Cdk = None,
 ) -> None:
     """Reject a version in the registry, recording who and why."""
@@ -192,7 +229,10 @@ def rollback(
         "manual rollback"
     ),
     poll_seconds: Annotated[float, typer.Option(help="Seconds between endpoint status checks.")] = 30.0,
-    profile: Profile = None, region: Region = None, role_arn: RoleArn = None, as_json: AsJson = False,
+    profile: Profile = None,
+    region: Region = None,
+    role_arn: RoleArn = None,
+    as_json: AsJson = False,
     cdk_json: Cdk = None,
 ) -> None:
     """Return ENV to its last known-good version through a guarded blue/green update."""
@@ -201,40 +241,58 @@ def rollback(
         if not as_json:
             err.print(f"  {elapsed:6.0f} s  endpoint {state}", markup=False)
 
-    result = _run(as_json, lambda: operations.rollback(
-        _context(profile, region, role_arn, cdk_json), env, to, reason, on_poll=progress, poll_seconds=poll_seconds))
+    result = _run(
+        as_json,
+        lambda: operations.rollback(
+            _context(profile, region, role_arn, cdk_json), env, to, reason, on_poll=progress, poll_seconds=poll_seconds
+        ),
+    )
     if as_json:
         return _json(result)
-    out.print(f"{result['environment']}: {_v(result['from'])} -> {_v(result['to'])} is live on "
-              f"{result['endpoint_config_name']} (ledger updated, source rollback).")
+    out.print(
+        f"{result['environment']}: {_v(result['from'])} -> {_v(result['to'])} is live on "
+        f"{result['endpoint_config_name']} (ledger updated, source rollback)."
+    )
     if result["rejected"]:
-        out.print(f"{_v(result['rejected'])} is Rejected, so the next pipeline run resolves the latest Approved "
-                  f"version: {_v(result['next_release'])}.")
+        out.print(
+            f"{_v(result['rejected'])} is Rejected, so the next pipeline run resolves the latest Approved "
+            f"version: {_v(result['next_release'])}."
+        )
     if not result["pipeline_consistent"]:
-        out.print(f"Warning: the next pipeline run would ship {_v(result['next_release'])}, not "
-                  f"{_v(result['to'])}; reject that version too if it must not return.")
+        out.print(
+            f"Warning: the next pipeline run would ship {_v(result['next_release'])}, not "
+            f"{_v(result['to'])}; reject that version too if it must not return."
+        )
 
 
 @app.command()
 def retrain(
     reason: Annotated[str, typer.Option(help="Why the model is retrained (recorded as the trigger reason).")],
-    profile: Profile = None, region: Region = None, role_arn: RoleArn = None, as_json: AsJson = False,
+    profile: Profile = None,
+    region: Region = None,
+    role_arn: RoleArn = None,
+    as_json: AsJson = False,
     cdk_json: Cdk = None,
 ) -> None:
     """Request a model build through the same retraining rules as every other trigger."""
     result = _run(as_json, lambda: operations.retrain(_context(profile, region, role_arn, cdk_json), reason))
     if as_json:
         return _json(result)
-    out.print(f"Retraining requested in {result['environment']} (event {result['event_id']}); the retraining "
-              "function deduplicates it and the candidate is registered for approval, never promoted.")
+    out.print(
+        f"Retraining requested in {result['environment']} (event {result['event_id']}); the retraining "
+        "function deduplicates it and the candidate is registered for approval, never promoted."
+    )
 
 
 @app.command("resolve-release")
 def resolve_release(
     env: EnvName,
     out_path: Annotated[Path | None, typer.Option("--out", help="Release file (default: releases/<env>.json).")] = None,
-    print_context: Annotated[bool, typer.Option("--print-context", help="Print the -c context, write nothing.")] = False,
-    profile: Profile = None, region: Region = None, role_arn: RoleArn = None, as_json: AsJson = False,
+    print_context: Annotated[bool, typer.Option("--print-context", help="Print -c context, write nothing.")] = False,
+    profile: Profile = None,
+    region: Region = None,
+    role_arn: RoleArn = None,
+    as_json: AsJson = False,
     cdk_json: Cdk = None,
 ) -> None:
     """Write which Approved version ENV ships (and its drift baselines) for `cdk synth` to read."""
@@ -254,13 +312,17 @@ def resolve_release(
 def record_deployment(
     env: EnvName,
     release: Annotated[str | None, typer.Option(help="Release ARN (default: releases/<env>.json or -c).")] = None,
-    profile: Profile = None, region: Region = None, role_arn: RoleArn = None, as_json: AsJson = False,
+    profile: Profile = None,
+    region: Region = None,
+    role_arn: RoleArn = None,
+    as_json: AsJson = False,
     cdk_json: Cdk = None,
 ) -> None:
     """After a deployment: verify the endpoint really serves the release, then append to the ledger."""
     overrides = {f"release.{env}": release} if release else None
-    result = _run(as_json, lambda: operations.record_deployment(
-        _context(profile, region, role_arn, cdk_json, overrides), env))
+    result = _run(
+        as_json, lambda: operations.record_deployment(_context(profile, region, role_arn, cdk_json, overrides), env)
+    )
     if as_json:
         return _json(result)
     entry = result["ledger_entry"]
@@ -273,16 +335,25 @@ def smoke_test(
     env: EnvName,
     max_latency_ms: Annotated[float, typer.Option(help="Slowest acceptable request, round trip.")] = 2000.0,
     sample: Annotated[Path, typer.Option(help="CSV rows of the 30 features, no header.")] = operations.SAMPLE_PAYLOAD,
-    profile: Profile = None, region: Region = None, role_arn: RoleArn = None, as_json: AsJson = False,
+    profile: Profile = None,
+    region: Region = None,
+    role_arn: RoleArn = None,
+    as_json: AsJson = False,
     cdk_json: Cdk = None,
 ) -> None:
     """Invoke ENV's endpoint with sample rows; check HTTP status, response schema and latency."""
-    result = _run(as_json, lambda: operations.smoke_test(
-        _context(profile, region, role_arn, cdk_json), env, max_latency_ms, sample=sample))
+    result = _run(
+        as_json,
+        lambda: operations.smoke_test(
+            _context(profile, region, role_arn, cdk_json), env, max_latency_ms, sample=sample
+        ),
+    )
     if as_json:
         return _json(result)
-    out.print(f"{result['endpoint_name']}: {result['requests']} requests OK, slowest {result['max_latency_ms']} ms "
-              f"(limit {result['limit_ms']:.0f} ms).")
+    out.print(
+        f"{result['endpoint_name']}: {result['requests']} requests OK, slowest {result['max_latency_ms']} ms "
+        f"(limit {result['limit_ms']:.0f} ms)."
+    )
 
 
 def main() -> None:

@@ -160,8 +160,13 @@ def set_approval(ctx: Context, ref: str, approve: bool, reason: str | None) -> d
     status = registry.APPROVED if approve else registry.REJECTED
     description = f"{status} by {who}" + (f": {reason}" if reason else "")
     registry.set_status(sm, arn, status, description)
-    return {"model_package_arn": arn, "version": registry.version_of(arn), "from": before, "to": status,
-            "approval_description": description[:1024]}
+    return {
+        "model_package_arn": arn,
+        "version": registry.version_of(arn),
+        "from": before,
+        "to": status,
+        "approval_description": description[:1024],
+    }
 
 
 # ---------------------------------------------------------------- rollback
@@ -205,7 +210,9 @@ def rollback(
             "progress; its alarms can still roll it back). Wait until it is InService."
         )
     if live.status != endpoint.IN_SERVICE:
-        raise OperatorError(f"Refusing rollback of {env.name}: endpoint {endpoint_name} is {live.status}, not InService.")
+        raise OperatorError(
+            f"Refusing rollback of {env.name}: endpoint {endpoint_name} is {live.status}, not InService."
+        )
 
     target_arn = _target(ctx, env, live, to)["model_package_arn"]
     target_version = registry.version_of(target_arn)
@@ -297,9 +304,15 @@ def retrain(ctx: Context, reason: str) -> dict[str, Any]:
     response = ctx.registry("events").put_events(Entries=[entry])
     if response.get("FailedEntryCount"):
         failed = response["Entries"][0]
-        raise OperatorError(f"EventBridge refused the retraining event: {failed.get('ErrorCode')} {failed.get('ErrorMessage')}")
-    return {"event_id": response["Entries"][0]["EventId"], "source": entry["Source"], "detail": detail,
-            "environment": ctx.cfg.build_environment.name}
+        raise OperatorError(
+            f"EventBridge refused the retraining event: {failed.get('ErrorCode')} {failed.get('ErrorMessage')}"
+        )
+    return {
+        "event_id": response["Entries"][0]["EventId"],
+        "source": entry["Source"],
+        "detail": detail,
+        "environment": ctx.cfg.build_environment.name,
+    }
 
 
 # ---------------------------------------------------------------- resolve-release
@@ -371,7 +384,8 @@ def load_sample(path: Path = SAMPLE_PAYLOAD) -> list[str]:
     rows = [line.strip() for line in path.read_text().splitlines() if line.strip()]
     for number, row in enumerate(rows, 1):
         if len(row.split(",")) != FEATURE_COUNT:
-            raise OperatorError(f"Sample row {number} of {path} has {len(row.split(','))} values, expected {FEATURE_COUNT}.")
+            count = len(row.split(","))
+            raise OperatorError(f"Sample row {number} of {path} has {count} values, expected {FEATURE_COUNT}.")
     return rows
 
 
@@ -435,5 +449,10 @@ def smoke_test(
                 f"limit {max_latency_ms:.0f} ms."
             )
         latencies.append(elapsed_ms)
-    return {"endpoint_name": endpoint_name, "requests": len(requests), "rows": len(rows),
-            "max_latency_ms": round(max(latencies), 1), "limit_ms": max_latency_ms}
+    return {
+        "endpoint_name": endpoint_name,
+        "requests": len(requests),
+        "rows": len(rows),
+        "max_latency_ms": round(max(latencies), 1),
+        "limit_ms": max_latency_ms,
+    }

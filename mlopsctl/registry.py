@@ -84,7 +84,8 @@ def describe(sm: Any, arn: str) -> dict[str, Any]:
     try:
         result: dict[str, Any] = sm.describe_model_package(ModelPackageName=arn)
     except ClientError as error:
-        raise OperatorError(f"Cannot read model package {arn}: {error.response['Error'].get('Message', error)}") from error
+        message = error.response["Error"].get("Message", error)
+        raise OperatorError(f"Cannot read model package {arn}: {message}") from error
     return result
 
 
