@@ -133,19 +133,22 @@ def compare(ctx: Context, a: str | None, b: str | None) -> dict[str, Any]:
     left, right = registry.version_metrics(sm, s3, a_arn), registry.version_metrics(sm, s3, b_arn)
     names = [m for m in registry.METRICS if m in left.metrics or m in right.metrics]
     names += sorted((set(left.metrics) | set(right.metrics)) - set(names))
-    rows = []
+    rows: list[dict[str, Any]] = []
+    gate = ctx.cfg.model_build.metric_name
+    gate_delta: float | None = None
     for name in names:
         va, vb = left.metrics.get(name), right.metrics.get(name)
-        rows.append({"metric": name, "a": va, "b": vb, "delta": None if va is None or vb is None else vb - va})
-    gate = ctx.cfg.model_build.metric_name
-    gate_row = next((r for r in rows if r["metric"] == gate), None)
+        delta = None if va is None or vb is None else vb - va
+        rows.append({"metric": name, "a": va, "b": vb, "delta": delta})
+        if name == gate:
+            gate_delta = delta
     return {
         "a": left.as_dict(),
         "b": right.as_dict(),
         "metrics": rows,
         "gate_metric": gate,
         "allowed_regression": ctx.cfg.model_build.allowed_regression,
-        "regression": bool(gate_row and gate_row["delta"] is not None and gate_row["delta"] < 0),
+        "regression": gate_delta is not None and gate_delta < 0,
     }
 
 
@@ -258,10 +261,12 @@ def rollback(
         sm, endpoint_name, timeout_seconds=timeout, poll_seconds=poll_seconds, on_poll=on_poll, sleep=sleep
     )
     if final["EndpointStatus"] != endpoint.IN_SERVICE or final["EndpointConfigName"] != new_config:
+        why = f": {final['FailureReason']}" if final.get("FailureReason") else ""
+        kept = f" and v{registry.version_of(rejected)} stays Rejected" if rejected else ""
         raise OperatorError(
             f"Rollback of {env.name} did not take: endpoint is {final['EndpointStatus']} on "
-            f"{final['EndpointConfigName']}, not on {new_config} (the deployment guardrails rolled it back"
-            f"{': ' + final['FailureReason'] if final.get('FailureReason') else ''}); nothing was recorded."
+            f"{final['EndpointConfigName']}, not on {new_config} (the deployment guardrails rolled it back{why}); "
+            f"nothing was recorded{kept}."
         )
 
     record = ledger.entry(
