@@ -102,6 +102,9 @@ def status(
     for column in ("env", "live (endpoint)", "ledger", "endpoint status", "endpoint config"):
         table.add_column(column)
     for item in result["environments"]:
+        if "error" in item:
+            table.add_row(item["environment"], "?", "?", f"cannot read: {item['error']}", "")
+            continue
         live, record = item["endpoint"], item["ledger"]
         state = "not deployed" if live is None else live["status"]
         if item["deployment_in_progress"]:

@@ -73,31 +73,36 @@ def _executions(ctx: Context, limit: int) -> list[dict[str, Any]] | str:
                 "started": str(summary["StartTime"]),
                 "status": summary["PipelineExecutionStatus"],
                 "trigger_reason": values.get("TriggerReason", ""),
-                "failure_reason": failure if failure and failure != "None" else None,
+                "failure_reason": failure or None,
             }
         )
     return result
 
 
-def status(ctx: Context, env_name: str | None, executions: int = 5) -> dict[str, Any]:
+def _environment_status(ctx: Context, env: EnvironmentConfig) -> dict[str, Any]:
     names = ctx.cfg.names
+    live = endpoint.live_state(ctx.in_env("sagemaker", env), names.endpoint(env.name), names.variant)
+    record = ledger.current(ctx.in_env("ssm", env), names.ledger_parameter(env.name))
+    return {
+        "environment": env.name,
+        "endpoint": live.as_dict() if live else None,
+        "live_version": registry.version_of(live.model_package_arn) if live else None,
+        "deployment_in_progress": bool(live and live.status == endpoint.UPDATING),
+        "ledger": record,
+        "ledger_matches_endpoint": bool(live and record and record["model_package_arn"] == live.model_package_arn),
+    }
+
+
+def status(ctx: Context, env_name: str | None, executions: int = 5) -> dict[str, Any]:
     envs = [ctx.env(env_name)] if env_name else list(ctx.cfg.environments)
     environments = []
     for env in envs:
-        live = endpoint.live_state(ctx.in_env("sagemaker", env), names.endpoint(env.name), names.variant)
-        record = ledger.current(ctx.in_env("ssm", env), names.ledger_parameter(env.name))
-        environments.append(
-            {
-                "environment": env.name,
-                "endpoint": live.as_dict() if live else None,
-                "live_version": registry.version_of(live.model_package_arn) if live else None,
-                "deployment_in_progress": bool(live and live.status == endpoint.UPDATING),
-                "ledger": record,
-                "ledger_matches_endpoint": bool(
-                    live and record and record["model_package_arn"] == live.model_package_arn
-                ),
-            }
-        )
+        try:
+            environments.append(_environment_status(ctx, env))
+        except ClientError as error:
+            # One unreachable account (no access, wrong profile) must not hide the others.
+            message = f"{error.response['Error'].get('Code')}: {error.response['Error'].get('Message', '')}"
+            environments.append({"environment": env.name, "error": message})
     pending = registry.list_versions(ctx.registry(), ctx.cfg, registry.PENDING)
     return {
         "environments": environments,

@@ -296,3 +296,45 @@ def test_status_shows_live_version_deployment_state_runs_and_pending(clients: Cl
     assert env["ledger"]["model_package_arn"] == version_arn(1) and env["ledger_matches_endpoint"] is True
     assert [run["trigger_reason"] for run in result["executions"]] == ["schedule"]
     assert [p["version"] for p in result["pending_approval"]] == [2]
+
+
+def test_status_table_covers_every_environment_even_when_one_is_unreachable(
+    clients: Clients, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rich.console import Console
+    from typer.testing import CliRunner
+
+    from mlopsctl import cli
+
+    # Wide enough that no table cell wraps (a pipe would otherwise get 80 columns).
+    monkeypatch.setattr(cli, "out", Console(width=200, highlight=False, soft_wrap=True))
+
+    register(status="Approved", auc=0.95)
+    record(1, "cfg-v1")
+    with (
+        Stubber(clients.stub("sagemaker", "dev")) as dev,
+        Stubber(clients.stub("sagemaker", "staging")) as staging,
+        Stubber(clients.stub("sagemaker", "prod")) as prod,
+    ):
+        expect_live(dev, status="Updating", config="cfg-v1", model="model-v1", package_arn=version_arn(1))
+        staging.add_client_error(
+            "describe_endpoint",
+            service_error_code="ValidationException",
+            service_message="Could not find endpoint mlops-delivery-staging.",
+            expected_params={"EndpointName": "mlops-delivery-staging"},
+        )
+        prod.add_client_error(
+            "describe_endpoint",
+            service_error_code="AccessDeniedException",
+            service_message="not authorized",
+            expected_params={"EndpointName": "mlops-delivery-prod"},
+        )
+        result = CliRunner().invoke(cli.app, ["status"])
+        for stubber in (dev, staging, prod):
+            stubber.assert_no_pending_responses()
+    assert result.exit_code == 0, result.output
+    rows = {line.split("│")[1].strip(): line for line in result.stdout.splitlines() if line.count("│") > 2}
+    assert "Updating (blue/green in progress)" in rows["dev"] and "v1 pipeline" in rows["dev"]
+    assert "not deployed" in rows["staging"]
+    assert "cannot read: AccessDeniedException: not authorized" in rows["prod"]
+    assert "cannot list executions of mlops-delivery-model-build" in result.stdout
