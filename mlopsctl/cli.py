@@ -7,7 +7,6 @@ Exit codes: 0 success; 1 a failure or a refusal (one line on stderr, or {"error"
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -301,7 +300,10 @@ def resolve_release(
     """Write which Approved version ENV ships (and its drift baselines) for `cdk synth` to read."""
     result = _run(as_json, lambda: operations.resolve_release(_context(profile, region, role_arn, cdk_json), env))
     if print_context:
-        out.print(f"-c release.{env}={result['model_package_arn']}", markup=False, soft_wrap=True)
+        context = f"-c release.{env}={result['model_package_arn']}"
+        if as_json:
+            return _json({**result, "context": context})
+        out.print(context, markup=False)
         return None
     path = out_path or config.RELEASES_DIR / f"{env}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -361,4 +363,3 @@ def smoke_test(
 
 def main() -> None:
     app(prog_name="mlopsctl")
-    sys.exit(0)
