@@ -180,3 +180,9 @@ def test_retrain_reports_a_refused_event(clients: Clients) -> None:
 def test_retrain_refuses_an_empty_reason(clients: Clients) -> None:
     result = runner.invoke(app, ["retrain", "--reason", "  "])
     assert result.exit_code == 1 and "--reason must say why" in result.stderr
+
+
+def test_resolve_release_print_context_with_json_for_scripts(clients: Clients) -> None:
+    register(status="Approved", auc=0.93)
+    result = runner.invoke(app, ["resolve-release", "--env", "prod", "--print-context", "--json"])
+    assert json.loads(result.stdout)["context"] == f"-c release.prod={version_arn(1)}"

@@ -338,3 +338,18 @@ def test_status_table_covers_every_environment_even_when_one_is_unreachable(
     assert "not deployed" in rows["staging"]
     assert "cannot read: AccessDeniedException: not authorized" in rows["prod"]
     assert "cannot list executions of mlops-delivery-model-build" in result.stdout
+
+
+def test_rollback_refusal_on_the_command_line_is_one_line_and_exit_1(clients: Clients) -> None:
+    from typer.testing import CliRunner
+
+    from mlopsctl.cli import app
+
+    _two_weekly_releases()
+    with Stubber(clients.stub("sagemaker", "dev")) as stubber:
+        expect_live(stubber, status="Updating", config="cfg-v2", model="model-v2", package_arn=version_arn(2))
+        result = CliRunner().invoke(app, ["rollback", "--env", "dev", "--reason", "worse online"])
+        stubber.assert_no_pending_responses()
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: Refusing rollback of dev: endpoint mlops-delivery-dev is already Updating")
+    assert result.stderr.count("\n") == 1 and result.stdout == ""
