@@ -13,7 +13,7 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 # Synth never talks to AWS: no instance-metadata probing for credentials or region.
 export AWS_EC2_METADATA_DISABLED := true
 
-.PHONY: help synth test lint typecheck unit bench clean
+.PHONY: help synth test lint typecheck unit bench clean resolve-release
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -48,6 +48,10 @@ unit: $(VENV)/.installed node_modules/.installed
 
 bench: $(VENV)/.installed node_modules/.installed  ## Time a full synth against a one-bucket app
 	bash bench/synth.sh
+
+ENV ?= dev
+resolve-release: $(VENV)/.installed  ## Write releases/ENV.json (default dev): the latest Approved version (needs AWS credentials)
+	$(PY) -m mlopsctl resolve-release --env $(ENV)
 
 clean:  ## Remove generated output (keeps .venv and node_modules)
 	rm -rf $(CDK_OUT) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Operator CLI for release control: `python -m mlopsctl --help`. No CDK imports."""

@@ -1,0 +1,365 @@
+"""`python -m mlopsctl`: release control for operators and for the delivery pipeline's checks.
+
+Exit codes: 0 success; 1 a failure or a refusal (one line on stderr, or {"error": ...} with
+--json); 2 a usage error. Every command takes --profile/--region/--role-arn and --json.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from botocore.exceptions import BotoCoreError, ClientError
+from rich.console import Console
+from rich.table import Table
+
+import config
+from mlopsctl import operations, registry
+from mlopsctl.aws import session_factory
+from mlopsctl.errors import OperatorError
+
+app = typer.Typer(
+    name="mlopsctl",
+    help="Release control for mlops-delivery: status, compare, approve, reject, rollback, retrain.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+Profile = Annotated[str | None, typer.Option("--profile", help="AWS profile for the boto3 session.")]
+Region = Annotated[str | None, typer.Option("--region", help="Use this region instead of the configured ones.")]
+RoleArn = Annotated[str | None, typer.Option("--role-arn", help="Assume this role for every call.")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON document for scripts.")]
+EnvName = Annotated[str, typer.Option("--env", help="Environment name from cdk.json.")]
+Cdk = Annotated[Path | None, typer.Option("--cdk-json", help="Settings file (default: the project's cdk.json).")]
+
+
+def _context(
+    profile: str | None,
+    region: str | None,
+    role_arn: str | None,
+    cdk_json: Path | None,
+    overrides: dict[str, Any] | None = None,
+) -> operations.Context:
+    try:
+        cfg = config.load_cdk_json(cdk_json, overrides)
+    except (config.ConfigError, OSError) as error:
+        raise OperatorError(str(error)) from error
+    return operations.Context(cfg=cfg, clients=session_factory(profile, region, role_arn))
+
+
+def _fail(message: str, as_json: bool) -> None:
+    line = " ".join(message.split())
+    if as_json:
+        out.print_json(json.dumps({"error": line}))
+    else:
+        err.print(f"error: {line}", markup=False, soft_wrap=True)
+    raise typer.Exit(1)
+
+
+def _run(as_json: bool, action: Any) -> Any:
+    """Runs one command and turns every AWS or operator error into one line and exit code 1."""
+    try:
+        return action()
+    except OperatorError as error:
+        _fail(str(error), as_json)
+    except ClientError as error:
+        e = error.response.get("Error", {})
+        _fail(f"AWS {error.operation_name} failed: {e.get('Code')}: {e.get('Message', '')}", as_json)
+    except BotoCoreError as error:
+        _fail(f"AWS call failed: {error}", as_json)
+
+
+def _json(data: Any) -> None:
+    out.print_json(json.dumps(data, default=str))
+
+
+def _v(arn: str | None) -> str:
+    version = registry.version_of(arn)
+    return f"v{version}" if version is not None else (arn or "-")
+
+
+@app.command()
+def status(
+    env: Annotated[str | None, typer.Option("--env", help="Only this environment.")] = None,
+    executions: Annotated[int, typer.Option(help="How many pipeline executions to list.")] = 5,
+    profile: Profile = None,
+    region: Region = None,
+    role_arn: RoleArn = None,
+    as_json: AsJson = False,
+    cdk_json: Cdk = None,
+) -> None:
+    """What is live where, deployments in progress, recent model builds, versions awaiting approval."""
+    result = _run(as_json, lambda: operations.status(_context(profile, region, role_arn, cdk_json), env, executions))
+    if as_json:
+        return _json(result)
+    table = Table(title="Environments")
+    for column in ("env", "live (endpoint)", "ledger", "endpoint status", "endpoint config"):
+        table.add_column(column)
+    for item in result["environments"]:
+        if "error" in item:
+            table.add_row(item["environment"], "?", "?", f"cannot read: {item['error']}", "")
+            continue
+        live, record = item["endpoint"], item["ledger"]
+        state = "not deployed" if live is None else live["status"]
+        if item["deployment_in_progress"]:
+            state += " (blue/green in progress)"
+        ledger_text = "-"
+        if record is not None:
+            ledger_text = f"{_v(record['model_package_arn'])} {record['source']} {record['recorded_at']}"
+        if live and record and not item["ledger_matches_endpoint"]:
+            ledger_text += " [differs from endpoint]"
+        table.add_row(
+            item["environment"],
+            _v(live and live["model_package_arn"]),
+            ledger_text,
+            state,
+            live["endpoint_config_name"] if live else "-",
+        )
+    out.print(table)
+    runs = result["executions"]
+    if isinstance(runs, str):
+        out.print(f"Pipeline {result['pipeline']}: {runs}")
+    else:
+        runs_table = Table(title=f"Recent runs of {result['pipeline']}")
+        for column in ("started", "status", "trigger reason", "failure"):
+            runs_table.add_column(column)
+        for run in runs:
+            runs_table.add_row(run["started"], run["status"], run["trigger_reason"], run["failure_reason"] or "")
+        out.print(runs_table)
+    pending = result["pending_approval"]
+    out.print("Pending approval: " + (", ".join(f"v{p['version']}" for p in pending) if pending else "none"))
+
+
+@app.command()
+def compare(
+    a: Annotated[str | None, typer.Argument(help="Version number or ARN (default: the champion).")] = None,
+    b: Annotated[str | None, typer.Argument(help="Version number or ARN (default: newest pending).")] = None,
+    profile: Profile = None,
+    region: Region = None,
+    role_arn: RoleArn = None,
+    as_json: AsJson = False,
+    cdk_json: Cdk = None,
+) -> None:
+    """Metrics of two versions side by side, with B - A deltas."""
+    result = _run(as_json, lambda: operations.compare(_context(profile, region, role_arn, cdk_json), a, b))
+    if as_json:
+        return _json(result)
+    left, right = result["a"], result["b"]
+    table = Table(title=f"A = v{left['version']} ({left['status']})  vs  B = v{right['version']} ({right['status']})")
+    for column in ("metric", "A", "B", "B - A"):
+        table.add_column(column, justify="right" if column != "metric" else "left")
+
+    def fmt(value: float | None, signed: bool = False) -> str:
+        return "-" if value is None else (f"{value:+.4f}" if signed else f"{value:.4f}")
+
+    for row in result["metrics"]:
+        delta = fmt(row["delta"], signed=True)
+        if row["delta"] is not None and row["delta"] < 0:
+            delta = f"[red]{delta}[/red]"
+        marker = " (gate)" if row["metric"] == result["gate_metric"] else ""
+        table.add_row(row["metric"] + marker, fmt(row["a"]), fmt(row["b"]), delta)
+    table.add_row("trigger", left["trigger_reason"] or "-", right["trigger_reason"] or "-", "")
+    table.add_row("compared with", _v(left["champion_model_package_arn"]), _v(right["champion_model_package_arn"]), "")
+    out.print(table)
+    if result["regression"]:
+        out.print(
+            f"B is worse than A on {result['gate_metric']} "
+            f"(the build gate tolerates up to {result['allowed_regression']})."
+        )
+
+
+def _approval(
+    ref: str,
+    approve: bool,
+    reason: str | None,
+    profile: str | None,
+    region: str | None,
+    role_arn: str | None,
+    as_json: bool,
+    cdk_json: Path | None,
+) -> None:
+    result = _run(
+        as_json, lambda: operations.set_approval(_context(profile, region, role_arn, cdk_json), ref, approve, reason)
+    )
+    if as_json:
+        return _json(result)
+    out.print(f"v{result['version']}: {result['from']} -> {result['to']} ({result['approval_description']})")
+    if approve:
+        out.print(
+            "The delivery pipeline now ships it dev -> staging; prod still waits for the pipeline's manual approval."
+        )
+
+
+@app.command()
+def approve(
+    version: Annotated[str, typer.Argument(help="Version number or ARN.")],
+    reason: Annotated[str | None, typer.Option(help="Why (recorded with your identity).")] = None,
+    profile: Profile = None,
+    region: Region = None,
+    role_arn: RoleArn = None,
+    as_json: AsJson = False,
+    cdk_json: Cdk = None,
+) -> None:
+    """Approve a version in the registry, recording who and why."""
+    _approval(version, True, reason, profile, region, role_arn, as_json, cdk_json)
+
+
+@app.command()
+def reject(
+    version: Annotated[str, typer.Argument(help="Version number or ARN.")],
+    reason: Annotated[str, typer.Option(help="Why (required; recorded with your identity).")],
+    profile: Profile = None,
+    region: Region = None,
+    role_arn: RoleArn = None,
+    as_json: AsJson = False,
+    cdk_json: Cdk = None,
+) -> None:
+    """Reject a version in the registry, recording who and why."""
+    _approval(version, False, reason, profile, region, role_arn, as_json, cdk_json)
+
+
+@app.command()
+def rollback(
+    env: EnvName,
+    to: Annotated[str | None, typer.Option("--to", help="Version to return to (default: last known-good).")] = None,
+    reason: Annotated[str, typer.Option(help="Why; recorded on the rejected version and in the ledger.")] = (
+        "manual rollback"
+    ),
+    poll_seconds: Annotated[float, typer.Option(help="Seconds between endpoint status checks.")] = 30.0,
+    profile: Profile = None,
+    region: Region = None,
+    role_arn: RoleArn = None,
+    as_json: AsJson = False,
+    cdk_json: Cdk = None,
+) -> None:
+    """Return ENV to its last known-good version through a guarded blue/green update."""
+
+    def progress(state: str, elapsed: float) -> None:
+        if not as_json:
+            err.print(f"  {elapsed:6.0f} s  endpoint {state}", markup=False)
+
+    result = _run(
+        as_json,
+        lambda: operations.rollback(
+            _context(profile, region, role_arn, cdk_json), env, to, reason, on_poll=progress, poll_seconds=poll_seconds
+        ),
+    )
+    if as_json:
+        return _json(result)
+    out.print(
+        f"{result['environment']}: {_v(result['from'])} -> {_v(result['to'])} is live on "
+        f"{result['endpoint_config_name']} (ledger updated, source rollback)."
+    )
+    if result["rejected"]:
+        out.print(
+            f"{_v(result['rejected'])} is Rejected, so the next pipeline run resolves the latest Approved "
+            f"version: {_v(result['next_release'])}."
+        )
+    if not result["pipeline_consistent"]:
+        out.print(
+            f"Warning: the next pipeline run would ship {_v(result['next_release'])}, not "
+            f"{_v(result['to'])}; reject that version too if it must not return."
+        )
+
+
+@app.command()
+def retrain(
+    reason: Annotated[str, typer.Option(help="Why the model is retrained (recorded as the trigger reason).")],
+    profile: Profile = None,
+    region: Region = None,
+    role_arn: RoleArn = None,
+    as_json: AsJson = False,
+    cdk_json: Cdk = None,
+) -> None:
+    """Request a model build through the same retraining rules as every other trigger."""
+    result = _run(as_json, lambda: operations.retrain(_context(profile, region, role_arn, cdk_json), reason))
+    if as_json:
+        return _json(result)
+    out.print(
+        f"Retraining requested in {result['environment']} (event {result['event_id']}); the retraining "
+        "function deduplicates it and the candidate is registered for approval, never promoted."
+    )
+
+
+@app.command("resolve-release")
+def resolve_release(
+    env: EnvName,
+    out_path: Annotated[Path | None, typer.Option("--out", help="Release file (default: releases/<env>.json).")] = None,
+    print_context: Annotated[bool, typer.Option("--print-context", help="Print -c context, write nothing.")] = False,
+    profile: Profile = None,
+    region: Region = None,
+    role_arn: RoleArn = None,
+    as_json: AsJson = False,
+    cdk_json: Cdk = None,
+) -> None:
+    """Write which Approved version ENV ships (and its drift baselines) for `cdk synth` to read."""
+    result = _run(as_json, lambda: operations.resolve_release(_context(profile, region, role_arn, cdk_json), env))
+    if print_context:
+        context = f"-c release.{env}={result['model_package_arn']}"
+        if as_json:
+            return _json({**result, "context": context})
+        out.print(context, markup=False)
+        return None
+    path = out_path or config.RELEASES_DIR / f"{env}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    if as_json:
+        return _json({**result, "path": str(path)})
+    out.print(f"{env}: {_v(result['model_package_arn'])} -> {path}", markup=False)
+
+
+@app.command("record-deployment")
+def record_deployment(
+    env: EnvName,
+    release: Annotated[str | None, typer.Option(help="Release ARN (default: releases/<env>.json or -c).")] = None,
+    profile: Profile = None,
+    region: Region = None,
+    role_arn: RoleArn = None,
+    as_json: AsJson = False,
+    cdk_json: Cdk = None,
+) -> None:
+    """After a deployment: verify the endpoint really serves the release, then append to the ledger."""
+    overrides = {f"release.{env}": release} if release else None
+    result = _run(
+        as_json, lambda: operations.record_deployment(_context(profile, region, role_arn, cdk_json, overrides), env)
+    )
+    if as_json:
+        return _json(result)
+    entry = result["ledger_entry"]
+    verb = "recorded" if result["recorded"] else "already recorded"
+    out.print(f"{env}: {_v(entry['model_package_arn'])} on {entry['endpoint_config_name']} {verb} as known-good.")
+
+
+@app.command("smoke-test")
+def smoke_test(
+    env: EnvName,
+    max_latency_ms: Annotated[float, typer.Option(help="Slowest acceptable request, round trip.")] = 2000.0,
+    sample: Annotated[Path, typer.Option(help="CSV rows of the 30 features, no header.")] = operations.SAMPLE_PAYLOAD,
+    profile: Profile = None,
+    region: Region = None,
+    role_arn: RoleArn = None,
+    as_json: AsJson = False,
+    cdk_json: Cdk = None,
+) -> None:
+    """Invoke ENV's endpoint with sample rows; check HTTP status, response schema and latency."""
+    result = _run(
+        as_json,
+        lambda: operations.smoke_test(
+            _context(profile, region, role_arn, cdk_json), env, max_latency_ms, sample=sample
+        ),
+    )
+    if as_json:
+        return _json(result)
+    out.print(
+        f"{result['endpoint_name']}: {result['requests']} requests OK, slowest {result['max_latency_ms']} ms "
+        f"(limit {result['limit_ms']:.0f} ms)."
+    )
+
+
+def main() -> None:
+    app(prog_name="mlopsctl")

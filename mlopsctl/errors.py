@@ -1,0 +1,5 @@
+"""A failure or refusal the CLI reports as one line and a non-zero exit code."""
+
+
+class OperatorError(Exception):
+    """Raised with a one-line message that says what is wrong and, where it helps, what to do."""

@@ -1,0 +1,468 @@
+"""What each command does, as functions over injected clients that return plain data.
+
+The CLI (cli.py) only parses flags, calls one of these and prints the result. Every failure
+or refusal raises OperatorError with a one-line message.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from config import AppConfig, EnvironmentConfig
+from mlopsctl import endpoint, ledger, registry
+from mlopsctl.aws import REGISTRY, ClientFactory
+from mlopsctl.errors import OperatorError
+
+RETRAINING_DETAIL_TYPE = "Retraining Requested"
+SAMPLE_PAYLOAD = Path(__file__).resolve().parent / "sample_payload.csv"
+FEATURE_COUNT = 30
+
+
+@dataclass
+class Context:
+    """Config plus the client factory; clients are built on first use, never at import time."""
+
+    cfg: AppConfig
+    clients: ClientFactory
+
+    def registry(self, service: str = "sagemaker") -> Any:
+        return self.clients(service, self.cfg.build_environment.region, REGISTRY)
+
+    def env(self, name: str) -> EnvironmentConfig:
+        try:
+            return self.cfg.environment(name)
+        except ValueError as error:
+            raise OperatorError(str(error)) from error
+
+    def in_env(self, service: str, env: EnvironmentConfig) -> Any:
+        return self.clients(service, env.region, env.name)
+
+    def caller(self) -> str:
+        return str(self.registry("sts").get_caller_identity()["Arn"])
+
+
+# ---------------------------------------------------------------- status
+
+
+def _executions(ctx: Context, limit: int) -> list[dict[str, Any]] | str:
+    sm = ctx.registry()
+    pipeline = ctx.cfg.names.model_build_pipeline
+    try:
+        summaries = sm.list_pipeline_executions(
+            PipelineName=pipeline, SortBy="CreationTime", SortOrder="Descending", MaxResults=limit
+        )["PipelineExecutionSummaries"]
+    except ClientError as error:
+        return f"cannot list executions of {pipeline}: {error.response['Error'].get('Message', error)}"
+    summaries = sorted(summaries, key=lambda s: s["StartTime"], reverse=True)[:limit]
+    result = []
+    for summary in summaries:
+        arn = summary["PipelineExecutionArn"]
+        parameters = sm.list_pipeline_parameters_for_execution(PipelineExecutionArn=arn)["PipelineParameters"]
+        values = {p["Name"]: p["Value"] for p in parameters}
+        failure = summary.get("PipelineExecutionFailureReason")
+        result.append(
+            {
+                "execution_arn": arn,
+                "started": str(summary["StartTime"]),
+                "status": summary["PipelineExecutionStatus"],
+                "trigger_reason": values.get("TriggerReason", ""),
+                "failure_reason": failure or None,
+            }
+        )
+    return result
+
+
+def _environment_status(ctx: Context, env: EnvironmentConfig) -> dict[str, Any]:
+    names = ctx.cfg.names
+    live = endpoint.live_state(ctx.in_env("sagemaker", env), names.endpoint(env.name), names.variant)
+    record = ledger.current(ctx.in_env("ssm", env), names.ledger_parameter(env.name))
+    return {
+        "environment": env.name,
+        "endpoint": live.as_dict() if live else None,
+        "live_version": registry.version_of(live.model_package_arn) if live else None,
+        "deployment_in_progress": bool(live and live.status == endpoint.UPDATING),
+        "ledger": record,
+        "ledger_matches_endpoint": bool(live and record and record["model_package_arn"] == live.model_package_arn),
+    }
+
+
+def status(ctx: Context, env_name: str | None, executions: int = 5) -> dict[str, Any]:
+    envs = [ctx.env(env_name)] if env_name else list(ctx.cfg.environments)
+    environments = []
+    for env in envs:
+        try:
+            environments.append(_environment_status(ctx, env))
+        except ClientError as error:
+            # One unreachable account (no access, wrong profile) must not hide the others.
+            message = f"{error.response['Error'].get('Code')}: {error.response['Error'].get('Message', '')}"
+            environments.append({"environment": env.name, "error": message})
+    pending = registry.list_versions(ctx.registry(), ctx.cfg, registry.PENDING)
+    return {
+        "environments": environments,
+        "pipeline": ctx.cfg.names.model_build_pipeline,
+        "executions": _executions(ctx, executions),
+        "pending_approval": [
+            {"version": p.get("ModelPackageVersion"), "arn": p["ModelPackageArn"], "created": str(p["CreationTime"])}
+            for p in pending
+        ],
+    }
+
+
+# ---------------------------------------------------------------- compare
+
+
+def compare(ctx: Context, a: str | None, b: str | None) -> dict[str, Any]:
+    sm = ctx.registry()
+    if a is None:
+        champion = registry.latest(sm, ctx.cfg, registry.APPROVED)
+        if champion is None:
+            raise OperatorError("No Approved version to compare with; give two versions: compare A B.")
+        a_arn = champion["ModelPackageArn"]
+    else:
+        a_arn = registry.resolve_version(ctx.cfg, a)
+    if b is None:
+        candidate = registry.latest(sm, ctx.cfg, registry.PENDING)
+        if candidate is None:
+            raise OperatorError("No version is pending approval; give the versions to compare: compare A B.")
+        b_arn = candidate["ModelPackageArn"]
+    else:
+        b_arn = registry.resolve_version(ctx.cfg, b)
+    s3 = ctx.registry("s3")
+    left, right = registry.version_metrics(sm, s3, a_arn), registry.version_metrics(sm, s3, b_arn)
+    names = [m for m in registry.METRICS if m in left.metrics or m in right.metrics]
+    names += sorted((set(left.metrics) | set(right.metrics)) - set(names))
+    rows: list[dict[str, Any]] = []
+    gate = ctx.cfg.model_build.metric_name
+    gate_delta: float | None = None
+    for name in names:
+        va, vb = left.metrics.get(name), right.metrics.get(name)
+        delta = None if va is None or vb is None else vb - va
+        rows.append({"metric": name, "a": va, "b": vb, "delta": delta})
+        if name == gate:
+            gate_delta = delta
+    return {
+        "a": left.as_dict(),
+        "b": right.as_dict(),
+        "metrics": rows,
+        "gate_metric": gate,
+        "allowed_regression": ctx.cfg.model_build.allowed_regression,
+        "regression": gate_delta is not None and gate_delta < 0,
+    }
+
+
+# ---------------------------------------------------------------- approve / reject
+
+
+def set_approval(ctx: Context, ref: str, approve: bool, reason: str | None) -> dict[str, Any]:
+    sm = ctx.registry()
+    arn = registry.resolve_version(ctx.cfg, ref)
+    before = registry.describe(sm, arn)["ModelApprovalStatus"]
+    who = ctx.caller()
+    status = registry.APPROVED if approve else registry.REJECTED
+    description = f"{status} by {who}" + (f": {reason}" if reason else "")
+    registry.set_status(sm, arn, status, description)
+    return {
+        "model_package_arn": arn,
+        "version": registry.version_of(arn),
+        "from": before,
+        "to": status,
+        "approval_description": description[:1024],
+    }
+
+
+# ---------------------------------------------------------------- rollback
+
+
+def _target(ctx: Context, env: EnvironmentConfig, live: endpoint.LiveState, to: str | None) -> dict[str, Any]:
+    name = ctx.cfg.names.ledger_parameter(env.name)
+    if to is not None:
+        return {"model_package_arn": registry.resolve_version(ctx.cfg, to), "source": "--to"}
+    record = ledger.last_known_good(ledger.history(ctx.in_env("ssm", env), name), live.model_package_arn)
+    if record is None:
+        raise OperatorError(
+            f"Refusing rollback of {env.name}: the ledger {name} has no known-good version other than the live one "
+            f"(v{registry.version_of(live.model_package_arn)}); pass --to VERSION to choose one."
+        )
+    return record
+
+
+def rollback(
+    ctx: Context,
+    env_name: str,
+    to: str | None,
+    reason: str,
+    *,
+    on_poll: Callable[[str, float], None] = lambda status, elapsed: None,
+    poll_seconds: float = 30.0,
+    sleep: Callable[[float], None] = time.sleep,
+) -> dict[str, Any]:
+    env = ctx.env(env_name)
+    names = ctx.cfg.names
+    endpoint_name = names.endpoint(env.name)
+    sm = ctx.in_env("sagemaker", env)
+    reg = ctx.registry()
+
+    live = endpoint.live_state(sm, endpoint_name, names.variant)
+    if live is None:
+        raise OperatorError(f"Refusing rollback of {env.name}: endpoint {endpoint_name} does not exist.")
+    if live.status == endpoint.UPDATING:
+        raise OperatorError(
+            f"Refusing rollback of {env.name}: endpoint {endpoint_name} is already Updating (a deployment is in "
+            "progress; its alarms can still roll it back). Wait until it is InService."
+        )
+    if live.status != endpoint.IN_SERVICE:
+        raise OperatorError(
+            f"Refusing rollback of {env.name}: endpoint {endpoint_name} is {live.status}, not InService."
+        )
+
+    target_arn = _target(ctx, env, live, to)["model_package_arn"]
+    target_version = registry.version_of(target_arn)
+    if target_arn == live.model_package_arn:
+        raise OperatorError(f"Refusing rollback of {env.name}: v{target_version} is already live on {endpoint_name}.")
+    target_status = registry.describe(reg, target_arn)["ModelApprovalStatus"]
+    if target_status != registry.APPROVED:
+        raise OperatorError(
+            f"Refusing rollback of {env.name}: target v{target_version} is {target_status}, not Approved; "
+            "approve it first (mlopsctl approve) or choose another version with --to."
+        )
+    alarms = endpoint.rollback_alarms(ctx.in_env("cloudwatch", env), names.rollback_alarm_prefix(env.name))
+    if not alarms:
+        raise OperatorError(
+            f"Refusing rollback of {env.name}: no rollback alarms named {names.rollback_alarm_prefix(env.name)}* "
+            f"in {env.region}; the serving stack creates them and a rollback never deploys without guardrails."
+        )
+
+    new_config = endpoint.create_release_config(
+        sm,
+        live_config_name=live.endpoint_config_name,
+        variant=names.variant,
+        endpoint_name=endpoint_name,
+        package_arn=target_arn,
+        version=target_version,
+    )
+    sm.update_endpoint(
+        EndpointName=endpoint_name,
+        EndpointConfigName=new_config,
+        DeploymentConfig=endpoint.deployment_config(env, alarms),
+    )
+
+    bad_arn = live.model_package_arn
+    rejected = None
+    if bad_arn and registry.version_of(bad_arn) is not None:
+        who = ctx.caller()
+        description = f"Rejected by {who}: rolled back {env.name} to v{target_version}: {reason}"
+        registry.set_status(reg, bad_arn, registry.REJECTED, description)
+        rejected = bad_arn
+
+    timeout = (env.rollout.max_execution_timeout_minutes + env.rollout.termination_wait_minutes + 10) * 60
+    final = endpoint.wait_until_settled(
+        sm, endpoint_name, timeout_seconds=timeout, poll_seconds=poll_seconds, on_poll=on_poll, sleep=sleep
+    )
+    if final["EndpointStatus"] != endpoint.IN_SERVICE or final["EndpointConfigName"] != new_config:
+        why = f": {final['FailureReason']}" if final.get("FailureReason") else ""
+        kept = f" and v{registry.version_of(rejected)} stays Rejected" if rejected else ""
+        raise OperatorError(
+            f"Rollback of {env.name} did not take: endpoint is {final['EndpointStatus']} on "
+            f"{final['EndpointConfigName']}, not on {new_config} (the deployment guardrails rolled it back{why}); "
+            f"nothing was recorded{kept}."
+        )
+
+    record = ledger.entry(
+        model_package_arn=target_arn,
+        model_version=target_version,
+        endpoint_config_name=new_config,
+        source="rollback",
+        reason=reason,
+    )
+    ledger.append(ctx.in_env("ssm", env), names.ledger_parameter(env.name), record)
+    next_release = registry.latest(reg, ctx.cfg, registry.APPROVED)
+    next_arn = next_release["ModelPackageArn"] if next_release else None
+    return {
+        "environment": env.name,
+        "endpoint_name": endpoint_name,
+        "from": bad_arn,
+        "to": target_arn,
+        "endpoint_config_name": new_config,
+        "rejected": rejected,
+        "rollback_alarms": alarms,
+        "ledger_entry": record,
+        "next_release": next_arn,
+        "pipeline_consistent": next_arn == target_arn,
+    }
+
+
+# ---------------------------------------------------------------- retrain
+
+
+def retrain(ctx: Context, reason: str) -> dict[str, Any]:
+    if not reason.strip():
+        raise OperatorError("--reason must say why the model is retrained.")
+    detail = {"reason": reason, "requested_by": ctx.caller()}
+    entry = {
+        "Source": ctx.cfg.names.manual_retraining_source,
+        "DetailType": RETRAINING_DETAIL_TYPE,
+        "Detail": json.dumps(detail),
+        "EventBusName": "default",
+    }
+    response = ctx.registry("events").put_events(Entries=[entry])
+    if response.get("FailedEntryCount"):
+        failed = response["Entries"][0]
+        raise OperatorError(
+            f"EventBridge refused the retraining event: {failed.get('ErrorCode')} {failed.get('ErrorMessage')}"
+        )
+    return {
+        "event_id": response["Entries"][0]["EventId"],
+        "source": entry["Source"],
+        "detail": detail,
+        "environment": ctx.cfg.build_environment.name,
+    }
+
+
+# ---------------------------------------------------------------- resolve-release
+
+
+def resolve_release(ctx: Context, env_name: str) -> dict[str, Any]:
+    env = ctx.env(env_name)
+    sm = ctx.registry()
+    approved = registry.latest(sm, ctx.cfg, registry.APPROVED)
+    if approved is None:
+        raise OperatorError(
+            f"No Approved version in {registry.group_arn(ctx.cfg)}: approve one (mlopsctl approve VERSION) "
+            f"before releasing to {env.name}."
+        )
+    arn = approved["ModelPackageArn"]
+    statistics, constraints = registry.baselines(registry.describe(sm, arn))
+    return {"model_package_arn": arn, "baseline_statistics_uri": statistics, "baseline_constraints_uri": constraints}
+
+
+# ---------------------------------------------------------------- record-deployment
+
+
+def record_deployment(ctx: Context, env_name: str) -> dict[str, Any]:
+    env = ctx.env(env_name)
+    names = ctx.cfg.names
+    if env.release is None:
+        raise OperatorError(
+            f"No release for {env.name}: expected releases/{env.name}.json or -c release.{env.name}=<arn> "
+            "(run mlopsctl resolve-release first)."
+        )
+    wanted = env.release.model_package_arn
+    endpoint_name = names.endpoint(env.name)
+    live = endpoint.live_state(ctx.in_env("sagemaker", env), endpoint_name, names.variant)
+    if live is None:
+        raise OperatorError(f"Endpoint {endpoint_name} does not exist in {env.region}; nothing recorded.")
+    if live.status != endpoint.IN_SERVICE:
+        raise OperatorError(f"Endpoint {endpoint_name} is {live.status}, not InService; nothing recorded.")
+    if live.model_package_arn != wanted:
+        raise OperatorError(
+            f"Endpoint {endpoint_name} is InService but serves v{registry.version_of(live.model_package_arn)} "
+            f"on {live.endpoint_config_name}, not the release v{registry.version_of(wanted)}: the deployment was "
+            "rolled back (or never applied); nothing recorded."
+        )
+    parameter = names.ledger_parameter(env.name)
+    ssm = ctx.in_env("ssm", env)
+    previous = ledger.current(ssm, parameter)
+    if (
+        previous
+        and previous["model_package_arn"] == wanted
+        and previous.get("endpoint_config_name") == live.endpoint_config_name
+    ):
+        # A re-run of the same deployment must not add a second entry for one release.
+        return {"recorded": False, "ledger_entry": previous, "endpoint": live.as_dict()}
+    record = ledger.entry(
+        model_package_arn=wanted,
+        model_version=registry.version_of(wanted),
+        endpoint_config_name=live.endpoint_config_name,
+        source="pipeline",
+        reason="deployed by the delivery pipeline",
+    )
+    ledger.append(ssm, parameter, record)
+    return {"recorded": True, "ledger_entry": record, "endpoint": live.as_dict()}
+
+
+# ---------------------------------------------------------------- smoke-test
+
+
+def load_sample(path: Path = SAMPLE_PAYLOAD) -> list[str]:
+    rows = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    for number, row in enumerate(rows, 1):
+        if len(row.split(",")) != FEATURE_COUNT:
+            count = len(row.split(","))
+            raise OperatorError(f"Sample row {number} of {path} has {count} values, expected {FEATURE_COUNT}.")
+    return rows
+
+
+def parse_probabilities(body: str, expected: int) -> list[float]:
+    """One probability per row; newline-separated per the contract (commas tolerated, as some
+    XGBoost container versions answer a batch on one line)."""
+    tokens = [t.strip() for t in body.replace(",", "\n").splitlines() if t.strip()]
+    if len(tokens) != expected:
+        raise OperatorError(f"Response has {len(tokens)} values for {expected} rows: {body[:120]!r}.")
+    values = []
+    for token in tokens:
+        try:
+            value = float(token)
+        except ValueError as error:
+            raise OperatorError(f"Response value {token[:40]!r} is not a number.") from error
+        if not 0.0 <= value <= 1.0:
+            raise OperatorError(f"Response value {value} is not a probability in [0, 1].")
+        values.append(value)
+    return values
+
+
+def smoke_test(
+    ctx: Context,
+    env_name: str,
+    max_latency_ms: float,
+    *,
+    sample: Path = SAMPLE_PAYLOAD,
+    clock: Callable[[], float] = time.perf_counter,
+) -> dict[str, Any]:
+    env = ctx.env(env_name)
+    endpoint_name = ctx.cfg.names.endpoint(env.name)
+    runtime = ctx.in_env("sagemaker-runtime", env)
+    rows = load_sample(sample)
+    # One single-row request per sample plus one batch: both shapes the serving code must accept.
+    requests = [[row] for row in rows] + [rows]
+    latencies = []
+    for batch in requests:
+        start = clock()
+        try:
+            response = runtime.invoke_endpoint(
+                EndpointName=endpoint_name, ContentType="text/csv", Accept="text/csv", Body="\n".join(batch)
+            )
+        except ClientError as error:
+            code = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "?")
+            raise OperatorError(
+                f"Smoke test of {endpoint_name} failed: HTTP {code} {error.response['Error'].get('Code')}: "
+                f"{error.response['Error'].get('Message', '')}"
+            ) from error
+        elapsed_ms = (clock() - start) * 1000
+        code = response.get("ResponseMetadata", {}).get("HTTPStatusCode", 200)
+        if code != 200:
+            raise OperatorError(f"Smoke test of {endpoint_name} failed: HTTP {code}.")
+        body = response["Body"].read().decode("utf-8", errors="replace")
+        try:
+            parse_probabilities(body, len(batch))
+        except OperatorError as error:
+            raise OperatorError(f"Smoke test of {endpoint_name} failed: {error}") from error
+        if elapsed_ms > max_latency_ms:
+            raise OperatorError(
+                f"Smoke test of {endpoint_name} failed: a {len(batch)}-row request took {elapsed_ms:.0f} ms, "
+                f"limit {max_latency_ms:.0f} ms."
+            )
+        latencies.append(elapsed_ms)
+    return {
+        "endpoint_name": endpoint_name,
+        "requests": len(requests),
+        "rows": len(rows),
+        "max_latency_ms": round(max(latencies), 1),
+        "limit_ms": max_latency_ms,
+    }

@@ -1,0 +1,236 @@
+"""Helpers for the operator CLI tests: moto state for what moto has, Stubber for the rest.
+
+The build environment (dev) holds the registry; moto runs as its account so the ARNs the CLI
+derives from cdk.json (account 222222222222) are the ARNs moto hands out.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+
+ACCOUNT = "222222222222"
+REGION = "eu-west-1"
+GROUP = "mlops-delivery"
+BUCKET = "mlops-delivery-artifacts"
+ROLE = f"arn:aws:iam::{ACCOUNT}:role/sagemaker-execution"
+ENDPOINT = "mlops-delivery-dev"
+LEDGER = "/mlops-delivery/dev/known-good"
+
+
+def version_arn(version: int) -> str:
+    return f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model-package/{GROUP}/{version}"
+
+
+class Clients:
+    """The factory the CLI uses: moto clients, except (service, scope) pairs a test stubs."""
+
+    def __init__(self) -> None:
+        self.stubbed: dict[tuple[str, str], Any] = {}
+        self.calls: list[tuple[str, str, str]] = []
+        self._cache: dict[tuple[str, str], Any] = {}
+
+    def __call__(self, service: str, region: str, scope: str) -> Any:
+        self.calls.append((service, region, scope))
+        if (service, scope) in self.stubbed:
+            return self.stubbed[(service, scope)]
+        if (service, region) not in self._cache:
+            self._cache[(service, region)] = boto3.client(service, region_name=region)
+        return self._cache[(service, region)]
+
+    def stub(self, service: str, scope: str) -> Any:
+        """A real client (never sent anywhere) for a test to wrap in a Stubber."""
+        client = boto3.client(service, region_name=REGION)
+        self.stubbed[(service, scope)] = client
+        return client
+
+
+def evaluation(auc: float, accuracy: float, f1: float, champion: dict[str, Any] | None = None) -> dict[str, Any]:
+    def metrics(a: float, b: float, c: float) -> dict[str, Any]:
+        return {
+            "auc": {"value": a, "standard_deviation": 0.01},
+            "accuracy": {"value": b, "standard_deviation": 0.01},
+            "f1": {"value": c, "standard_deviation": 0.01},
+        }
+
+    return {
+        "binary_classification_metrics": metrics(auc, accuracy, f1),
+        "champion": None
+        if champion is None
+        else {"model_package_arn": champion["arn"], "binary_classification_metrics": metrics(*champion["metrics"])},
+        "comparison": {
+            "metric": "auc",
+            "candidate": auc,
+            "champion": None if champion is None else champion["metrics"][0],
+            "delta": None if champion is None else auc - champion["metrics"][0],
+        },
+    }
+
+
+def register(
+    *,
+    status: str,
+    auc: float,
+    accuracy: float = 0.9,
+    f1: float = 0.9,
+    trigger: str = "schedule",
+    champion: tuple[int, tuple[float, float, float]] | None = None,
+) -> str:
+    """Registers one version the way the model-build pipeline does; returns its ARN."""
+    sm = boto3.client("sagemaker", region_name=REGION)
+    s3 = boto3.client("s3", region_name=REGION)
+    number = len(sm.list_model_packages(ModelPackageGroupName=GROUP)["ModelPackageSummaryList"]) + 1
+    prefix = f"pipelines/run-{number}"
+    champion_data = None if champion is None else {"arn": version_arn(champion[0]), "metrics": champion[1]}
+    s3.put_object(
+        Bucket=BUCKET,
+        Key=f"{prefix}/evaluation.json",
+        Body=json.dumps(evaluation(auc, accuracy, f1, champion_data)).encode(),
+    )
+    statistics = {"S3Uri": f"s3://{BUCKET}/{prefix}/baseline/statistics.json", "ContentType": "application/json"}
+    constraints = {"S3Uri": f"s3://{BUCKET}/{prefix}/baseline/constraints.json", "ContentType": "application/json"}
+    response = sm.create_model_package(
+        ModelPackageGroupName=GROUP,
+        ModelApprovalStatus=status,
+        InferenceSpecification={
+            "Containers": [
+                {
+                    "Image": "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:1.7-1",
+                    "ModelDataUrl": f"s3://{BUCKET}/models/run-{number}/model.tar.gz",
+                }
+            ],
+            "SupportedContentTypes": ["text/csv"],
+            "SupportedResponseMIMETypes": ["text/csv"],
+        },
+        ModelMetrics={
+            "ModelQuality": {
+                "Statistics": {"S3Uri": f"s3://{BUCKET}/{prefix}/evaluation.json", "ContentType": "application/json"}
+            },
+            "ModelDataQuality": {"Statistics": statistics, "Constraints": constraints},
+        },
+        DriftCheckBaselines={"ModelDataQuality": {"Statistics": statistics, "Constraints": constraints}},
+        # The API rejects empty metadata values: a first version has no champion key at all.
+        CustomerMetadataProperties={
+            "trigger_reason": trigger,
+            "metric_name": "auc",
+            "metric_value": str(auc),
+            **({"champion_model_package_arn": champion_data["arn"]} if champion_data else {}),
+        },
+    )
+    assert response["ModelPackageArn"] == version_arn(number)
+    return str(response["ModelPackageArn"])
+
+
+KMS_KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/11111111-2222-3333-4444-555555555555"
+DATA_CAPTURE = {
+    "EnableCapture": True,
+    "InitialSamplingPercentage": 100,
+    "DestinationS3Uri": f"s3://{BUCKET}/data-capture/dev",
+    "KmsKeyId": KMS_KEY,
+    "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
+}
+NOW = "2026-11-27T03:00:00Z"
+
+
+def endpoint_description(status: str, config: str, failure: str | None = None) -> dict[str, Any]:
+    description: dict[str, Any] = {
+        "EndpointName": ENDPOINT,
+        "EndpointArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:endpoint/{ENDPOINT}",
+        "EndpointConfigName": config,
+        "EndpointStatus": status,
+        "CreationTime": NOW,
+        "LastModifiedTime": NOW,
+    }
+    if failure:
+        description["FailureReason"] = failure
+    return description
+
+
+def config_description(config: str, model: str) -> dict[str, Any]:
+    return {
+        "EndpointConfigName": config,
+        "EndpointConfigArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:endpoint-config/{config.lower()}",
+        "ProductionVariants": [
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": model,
+                "InstanceType": "ml.m5.large",
+                "InitialInstanceCount": 2,
+                "InitialVariantWeight": 1.0,
+            }
+        ],
+        "KmsKeyId": KMS_KEY,
+        "DataCaptureConfig": DATA_CAPTURE,
+        "CreationTime": NOW,
+    }
+
+
+def model_description(model: str, package_arn: str) -> dict[str, Any]:
+    return {
+        "ModelName": model,
+        "ModelArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model/{model.lower()}",
+        "PrimaryContainer": {"ModelPackageName": package_arn},
+        "ExecutionRoleArn": ROLE,
+        "EnableNetworkIsolation": True,
+        "CreationTime": NOW,
+    }
+
+
+def expect_live(stubber: Any, *, status: str, config: str, model: str, package_arn: str) -> None:
+    """DescribeEndpoint -> its current EndpointConfig -> that config's Model (which names the package)."""
+    stubber.add_response("describe_endpoint", endpoint_description(status, config), {"EndpointName": ENDPOINT})
+    stubber.add_response("describe_endpoint_config", config_description(config, model), {"EndpointConfigName": config})
+    stubber.add_response("describe_model", model_description(model, package_arn), {"ModelName": model})
+
+
+def record(version: int, config: str, source: str = "pipeline") -> None:
+    """Appends one known-good entry the way record-deployment does."""
+    boto3.client("ssm", region_name=REGION).put_parameter(
+        Name=LEDGER,
+        Type="String",
+        Overwrite=True,
+        Value=json.dumps(
+            {
+                "model_package_arn": version_arn(version),
+                "model_version": version,
+                "endpoint_config_name": config,
+                "recorded_at": NOW,
+                "source": source,
+                "reason": "deployed by the delivery pipeline",
+            }
+        ),
+    )
+
+
+def ledger_entries() -> list[dict[str, Any]]:
+    history = boto3.client("ssm", region_name=REGION).get_parameter_history(Name=LEDGER)["Parameters"]
+    return [json.loads(p["Value"]) for p in sorted(history, key=lambda p: p["Version"])]
+
+
+def rollback_alarms(*suffixes: str) -> None:
+    cw = boto3.client("cloudwatch", region_name=REGION)
+    for suffix in suffixes:
+        cw.put_metric_alarm(
+            AlarmName=f"mlops-delivery-dev-rollback-{suffix}",
+            Namespace="AWS/SageMaker",
+            MetricName="Invocation5XXErrors",
+            Dimensions=[{"Name": "EndpointName", "Value": ENDPOINT}, {"Name": "VariantName", "Value": "AllTraffic"}],
+            Statistic="Sum",
+            Period=60,
+            EvaluationPeriods=2,
+            Threshold=5,
+            ComparisonOperator="GreaterThanThreshold",
+        )
+    # Another environment's alarm must not end up in this endpoint's AutoRollbackConfiguration.
+    cw.put_metric_alarm(
+        AlarmName="mlops-delivery-staging-rollback-5xx",
+        Namespace="AWS/SageMaker",
+        MetricName="Invocation5XXErrors",
+        Statistic="Sum",
+        Period=60,
+        EvaluationPeriods=2,
+        Threshold=5,
+        ComparisonOperator="GreaterThanThreshold",
+    )

@@ -1,0 +1,355 @@
+"""rollback, record-deployment and status: moto for registry/SSM/alarms, Stubber for the endpoint calls."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from mlopsctl import endpoint, operations
+from mlopsctl.errors import OperatorError
+from tests.operator_cli.support import (
+    DATA_CAPTURE,
+    ENDPOINT,
+    KMS_KEY,
+    REGION,
+    ROLE,
+    Clients,
+    endpoint_description,
+    expect_live,
+    ledger_entries,
+    record,
+    register,
+    rollback_alarms,
+    version_arn,
+)
+
+NEW = "mlops-delivery-dev-v1-20261127030000"
+ALARMS = ["mlops-delivery-dev-rollback-5xx", "mlops-delivery-dev-rollback-latency-p99"]
+
+
+@pytest.fixture
+def fixed_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(endpoint, "_stamp", lambda: "20261127030000")
+
+
+def _approval(version: int) -> str:
+    sm = boto3.client("sagemaker", region_name=REGION)
+    return str(sm.describe_model_package(ModelPackageName=version_arn(version))["ModelApprovalStatus"])
+
+
+def _two_weekly_releases() -> None:
+    register(status="Approved", auc=0.95)
+    register(status="Approved", auc=0.945, champion=(1, (0.95, 0.9, 0.9)))
+    record(1, "cfg-v1")
+    record(2, "cfg-v2")
+    rollback_alarms("5xx", "latency-p99")
+
+
+def _expect_release_of_v1(stubber: Stubber) -> None:
+    """What a rollback to v1 must send: a copy of the live config for v1, then a guarded blue/green update."""
+    stubber.add_response(
+        "describe_endpoint_config",
+        {
+            "EndpointConfigName": "cfg-v2",
+            "EndpointConfigArn": "arn:aws:sagemaker:eu-west-1:222222222222:endpoint-config/cfg-v2",
+            "ProductionVariants": [
+                {
+                    "VariantName": "AllTraffic",
+                    "ModelName": "model-v2",
+                    "InstanceType": "ml.m5.large",
+                    "InitialInstanceCount": 2,
+                    "InitialVariantWeight": 1.0,
+                }
+            ],
+            "KmsKeyId": KMS_KEY,
+            "DataCaptureConfig": DATA_CAPTURE,
+            "CreationTime": "2026-11-27T03:00:00Z",
+        },
+        {"EndpointConfigName": "cfg-v2"},
+    )
+    stubber.add_response(
+        "describe_model",
+        {
+            "ModelName": "model-v2",
+            "ModelArn": "arn:aws:sagemaker:eu-west-1:222222222222:model/model-v2",
+            "PrimaryContainer": {"ModelPackageName": version_arn(2)},
+            "ExecutionRoleArn": ROLE,
+            "EnableNetworkIsolation": True,
+            "CreationTime": "2026-11-27T03:00:00Z",
+        },
+        {"ModelName": "model-v2"},
+    )
+    stubber.add_response(
+        "create_model",
+        {"ModelArn": f"arn:aws:sagemaker:eu-west-1:222222222222:model/{NEW}"},
+        {
+            "ModelName": NEW,
+            "PrimaryContainer": {"ModelPackageName": version_arn(1)},
+            "ExecutionRoleArn": ROLE,
+            "EnableNetworkIsolation": True,
+        },
+    )
+    stubber.add_response(
+        "create_endpoint_config",
+        {"EndpointConfigArn": f"arn:aws:sagemaker:eu-west-1:222222222222:endpoint-config/{NEW}"},
+        {
+            "EndpointConfigName": NEW,
+            "ProductionVariants": [
+                {
+                    "VariantName": "AllTraffic",
+                    "InstanceType": "ml.m5.large",
+                    "InitialInstanceCount": 2,
+                    "InitialVariantWeight": 1.0,
+                    "ModelName": NEW,
+                }
+            ],
+            "KmsKeyId": KMS_KEY,
+            "DataCaptureConfig": DATA_CAPTURE,
+        },
+    )
+    stubber.add_response(
+        "update_endpoint",
+        {"EndpointArn": "arn:aws:sagemaker:eu-west-1:222222222222:endpoint/mlops-delivery-dev"},
+        {
+            "EndpointName": ENDPOINT,
+            "EndpointConfigName": NEW,
+            "DeploymentConfig": {
+                "BlueGreenUpdatePolicy": {
+                    "TrafficRoutingConfiguration": {
+                        "Type": "CANARY",
+                        "WaitIntervalInSeconds": 300,
+                        "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 50},
+                    },
+                    "TerminationWaitInSeconds": 300,
+                    "MaximumExecutionTimeoutInSeconds": 3600,
+                },
+                "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": name} for name in ALARMS]},
+            },
+        },
+    )
+
+
+def _rollback(ctx: operations.Context, **kwargs: Any) -> dict[str, Any]:
+    return operations.rollback(ctx, "dev", kwargs.pop("to", None), "worse online", sleep=lambda s: None, **kwargs)
+
+
+def test_rollback_returns_to_last_known_good_through_a_guarded_blue_green_update(
+    clients: Clients, ctx: operations.Context, fixed_names: None
+) -> None:
+    _two_weekly_releases()
+    polls: list[str] = []
+    with Stubber(clients.stub("sagemaker", "dev")) as stubber:
+        expect_live(stubber, status="InService", config="cfg-v2", model="model-v2", package_arn=version_arn(2))
+        _expect_release_of_v1(stubber)
+        stubber.add_response("describe_endpoint", endpoint_description("Updating", NEW), {"EndpointName": ENDPOINT})
+        stubber.add_response("describe_endpoint", endpoint_description("InService", NEW), {"EndpointName": ENDPOINT})
+        result = _rollback(ctx, on_poll=lambda state, elapsed: polls.append(state))
+        stubber.assert_no_pending_responses()
+
+    assert polls == ["Updating", "InService"]
+    assert result["to"] == version_arn(1) and result["rejected"] == version_arn(2)
+    assert _approval(2) == "Rejected"
+    entries = ledger_entries()
+    assert [(e["model_version"], e["source"]) for e in entries] == [(1, "pipeline"), (2, "pipeline"), (1, "rollback")]
+    assert entries[-1]["endpoint_config_name"] == NEW and entries[-1]["reason"] == "worse online"
+    # The next pipeline run resolves the latest Approved version, which is now the restored one.
+    assert result["next_release"] == version_arn(1) and result["pipeline_consistent"] is True
+
+
+def test_rollback_that_guardrails_undo_is_a_failure_and_records_nothing(
+    clients: Clients, ctx: operations.Context, fixed_names: None
+) -> None:
+    """SageMaker's auto-rollback ends InService too, on the OLD config: a status check alone would call it done."""
+    _two_weekly_releases()
+    with Stubber(clients.stub("sagemaker", "dev")) as stubber:
+        expect_live(stubber, status="InService", config="cfg-v2", model="model-v2", package_arn=version_arn(2))
+        _expect_release_of_v1(stubber)
+        stubber.add_response("describe_endpoint", endpoint_description("RollingBack", NEW), {"EndpointName": ENDPOINT})
+        stubber.add_response(
+            "describe_endpoint",
+            endpoint_description("InService", "cfg-v2", failure="Alarm mlops-delivery-dev-rollback-5xx in ALARM"),
+            {"EndpointName": ENDPOINT},
+        )
+        with pytest.raises(OperatorError, match=r"is InService on cfg-v2, not on mlops-delivery-dev-v1-.*nothing"):
+            _rollback(ctx)
+        stubber.assert_no_pending_responses()
+    assert [e["model_version"] for e in ledger_entries()] == [1, 2]
+
+
+def test_rollback_refuses_without_a_known_good_version(clients: Clients, ctx: operations.Context) -> None:
+    register(status="Approved", auc=0.95)
+    record(1, "cfg-v1")
+    rollback_alarms("5xx")
+    with Stubber(clients.stub("sagemaker", "dev")) as stubber:
+        expect_live(stubber, status="InService", config="cfg-v1", model="model-v1", package_arn=version_arn(1))
+        with pytest.raises(OperatorError, match=r"no known-good version other than the live one \(v1\)"):
+            _rollback(ctx)
+        stubber.assert_no_pending_responses()
+
+
+def test_rollback_refuses_while_the_endpoint_is_updating(clients: Clients, ctx: operations.Context) -> None:
+    _two_weekly_releases()
+    with Stubber(clients.stub("sagemaker", "dev")) as stubber:
+        expect_live(stubber, status="Updating", config="cfg-v2", model="model-v2", package_arn=version_arn(2))
+        with pytest.raises(OperatorError, match="already Updating"):
+            _rollback(ctx)
+        stubber.assert_no_pending_responses()
+    assert _approval(2) == "Approved"
+
+
+def test_rollback_refuses_a_target_that_is_not_approved(clients: Clients, ctx: operations.Context) -> None:
+    _two_weekly_releases()
+    register(status="PendingManualApproval", auc=0.96)
+    with Stubber(clients.stub("sagemaker", "dev")) as stubber:
+        expect_live(stubber, status="InService", config="cfg-v2", model="model-v2", package_arn=version_arn(2))
+        with pytest.raises(OperatorError, match=r"target v3 is PendingManualApproval, not Approved"):
+            _rollback(ctx, to="3")
+        stubber.assert_no_pending_responses()
+
+
+def test_rollback_refuses_to_deploy_without_rollback_alarms(clients: Clients, ctx: operations.Context) -> None:
+    register(status="Approved", auc=0.95)
+    register(status="Approved", auc=0.945)
+    record(1, "cfg-v1")
+    record(2, "cfg-v2")
+    with Stubber(clients.stub("sagemaker", "dev")) as stubber:
+        expect_live(stubber, status="InService", config="cfg-v2", model="model-v2", package_arn=version_arn(2))
+        with pytest.raises(OperatorError, match=r"no rollback alarms named mlops-delivery-dev-rollback-\*"):
+            _rollback(ctx)
+        stubber.assert_no_pending_responses()
+
+
+def test_record_deployment_appends_when_endpoint_serves_the_release(clients: Clients) -> None:
+    cfg_ctx = _ctx_with_release(clients, 2)
+    register(status="Approved", auc=0.95)
+    register(status="Approved", auc=0.96)
+    with Stubber(clients.stub("sagemaker", "dev")) as stubber:
+        expect_live(stubber, status="InService", config="cfg-v2", model="model-v2", package_arn=version_arn(2))
+        expect_live(stubber, status="InService", config="cfg-v2", model="model-v2", package_arn=version_arn(2))
+        first = operations.record_deployment(cfg_ctx, "dev")
+        again = operations.record_deployment(cfg_ctx, "dev")
+        stubber.assert_no_pending_responses()
+    assert first["recorded"] is True and again["recorded"] is False
+    entries = ledger_entries()
+    assert len(entries) == 1
+    assert entries[0]["model_package_arn"] == version_arn(2)
+    assert entries[0]["endpoint_config_name"] == "cfg-v2" and entries[0]["source"] == "pipeline"
+    assert set(entries[0]) == {
+        "model_package_arn",
+        "model_version",
+        "endpoint_config_name",
+        "recorded_at",
+        "source",
+        "reason",
+    }
+
+
+def test_record_deployment_detects_a_guardrail_rollback_to_the_old_config(clients: Clients) -> None:
+    """After an auto-rollback the endpoint is InService on the previous config: that is not a deployment."""
+    cfg_ctx = _ctx_with_release(clients, 2)
+    with Stubber(clients.stub("sagemaker", "dev")) as stubber:
+        expect_live(stubber, status="InService", config="cfg-v1", model="model-v1", package_arn=version_arn(1))
+        with pytest.raises(OperatorError, match=r"InService but serves v1 on cfg-v1, not the release v2"):
+            operations.record_deployment(cfg_ctx, "dev")
+        stubber.assert_no_pending_responses()
+    assert boto3.client("ssm", region_name=REGION).describe_parameters()["Parameters"] == []
+
+
+def test_record_deployment_fails_while_updating(clients: Clients) -> None:
+    cfg_ctx = _ctx_with_release(clients, 2)
+    with Stubber(clients.stub("sagemaker", "dev")) as stubber:
+        expect_live(stubber, status="Updating", config="cfg-v2", model="model-v2", package_arn=version_arn(2))
+        with pytest.raises(OperatorError, match="is Updating, not InService; nothing recorded"):
+            operations.record_deployment(cfg_ctx, "dev")
+        stubber.assert_no_pending_responses()
+
+
+def _ctx_with_release(clients: Clients, version: int) -> operations.Context:
+    from config import load_cdk_json
+
+    return operations.Context(cfg=load_cdk_json(overrides={"release.dev": version_arn(version)}), clients=clients)
+
+
+def test_status_shows_live_version_deployment_state_runs_and_pending(clients: Clients, ctx: operations.Context) -> None:
+    register(status="Approved", auc=0.95)
+    register(status="PendingManualApproval", auc=0.96)
+    record(1, "cfg-v1")
+    sm = boto3.client("sagemaker", region_name=REGION)
+    sm.create_pipeline(
+        PipelineName="mlops-delivery-model-build",
+        PipelineDefinition='{"Version": "2020-12-01", "Steps": []}',
+        RoleArn=ROLE,
+    )
+    sm.start_pipeline_execution(
+        PipelineName="mlops-delivery-model-build",
+        PipelineParameters=[{"Name": "TriggerReason", "Value": "schedule"}],
+    )
+    with Stubber(clients.stub("sagemaker", "dev")) as stubber:
+        expect_live(stubber, status="Updating", config="cfg-v1", model="model-v1", package_arn=version_arn(1))
+        result = operations.status(ctx, "dev")
+        stubber.assert_no_pending_responses()
+    env = result["environments"][0]
+    assert env["live_version"] == 1 and env["deployment_in_progress"] is True
+    assert env["ledger"]["model_package_arn"] == version_arn(1) and env["ledger_matches_endpoint"] is True
+    assert [run["trigger_reason"] for run in result["executions"]] == ["schedule"]
+    assert [p["version"] for p in result["pending_approval"]] == [2]
+
+
+def test_status_table_covers_every_environment_even_when_one_is_unreachable(
+    clients: Clients, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rich.console import Console
+    from typer.testing import CliRunner
+
+    from mlopsctl import cli
+
+    # Wide enough that no table cell wraps (a pipe would otherwise get 80 columns).
+    monkeypatch.setattr(cli, "out", Console(width=200, highlight=False, soft_wrap=True))
+
+    register(status="Approved", auc=0.95)
+    record(1, "cfg-v1")
+    with (
+        Stubber(clients.stub("sagemaker", "dev")) as dev,
+        Stubber(clients.stub("sagemaker", "staging")) as staging,
+        Stubber(clients.stub("sagemaker", "prod")) as prod,
+    ):
+        expect_live(dev, status="Updating", config="cfg-v1", model="model-v1", package_arn=version_arn(1))
+        staging.add_client_error(
+            "describe_endpoint",
+            service_error_code="ValidationException",
+            service_message="Could not find endpoint mlops-delivery-staging.",
+            expected_params={"EndpointName": "mlops-delivery-staging"},
+        )
+        prod.add_client_error(
+            "describe_endpoint",
+            service_error_code="AccessDeniedException",
+            service_message="not authorized",
+            expected_params={"EndpointName": "mlops-delivery-prod"},
+        )
+        result = CliRunner().invoke(cli.app, ["status"])
+        for stubber in (dev, staging, prod):
+            stubber.assert_no_pending_responses()
+    assert result.exit_code == 0, result.output
+    rows = {line.split("│")[1].strip(): line for line in result.stdout.splitlines() if line.count("│") > 2}
+    assert "Updating (blue/green in progress)" in rows["dev"] and "v1 pipeline" in rows["dev"]
+    assert "not deployed" in rows["staging"]
+    assert "cannot read: AccessDeniedException: not authorized" in rows["prod"]
+    assert "cannot list executions of mlops-delivery-model-build" in result.stdout
+
+
+def test_rollback_refusal_on_the_command_line_is_one_line_and_exit_1(clients: Clients) -> None:
+    from typer.testing import CliRunner
+
+    from mlopsctl.cli import app
+
+    _two_weekly_releases()
+    with Stubber(clients.stub("sagemaker", "dev")) as stubber:
+        expect_live(stubber, status="Updating", config="cfg-v2", model="model-v2", package_arn=version_arn(2))
+        result = CliRunner().invoke(app, ["rollback", "--env", "dev", "--reason", "worse online"])
+        stubber.assert_no_pending_responses()
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: Refusing rollback of dev: endpoint mlops-delivery-dev is already Updating")
+    assert result.stderr.count("\n") == 1 and result.stdout == ""
