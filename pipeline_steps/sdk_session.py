@@ -78,6 +78,15 @@ def placeholder(name: str) -> str:
     return "${" + name + "}"
 
 
+def role_arn_placeholder(role_name_variable: str) -> str:
+    """An execution-role ARN the SDK accepts offline, filled in by `Fn::Sub`.
+
+    The SDK looks up any role that does not look like an IAM role ARN, so the placeholder
+    keeps the ARN's shape and leaves only the role name (and partition/account) to `Fn::Sub`.
+    """
+    return "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/" + placeholder(role_name_variable)
+
+
 def canonical_json(definition: str | Mapping[str, Any]) -> str:
     """A stable text form of a definition, so the checked-in file only changes with its content."""
     data = json.loads(definition) if isinstance(definition, str) else definition
