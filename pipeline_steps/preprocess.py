@@ -105,9 +105,9 @@ def to_numeric(raw: pd.DataFrame) -> pd.DataFrame:
                 f"at data row {row + 1}; allowed: finite numbers."
             )
         table[column] = values.astype(float)
-    labels = set(table[LABEL].unique())
-    if not labels <= {0.0, 1.0}:
-        raise InputDataError(f"Column '{LABEL}' has values {sorted(labels - {0.0, 1.0})}; allowed: 0 and 1.")
+    unexpected = sorted({float(v) for v in table[LABEL].unique()} - {0.0, 1.0})
+    if unexpected:
+        raise InputDataError(f"Column '{LABEL}' has values {unexpected}; allowed: 0 and 1.")
     table[LABEL] = table[LABEL].astype(int)
     return table
 
