@@ -108,7 +108,9 @@ def quality_gate(
     if failures:
         return GateDecision(False, "; ".join(failures), regression)
     versus = (
-        "no champion yet" if champion is None else f"champion {champion:.4f}, allowed regression {allowed_regression}"
+        "no champion yet"
+        if champion is None
+        else f"champion {champion:.4f}, allowed regression {allowed_regression:.4f}"
     )
     return GateDecision(True, f"{metric} {candidate:.4f} >= minimum {min_metric:.4f}; {versus}", regression)
 
