@@ -228,11 +228,8 @@ def build_pipeline(settings: BuildSettings) -> Any:
         output_data_config=shapes.OutputDataConfig(
             s3_output_path=f"s3://{placeholder(ARTIFACTS_BUCKET)}/{MODEL_ARTIFACTS_PREFIX.rstrip('/')}", kms_key_id=kms
         ),
-        # Script mode of the XGBoost framework container, with our own code location:
-        # the SDK uploads nothing.
+        # train.py reads them from /opt/ml/input/config/hyperparameters.json.
         hyperparameters={
-            "sagemaker_program": placeholder(code_key_variable("train")),
-            "sagemaker_submit_directory": code_uri("train"),
             "max_depth": 4,
             "eta": 0.2,
             "subsample": 0.9,
@@ -243,11 +240,14 @@ def build_pipeline(settings: BuildSettings) -> Any:
         "Train",
         step_args=trainer.train(
             input_data_config=[
-                InputData(channel_name=split, data_source=output_uri(preprocess, split), content_type="text/csv")
-                for split in ("train", "validation")
+                *(
+                    InputData(channel_name=split, data_source=output_uri(preprocess, split), content_type="text/csv")
+                    for split in ("train", "validation")
+                ),
+                InputData(channel_name="code", data_source=code_uri("train")),
             ]
         ),
-        description="XGBoost in script mode (managed spot training with checkpoints when configured).",
+        description="train.py in the XGBoost container (managed spot training with checkpoints when configured).",
         cache_config=cache,
     )
 
@@ -381,12 +381,28 @@ def _region_neutral(node: Any) -> Any:
     return node
 
 
+def _run_training_script(definition: dict[str, Any]) -> dict[str, Any]:
+    """Makes the training job run train.py from its `code` channel.
+
+    The SDK's ModelTrainer sets a container entrypoint only for code it uploads itself (with
+    its own driver scripts); ours is a CDK asset, so the entrypoint is set here. The XGBoost
+    container then runs the very script the local run uses, without its training toolkit.
+    """
+    for step in definition["Steps"]:
+        if step["Type"] == "Training":
+            step["Arguments"]["AlgorithmSpecification"]["ContainerEntrypoint"] = [
+                "python3",
+                f"/opt/ml/input/data/code/{placeholder(code_key_variable('train'))}",
+            ]
+    return definition
+
+
 def build_definition(settings: BuildSettings) -> str:
     """The definition JSON (canonical text) with `${...}` variables for Fn::Sub."""
     import json
 
     definition = json.loads(build_pipeline(settings).definition())
-    return canonical_json(_region_neutral(definition))
+    return canonical_json(_run_training_script(_region_neutral(definition)))
 
 
 def build_image_map() -> str:

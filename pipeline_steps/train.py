@@ -1,7 +1,8 @@
-"""Train step: XGBoost in script mode, the same file in the SageMaker XGBoost container and locally.
+"""Train step: XGBoost, the same file as the entrypoint of SageMaker's XGBoost container and locally.
 
-In SageMaker the framework container passes hyperparameters as `--name value` arguments and
-the data and model locations as SM_* environment variables; locally give them as arguments:
+In SageMaker the job's hyperparameters come from /opt/ml/input/config/hyperparameters.json and
+the data from the /opt/ml/input/data/<channel> defaults below (SM_* variables, when a training
+toolkit sets them, take precedence); locally give everything as arguments:
     python pipeline_steps/train.py --train out/train --validation out/validation --model-dir model/
 
 Writes `xgboost-model` into the model directory (SageMaker tars it into model.tar.gz). With
@@ -27,6 +28,7 @@ import xgboost as xgb
 MODEL_FILE = "xgboost-model"
 CHECKPOINT_FILE = "checkpoint.ubj"
 CHECKPOINT_META = "checkpoint.json"
+HYPERPARAMETERS_FILE = Path("/opt/ml/input/config/hyperparameters.json")
 
 
 class TrainingDataError(ValueError):
@@ -127,7 +129,17 @@ def train(
     )
 
 
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+def job_hyperparameters(path: Path) -> dict[str, str]:
+    """The training job's hyperparameters (all strings), or none when not running in SageMaker."""
+    if not path.exists():
+        return {}
+    data = json.loads(path.read_text())
+    if not isinstance(data, dict):
+        raise TrainingDataError(f"{path}: expected a JSON object of hyperparameters.")
+    return {str(k): str(v) for k, v in data.items()}
+
+
+def parse_args(argv: Sequence[str] | None, hyperparameters_file: Path = HYPERPARAMETERS_FILE) -> argparse.Namespace:
     env = os.environ
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--max_depth", type=int, default=4)
@@ -144,7 +156,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     # SageMaker syncs /opt/ml/checkpoints with the job's CheckpointConfig S3 prefix.
     default_checkpoints = "/opt/ml/checkpoints" if Path("/opt/ml/checkpoints").is_dir() else ""
     parser.add_argument("--checkpoint-dir", default=default_checkpoints)
-    # The framework container also passes its own sagemaker_* settings; they are not ours.
+    # Job hyperparameters are the defaults; explicit arguments still win. argparse converts
+    # string defaults with each argument's type, and SageMaker stores every value as a string.
+    known = {action.dest for action in parser._actions}
+    parser.set_defaults(**{k: v for k, v in job_hyperparameters(hyperparameters_file).items() if k in known})
+    # Unknown settings (e.g. a toolkit's sagemaker_* ones) are not ours.
     args, _unknown = parser.parse_known_args(argv)
     for name in ("max_depth", "num_round"):
         if getattr(args, name) < 1:

@@ -99,9 +99,16 @@ def test_train_writes_the_model_file_sagemaker_serves(splits: Path, tmp_path: Pa
     assert booster.num_features() == 30
 
 
-def test_train_ignores_the_framework_containers_own_arguments(splits: Path) -> None:
-    args = train.parse_args(["--max_depth", "3", "--sagemaker_program", "x.py", "--train", str(splits / "train")])
-    assert args.max_depth == 3
+def test_train_takes_the_jobs_hyperparameters_and_lets_arguments_win(splits: Path, tmp_path: Path) -> None:
+    job = tmp_path / "hyperparameters.json"
+    job.write_text(json.dumps({"max_depth": "6", "eta": "0.05", "sagemaker_program": "x.py"}))
+    args = train.parse_args([], job)
+    assert (args.max_depth, args.eta, args.num_round) == (6, 0.05, 100)
+    assert train.parse_args(["--max_depth", "3"], job).max_depth == 3
+    assert train.parse_args([], tmp_path / "absent.json").max_depth == 4
+    job.write_text(json.dumps({"max_depth": "deep"}))
+    with pytest.raises(SystemExit):
+        train.parse_args([], job)
 
 
 def test_spot_restart_resumes_only_its_own_checkpoint(splits: Path, tmp_path: Path) -> None:
