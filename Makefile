@@ -13,7 +13,7 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 # Synth never talks to AWS: no instance-metadata probing for credentials or region.
 export AWS_EC2_METADATA_DISABLED := true
 
-.PHONY: help synth test lint typecheck unit bench clean resolve-release
+.PHONY: help synth test lint typecheck unit bench clean resolve-release pipeline-definitions local-pipeline
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -52,6 +52,12 @@ bench: $(VENV)/.installed node_modules/.installed  ## Time a full synth against 
 ENV ?= dev
 resolve-release: $(VENV)/.installed  ## Write releases/ENV.json (default dev): the latest Approved version (needs AWS credentials)
 	$(PY) -m mlopsctl resolve-release --env $(ENV)
+
+pipeline-definitions: $(VENV)/.installed  ## Regenerate the checked-in SageMaker pipeline definitions (SDK, offline)
+	$(PY) -m pipeline_steps.model_build_pipeline
+
+local-pipeline: $(VENV)/.installed  ## Run the model-building steps locally on the sample data, twice (no AWS, no Docker)
+	$(PY) -m pipeline_steps.local_run --output-dir .local-run
 
 clean:  ## Remove generated output (keeps .venv and node_modules)
 	rm -rf $(CDK_OUT) .pytest_cache .mypy_cache .ruff_cache

@@ -8,6 +8,7 @@ from aws_cdk import Environment, RemovalPolicy, Stage
 
 from config import AppConfig, EnvironmentConfig, RemovalMode
 from constructs import Construct
+from stacks.model_build_stack import ModelBuildStack
 from stacks.storage_stack import StorageStack
 
 
@@ -46,3 +47,17 @@ class EnvironmentStage(Stage):
             consumer_accounts=app_config.consumer_accounts if builds_models else (),
             registry_reader_accounts=app_config.registry_reader_accounts if builds_models else (),
         )
+
+        if builds_models:
+            assert self.storage.registry is not None
+            self.model_build = ModelBuildStack(
+                self,
+                "ModelBuild",
+                stack_name=names.stack(environment.name, "model-build"),
+                description=f"{project} {environment.name}: model-building SageMaker pipeline and its role",
+                pipeline_name=names.model_build_pipeline,
+                data_bucket=self.storage.data_bucket,
+                artifacts_bucket=self.storage.artifacts_bucket,
+                key=self.storage.key,
+                registry=self.storage.registry,
+            )

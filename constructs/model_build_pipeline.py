@@ -1,0 +1,270 @@
+"""The model-building SageMaker pipeline and its least-privilege execution role."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+
+from aws_cdk import Acknowledgment, ArnFormat, CfnResource, Fn, Stack, Validations
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_assets as s3_assets
+from aws_cdk import aws_sagemaker as sagemaker
+
+from constructs import Construct
+from constructs.model_registry import ModelRegistry
+
+# Read as files: importing the builder would import the SageMaker SDK into synth.
+_STEPS_DIR = Path(__file__).resolve().parent.parent / "pipeline_steps"
+DEFINITION_FILE = _STEPS_DIR / "definitions" / "model_build.json"
+IMAGES_FILE = _STEPS_DIR / "definitions" / "xgboost_images.json"
+STEP_SCRIPTS = ("preprocess", "train", "evaluate", "baseline")
+MODEL_ARTIFACTS_PREFIX = "models/"
+PIPELINE_OUTPUT_PREFIX = "pipelines/model-build/"
+
+
+class ModelBuildPipeline(Construct):
+    """AWS::SageMaker::Pipeline from the checked-in SDK definition, plus its execution role.
+
+    The definition holds `${...}` variables for everything environment-specific; they are
+    filled here with Fn::Sub: the role, buckets, key, registry group, the XGBoost image of
+    this stack's region and the step scripts, shipped as CDK file assets (no bundling).
+    The role may read training data, read and write pipeline outputs and model artifacts,
+    use the key, register into the group, run its own processing and training jobs, pull
+    the XGBoost image, write its job logs and pass itself to SageMaker; nothing more.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        pipeline_name: str,
+        data_bucket: s3.IBucket,
+        artifacts_bucket: s3.IBucket,
+        key: kms.IKey,
+        registry: ModelRegistry,
+    ) -> None:
+        super().__init__(scope, id_)
+        stack = Stack.of(self)
+        self.pipeline_name = pipeline_name
+        self.image_uri = self._image_for_region(stack.region)
+
+        self.role = iam.Role(
+            self,
+            "ExecutionRole",
+            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+            description=f"Runs the {pipeline_name} pipeline and its processing and training jobs",
+        )
+        self.scripts = {
+            script: s3_assets.Asset(self, f"{script.capitalize()}Script", path=str(_STEPS_DIR / f"{script}.py"))
+            for script in STEP_SCRIPTS
+        }
+
+        variables = {
+            "PipelineRoleName": self.role.role_name,
+            "ArtifactsBucket": artifacts_bucket.bucket_name,
+            "DataBucket": data_bucket.bucket_name,
+            "KmsKeyArn": key.key_arn,
+            "ImageUri": self.image_uri,
+            "ModelPackageGroupName": registry.group_name,
+            "CodeAssetBucket": self.scripts["train"].s3_bucket_name,
+            **{f"{script.capitalize()}CodeKey": asset.s3_object_key for script, asset in self.scripts.items()},
+        }
+        definition = DEFINITION_FILE.read_text()
+        self.pipeline = sagemaker.CfnPipeline(
+            self,
+            "Pipeline",
+            pipeline_name=pipeline_name,
+            pipeline_description="Preprocess, train, evaluate against the champion, baseline, gate, register",
+            role_arn=self.role.role_arn,
+            pipeline_definition={"PipelineDefinitionBody": Fn.sub(definition, variables)},
+        )
+        self.pipeline.node.add_dependency(self.role)
+        self.pipeline_arn = stack.format_arn(service="sagemaker", resource="pipeline", resource_name=pipeline_name)
+
+        self._grant_data(data_bucket, artifacts_bucket, key)
+        registry.grant_register(self.role)
+        self._grant_jobs(stack)
+        self._grant_image_pull(stack)
+        self._grant_scripts()
+        self._acknowledge(data_bucket, artifacts_bucket, registry)
+
+    @staticmethod
+    def _image_for_region(region: str) -> str:
+        images: dict[str, str] = json.loads(IMAGES_FILE.read_text())
+        if region not in images:
+            raise ValueError(
+                f"No SageMaker XGBoost image for region {region!r} in {IMAGES_FILE.name}; "
+                f"allowed: {', '.join(sorted(images))}."
+            )
+        return images[region]
+
+    def _grant_data(self, data_bucket: s3.IBucket, artifacts_bucket: s3.IBucket, key: kms.IKey) -> None:
+        # InputDataUri may name any prefix of the data bucket; reading is all the pipeline does there.
+        data_bucket.grant_read(self.role)
+        artifacts_bucket.grant_read_write(self.role, f"{PIPELINE_OUTPUT_PREFIX}*")
+        # Training writes model.tar.gz under models/; evaluate reads the champion's from there.
+        artifacts_bucket.grant_read_write(self.role, f"{MODEL_ARTIFACTS_PREFIX}*")
+        key.grant_encrypt_decrypt(self.role)
+        # Jobs encrypt their volumes with the key: SageMaker creates grants for the instances.
+        key.grant(self.role, "kms:CreateGrant", "kms:DescribeKey")
+
+    def _grant_jobs(self, stack: Stack) -> None:
+        self._job_arns = [
+            stack.format_arn(service="sagemaker", resource=kind, resource_name="*")
+            for kind in ("processing-job", "training-job")
+        ]
+        self._log_group_arns = [
+            stack.format_arn(
+                service="logs",
+                resource="log-group",
+                resource_name=f"/aws/sagemaker/{kind}:*",
+                arn_format=ArnFormat.COLON_RESOURCE_NAME,
+            )
+            for kind in ("ProcessingJobs", "TrainingJobs")
+        ]
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="RunPipelineJobs",
+                actions=[
+                    "sagemaker:CreateProcessingJob",
+                    "sagemaker:DescribeProcessingJob",
+                    "sagemaker:StopProcessingJob",
+                    "sagemaker:CreateTrainingJob",
+                    "sagemaker:DescribeTrainingJob",
+                    "sagemaker:StopTrainingJob",
+                    "sagemaker:AddTags",
+                ],
+                resources=self._job_arns,
+            )
+        )
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="PassOnlyItselfToSageMaker",
+                actions=["iam:PassRole"],
+                resources=[self.role.role_arn],
+                conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+            )
+        )
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="WriteJobLogs",
+                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                resources=self._log_group_arns,
+            )
+        )
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="PublishJobMetrics",
+                actions=["cloudwatch:PutMetricData"],
+                resources=["*"],
+                conditions={"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}},
+            )
+        )
+
+    def _grant_image_pull(self, stack: Stack) -> None:
+        registry_host, _, repository_and_tag = self.image_uri.partition("/")
+        image_account = registry_host.split(".", 1)[0]
+        repository = repository_and_tag.split(":", 1)[0]
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="PullSageMakerXGBoostImage",
+                actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
+                resources=[
+                    stack.format_arn(
+                        service="ecr", account=image_account, resource="repository", resource_name=repository
+                    )
+                ],
+            )
+        )
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(sid="EcrLogin", actions=["ecr:GetAuthorizationToken"], resources=["*"])
+        )
+
+    def _grant_scripts(self) -> None:
+        """Read exactly the step scripts' objects in the CDK asset bucket, nothing else there."""
+        bucket = self.scripts["train"].bucket
+        keys = [asset.s3_object_key for asset in self.scripts.values()]
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="ReadStepScripts",
+                actions=["s3:GetObject"],
+                resources=[bucket.arn_for_objects(k) for k in keys],
+            )
+        )
+        # Processing inputs are S3 prefixes: SageMaker lists them before downloading.
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="ListStepScripts",
+                actions=["s3:ListBucket"],
+                resources=[bucket.bucket_arn],
+                conditions={"StringEquals": {"s3:prefix": keys}},
+            )
+        )
+        for asset in self.scripts.values():
+            if asset.asset_path and "/" in asset.s3_object_key:
+                raise ValueError(
+                    f"Step script asset key {asset.s3_object_key!r} has a prefix; the pipeline expects a flat key."
+                )
+
+    def _acknowledge(self, data_bucket: s3.IBucket, artifacts_bucket: s3.IBucket, registry: ModelRegistry) -> None:
+        findings = {
+            "AwsSolutions-IAM5[Action::s3:GetObject*]": "Bucket grants (grant_read/grant_read_write) use the "
+            "S3 action families they need for reading objects and their versions and tags.",
+            "AwsSolutions-IAM5[Action::s3:GetBucket*]": "Bucket grants read bucket-level settings "
+            "(location, encryption) that SageMaker checks before it reads inputs.",
+            "AwsSolutions-IAM5[Action::s3:List*]": "Bucket grants list objects: processing and training "
+            "inputs are S3 prefixes that SageMaker lists.",
+            "AwsSolutions-IAM5[Action::s3:DeleteObject*]": "grant_read_write on the pipeline-output and model "
+            "prefixes only: jobs overwrite their own outputs.",
+            "AwsSolutions-IAM5[Action::s3:Abort*]": "grant_read_write: multipart uploads of large model "
+            "artifacts may need to be aborted.",
+            "AwsSolutions-IAM5[Action::kms:ReEncrypt*]": "grant_encrypt_decrypt on the environment's own data key.",
+            "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]": "grant_encrypt_decrypt on the environment's own "
+            "data key, which encrypts every input and output.",
+            f"AwsSolutions-IAM5[{_objects_finding(self, data_bucket, '*')}]": "The training data: "
+            "InputDataUri may name any prefix of the data bucket, and the pipeline only reads it.",
+            f"AwsSolutions-IAM5[{_objects_finding(self, artifacts_bucket, PIPELINE_OUTPUT_PREFIX + '*')}]": "Step "
+            "outputs are written per execution under the pipeline's own prefix.",
+            f"AwsSolutions-IAM5[{_objects_finding(self, artifacts_bucket, MODEL_ARTIFACTS_PREFIX + '*')}]": "Model "
+            "artifacts are written by training jobs (one folder per job name) and the champion's is read back.",
+            f"AwsSolutions-IAM5[Resource::{registry.package_arn_pattern}]": "Registering creates a new version "
+            "under the group; version numbers are assigned by SageMaker.",
+            **{
+                f"AwsSolutions-IAM5[Resource::{arn}]": "Pipelines name each job at run time; scoped to this "
+                "account and region."
+                for arn in self._job_arns
+            },
+            **{
+                f"AwsSolutions-IAM5[Resource::{arn}]": "SageMaker writes each job's logs to this fixed group, "
+                "one stream per job."
+                for arn in self._log_group_arns
+            },
+            "AwsSolutions-IAM5[Resource::*]": "ecr:GetAuthorizationToken and cloudwatch:PutMetricData support no "
+            "resource-level permissions; metrics are limited to the /aws/sagemaker/* namespaces by condition.",
+        }
+        for finding, reason in findings.items():
+            Validations.of(self.role).acknowledge(Acknowledgment(id=finding, reason=reason))
+
+
+def _objects_finding(scope: Construct, bucket: s3.IBucket, pattern: str) -> str:
+    """How cdk-nag names `bucket.arn_for_objects(pattern)` in a finding raised in `scope`'s stack.
+
+    A bucket of another stack appears as that stack's export, named by CDK
+    "<stack>:ExportsOutput<readable reference><hash of the reference>".
+    """
+    owner = Stack.of(bucket)
+    cfn = bucket.node.default_child
+    if not isinstance(cfn, CfnResource):
+        raise TypeError(f"{bucket.node.path} is not a bucket defined in this app")
+    logical_id = owner.resolve(cfn.logical_id)
+    if owner is Stack.of(scope):
+        return f"Resource::<{logical_id}.Arn>/{pattern}"
+    output_id = "Output" + json.dumps({"Fn::GetAtt": [logical_id, "Arn"]}, separators=(",", ":"))
+    digest = hashlib.md5(f"Exports/{output_id}".encode(), usedforsecurity=False).hexdigest()[:8].upper()
+    readable = re.sub(r"[^A-Za-z0-9]", "", f"Exports{output_id}")
+    return f"Resource::{owner.stack_name}:{readable}{digest}/{pattern}"

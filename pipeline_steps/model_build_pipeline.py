@@ -1,0 +1,440 @@
+"""The model-building SageMaker pipeline, defined with the SageMaker Python SDK (v3), offline.
+
+preprocess -> train -> evaluate (candidate vs champion) + baseline -> quality gate ->
+register the version (metrics, comparison, baseline, trigger reason) | fail with the reason.
+
+The SDK is slow to import and heavy, so this runs outside `cdk synth`:
+`make pipeline-definitions` writes definitions/model_build.json and the XGBoost image URI of
+every region to definitions/xgboost_images.json, both checked in. The CDK construct reads
+them and fills the environment-specific `${...}` variables (see `SUBSTITUTIONS`) with Fn::Sub.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pipeline_steps.sdk_session import (
+    canonical_json,
+    image_uris_by_region,
+    offline_pipeline_session,
+    placeholder,
+    role_arn_placeholder,
+)
+
+DEFINITIONS_DIR = Path(__file__).resolve().parent / "definitions"
+DEFINITION_FILE = DEFINITIONS_DIR / "model_build.json"
+IMAGES_FILE = DEFINITIONS_DIR / "xgboost_images.json"
+
+# One framework image for every step: the training container, which also has pandas and
+# xgboost for the processing scripts. 3.0-5 matches the xgboost the local run uses.
+XGBOOST_VERSION = "3.0-5"
+# Definitions are generated in one region; the region-specific values are Fn::Sub variables.
+GENERATION_REGION = "us-east-1"
+
+STEP_SCRIPTS = ("preprocess", "train", "evaluate", "baseline")
+CACHE_EXPIRY = "P30D"
+MODEL_ARTIFACTS_PREFIX = "models/"
+PIPELINE_OUTPUT_PREFIX = "pipelines/model-build"
+
+# Fn::Sub variables the CDK construct must provide (besides AWS::Partition/AccountId/Region).
+ROLE_NAME = "PipelineRoleName"
+ARTIFACTS_BUCKET = "ArtifactsBucket"
+DATA_BUCKET = "DataBucket"
+KMS_KEY_ARN = "KmsKeyArn"
+IMAGE_URI = "ImageUri"
+MODEL_PACKAGE_GROUP = "ModelPackageGroupName"
+CODE_BUCKET = "CodeAssetBucket"
+
+
+def code_key_variable(script: str) -> str:
+    """The object key of a step script's CDK file asset (a flat `<hash>.py`)."""
+    return f"{script.capitalize()}CodeKey"
+
+
+def code_uri(script: str) -> str:
+    return f"s3://{placeholder(CODE_BUCKET)}/{placeholder(code_key_variable(script))}"
+
+
+SUBSTITUTIONS: tuple[str, ...] = (
+    ROLE_NAME,
+    ARTIFACTS_BUCKET,
+    DATA_BUCKET,
+    KMS_KEY_ARN,
+    IMAGE_URI,
+    MODEL_PACKAGE_GROUP,
+    CODE_BUCKET,
+    *(code_key_variable(s) for s in STEP_SCRIPTS),
+)
+
+
+@dataclass(frozen=True)
+class BuildSettings:
+    """Parameter defaults and build options (from cdk.json's `model_build` section)."""
+
+    pipeline_name: str
+    processing_instance_type: str
+    training_instance_type: str
+    use_spot_training: bool
+    max_training_minutes: int
+    metric_name: str
+    min_metric: float
+    allowed_regression: float
+    approval_status: str
+    incoming_prefix: str
+
+
+def settings_from_config(app_config: Any) -> BuildSettings:
+    from config import ApprovalMode
+
+    build = app_config.model_build
+    approval = app_config.build_environment.approval
+    return BuildSettings(
+        pipeline_name=app_config.names.model_build_pipeline,
+        processing_instance_type=build.processing_instance_type,
+        training_instance_type=build.training_instance_type,
+        use_spot_training=build.use_spot_training,
+        max_training_minutes=build.max_training_minutes,
+        metric_name=build.metric_name,
+        min_metric=build.min_metric,
+        allowed_regression=build.allowed_regression,
+        approval_status="Approved" if approval is ApprovalMode.AUTO else "PendingManualApproval",
+        incoming_prefix=build.retraining.incoming_prefix,
+    )
+
+
+def _artifacts(*parts: Any) -> Any:
+    from sagemaker.core.workflow.functions import Join
+
+    return Join(on="/", values=[f"s3://{placeholder(ARTIFACTS_BUCKET)}/{PIPELINE_OUTPUT_PREFIX}", *parts])
+
+
+def build_pipeline(settings: BuildSettings) -> Any:
+    """The SDK Pipeline object (offline); `definition()` gives its JSON."""
+    # First: it sets up the environment the SDK reads when its modules are imported.
+    session = offline_pipeline_session(region=GENERATION_REGION, bucket=placeholder(ARTIFACTS_BUCKET))
+    from sagemaker.core import shapes
+    from sagemaker.core.drift_check_baselines import DriftCheckBaselines
+    from sagemaker.core.model_metrics import MetricsSource, ModelMetrics
+    from sagemaker.core.processing import Processor
+    from sagemaker.core.shapes import ProcessingInput, ProcessingOutput, ProcessingS3Input, ProcessingS3Output
+    from sagemaker.core.training.configs import Compute, InputData
+    from sagemaker.core.workflow.conditions import ConditionGreaterThanOrEqualTo, ConditionLessThanOrEqualTo
+    from sagemaker.core.workflow.execution_variables import ExecutionVariables
+    from sagemaker.core.workflow.functions import Join, JsonGet
+    from sagemaker.core.workflow.parameters import ParameterFloat, ParameterString
+    from sagemaker.core.workflow.properties import PropertyFile
+    from sagemaker.mlops.workflow.condition_step import ConditionStep
+    from sagemaker.mlops.workflow.fail_step import FailStep
+    from sagemaker.mlops.workflow.model_step import ModelStep
+    from sagemaker.mlops.workflow.pipeline import Pipeline
+    from sagemaker.mlops.workflow.steps import CacheConfig, ProcessingStep, TrainingStep
+    from sagemaker.serve.model_builder import ModelBuilder
+    from sagemaker.train.model_trainer import ModelTrainer
+
+    role = role_arn_placeholder(ROLE_NAME)
+    image = placeholder(IMAGE_URI)
+    kms = placeholder(KMS_KEY_ARN)
+    cache = CacheConfig(enable_caching=True, expire_after=CACHE_EXPIRY)
+    execution = ExecutionVariables.PIPELINE_EXECUTION_ID
+
+    input_data = ParameterString(
+        "InputDataUri", default_value=f"s3://{placeholder(DATA_BUCKET)}/{settings.incoming_prefix}"
+    )
+    trigger_reason = ParameterString("TriggerReason", default_value="manual: started without a reason")
+    champion_uri = ParameterString("ChampionModelUri", default_value="")
+    champion_arn = ParameterString("ChampionModelPackageArn", default_value="")
+    approval = ParameterString(
+        "ModelApprovalStatus", default_value=settings.approval_status, enum_values=["PendingManualApproval", "Approved"]
+    )
+    min_metric = ParameterFloat("MinMetric", default_value=settings.min_metric)
+    allowed_regression = ParameterFloat("AllowedRegression", default_value=settings.allowed_regression)
+    processing_type = ParameterString("ProcessingInstanceType", default_value=settings.processing_instance_type)
+    training_type = ParameterString("TrainingInstanceType", default_value=settings.training_instance_type)
+
+    def processor(name: str) -> Any:
+        # The code arrives as one CDK file asset; its object name is known only to the CDK app.
+        return Processor(
+            role=role,
+            image_uri=image,
+            entrypoint=["python3", f"/opt/ml/processing/input/code/{placeholder(code_key_variable(name))}"],
+            instance_count=1,
+            instance_type=processing_type,
+            volume_kms_key=kms,
+            output_kms_key=kms,
+            base_job_name=f"model-build-{name}",
+            sagemaker_session=session,
+        )
+
+    def s3_input(name: str, uri: Any, local: str) -> Any:
+        return ProcessingInput(
+            input_name=name,
+            s3_input=ProcessingS3Input(s3_uri=uri, local_path=local, s3_data_type="S3Prefix", s3_input_mode="File"),
+        )
+
+    def code_input(name: str) -> Any:
+        return s3_input("code", code_uri(name), "/opt/ml/processing/input/code")
+
+    def s3_output(step: str, name: str, local: str) -> Any:
+        return ProcessingOutput(
+            output_name=name,
+            s3_output=ProcessingS3Output(
+                s3_uri=_artifacts(execution, step, name), local_path=local, s3_upload_mode="EndOfJob"
+            ),
+        )
+
+    def output_uri(step: Any, name: str) -> Any:
+        return step.properties.ProcessingOutputConfig.Outputs[name].S3Output.S3Uri
+
+    preprocess = ProcessingStep(
+        "Preprocess",
+        step_args=processor("preprocess").run(
+            inputs=[s3_input("raw", input_data, "/opt/ml/processing/input/raw"), code_input("preprocess")],
+            outputs=[
+                s3_output("preprocess", split, f"/opt/ml/processing/output/{split}")
+                for split in ("train", "validation", "test")
+            ],
+        ),
+        description="Validate the raw CSVs' schema, split train/validation/test deterministically.",
+        cache_config=cache,
+    )
+
+    max_runtime = settings.max_training_minutes * 60
+    trainer = ModelTrainer(
+        sagemaker_session=session,
+        role=role,
+        training_image=image,
+        base_job_name="model-build-train",
+        compute=Compute(
+            instance_type=training_type,
+            instance_count=1,
+            volume_kms_key_id=kms,
+            enable_managed_spot_training=settings.use_spot_training,
+        ),
+        stopping_condition=shapes.StoppingCondition(
+            max_runtime_in_seconds=max_runtime,
+            # Spot: wait for capacity up to as long again as the training may run.
+            max_wait_time_in_seconds=2 * max_runtime if settings.use_spot_training else None,
+        ),
+        # A fixed prefix keeps the step cacheable; train.py only resumes a matching checkpoint.
+        checkpoint_config=shapes.CheckpointConfig(
+            s3_uri=f"s3://{placeholder(ARTIFACTS_BUCKET)}/{PIPELINE_OUTPUT_PREFIX}/checkpoints"
+        )
+        if settings.use_spot_training
+        else None,
+        output_data_config=shapes.OutputDataConfig(
+            s3_output_path=f"s3://{placeholder(ARTIFACTS_BUCKET)}/{MODEL_ARTIFACTS_PREFIX.rstrip('/')}", kms_key_id=kms
+        ),
+        # train.py reads them from /opt/ml/input/config/hyperparameters.json.
+        hyperparameters={
+            "max_depth": 4,
+            "eta": 0.2,
+            "subsample": 0.9,
+            "num_round": 100,
+        },
+    )
+    train = TrainingStep(
+        "Train",
+        step_args=trainer.train(
+            input_data_config=[
+                *(
+                    InputData(channel_name=split, data_source=output_uri(preprocess, split), content_type="text/csv")
+                    for split in ("train", "validation")
+                ),
+                InputData(channel_name="code", data_source=code_uri("train")),
+            ]
+        ),
+        description="train.py in the XGBoost container (managed spot training with checkpoints when configured).",
+        cache_config=cache,
+    )
+
+    evaluation_report = PropertyFile(name="EvaluationReport", output_name="evaluation", path="evaluation.json")
+    evaluate = ProcessingStep(
+        "Evaluate",
+        step_args=processor("evaluate").run(
+            inputs=[
+                s3_input("model", train.properties.ModelArtifacts.S3ModelArtifacts, "/opt/ml/processing/model"),
+                s3_input("test", output_uri(preprocess, "test"), "/opt/ml/processing/test"),
+                code_input("evaluate"),
+            ],
+            outputs=[s3_output("evaluate", "evaluation", "/opt/ml/processing/evaluation")],
+            # `--name=value`: an empty champion (first run) stays a well-formed argument.
+            arguments=[
+                Join(on="=", values=["--champion-model", champion_uri]),
+                Join(on="=", values=["--champion-model-package-arn", champion_arn]),
+                f"--metric={settings.metric_name}",
+                Join(on="=", values=["--min-metric", min_metric]),
+                Join(on="=", values=["--allowed-regression", allowed_regression]),
+            ],
+        ),
+        description="Score the candidate and the champion on the same test split; apply the quality gate.",
+        property_files=[evaluation_report],
+        cache_config=cache,
+    )
+
+    baseline = ProcessingStep(
+        "Baseline",
+        step_args=processor("baseline").run(
+            inputs=[
+                s3_input("train", output_uri(preprocess, "train"), "/opt/ml/processing/train"),
+                code_input("baseline"),
+            ],
+            outputs=[s3_output("baseline", "baseline", "/opt/ml/processing/baseline")],
+        ),
+        description="Data-quality baseline of the training data (Model Monitor file format, our own step).",
+        cache_config=cache,
+    )
+
+    def report(path: str) -> Any:
+        return JsonGet(step_name=evaluate.name, property_file=evaluation_report, json_path=path)
+
+    evaluation_json = Join(on="/", values=[output_uri(evaluate, "evaluation"), "evaluation.json"])
+    statistics = MetricsSource(
+        content_type="application/json",
+        s3_uri=Join(on="/", values=[output_uri(baseline, "baseline"), "statistics.json"]),
+    )
+    constraints = MetricsSource(
+        content_type="application/json",
+        s3_uri=Join(on="/", values=[output_uri(baseline, "baseline"), "constraints.json"]),
+    )
+    model = ModelBuilder(
+        image_uri=image,
+        s3_model_data_url=train.properties.ModelArtifacts.S3ModelArtifacts,
+        role_arn=role,
+        sagemaker_session=session,
+    )
+    register = ModelStep(
+        "Register",
+        step_args=model.register(
+            model_package_group_name=placeholder(MODEL_PACKAGE_GROUP),
+            content_types=["text/csv"],
+            response_types=["text/csv"],
+            approval_status=approval,
+            description="XGBoost binary classifier; metadata holds the trigger and the champion comparison.",
+            model_metrics=ModelMetrics(
+                model_statistics=MetricsSource(content_type="application/json", s3_uri=evaluation_json),
+                model_data_statistics=statistics,
+                model_data_constraints=constraints,
+            ),
+            drift_check_baselines=DriftCheckBaselines(
+                model_data_statistics=statistics, model_data_constraints=constraints
+            ),
+            customer_metadata_properties={
+                "trigger_reason": trigger_reason,
+                "metric_name": report("metadata.metric_name"),
+                "metric_value": report("metadata.metric_value"),
+                "champion_model_package_arn": report("metadata.champion_model_package_arn"),
+                "champion_metric_value": report("metadata.champion_metric_value"),
+                "metric_delta": report("metadata.metric_delta"),
+                "pipeline_execution_arn": ExecutionVariables.PIPELINE_EXECUTION_ARN,
+            },
+        ),
+    )
+    fail = FailStep(
+        "QualityGateFailed",
+        error_message=Join(on="", values=["Candidate not registered: ", report("gate.reason")]),
+        description="The candidate missed the minimum metric or regressed against the champion.",
+    )
+    gate = ConditionStep(
+        "QualityGate",
+        # Same rule as evaluate.quality_gate: candidate >= MinMetric AND
+        # champion - candidate <= AllowedRegression (regression is 0 without a champion).
+        conditions=[
+            ConditionGreaterThanOrEqualTo(left=report("comparison.candidate"), right=min_metric),
+            ConditionLessThanOrEqualTo(left=report("comparison.regression"), right=allowed_regression),
+        ],
+        if_steps=[register],
+        else_steps=[fail],
+        description="Register only a candidate that meets the minimum and does not regress beyond the tolerance.",
+    )
+    return Pipeline(
+        name=settings.pipeline_name,
+        parameters=[
+            input_data,
+            trigger_reason,
+            champion_uri,
+            champion_arn,
+            approval,
+            min_metric,
+            allowed_regression,
+            processing_type,
+            training_type,
+        ],
+        steps=[preprocess, train, evaluate, baseline, gate],
+        sagemaker_session=session,
+        pipeline_experiment_config=None,
+    )
+
+
+def _region_neutral(node: Any) -> Any:
+    """The SDK writes the session's region into the model's environment; make it the stage's."""
+    if isinstance(node, dict):
+        return {
+            key: "${AWS::Region}" if key == "SAGEMAKER_REGION" else _region_neutral(value)
+            for key, value in node.items()
+        }
+    if isinstance(node, list):
+        return [_region_neutral(item) for item in node]
+    return node
+
+
+def _run_training_script(definition: dict[str, Any]) -> dict[str, Any]:
+    """Makes the training job run train.py from its `code` channel.
+
+    The SDK's ModelTrainer sets a container entrypoint only for code it uploads itself (with
+    its own driver scripts); ours is a CDK asset, so the entrypoint is set here. The XGBoost
+    container then runs the very script the local run uses, without its training toolkit.
+    """
+    for step in definition["Steps"]:
+        if step["Type"] == "Training":
+            step["Arguments"]["AlgorithmSpecification"]["ContainerEntrypoint"] = [
+                "python3",
+                f"/opt/ml/input/data/code/{placeholder(code_key_variable('train'))}",
+            ]
+    return definition
+
+
+def build_definition(settings: BuildSettings) -> str:
+    """The definition JSON (canonical text) with `${...}` variables for Fn::Sub."""
+    import json
+
+    definition = json.loads(build_pipeline(settings).definition())
+    return canonical_json(_run_training_script(_region_neutral(definition)))
+
+
+def build_image_map() -> str:
+    return canonical_json(image_uris_by_region("xgboost", XGBOOST_VERSION, image_scope="training"))
+
+
+def generated_files(settings: BuildSettings) -> dict[Path, str]:
+    return {DEFINITION_FILE: build_definition(settings), IMAGES_FILE: build_image_map()}
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    import logging
+
+    import config
+
+    parser = argparse.ArgumentParser(description="Write the checked-in model-build pipeline definition.")
+    parser.add_argument("--check", action="store_true", help="fail if the checked-in files are not current")
+    args = parser.parse_args(argv)
+    # The SDK logs every default it applies; the files are what matters here.
+    logging.getLogger("sagemaker").setLevel(logging.ERROR)
+    files = generated_files(settings_from_config(config.load_cdk_json()))
+    stale = [path for path, text in files.items() if not path.exists() or path.read_text() != text]
+    if args.check:
+        if stale:
+            raise SystemExit(f"Out of date: {', '.join(map(str, stale))}. Run `make pipeline-definitions`.")
+        print("pipeline definitions are current")
+        return
+    DEFINITIONS_DIR.mkdir(exist_ok=True)
+    for path, text in files.items():
+        path.write_text(text)
+        print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

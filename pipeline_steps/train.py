@@ -1,0 +1,187 @@
+"""Train step: XGBoost, the same file as the entrypoint of SageMaker's XGBoost container and locally.
+
+In SageMaker the job's hyperparameters come from /opt/ml/input/config/hyperparameters.json and
+the data from the /opt/ml/input/data/<channel> defaults below (SM_* variables, when a training
+toolkit sets them, take precedence); locally give everything as arguments:
+    python pipeline_steps/train.py --train out/train --validation out/validation --model-dir model/
+
+Writes `xgboost-model` into the model directory (SageMaker tars it into model.tar.gz). With
+managed spot training the job can be interrupted and restarted: every few rounds a
+checkpoint is written, and a restart resumes from it, but only when the checkpoint was made
+from the same data and hyperparameters (the checkpoint prefix outlives one job).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xgboost as xgb
+
+MODEL_FILE = "xgboost-model"
+CHECKPOINT_FILE = "checkpoint.ubj"
+CHECKPOINT_META = "checkpoint.json"
+HYPERPARAMETERS_FILE = Path("/opt/ml/input/config/hyperparameters.json")
+
+
+class TrainingDataError(ValueError):
+    """A data channel is missing, empty or malformed; the message names it."""
+
+
+def load_channel(directory: Path, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Label-first, header-less CSVs of one channel -> (features, labels)."""
+    files = sorted(directory.glob("*.csv")) if directory.is_dir() else []
+    if not files:
+        raise TrainingDataError(f"Channel '{name}': no *.csv file in {directory}.")
+    try:
+        table = pd.concat([pd.read_csv(path, header=None) for path in files], ignore_index=True)
+    except pd.errors.EmptyDataError as error:
+        raise TrainingDataError(f"Channel '{name}': a CSV file in {directory} is empty.") from error
+    if table.shape[1] < 2:
+        raise TrainingDataError(f"Channel '{name}': expected the label then the features in each row.")
+    values = table.apply(pd.to_numeric, errors="coerce")
+    if values.isna().any().any():
+        raise TrainingDataError(f"Channel '{name}': non-numeric or missing values in {directory}.")
+    return values.iloc[:, 1:].to_numpy(dtype=float), values.iloc[:, 0].to_numpy(dtype=float)
+
+
+def booster_params(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "objective": "binary:logistic",
+        "eval_metric": "auc",
+        "max_depth": args.max_depth,
+        "eta": args.eta,
+        "subsample": args.subsample,
+        "min_child_weight": args.min_child_weight,
+        "seed": args.seed,
+        "nthread": 1,
+    }
+
+
+def fingerprint(features: np.ndarray, labels: np.ndarray, params: dict[str, Any], num_round: int) -> str:
+    digest = hashlib.sha256()
+    digest.update(np.ascontiguousarray(features).tobytes())
+    digest.update(np.ascontiguousarray(labels).tobytes())
+    digest.update(json.dumps({"params": params, "num_round": num_round}, sort_keys=True).encode())
+    return digest.hexdigest()
+
+
+def resume_from(checkpoint_dir: Path | None, expected_fingerprint: str) -> tuple[xgb.Booster | None, int]:
+    """The checkpointed booster and its round count, if it belongs to this very training run."""
+    if checkpoint_dir is None:
+        return None, 0
+    meta_path = checkpoint_dir / CHECKPOINT_META
+    if not meta_path.exists() or not (checkpoint_dir / CHECKPOINT_FILE).exists():
+        return None, 0
+    meta = json.loads(meta_path.read_text())
+    if meta.get("fingerprint") != expected_fingerprint:
+        return None, 0
+    booster = xgb.Booster()
+    booster.load_model(str(checkpoint_dir / CHECKPOINT_FILE))
+    return booster, int(meta["rounds"])
+
+
+class _Checkpoint(xgb.callback.TrainingCallback):
+    def __init__(self, directory: Path, run_fingerprint: str, every: int, offset: int) -> None:
+        super().__init__()
+        self.directory, self.fingerprint, self.every, self.offset = directory, run_fingerprint, every, offset
+
+    def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
+        rounds = self.offset + epoch + 1
+        if rounds % self.every == 0:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            model.save_model(str(self.directory / CHECKPOINT_FILE))
+            (self.directory / CHECKPOINT_META).write_text(
+                json.dumps({"fingerprint": self.fingerprint, "rounds": rounds})
+            )
+        return False
+
+
+def train(
+    train_data: tuple[np.ndarray, np.ndarray],
+    validation_data: tuple[np.ndarray, np.ndarray],
+    params: dict[str, Any],
+    *,
+    num_round: int,
+    checkpoint_dir: Path | None = None,
+    checkpoint_every: int = 10,
+) -> xgb.Booster:
+    run_fingerprint = fingerprint(*train_data, params, num_round)
+    resumed, done = resume_from(checkpoint_dir, run_fingerprint)
+    dtrain = xgb.DMatrix(train_data[0], label=train_data[1])
+    dvalidation = xgb.DMatrix(validation_data[0], label=validation_data[1])
+    callbacks = [] if checkpoint_dir is None else [_Checkpoint(checkpoint_dir, run_fingerprint, checkpoint_every, done)]
+    return xgb.train(
+        params,
+        dtrain,
+        num_boost_round=num_round - done,
+        evals=[(dtrain, "train"), (dvalidation, "validation")],
+        xgb_model=resumed,
+        callbacks=callbacks,
+        verbose_eval=False,
+    )
+
+
+def job_hyperparameters(path: Path) -> dict[str, str]:
+    """The training job's hyperparameters (all strings), or none when not running in SageMaker."""
+    if not path.exists():
+        return {}
+    data = json.loads(path.read_text())
+    if not isinstance(data, dict):
+        raise TrainingDataError(f"{path}: expected a JSON object of hyperparameters.")
+    return {str(k): str(v) for k, v in data.items()}
+
+
+def parse_args(argv: Sequence[str] | None, hyperparameters_file: Path = HYPERPARAMETERS_FILE) -> argparse.Namespace:
+    env = os.environ
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--max_depth", type=int, default=4)
+    parser.add_argument("--eta", type=float, default=0.2)
+    parser.add_argument("--subsample", type=float, default=0.9)
+    parser.add_argument("--min_child_weight", type=float, default=1.0)
+    parser.add_argument("--num_round", type=int, default=100)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--train", type=Path, default=Path(env.get("SM_CHANNEL_TRAIN", "/opt/ml/input/data/train")))
+    parser.add_argument(
+        "--validation", type=Path, default=Path(env.get("SM_CHANNEL_VALIDATION", "/opt/ml/input/data/validation"))
+    )
+    parser.add_argument("--model-dir", type=Path, default=Path(env.get("SM_MODEL_DIR", "/opt/ml/model")))
+    # SageMaker syncs /opt/ml/checkpoints with the job's CheckpointConfig S3 prefix.
+    default_checkpoints = "/opt/ml/checkpoints" if Path("/opt/ml/checkpoints").is_dir() else ""
+    parser.add_argument("--checkpoint-dir", default=default_checkpoints)
+    # Job hyperparameters are the defaults; explicit arguments still win. argparse converts
+    # string defaults with each argument's type, and SageMaker stores every value as a string.
+    known = {action.dest for action in parser._actions}
+    parser.set_defaults(**{k: v for k, v in job_hyperparameters(hyperparameters_file).items() if k in known})
+    # Unknown settings (e.g. a toolkit's sagemaker_* ones) are not ours.
+    args, _unknown = parser.parse_known_args(argv)
+    for name in ("max_depth", "num_round"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name} must be at least 1, got {getattr(args, name)}")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse_args(argv)
+    booster = train(
+        load_channel(args.train, "train"),
+        load_channel(args.validation, "validation"),
+        booster_params(args),
+        num_round=args.num_round,
+        checkpoint_dir=Path(args.checkpoint_dir) if args.checkpoint_dir else None,
+    )
+    args.model_dir.mkdir(parents=True, exist_ok=True)
+    # Explicit UBJSON: the file name SageMaker's XGBoost container serves has no extension to infer it from.
+    (args.model_dir / MODEL_FILE).write_bytes(bytes(booster.save_raw(raw_format="ubj")))
+    print(json.dumps({"rounds": booster.num_boosted_rounds(), "model": str(args.model_dir / MODEL_FILE)}))
+
+
+if __name__ == "__main__":
+    main()

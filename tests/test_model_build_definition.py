@@ -1,0 +1,228 @@
+"""The checked-in model-build pipeline definition: steps, parameters, gate, register, fail."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+import config
+from pipeline_steps import model_build_pipeline as builder
+from tests.conftest import ROOT
+
+# The SDK's own deprecation notices are not ours to fix.
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::UserWarning")
+
+
+@pytest.fixture(autouse=True)
+def restore_environment() -> Iterator[None]:
+    """The offline SDK session sets region variables; other tests expect conftest's."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+@pytest.fixture(scope="module")
+def definition() -> dict[str, Any]:
+    return json.loads(builder.DEFINITION_FILE.read_text())
+
+
+def steps_by_name(definition: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    result = {}
+    for step in definition["Steps"]:
+        result[step["Name"]] = step
+        if step["Type"] == "Condition":
+            for nested in step["Arguments"]["IfSteps"] + step["Arguments"]["ElseSteps"]:
+                result[nested["Name"]] = nested
+    return result
+
+
+def references(node: Any) -> set[str]:
+    """Step names a step reads properties from (how pipelines infer dependencies)."""
+    found: set[str] = set()
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "Get" and isinstance(value, str) and value.startswith("Steps."):
+                found.add(value.split(".")[1])
+            else:
+                found |= references(value)
+    elif isinstance(node, list):
+        for item in node:
+            found |= references(item)
+    return found
+
+
+def test_checked_in_definition_is_current() -> None:
+    """Regenerates with the SDK (offline) and compares: edit cdk.json or a builder -> make pipeline-definitions."""
+    settings = builder.settings_from_config(config.load_cdk_json(ROOT / "cdk.json"))
+    for path, text in builder.generated_files(settings).items():
+        assert path.read_text() == text, f"{path.name} is stale: run `make pipeline-definitions`"
+
+
+def test_parameters_are_the_contract_with_defaults_from_config(definition: dict[str, Any]) -> None:
+    params = {p["Name"]: p for p in definition["Parameters"]}
+    assert set(params) == {
+        "InputDataUri",
+        "TriggerReason",
+        "ChampionModelUri",
+        "ChampionModelPackageArn",
+        "ModelApprovalStatus",
+        "MinMetric",
+        "AllowedRegression",
+        "ProcessingInstanceType",
+        "TrainingInstanceType",
+    }
+    build = config.load_cdk_json(ROOT / "cdk.json").model_build
+    assert params["MinMetric"] == {"Name": "MinMetric", "Type": "Float", "DefaultValue": build.min_metric}
+    assert params["AllowedRegression"]["DefaultValue"] == build.allowed_regression
+    assert params["TrainingInstanceType"]["DefaultValue"] == build.training_instance_type
+    assert params["ProcessingInstanceType"]["DefaultValue"] == build.processing_instance_type
+    assert params["ChampionModelUri"]["DefaultValue"] == ""
+    assert params["ModelApprovalStatus"]["DefaultValue"] == "PendingManualApproval"
+    assert params["ModelApprovalStatus"]["EnumValues"] == ["PendingManualApproval", "Approved"]
+    assert params["InputDataUri"]["DefaultValue"] == f"s3://${{DataBucket}}/{build.retraining.incoming_prefix}"
+
+
+def test_steps_and_their_data_dependencies(definition: dict[str, Any]) -> None:
+    steps = steps_by_name(definition)
+    assert [s["Name"] for s in definition["Steps"]] == ["Preprocess", "Train", "Evaluate", "Baseline", "QualityGate"]
+    assert references(steps["Train"]) == {"Preprocess"}
+    assert references(steps["Evaluate"]) == {"Preprocess", "Train"}
+    assert references(steps["Baseline"]) == {"Preprocess"}
+    assert references(steps["QualityGate"]["Arguments"]["Conditions"]) == {"Evaluate"}
+    assert references(steps["Register"]) == {"Train", "Evaluate", "Baseline"}
+    assert steps["Register"]["Type"] == "RegisterModel"
+    assert steps["QualityGateFailed"]["Type"] == "Fail"
+
+
+def test_every_job_step_is_cached(definition: dict[str, Any]) -> None:
+    for name in ("Preprocess", "Train", "Evaluate", "Baseline"):
+        assert steps_by_name(definition)[name]["CacheConfig"] == {"Enabled": True, "ExpireAfter": "P30D"}
+
+
+def test_training_uses_spot_with_checkpoints_and_writes_models_prefix(definition: dict[str, Any]) -> None:
+    train = steps_by_name(definition)["Train"]["Arguments"]
+    assert train["EnableManagedSpotTraining"] is True
+    assert train["CheckpointConfig"]["S3Uri"] == "s3://${ArtifactsBucket}/pipelines/model-build/checkpoints"
+    stop = train["StoppingCondition"]
+    assert stop["MaxWaitTimeInSeconds"] >= stop["MaxRuntimeInSeconds"]
+    assert train["OutputDataConfig"] == {"S3OutputPath": "s3://${ArtifactsBucket}/models", "KmsKeyId": "${KmsKeyArn}"}
+    assert train["ResourceConfig"]["InstanceType"] == {"Get": "Parameters.TrainingInstanceType"}
+    # train.py from the CDK asset is the container's entrypoint: the SDK uploaded nothing.
+    assert train["AlgorithmSpecification"] == {
+        "TrainingImage": "${ImageUri}",
+        "TrainingInputMode": "File",
+        "ContainerEntrypoint": ["python3", "/opt/ml/input/data/code/${TrainCodeKey}"],
+    }
+    channels = {c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"] for c in train["InputDataConfig"]}
+    assert channels["code"] == "s3://${CodeAssetBucket}/${TrainCodeKey}"
+    assert set(channels) == {"train", "validation", "code"}
+    assert train["HyperParameters"] == {"max_depth": "4", "eta": "0.2", "subsample": "0.9", "num_round": "100"}
+
+
+def test_spot_training_can_be_turned_off() -> None:
+    settings = builder.settings_from_config(
+        config.load_cdk_json(ROOT / "cdk.json", {"mlops.model_build.use_spot_training": "false"})
+    )
+    train = steps_by_name(json.loads(builder.build_definition(settings)))["Train"]["Arguments"]
+    assert "EnableManagedSpotTraining" not in train or train["EnableManagedSpotTraining"] is False
+    assert "CheckpointConfig" not in train
+    assert "MaxWaitTimeInSeconds" not in train["StoppingCondition"]
+
+
+def test_processing_steps_run_the_shipped_scripts_with_kms(definition: dict[str, Any]) -> None:
+    for name, script in (("Preprocess", "Preprocess"), ("Evaluate", "Evaluate"), ("Baseline", "Baseline")):
+        args = steps_by_name(definition)[name]["Arguments"]
+        assert args["AppSpecification"]["ContainerEntrypoint"] == [
+            "python3",
+            f"/opt/ml/processing/input/code/${{{script}CodeKey}}",
+        ]
+        code = next(i for i in args["ProcessingInputs"] if i["InputName"] == "code")
+        assert code["S3Input"]["S3Uri"] == f"s3://${{CodeAssetBucket}}/${{{script}CodeKey}}"
+        assert args["ProcessingOutputConfig"]["KmsKeyId"] == "${KmsKeyArn}"
+        assert args["ProcessingResources"]["ClusterConfig"]["VolumeKmsKeyId"] == "${KmsKeyArn}"
+        for output in args["ProcessingOutputConfig"]["Outputs"]:
+            uri = output["S3Output"]["S3Uri"]["Std:Join"]["Values"]
+            assert uri[0] == "s3://${ArtifactsBucket}/pipelines/model-build"
+            assert uri[1] == {"Get": "Execution.PipelineExecutionId"}
+
+
+def test_evaluate_gets_the_champion_and_the_gate_thresholds(definition: dict[str, Any]) -> None:
+    args = steps_by_name(definition)["Evaluate"]["Arguments"]["AppSpecification"]["ContainerArguments"]
+    joined = {json.dumps(a) for a in args}
+    for flag, parameter in (
+        ("--champion-model", "ChampionModelUri"),
+        ("--champion-model-package-arn", "ChampionModelPackageArn"),
+        ("--min-metric", "MinMetric"),
+        ("--allowed-regression", "AllowedRegression"),
+    ):
+        expected = {"Std:Join": {"On": "=", "Values": [flag, {"Get": f"Parameters.{parameter}"}]}}
+        assert json.dumps(expected) in joined
+
+
+def test_gate_condition_is_minimum_and_regression_against_champion(definition: dict[str, Any]) -> None:
+    conditions = steps_by_name(definition)["QualityGate"]["Arguments"]["Conditions"]
+    report = {"Get": "Steps.Evaluate.PropertyFiles.EvaluationReport"}
+    assert conditions == [
+        {
+            "Type": "GreaterThanOrEqualTo",
+            "LeftValue": {"Std:JsonGet": {"Path": "comparison.candidate", "PropertyFile": report}},
+            "RightValue": {"Get": "Parameters.MinMetric"},
+        },
+        {
+            "Type": "LessThanOrEqualTo",
+            "LeftValue": {"Std:JsonGet": {"Path": "comparison.regression", "PropertyFile": report}},
+            "RightValue": {"Get": "Parameters.AllowedRegression"},
+        },
+    ]
+    gate = steps_by_name(definition)["QualityGate"]["Arguments"]
+    assert [s["Name"] for s in gate["IfSteps"]] == ["Register"]
+    assert [s["Name"] for s in gate["ElseSteps"]] == ["QualityGateFailed"]
+
+
+def test_fail_message_carries_the_gates_reason(definition: dict[str, Any]) -> None:
+    message = steps_by_name(definition)["QualityGateFailed"]["Arguments"]["ErrorMessage"]["Std:Join"]["Values"]
+    assert message[0] == "Candidate not registered: "
+    assert message[1]["Std:JsonGet"]["Path"] == "gate.reason"
+
+
+def test_register_targets_the_group_with_metrics_baseline_and_metadata(definition: dict[str, Any]) -> None:
+    register = steps_by_name(definition)["Register"]["Arguments"]
+    assert register["ModelPackageGroupName"] == "${ModelPackageGroupName}"
+    assert register["ModelApprovalStatus"] == {"Get": "Parameters.ModelApprovalStatus"}
+    container = register["InferenceSpecification"]["Containers"][0]
+    assert container["ModelDataUrl"] == {"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"}
+    assert container["Environment"]["SAGEMAKER_REGION"] == "${AWS::Region}"
+    assert register["InferenceSpecification"]["SupportedContentTypes"] == ["text/csv"]
+    quality = register["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"]["Std:Join"]["Values"]
+    assert quality[1] == "evaluation.json"
+    for section in (register["ModelMetrics"]["ModelDataQuality"], register["DriftCheckBaselines"]["ModelDataQuality"]):
+        assert section["Statistics"]["S3Uri"]["Std:Join"]["Values"][1] == "statistics.json"
+        assert section["Constraints"]["S3Uri"]["Std:Join"]["Values"][1] == "constraints.json"
+    metadata = register["CustomerMetadataProperties"]
+    assert metadata["trigger_reason"] == {"Get": "Parameters.TriggerReason"}
+    assert metadata["pipeline_execution_arn"] == {"Get": "Execution.PipelineExecutionArn"}
+    for key in ("metric_name", "metric_value", "champion_model_package_arn", "champion_metric_value", "metric_delta"):
+        assert metadata[key]["Std:JsonGet"]["Path"] == f"metadata.{key}"
+
+
+def test_definition_uses_only_variables_the_construct_fills(definition: dict[str, Any]) -> None:
+    text = builder.DEFINITION_FILE.read_text()
+    used = set(re.findall(r"\$\{([A-Za-z:]+)\}", text))
+    pseudo = {"AWS::Partition", "AWS::AccountId", "AWS::Region"}
+    assert used - pseudo == set(builder.SUBSTITUTIONS)
+    # Any other "${" would be read by Fn::Sub as a variable and break the deployment.
+    assert text.count("${") == len(re.findall(r"\$\{[A-Za-z:]+\}", text))
+    # Nothing of the generating machine leaks into the definition.
+    assert "us-east-1" not in text and "sagemaker-us-east-1" not in text
+
+
+def test_image_map_covers_the_configured_regions() -> None:
+    images = json.loads(builder.IMAGES_FILE.read_text())
+    for env in config.load_cdk_json(ROOT / "cdk.json").environments:
+        assert images[env.region].endswith("/sagemaker-xgboost:3.0-5")

@@ -1,0 +1,190 @@
+"""The model-build stack: the SageMaker pipeline resource and its execution role's policy."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Match, Template
+
+from constructs import model_build_pipeline as construct
+from tests.conftest import Assembly
+
+STACK = "mlops-delivery-dev-model-build"
+
+
+@pytest.fixture(scope="module")
+def template(assembly: Assembly) -> Template:
+    return assembly.template(STACK)
+
+
+def statements(template: Template) -> list[dict[str, Any]]:
+    policies = template.find_resources("AWS::IAM::Policy")
+    assert len(policies) == 1
+    return next(iter(policies.values()))["Properties"]["PolicyDocument"]["Statement"]
+
+
+def role_id(template: Template) -> str:
+    roles = template.find_resources("AWS::IAM::Role")
+    assert len(roles) == 1
+    return next(iter(roles))
+
+
+def variables_of(props: dict[str, Any]) -> dict[str, Any]:
+    return props["PipelineDefinition"]["PipelineDefinitionBody"]["Fn::Sub"][1]
+
+
+def statement_with(template: Template, action: str) -> dict[str, Any]:
+    for statement in statements(template):
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        if action in actions:
+            return statement
+    raise AssertionError(f"no statement allows {action}")
+
+
+def test_only_the_model_build_environment_has_the_pipeline(assembly: Assembly) -> None:
+    assert STACK in assembly.templates
+    assert not any(name.endswith("-model-build") for name in assembly.templates if name != STACK)
+
+
+def test_pipeline_resource_fills_every_definition_variable(template: Template) -> None:
+    pipelines = template.find_resources("AWS::SageMaker::Pipeline")
+    assert len(pipelines) == 1
+    props = next(iter(pipelines.values()))["Properties"]
+    assert props["PipelineName"] == "mlops-delivery-model-build"
+    assert props["RoleArn"] == {"Fn::GetAtt": [role_id(template), "Arn"]}
+    assert variables_of(props)["PipelineRoleName"] == {"Ref": role_id(template)}
+    body, variables = props["PipelineDefinition"]["PipelineDefinitionBody"]["Fn::Sub"]
+    assert json.loads(body) == json.loads(construct.DEFINITION_FILE.read_text())
+    assert set(variables) == {
+        "PipelineRoleName",
+        "ArtifactsBucket",
+        "DataBucket",
+        "KmsKeyArn",
+        "ImageUri",
+        "ModelPackageGroupName",
+        "CodeAssetBucket",
+        "PreprocessCodeKey",
+        "TrainCodeKey",
+        "EvaluateCodeKey",
+        "BaselineCodeKey",
+    }
+    assert variables["ImageUri"] == "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:3.0-5"
+    assert variables["ModelPackageGroupName"] == "mlops-delivery"
+    for script in ("Preprocess", "Train", "Evaluate", "Baseline"):
+        assert "/" not in variables[f"{script}CodeKey"] and variables[f"{script}CodeKey"].endswith(".py")
+
+
+def test_role_is_assumed_by_sagemaker_without_managed_full_access(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::IAM::Role",
+        {
+            "AssumeRolePolicyDocument": {
+                "Statement": [
+                    {"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"}}
+                ]
+            },
+            "ManagedPolicyArns": Match.absent(),
+        },
+    )
+
+
+def test_role_passes_only_itself_and_only_to_sagemaker(template: Template) -> None:
+    statement = statement_with(template, "iam:PassRole")
+    assert statement["Resource"] == {"Fn::GetAtt": [role_id(template), "Arn"]}
+    assert statement["Condition"] == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
+
+
+def test_role_runs_only_processing_and_training_jobs_in_its_account(template: Template) -> None:
+    statement = statement_with(template, "sagemaker:CreateTrainingJob")
+    assert set(statement["Action"]) == {
+        "sagemaker:AddTags",
+        "sagemaker:CreateProcessingJob",
+        "sagemaker:DescribeProcessingJob",
+        "sagemaker:StopProcessingJob",
+        "sagemaker:CreateTrainingJob",
+        "sagemaker:DescribeTrainingJob",
+        "sagemaker:StopTrainingJob",
+    }
+    assert statement["Resource"] == [
+        "arn:aws:sagemaker:eu-west-1:222222222222:processing-job/*",
+        "arn:aws:sagemaker:eu-west-1:222222222222:training-job/*",
+    ]
+
+
+def test_role_registers_only_into_the_model_package_group(template: Template) -> None:
+    statement = statement_with(template, "sagemaker:CreateModelPackage")
+    assert statement["Resource"] == [
+        "arn:aws:sagemaker:eu-west-1:222222222222:model-package-group/mlops-delivery",
+        "arn:aws:sagemaker:eu-west-1:222222222222:model-package/mlops-delivery/*",
+    ]
+
+
+def imports(resource: Any) -> str:
+    return json.dumps(resource)
+
+
+def test_role_reads_data_and_writes_only_pipeline_and_model_prefixes(template: Template) -> None:
+    read = statement_with(template, "s3:GetObject*")
+    write = statement_with(template, "s3:PutObject")
+    assert "s3:PutObject" not in read["Action"] and "DataBucket" in imports(read["Resource"])
+    written = imports(write["Resource"])
+    assert "ArtifactsBucket" in written and "DataBucket" not in written
+    object_patterns = sorted(r["Fn::Join"][1][1] for r in write["Resource"] if "Fn::Join" in r)
+    assert object_patterns == ["/models/*", "/pipelines/model-build/*"]
+
+
+def test_role_uses_the_environments_key_for_data_and_job_volumes(template: Template) -> None:
+    statement = statement_with(template, "kms:CreateGrant")
+    assert {"kms:Decrypt", "kms:GenerateDataKey*", "kms:DescribeKey"} <= set(statement["Action"])
+    assert "DataKey" in imports(statement["Resource"])
+
+
+def test_role_pulls_only_the_xgboost_image_repository(template: Template) -> None:
+    pull = statement_with(template, "ecr:BatchGetImage")
+    assert pull["Resource"] == "arn:aws:ecr:eu-west-1:141502667606:repository/sagemaker-xgboost"
+    login = statement_with(template, "ecr:GetAuthorizationToken")
+    assert login["Action"] == "ecr:GetAuthorizationToken" and login["Resource"] == "*"
+
+
+def test_role_writes_only_sagemaker_job_logs_and_metrics(template: Template) -> None:
+    logs = statement_with(template, "logs:PutLogEvents")
+    assert logs["Resource"] == [
+        "arn:aws:logs:eu-west-1:222222222222:log-group:/aws/sagemaker/ProcessingJobs:*",
+        "arn:aws:logs:eu-west-1:222222222222:log-group:/aws/sagemaker/TrainingJobs:*",
+    ]
+    metrics = statement_with(template, "cloudwatch:PutMetricData")
+    assert metrics["Condition"] == {"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}}
+
+
+def test_role_reads_exactly_the_step_script_assets(template: Template) -> None:
+    scripts = statement_with(template, "s3:GetObject")
+    assert scripts["Action"] == "s3:GetObject"
+    assert len(scripts["Resource"]) == 4
+    for resource in scripts["Resource"]:
+        assert resource.startswith("arn:aws:s3:::cdk-hnb659fds-assets-222222222222-eu-west-1/")
+        assert resource.endswith(".py")
+    listing = statement_with(template, "s3:ListBucket")
+    assert len(listing["Condition"]["StringEquals"]["s3:prefix"]) == 4
+
+
+def test_unknown_region_fails_with_the_allowed_regions() -> None:
+    with pytest.raises(ValueError, match=r"No SageMaker XGBoost image for region 'xx-nowhere-1'.*allowed: .*eu-west-1"):
+        construct.ModelBuildPipeline._image_for_region("xx-nowhere-1")
+
+
+def test_model_build_template_passes_cfn_lint(assembly: Assembly, tmp_path: Path) -> None:
+    """cfn-lint knows the AWS::SageMaker::Pipeline and IAM schemas (as `make synth` runs it)."""
+    path = tmp_path / "model-build.template.json"
+    path.write_text(json.dumps(assembly.templates[STACK]))
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "cfn-lint"), "--ignore-checks", "W3005", "--", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
