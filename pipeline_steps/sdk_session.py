@@ -1,0 +1,93 @@
+"""A SageMaker SDK session that builds pipeline definitions without ever calling AWS.
+
+The SDK probes AWS in several places while it assembles a definition: the default bucket
+(S3 HeadBucket / STS), the execution role (IAM), SDK defaults and telemetry. Pipeline
+definitions are generated offline (`make pipeline-definitions`) and checked in, so each of
+those probes is switched off here, once, for every pipeline builder.
+
+The SDK is imported inside the functions: importing this module stays cheap, and the
+environment variables below are in place before the SDK reads them at import time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from typing import Any
+
+# In-process SDK defaults: telemetry off. (The YAML-file opt-out would also work but makes
+# the SDK read config files on every run, which is both slower and machine-dependent.)
+SDK_DEFAULTS: dict[str, Any] = {
+    "SchemaVersion": "1.0",
+    "SageMaker": {"PythonSDK": {"Modules": {"TelemetryOptOut": True}}},
+}
+
+# Placeholder credentials for the boto3 session the SDK insists on: no call is ever signed
+# with them, and they keep botocore from searching the machine for real ones.
+_OFFLINE_CREDENTIALS = {"aws_access_key_id": "offline", "aws_secret_access_key": "offline"}
+
+
+def _prepare_environment(region: str) -> None:
+    os.environ["AWS_DEFAULT_REGION"] = region
+    os.environ["SAGEMAKER_VALIDATE_ROLE"] = "false"
+    os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
+
+
+def offline_pipeline_session(*, region: str, bucket: str) -> Any:
+    """A `PipelineSession` for `region` whose default bucket is pinned to `bucket`.
+
+    Use it for every processor, trainer and model of a pipeline definition, and give every
+    code, input and output location as an explicit S3 URI: the session then has nothing
+    left to look up in AWS.
+    """
+    _prepare_environment(region)
+    import boto3
+    from sagemaker.core.workflow.pipeline_context import PipelineSession
+
+    boto_session = boto3.Session(region_name=region, **_OFFLINE_CREDENTIALS)
+    session = PipelineSession(boto_session=boto_session, default_bucket=bucket, sagemaker_config=SDK_DEFAULTS)
+    # Without this the SDK checks (and may try to create) the bucket on first use.
+    session._default_bucket = bucket
+    # Roles are given as ARNs or as Fn::Sub placeholders; never look a role name up in IAM.
+    session.expand_role = lambda role: role
+    return session
+
+
+def image_uris_by_region(framework: str, version: str, *, image_scope: str) -> dict[str, str]:
+    """The SDK's container image URI of `framework` `version` in every region it knows.
+
+    Computed offline from the SDK's bundled image config, at definition-generation time, so
+    the CDK app can pick the image of a stage's region without importing the SDK.
+    """
+    from sagemaker.core import image_uris
+    from sagemaker.core.image_uris import config_for_framework
+
+    config = config_for_framework(framework)
+    scoped = config.get(image_scope, config)
+    versions = scoped["versions"]
+    resolved = version if version in versions else scoped.get("version_aliases", {}).get(version, version)
+    regions = sorted(versions[resolved]["registries"])
+    return {
+        region: image_uris.retrieve(framework, region, version=version, image_scope=image_scope) for region in regions
+    }
+
+
+def placeholder(name: str) -> str:
+    """An `Fn::Sub` variable the CDK construct fills in (role ARN, buckets, image URI...)."""
+    return "${" + name + "}"
+
+
+def role_arn_placeholder(role_name_variable: str) -> str:
+    """An execution-role ARN the SDK accepts offline, filled in by `Fn::Sub`.
+
+    The SDK looks up any role that does not look like an IAM role ARN, so the placeholder
+    keeps the ARN's shape and leaves only the role name (and partition/account) to `Fn::Sub`.
+    """
+    return "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/" + placeholder(role_name_variable)
+
+
+def canonical_json(definition: str | Mapping[str, Any]) -> str:
+    """A stable text form of a definition, so the checked-in file only changes with its content."""
+    data = json.loads(definition) if isinstance(definition, str) else definition
+    return json.dumps(data, indent=2, sort_keys=True) + "\n"
