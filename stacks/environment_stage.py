@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from aws_cdk import Environment, RemovalPolicy, Stage
 
 from config import AppConfig, EnvironmentConfig, RemovalMode
 from constructs import Construct
+from stacks.serving_stack import ServingStack
 from stacks.storage_stack import StorageStack
 
 
@@ -46,3 +48,24 @@ class EnvironmentStage(Stage):
             consumer_accounts=app_config.consumer_accounts if builds_models else (),
             registry_reader_accounts=app_config.registry_reader_accounts if builds_models else (),
         )
+
+        self.serving: ServingStack | None = None
+        if environment.release is None:
+            print(
+                f"{names.stack(environment.name, 'serving')}: skipped, no release for {environment.name} "
+                f"(run `make resolve-release ENV={environment.name}` or pass -c release.{environment.name}=<model package ARN>)",
+                file=sys.stderr,
+            )
+        else:
+            self.serving = ServingStack(
+                self,
+                "Serving",
+                stack_name=names.stack(environment.name, "serving"),
+                description=f"{project} {environment.name}: endpoint v{environment.release.version}, alarms, drift",
+                app_config=app_config,
+                environment=environment,
+                release=environment.release,
+                artifacts_bucket=self.storage.artifacts_bucket,
+                key=self.storage.key,
+                alerts_topic=self.storage.alerts_topic,
+            )
