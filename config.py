@@ -529,7 +529,11 @@ def _environment(name: str, r: _Reader, releases: Mapping[str, Any], releases_di
     )
     drift = _drift(r.child("drift"))
     release = _release(name, releases.get(name), releases_dir)
-    if drift.use_model_monitor and release and not (release.baseline_statistics_uri and release.baseline_constraints_uri):
+    if (
+        drift.use_model_monitor
+        and release
+        and not (release.baseline_statistics_uri and release.baseline_constraints_uri)
+    ):
         raise _fail(
             r.child("drift").key("use_model_monitor"),
             True,

@@ -155,7 +155,9 @@ class CanaryEndpoint(Construct):
                 resources=[images],
             )
         )
-        self.role.add_to_policy(iam.PolicyStatement(sid="EcrLogin", actions=["ecr:GetAuthorizationToken"], resources=["*"]))
+        self.role.add_to_policy(
+            iam.PolicyStatement(sid="EcrLogin", actions=["ecr:GetAuthorizationToken"], resources=["*"])
+        )
         log_streams = stack.format_arn(
             service="logs",
             resource="log-group",
@@ -179,7 +181,7 @@ class CanaryEndpoint(Construct):
             objects_in(self, bucket, f"{MODEL_ARTIFACTS_PREFIX}*"): "Model artifacts: the models/ prefix only.",
             objects_in(self, bucket, f"{capture_prefix}*"): "Data capture writes under this environment's prefix only.",
             f"Resource::{self.release.package_arn_pattern}": "Versions of the one model package group served here.",
-            f"Resource::{images}": "SageMaker framework images sit in AWS-owned, per-region accounts; sagemaker-* only.",
+            f"Resource::{images}": "SageMaker framework images are in AWS-owned per-region accounts; sagemaker-* only.",
             "Resource::*": "ecr:GetAuthorizationToken has no resource-level permissions (it returns a login token).",
             f"Resource::{log_streams}": "Log streams of this endpoint's own log group.",
         }

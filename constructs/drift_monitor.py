@@ -129,7 +129,14 @@ class DriftMonitor(Construct):
             self.drift_metric: cloudwatch.IMetric = self._model_monitor_metric(drift)
         else:
             self._drift_check_pipeline(
-                release, drift, capture_uri, artifacts_bucket, reports_prefix, key, image_uri, instance_type,
+                release,
+                drift,
+                capture_uri,
+                artifacts_bucket,
+                reports_prefix,
+                key,
+                image_uri,
+                instance_type,
                 metric_namespace,
             )
             self.drift_metric = cloudwatch.Metric(
@@ -301,6 +308,8 @@ class DriftMonitor(Construct):
         job = sagemaker.CfnDataQualityJobDefinition(
             self,
             "DataQualityJob",
+            # Job definitions are immutable: a new release (new baseline) gets a new name.
+            job_definition_name=f"{self.endpoint_name}-data-quality-v{release.version}",
             role_arn=self.role.role_arn,
             data_quality_app_specification=sagemaker.CfnDataQualityJobDefinition.DataQualityAppSpecificationProperty(
                 image_uri=image_uri,
@@ -347,7 +356,7 @@ class DriftMonitor(Construct):
             monitoring_schedule_name=self.pipeline_name,
             endpoint_name=self.endpoint_name,
             monitoring_schedule_config=sagemaker.CfnMonitoringSchedule.MonitoringScheduleConfigProperty(
-                monitoring_job_definition_name=job.attr_job_definition_name,
+                monitoring_job_definition_name=job.job_definition_name,
                 monitoring_type="DataQuality",
                 schedule_config=sagemaker.CfnMonitoringSchedule.ScheduleConfigProperty(
                     schedule_expression=model_monitor_schedule(drift.schedule)
@@ -432,15 +441,15 @@ class DriftMonitor(Construct):
                 resources=repositories,
             )
         )
-        self.role.add_to_policy(iam.PolicyStatement(sid="EcrLogin", actions=["ecr:GetAuthorizationToken"], resources=["*"]))
+        self.role.add_to_policy(
+            iam.PolicyStatement(sid="EcrLogin", actions=["ecr:GetAuthorizationToken"], resources=["*"])
+        )
         self.role.add_to_policy(
             iam.PolicyStatement(
                 sid="PublishDriftMetrics",
                 actions=["cloudwatch:PutMetricData"],
                 resources=["*"],
-                conditions={
-                    "StringEquals": {"cloudwatch:namespace": [metric_namespace, MODEL_MONITOR_NAMESPACE]}
-                },
+                conditions={"StringEquals": {"cloudwatch:namespace": [metric_namespace, MODEL_MONITOR_NAMESPACE]}},
             )
         )
         logs = stack.format_arn(
@@ -482,4 +491,3 @@ class DriftMonitor(Construct):
             ),
             targets=[targets.EventBus(bus)],
         )
-

@@ -94,7 +94,9 @@ def parse_baseline(statistics: dict[str, Any]) -> list[FeatureBaseline]:
         try:
             buckets = feature["numerical_statistics"]["distribution"]["kll"]["buckets"]
         except (KeyError, TypeError) as error:
-            raise ValueError(f"baseline feature {name!r} has no numerical_statistics.distribution.kll.buckets") from error
+            raise ValueError(
+                f"baseline feature {name!r} has no numerical_statistics.distribution.kll.buckets"
+            ) from error
         if not buckets:
             raise ValueError(f"baseline feature {name!r} has an empty bucket list")
         edges = [float(buckets[0]["lower_bound"])] + [float(b["upper_bound"]) for b in buckets]

@@ -16,9 +16,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pipeline_steps.sdk_session import canonical_json, image_uris_by_region, offline_pipeline_session
+from pipeline_steps.sdk_session import (
+    canonical_json,
+    image_uris_by_region,
+    offline_pipeline_session,
+    role_arn_placeholder,
+)
 from pipeline_steps.sdk_session import placeholder as _ref
-from pipeline_steps.sdk_session import role_arn_placeholder
 
 DEFINITIONS_DIR = Path(__file__).resolve().parent / "definitions"
 DEFINITION_FILE = DEFINITIONS_DIR / "drift_check.json"

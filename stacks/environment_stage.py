@@ -51,9 +51,10 @@ class EnvironmentStage(Stage):
 
         self.serving: ServingStack | None = None
         if environment.release is None:
+            env = environment.name
             print(
-                f"{names.stack(environment.name, 'serving')}: skipped, no release for {environment.name} "
-                f"(run `make resolve-release ENV={environment.name}` or pass -c release.{environment.name}=<model package ARN>)",
+                f"{names.stack(env, 'serving')}: skipped, no release for {env} (run `make resolve-release "
+                f"ENV={env}` or pass -c release.{env}=<model package version ARN>)",
                 file=sys.stderr,
             )
         else:
