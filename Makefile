@@ -51,3 +51,11 @@ bench: $(VENV)/.installed node_modules/.installed  ## Time a full synth against 
 
 clean:  ## Remove generated output (keeps .venv and node_modules)
 	rm -rf $(CDK_OUT) .pytest_cache .mypy_cache .ruff_cache
+
+.PHONY: drift-check-definition local-drift-check
+
+drift-check-definition: $(VENV)/.installed  ## Regenerate the checked-in drift-check pipeline definition (SDK, offline)
+	$(PY) -m pipeline_steps.drift_check_pipeline
+
+local-drift-check: $(VENV)/.installed  ## Drift check on the sample data: an undrifted and a drifted batch (no AWS)
+	$(PY) -m pipeline_steps.local_drift_check --output-dir .local-run/drift-check

@@ -31,6 +31,8 @@ DRIFT_SCRIPT = _STEPS / "drift_check.py"
 PSI_METRIC = "PSI"
 RECORDS_METRIC = "CapturedRecords"
 ALL_FEATURES = "ALL"
+# Where the model-building pipeline writes its outputs, baselines included.
+BUILD_BASELINES = "pipelines/model-build/"
 # Model Monitor's data-quality metrics for a real-time endpoint, as deployed monitors publish them.
 MODEL_MONITOR_NAMESPACE = "aws/sagemaker/Endpoints/data-metrics"
 # One data point per drift check: an hour-long period holds every check of an hourly schedule.
@@ -408,7 +410,7 @@ class DriftMonitor(Construct):
                 iam.PolicyStatement(
                     sid="ReadBaselineOfBuildAccount",
                     actions=["s3:GetObject"],
-                    resources=[f"arn:{partition}:s3:::*/models/*"],
+                    resources=[f"arn:{partition}:s3:::*/models/*", f"arn:{partition}:s3:::*/{BUILD_BASELINES}*"],
                     conditions={"StringEquals": {"s3:ResourceAccount": account}},
                 )
             )
@@ -420,9 +422,11 @@ class DriftMonitor(Construct):
                     conditions={"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}},
                 )
             )
-            self._findings[f"Resource::arn:{partition}:s3:::*/models/*"] = (
-                "models/ objects of buckets owned by the model-building account only (s3:ResourceAccount)."
-            )
+            for prefix in ("models/", BUILD_BASELINES):
+                self._findings[f"Resource::arn:{partition}:s3:::*/{prefix}*"] = (
+                    f"{prefix} objects of buckets owned by the model-building account only (s3:ResourceAccount): "
+                    "where registered baselines are written."
+                )
             self._findings[f"Resource::arn:{partition}:kms:{region}:{account}:key/*"] = (
                 "Decrypt through S3 only (kms:ViaService) with the model-building account's key."
             )

@@ -135,7 +135,7 @@ def run(output_dir: Path) -> dict[str, drift_check.DriftReport]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--output-dir", type=Path, default=Path("build/local-drift-check"))
+    parser.add_argument("--output-dir", type=Path, default=Path(".local-run/drift-check"))
     args = parser.parse_args(argv)
     reports = run(args.output_dir)
     for batch, report in reports.items():
