@@ -62,10 +62,17 @@ def endpoint(template: Any) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("env", "routing"),
     [
-        ("dev", {"Type": "CANARY", "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 50}, "WaitIntervalInSeconds": 300}),
+        (
+            "dev",
+            {"Type": "CANARY", "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 50}, "WaitIntervalInSeconds": 300},
+        ),
         (
             "prod",
-            {"Type": "LINEAR", "LinearStepSize": {"Type": "CAPACITY_PERCENT", "Value": 25}, "WaitIntervalInSeconds": 600},
+            {
+                "Type": "LINEAR",
+                "LinearStepSize": {"Type": "CAPACITY_PERCENT", "Value": 25},
+                "WaitIntervalInSeconds": 600,
+            },
         ),
     ],
 )
@@ -219,7 +226,9 @@ def test_execution_role_reads_models_prefix_and_writes_only_its_capture_prefix(a
     reads = [s for s in found if "s3:GetObject*" in as_list(s["Action"])]
     assert reads and all(set(object_suffixes(s)) == {"<bucket>", "/models/*"} for s in reads)
     described = [s for s in found if s["Action"] == "sagemaker:DescribeModelPackage"]
-    assert [s["Resource"] for s in described] == ["arn:aws:sagemaker:eu-west-1:222222222222:model-package/mlops-delivery/*"]
+    assert [s["Resource"] for s in described] == [
+        "arn:aws:sagemaker:eu-west-1:222222222222:model-package/mlops-delivery/*"
+    ]
 
 
 def test_serving_in_another_account_reads_build_artifacts_scoped_by_account(assembly: Assembly) -> None:
@@ -266,7 +275,12 @@ def test_drift_definition_fills_every_placeholder(assembly: Assembly) -> None:
     used = set(re.findall(r"\$\{([A-Za-z]+)\}", body))
     assert used == set(variables), "an unfilled ${...} would reach SageMaker verbatim"
     definition = json.loads(body)
-    assert [p["Name"] for p in definition["Parameters"]] == ["ModelPackageArn", "BaselineStatisticsUri", "WindowHours", "EndTime"]
+    assert [p["Name"] for p in definition["Parameters"]] == [
+        "ModelPackageArn",
+        "BaselineStatisticsUri",
+        "WindowHours",
+        "EndTime",
+    ]
     (step,) = definition["Steps"]
     assert step["Arguments"]["AppSpecification"]["ContainerEntrypoint"][1].startswith("/opt/ml/processing/input/code/")
 
@@ -294,7 +308,9 @@ def test_drift_alarm_watches_the_metric_the_drift_check_publishes(assembly: Asse
     from datetime import UTC, datetime
 
     published = drift_check.metric_data(report, datetime(2026, 1, 1, tzinfo=UTC))
-    watched = [d for d in published if d["MetricName"] == metric["MetricName"] and d["Dimensions"] == metric["Dimensions"]]
+    watched = [
+        d for d in published if d["MetricName"] == metric["MetricName"] and d["Dimensions"] == metric["Dimensions"]
+    ]
     assert metric["Namespace"] == NAMES.drift_metric_namespace
     assert [d["Value"] for d in watched] == [0.5], "the alarm must watch a metric the drift check really writes"
 
@@ -337,14 +353,23 @@ def test_deploy_verifier_role_is_trusted_by_the_toolchain_and_scoped(assembly: A
             "RoleName": NAMES.deploy_verifier_role("staging"),
             "AssumeRolePolicyDocument": {
                 "Statement": [
-                    Match.object_like({"Principal": {"AWS": "arn:aws:iam::111111111111:root"}, "Action": "sts:AssumeRole"})
+                    Match.object_like(
+                        {"Principal": {"AWS": "arn:aws:iam::111111111111:root"}, "Action": "sts:AssumeRole"}
+                    )
                 ]
             },
         },
     )
     found = {s["Sid"]: s for s in statements(template, "DeployVerifier")}
-    assert found["VerifyEndpoint"]["Resource"] == "arn:aws:sagemaker:eu-west-1:333333333333:endpoint/mlops-delivery-staging"
-    assert set(found["KnownGoodLedger"]["Action"]) == {"ssm:GetParameter", "ssm:PutParameter", "ssm:GetParameterHistory"}
+    assert (
+        found["VerifyEndpoint"]["Resource"]
+        == "arn:aws:sagemaker:eu-west-1:333333333333:endpoint/mlops-delivery-staging"
+    )
+    assert set(found["KnownGoodLedger"]["Action"]) == {
+        "ssm:GetParameter",
+        "ssm:PutParameter",
+        "ssm:GetParameterHistory",
+    }
     assert found["KnownGoodLedger"]["Resource"] == (
         "arn:aws:ssm:eu-west-1:333333333333:parameter/mlops-delivery/staging/known-good"
     )
