@@ -59,3 +59,7 @@ drift-check-definition: $(VENV)/.installed  ## Regenerate the checked-in drift-c
 
 local-drift-check: $(VENV)/.installed  ## Drift check on the sample data: an undrifted and a drifted batch (no AWS)
 	$(PY) -m pipeline_steps.local_drift_check --output-dir .local-run/drift-check
+
+# Extra prerequisites (no recipe): the drift check joins the other local run and generated definitions.
+local-pipeline: local-drift-check
+pipeline-definitions: drift-check-definition

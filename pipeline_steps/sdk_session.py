@@ -31,7 +31,8 @@ _OFFLINE_CREDENTIALS = {"aws_access_key_id": "offline", "aws_secret_access_key":
 def _prepare_environment(region: str) -> None:
     os.environ["AWS_DEFAULT_REGION"] = region
     os.environ["SAGEMAKER_VALIDATE_ROLE"] = "false"
-    os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
+    # Some SDK modules build a boto3 client at import: keep it from probing instance metadata.
+    os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
 
 
 def offline_pipeline_session(*, region: str, bucket: str) -> Any:
