@@ -311,7 +311,7 @@ class DriftMonitor(Construct):
             self,
             "DataQualityJob",
             # Job definitions are immutable: a new release (new baseline) gets a new name.
-            job_definition_name=f"{self.endpoint_name}-data-quality-v{release.version}",
+            job_definition_name=f"{self.endpoint_name}-dq-v{release.version}",
             role_arn=self.role.role_arn,
             data_quality_app_specification=sagemaker.CfnDataQualityJobDefinition.DataQualityAppSpecificationProperty(
                 image_uri=image_uri,
