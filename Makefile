@@ -61,3 +61,15 @@ local-pipeline: $(VENV)/.installed  ## Run the model-building steps locally on t
 
 clean:  ## Remove generated output (keeps .venv and node_modules)
 	rm -rf $(CDK_OUT) .pytest_cache .mypy_cache .ruff_cache
+
+.PHONY: drift-check-definition local-drift-check
+
+drift-check-definition: $(VENV)/.installed  ## Regenerate the checked-in drift-check pipeline definition (SDK, offline)
+	$(PY) -m pipeline_steps.drift_check_pipeline
+
+local-drift-check: $(VENV)/.installed  ## Drift check on the sample data: an undrifted and a drifted batch (no AWS)
+	$(PY) -m pipeline_steps.local_drift_check --output-dir .local-run/drift-check
+
+# Extra prerequisites (no recipe): the drift check joins the other local run and generated definitions.
+local-pipeline: local-drift-check
+pipeline-definitions: drift-check-definition

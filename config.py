@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ _CONNECTION_ARN = re.compile(
     r"^arn:aws[a-z-]*:(codeconnections|codestar-connections):[a-z0-9-]+:\d{12}:connection/[A-Za-z0-9-]+$"
 )
 _S3_URI = re.compile(r"^s3://[a-z0-9.-]{3,63}/.+$")
+_FEATURE = re.compile(r"^[A-Za-z0-9_.-]{1,200}$")
 
 
 class ConfigError(ValueError):
@@ -119,6 +121,20 @@ class RolloutConfig:
     termination_wait_minutes: int
     max_execution_timeout_minutes: int
 
+    @property
+    def traffic_steps(self) -> int:
+        """How many times traffic moves to the new fleet (each followed by a wait interval)."""
+        if self.type is RolloutType.CANARY:
+            return 2
+        if self.type is RolloutType.LINEAR:
+            return math.ceil(100 / self.linear_step_percent)
+        return 1
+
+    @property
+    def bake_minutes(self) -> int:
+        """Minimum length of a deployment: every wait interval plus the termination wait."""
+        return self.traffic_steps * self.wait_interval_minutes + self.termination_wait_minutes
+
 
 @dataclass(frozen=True)
 class AlarmConfig:
@@ -146,6 +162,8 @@ class DriftConfig:
     window_hours: int
     threshold: float
     use_model_monitor: bool
+    # Model Monitor publishes one metric per feature; the drift alarm can watch up to ten.
+    model_monitor_features: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -159,6 +177,20 @@ class Release:
     @property
     def version(self) -> int:
         return int(self.model_package_arn.rsplit("/", 1)[1])
+
+    @property
+    def registry_account(self) -> str:
+        """Account of the registry (the model-building environment) that holds the version."""
+        return self.model_package_arn.split(":")[4]
+
+    @property
+    def registry_region(self) -> str:
+        return self.model_package_arn.split(":")[3]
+
+    @property
+    def package_arn_pattern(self) -> str:
+        """ARN pattern of every version of the released model package group."""
+        return self.model_package_arn.rsplit("/", 1)[0] + "/*"
 
 
 @dataclass(frozen=True)
@@ -402,6 +434,13 @@ def _rollout(r: _Reader, instance_count: int, count_key: str) -> RolloutConfig:
             "allowed: ALL_AT_ONCE, or at least 2 instances, because SageMaker requires each canary or linear "
             "step to be at most 50% of the variant's instances."
         )
+    if rollout.bake_minutes > rollout.max_execution_timeout_minutes:
+        raise _fail(
+            r.key("max_execution_timeout_minutes"),
+            rollout.max_execution_timeout_minutes,
+            f"at least {rollout.bake_minutes} minutes, the sum of the {rollout.type.value} wait intervals "
+            "and termination_wait_minutes, or the deployment times out before it can finish",
+        )
     return rollout
 
 
@@ -423,12 +462,28 @@ def _alarms(r: _Reader) -> AlarmConfig:
 
 
 def _drift(r: _Reader) -> DriftConfig:
-    return DriftConfig(
+    drift = DriftConfig(
         schedule=r.string("schedule", _SCHEDULE, "rate(N minutes|hours|days) or cron(6 fields)", "rate(1 hour)"),
         window_hours=r.integer("window_hours", 1, 168, 1, " hours"),
         threshold=r.number("threshold", 0.0, 10.0, 0.2),
         use_model_monitor=r.boolean("use_model_monitor", False),
     )
+    if not drift.use_model_monitor:
+        return drift
+    features = r.raw("model_monitor_features", [])
+    if (
+        not isinstance(features, list)
+        or not 1 <= len(features) <= 10
+        or not all(isinstance(f, str) and _FEATURE.match(f) for f in features)
+    ):
+        raise _fail(
+            r.key("model_monitor_features"),
+            features,
+            "1 to 10 feature names (the drift alarm's metrics) when use_model_monitor is true",
+        )
+    if "minute" in drift.schedule:
+        raise _fail(r.key("schedule"), drift.schedule, "an hourly or daily schedule when use_model_monitor is true")
+    return DriftConfig(**{**drift.__dict__, "model_monitor_features": tuple(features)})
 
 
 def _release(name: str, context_release: Any, releases_dir: Path) -> Release | None:
@@ -472,6 +527,19 @@ def _environment(name: str, r: _Reader, releases: Mapping[str, Any], releases_di
         instance_count=ep.integer("instance_count", 1, 100, 2),
         data_capture_percent=ep.integer("data_capture_percent", 1, 100, 100, " percent"),
     )
+    drift = _drift(r.child("drift"))
+    release = _release(name, releases.get(name), releases_dir)
+    if (
+        drift.use_model_monitor
+        and release
+        and not (release.baseline_statistics_uri and release.baseline_constraints_uri)
+    ):
+        raise _fail(
+            r.child("drift").key("use_model_monitor"),
+            True,
+            f"only with a release file releases/{name}.json that names baseline_statistics_uri and "
+            "baseline_constraints_uri (Model Monitor needs both; `-c release.<env>=<arn>` gives neither)",
+        )
     return EnvironmentConfig(
         name=name,
         account=r.string("account", _ACCOUNT, "a 12-digit AWS account id"),
@@ -483,8 +551,8 @@ def _environment(name: str, r: _Reader, releases: Mapping[str, Any], releases_di
         endpoint=endpoint,
         rollout=_rollout(r.child("rollout"), endpoint.instance_count, ep.key("instance_count")),
         alarms=_alarms(r.child("alarms")),
-        drift=_drift(r.child("drift")),
-        release=_release(name, releases.get(name), releases_dir),
+        drift=drift,
+        release=release,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from aws_cdk import Environment, RemovalPolicy, Stage
@@ -9,6 +10,7 @@ from aws_cdk import Environment, RemovalPolicy, Stage
 from config import AppConfig, EnvironmentConfig, RemovalMode
 from constructs import Construct
 from stacks.model_build_stack import ModelBuildStack
+from stacks.serving_stack import ServingStack
 from stacks.storage_stack import StorageStack
 
 
@@ -48,6 +50,7 @@ class EnvironmentStage(Stage):
             registry_reader_accounts=app_config.registry_reader_accounts if builds_models else (),
         )
 
+        self.model_build: ModelBuildStack | None = None
         if builds_models:
             assert self.storage.registry is not None
             self.model_build = ModelBuildStack(
@@ -60,4 +63,26 @@ class EnvironmentStage(Stage):
                 artifacts_bucket=self.storage.artifacts_bucket,
                 key=self.storage.key,
                 registry=self.storage.registry,
+            )
+
+        self.serving: ServingStack | None = None
+        if environment.release is None:
+            env = environment.name
+            print(
+                f"{names.stack(env, 'serving')}: skipped, no release for {env} (run `make resolve-release "
+                f"ENV={env}` or pass -c release.{env}=<model package version ARN>)",
+                file=sys.stderr,
+            )
+        else:
+            self.serving = ServingStack(
+                self,
+                "Serving",
+                stack_name=names.stack(environment.name, "serving"),
+                description=f"{project} {environment.name}: endpoint v{environment.release.version}, alarms, drift",
+                app_config=app_config,
+                environment=environment,
+                release=environment.release,
+                artifacts_bucket=self.storage.artifacts_bucket,
+                key=self.storage.key,
+                alerts_topic=self.storage.alerts_topic,
             )

@@ -160,3 +160,53 @@ def test_corrupt_release_file_is_named(tmp_path: Path) -> None:
 def test_cdk_json_has_offline_settings() -> None:
     context = cdk_json_context()
     assert context["cli-telemetry"] is False
+
+
+def test_deployment_timeout_shorter_than_its_bake_time_fails_with_the_minimum(tmp_path: Path) -> None:
+    raw = edit("environments.prod.rollout.max_execution_timeout_minutes", 30)
+    # LINEAR 25% -> 4 steps x 10 min wait + 15 min termination wait = 55 minutes.
+    with pytest.raises(
+        ConfigError, match=r"'mlops\.environments\.prod\.rollout\.max_execution_timeout_minutes': got 30.*at least 55"
+    ):
+        load(raw, tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("features", "expected"),
+    [
+        ([], "1 to 10 feature names"),
+        ([f"f{i}" for i in range(11)], "1 to 10 feature names"),
+        (["mean radius"], "1 to 10 feature names"),
+    ],
+)
+def test_model_monitor_needs_the_features_its_drift_alarm_watches(
+    features: list[str], expected: str, tmp_path: Path
+) -> None:
+    raw = edit("environments.dev.drift.use_model_monitor", True)
+    raw["environments"]["dev"]["drift"]["model_monitor_features"] = features
+    with pytest.raises(ConfigError, match=r"'mlops\.environments\.dev\.drift\.model_monitor_features'") as error:
+        load(raw, tmp_path)
+    assert expected in str(error.value)
+
+
+def test_model_monitor_rejects_sub_hourly_schedules(tmp_path: Path) -> None:
+    raw = edit("environments.dev.drift.use_model_monitor", True)
+    raw["environments"]["dev"]["drift"].update(model_monitor_features=["mean_radius"], schedule="rate(15 minutes)")
+    with pytest.raises(ConfigError, match=r"'mlops\.environments\.dev\.drift\.schedule'.*hourly or daily"):
+        load(raw, tmp_path)
+
+
+def test_model_monitor_needs_a_release_with_both_baseline_files(tmp_path: Path) -> None:
+    raw = edit("environments.dev.drift.use_model_monitor", True)
+    raw["environments"]["dev"]["drift"]["model_monitor_features"] = ["mean_radius"]
+    with pytest.raises(
+        ConfigError, match=r"'mlops\.environments\.dev\.drift\.use_model_monitor'.*baseline_constraints_uri"
+    ):
+        load(raw, tmp_path, **{"release.dev": EXAMPLE_RELEASE_ARN})
+    assert load(raw, tmp_path).environment("dev").drift.model_monitor_features == ("mean_radius",)
+
+
+def test_release_names_its_registry_and_version_pattern() -> None:
+    release = config.Release(EXAMPLE_RELEASE_ARN)
+    assert (release.registry_account, release.registry_region) == ("222222222222", "eu-west-1")
+    assert release.package_arn_pattern == "arn:aws:sagemaker:eu-west-1:222222222222:model-package/mlops-delivery/*"

@@ -1,0 +1,217 @@
+"""A SageMaker endpoint that takes each new model version blue/green, guarded by alarms."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import ArnFormat, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sagemaker as sagemaker
+
+from config import EndpointConfig, Release, RolloutConfig, RolloutType
+from constructs import Construct
+from constructs.nag_acknowledgments import acknowledge_wildcards, objects_in
+from constructs.rollback_alarms import RollbackAlarms
+
+# The only prefix of an artifacts bucket that serving may read (see the storage stack).
+MODEL_ARTIFACTS_PREFIX = "models/"
+
+
+def deployment_config(rollout: RolloutConfig, alarm_names: list[str]) -> dict[str, Any]:
+    """DeploymentConfig of AWS::SageMaker::Endpoint for the configured traffic shifting."""
+    routing: dict[str, Any] = {"Type": rollout.type.value, "WaitIntervalInSeconds": rollout.wait_interval_minutes * 60}
+    if rollout.type is RolloutType.CANARY:
+        routing["CanarySize"] = {"Type": "CAPACITY_PERCENT", "Value": rollout.canary_size_percent}
+    elif rollout.type is RolloutType.LINEAR:
+        routing["LinearStepSize"] = {"Type": "CAPACITY_PERCENT", "Value": rollout.linear_step_percent}
+    return {
+        "BlueGreenUpdatePolicy": {
+            "TrafficRoutingConfiguration": routing,
+            "TerminationWaitInSeconds": rollout.termination_wait_minutes * 60,
+            "MaximumExecutionTimeoutInSeconds": rollout.max_execution_timeout_minutes * 60,
+        },
+        "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": name} for name in alarm_names]},
+    }
+
+
+class CanaryEndpoint(Construct):
+    """Model, EndpointConfig and Endpoint for the released model package version.
+
+    The endpoint's name is fixed (the CLI, alarms and callers know it) while the Model and
+    EndpointConfig keep CloudFormation-generated names: a new release replaces both, and
+    CloudFormation then *updates* the endpoint to the new config, which SageMaker performs
+    as a blue/green deployment with the configured traffic shifting, rolling back on its
+    own if any rollback alarm fires. The variant name never changes, as blue/green and
+    autoscaling require.
+
+    Data capture (request and response, sampled) goes to
+    s3://<artifacts>/<capture_prefix><endpoint>/<variant>/yyyy/mm/dd/hh/, encrypted with
+    the environment's key, for the drift check.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        endpoint_name: str,
+        variant_name: str,
+        release: Release,
+        endpoint: EndpointConfig,
+        rollout: RolloutConfig,
+        rollback_alarms: RollbackAlarms,
+        artifacts_bucket: s3.IBucket,
+        key: kms.IKey,
+        capture_prefix: str,
+        model_artifacts_are_local: bool,
+    ) -> None:
+        super().__init__(scope, id_)
+        stack = Stack.of(self)
+        self.endpoint_name = endpoint_name
+        self.variant_name = variant_name
+        self.release = release
+        self.capture_uri = f"s3://{artifacts_bucket.bucket_name}/{capture_prefix}"
+        self.endpoint_arn = stack.format_arn(service="sagemaker", resource="endpoint", resource_name=endpoint_name)
+
+        self.role = iam.Role(
+            self,
+            "ExecutionRole",
+            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+            description=f"{endpoint_name}: pulls the released model and writes captured requests",
+        )
+        self._grant_model_access(artifacts_bucket, capture_prefix, model_artifacts_are_local)
+
+        self.model = sagemaker.CfnModel(
+            self,
+            "Model",
+            execution_role_arn=self.role.role_arn,
+            primary_container=sagemaker.CfnModel.ContainerDefinitionProperty(
+                model_package_name=release.model_package_arn
+            ),
+            enable_network_isolation=True,
+        )
+        self.model.node.add_dependency(self.role)
+
+        self.endpoint_config = sagemaker.CfnEndpointConfig(
+            self,
+            "Config",
+            kms_key_id=key.key_arn,
+            production_variants=[
+                sagemaker.CfnEndpointConfig.ProductionVariantProperty(
+                    variant_name=variant_name,
+                    model_name=self.model.attr_model_name,
+                    initial_instance_count=endpoint.instance_count,
+                    instance_type=endpoint.instance_type,
+                    initial_variant_weight=1.0,
+                )
+            ],
+            data_capture_config=sagemaker.CfnEndpointConfig.DataCaptureConfigProperty(
+                enable_capture=True,
+                initial_sampling_percentage=endpoint.data_capture_percent,
+                destination_s3_uri=self.capture_uri,
+                kms_key_id=key.key_arn,
+                capture_options=[
+                    sagemaker.CfnEndpointConfig.CaptureOptionProperty(capture_mode="Input"),
+                    sagemaker.CfnEndpointConfig.CaptureOptionProperty(capture_mode="Output"),
+                ],
+                capture_content_type_header=sagemaker.CfnEndpointConfig.CaptureContentTypeHeaderProperty(
+                    csv_content_types=["text/csv"]
+                ),
+            ),
+        )
+
+        self.endpoint = sagemaker.CfnEndpoint(
+            self,
+            "Endpoint",
+            endpoint_name=endpoint_name,
+            endpoint_config_name=self.endpoint_config.attr_endpoint_config_name,
+        )
+        # Written in CloudFormation's own shape so the template says exactly what config asked for.
+        self.deployment_config = deployment_config(rollout, rollback_alarms.alarm_names)
+        self.endpoint.add_property_override("DeploymentConfig", self.deployment_config)
+        # The alarms are referenced by name only; they must exist before a deployment uses them.
+        self.endpoint.node.add_dependency(rollback_alarms)
+
+    def _grant_model_access(self, bucket: s3.IBucket, capture_prefix: str, artifacts_are_local: bool) -> None:
+        stack = Stack.of(self)
+        partition, region, account = stack.partition, self.release.registry_region, self.release.registry_account
+        bucket.grant_read(self.role, f"{MODEL_ARTIFACTS_PREFIX}*")
+        bucket.grant_put(self.role, f"{capture_prefix}*")
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ReadRegisteredVersions",
+                actions=["sagemaker:DescribeModelPackage"],
+                resources=[self.release.package_arn_pattern],
+            )
+        )
+        # SageMaker's framework images live in AWS-owned accounts that differ per region.
+        images = stack.format_arn(service="ecr", account="*", resource="repository", resource_name="sagemaker-*")
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="PullSageMakerImages",
+                actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
+                resources=[images],
+            )
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(sid="EcrLogin", actions=["ecr:GetAuthorizationToken"], resources=["*"])
+        )
+        log_streams = stack.format_arn(
+            service="logs",
+            resource="log-group",
+            resource_name=f"/aws/sagemaker/Endpoints/{self.endpoint_name}:*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ContainerLogs",
+                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                resources=[log_streams],
+            )
+        )
+        findings = {
+            "Action::s3:GetObject*": "grant_read on the models/ prefix only: object and version reads.",
+            "Action::s3:GetBucket*": "grant_read: bucket location/metadata needed to download model data.",
+            "Action::s3:List*": "grant_read: SageMaker lists the model data prefix before downloading it.",
+            "Action::s3:Abort*": "grant_put on the data-capture prefix: aborts its own multipart uploads.",
+            "Action::kms:GenerateDataKey*": "Captured data is written encrypted with the environment's key.",
+            "Action::kms:ReEncrypt*": "grant_put of a KMS bucket; limited to the environment's key.",
+            objects_in(self, bucket, f"{MODEL_ARTIFACTS_PREFIX}*"): "Model artifacts: the models/ prefix only.",
+            objects_in(self, bucket, f"{capture_prefix}*"): "Data capture writes under this environment's prefix only.",
+            f"Resource::{self.release.package_arn_pattern}": "Versions of the one model package group served here.",
+            f"Resource::{images}": "SageMaker framework images are in AWS-owned per-region accounts; sagemaker-* only.",
+            "Resource::*": "ecr:GetAuthorizationToken has no resource-level permissions (it returns a login token).",
+            f"Resource::{log_streams}": "Log streams of this endpoint's own log group.",
+        }
+        if not artifacts_are_local:
+            # Model data lives in the model-building account's artifacts bucket, under models/;
+            # its name is not known here, so the grant is scoped by the owning account instead.
+            foreign_objects = f"arn:{partition}:s3:::*/{MODEL_ARTIFACTS_PREFIX}*"
+            foreign_keys = f"arn:{partition}:kms:{region}:{account}:key/*"
+            self.role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="ReadModelArtifactsOfBuildAccount",
+                    actions=["s3:GetObject", "s3:GetObjectVersion"],
+                    resources=[foreign_objects],
+                    conditions={"StringEquals": {"s3:ResourceAccount": account}},
+                )
+            )
+            self.role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="DecryptModelArtifactsOfBuildAccount",
+                    actions=["kms:Decrypt"],
+                    resources=[foreign_keys],
+                    conditions={"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}},
+                )
+            )
+            findings[f"Resource::{foreign_objects}"] = (
+                "models/ objects of buckets owned by the model-building account only (s3:ResourceAccount); "
+                "that bucket's policy shares the same prefix."
+            )
+            findings[f"Resource::{foreign_keys}"] = (
+                "Decrypt through S3 only (kms:ViaService) with the model-building account's key, whose policy "
+                "allows this account."
+            )
+        acknowledge_wildcards(self.role, findings)

@@ -1,0 +1,93 @@
+"""One CloudWatch dashboard per endpoint: traffic, errors, latency, drift, deployment alarms."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aws_cdk import Duration
+from aws_cdk import aws_cloudwatch as cloudwatch
+
+from constructs import Construct
+from constructs.rollback_alarms import SAGEMAKER_NAMESPACE
+
+_WIDTH = 12
+_PERIOD = Duration.minutes(1)
+
+
+class EndpointDashboard(Construct):
+    """What an on-call engineer looks at during a deployment or after a drift alarm.
+
+    Plain aws_cloudwatch widgets: the metrics are the ones the alarms watch, so the
+    dashboard and the rollback decision never disagree.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        dashboard_name: str,
+        endpoint_name: str,
+        variant_name: str,
+        drift_metric: cloudwatch.IMetric,
+        drift_threshold: float,
+        records_metric: cloudwatch.IMetric | None,
+        rollback_alarms: Sequence[cloudwatch.IAlarm],
+        drift_alarms: Sequence[cloudwatch.IAlarm],
+    ) -> None:
+        super().__init__(scope, id_)
+        dimensions = {"EndpointName": endpoint_name, "VariantName": variant_name}
+
+        def metric(name: str, statistic: str, label: str) -> cloudwatch.Metric:
+            return cloudwatch.Metric(
+                namespace=SAGEMAKER_NAMESPACE,
+                metric_name=name,
+                dimensions_map=dimensions,
+                statistic=statistic,
+                period=_PERIOD,
+                label=label,
+            )
+
+        self.dashboard = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=dashboard_name)
+        self.dashboard.add_widgets(
+            cloudwatch.AlarmStatusWidget(
+                title="Deployment (rollback) and drift alarms",
+                alarms=[*rollback_alarms, *drift_alarms],
+                width=2 * _WIDTH,
+            )
+        )
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Invocations",
+                left=[metric("Invocations", "Sum", "invocations")],
+                right=[metric("InvocationsPerInstance", "Sum", "per instance")],
+                width=_WIDTH,
+            ),
+            cloudwatch.GraphWidget(
+                title="Errors",
+                left=[
+                    metric("Invocation5XXErrors", "Sum", "5XX"),
+                    metric("Invocation4XXErrors", "Sum", "4XX"),
+                    metric("InvocationModelErrors", "Sum", "model errors"),
+                ],
+                width=_WIDTH,
+            ),
+        )
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Model latency (microseconds)",
+                left=[
+                    metric("ModelLatency", "p50", "p50"),
+                    metric("ModelLatency", "p99", "p99"),
+                    metric("OverheadLatency", "p99", "overhead p99"),
+                ],
+                width=_WIDTH,
+            ),
+            cloudwatch.GraphWidget(
+                title="Data drift",
+                left=[drift_metric],
+                right=[records_metric] if records_metric else [],
+                left_annotations=[cloudwatch.HorizontalAnnotation(value=drift_threshold, label="drift alarm")],
+                width=_WIDTH,
+            ),
+        )

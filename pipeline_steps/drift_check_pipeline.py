@@ -1,0 +1,156 @@
+"""SDK builder of the one-step drift-check pipeline and the generator of its checked-in JSON.
+
+`cdk synth` must not import the SageMaker SDK (slow), so `make pipeline-definitions`
+runs this module once and writes `pipeline_steps/definitions/drift_check.json`; the
+drift-monitor construct reads that file and fills the `${...}` placeholders below with
+Fn::Sub (role, key, image, bucket names, endpoint). A test regenerates the file and fails
+when the checked-in copy is stale.
+
+Usage: python -m pipeline_steps.drift_check_pipeline [--check]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from pipeline_steps.sdk_session import (
+    canonical_json,
+    image_uris_by_region,
+    offline_pipeline_session,
+    role_arn_placeholder,
+)
+from pipeline_steps.sdk_session import placeholder as _ref
+
+DEFINITIONS_DIR = Path(__file__).resolve().parent / "definitions"
+DEFINITION_FILE = DEFINITIONS_DIR / "drift_check.json"
+IMAGES_FILE = DEFINITIONS_DIR / "image_uris.json"
+
+# Placeholders the construct substitutes (Fn::Sub variable names).
+PLACEHOLDERS = (
+    "RoleName",
+    "KmsKeyArn",
+    "ImageUri",
+    "InstanceType",
+    "CodeBucket",
+    "CodeKey",
+    "ReportsUri",
+    "CaptureUri",
+    "EndpointName",
+    "MetricNamespace",
+    "DriftThreshold",
+    "WindowHours",
+)
+# Pipeline parameters the schedule passes on each start (StartPipelineExecution).
+PARAMETERS = ("ModelPackageArn", "BaselineStatisticsUri", "WindowHours", "EndTime")
+SKLEARN_VERSION = "1.2-1"
+# Any region: the definition holds no region-specific value (the image is a placeholder).
+_GENERATION_REGION = "eu-west-1"
+_GENERATION_BUCKET = "drift-check-definition"
+
+
+def build_pipeline(session: Any) -> Any:
+    """The drift-check pipeline: one processing step running drift_check.py."""
+    from sagemaker.core.processing import ProcessingOutput, ScriptProcessor
+    from sagemaker.core.shapes.shapes import ProcessingS3Output
+    from sagemaker.core.workflow.execution_variables import ExecutionVariables
+    from sagemaker.core.workflow.functions import Join
+    from sagemaker.core.workflow.parameters import ParameterString
+    from sagemaker.mlops.workflow.pipeline import Pipeline
+    from sagemaker.mlops.workflow.steps import ProcessingStep
+
+    package = ParameterString(name="ModelPackageArn", default_value="")
+    baseline = ParameterString(name="BaselineStatisticsUri", default_value="")
+    window = ParameterString(name="WindowHours", default_value=_ref("WindowHours"))
+    end_time = ParameterString(name="EndTime", default_value="")
+
+    processor = ScriptProcessor(
+        role=role_arn_placeholder("RoleName"),
+        image_uri=_ref("ImageUri"),
+        command=["python3"],
+        instance_count=1,
+        instance_type=_ref("InstanceType"),
+        volume_kms_key=_ref("KmsKeyArn"),
+        output_kms_key=_ref("KmsKeyArn"),
+        max_runtime_in_seconds=3600,
+        base_job_name="drift-check",
+        sagemaker_session=session,
+    )
+    step_args = processor.run(
+        # An S3 URI, so the SDK uploads nothing; the construct points it at the script asset.
+        code=f"s3://{_ref('CodeBucket')}/{_ref('CodeKey')}",
+        outputs=[
+            ProcessingOutput(
+                output_name="report",
+                s3_output=ProcessingS3Output(
+                    s3_uri=Join(on="/", values=[_ref("ReportsUri"), ExecutionVariables.PIPELINE_EXECUTION_ID]),
+                    local_path="/opt/ml/processing/output/report",
+                    s3_upload_mode="EndOfJob",
+                ),
+            )
+        ],
+        # "--flag=value" in one argument: a parameter may be empty, an argument may not.
+        arguments=[
+            "--endpoint-name",
+            _ref("EndpointName"),
+            "--capture",
+            _ref("CaptureUri"),
+            Join(on="", values=["--model-package-arn=", package]),
+            Join(on="", values=["--baseline-statistics=", baseline]),
+            Join(on="", values=["--window-hours=", window]),
+            Join(on="", values=["--end-time=", end_time]),
+            "--threshold",
+            _ref("DriftThreshold"),
+            "--metric-namespace",
+            _ref("MetricNamespace"),
+            "--output-dir",
+            "/opt/ml/processing/output/report",
+        ],
+    )
+    step = ProcessingStep(name="CheckDrift", step_args=step_args)
+    return Pipeline(
+        name="drift-check",
+        parameters=[package, baseline, window, end_time],
+        steps=[step],
+        sagemaker_session=session,
+    )
+
+
+def image_uris() -> dict[str, dict[str, str]]:
+    """Per-region URIs of the scikit-learn processing image and Model Monitor's analyzer."""
+    sklearn = image_uris_by_region("sklearn", SKLEARN_VERSION, image_scope="training")
+    monitor = image_uris_by_region("model-monitor", "", image_scope="monitoring")
+    return {"sklearn": sklearn, "model-monitor": monitor}
+
+
+def render() -> dict[Path, str]:
+    """The files `make pipeline-definitions` writes, by path."""
+    session = offline_pipeline_session(region=_GENERATION_REGION, bucket=_GENERATION_BUCKET)
+    return {
+        DEFINITION_FILE: canonical_json(build_pipeline(session).definition()),
+        IMAGES_FILE: canonical_json(image_uris()),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="exit 1 if the checked-in files are stale")
+    args = parser.parse_args(argv)
+    stale = []
+    for path, text in render().items():
+        if args.check:
+            if not path.exists() or path.read_text() != text:
+                stale.append(path)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+            print(f"wrote {path}")
+    for path in stale:
+        print(f"stale: {path} (run `make pipeline-definitions`)", file=sys.stderr)
+    return 1 if stale else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,110 @@
+"""Serving of one environment: the guarded endpoint, its alarms, drift detection, dashboard."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Stack
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
+
+from config import AppConfig, EnvironmentConfig, Release
+from constructs import Construct
+from constructs.canary_endpoint import CanaryEndpoint
+from constructs.deploy_verifier_role import DeployVerifierRole
+from constructs.drift_monitor import DriftMonitor
+from constructs.endpoint_dashboard import EndpointDashboard
+from constructs.rollback_alarms import RollbackAlarms
+
+
+class ServingStack(Stack):
+    """deploy candidate (canary) -> observe metrics, roll back if needed -> detect drift.
+
+    Exists only for an environment with a release (an approved model version resolved
+    outside synth). A new release replaces the Model and EndpointConfig and updates the
+    endpoint in place: SageMaker shifts traffic blue/green and rolls back on any alarm.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        app_config: AppConfig,
+        environment: EnvironmentConfig,
+        release: Release,
+        artifacts_bucket: s3.IBucket,
+        key: kms.IKey,
+        alerts_topic: sns.ITopic,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, id_, **kwargs)
+        names = app_config.names
+        env = environment.name
+        endpoint_name = names.endpoint(env)
+        capture_prefix = f"data-capture/{env}/"
+        build = app_config.build_environment
+
+        self.rollback_alarms = RollbackAlarms(
+            self,
+            "RollbackAlarms",
+            endpoint_name=endpoint_name,
+            variant_name=names.variant,
+            alarm_name_prefix=names.rollback_alarm_prefix(env),
+            config=environment.alarms,
+            topic=alerts_topic,
+        )
+        self.endpoint = CanaryEndpoint(
+            self,
+            "Endpoint",
+            endpoint_name=endpoint_name,
+            variant_name=names.variant,
+            release=release,
+            endpoint=environment.endpoint,
+            rollout=environment.rollout,
+            rollback_alarms=self.rollback_alarms,
+            artifacts_bucket=artifacts_bucket,
+            key=key,
+            capture_prefix=capture_prefix,
+            model_artifacts_are_local=env == build.name,
+        )
+        self.drift = DriftMonitor(
+            self,
+            "DriftMonitor",
+            pipeline_name=names.drift_check_pipeline(env),
+            endpoint_name=endpoint_name,
+            release=release,
+            drift=environment.drift,
+            capture_uri=f"{self.endpoint.capture_uri}{endpoint_name}/{names.variant}/",
+            capture_prefix=capture_prefix,
+            reports_prefix=f"drift-reports/{env}/",
+            artifacts_bucket=artifacts_bucket,
+            key=key,
+            topic=alerts_topic,
+            metric_namespace=names.drift_metric_namespace,
+            alarm_name_prefix=names.drift_alarm_prefix(env),
+            instance_type=app_config.model_build.processing_instance_type,
+            model_build_target=build.target,
+        )
+        self.dashboard = EndpointDashboard(
+            self,
+            "Dashboard",
+            dashboard_name=endpoint_name,
+            endpoint_name=endpoint_name,
+            variant_name=names.variant,
+            drift_metric=self.drift.drift_metric,
+            drift_threshold=environment.drift.threshold,
+            records_metric=self.drift.records_metric,
+            rollback_alarms=self.rollback_alarms.alarms,
+            drift_alarms=self.drift.alarms,
+        )
+        self.verifier = DeployVerifierRole(
+            self,
+            "DeployVerifier",
+            role_name=names.deploy_verifier_role(env),
+            toolchain_account=app_config.toolchain.account,
+            endpoint_name=endpoint_name,
+            ledger_parameter_name=names.ledger_parameter(env),
+            model_package_arn_pattern=release.package_arn_pattern,
+        )

@@ -1,0 +1,440 @@
+"""Serving: blue/green rollout from config, rollback alarms wired to the endpoint, capture, drift, dashboard."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Match, Template
+
+import config
+from pipeline_steps import drift_check
+from tests.conftest import EXAMPLE_RELEASE_ARN, ROOT, Assembly, cdk_json_context, raw_config
+
+ENVIRONMENTS = ["dev", "staging", "prod"]
+SETTINGS = config.load_cdk_json()
+NAMES = SETTINGS.names
+BASELINE_URI = "s3://build-artifacts/pipelines/model-build/exec-1/baseline/statistics.json"
+CONSTRAINTS_URI = "s3://build-artifacts/pipelines/model-build/exec-1/baseline/constraints.json"
+
+
+def serving(assembly: Assembly, env: str) -> Any:
+    return assembly.template(f"mlops-delivery-{env}-serving")
+
+
+def stage_for(raw: dict[str, Any], releases_dir: Path, env: str, **context: Any) -> Any:
+    """One environment's stage built from edited settings (no cdk-nag: cheap, one stack pair)."""
+    import aws_cdk as cdk
+
+    from stacks.environment_stage import EnvironmentStage
+
+    settings = config.load({config.CONTEXT_KEY: raw, **context}, releases_dir=releases_dir)
+    flags = {k: v for k, v in cdk_json_context().items() if k.startswith("@aws-cdk")}
+    app = cdk.App(context=flags)
+    return EnvironmentStage(app, env.capitalize(), app_config=settings, environment=settings.environment(env))
+
+
+def resources(template: Any, kind: str) -> list[dict[str, Any]]:
+    return [r["Properties"] for r in template.find_resources(kind).values()]
+
+
+def alarm_metrics(alarm: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every metric an alarm reads, whether it is a plain metric or metric math."""
+    if "MetricName" in alarm:
+        return [{"Namespace": alarm["Namespace"], "MetricName": alarm["MetricName"], "Dimensions": alarm["Dimensions"]}]
+    return [q["MetricStat"]["Metric"] for q in alarm["Metrics"] if "MetricStat" in q]
+
+
+def dimensions(metric: dict[str, Any]) -> dict[str, str]:
+    return {d["Name"]: d["Value"] for d in metric["Dimensions"]}
+
+
+def endpoint(template: Any) -> dict[str, Any]:
+    (props,) = resources(template, "AWS::SageMaker::Endpoint")
+    return props
+
+
+@pytest.mark.parametrize(
+    ("env", "routing"),
+    [
+        (
+            "dev",
+            {"Type": "CANARY", "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 50}, "WaitIntervalInSeconds": 300},
+        ),
+        (
+            "prod",
+            {
+                "Type": "LINEAR",
+                "LinearStepSize": {"Type": "CAPACITY_PERCENT", "Value": 25},
+                "WaitIntervalInSeconds": 600,
+            },
+        ),
+    ],
+)
+def test_rollout_type_from_config_becomes_the_blue_green_policy(
+    assembly: Assembly, env: str, routing: dict[str, Any]
+) -> None:
+    rollout = SETTINGS.environment(env).rollout
+    policy = endpoint(serving(assembly, env))["DeploymentConfig"]["BlueGreenUpdatePolicy"]
+    assert policy == {
+        "TrafficRoutingConfiguration": routing,
+        "TerminationWaitInSeconds": rollout.termination_wait_minutes * 60,
+        "MaximumExecutionTimeoutInSeconds": rollout.max_execution_timeout_minutes * 60,
+    }
+
+
+def test_all_at_once_on_a_single_instance_shifts_everything_in_one_step(tmp_path: Path) -> None:
+    raw = raw_config()
+    dev = raw["environments"]["dev"]
+    dev["endpoint"]["instance_count"] = 1
+    dev["rollout"].update(type="ALL_AT_ONCE", wait_interval_minutes=3)
+    stage = stage_for(raw, tmp_path, "dev", **{"release.dev": EXAMPLE_RELEASE_ARN})
+    routing = endpoint(Template.from_stack(stage.serving))["DeploymentConfig"]["BlueGreenUpdatePolicy"][
+        "TrafficRoutingConfiguration"
+    ]
+    assert routing == {"Type": "ALL_AT_ONCE", "WaitIntervalInSeconds": 180}
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_every_rollback_alarm_exists_and_measures_this_endpoint(assembly: Assembly, env: str) -> None:
+    template = serving(assembly, env)
+    named = [a["AlarmName"] for a in endpoint(template)["DeploymentConfig"]["AutoRollbackConfiguration"]["Alarms"]]
+    assert 1 <= len(named) <= 10
+    alarms = {a["AlarmName"]: a for a in resources(template, "AWS::CloudWatch::Alarm")}
+    for name in named:
+        assert name.startswith(NAMES.rollback_alarm_prefix(env))
+        alarm = alarms[name]  # a rollback alarm that does not exist would never roll anything back
+        assert alarm["AlarmActions"], f"{name} notifies nobody"
+        for metric in alarm_metrics(alarm):
+            assert metric["Namespace"] == "AWS/SageMaker"
+            assert dimensions(metric) == {"EndpointName": NAMES.endpoint(env), "VariantName": NAMES.variant}
+
+
+def test_rollback_alarms_use_thresholds_and_units_that_can_fire(assembly: Assembly) -> None:
+    alarms_config = SETTINGS.environment("prod").alarms
+    alarms = {a["AlarmName"]: a for a in resources(serving(assembly, "prod"), "AWS::CloudWatch::Alarm")}
+    prefix = NAMES.rollback_alarm_prefix("prod")
+    latency = alarms[f"{prefix}p99-latency"]
+    # ModelLatency is reported in microseconds; a threshold in ms would never be crossed... or always.
+    assert latency["MetricName"] == "ModelLatency" and latency["ExtendedStatistic"] == "p99"
+    assert latency["Threshold"] == alarms_config.p99_latency_ms * 1000
+    # Error metrics are 1 per failed request: a Sum per period, not an Average, crosses a count.
+    for suffix, metric, limit in [
+        ("5xx-errors", "Invocation5XXErrors", alarms_config.max_5xx_errors),
+        ("model-errors", "InvocationModelErrors", alarms_config.max_model_errors),
+    ]:
+        alarm = alarms[f"{prefix}{suffix}"]
+        assert (alarm["MetricName"], alarm["Statistic"], alarm["Threshold"]) == (metric, "Sum", limit)
+    rate = alarms[f"{prefix}4xx-rate"]
+    (expression,) = [q for q in rate["Metrics"] if "Expression" in q]
+    assert "100 * errors / invocations" in expression["Expression"]
+    assert {m["MetricName"] for m in alarm_metrics(rate)} == {"Invocation4XXErrors", "Invocations"}
+    assert rate["Threshold"] == alarms_config.max_4xx_rate_percent
+    for alarm in alarms.values():
+        if alarm["AlarmName"].startswith(prefix):
+            assert alarm["TreatMissingData"] == "notBreaching"  # no traffic is not a failed release
+            assert alarm["EvaluationPeriods"] == alarms_config.evaluation_periods
+
+
+def test_worst_case_time_to_rollback_follows_config_and_is_within_three_periods_and_a_minute(tmp_path: Path) -> None:
+    stage = stage_for(raw_config(), tmp_path, "staging", **{"release.staging": EXAMPLE_RELEASE_ARN})
+    alarms = stage.serving.rollback_alarms
+    configured = SETTINGS.environment("staging").alarms
+    seconds = alarms.worst_case_detection.to_seconds()
+    assert seconds == configured.period_seconds * configured.evaluation_periods + 60
+    assert seconds <= 3 * configured.period_seconds + 60
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_endpoint_config_encrypts_the_volume_and_captures_requests_and_responses(assembly: Assembly, env: str) -> None:
+    (props,) = resources(serving(assembly, env), "AWS::SageMaker::EndpointConfig")
+    assert "KmsKeyId" in props
+    capture = props["DataCaptureConfig"]
+    assert capture["EnableCapture"] is True
+    assert sorted(o["CaptureMode"] for o in capture["CaptureOptions"]) == ["Input", "Output"]
+    assert capture["InitialSamplingPercentage"] == SETTINGS.environment(env).endpoint.data_capture_percent
+    assert capture["KmsKeyId"] == props["KmsKeyId"]
+    assert capture["DestinationS3Uri"]["Fn::Join"][1][-1] == f"/data-capture/{env}/"
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_only_the_endpoint_and_variant_have_fixed_names_so_a_release_is_blue_green(
+    assembly: Assembly, env: str
+) -> None:
+    template = serving(assembly, env)
+    (model,) = resources(template, "AWS::SageMaker::Model")
+    (endpoint_config,) = resources(template, "AWS::SageMaker::EndpointConfig")
+    # A fixed Model/EndpointConfig name would block the replacement a new release needs.
+    assert "ModelName" not in model and "EndpointConfigName" not in endpoint_config
+    assert model["PrimaryContainer"] == {"ModelPackageName": EXAMPLE_RELEASE_ARN}
+    assert endpoint_config["ProductionVariants"][0]["VariantName"] == NAMES.variant
+    assert endpoint(template)["EndpointName"] == NAMES.endpoint(env)
+    assert endpoint(template)["EndpointConfigName"]["Fn::GetAtt"][1] == "EndpointConfigName"
+
+
+def test_a_new_release_changes_the_model_but_not_the_endpoint_or_variant(tmp_path: Path) -> None:
+    def synth(version: int) -> dict[str, Any]:
+        arn = EXAMPLE_RELEASE_ARN.rsplit("/", 1)[0] + f"/{version}"
+        stage = stage_for(raw_config(), tmp_path, "dev", **{"release.dev": arn})
+        return Template.from_stack(stage.serving).to_json()["Resources"]
+
+    before, after = synth(3), synth(4)
+    assert set(before) == set(after)  # same logical ids: CloudFormation updates, never deletes the endpoint
+    changed = {k for k in before if before[k] != after[k]}
+    kinds = {before[k]["Type"] for k in changed}
+    assert "AWS::SageMaker::Model" in kinds
+    endpoints = [k for k in before if before[k]["Type"] == "AWS::SageMaker::Endpoint"]
+    assert [before[k]["Properties"]["EndpointName"] for k in endpoints] == [
+        after[k]["Properties"]["EndpointName"] for k in endpoints
+    ]
+
+
+def statements(template: Any, role_fragment: str) -> list[dict[str, Any]]:
+    found = []
+    for logical_id, policy in template.find_resources("AWS::IAM::Policy").items():
+        if role_fragment in logical_id:
+            found += policy["Properties"]["PolicyDocument"]["Statement"]
+    return found
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def object_suffixes(statement: dict[str, Any]) -> list[str]:
+    """The key pattern of each resource of a statement; "<bucket>" for the bucket ARN itself."""
+    suffixes = []
+    for resource in as_list(statement["Resource"]):
+        if isinstance(resource, str):
+            suffixes.append(resource)
+        else:
+            suffixes.append(resource["Fn::Join"][1][-1] if "Fn::Join" in resource else "<bucket>")
+    return suffixes
+
+
+def test_execution_role_reads_models_prefix_and_writes_only_its_capture_prefix(assembly: Assembly) -> None:
+    found = statements(serving(assembly, "dev"), "EndpointExecutionRole")
+    text = json.dumps(found)
+    assert "FullAccess" not in text
+    writes = [s for s in found if any(a.startswith("s3:Put") for a in as_list(s["Action"]))]
+    assert writes and all(object_suffixes(s) == ["/data-capture/dev/*"] for s in writes)
+    reads = [s for s in found if "s3:GetObject*" in as_list(s["Action"])]
+    assert reads and all(set(object_suffixes(s)) == {"<bucket>", "/models/*"} for s in reads)
+    described = [s for s in found if s["Action"] == "sagemaker:DescribeModelPackage"]
+    assert [s["Resource"] for s in described] == [
+        "arn:aws:sagemaker:eu-west-1:222222222222:model-package/mlops-delivery/*"
+    ]
+
+
+def test_serving_in_another_account_reads_build_artifacts_scoped_by_account(assembly: Assembly) -> None:
+    found = statements(serving(assembly, "prod"), "EndpointExecutionRole")
+    foreign = next(s for s in found if s.get("Sid") == "ReadModelArtifactsOfBuildAccount")
+    assert foreign["Resource"] == "arn:aws:s3:::*/models/*"
+    assert foreign["Condition"] == {"StringEquals": {"s3:ResourceAccount": "222222222222"}}
+    decrypt = next(s for s in found if s.get("Sid") == "DecryptModelArtifactsOfBuildAccount")
+    assert decrypt["Condition"] == {"StringEquals": {"kms:ViaService": "s3.eu-west-1.amazonaws.com"}}
+    # In the build environment itself the local bucket grant is enough.
+    assert not any(s.get("Sid") == "ReadModelArtifactsOfBuildAccount" for s in statements(serving(assembly, "dev"), ""))
+
+
+def schedule_parameters(template: Any) -> dict[str, str]:
+    (rule,) = [r for r in resources(template, "AWS::Events::Rule") if "ScheduleExpression" in r]
+    (target,) = rule["Targets"]
+    return {p["Name"]: p["Value"] for p in target["SageMakerPipelineParameters"]["PipelineParameterList"]}
+
+
+def test_drift_check_runs_on_schedule_against_the_released_version(assembly: Assembly) -> None:
+    template = serving(assembly, "staging")
+    (pipeline,) = resources(template, "AWS::SageMaker::Pipeline")
+    assert pipeline["PipelineName"] == NAMES.drift_check_pipeline("staging")
+    (rule,) = [r for r in resources(template, "AWS::Events::Rule") if "ScheduleExpression" in r]
+    assert rule["ScheduleExpression"] == SETTINGS.environment("staging").drift.schedule
+    assert rule["Targets"][0]["Arn"].endswith(f":pipeline/{NAMES.drift_check_pipeline('staging')}")
+    assert schedule_parameters(template) == {"ModelPackageArn": EXAMPLE_RELEASE_ARN}
+
+
+def test_release_file_baseline_is_passed_to_the_drift_check(tmp_path: Path) -> None:
+    (tmp_path / "staging.json").write_text(
+        json.dumps({"model_package_arn": EXAMPLE_RELEASE_ARN, "baseline_statistics_uri": BASELINE_URI})
+    )
+    stage = stage_for(raw_config(), tmp_path, "staging")
+    assert schedule_parameters(Template.from_stack(stage.serving)) == {
+        "ModelPackageArn": EXAMPLE_RELEASE_ARN,
+        "BaselineStatisticsUri": BASELINE_URI,
+    }
+
+
+def test_drift_definition_fills_every_placeholder(assembly: Assembly) -> None:
+    (pipeline,) = resources(serving(assembly, "dev"), "AWS::SageMaker::Pipeline")
+    body, variables = pipeline["PipelineDefinition"]["PipelineDefinitionBody"]["Fn::Sub"]
+    used = set(re.findall(r"\$\{([A-Za-z]+)\}", body))
+    assert used == set(variables), "an unfilled ${...} would reach SageMaker verbatim"
+    definition = json.loads(body)
+    assert [p["Name"] for p in definition["Parameters"]] == [
+        "ModelPackageArn",
+        "BaselineStatisticsUri",
+        "WindowHours",
+        "EndTime",
+    ]
+    (step,) = definition["Steps"]
+    assert step["Arguments"]["AppSpecification"]["ContainerEntrypoint"][1].startswith("/opt/ml/processing/input/code/")
+
+
+def test_drift_alarm_watches_the_metric_the_drift_check_publishes(assembly: Assembly) -> None:
+    (alarm,) = [
+        a
+        for a in resources(serving(assembly, "prod"), "AWS::CloudWatch::Alarm")
+        if a["AlarmName"].startswith(NAMES.drift_alarm_prefix("prod"))
+    ]
+    (metric,) = alarm_metrics(alarm)
+    assert alarm["Threshold"] == SETTINGS.environment("prod").drift.threshold
+    report = drift_check.DriftReport(
+        endpoint_name=NAMES.endpoint("prod"),
+        window_start="",
+        window_end="",
+        baseline_uri="",
+        threshold=0.2,
+        captured_records=100,
+        rejected_records=0,
+        status="drift",
+        max_psi=0.5,
+        features=[drift_check.FeatureDrift("mean_radius", 0.5, True, 100, 0)],
+    )
+    from datetime import UTC, datetime
+
+    published = drift_check.metric_data(report, datetime(2026, 1, 1, tzinfo=UTC))
+    watched = [
+        d for d in published if d["MetricName"] == metric["MetricName"] and d["Dimensions"] == metric["Dimensions"]
+    ]
+    assert metric["Namespace"] == NAMES.drift_metric_namespace
+    assert [d["Value"] for d in watched] == [0.5], "the alarm must watch a metric the drift check really writes"
+
+
+def test_drift_alarm_events_reach_the_model_build_bus_from_other_accounts_only(assembly: Assembly) -> None:
+    (rule,) = [r for r in resources(serving(assembly, "prod"), "AWS::Events::Rule") if "EventPattern" in r]
+    assert rule["EventPattern"] == {
+        "source": ["aws.cloudwatch"],
+        "detail-type": ["CloudWatch Alarm State Change"],
+        "detail": {"alarmName": [{"prefix": NAMES.drift_alarm_prefix("prod")}]},
+    }
+    assert rule["Targets"][0]["Arn"] == "arn:aws:events:eu-west-1:222222222222:event-bus/default"
+    assert not [r for r in resources(serving(assembly, "dev"), "AWS::Events::Rule") if "EventPattern" in r]
+
+
+def test_drift_role_publishes_only_to_the_drift_namespaces(assembly: Assembly) -> None:
+    found = statements(serving(assembly, "dev"), "DriftMonitorRole")
+    (publish,) = [s for s in found if s["Action"] == "cloudwatch:PutMetricData"]
+    assert NAMES.drift_metric_namespace in publish["Condition"]["StringEquals"]["cloudwatch:namespace"]
+    reports = [s for s in found if "s3:PutObject" in as_list(s["Action"])]
+    assert reports and all(object_suffixes(s) == ["/drift-reports/dev/*"] for s in reports)
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_dashboard_shows_traffic_errors_latency_drift_and_the_alarms(assembly: Assembly, env: str) -> None:
+    template = serving(assembly, env)
+    (dashboard,) = resources(template, "AWS::CloudWatch::Dashboard")
+    body = json.dumps(dashboard["DashboardBody"])
+    for needle in ("Invocations", "Invocation5XXErrors", "ModelLatency", "PSI", NAMES.endpoint(env)):
+        assert needle in body
+    for alarm in template.find_resources("AWS::CloudWatch::Alarm"):
+        assert alarm in body, f"alarm {alarm} missing from the dashboard"
+
+
+def test_deploy_verifier_role_is_trusted_by_the_toolchain_and_scoped(assembly: Assembly) -> None:
+    template = serving(assembly, "staging")
+    template.has_resource_properties(
+        "AWS::IAM::Role",
+        {
+            "RoleName": NAMES.deploy_verifier_role("staging"),
+            "AssumeRolePolicyDocument": {
+                "Statement": [
+                    Match.object_like(
+                        {"Principal": {"AWS": "arn:aws:iam::111111111111:root"}, "Action": "sts:AssumeRole"}
+                    )
+                ]
+            },
+        },
+    )
+    found = {s["Sid"]: s for s in statements(template, "DeployVerifier")}
+    assert (
+        found["VerifyEndpoint"]["Resource"]
+        == "arn:aws:sagemaker:eu-west-1:333333333333:endpoint/mlops-delivery-staging"
+    )
+    assert set(found["KnownGoodLedger"]["Action"]) == {
+        "ssm:GetParameter",
+        "ssm:PutParameter",
+        "ssm:GetParameterHistory",
+    }
+    assert found["KnownGoodLedger"]["Resource"] == (
+        "arn:aws:ssm:eu-west-1:333333333333:parameter/mlops-delivery/staging/known-good"
+    )
+    assert found["ReadRegisteredVersions"]["Resource"].endswith(":model-package/mlops-delivery/*")
+
+
+def test_synth_without_a_release_skips_serving_with_one_line_each(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stages = [stage_for(raw_config(), tmp_path, env) for env in ENVIRONMENTS]
+    assert all(stage.serving is None for stage in stages)
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == len(ENVIRONMENTS)
+    for env, line in zip(ENVIRONMENTS, lines, strict=True):
+        assert f"mlops-delivery-{env}-serving: skipped, no release for {env}" in line
+        assert f"-c release.{env}=" in line
+
+
+def test_model_monitor_option_feeds_the_same_drift_alarm_prefix(tmp_path: Path) -> None:
+    raw = raw_config()
+    raw["environments"]["prod"]["drift"].update(
+        use_model_monitor=True, model_monitor_features=["mean_radius", "worst_area"]
+    )
+    (tmp_path / "prod.json").write_text(
+        json.dumps(
+            {
+                "model_package_arn": EXAMPLE_RELEASE_ARN,
+                "baseline_statistics_uri": BASELINE_URI,
+                "baseline_constraints_uri": CONSTRAINTS_URI,
+            }
+        )
+    )
+    template = Template.from_stack(stage_for(raw, tmp_path, "prod").serving)
+    template.resource_count_is("AWS::SageMaker::Pipeline", 0)
+    (schedule,) = resources(template, "AWS::SageMaker::MonitoringSchedule")
+    assert schedule["MonitoringScheduleName"] == NAMES.drift_check_pipeline("prod")
+    assert schedule["MonitoringScheduleConfig"]["ScheduleConfig"]["ScheduleExpression"] == "cron(0 * ? * * *)"
+    (job,) = resources(template, "AWS::SageMaker::DataQualityJobDefinition")
+    baseline = job["DataQualityBaselineConfig"]
+    assert baseline["StatisticsResource"]["S3Uri"] == BASELINE_URI
+    assert baseline["ConstraintsResource"]["S3Uri"] == CONSTRAINTS_URI
+    (alarm,) = [
+        a
+        for a in resources(template, "AWS::CloudWatch::Alarm")
+        if a["AlarmName"].startswith(NAMES.drift_alarm_prefix("prod"))
+    ]
+    metrics = alarm_metrics(alarm)
+    assert {m["MetricName"] for m in metrics} == {
+        "feature_baseline_drift_mean_radius",
+        "feature_baseline_drift_worst_area",
+    }
+    for metric in metrics:
+        assert metric["Namespace"] == "aws/sagemaker/Endpoints/data-metrics"
+        assert dimensions(metric) == {
+            "Endpoint": NAMES.endpoint("prod"),
+            "MonitoringSchedule": NAMES.drift_check_pipeline("prod"),
+        }
+
+
+def test_checked_in_drift_check_definition_is_current() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "pipeline_steps.drift_check_pipeline", "--check"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
