@@ -144,6 +144,8 @@ class StartRetrainingFunction(Construct):
             },
         )
 
+        # Lambda sends failed invocations to the queue as this role, so it must encrypt with the key.
+        self.queue_key.grant(self.role, "kms:GenerateDataKey", "kms:Decrypt")
         registry.grant_read(self.function)
         self.function.add_to_role_policy(
             iam.PolicyStatement(

@@ -132,6 +132,10 @@ def test_function_may_start_and_list_runs_of_the_pipeline_and_read_the_registry_
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
         for action in actions:
             by_action[action] = statement["Resource"]
+    # Failed invocations go to the KMS-encrypted dead-letter queue as this role.
+    for action in ("kms:GenerateDataKey", "kms:Decrypt"):
+        assert by_action[action]["Fn::GetAtt"][0].startswith("StartRetrainingDeadLetterKey")
+    assert by_action["sqs:SendMessage"]["Fn::GetAtt"][0].startswith("StartRetrainingDeadLetterQueue")
     assert by_action["sagemaker:StartPipelineExecution"] == PIPELINE_ARN
     assert by_action["sagemaker:ListPipelineExecutions"] == PIPELINE_ARN
     for read in ("sagemaker:DescribeModelPackage", "sagemaker:ListModelPackages"):
