@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -194,11 +193,17 @@ def test_function_runs_latest_python_with_pinned_powertools_layer_and_one_at_a_t
     )
 
 
-def test_no_asset_is_bundled(template: Any) -> None:
-    """Powertools comes from the AWS layer; the asset is the handler's own source files only."""
-    root = Path(__file__).resolve().parent.parent / "lambda" / "start_retraining"
-    shipped = sorted(p.name for p in root.iterdir() if p.suffix == ".py")
-    assert shipped == ["retraining_runs.py", "retraining_settings.py", "retraining_triggers.py", "start_retraining.py"]
+def test_asset_holds_only_the_handler_sources(assembly: Assembly, template: Any) -> None:
+    """Powertools comes from the AWS layer: nothing is bundled, no dependency is vendored."""
+    (function,) = template.find_resources("AWS::Lambda::Function").values()
+    asset_hash = function["Properties"]["Code"]["S3Key"].removesuffix(".zip")
+    staged = assembly.directory / f"asset.{asset_hash}"
+    assert sorted(p.name for p in staged.iterdir()) == [
+        "retraining_runs.py",
+        "retraining_settings.py",
+        "retraining_triggers.py",
+        "start_retraining.py",
+    ]
 
 
 def test_dead_letter_queue_is_kms_encrypted_ssl_only_and_alarmed_to_the_alerts_topic(template: Any) -> None:
