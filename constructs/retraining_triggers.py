@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aws_cdk import Duration, Stack
+from aws_cdk import CfnResource, Duration, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -75,7 +75,7 @@ class RetrainingTriggers(Construct):
             )
 
         self.drift_rule: events.Rule | None = None
-        self.bus_policy: events.CfnEventBusPolicy | None = None
+        self.bus_policy: CfnResource | None = None
         if retraining.on_drift:
             self.drift_rule = self._rule(
                 "DriftRule",
@@ -111,7 +111,7 @@ class RetrainingTriggers(Construct):
         rule.add_target(self._target)
         return rule
 
-    def _allow_forwarding(self, accounts: list[str]) -> events.CfnEventBusPolicy:
+    def _allow_forwarding(self, accounts: list[str]) -> CfnResource:
         """Lets the serving accounts forward their drift alarms' state changes to the default bus."""
         stack = Stack.of(self)
         bus_arn = stack.format_arn(service="events", resource="event-bus", resource_name="default")
@@ -121,10 +121,15 @@ class RetrainingTriggers(Construct):
             actions=["events:PutEvents"],
             resources=[bus_arn],
         )
-        return events.CfnEventBusPolicy(
+        # A plain CfnResource: the typed CfnEventBusPolicy prints a deprecation warning for its
+        # legacy `principal` property on every synth, although only `Statement` is used.
+        return CfnResource(
             self,
             "ForwardedDriftAlarms",
-            event_bus_name="default",
-            statement_id="ServingAccountsForwardDriftAlarms",
-            statement=stack.resolve(statement.to_statement_json()),
+            type="AWS::Events::EventBusPolicy",
+            properties={
+                "EventBusName": "default",
+                "StatementId": "ServingAccountsForwardDriftAlarms",
+                "Statement": stack.resolve(statement.to_statement_json()),
+            },
         )
