@@ -120,6 +120,11 @@ class RetrainingTriggers(Construct):
             principals=[iam.AccountPrincipal(account) for account in accounts],
             actions=["events:PutEvents"],
             resources=[bus_arn],
+            # Only alarm state changes: the serving accounts cannot inject manual or S3 events.
+            conditions={
+                "ForAllValues:StringEquals": {"events:source": ["aws.cloudwatch"]},
+                "StringEquals": {"events:detail-type": "CloudWatch Alarm State Change"},
+            },
         )
         # A plain CfnResource: the typed CfnEventBusPolicy prints a deprecation warning for its
         # legacy `principal` property on every synth, although only `Statement` is used.

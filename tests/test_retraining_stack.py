@@ -118,6 +118,10 @@ def test_serving_accounts_may_forward_events_to_the_default_bus_and_nobody_else(
                 "Action": "events:PutEvents",
                 "Principal": {"AWS": ["arn:aws:iam::333333333333:root", "arn:aws:iam::444444444444:root"]},
                 "Resource": f"arn:aws:events:eu-west-1:{BUILD_ACCOUNT}:event-bus/default",
+                "Condition": {
+                    "ForAllValues:StringEquals": {"events:source": ["aws.cloudwatch"]},
+                    "StringEquals": {"events:detail-type": "CloudWatch Alarm State Change"},
+                },
             },
         },
     )
