@@ -10,6 +10,7 @@ from aws_cdk import Environment, RemovalPolicy, Stage
 from config import AppConfig, EnvironmentConfig, RemovalMode
 from constructs import Construct
 from stacks.model_build_stack import ModelBuildStack
+from stacks.retraining_stack import RetrainingStack
 from stacks.serving_stack import ServingStack
 from stacks.storage_stack import StorageStack
 
@@ -63,6 +64,24 @@ class EnvironmentStage(Stage):
                 artifacts_bucket=self.storage.artifacts_bucket,
                 key=self.storage.key,
                 registry=self.storage.registry,
+            )
+            self.retraining = RetrainingStack(
+                self,
+                "Retraining",
+                stack_name=names.stack(environment.name, "retraining"),
+                description=f"{project} {environment.name}: retraining triggers, start-retraining function, alerts",
+                pipeline_name=self.model_build.pipeline_name,
+                registry=self.storage.registry,
+                data_bucket=self.storage.data_bucket,
+                alerts_topic=self.storage.alerts_topic,
+                retraining=app_config.model_build.retraining,
+                approval=environment.approval,
+                production=environment.production,
+                manual_source=names.manual_retraining_source,
+                drift_alarm_prefixes=[names.drift_alarm_prefix(env.name) for env in app_config.environments],
+                drift_alarm_accounts=[env.account for env in app_config.environments],
+                # Serving accounts other than this one forward their drift alarms to this account's bus.
+                forwarding_accounts=app_config.consumer_accounts,
             )
 
         self.serving: ServingStack | None = None

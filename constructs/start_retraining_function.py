@@ -1,0 +1,184 @@
+"""The one function that turns any retraining trigger into a model-building pipeline execution."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Stack, Validations
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
+
+from config import ApprovalMode, RetrainingConfig
+from constructs import Construct
+from constructs.model_registry import ModelRegistry
+
+ASSET_DIR = Path(__file__).resolve().parent.parent / "lambda" / "start_retraining"
+# Powertools for AWS Lambda (Python) v3, published by AWS as a public layer in every commercial
+# region; pinned so a deploy never picks up a new Powertools release unannounced. The local
+# tests run against the version pinned in requirements-dev.txt.
+POWERTOOLS_LAYER_ACCOUNT = "017000801446"
+POWERTOOLS_LAYER_VERSION = 27
+RUNTIME = lambda_.Runtime.PYTHON_3_14
+ARCHITECTURE = lambda_.Architecture.ARM_64
+
+
+class StartRetrainingFunction(Construct):
+    """Lambda function + its KMS-encrypted dead-letter queue + an alarm on the queue's depth.
+
+    Reserved concurrency is 1: triggers are handled one at a time, so two events arriving
+    together cannot both see "nothing running" and both start the pipeline. Failed async
+    invocations are retried by Lambda, then land in `dead_letter_queue`; the EventBridge rules
+    send what they cannot deliver to the same queue, so one alarm covers every lost trigger.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        pipeline_name: str,
+        registry: ModelRegistry,
+        data_bucket: s3.IBucket,
+        retraining: RetrainingConfig,
+        approval: ApprovalMode,
+        production: bool,
+        manual_source: str,
+        drift_alarm_prefixes: Sequence[str],
+        alerts_topic: sns.ITopic,
+        retry_attempts: int = 2,
+    ) -> None:
+        super().__init__(scope, id_)
+        stack = Stack.of(self)
+        self.pipeline_arn = stack.format_arn(service="sagemaker", resource="pipeline", resource_name=pipeline_name)
+
+        self.queue_key = kms.Key(
+            self,
+            "DeadLetterKey",
+            description="Encrypts the start-retraining dead-letter queue",
+            enable_key_rotation=True,
+            removal_policy=RemovalPolicy.DESTROY,
+            pending_window=Duration.days(7),
+        )
+        # EventBridge writes undeliverable events to the queue and must encrypt them with this key.
+        self.queue_key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowEventBridgeToUseTheQueue",
+                principals=[iam.ServicePrincipal("events.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],
+                conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
+            )
+        )
+        self.dead_letter_queue = sqs.Queue(
+            self,
+            "DeadLetterQueue",
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=self.queue_key,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        Validations.of(self.dead_letter_queue).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-SQS3",
+                reason="This queue is the dead-letter queue of the function and of the retraining rules; "
+                "a dead-letter queue of its own would only move the same messages one step further.",
+            )
+        )
+
+        self.log_group = logs.LogGroup(
+            self, "Logs", retention=logs.RetentionDays.ONE_YEAR, removal_policy=RemovalPolicy.DESTROY
+        )
+        # Own role rather than the AWSLambdaBasicExecutionRole managed policy: logs to this group only.
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="Starts the model-building pipeline for a retraining trigger",
+        )
+        self.log_group.grant_write(self.role)
+
+        powertools = lambda_.LayerVersion.from_layer_version_arn(
+            self,
+            "Powertools",
+            f"arn:{stack.partition}:lambda:{stack.region}:{POWERTOOLS_LAYER_ACCOUNT}:layer:"
+            f"AWSLambdaPowertoolsPythonV3-{RUNTIME.name.replace('.', '')}-arm64:{POWERTOOLS_LAYER_VERSION}",
+        )
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            description="Turns a schedule, new-data, drift or manual trigger into one model-building run",
+            runtime=RUNTIME,
+            architecture=ARCHITECTURE,
+            handler="start_retraining.lambda_handler",
+            code=lambda_.Code.from_asset(str(ASSET_DIR), exclude=["__pycache__", "*.pyc"]),
+            layers=[powertools],
+            role=self.role,
+            log_group=self.log_group,
+            timeout=Duration.seconds(60),
+            memory_size=256,
+            reserved_concurrent_executions=1,
+            retry_attempts=retry_attempts,
+            max_event_age=Duration.hours(6),
+            dead_letter_queue=self.dead_letter_queue,
+            tracing=lambda_.Tracing.ACTIVE,
+            environment={
+                "PIPELINE_NAME": pipeline_name,
+                "MODEL_PACKAGE_GROUP": registry.group_name,
+                "DATA_BUCKET": data_bucket.bucket_name,
+                "INCOMING_PREFIX": retraining.incoming_prefix,
+                "QUIET_PERIOD_MINUTES": str(retraining.quiet_period_minutes),
+                "APPROVAL_MODE": approval.value,
+                "PRODUCTION": str(production).lower(),
+                "MANUAL_SOURCE": manual_source,
+                "DRIFT_ALARM_PREFIXES": ",".join(drift_alarm_prefixes),
+                "POWERTOOLS_SERVICE_NAME": "start-retraining",
+                "POWERTOOLS_METRICS_NAMESPACE": f"{registry.group_name}/Retraining",
+            },
+        )
+
+        # Lambda sends failed invocations to the queue as this role, so it must encrypt with the key.
+        self.queue_key.grant(self.role, "kms:GenerateDataKey", "kms:Decrypt")
+        registry.grant_read(self.function)
+        self.function.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="StartAndListModelBuildRuns",
+                actions=["sagemaker:StartPipelineExecution", "sagemaker:ListPipelineExecutions"],
+                resources=[self.pipeline_arn],
+            )
+        )
+
+        self.dead_letter_alarm = cloudwatch.Alarm(
+            self,
+            "DeadLetterAlarm",
+            alarm_description="A retraining trigger failed after its retries and waits in the dead-letter queue.",
+            metric=self.dead_letter_queue.metric_approximate_number_of_messages_visible(
+                period=Duration.minutes(5), statistic="Maximum"
+            ),
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        self.dead_letter_alarm.add_alarm_action(cloudwatch_actions.SnsAction(alerts_topic))
+
+        Validations.of(self.role).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-IAM5[Resource::*]",
+                reason="X-Ray PutTraceSegments and PutTelemetryRecords support no resource-level permissions.",
+            )
+        )
+        Validations.of(self.role).acknowledge(
+            Acknowledgment(
+                id=f"AwsSolutions-IAM5[Resource::{registry.package_arn_pattern}]",
+                reason="Reads the versions of this one model package group only (to find the champion); "
+                "version ARNs end in a number that is not known before registration.",
+            )
+        )

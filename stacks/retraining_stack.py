@@ -1,0 +1,74 @@
+"""When the model rebuilds, and why: triggers -> one start-retraining function -> notifications."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from aws_cdk import Stack
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
+
+from config import ApprovalMode, RetrainingConfig
+from constructs import Construct
+from constructs.model_registry import ModelRegistry
+from constructs.pipeline_notifications import PipelineNotifications
+from constructs.retraining_triggers import RetrainingTriggers
+from constructs.start_retraining_function import StartRetrainingFunction
+
+
+class RetrainingStack(Stack):
+    """Only in the model-building environment, next to the pipeline it starts."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        pipeline_name: str,
+        registry: ModelRegistry,
+        data_bucket: s3.IBucket,
+        alerts_topic: sns.ITopic,
+        retraining: RetrainingConfig,
+        approval: ApprovalMode,
+        production: bool,
+        manual_source: str,
+        drift_alarm_prefixes: Sequence[str],
+        drift_alarm_accounts: Sequence[str],
+        forwarding_accounts: Sequence[str],
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, id_, **kwargs)
+        self.start_retraining = StartRetrainingFunction(
+            self,
+            "StartRetraining",
+            pipeline_name=pipeline_name,
+            registry=registry,
+            data_bucket=data_bucket,
+            retraining=retraining,
+            approval=approval,
+            production=production,
+            manual_source=manual_source,
+            drift_alarm_prefixes=drift_alarm_prefixes,
+            alerts_topic=alerts_topic,
+        )
+        self.triggers = RetrainingTriggers(
+            self,
+            "Triggers",
+            function=self.start_retraining.function,
+            dead_letter_queue=self.start_retraining.dead_letter_queue,
+            retraining=retraining,
+            data_bucket=data_bucket,
+            manual_source=manual_source,
+            drift_alarm_prefixes=drift_alarm_prefixes,
+            drift_alarm_accounts=drift_alarm_accounts,
+            forwarding_accounts=forwarding_accounts,
+        )
+        self.notifications = PipelineNotifications(
+            self,
+            "Notifications",
+            topic=alerts_topic,
+            pipeline_arn=self.start_retraining.pipeline_arn,
+            model_package_group_name=registry.group_name,
+            dead_letter_queue=self.start_retraining.dead_letter_queue,
+        )

@@ -1,0 +1,446 @@
+"""The start-retraining function: every trigger kind, dedup, idempotency, quiet period, bad events.
+
+moto holds the registry and the pipeline's executions; botocore's Stubber checks the exact
+StartPipelineExecution request where moto cannot (it ignores ClientRequestToken).
+Events follow the formats AWS documents for EventBridge (S3 'Object Created', 'CloudWatch
+Alarm State Change', 'Scheduled Event') and the project's manual-retraining contract.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import re
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+from moto import mock_aws
+from moto.core import DEFAULT_ACCOUNT_ID
+
+from tests.conftest import ROOT
+
+# Powertools reads its settings when the handler module is imported, as it does in Lambda.
+os.environ.update(
+    {
+        "POWERTOOLS_SERVICE_NAME": "start-retraining",
+        "POWERTOOLS_METRICS_NAMESPACE": "mlops-delivery/Retraining",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+    }
+)
+sys.path.insert(0, str(ROOT / "lambda" / "start_retraining"))
+handler = importlib.import_module("start_retraining")
+runs = importlib.import_module("retraining_runs")
+triggers = importlib.import_module("retraining_triggers")
+settings_module = importlib.import_module("retraining_settings")
+
+REGION = "eu-west-1"
+PIPELINE = "mlops-delivery-model-build"
+GROUP = "mlops-delivery"
+DATA_BUCKET = "mlops-delivery-dev-data"
+ENV = {
+    "PIPELINE_NAME": PIPELINE,
+    "MODEL_PACKAGE_GROUP": GROUP,
+    "DATA_BUCKET": DATA_BUCKET,
+    "INCOMING_PREFIX": "incoming/",
+    "QUIET_PERIOD_MINUTES": "60",
+    "APPROVAL_MODE": "manual",
+    "PRODUCTION": "false",
+    "MANUAL_SOURCE": "mlops-delivery.retraining",
+    "DRIFT_ALARM_PREFIXES": "mlops-delivery-dev-drift-,mlops-delivery-staging-drift-,mlops-delivery-prod-drift-",
+}
+
+
+@dataclass
+class FakeContext:
+    function_name: str = "start-retraining"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:{DEFAULT_ACCOUNT_ID}:function:start-retraining"
+    aws_request_id: str = "00000000-0000-0000-0000-000000000000"
+
+
+def envelope(source: str, detail_type: str, detail: dict[str, Any], *, event_id: str, resources: list[str]) -> dict:
+    return {
+        "version": "0",
+        "id": event_id,
+        "detail-type": detail_type,
+        "source": source,
+        "account": DEFAULT_ACCOUNT_ID,
+        "time": "2026-11-27T03:00:00Z",
+        "region": REGION,
+        "resources": resources,
+        "detail": detail,
+    }
+
+
+def scheduled_event(event_id: str = "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa") -> dict:
+    rule = f"arn:aws:events:{REGION}:{DEFAULT_ACCOUNT_ID}:rule/retraining-schedule"
+    return envelope("aws.events", "Scheduled Event", {}, event_id=event_id, resources=[rule])
+
+
+def object_created_event(key: str = "incoming/2026-11-27/part-0001.csv", event_id: str = "17793124-05d4") -> dict:
+    detail = {
+        "version": "0",
+        "bucket": {"name": DATA_BUCKET},
+        "object": {"key": key, "size": 5576, "etag": "b1946ac92492d2347c6235b4d2611184", "sequencer": "00617F08"},
+        "request-id": "N4N7GDK58NMKJ12R",
+        "requester": DEFAULT_ACCOUNT_ID,
+        "source-ip-address": "1.2.3.4",
+        "reason": "PutObject",
+    }
+    return envelope("aws.s3", "Object Created", detail, event_id=event_id, resources=[f"arn:aws:s3:::{DATA_BUCKET}"])
+
+
+def alarm_event(
+    name: str = "mlops-delivery-prod-drift-summary", state: str = "ALARM", event_id: str = "c4c1c1c9"
+) -> dict:
+    arn = f"arn:aws:cloudwatch:{REGION}:444444444444:alarm:{name}"
+    detail = {
+        "alarmName": name,
+        "state": {"value": state, "reason": "Threshold Crossed", "timestamp": "2026-11-27T02:59:00.000+0000"},
+        "previousState": {"value": "OK", "reason": "", "timestamp": "2026-11-27T01:59:00.000+0000"},
+        "configuration": {"description": "Feature drift above threshold", "metrics": []},
+    }
+    return envelope("aws.cloudwatch", "CloudWatch Alarm State Change", detail, event_id=event_id, resources=[arn])
+
+
+def manual_event(detail: dict[str, Any] | None = None, event_id: str = "6a7e8feb-b491") -> dict:
+    detail = {"reason": "label fix in October data", "requested_by": "alice"} if detail is None else detail
+    return envelope("mlops-delivery.retraining", "Retraining Requested", detail, event_id=event_id, resources=[])
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+    for name, value in ENV.items():
+        monkeypatch.setenv(name, value)
+    handler.reset()
+    yield ENV
+    handler.reset()
+
+
+@pytest.fixture
+def sagemaker(env: dict[str, str]) -> Iterator[Any]:
+    with mock_aws():
+        client = boto3.client("sagemaker", region_name=REGION)
+        client.create_pipeline(
+            PipelineName=PIPELINE,
+            PipelineDefinition=json.dumps({"Version": "2020-12-01", "Steps": []}),
+            RoleArn=f"arn:aws:iam::{DEFAULT_ACCOUNT_ID}:role/model-build",
+        )
+        client.create_model_package_group(ModelPackageGroupName=GROUP)
+        handler.reset()
+        yield client
+
+
+def register(client: Any, status: str, model_uri: str) -> str:
+    return client.create_model_package(
+        ModelPackageGroupName=GROUP,
+        ModelApprovalStatus=status,
+        InferenceSpecification={
+            "Containers": [{"Image": "123.dkr.ecr.eu-west-1.amazonaws.com/xgboost:1", "ModelDataUrl": model_uri}],
+            "SupportedContentTypes": ["text/csv"],
+            "SupportedResponseMIMETypes": ["text/csv"],
+        },
+    )["ModelPackageArn"]
+
+
+def executions(client: Any) -> list[dict[str, Any]]:
+    return client.list_pipeline_executions(PipelineName=PIPELINE)["PipelineExecutionSummaries"]
+
+
+def parameters(client: Any, execution_arn: str) -> dict[str, str]:
+    listed = client.list_pipeline_parameters_for_execution(PipelineExecutionArn=execution_arn)
+    return {p["Name"]: p["Value"] for p in listed["PipelineParameters"]}
+
+
+def mark_executing(execution_arn: str) -> None:
+    """moto finishes executions at once; a real one stays Executing for its whole run."""
+    from moto.sagemaker.models import sagemaker_backends
+
+    pipeline = sagemaker_backends[DEFAULT_ACCOUNT_ID][REGION].pipelines[PIPELINE]
+    pipeline.pipeline_executions[execution_arn].pipeline_execution_status = "Executing"
+
+
+def invoke(event: Any) -> dict[str, Any]:
+    return handler.lambda_handler(event, FakeContext())
+
+
+# --- each trigger kind -------------------------------------------------------------------------
+
+
+def test_schedule_starts_a_run_with_the_contract_parameters(sagemaker: Any) -> None:
+    champion = register(sagemaker, "Approved", "s3://artifacts/models/v1/model.tar.gz")
+    result = invoke(scheduled_event())
+    assert result["status"] == "started"
+    assert [e["PipelineExecutionArn"] for e in executions(sagemaker)] == [result["pipeline_execution_arn"]]
+    assert parameters(sagemaker, result["pipeline_execution_arn"]) == {
+        "InputDataUri": f"s3://{DATA_BUCKET}/incoming/",
+        "TriggerReason": "schedule",
+        "ChampionModelUri": "s3://artifacts/models/v1/model.tar.gz",
+        "ChampionModelPackageArn": champion,
+        "ModelApprovalStatus": "PendingManualApproval",
+    }
+
+
+def test_new_data_starts_a_run_naming_the_object(sagemaker: Any) -> None:
+    result = invoke(object_created_event("incoming/batch-7.csv"))
+    assert result["status"] == "started"
+    assert result["source_ids"] == [f"s3://{DATA_BUCKET}/incoming/batch-7.csv"]
+    reason = parameters(sagemaker, result["pipeline_execution_arn"])["TriggerReason"]
+    assert reason == f"new-data: s3://{DATA_BUCKET}/incoming/batch-7.csv"
+
+
+def test_drift_starts_a_run_naming_the_alarm(sagemaker: Any) -> None:
+    result = invoke(alarm_event("mlops-delivery-prod-drift-summary"))
+    assert result["status"] == "started"
+    assert result["source_ids"] == [f"arn:aws:cloudwatch:{REGION}:444444444444:alarm:mlops-delivery-prod-drift-summary"]
+    assert parameters(sagemaker, result["pipeline_execution_arn"])["TriggerReason"] == (
+        "drift: mlops-delivery-prod-drift-summary"
+    )
+
+
+def test_manual_request_starts_a_run_with_its_reason_and_requester(sagemaker: Any) -> None:
+    result = invoke(manual_event())
+    assert result["status"] == "started"
+    assert parameters(sagemaker, result["pipeline_execution_arn"])["TriggerReason"] == (
+        "manual: label fix in October data (requested by alice)"
+    )
+
+
+def test_first_run_has_no_champion(sagemaker: Any) -> None:
+    register(sagemaker, "PendingManualApproval", "s3://artifacts/models/pending/model.tar.gz")
+    result = invoke(scheduled_event())
+    params = parameters(sagemaker, result["pipeline_execution_arn"])
+    assert params["ChampionModelUri"] == ""
+    assert params["ChampionModelPackageArn"] == ""
+    assert result["champion_model_package_arn"] is None
+
+
+def test_champion_is_the_latest_approved_version_not_the_latest_version(sagemaker: Any) -> None:
+    register(sagemaker, "Approved", "s3://artifacts/models/v1/model.tar.gz")
+    latest_approved = register(sagemaker, "Approved", "s3://artifacts/models/v2/model.tar.gz")
+    register(sagemaker, "PendingManualApproval", "s3://artifacts/models/v3/model.tar.gz")
+    register(sagemaker, "Rejected", "s3://artifacts/models/v4/model.tar.gz")
+    result = invoke(scheduled_event())
+    params = parameters(sagemaker, result["pipeline_execution_arn"])
+    assert params["ChampionModelPackageArn"] == latest_approved
+    assert params["ChampionModelUri"] == "s3://artifacts/models/v2/model.tar.gz"
+
+
+# --- never promote without the gate ------------------------------------------------------------
+
+
+def test_drift_does_not_promote(sagemaker: Any) -> None:
+    result = invoke(alarm_event())
+    assert result["model_approval_status"] == "PendingManualApproval"
+    assert parameters(sagemaker, result["pipeline_execution_arn"])["ModelApprovalStatus"] == "PendingManualApproval"
+
+
+def test_new_data_does_not_promote(sagemaker: Any) -> None:
+    result = invoke(object_created_event())
+    assert parameters(sagemaker, result["pipeline_execution_arn"])["ModelApprovalStatus"] == "PendingManualApproval"
+
+
+def test_auto_approval_applies_only_where_configured_outside_production(
+    sagemaker: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("APPROVAL_MODE", "auto")
+    handler.reset()
+    result = invoke(alarm_event())
+    assert parameters(sagemaker, result["pipeline_execution_arn"])["ModelApprovalStatus"] == "Approved"
+
+
+def test_production_never_auto_approves_even_if_misconfigured(sagemaker: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("APPROVAL_MODE", "auto")
+    monkeypatch.setenv("PRODUCTION", "true")
+    handler.reset()
+    result = invoke(alarm_event())
+    assert parameters(sagemaker, result["pipeline_execution_arn"])["ModelApprovalStatus"] == "PendingManualApproval"
+
+
+# --- one run at a time, once per event ---------------------------------------------------------
+
+
+def test_running_execution_skips_the_trigger_and_names_the_run(sagemaker: Any) -> None:
+    first = invoke(scheduled_event("event-1"))
+    mark_executing(first["pipeline_execution_arn"])
+    second = invoke(alarm_event(event_id="event-2"))
+    assert second["status"] == "skipped"
+    assert second["pipeline_execution_arn"] == first["pipeline_execution_arn"]
+    assert "already running" in second["skip_reason"]
+    assert len(executions(sagemaker)) == 1
+
+
+def test_skipped_trigger_is_logged_with_the_running_execution(sagemaker: Any, caplog: pytest.LogCaptureFixture) -> None:
+    first = invoke(manual_event(event_id="event-1"))
+    mark_executing(first["pipeline_execution_arn"])
+    caplog.clear()
+    invoke(scheduled_event("event-2"))
+    skipped = [r for r in caplog.records if r.getMessage() == "Retraining trigger skipped"]
+    assert skipped and skipped[0].levelname == "WARNING"
+    assert skipped[0].pipeline_execution_arn == first["pipeline_execution_arn"]
+
+
+def test_duplicate_delivery_starts_at_most_one_execution(sagemaker: Any) -> None:
+    event = scheduled_event("same-event-id")
+    first = invoke(event)
+    mark_executing(first["pipeline_execution_arn"])
+    second = invoke(event)
+    assert second["status"] == "skipped"
+    assert len(executions(sagemaker)) == 1
+
+
+def test_redelivered_event_reuses_the_same_client_request_token(env: dict[str, str]) -> None:
+    """Even when nothing is running any more, SageMaker sees the same token and starts nothing new."""
+    client = boto3.client("sagemaker", region_name=REGION)
+    config = settings_module.Settings.from_env(env)
+    trigger = triggers.parse_trigger(scheduled_event("redelivered-id"), config)
+    token = runs.client_request_token(PIPELINE, "redelivered-id")
+    execution = f"arn:aws:sagemaker:{REGION}:{DEFAULT_ACCOUNT_ID}:pipeline/{PIPELINE}/execution/abc123"
+    with Stubber(client) as stub:
+        for _ in range(2):
+            stub.add_response(
+                "list_pipeline_executions",
+                {"PipelineExecutionSummaries": []},
+                {"PipelineName": PIPELINE, "SortBy": "CreationTime", "SortOrder": "Descending"},
+            )
+            stub.add_response(
+                "list_model_packages",
+                {"ModelPackageSummaryList": []},
+                {
+                    "ModelPackageGroupName": GROUP,
+                    "ModelApprovalStatus": "Approved",
+                    "SortBy": "CreationTime",
+                    "SortOrder": "Descending",
+                    "MaxResults": 1,
+                },
+            )
+            stub.add_response(
+                "start_pipeline_execution",
+                {"PipelineExecutionArn": execution},
+                {
+                    "PipelineName": PIPELINE,
+                    "PipelineExecutionDisplayName": f"schedule-{token[:16]}",
+                    "PipelineExecutionDescription": "schedule",
+                    "PipelineParameters": runs.pipeline_parameters(trigger, None, config, "PendingManualApproval"),
+                    "ClientRequestToken": token,
+                },
+            )
+        now = datetime.now(UTC)
+        assert runs.run(client, config, trigger, now=now)["pipeline_execution_arn"] == execution
+        assert runs.run(client, config, trigger, now=now)["pipeline_execution_arn"] == execution
+        stub.assert_no_pending_responses()
+
+
+def test_client_request_token_is_per_event_and_valid_for_sagemaker() -> None:
+    first = runs.client_request_token(PIPELINE, "event-a")
+    assert first == runs.client_request_token(PIPELINE, "event-a")
+    assert first != runs.client_request_token(PIPELINE, "event-b")
+    assert 32 <= len(first) <= 128
+
+
+def test_upload_burst_starts_one_run(sagemaker: Any) -> None:
+    results = [invoke(object_created_event(f"incoming/part-{i:04}.csv", event_id=f"upload-{i}")) for i in range(20)]
+    assert [r["status"] for r in results].count("started") == 1
+    assert all("quiet period" in r["skip_reason"] for r in results[1:])
+    assert len(executions(sagemaker)) == 1
+
+
+def test_new_data_after_the_quiet_period_starts_again(env: dict[str, str]) -> None:
+    config = settings_module.Settings.from_env(env)
+    now = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+    old = runs.Execution("arn:old", "Succeeded", now - timedelta(minutes=61))
+    trigger = triggers.parse_trigger(object_created_event(), config)
+    assert runs.decide(trigger, [old], now=now, quiet_period_minutes=60).start
+    recent = runs.Execution("arn:recent", "Succeeded", now - timedelta(minutes=59))
+    decision = runs.decide(trigger, [old, recent], now=now, quiet_period_minutes=60)
+    assert not decision.start
+    assert decision.blocking_execution_arn == "arn:recent"
+
+
+def test_quiet_period_does_not_hold_back_schedule_drift_or_manual(sagemaker: Any) -> None:
+    invoke(object_created_event())
+    for event in (scheduled_event("s"), alarm_event(event_id="d"), manual_event(event_id="m")):
+        assert invoke(event)["status"] == "started"
+
+
+# --- not a trigger: fail loudly ----------------------------------------------------------------
+
+
+def test_code_push_does_not_retrain(sagemaker: Any) -> None:
+    code_pipeline = envelope(
+        "aws.codepipeline",
+        "CodePipeline Pipeline Execution State Change",
+        {"pipeline": "mlops-delivery", "execution-id": "0971", "state": "STARTED", "version": 2},
+        event_id="code-1",
+        resources=[f"arn:aws:codepipeline:{REGION}:{DEFAULT_ACCOUNT_ID}:mlops-delivery"],
+    )
+    code_commit = envelope(
+        "aws.codecommit",
+        "CodeCommit Repository State Change",
+        {"event": "referenceUpdated", "referenceName": "main", "referenceType": "branch"},
+        event_id="code-2",
+        resources=[f"arn:aws:codecommit:{REGION}:{DEFAULT_ACCOUNT_ID}:mlops-delivery"],
+    )
+    for event in (code_pipeline, code_commit):
+        with pytest.raises(triggers.UnknownTriggerError, match="Not a retraining trigger"):
+            invoke(event)
+    assert executions(sagemaker) == []
+
+
+def test_object_outside_the_incoming_prefix_does_not_retrain(sagemaker: Any) -> None:
+    with pytest.raises(triggers.UnknownTriggerError, match="not new training data"):
+        invoke(object_created_event("reports/summary.csv"))
+    assert executions(sagemaker) == []
+
+
+def test_rollback_alarm_does_not_retrain(sagemaker: Any) -> None:
+    with pytest.raises(triggers.UnknownTriggerError, match="not a drift alarm"):
+        invoke(alarm_event("mlops-delivery-prod-rollback-5xx"))
+    assert executions(sagemaker) == []
+
+
+def test_drift_alarm_returning_to_ok_does_not_retrain(sagemaker: Any) -> None:
+    with pytest.raises(triggers.MalformedTriggerError, match="only a change to 'ALARM'"):
+        invoke(alarm_event(state="OK"))
+    assert executions(sagemaker) == []
+
+
+@pytest.mark.parametrize(
+    ("event", "message"),
+    [
+        (["not", "an", "object"], "must be a JSON object"),
+        ({"detail": {}}, "no 'source' or 'detail-type'"),
+        (manual_event({"requested_by": "alice"}), "detail.reason"),
+        (manual_event({"reason": "x", "reasons": "typo"}), "detail.reasons"),
+        (manual_event({"reason": ""}), "detail.reason"),
+        ({**object_created_event(), "detail": {"bucket": {"name": DATA_BUCKET}}}, "detail.object"),
+        ({**alarm_event(), "detail": {"state": {"value": "ALARM"}}}, "detail.alarmName"),
+    ],
+)
+def test_malformed_event_fails_with_a_logged_reason(
+    sagemaker: Any, caplog: pytest.LogCaptureFixture, event: Any, message: str
+) -> None:
+    with pytest.raises(triggers.MalformedTriggerError, match=message):
+        invoke(event)
+    rejected = [r for r in caplog.records if r.levelname == "ERROR" and hasattr(r, "rejection_reason")]
+    assert rejected and message in rejected[0].rejection_reason
+    assert executions(sagemaker) == []
+
+
+def test_missing_setting_names_the_variable(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PIPELINE_NAME")
+    handler.reset()
+    with pytest.raises(settings_module.SettingsError, match="PIPELINE_NAME"):
+        invoke(scheduled_event())
+
+
+def test_invalid_approval_mode_names_the_allowed_values() -> None:
+    with pytest.raises(settings_module.SettingsError, match=re.escape("manual | auto")):
+        settings_module.Settings.from_env(dict(ENV, APPROVAL_MODE="yes"))
