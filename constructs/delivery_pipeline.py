@@ -67,6 +67,7 @@ class DeliveryPipeline(Construct):
         access_logs: s3.IBucket,
     ) -> None:
         super().__init__(scope, id_)
+        self.promotions = tuple(promotions)
         self.source = self._source(source)
         self.synth_role = iam.Role(
             self,
@@ -266,6 +267,26 @@ class DeliveryPipeline(Construct):
             Validations.of(self.code_pipeline.self_mutation_project).acknowledge(
                 Acknowledgment(id=f"AwsSolutions-IAM5[{finding}]", reason=f"CDK Pipelines self-mutation: {reason}.")
             )
+        # Exists once a stage has file assets (Lambda code): one role shared by all asset projects.
+        assets = self.code_pipeline.node.try_find_child("Assets")
+        if assets is not None:
+            asset_publishing = {
+                f"Resource::arn:aws:logs:{stack.region}:{stack.account}:log-group:/aws/codebuild/*": (
+                    "the asset projects share one role and have generated names, so their logs are granted on "
+                    "this account's CodeBuild log-group prefix"
+                ),
+                f"Resource::arn:aws:codebuild:{stack.region}:{stack.account}:report-group/*": (
+                    "test report groups of the generated asset projects, this account and region only"
+                ),
+                "Resource::*": (
+                    "codebuild:StartBuild/StopBuild/BatchGetBuilds that CDK Pipelines grants the shared asset role; "
+                    "publishing itself goes through the target accounts' file-publishing roles, granted by ARN"
+                ),
+            }
+            for finding, reason in asset_publishing.items():
+                Validations.of(assets).acknowledge(
+                    Acknowledgment(id=f"AwsSolutions-IAM5[{finding}]", reason=f"CDK Pipelines assets: {reason}.")
+                )
         Validations.of(self.synth_role).acknowledge(
             Acknowledgment(
                 id=f"AwsSolutions-IAM5[Resource::{registry.package_arn_pattern}]",
