@@ -1,22 +1,51 @@
 #!/usr/bin/env python3
-"""Composes the app: config -> one Stage per environment -> cdk-nag on everything."""
+"""Composes the app: config -> one Stage per environment -> the pipeline that deploys them -> cdk-nag."""
 
 from __future__ import annotations
 
+import json
 import sys
+from pathlib import Path
 
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
 import config
+from stacks.cicd_stack import CicdStack
 from stacks.environment_stage import EnvironmentStage
+
+ROOT = Path(__file__).resolve().parent
+
+
+def pinned_cdk_cli_version() -> str:
+    """The CDK CLI version package.json pins; the pipeline's self-mutation uses the same one."""
+    return str(json.loads((ROOT / "package.json").read_text())["devDependencies"]["aws-cdk"])
 
 
 def build_app(app: cdk.App) -> cdk.App:
     settings = config.load(app.node.get_all_context())
-    for environment in settings.environments:
-        EnvironmentStage(app, environment.name.capitalize(), app_config=settings, environment=environment)
+    # Registered on the App, so it also checks every stack inside the pipeline's stages.
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    stages = {
+        environment.name: EnvironmentStage(
+            app, environment.name.capitalize(), app_config=settings, environment=environment
+        )
+        for environment in settings.promotion_order
+    }
+    registry = stages[settings.model_build.environment].storage.registry
+    assert registry is not None, "the model-build environment always holds the registry"
+    toolchain = settings.toolchain
+    CicdStack(
+        app,
+        "Cicd",
+        stack_name=settings.names.stack("toolchain", "cicd"),
+        description=f"{settings.project_name}: delivery pipeline, its triggers and notifications",
+        env=cdk.Environment(account=toolchain.account, region=toolchain.region),
+        app_config=settings,
+        stages=stages,
+        registry=registry,
+        cdk_cli_version=pinned_cdk_cli_version(),
+    )
     return app
 
 

@@ -76,6 +76,19 @@ class AwsTarget:
 
 
 @dataclass(frozen=True)
+class ToolchainConfig:
+    """The account and region of the CI/CD pipeline, and who hears about its failures and approvals."""
+
+    account: str
+    region: str
+    notification_emails: tuple[str, ...]
+
+    @property
+    def target(self) -> AwsTarget:
+        return AwsTarget(self.account, self.region)
+
+
+@dataclass(frozen=True)
 class SourceConfig:
     kind: SourceKind
     repository: str
@@ -216,7 +229,7 @@ class EnvironmentConfig:
 @dataclass(frozen=True)
 class AppConfig:
     project_name: str
-    toolchain: AwsTarget
+    toolchain: ToolchainConfig
     source: SourceConfig
     model_build: ModelBuildConfig
     environments: tuple[EnvironmentConfig, ...]
@@ -238,6 +251,12 @@ class AppConfig:
     @property
     def build_environment(self) -> EnvironmentConfig:
         return self.environment(self.model_build.environment)
+
+    @property
+    def promotion_order(self) -> tuple[EnvironmentConfig, ...]:
+        """The order the delivery pipeline deploys in: the model-build environment, then cdk.json order."""
+        build = self.build_environment
+        return (build, *(env for env in self.environments if env is not build))
 
     @property
     def consumer_accounts(self) -> tuple[str, ...]:
@@ -302,6 +321,11 @@ class ResourceNames:
     def deploy_verifier_role(self, env: str) -> str:
         """Role in `env`'s account that the CI/CD pipeline assumes to verify and record a deploy."""
         return f"{self.project}-{env}-deploy-verifier"
+
+    @property
+    def delivery_pipeline(self) -> str:
+        """The CodePipeline that tests, synthesizes and promotes the app through every environment."""
+        return f"{self.project}-pipeline"
 
     def stack(self, env: str, kind: str) -> str:
         return f"{self.project}-{env}-{kind}"
@@ -372,6 +396,13 @@ class _Reader:
         if value not in allowed:
             raise _fail(self.key(name), value, " | ".join(allowed))
         return enum(value)
+
+
+def _emails(r: _Reader, name: str) -> tuple[str, ...]:
+    emails = r.raw(name, [])
+    if not isinstance(emails, list) or not all(isinstance(e, str) and _EMAIL.match(e) for e in emails):
+        raise _fail(r.key(name), emails, "a list of e-mail addresses")
+    return tuple(emails)
 
 
 def _source(r: _Reader) -> SourceConfig:
@@ -609,9 +640,10 @@ def load(context: Mapping[str, Any], releases_dir: Path = RELEASES_DIR) -> AppCo
     toolchain = r.child("toolchain")
     return AppConfig(
         project_name=r.string("project_name", _PROJECT, "3-32 lower-case letters, digits and hyphens"),
-        toolchain=AwsTarget(
+        toolchain=ToolchainConfig(
             account=toolchain.string("account", _ACCOUNT, "a 12-digit AWS account id"),
             region=toolchain.string("region", _REGION, "an AWS region such as eu-west-1"),
+            notification_emails=_emails(toolchain, "notification_emails"),
         ),
         source=_source(r.child("source")),
         model_build=_model_build(r.child("model_build"), env_names),

@@ -35,6 +35,7 @@ class EnvironmentStage(Stage):
         project = app_config.project_name
         names = app_config.names
         builds_models = environment.name == app_config.model_build.environment
+        pipeline_elsewhere = app_config.toolchain.target != environment.target
         removal = RemovalPolicy.RETAIN if environment.removal_policy is RemovalMode.RETAIN else RemovalPolicy.DESTROY
         self.storage = StorageStack(
             self,
@@ -49,6 +50,7 @@ class EnvironmentStage(Stage):
             builds_models=builds_models,
             consumer_accounts=app_config.consumer_accounts if builds_models else (),
             registry_reader_accounts=app_config.registry_reader_accounts if builds_models else (),
+            approval_events_target=app_config.toolchain.target if builds_models and pipeline_elsewhere else None,
         )
 
         self.model_build: ModelBuildStack | None = None

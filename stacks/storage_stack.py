@@ -6,10 +6,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 
+from config import AwsTarget
 from constructs import Construct
+from constructs.approval_event_forwarder import ApprovalEventForwarder
 from constructs.model_registry import ModelRegistry
 from constructs.notifications import Notifications
 from constructs.secure_bucket import AccessLogBucket, SecureBucket
@@ -38,6 +41,7 @@ class StorageStack(Stack):
         builds_models: bool,
         consumer_accounts: Sequence[str] = (),
         registry_reader_accounts: Sequence[str] = (),
+        approval_events_target: AwsTarget | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, id_, **kwargs)
@@ -69,6 +73,7 @@ class StorageStack(Stack):
         self.alerts_topic = self.notifications.topic
 
         self.registry: ModelRegistry | None = None
+        self.approval_events: ApprovalEventForwarder | None = None
         if builds_models:
             self.registry = ModelRegistry(
                 self,
@@ -79,6 +84,21 @@ class StorageStack(Stack):
             )
             if consumer_accounts:
                 self._share_model_artifacts(consumer_accounts)
+            if approval_events_target:
+                # The delivery pipeline runs elsewhere: carry approval decisions to its default bus.
+                toolchain_bus_arn = self.format_arn(
+                    service="events",
+                    account=approval_events_target.account,
+                    region=approval_events_target.region,
+                    resource="event-bus",
+                    resource_name="default",
+                )
+                self.approval_events = ApprovalEventForwarder(
+                    self,
+                    "ApprovalEventsToPipeline",
+                    registry=self.registry,
+                    destination=events.EventBus.from_event_bus_arn(self, "PipelineEventBus", toolchain_bus_arn),
+                )
 
     def _share_model_artifacts(self, accounts: Sequence[str]) -> None:
         """Lets serving accounts read model artifacts (and decrypt them through S3 only)."""

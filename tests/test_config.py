@@ -64,6 +64,8 @@ _DELETE = object()
         ("environments.dev.account", 222222222222, "12-digit AWS account id"),
         ("environments.dev.region", "Europe", "an AWS region"),
         ("toolchain.region", "eu_west_1", "an AWS region"),
+        ("toolchain.notification_emails", ["ops-at-example.com"], "e-mail addresses"),
+        ("toolchain.notification_emails", "ops@example.com", "e-mail addresses"),
         ("environments.dev.endpoint.instance_type", "m5.large", "ml.* instance type"),
         ("environments.dev.endpoint.data_capture_percent", 0, "from 1 to 100"),
         ("environments.dev.alarms.period_seconds", 45, "10, 30 or a multiple of 60"),
@@ -210,3 +212,17 @@ def test_release_names_its_registry_and_version_pattern() -> None:
     release = config.Release(EXAMPLE_RELEASE_ARN)
     assert (release.registry_account, release.registry_region) == ("222222222222", "eu-west-1")
     assert release.package_arn_pattern == "arn:aws:sagemaker:eu-west-1:222222222222:model-package/mlops-delivery/*"
+
+
+def test_toolchain_emails_default_to_none_and_are_kept_in_order(tmp_path: Path) -> None:
+    assert load(edit("toolchain.notification_emails", _DELETE), tmp_path).toolchain.notification_emails == ()
+    emails = ["release-managers@example.com", "ml-oncall@example.com"]
+    settings = load(edit("toolchain.notification_emails", emails), tmp_path)
+    assert settings.toolchain.notification_emails == tuple(emails)
+    assert settings.toolchain.target == config.AwsTarget("111111111111", "eu-west-1")
+
+
+def test_promotion_starts_in_the_model_build_environment_then_follows_cdk_json(tmp_path: Path) -> None:
+    assert [e.name for e in load(raw_config(), tmp_path).promotion_order] == ["dev", "staging", "prod"]
+    raw = edit("model_build.environment", "staging")
+    assert [e.name for e in load(raw, tmp_path).promotion_order] == ["staging", "dev", "prod"]

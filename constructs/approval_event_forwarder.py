@@ -1,0 +1,55 @@
+"""Forwards the registry's approval decisions to the account that runs the delivery pipeline."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+
+from constructs import Construct
+from constructs.model_registry import ModelRegistry
+
+# A version's approval status changed; the decisions that change what ships are these two
+# (Rejected matters too: rejecting the live version must redeploy the previous approved one).
+APPROVAL_DECISIONS = ("Approved", "Rejected")
+
+
+def approval_event_pattern(group_name: str, *, accounts: Sequence[str] = ()) -> events.EventPattern:
+    """SageMaker's 'Model Package State Change' for `group_name`, when approved or rejected."""
+    options: dict[str, Any] = {}
+    if accounts:
+        options["account"] = list(accounts)
+    return events.EventPattern(
+        source=["aws.sagemaker"],
+        detail_type=["SageMaker Model Package State Change"],
+        detail={"ModelPackageGroupName": [group_name], "ModelApprovalStatus": list(APPROVAL_DECISIONS)},
+        **options,
+    )
+
+
+class ApprovalEventForwarder(Construct):
+    """A rule next to the registry that sends its approval decisions to another event bus.
+
+    Used when the delivery pipeline lives in another account or region: SageMaker only
+    emits the event on the registry account's default bus, so the event has to be carried
+    to the pipeline's default bus, where a rule starts the pipeline.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        registry: ModelRegistry,
+        destination: events.IEventBus,
+    ) -> None:
+        super().__init__(scope, id_)
+        self.rule = events.Rule(
+            self,
+            "Rule",
+            description=f"Sends approval decisions on model package group {registry.group_name} to the pipeline",
+            event_pattern=approval_event_pattern(registry.group_name),
+            targets=[targets.EventBus(destination)],
+        )

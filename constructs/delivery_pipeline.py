@@ -1,0 +1,298 @@
+"""The CDK Pipelines CodePipeline that tests, synthesizes and promotes one cloud assembly."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from aws_cdk import Acknowledgment, Stack, Stage, Validations, pipelines
+from aws_cdk import aws_codebuild as codebuild
+from aws_cdk import aws_codecommit as codecommit
+from aws_cdk import aws_codepipeline as codepipeline
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
+
+from config import SourceConfig, SourceKind
+from constructs import Construct, IConstruct
+from constructs.model_registry import ModelRegistry
+
+# What developers run, in the same order: install, test, pick the model versions, synthesize.
+INSTALL = "make .venv/.installed node_modules/.installed"
+CLI = ".venv/bin/python -m mlopsctl"
+RELEASES_DIR = "releases"
+# Where the post-deploy steps receive the synth step's resolved releases, before copying them
+# into releases/ (a directory the repository may already have).
+RESOLVED_RELEASES_INPUT = "resolved-releases"
+
+# Pinned runtimes, so an image update cannot change the Python or Node that builds the app
+# (Python as in pyproject.toml; Node 22 because the CDK's jsii runtime no longer supports 20).
+_RUNTIMES = codebuild.BuildSpec.from_object(
+    {"phases": {"install": {"runtime-versions": {"python": "3.11", "nodejs": "22"}}}}
+)
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """One environment's place in the pipeline: its stage and the checks around its deployment."""
+
+    environment: str
+    stage: Stage
+    verifier_role_arn: str
+    approval_before: bool
+    smoke_test_after: bool
+
+
+class DeliveryPipeline(Construct):
+    """pipelines.CodePipeline (type V2, self-mutating) deploying every environment in order.
+
+    The synth step resolves which approved model version each environment serves and
+    synthesizes once; every stage deploys that one cloud assembly, so the version that passed
+    staging is the version production gets. After each deployment a step assumes the
+    environment's deploy-verifier role, checks that the endpoint really serves the intended
+    endpoint config and model, and records it in the known-good ledger. Before production:
+    the smoke test in the environment before it, then a manual approval.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        pipeline_name: str,
+        source: SourceConfig,
+        promotions: Sequence[Promotion],
+        registry: ModelRegistry,
+        cross_account_keys: bool,
+        cdk_cli_version: str,
+        access_logs: s3.IBucket,
+    ) -> None:
+        super().__init__(scope, id_)
+        self.promotions = tuple(promotions)
+        self.source = self._source(source)
+        self.synth_role = iam.Role(
+            self,
+            "SynthRole",
+            assumed_by=iam.ServicePrincipal("codebuild.amazonaws.com"),
+            description="Runs the tests, resolves the release to ship from the model registry and synthesizes",
+        )
+        # Cross-account through the registry's resource policy, which lists this account.
+        registry.grant_read(self.synth_role)
+        self.synth_step = pipelines.CodeBuildStep(
+            "Synth",
+            input=self.source,
+            install_commands=[INSTALL],
+            commands=[
+                "make test",
+                f"mkdir -p {RELEASES_DIR}",
+                *(f"{CLI} resolve-release --env {p.environment}" for p in promotions),
+                "make synth",
+            ],
+            primary_output_directory="cdk.out",
+            role=self.synth_role,
+        )
+        resolved_releases = self.synth_step.add_output_directory(RELEASES_DIR)
+
+        self.code_pipeline = pipelines.CodePipeline(
+            self,
+            "Pipeline",
+            pipeline_name=pipeline_name,
+            pipeline_type=codepipeline.PipelineType.V2,
+            synth=self.synth_step,
+            self_mutation=True,
+            cross_account_keys=cross_account_keys,
+            enable_key_rotation=cross_account_keys,
+            cli_version=cdk_cli_version,
+            publish_assets_in_parallel=False,
+            code_build_defaults=pipelines.CodeBuildOptions(
+                build_environment=codebuild.BuildEnvironment(build_image=codebuild.LinuxBuildImage.AMAZON_LINUX_2_5),
+                partial_build_spec=_RUNTIMES,
+            ),
+        )
+
+        self.approvals: dict[str, pipelines.ManualApprovalStep] = {}
+        self.smoke_tests: dict[str, pipelines.CodeBuildStep] = {}
+        self.record_deployments: dict[str, pipelines.CodeBuildStep] = {}
+        for promotion in promotions:
+            pre: list[pipelines.Step] = []
+            if promotion.approval_before:
+                approval = pipelines.ManualApprovalStep(
+                    "ApproveRelease",
+                    comment=(
+                        f"Promote to {promotion.environment}: the model version and infrastructure "
+                        "that passed every earlier environment and its smoke test."
+                    ),
+                )
+                self.approvals[promotion.environment] = approval
+                pre.append(approval)
+            post = self._post_deploy_steps(promotion, resolved_releases)
+            self.code_pipeline.add_stage(promotion.stage, pre=pre, post=post)
+
+        self.code_pipeline.build_pipeline()
+        self.pipeline: codepipeline.Pipeline = self.code_pipeline.pipeline
+        self._log_artifact_access(access_logs)
+        self._acknowledge_generated_grants(registry)
+        if not cross_account_keys:
+            Validations.of(self).acknowledge(
+                Acknowledgment(
+                    id="AwsSolutions-CB4",
+                    reason=(
+                        "Single-account setup: build output goes to the artifact bucket, which is encrypted with "
+                        "the AWS-managed S3 KMS key; the customer-managed artifact key exists (and every project "
+                        "uses it) as soon as any environment lives in another account."
+                    ),
+                )
+            )
+
+    def _source(self, source: SourceConfig) -> pipelines.CodePipelineSource:
+        if source.kind is SourceKind.CODECONNECTIONS:
+            assert source.connection_arn is not None  # config requires it for this kind
+            return pipelines.CodePipelineSource.connection(
+                source.repository, source.branch, connection_arn=source.connection_arn, trigger_on_push=True
+            )
+        repository = codecommit.Repository.from_repository_name(self, "Repository", source.repository)
+        return pipelines.CodePipelineSource.code_commit(repository, source.branch)
+
+    def _post_deploy_steps(self, promotion: Promotion, releases: pipelines.FileSet) -> list[pipelines.Step]:
+        env, role_arn = promotion.environment, promotion.verifier_role_arn
+        assume_verifier = iam.PolicyStatement(actions=["sts:AssumeRole"], resources=[role_arn])
+        install = [
+            "make .venv/.installed",
+            f"mkdir -p {RELEASES_DIR} && cp -R {RESOLVED_RELEASES_INPUT}/. {RELEASES_DIR}/",
+        ]
+        record = pipelines.CodeBuildStep(
+            "RecordDeployment",
+            input=self.source,
+            additional_inputs={RESOLVED_RELEASES_INPUT: releases},
+            install_commands=install,
+            commands=[f"{CLI} record-deployment --env {env} --role-arn {role_arn}"],
+            role_policy_statements=[assume_verifier],
+        )
+        self.record_deployments[env] = record
+        if not promotion.smoke_test_after:
+            return [record]
+        smoke = pipelines.CodeBuildStep(
+            "SmokeTest",
+            input=self.source,
+            additional_inputs={RESOLVED_RELEASES_INPUT: releases},
+            install_commands=install,
+            commands=[f"{CLI} smoke-test --env {env} --role-arn {role_arn}"],
+            role_policy_statements=[assume_verifier],
+        )
+        # Only a deployment that passed its smoke test is recorded as known-good.
+        record.add_step_dependency(smoke)
+        self.smoke_tests[env] = smoke
+        return [smoke, record]
+
+    def _log_artifact_access(self, access_logs: s3.IBucket) -> None:
+        """Server access logs for the artifact bucket that CDK Pipelines creates (cdk-nag S1)."""
+        bucket = self.pipeline.artifact_bucket
+        prefix = "pipeline-artifacts/"
+        cfn = bucket.node.default_child
+        assert isinstance(cfn, s3.CfnBucket)
+        cfn.logging_configuration = s3.CfnBucket.LoggingConfigurationProperty(
+            destination_bucket_name=access_logs.bucket_name, log_file_prefix=prefix
+        )
+        access_logs.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="S3ServerAccessLogsForPipelineArtifacts",
+                principals=[iam.ServicePrincipal("logging.s3.amazonaws.com")],
+                actions=["s3:PutObject"],
+                resources=[access_logs.arn_for_objects(f"{prefix}*")],
+                conditions={
+                    "ArnLike": {"aws:SourceArn": bucket.bucket_arn},
+                    "StringEquals": {"aws:SourceAccount": self.pipeline.env.account},
+                },
+            )
+        )
+
+    def _acknowledge_generated_grants(self, registry: ModelRegistry) -> None:
+        """cdk-nag IAM5 findings on the grants CDK Pipelines writes itself, each with its reason.
+
+        Every wildcard below is confined to one resource this pipeline owns: its artifact
+        bucket and key, or one CodeBuild project's own log group and report groups.
+        """
+        stack = Stack.of(self)
+
+        def ref(construct: IConstruct) -> str:
+            child = construct.node.default_child
+            assert child is not None
+            return f"<{stack.get_logical_id(child)}>"  # type: ignore[arg-type]
+
+        bucket_logical_id = stack.get_logical_id(self.pipeline.artifact_bucket.node.default_child)  # type: ignore[arg-type]
+        artifact_grants = {
+            "Action::s3:GetObject*": "read of pipeline artifacts and their versions, artifact bucket only",
+            "Action::s3:GetBucket*": "bucket location and settings the build agents read, artifact bucket only",
+            "Action::s3:List*": "listing of the artifact bucket to find an action's input artifacts",
+            "Action::s3:DeleteObject*": "the pipeline replaces its own artifacts, artifact bucket only",
+            "Action::s3:Abort*": "aborting failed multipart uploads of artifacts, artifact bucket only",
+            f"Resource::<{bucket_logical_id}.Arn>/*": (
+                "artifact names are generated per execution; objects of the artifact bucket only"
+            ),
+            "Action::kms:GenerateDataKey*": "encrypting artifacts with the pipeline's artifact key only",
+            "Action::kms:ReEncrypt*": "re-encrypting artifacts under the pipeline's artifact key only",
+        }
+        for finding, reason in artifact_grants.items():
+            Validations.of(self).acknowledge(
+                Acknowledgment(id=f"AwsSolutions-IAM5[{finding}]", reason=f"CDK Pipelines grant: {reason}.")
+            )
+        steps = [*self.smoke_tests.values(), *self.record_deployments.values()]
+        projects = [self.code_pipeline.synth_project, self.code_pipeline.self_mutation_project]
+        projects += [step.project for step in steps]
+        for project in projects:
+            name = ref(project)
+            scoped_to_project = {
+                f"Resource::arn:aws:logs:{stack.region}:{stack.account}:log-group:/aws/codebuild/{name}:*": (
+                    "log streams of this CodeBuild project's own log group"
+                ),
+                f"Resource::arn:aws:codebuild:{stack.region}:{stack.account}:report-group/{name}-*": (
+                    "test report groups named after this CodeBuild project"
+                ),
+            }
+            assert project.role is not None
+            for finding, reason in scoped_to_project.items():
+                Validations.of(project.role).acknowledge(
+                    Acknowledgment(id=f"AwsSolutions-IAM5[{finding}]", reason=f"CodeBuild grant: {reason}.")
+                )
+        self_mutation = {
+            f"Resource::arn:*:iam::{stack.account}:role/*": (
+                "self-mutation assumes only this account's CDK bootstrap roles (deploy, file and image "
+                "publishing), enforced by the iam:ResourceTag/aws-cdk:bootstrap-role condition"
+            ),
+            "Resource::*": (
+                "cloudformation:DescribeStacks and s3:ListBucket, read-only calls the CDK CLI makes to find "
+                "the bootstrap stack and its bucket before updating the pipeline"
+            ),
+        }
+        for finding, reason in self_mutation.items():
+            Validations.of(self.code_pipeline.self_mutation_project).acknowledge(
+                Acknowledgment(id=f"AwsSolutions-IAM5[{finding}]", reason=f"CDK Pipelines self-mutation: {reason}.")
+            )
+        # Exists once a stage has file assets (Lambda code): one role shared by all asset projects.
+        assets = self.code_pipeline.node.try_find_child("Assets")
+        if assets is not None:
+            asset_publishing = {
+                f"Resource::arn:aws:logs:{stack.region}:{stack.account}:log-group:/aws/codebuild/*": (
+                    "the asset projects share one role and have generated names, so their logs are granted on "
+                    "this account's CodeBuild log-group prefix"
+                ),
+                f"Resource::arn:aws:codebuild:{stack.region}:{stack.account}:report-group/*": (
+                    "test report groups of the generated asset projects, this account and region only"
+                ),
+                "Resource::*": (
+                    "codebuild:StartBuild/StopBuild/BatchGetBuilds that CDK Pipelines grants the shared asset role; "
+                    "publishing itself goes through the target accounts' file-publishing roles, granted by ARN"
+                ),
+            }
+            for finding, reason in asset_publishing.items():
+                Validations.of(assets).acknowledge(
+                    Acknowledgment(id=f"AwsSolutions-IAM5[{finding}]", reason=f"CDK Pipelines assets: {reason}.")
+                )
+        Validations.of(self.synth_role).acknowledge(
+            Acknowledgment(
+                id=f"AwsSolutions-IAM5[Resource::{registry.package_arn_pattern}]",
+                reason=(
+                    "Release resolution describes the versions of our one model package group; version "
+                    "numbers are not known in advance, so the ARN ends in the group's version wildcard."
+                ),
+            )
+        )

@@ -1,0 +1,59 @@
+"""Starts the delivery pipeline when a model version is approved or rejected in the registry."""
+
+from __future__ import annotations
+
+from aws_cdk import Stack
+from aws_cdk import aws_codepipeline as codepipeline
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+
+from constructs import Construct
+from constructs.approval_event_forwarder import approval_event_pattern
+from constructs.model_registry import ModelRegistry
+
+
+class ModelApprovalTrigger(Construct):
+    """An EventBridge rule on the registry's approval decisions that starts `pipeline`.
+
+    The pipeline then resolves the release again, so a model refresh takes exactly the path a
+    code change takes: synth, every environment in order, the smoke test and the manual
+    approval before production. When the registry lives in another account, that account's
+    forwarder puts the events on this account's default bus, and the bus policy admits that
+    account only (for PutEvents, on the default bus only).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        pipeline: codepipeline.IPipeline,
+        registry: ModelRegistry,
+    ) -> None:
+        super().__init__(scope, id_)
+        stack = Stack.of(self)
+        registry_account = Stack.of(registry).account
+        self.bus_policy: events.CfnEventBusPolicy | None = None
+        if registry_account != stack.account:
+            statement = iam.PolicyStatement(
+                sid="ModelRegistryAccountForwardsApprovals",
+                principals=[iam.AccountPrincipal(registry_account)],
+                actions=["events:PutEvents"],
+                resources=[stack.format_arn(service="events", resource="event-bus", resource_name="default")],
+            )
+            self.bus_policy = events.CfnEventBusPolicy(
+                self,
+                "AdmitRegistryAccount",
+                event_bus_name="default",
+                statement_id="ModelRegistryAccountForwardsApprovals",
+                statement=statement.to_statement_json(),
+            )
+        self.rule = events.Rule(
+            self,
+            "Rule",
+            description=f"Starts the delivery pipeline when a version of {registry.group_name} is approved or rejected",
+            # The account filter keeps any other account's look-alike events from starting a deploy.
+            event_pattern=approval_event_pattern(registry.group_name, accounts=[registry_account]),
+            targets=[targets.CodePipeline(pipeline)],
+        )

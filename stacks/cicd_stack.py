@@ -1,0 +1,84 @@
+"""The toolchain account's stack: the delivery pipeline, what starts it, and who hears about it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from aws_cdk import RemovalPolicy, Stack, Stage
+from aws_cdk import aws_codepipeline as codepipeline
+
+from config import AppConfig
+from constructs import Construct
+from constructs.delivery_pipeline import DeliveryPipeline, Promotion
+from constructs.model_approval_trigger import ModelApprovalTrigger
+from constructs.model_registry import ModelRegistry
+from constructs.notifications import Notifications
+from constructs.secure_bucket import AccessLogBucket
+
+
+class CicdStack(Stack):
+    """One pipeline for code and models: a git push and a registry approval both start it.
+
+    `stages` holds one EnvironmentStage per environment; the pipeline deploys them in
+    `app_config.promotion_order`, each exactly once.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        app_config: AppConfig,
+        stages: Mapping[str, Stage],
+        registry: ModelRegistry,
+        cdk_cli_version: str,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, id_, **kwargs)
+        names = app_config.names
+        order = app_config.promotion_order
+        promotions = [
+            Promotion(
+                environment=env.name,
+                stage=stages[env.name],
+                verifier_role_arn=self.format_arn(
+                    service="iam",
+                    region="",
+                    account=env.account,
+                    resource="role",
+                    resource_name=names.deploy_verifier_role(env.name),
+                ),
+                approval_before=env.production,
+                # The last environment before production is where the release is smoke-tested.
+                smoke_test_after=not env.production and index + 1 < len(order) and order[index + 1].production,
+            )
+            for index, env in enumerate(order)
+        ]
+        # Who read or wrote pipeline artifacts is audit evidence: kept when the stack goes.
+        self.access_logs = AccessLogBucket(self, "AccessLogs", removal_policy=RemovalPolicy.RETAIN).bucket
+        self.delivery = DeliveryPipeline(
+            self,
+            "Delivery",
+            pipeline_name=names.delivery_pipeline,
+            source=app_config.source,
+            promotions=promotions,
+            registry=registry,
+            cross_account_keys=any(env.account != app_config.toolchain.account for env in app_config.environments),
+            cdk_cli_version=cdk_cli_version,
+            access_logs=self.access_logs,
+        )
+        self.approval_trigger = ModelApprovalTrigger(
+            self, "ModelApprovalTrigger", pipeline=self.delivery.pipeline, registry=registry
+        )
+        self.notifications = Notifications(
+            self, "Notifications", emails=app_config.toolchain.notification_emails, removal_policy=RemovalPolicy.DESTROY
+        )
+        self.delivery.pipeline.notify_on(
+            "FailedOrWaitingForApproval",
+            self.notifications.topic,
+            events=[
+                codepipeline.PipelineNotificationEvents.PIPELINE_EXECUTION_FAILED,
+                codepipeline.PipelineNotificationEvents.MANUAL_APPROVAL_NEEDED,
+            ],
+        )

@@ -1,0 +1,402 @@
+"""The delivery pipeline: one artifact promoted in order, gated, verified, and started by push or approval."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Match
+
+from tests.conftest import Assembly, cdk_json_context, raw_config, synth
+
+CICD = "mlops-delivery-toolchain-cicd"
+ACCOUNTS = {"dev": "222222222222", "staging": "333333333333", "prod": "444444444444"}
+TOOLCHAIN_ACCOUNT = "111111111111"
+GROUP = "mlops-delivery"
+
+
+def verifier_arn(env: str) -> str:
+    return f"arn:aws:iam::{ACCOUNTS[env]}:role/mlops-delivery-{env}-deploy-verifier"
+
+
+def cicd(assembly: Assembly) -> Any:
+    return assembly.template(CICD)
+
+
+def pipeline_props(template: Any) -> dict[str, Any]:
+    (pipeline,) = template.find_resources("AWS::CodePipeline::Pipeline").values()
+    return pipeline["Properties"]
+
+
+def stage(template: Any, name: str) -> list[dict[str, Any]]:
+    stages = {s["Name"]: s["Actions"] for s in pipeline_props(template)["Stages"]}
+    return sorted(stages[name], key=lambda action: action["RunOrder"])
+
+
+def project_of(template: Any, action: dict[str, Any]) -> dict[str, Any]:
+    return template.find_resources("AWS::CodeBuild::Project")[action["Configuration"]["ProjectName"]["Ref"]]
+
+
+def buildspec(template: Any, action: dict[str, Any]) -> dict[str, Any]:
+    return json.loads(project_of(template, action)["Properties"]["Source"]["BuildSpec"])
+
+
+def action_named(actions: list[dict[str, Any]], name: str) -> dict[str, Any]:
+    return next(a for a in actions if a["Name"] == name)
+
+
+def statements_of_role(template: Any, role_logical_id: str) -> list[dict[str, Any]]:
+    found = []
+    for policy in template.find_resources("AWS::IAM::Policy").values():
+        if {"Ref": role_logical_id} in policy["Properties"]["Roles"]:
+            found += policy["Properties"]["PolicyDocument"]["Statement"]
+    return found
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def test_pipeline_is_v2_self_mutating_and_named(assembly: Assembly) -> None:
+    props = pipeline_props(cicd(assembly))
+    assert props["PipelineType"] == "V2"
+    assert props["Name"] == "mlops-delivery-pipeline"
+    (self_mutate,) = stage(cicd(assembly), "UpdatePipeline")
+    assert self_mutate["ActionTypeId"]["Provider"] == "CodeBuild"
+
+
+def test_stages_run_build_env_first_then_cdk_json_order_after_synth_and_self_mutation(assembly: Assembly) -> None:
+    names = [s["Name"] for s in pipeline_props(cicd(assembly))["Stages"]]
+    assert names[:3] == ["Source", "Build", "UpdatePipeline"]
+    environments = [n for n in names if n in ("Dev", "Staging", "Prod")]
+    assert environments == ["Dev", "Staging", "Prod"]
+    assert names.index("Dev") > names.index("UpdatePipeline")
+
+
+def test_source_is_the_configured_connection_and_branch(assembly: Assembly) -> None:
+    (source,) = stage(cicd(assembly), "Source")
+    assert source["ActionTypeId"]["Provider"] == "CodeStarSourceConnection"
+    config = source["Configuration"]
+    assert config["FullRepositoryId"] == "example-org/mlops-delivery"
+    assert config["BranchName"] == "main"
+    assert config["ConnectionArn"].startswith("arn:aws:codeconnections:eu-west-1:111111111111:connection/")
+    # A push to the branch starts the pipeline.
+    assert config.get("DetectChanges", True) is True
+
+
+def test_synth_runs_what_developers_run_in_order(assembly: Assembly) -> None:
+    template = cicd(assembly)
+    (synth_action,) = stage(template, "Build")
+    spec = buildspec(template, synth_action)
+    assert spec["phases"]["install"]["commands"] == ["make .venv/.installed node_modules/.installed"]
+    runtimes = spec["phases"]["install"]["runtime-versions"]
+    assert runtimes["python"] == "3.11" and int(runtimes["nodejs"]) >= 20
+    commands = spec["phases"]["build"]["commands"]
+    assert commands[0] == "make test", "a failing test must stop the pipeline before anything is resolved"
+    assert commands[-1] == "make synth", "cdk-nag and cfn-lint gate the assembly that gets deployed"
+    resolves = [c for c in commands if "resolve-release" in c]
+    assert [c.split("python -m mlopsctl ", 1)[1] for c in resolves] == [
+        "resolve-release --env dev",
+        "resolve-release --env staging",
+        "resolve-release --env prod",
+    ]
+    assert commands.index(resolves[-1]) < commands.index("make synth")
+    assert spec["artifacts"]["secondary-artifacts"][synth_action["OutputArtifacts"][0]["Name"]]["base-directory"] == (
+        "cdk.out"
+    )
+
+
+def test_every_stage_deploys_the_one_synthesized_assembly(assembly: Assembly) -> None:
+    template = cicd(assembly)
+    (synth_action,) = stage(template, "Build")
+    cloud_assembly = synth_action["OutputArtifacts"][0]["Name"]
+    for name in ("Dev", "Staging", "Prod"):
+        prepares = [a for a in stage(template, name) if a["ActionTypeId"]["Provider"] == "CloudFormation"]
+        inputs = {i["Name"] for a in prepares for i in a.get("InputArtifacts", [])}
+        assert prepares and inputs == {cloud_assembly}, name
+
+
+def test_manual_approval_comes_before_production_and_nowhere_else(assembly: Assembly) -> None:
+    template = cicd(assembly)
+    prod = stage(template, "Prod")
+    assert prod[0]["ActionTypeId"] == {"Category": "Approval", "Owner": "AWS", "Provider": "Manual", "Version": "1"}
+    deploys = [a for a in prod if a["ActionTypeId"]["Category"] == "Deploy"]
+    assert deploys and all(a["RunOrder"] > prod[0]["RunOrder"] for a in deploys)
+    for name in ("Dev", "Staging"):
+        assert not [a for a in stage(template, name) if a["ActionTypeId"]["Category"] == "Approval"], name
+
+
+def test_smoke_test_runs_after_staging_deploys_and_before_the_approval(assembly: Assembly) -> None:
+    template = cicd(assembly)
+    staging = stage(template, "Staging")
+    smoke = action_named(staging, "SmokeTest")
+    deploys = [a for a in staging if a["ActionTypeId"]["Category"] == "Deploy"]
+    assert deploys and smoke["RunOrder"] > max(a["RunOrder"] for a in deploys)
+    # The approval lives in the next stage, which CodePipeline starts only after Staging succeeded.
+    names = [s["Name"] for s in pipeline_props(template)["Stages"]]
+    assert names.index("Staging") < names.index("Prod")
+    assert buildspec(template, smoke)["phases"]["build"]["commands"] == [
+        f".venv/bin/python -m mlopsctl smoke-test --env staging --role-arn {verifier_arn('staging')}"
+    ]
+    assert "SmokeTest" not in {a["Name"] for a in stage(template, "Dev") + stage(template, "Prod")}
+
+
+@pytest.mark.parametrize(("stage_name", "env"), [("Dev", "dev"), ("Staging", "staging"), ("Prod", "prod")])
+def test_each_deployment_is_verified_and_recorded_last_in_its_stage(
+    assembly: Assembly, stage_name: str, env: str
+) -> None:
+    template = cicd(assembly)
+    actions = stage(template, stage_name)
+    record = action_named(actions, "RecordDeployment")
+    assert record["RunOrder"] == max(a["RunOrder"] for a in actions), "only a smoke-tested deployment is known-good"
+    spec = buildspec(template, record)
+    assert spec["phases"]["build"]["commands"] == [
+        f".venv/bin/python -m mlopsctl record-deployment --env {env} --role-arn {verifier_arn(env)}"
+    ]
+    # The releases the synth step resolved are what the ledger records, not a fresh lookup.
+    (synth_action,) = stage(template, "Build")
+    releases = synth_action["OutputArtifacts"][1]["Name"]
+    assert releases in {i["Name"] for i in record["InputArtifacts"]}
+    assert "mkdir -p releases && cp -R resolved-releases/. releases/" in spec["phases"]["install"]["commands"]
+
+
+@pytest.mark.parametrize(
+    ("stage_name", "action_name", "env"),
+    [
+        ("Dev", "RecordDeployment", "dev"),
+        ("Staging", "SmokeTest", "staging"),
+        ("Staging", "RecordDeployment", "staging"),
+        ("Prod", "RecordDeployment", "prod"),
+    ],
+)
+def test_post_deploy_steps_assume_only_their_environments_verifier_role(
+    assembly: Assembly, stage_name: str, action_name: str, env: str
+) -> None:
+    template = cicd(assembly)
+    project = project_of(template, action_named(stage(template, stage_name), action_name))
+    role = project["Properties"]["ServiceRole"]["Fn::GetAtt"][0]
+    assumes = [s for s in statements_of_role(template, role) if "sts:AssumeRole" in as_list(s["Action"])]
+    assert assumes == [{"Action": "sts:AssumeRole", "Effect": "Allow", "Resource": verifier_arn(env)}]
+
+
+def test_no_other_role_can_assume_a_deploy_verifier(assembly: Assembly) -> None:
+    template = cicd(assembly)
+    granted = []
+    for policy in template.find_resources("AWS::IAM::Policy").values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            if "sts:AssumeRole" not in as_list(statement["Action"]):
+                continue
+            for resource in as_list(statement["Resource"]):
+                text = json.dumps(resource)
+                if "deploy-verifier" in text:
+                    granted.append(resource)
+                elif "role/*" in text:
+                    # CDK Pipelines' self-mutation: only this account's CDK bootstrap roles, by tag.
+                    assert "iam:ResourceTag/aws-cdk:bootstrap-role" in json.dumps(statement["Condition"])
+    assert sorted(granted) == sorted(verifier_arn(env) for env in ("dev", "staging", "staging", "prod"))
+
+
+def test_synth_role_reads_exactly_our_registry_group_and_versions(assembly: Assembly) -> None:
+    template = cicd(assembly)
+    (synth_action,) = stage(template, "Build")
+    role = project_of(template, synth_action)["Properties"]["ServiceRole"]["Fn::GetAtt"][0]
+    sagemaker = [
+        s for s in statements_of_role(template, role) if any(a.startswith("sagemaker:") for a in as_list(s["Action"]))
+    ]
+    assert sagemaker == [
+        {
+            "Action": [
+                "sagemaker:DescribeModelPackage",
+                "sagemaker:DescribeModelPackageGroup",
+                "sagemaker:ListModelPackages",
+            ],
+            "Effect": "Allow",
+            "Resource": [
+                f"arn:aws:sagemaker:eu-west-1:{ACCOUNTS['dev']}:model-package-group/{GROUP}",
+                f"arn:aws:sagemaker:eu-west-1:{ACCOUNTS['dev']}:model-package/{GROUP}/*",
+            ],
+        }
+    ]
+
+
+def test_artifacts_are_kms_encrypted_with_a_rotating_key_ssl_only_and_logged(assembly: Assembly) -> None:
+    template = cicd(assembly)
+    store = pipeline_props(template)["ArtifactStore"]
+    assert store["EncryptionKey"]["Type"] == "KMS"
+    key_id = store["EncryptionKey"]["Id"]["Fn::GetAtt"][0]
+    assert template.find_resources("AWS::KMS::Key")[key_id]["Properties"]["EnableKeyRotation"] is True
+    bucket_id = store["Location"]["Ref"]
+    bucket = template.find_resources("AWS::S3::Bucket")[bucket_id]["Properties"]
+    sse = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
+    assert sse["SSEAlgorithm"] == "aws:kms"
+    assert bucket["LoggingConfiguration"]["LogFilePrefix"] == "pipeline-artifacts/"
+    template.has_resource_properties(
+        "AWS::S3::BucketPolicy",
+        {
+            "Bucket": {"Ref": bucket_id},
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [Match.object_like({"Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}}})]
+                )
+            },
+        },
+    )
+    # Every CodeBuild project encrypts its output with the same key.
+    for project in template.find_resources("AWS::CodeBuild::Project").values():
+        assert project["Properties"]["EncryptionKey"] == {"Fn::GetAtt": [key_id, "Arn"]}
+
+
+def test_model_approval_or_rejection_starts_the_pipeline(assembly: Assembly) -> None:
+    template = cicd(assembly)
+    (pipeline_id,) = template.find_resources("AWS::CodePipeline::Pipeline")
+    template.has_resource_properties(
+        "AWS::Events::Rule",
+        {
+            "EventPattern": {
+                "source": ["aws.sagemaker"],
+                "detail-type": ["SageMaker Model Package State Change"],
+                "account": [ACCOUNTS["dev"]],
+                "detail": {"ModelPackageGroupName": [GROUP], "ModelApprovalStatus": ["Approved", "Rejected"]},
+            },
+            "Targets": [
+                Match.object_like(
+                    {
+                        "Arn": {
+                            "Fn::Join": [
+                                "",
+                                [f"arn:aws:codepipeline:eu-west-1:{TOOLCHAIN_ACCOUNT}:", {"Ref": pipeline_id}],
+                            ]
+                        }
+                    }
+                )
+            ],
+        },
+    )
+
+
+def test_toolchain_bus_admits_exactly_the_registry_account(assembly: Assembly) -> None:
+    template = cicd(assembly)
+    (policy,) = template.find_resources("AWS::Events::EventBusPolicy").values()
+    props = policy["Properties"]
+    assert props["EventBusName"] == "default"
+    assert props["Statement"]["Principal"] == {"AWS": f"arn:aws:iam::{ACCOUNTS['dev']}:root"}
+    assert props["Statement"]["Action"] == "events:PutEvents"
+    assert props["Statement"]["Resource"] == f"arn:aws:events:eu-west-1:{TOOLCHAIN_ACCOUNT}:event-bus/default"
+
+
+def test_registry_account_forwards_approvals_to_the_toolchain_bus(assembly: Assembly) -> None:
+    template = assembly.template("mlops-delivery-dev-storage")
+    template.has_resource_properties(
+        "AWS::Events::Rule",
+        {
+            "EventPattern": {
+                "source": ["aws.sagemaker"],
+                "detail-type": ["SageMaker Model Package State Change"],
+                "detail": {"ModelPackageGroupName": [GROUP], "ModelApprovalStatus": ["Approved", "Rejected"]},
+            },
+            "Targets": [Match.object_like({"Arn": f"arn:aws:events:eu-west-1:{TOOLCHAIN_ACCOUNT}:event-bus/default"})],
+        },
+    )
+    target_role = template.find_resources("AWS::IAM::Policy")
+    statements = [s for p in target_role.values() for s in p["Properties"]["PolicyDocument"]["Statement"]]
+    assert {
+        "Action": "events:PutEvents",
+        "Effect": "Allow",
+        "Resource": f"arn:aws:events:eu-west-1:{TOOLCHAIN_ACCOUNT}:event-bus/default",
+    } in statements
+    for env in ("staging", "prod"):
+        assembly.template(f"mlops-delivery-{env}-storage").resource_count_is("AWS::Events::Rule", 0)
+
+
+def test_failures_and_pending_approvals_notify_an_encrypted_topic(assembly: Assembly) -> None:
+    template = cicd(assembly)
+    (topic_id,) = template.find_resources("AWS::SNS::Topic", {"Properties": {"KmsMasterKeyId": Match.any_value()}})
+    template.has_resource_properties(
+        "AWS::CodeStarNotifications::NotificationRule",
+        {
+            "EventTypeIds": Match.array_equals(
+                ["codepipeline-pipeline-pipeline-execution-failed", "codepipeline-pipeline-manual-approval-needed"]
+            ),
+            "Targets": [{"TargetAddress": {"Ref": topic_id}, "TargetType": "SNS"}],
+        },
+    )
+
+
+def test_nag_checks_stacks_inside_the_pipelines_stages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stages are synthesized by the pipeline before the app; their stacks must still be checked."""
+    import aws_cdk as cdk
+    from aws_cdk import aws_s3 as s3
+
+    import app
+
+    original = app.EnvironmentStage
+    deployed_by_pipeline: list[str] = []
+
+    def prod_with_insecure_bucket(*args, **kwargs):  # type: ignore[no-untyped-def]
+        stage = original(*args, **kwargs)
+        if kwargs["environment"].production:
+            s3.Bucket(stage.storage, "InsecureBucket")
+            deployed_by_pipeline.append(stage.node.path)
+        return stage
+
+    monkeypatch.setattr(app, "EnvironmentStage", prod_with_insecure_bucket)
+    application = cdk.App(context=cdk_json_context(), outdir=str(tmp_path))
+    app.build_app(application)
+    delivery = application.node.find_child("Cicd").node.find_child("Delivery")
+    promoted = {p.environment: p.stage.node.path for p in delivery.promotions}
+    assert deployed_by_pipeline == [promoted["prod"]]
+    with pytest.raises(RuntimeError, match="AwsSolutions-S10"):
+        application.synth()
+
+
+def test_a_stage_with_file_assets_still_passes_nag(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lambda code is a file asset: it adds an Assets stage whose generated grants are acknowledged."""
+    import aws_cdk as cdk
+    from aws_cdk import aws_s3_assets as s3_assets
+
+    import app
+
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "index.py").write_text("def handler(event, context):\n    return event\n")
+    original = app.EnvironmentStage
+
+    def stage_with_asset(*args, **kwargs):  # type: ignore[no-untyped-def]
+        stage = original(*args, **kwargs)
+        s3_assets.Asset(stage.storage, "Code", path=str(code))
+        return stage
+
+    monkeypatch.setattr(app, "EnvironmentStage", stage_with_asset)
+    application = cdk.App(context=cdk_json_context(), outdir=str(tmp_path / "out"))
+    app.build_app(application)
+    application.synth()  # raises on any unacknowledged finding
+    template = json.loads((tmp_path / "out" / "Cicd.template.json").read_text())
+    (pipeline,) = (r for r in template["Resources"].values() if r["Type"] == "AWS::CodePipeline::Pipeline")
+    names = [s["Name"] for s in pipeline["Properties"]["Stages"]]
+    assert names.index("Assets") < names.index("Dev")
+
+
+@pytest.fixture(scope="module")
+def single_account(tmp_path_factory: pytest.TempPathFactory) -> Assembly:
+    """Everything in the toolchain's account and region: nothing to forward, nothing to admit."""
+    raw = raw_config()
+    for env in raw["environments"].values():
+        env["account"] = TOOLCHAIN_ACCOUNT
+    context = {**cdk_json_context(), "mlops": raw}
+    return synth(context, tmp_path_factory.mktemp("single-account"))
+
+
+def test_single_account_needs_no_forwarder_no_bus_policy_and_no_cross_account_key(single_account: Assembly) -> None:
+    template = single_account.template(CICD)
+    template.resource_count_is("AWS::Events::EventBusPolicy", 0)
+    single_account.template("mlops-delivery-dev-storage").resource_count_is("AWS::Events::Rule", 0)
+    # The approval rule still starts the pipeline, filtered to this account's registry.
+    template.has_resource_properties("AWS::Events::Rule", {"EventPattern": {"account": [TOOLCHAIN_ACCOUNT]}})
+    # Artifacts stay KMS-encrypted (the AWS-managed S3 key) without a cross-account key.
+    store = pipeline_props(template)["ArtifactStore"]
+    assert "EncryptionKey" not in store
+    bucket = template.find_resources("AWS::S3::Bucket")[store["Location"]["Ref"]]["Properties"]
+    sse = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
+    assert sse["SSEAlgorithm"] == "aws:kms"
