@@ -20,6 +20,10 @@ from constructs.secure_bucket import AccessLogBucket, SecureBucket
 # Prefix of the artifacts bucket under which the model-building pipeline writes model
 # artifacts; serving accounts get read access to this prefix only.
 MODEL_ARTIFACTS_PREFIX = "models/"
+# Data-quality baselines the model-building pipeline registers with each version; the
+# serving accounts' drift checks compare captured data with them. Training data written
+# beside them under pipelines/ stays private to this account.
+REGISTERED_BASELINES_PATTERN = "pipelines/model-build/*/baseline/*"
 
 
 class StorageStack(Stack):
@@ -101,7 +105,7 @@ class StorageStack(Stack):
                 )
 
     def _share_model_artifacts(self, accounts: Sequence[str]) -> None:
-        """Lets serving accounts read model artifacts (and decrypt them through S3 only)."""
+        """Lets serving accounts read model artifacts and baselines (and decrypt them through S3 only)."""
         principals = [iam.AccountPrincipal(account) for account in accounts]
         self.artifacts_bucket.add_to_resource_policy(
             iam.PolicyStatement(
@@ -109,6 +113,14 @@ class StorageStack(Stack):
                 principals=principals,
                 actions=["s3:GetObject", "s3:GetObjectVersion"],
                 resources=[self.artifacts_bucket.arn_for_objects(f"{MODEL_ARTIFACTS_PREFIX}*")],
+            )
+        )
+        self.artifacts_bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="ServingAccountsReadDriftBaselines",
+                principals=principals,
+                actions=["s3:GetObject", "s3:GetObjectVersion"],
+                resources=[self.artifacts_bucket.arn_for_objects(REGISTERED_BASELINES_PATTERN)],
             )
         )
         self.key.add_to_resource_policy(

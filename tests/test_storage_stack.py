@@ -118,8 +118,19 @@ def test_registry_is_retained_and_shared_read_only_with_serving_accounts(assembl
     assert not any("Update" in a or "Delete" in a for a in actions)
 
 
-def test_serving_accounts_read_only_model_artifacts(assembly: Assembly) -> None:
+def test_serving_accounts_read_only_model_artifacts_and_baselines(assembly: Assembly) -> None:
     template = storage(assembly, "dev")
+    shared = {
+        statement["Sid"]: statement["Resource"]["Fn::Join"][1][-1]
+        for policy in template.find_resources("AWS::S3::BucketPolicy").values()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if statement.get("Sid", "").startswith("ServingAccounts")
+    }
+    # Training data under pipelines/ is never shared; only the registered baselines are.
+    assert shared == {
+        "ServingAccountsReadModelArtifacts": "/models/*",
+        "ServingAccountsReadDriftBaselines": "/pipelines/model-build/*/baseline/*",
+    }
     template.has_resource_properties(
         "AWS::S3::BucketPolicy",
         {
