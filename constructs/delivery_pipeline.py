@@ -84,7 +84,7 @@ class DeliveryPipeline(Construct):
             commands=[
                 "make test",
                 f"mkdir -p {RELEASES_DIR}",
-                *(f"{CLI} resolve-release --env {p.environment}" for p in promotions),
+                *(f"{CLI} resolve-release --env {p.environment} --allow-none" for p in promotions),
                 "make synth",
             ],
             primary_output_directory="cdk.out",
@@ -164,7 +164,7 @@ class DeliveryPipeline(Construct):
             input=self.source,
             additional_inputs={RESOLVED_RELEASES_INPUT: releases},
             install_commands=install,
-            commands=[f"{CLI} record-deployment --env {env} --role-arn {role_arn}"],
+            commands=[f"{CLI} record-deployment --env {env} --role-arn {role_arn} --skip-without-release"],
             role_policy_statements=[assume_verifier],
         )
         self.record_deployments[env] = record
@@ -175,7 +175,7 @@ class DeliveryPipeline(Construct):
             input=self.source,
             additional_inputs={RESOLVED_RELEASES_INPUT: releases},
             install_commands=install,
-            commands=[f"{CLI} smoke-test --env {env} --role-arn {role_arn}"],
+            commands=[f"{CLI} smoke-test --env {env} --role-arn {role_arn} --skip-without-release"],
             role_policy_statements=[assume_verifier],
         )
         # Only a deployment that passed its smoke test is recorded as known-good.

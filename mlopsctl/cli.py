@@ -18,7 +18,7 @@ from rich.table import Table
 import config
 from mlopsctl import operations, registry
 from mlopsctl.aws import session_factory
-from mlopsctl.errors import OperatorError
+from mlopsctl.errors import NothingApproved, OperatorError
 
 app = typer.Typer(
     name="mlopsctl",
@@ -36,6 +36,13 @@ RoleArn = Annotated[str | None, typer.Option("--role-arn", help="Assume this rol
 AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON document for scripts.")]
 EnvName = Annotated[str, typer.Option("--env", help="Environment name from cdk.json.")]
 Cdk = Annotated[Path | None, typer.Option("--cdk-json", help="Settings file (default: the project's cdk.json).")]
+SkipWithoutRelease = Annotated[
+    bool,
+    typer.Option(
+        "--skip-without-release",
+        help="Succeed without AWS calls when ENV has no release (no model approved yet, so no endpoint).",
+    ),
+]
 
 
 def _context(
@@ -50,6 +57,25 @@ def _context(
     except (config.ConfigError, OSError) as error:
         raise OperatorError(str(error)) from error
     return operations.Context(cfg=cfg, clients=session_factory(profile, region, role_arn))
+
+
+def _skipped_without_release(env: str, cdk_json: Path | None, overrides: dict[str, Any] | None, as_json: bool) -> bool:
+    """True (and says so) when ENV has no release, so the delivery pipeline's checks have nothing to check."""
+
+    def has_release() -> bool:
+        try:
+            return config.load_cdk_json(cdk_json, overrides).environment(env).release is not None
+        except (config.ConfigError, OSError) as error:
+            raise OperatorError(str(error)) from error
+
+    if _run(as_json, has_release):
+        return False
+    message = f"{env}: no release (no model approved yet), so no endpoint to check; skipped."
+    if as_json:
+        _json({"skipped": True, "message": message})
+    else:
+        out.print(message, markup=False)
+    return True
 
 
 def _fail(message: str, as_json: bool) -> None:
@@ -291,6 +317,13 @@ def resolve_release(
     env: EnvName,
     out_path: Annotated[Path | None, typer.Option("--out", help="Release file (default: releases/<env>.json).")] = None,
     print_context: Annotated[bool, typer.Option("--print-context", help="Print -c context, write nothing.")] = False,
+    allow_none: Annotated[
+        bool,
+        typer.Option(
+            "--allow-none",
+            help="Nothing Approved yet is not an error: remove ENV's release file so synth skips its serving stack.",
+        ),
+    ] = False,
     profile: Profile = None,
     region: Region = None,
     role_arn: RoleArn = None,
@@ -298,14 +331,28 @@ def resolve_release(
     cdk_json: Cdk = None,
 ) -> None:
     """Write which Approved version ENV ships (and its drift baselines) for `cdk synth` to read."""
-    result = _run(as_json, lambda: operations.resolve_release(_context(profile, region, role_arn, cdk_json), env))
+    path = out_path or config.RELEASES_DIR / f"{env}.json"
+
+    def resolve() -> dict[str, Any] | None:
+        try:
+            return operations.resolve_release(_context(profile, region, role_arn, cdk_json), env)
+        except NothingApproved:
+            if allow_none:
+                return None
+            raise
+
+    result = _run(as_json, resolve)
+    if result is None:
+        # A first installation has no approved model yet: synth then skips this serving stack.
+        path.unlink(missing_ok=True)
+        message = f"{env}: no Approved version yet; serving is skipped until one is approved."
+        return _json({"release": None, "message": message}) if as_json else out.print(message, markup=False)
     if print_context:
         context = f"-c release.{env}={result['model_package_arn']}"
         if as_json:
             return _json({**result, "context": context})
         out.print(context, markup=False)
         return None
-    path = out_path or config.RELEASES_DIR / f"{env}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=2) + "\n")
     if as_json:
@@ -317,6 +364,7 @@ def resolve_release(
 def record_deployment(
     env: EnvName,
     release: Annotated[str | None, typer.Option(help="Release ARN (default: releases/<env>.json or -c).")] = None,
+    skip_without_release: SkipWithoutRelease = False,
     profile: Profile = None,
     region: Region = None,
     role_arn: RoleArn = None,
@@ -325,6 +373,8 @@ def record_deployment(
 ) -> None:
     """After a deployment: verify the endpoint really serves the release, then append to the ledger."""
     overrides = {f"release.{env}": release} if release else None
+    if skip_without_release and _skipped_without_release(env, cdk_json, overrides, as_json):
+        return None
     result = _run(
         as_json, lambda: operations.record_deployment(_context(profile, region, role_arn, cdk_json, overrides), env)
     )
@@ -340,6 +390,7 @@ def smoke_test(
     env: EnvName,
     max_latency_ms: Annotated[float, typer.Option(help="Slowest acceptable request, round trip.")] = 2000.0,
     sample: Annotated[Path, typer.Option(help="CSV rows of the 30 features, no header.")] = operations.SAMPLE_PAYLOAD,
+    skip_without_release: SkipWithoutRelease = False,
     profile: Profile = None,
     region: Region = None,
     role_arn: RoleArn = None,
@@ -347,6 +398,8 @@ def smoke_test(
     cdk_json: Cdk = None,
 ) -> None:
     """Invoke ENV's endpoint with sample rows; check HTTP status, response schema and latency."""
+    if skip_without_release and _skipped_without_release(env, cdk_json, None, as_json):
+        return None
     result = _run(
         as_json,
         lambda: operations.smoke_test(

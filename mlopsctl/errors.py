@@ -3,3 +3,7 @@
 
 class OperatorError(Exception):
     """Raised with a one-line message that says what is wrong and, where it helps, what to do."""
+
+
+class NothingApproved(OperatorError):
+    """The model package group has no Approved version yet (a new installation)."""

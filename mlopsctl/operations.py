@@ -18,7 +18,7 @@ from botocore.exceptions import ClientError
 from config import AppConfig, EnvironmentConfig
 from mlopsctl import endpoint, ledger, registry
 from mlopsctl.aws import REGISTRY, ClientFactory
-from mlopsctl.errors import OperatorError
+from mlopsctl.errors import NothingApproved, OperatorError
 
 RETRAINING_DETAIL_TYPE = "Retraining Requested"
 SAMPLE_PAYLOAD = Path(__file__).resolve().parent / "sample_payload.csv"
@@ -333,7 +333,7 @@ def resolve_release(ctx: Context, env_name: str) -> dict[str, Any]:
     sm = ctx.registry()
     approved = registry.latest(sm, ctx.cfg, registry.APPROVED)
     if approved is None:
-        raise OperatorError(
+        raise NothingApproved(
             f"No Approved version in {registry.group_arn(ctx.cfg)}: approve one (mlopsctl approve VERSION) "
             f"before releasing to {env.name}."
         )

@@ -98,9 +98,9 @@ def test_synth_runs_what_developers_run_in_order(assembly: Assembly) -> None:
     assert commands[-1] == "make synth", "cdk-nag and cfn-lint gate the assembly that gets deployed"
     resolves = [c for c in commands if "resolve-release" in c]
     assert [c.split("python -m mlopsctl ", 1)[1] for c in resolves] == [
-        "resolve-release --env dev",
-        "resolve-release --env staging",
-        "resolve-release --env prod",
+        "resolve-release --env dev --allow-none",
+        "resolve-release --env staging --allow-none",
+        "resolve-release --env prod --allow-none",
     ]
     assert commands.index(resolves[-1]) < commands.index("make synth")
     assert spec["artifacts"]["secondary-artifacts"][synth_action["OutputArtifacts"][0]["Name"]]["base-directory"] == (
@@ -139,6 +139,7 @@ def test_smoke_test_runs_after_staging_deploys_and_before_the_approval(assembly:
     assert names.index("Staging") < names.index("Prod")
     assert buildspec(template, smoke)["phases"]["build"]["commands"] == [
         f".venv/bin/python -m mlopsctl smoke-test --env staging --role-arn {verifier_arn('staging')}"
+        " --skip-without-release"
     ]
     assert "SmokeTest" not in {a["Name"] for a in stage(template, "Dev") + stage(template, "Prod")}
 
@@ -154,6 +155,7 @@ def test_each_deployment_is_verified_and_recorded_last_in_its_stage(
     spec = buildspec(template, record)
     assert spec["phases"]["build"]["commands"] == [
         f".venv/bin/python -m mlopsctl record-deployment --env {env} --role-arn {verifier_arn(env)}"
+        " --skip-without-release"
     ]
     # The releases the synth step resolved are what the ledger records, not a fresh lookup.
     (synth_action,) = stage(template, "Build")

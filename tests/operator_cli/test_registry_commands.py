@@ -186,3 +186,15 @@ def test_resolve_release_print_context_with_json_for_scripts(clients: Clients) -
     register(status="Approved", auc=0.93)
     result = runner.invoke(app, ["resolve-release", "--env", "prod", "--print-context", "--json"])
     assert json.loads(result.stdout)["context"] == f"-c release.prod={version_arn(1)}"
+
+
+def test_first_installation_resolves_no_release_and_synth_skips_serving(clients: Clients, tmp_path: Path) -> None:
+    """The pipeline's first run: nothing approved yet must not fail the build, and no stale file survives."""
+    register(status="PendingManualApproval", auc=0.93)
+    stale = tmp_path / "dev.json"
+    stale.write_text(json.dumps({"model_package_arn": version_arn(1)}))
+    result = runner.invoke(app, ["resolve-release", "--env", "dev", "--allow-none", "--out", str(stale)])
+    assert result.exit_code == 0, result.output
+    assert "no Approved version yet" in result.stdout
+    assert not stale.exists()
+    assert load(cdk_json_context(), releases_dir=tmp_path).environment("dev").release is None
