@@ -15,14 +15,16 @@ from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 from constructs.model_registry import ModelRegistry
 from constructs.nag_acknowledgments import acknowledge_wildcards, objects_in
+from pipeline_steps import model_build_pipeline as builder
 
-# Read as files: importing the builder would import the SageMaker SDK into synth.
-_STEPS_DIR = Path(__file__).resolve().parent.parent / "pipeline_steps"
-DEFINITION_FILE = _STEPS_DIR / "definitions" / "model_build.json"
-IMAGES_FILE = _STEPS_DIR / "definitions" / "xgboost_images.json"
-STEP_SCRIPTS = ("preprocess", "train", "evaluate", "baseline")
-MODEL_ARTIFACTS_PREFIX = "models/"
-PIPELINE_OUTPUT_PREFIX = "pipelines/model-build/"
+# The builder's names are the contract with the checked-in definition. Importing the builder
+# is cheap: it imports the SageMaker SDK only inside the functions that generate definitions.
+_STEPS_DIR = Path(builder.__file__).resolve().parent
+DEFINITION_FILE = builder.DEFINITION_FILE
+IMAGES_FILE = builder.IMAGES_FILE
+STEP_SCRIPTS = builder.STEP_SCRIPTS
+MODEL_ARTIFACTS_PREFIX = builder.MODEL_ARTIFACTS_PREFIX
+PIPELINE_OUTPUT_PREFIX = f"{builder.PIPELINE_OUTPUT_PREFIX}/"
 
 
 class ModelBuildPipeline(Construct):
@@ -64,14 +66,14 @@ class ModelBuildPipeline(Construct):
         }
 
         variables = {
-            "PipelineRoleName": self.role.role_name,
-            "ArtifactsBucket": artifacts_bucket.bucket_name,
-            "DataBucket": data_bucket.bucket_name,
-            "KmsKeyArn": key.key_arn,
-            "ImageUri": self.image_uri,
-            "ModelPackageGroupName": registry.group_name,
-            "CodeAssetBucket": self.scripts["train"].s3_bucket_name,
-            **{f"{script.capitalize()}CodeKey": asset.s3_object_key for script, asset in self.scripts.items()},
+            builder.ROLE_NAME: self.role.role_name,
+            builder.ARTIFACTS_BUCKET: artifacts_bucket.bucket_name,
+            builder.DATA_BUCKET: data_bucket.bucket_name,
+            builder.KMS_KEY_ARN: key.key_arn,
+            builder.IMAGE_URI: self.image_uri,
+            builder.MODEL_PACKAGE_GROUP: registry.group_name,
+            builder.CODE_BUCKET: self.scripts["train"].s3_bucket_name,
+            **{builder.code_key_variable(script): asset.s3_object_key for script, asset in self.scripts.items()},
         }
         definition = DEFINITION_FILE.read_text()
         self.pipeline = sagemaker.CfnPipeline(
