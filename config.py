@@ -16,7 +16,7 @@ import contextlib
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum, StrEnum
 from pathlib import Path
@@ -147,6 +147,26 @@ class RolloutConfig:
     def bake_minutes(self) -> int:
         """Minimum length of a deployment: every wait interval plus the termination wait."""
         return self.traffic_steps * self.wait_interval_minutes + self.termination_wait_minutes
+
+    def deployment_config(self, alarm_names: Sequence[str]) -> dict[str, Any]:
+        """An endpoint's DeploymentConfig: this blue/green traffic shifting, rolled back by `alarm_names`.
+
+        The serving stack's endpoint and the CLI's rollback both use it, so both update the same way.
+        """
+        routing: dict[str, Any] = {"Type": self.type.value, "WaitIntervalInSeconds": self.wait_interval_minutes * 60}
+        if self.type is RolloutType.CANARY:
+            routing["CanarySize"] = {"Type": "CAPACITY_PERCENT", "Value": self.canary_size_percent}
+        elif self.type is RolloutType.LINEAR:
+            routing["LinearStepSize"] = {"Type": "CAPACITY_PERCENT", "Value": self.linear_step_percent}
+        return {
+            "BlueGreenUpdatePolicy": {
+                "TrafficRoutingConfiguration": routing,
+                "TerminationWaitInSeconds": self.termination_wait_minutes * 60,
+                "MaximumExecutionTimeoutInSeconds": self.max_execution_timeout_minutes * 60,
+            },
+            # AWS accepts at most 10 alarms; the serving stack creates fewer.
+            "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": name} for name in alarm_names[:10]]},
+        }
 
 
 @dataclass(frozen=True)

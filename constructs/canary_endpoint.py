@@ -2,38 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from aws_cdk import ArnFormat, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
 
-from config import EndpointConfig, Release, RolloutConfig, RolloutType
+from config import EndpointConfig, Release, RolloutConfig
 from constructs import Construct
 from constructs.nag_acknowledgments import acknowledge_wildcards, objects_in
 from constructs.rollback_alarms import RollbackAlarms
 
 # The only prefix of an artifacts bucket that serving may read (see the storage stack).
 MODEL_ARTIFACTS_PREFIX = "models/"
-
-
-def deployment_config(rollout: RolloutConfig, alarm_names: list[str]) -> dict[str, Any]:
-    """DeploymentConfig of AWS::SageMaker::Endpoint for the configured traffic shifting."""
-    routing: dict[str, Any] = {"Type": rollout.type.value, "WaitIntervalInSeconds": rollout.wait_interval_minutes * 60}
-    if rollout.type is RolloutType.CANARY:
-        routing["CanarySize"] = {"Type": "CAPACITY_PERCENT", "Value": rollout.canary_size_percent}
-    elif rollout.type is RolloutType.LINEAR:
-        routing["LinearStepSize"] = {"Type": "CAPACITY_PERCENT", "Value": rollout.linear_step_percent}
-    return {
-        "BlueGreenUpdatePolicy": {
-            "TrafficRoutingConfiguration": routing,
-            "TerminationWaitInSeconds": rollout.termination_wait_minutes * 60,
-            "MaximumExecutionTimeoutInSeconds": rollout.max_execution_timeout_minutes * 60,
-        },
-        "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": name} for name in alarm_names]},
-    }
 
 
 class CanaryEndpoint(Construct):
@@ -129,7 +110,7 @@ class CanaryEndpoint(Construct):
             endpoint_config_name=self.endpoint_config.attr_endpoint_config_name,
         )
         # Written in CloudFormation's own shape so the template says exactly what config asked for.
-        self.deployment_config = deployment_config(rollout, rollback_alarms.alarm_names)
+        self.deployment_config = rollout.deployment_config(rollback_alarms.alarm_names)
         self.endpoint.add_property_override("DeploymentConfig", self.deployment_config)
         # The alarms are referenced by name only; they must exist before a deployment uses them.
         self.endpoint.node.add_dependency(rollback_alarms)

@@ -159,25 +159,26 @@ class DeliveryPipeline(Construct):
             "make .venv/.installed",
             f"mkdir -p {RELEASES_DIR} && cp -R {RESOLVED_RELEASES_INPUT}/. {RELEASES_DIR}/",
         ]
-        record = pipelines.CodeBuildStep(
-            "RecordDeployment",
-            input=self.source,
-            additional_inputs={RESOLVED_RELEASES_INPUT: releases},
-            install_commands=install,
-            commands=[f"{CLI} record-deployment --env {env} --role-arn {role_arn} --skip-without-release"],
-            role_policy_statements=[assume_verifier],
-        )
+
+        def verifier_step(step_id: str, command: str) -> pipelines.CodeBuildStep:
+            """`mlopsctl <command>` on the resolved releases, as the environment's deploy-verifier role.
+
+            Skipped (successfully) while the environment has no release, i.e. before the first approval.
+            """
+            return pipelines.CodeBuildStep(
+                step_id,
+                input=self.source,
+                additional_inputs={RESOLVED_RELEASES_INPUT: releases},
+                install_commands=install,
+                commands=[f"{CLI} {command} --env {env} --role-arn {role_arn} --skip-without-release"],
+                role_policy_statements=[assume_verifier],
+            )
+
+        record = verifier_step("RecordDeployment", "record-deployment")
         self.record_deployments[env] = record
         if not promotion.smoke_test_after:
             return [record]
-        smoke = pipelines.CodeBuildStep(
-            "SmokeTest",
-            input=self.source,
-            additional_inputs={RESOLVED_RELEASES_INPUT: releases},
-            install_commands=install,
-            commands=[f"{CLI} smoke-test --env {env} --role-arn {role_arn} --skip-without-release"],
-            role_policy_statements=[assume_verifier],
-        )
+        smoke = verifier_step("SmokeTest", "smoke-test")
         # Only a deployment that passed its smoke test is recorded as known-good.
         record.add_step_dependency(smoke)
         self.smoke_tests[env] = smoke

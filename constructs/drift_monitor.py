@@ -21,18 +21,19 @@ from aws_cdk import aws_sns as sns
 from config import AwsTarget, DriftConfig, Release
 from constructs import Construct
 from constructs.nag_acknowledgments import acknowledge_wildcards, objects_in
+from pipeline_steps import drift_check_pipeline, model_build_pipeline
 
-_STEPS = Path(__file__).resolve().parent.parent / "pipeline_steps"
-DEFINITION_FILE = _STEPS / "definitions" / "drift_check.json"
-IMAGES_FILE = _STEPS / "definitions" / "image_uris.json"
-DRIFT_SCRIPT = _STEPS / "drift_check.py"
+# The builder's files; importing it is cheap (the SageMaker SDK is imported only inside its functions).
+DEFINITION_FILE = drift_check_pipeline.DEFINITION_FILE
+IMAGES_FILE = drift_check_pipeline.IMAGES_FILE
+DRIFT_SCRIPT = Path(drift_check_pipeline.__file__).resolve().parent / "drift_check.py"
 
 # Metric and dimension names written by pipeline_steps/drift_check.py.
 PSI_METRIC = "PSI"
 RECORDS_METRIC = "CapturedRecords"
 ALL_FEATURES = "ALL"
 # Where the model-building pipeline writes its outputs, baselines included.
-BUILD_BASELINES = "pipelines/model-build/"
+BUILD_BASELINES = f"{model_build_pipeline.PIPELINE_OUTPUT_PREFIX}/"
 # Model Monitor's data-quality metrics for a real-time endpoint, as deployed monitors publish them.
 MODEL_MONITOR_NAMESPACE = "aws/sagemaker/Endpoints/data-metrics"
 # One data point per drift check: an hour-long period holds every check of an hourly schedule.

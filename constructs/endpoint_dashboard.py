@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 
 from constructs import Construct
-from constructs.rollback_alarms import SAGEMAKER_NAMESPACE
+from constructs.rollback_alarms import endpoint_metric
 
 _WIDTH = 12
 _PERIOD = Duration.minutes(1)
@@ -36,17 +37,7 @@ class EndpointDashboard(Construct):
         drift_alarms: Sequence[cloudwatch.IAlarm],
     ) -> None:
         super().__init__(scope, id_)
-        dimensions = {"EndpointName": endpoint_name, "VariantName": variant_name}
-
-        def metric(name: str, statistic: str, label: str) -> cloudwatch.Metric:
-            return cloudwatch.Metric(
-                namespace=SAGEMAKER_NAMESPACE,
-                metric_name=name,
-                dimensions_map=dimensions,
-                statistic=statistic,
-                period=_PERIOD,
-                label=label,
-            )
+        metric = partial(endpoint_metric, endpoint_name, variant_name, period=_PERIOD)
 
         self.dashboard = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=dashboard_name)
         self.dashboard.add_widgets(
@@ -59,16 +50,16 @@ class EndpointDashboard(Construct):
         self.dashboard.add_widgets(
             cloudwatch.GraphWidget(
                 title="Invocations",
-                left=[metric("Invocations", "Sum", "invocations")],
-                right=[metric("InvocationsPerInstance", "Sum", "per instance")],
+                left=[metric("Invocations", "Sum", label="invocations")],
+                right=[metric("InvocationsPerInstance", "Sum", label="per instance")],
                 width=_WIDTH,
             ),
             cloudwatch.GraphWidget(
                 title="Errors",
                 left=[
-                    metric("Invocation5XXErrors", "Sum", "5XX"),
-                    metric("Invocation4XXErrors", "Sum", "4XX"),
-                    metric("InvocationModelErrors", "Sum", "model errors"),
+                    metric("Invocation5XXErrors", "Sum", label="5XX"),
+                    metric("Invocation4XXErrors", "Sum", label="4XX"),
+                    metric("InvocationModelErrors", "Sum", label="model errors"),
                 ],
                 width=_WIDTH,
             ),
@@ -77,9 +68,9 @@ class EndpointDashboard(Construct):
             cloudwatch.GraphWidget(
                 title="Model latency (microseconds)",
                 left=[
-                    metric("ModelLatency", "p50", "p50"),
-                    metric("ModelLatency", "p99", "p99"),
-                    metric("OverheadLatency", "p99", "overhead p99"),
+                    metric("ModelLatency", "p50", label="p50"),
+                    metric("ModelLatency", "p99", label="p99"),
+                    metric("OverheadLatency", "p99", label="overhead p99"),
                 ],
                 width=_WIDTH,
             ),

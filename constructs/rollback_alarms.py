@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
@@ -13,6 +15,26 @@ from constructs import Construct
 SAGEMAKER_NAMESPACE = "AWS/SageMaker"
 # CloudWatch reports ModelLatency in microseconds; config speaks milliseconds.
 _MICROSECONDS_PER_MS = 1000
+
+
+def endpoint_metric(
+    endpoint_name: str,
+    variant_name: str,
+    metric_name: str,
+    statistic: str,
+    *,
+    period: Duration,
+    label: str | None = None,
+) -> cloudwatch.Metric:
+    """A SageMaker invocation metric of one endpoint variant, the way the rollback alarms watch it."""
+    return cloudwatch.Metric(
+        namespace=SAGEMAKER_NAMESPACE,
+        metric_name=metric_name,
+        dimensions_map={"EndpointName": endpoint_name, "VariantName": variant_name},
+        statistic=statistic,
+        period=period,
+        label=label,
+    )
 
 
 class RollbackAlarms(Construct):
@@ -42,16 +64,7 @@ class RollbackAlarms(Construct):
     ) -> None:
         super().__init__(scope, id_)
         period = Duration.seconds(config.period_seconds)
-        dimensions = {"EndpointName": endpoint_name, "VariantName": variant_name}
-
-        def metric(name: str, statistic: str) -> cloudwatch.Metric:
-            return cloudwatch.Metric(
-                namespace=SAGEMAKER_NAMESPACE,
-                metric_name=name,
-                dimensions_map=dimensions,
-                statistic=statistic,
-                period=period,
-            )
+        metric = partial(endpoint_metric, endpoint_name, variant_name, period=period)
 
         four_xx_rate = cloudwatch.MathExpression(
             expression="IF(invocations > 0, 100 * errors / invocations, 0)",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Validations
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
@@ -11,6 +13,20 @@ from constructs import Construct
 _NONCURRENT_DAYS = Duration.days(90)
 _ABORT_UPLOAD_DAYS = Duration.days(7)
 _LOG_RETENTION = Duration.days(365)
+
+
+def _protected_bucket(scope: Construct, **options: Any) -> s3.Bucket:
+    """A bucket with what every bucket of the app has: SSL only, TLS 1.2, versioned, never public."""
+    return s3.Bucket(
+        scope,
+        "Bucket",
+        enforce_ssl=True,
+        minimum_tls_version=1.2,
+        versioned=True,
+        block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+        object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+        **options,
+    )
 
 
 class SecureBucket(Construct):
@@ -32,17 +48,11 @@ class SecureBucket(Construct):
         event_bridge: bool = False,
     ) -> None:
         super().__init__(scope, id_)
-        self.bucket = s3.Bucket(
+        self.bucket = _protected_bucket(
             self,
-            "Bucket",
             encryption=s3.BucketEncryption.KMS,
             encryption_key=key,
             bucket_key_enabled=True,
-            enforce_ssl=True,
-            minimum_tls_version=1.2,
-            versioned=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             server_access_logs_bucket=access_logs,
             server_access_logs_prefix=f"{id_.lower()}/",
             removal_policy=removal_policy,
@@ -69,15 +79,9 @@ class AccessLogBucket(Construct):
 
     def __init__(self, scope: Construct, id_: str, *, removal_policy: RemovalPolicy) -> None:
         super().__init__(scope, id_)
-        self.bucket = s3.Bucket(
+        self.bucket = _protected_bucket(
             self,
-            "Bucket",
             encryption=s3.BucketEncryption.S3_MANAGED,
-            enforce_ssl=True,
-            minimum_tls_version=1.2,
-            versioned=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             removal_policy=removal_policy,
             lifecycle_rules=[s3.LifecycleRule(id="ExpireLogs", expiration=_LOG_RETENTION)],
         )

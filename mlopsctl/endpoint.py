@@ -10,7 +10,6 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from config import EnvironmentConfig, RolloutType
 from mlopsctl.errors import OperatorError
 
 IN_SERVICE = "InService"
@@ -97,25 +96,6 @@ def rollback_alarms(cw: Any, prefix: str) -> list[str]:
             break
         request["NextToken"] = page["NextToken"]
     return sorted(names)
-
-
-def deployment_config(env: EnvironmentConfig, alarm_names: list[str]) -> dict[str, Any]:
-    """The same blue/green policy the serving stack gives the endpoint, with its rollback alarms."""
-    rollout = env.rollout
-    routing: dict[str, Any] = {"Type": rollout.type.value, "WaitIntervalInSeconds": rollout.wait_interval_minutes * 60}
-    if rollout.type is RolloutType.CANARY:
-        routing["CanarySize"] = {"Type": "CAPACITY_PERCENT", "Value": rollout.canary_size_percent}
-    elif rollout.type is RolloutType.LINEAR:
-        routing["LinearStepSize"] = {"Type": "CAPACITY_PERCENT", "Value": rollout.linear_step_percent}
-    return {
-        "BlueGreenUpdatePolicy": {
-            "TrafficRoutingConfiguration": routing,
-            "TerminationWaitInSeconds": rollout.termination_wait_minutes * 60,
-            "MaximumExecutionTimeoutInSeconds": rollout.max_execution_timeout_minutes * 60,
-        },
-        # AWS accepts at most 10 alarms; the serving stack creates fewer.
-        "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": name} for name in alarm_names[:10]]},
-    }
 
 
 def _stamp() -> str:

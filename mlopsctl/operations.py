@@ -250,7 +250,7 @@ def rollback(
     sm.update_endpoint(
         EndpointName=endpoint_name,
         EndpointConfigName=new_config,
-        DeploymentConfig=endpoint.deployment_config(env, alarms),
+        DeploymentConfig=env.rollout.deployment_config(alarms),
     )
 
     bad_arn = live.model_package_arn

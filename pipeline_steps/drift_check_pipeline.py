@@ -17,14 +17,16 @@ from pathlib import Path
 from typing import Any
 
 from pipeline_steps.sdk_session import (
+    DEFINITIONS_DIR,
     canonical_json,
     image_uris_by_region,
     offline_pipeline_session,
     role_arn_placeholder,
+    stale_files,
+    write_files,
 )
 from pipeline_steps.sdk_session import placeholder as _ref
 
-DEFINITIONS_DIR = Path(__file__).resolve().parent / "definitions"
 DEFINITION_FILE = DEFINITIONS_DIR / "drift_check.json"
 IMAGES_FILE = DEFINITIONS_DIR / "image_uris.json"
 
@@ -138,15 +140,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="exit 1 if the checked-in files are stale")
     args = parser.parse_args(argv)
-    stale = []
-    for path, text in render().items():
-        if args.check:
-            if not path.exists() or path.read_text() != text:
-                stale.append(path)
-        else:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text)
-            print(f"wrote {path}")
+    files = render()
+    if not args.check:
+        write_files(files)
+        return 0
+    stale = stale_files(files)
     for path in stale:
         print(f"stale: {path} (run `make pipeline-definitions`)", file=sys.stderr)
     return 1 if stale else 0

@@ -15,17 +15,22 @@ import argparse
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipeline_steps.sdk_session import (
+    DEFINITIONS_DIR,
     canonical_json,
     image_uris_by_region,
     offline_pipeline_session,
     placeholder,
     role_arn_placeholder,
+    stale_files,
+    write_files,
 )
 
-DEFINITIONS_DIR = Path(__file__).resolve().parent / "definitions"
+if TYPE_CHECKING:
+    from config import AppConfig, ModelBuildConfig
+
 DEFINITION_FILE = DEFINITIONS_DIR / "model_build.json"
 IMAGES_FILE = DEFINITIONS_DIR / "xgboost_images.json"
 
@@ -73,36 +78,21 @@ SUBSTITUTIONS: tuple[str, ...] = (
 
 @dataclass(frozen=True)
 class BuildSettings:
-    """Parameter defaults and build options (from cdk.json's `model_build` section)."""
+    """What the definition depends on: cdk.json's `model_build` section, the name, the default approval."""
 
     pipeline_name: str
-    processing_instance_type: str
-    training_instance_type: str
-    use_spot_training: bool
-    max_training_minutes: int
-    metric_name: str
-    min_metric: float
-    allowed_regression: float
+    build: ModelBuildConfig
     approval_status: str
-    incoming_prefix: str
 
 
-def settings_from_config(app_config: Any) -> BuildSettings:
+def settings_from_config(app_config: AppConfig) -> BuildSettings:
     from config import ApprovalMode
 
-    build = app_config.model_build
     approval = app_config.build_environment.approval
     return BuildSettings(
         pipeline_name=app_config.names.model_build_pipeline,
-        processing_instance_type=build.processing_instance_type,
-        training_instance_type=build.training_instance_type,
-        use_spot_training=build.use_spot_training,
-        max_training_minutes=build.max_training_minutes,
-        metric_name=build.metric_name,
-        min_metric=build.min_metric,
-        allowed_regression=build.allowed_regression,
+        build=app_config.model_build,
         approval_status="Approved" if approval is ApprovalMode.AUTO else "PendingManualApproval",
-        incoming_prefix=build.retraining.incoming_prefix,
     )
 
 
@@ -142,7 +132,7 @@ def build_pipeline(settings: BuildSettings) -> Any:
     execution = ExecutionVariables.PIPELINE_EXECUTION_ID
 
     input_data = ParameterString(
-        "InputDataUri", default_value=f"s3://{placeholder(DATA_BUCKET)}/{settings.incoming_prefix}"
+        "InputDataUri", default_value=f"s3://{placeholder(DATA_BUCKET)}/{settings.build.retraining.incoming_prefix}"
     )
     trigger_reason = ParameterString("TriggerReason", default_value="manual: started without a reason")
     champion_uri = ParameterString("ChampionModelUri", default_value="")
@@ -150,10 +140,10 @@ def build_pipeline(settings: BuildSettings) -> Any:
     approval = ParameterString(
         "ModelApprovalStatus", default_value=settings.approval_status, enum_values=["PendingManualApproval", "Approved"]
     )
-    min_metric = ParameterFloat("MinMetric", default_value=settings.min_metric)
-    allowed_regression = ParameterFloat("AllowedRegression", default_value=settings.allowed_regression)
-    processing_type = ParameterString("ProcessingInstanceType", default_value=settings.processing_instance_type)
-    training_type = ParameterString("TrainingInstanceType", default_value=settings.training_instance_type)
+    min_metric = ParameterFloat("MinMetric", default_value=settings.build.min_metric)
+    allowed_regression = ParameterFloat("AllowedRegression", default_value=settings.build.allowed_regression)
+    processing_type = ParameterString("ProcessingInstanceType", default_value=settings.build.processing_instance_type)
+    training_type = ParameterString("TrainingInstanceType", default_value=settings.build.training_instance_type)
 
     def processor(name: str) -> Any:
         # The code arrives as one CDK file asset; its object name is known only to the CDK app.
@@ -202,7 +192,7 @@ def build_pipeline(settings: BuildSettings) -> Any:
         cache_config=cache,
     )
 
-    max_runtime = settings.max_training_minutes * 60
+    max_runtime = settings.build.max_training_minutes * 60
     trainer = ModelTrainer(
         sagemaker_session=session,
         role=role,
@@ -212,18 +202,18 @@ def build_pipeline(settings: BuildSettings) -> Any:
             instance_type=training_type,
             instance_count=1,
             volume_kms_key_id=kms,
-            enable_managed_spot_training=settings.use_spot_training,
+            enable_managed_spot_training=settings.build.use_spot_training,
         ),
         stopping_condition=shapes.StoppingCondition(
             max_runtime_in_seconds=max_runtime,
             # Spot: wait for capacity up to as long again as the training may run.
-            max_wait_time_in_seconds=2 * max_runtime if settings.use_spot_training else None,
+            max_wait_time_in_seconds=2 * max_runtime if settings.build.use_spot_training else None,
         ),
         # A fixed prefix keeps the step cacheable; train.py only resumes a matching checkpoint.
         checkpoint_config=shapes.CheckpointConfig(
             s3_uri=f"s3://{placeholder(ARTIFACTS_BUCKET)}/{PIPELINE_OUTPUT_PREFIX}/checkpoints"
         )
-        if settings.use_spot_training
+        if settings.build.use_spot_training
         else None,
         output_data_config=shapes.OutputDataConfig(
             s3_output_path=f"s3://{placeholder(ARTIFACTS_BUCKET)}/{MODEL_ARTIFACTS_PREFIX.rstrip('/')}", kms_key_id=kms
@@ -265,7 +255,7 @@ def build_pipeline(settings: BuildSettings) -> Any:
             arguments=[
                 Join(on="=", values=["--champion-model", champion_uri]),
                 Join(on="=", values=["--champion-model-package-arn", champion_arn]),
-                f"--metric={settings.metric_name}",
+                f"--metric={settings.build.metric_name}",
                 Join(on="=", values=["--min-metric", min_metric]),
                 Join(on="=", values=["--allowed-regression", allowed_regression]),
             ],
@@ -424,16 +414,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     # The SDK logs every default it applies; the files are what matters here.
     logging.getLogger("sagemaker").setLevel(logging.ERROR)
     files = generated_files(settings_from_config(config.load_cdk_json()))
-    stale = [path for path, text in files.items() if not path.exists() or path.read_text() != text]
     if args.check:
+        stale = stale_files(files)
         if stale:
             raise SystemExit(f"Out of date: {', '.join(map(str, stale))}. Run `make pipeline-definitions`.")
         print("pipeline definitions are current")
         return
-    DEFINITIONS_DIR.mkdir(exist_ok=True)
-    for path, text in files.items():
-        path.write_text(text)
-        print(f"wrote {path}")
+    write_files(files)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,9 @@ The SDK probes AWS in several places while it assembles a definition: the defaul
 definitions are generated offline (`make pipeline-definitions`) and checked in, so each of
 those probes is switched off here, once, for every pipeline builder.
 
+The generated files' text and how they are checked in (`canonical_json`, `write_files`,
+`stale_files`) are shared here too, so every builder writes and checks them the same way.
+
 The SDK is imported inside the functions: importing this module stays cheap, and the
 environment variables below are in place before the SDK reads them at import time.
 """
@@ -14,7 +17,11 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
+
+# Where every builder writes its checked-in definition and image map.
+DEFINITIONS_DIR = Path(__file__).resolve().parent / "definitions"
 
 # In-process SDK defaults: telemetry off. (The YAML-file opt-out would also work but makes
 # the SDK read config files on every run, which is both slower and machine-dependent.)
@@ -92,3 +99,15 @@ def canonical_json(definition: str | Mapping[str, Any]) -> str:
     """A stable text form of a definition, so the checked-in file only changes with its content."""
     data = json.loads(definition) if isinstance(definition, str) else definition
     return json.dumps(data, indent=2, sort_keys=True) + "\n"
+
+
+def stale_files(files: Mapping[Path, str]) -> list[Path]:
+    """The checked-in files that are missing or differ from the text just generated for them."""
+    return [path for path, text in files.items() if not path.exists() or path.read_text() != text]
+
+
+def write_files(files: Mapping[Path, str]) -> None:
+    for path, text in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        print(f"wrote {path}")

@@ -10,6 +10,7 @@ import pytest
 from aws_cdk.assertions import Match
 
 from tests.conftest import Assembly, cdk_json_context, raw_config, synth
+from tests.support import as_list
 
 CICD = "mlops-delivery-toolchain-cicd"
 ACCOUNTS = {"dev": "222222222222", "staging": "333333333333", "prod": "444444444444"}
@@ -53,10 +54,6 @@ def statements_of_role(template: Any, role_logical_id: str) -> list[dict[str, An
         if {"Ref": role_logical_id} in policy["Properties"]["Roles"]:
             found += policy["Properties"]["PolicyDocument"]["Statement"]
     return found
-
-
-def as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
 
 
 def test_pipeline_is_v2_self_mutating_and_named(assembly: Assembly) -> None:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import re
+from functools import partial
 from typing import Any
 
 import pytest
 from aws_cdk.assertions import Match
 
 from tests.conftest import Assembly, cdk_json_context, raw_config
+from tests.support import alarm_state_change_event, eventbridge_event, object_created_event
 
 STACK = "mlops-delivery-dev-retraining"
 BUILD_ACCOUNT = "222222222222"
@@ -359,44 +361,6 @@ def test_rules_follow_the_config_and_a_single_account_needs_no_bus_policy() -> N
     )
 
 
-def _aws_event(source: str, detail_type: str, detail: dict[str, Any], account: str = BUILD_ACCOUNT) -> dict[str, Any]:
-    """An event in the envelope AWS documents for EventBridge, as a rule sees it."""
-    return {
-        "version": "0",
-        "id": "17793124-05d4-b198-2fde-7ededc63b103",
-        "detail-type": detail_type,
-        "source": source,
-        "account": account,
-        "time": "2026-11-27T03:00:00Z",
-        "region": "eu-west-1",
-        "resources": [],
-        "detail": detail,
-    }
-
-
-def _object_created(bucket: str, key: str) -> dict[str, Any]:
-    detail = {
-        "version": "0",
-        "bucket": {"name": bucket},
-        "object": {"key": key, "size": 5, "etag": "b1946ac92492d2347c6235b4d2611184", "sequencer": "00617F08"},
-        "request-id": "N4N7GDK58NMKJ12R",
-        "requester": BUILD_ACCOUNT,
-        "source-ip-address": "1.2.3.4",
-        "reason": "PutObject",
-    }
-    return _aws_event("aws.s3", "Object Created", detail)
-
-
-def _alarm(name: str, state: str, account: str) -> dict[str, Any]:
-    detail = {
-        "alarmName": name,
-        "state": {"value": state, "reason": "Threshold Crossed", "timestamp": "2026-11-27T02:59:00.000+0000"},
-        "previousState": {"value": "OK", "reason": "", "timestamp": "2026-11-27T01:59:00.000+0000"},
-        "configuration": {"metrics": []},
-    }
-    return _aws_event("aws.cloudwatch", "CloudWatch Alarm State Change", detail, account)
-
-
 def test_rule_patterns_match_the_events_aws_publishes_and_nothing_else(template: Any) -> None:
     """The synthesized patterns, evaluated by an EventBridge pattern matcher against documented events."""
     from moto.events.models import EventPattern
@@ -407,18 +371,23 @@ def test_rule_patterns_match_the_events_aws_publishes_and_nothing_else(template:
         pattern = re.sub(r'\{"Fn::ImportValue": "[^"]*DataBucket[^"]*"\}', '"data-bucket"', pattern)
         return EventPattern.load(pattern).matches_event(event)
 
-    assert matches("TriggersNewDataRule", _object_created("data-bucket", "incoming/2026/part-1.csv"))
-    assert not matches("TriggersNewDataRule", _object_created("data-bucket", "reports/part-1.csv"))
-    assert not matches("TriggersNewDataRule", _object_created("other-bucket", "incoming/part-1.csv"))
+    event = partial(eventbridge_event, account=BUILD_ACCOUNT)
+    upload = partial(object_created_event, account=BUILD_ACCOUNT)
+    # Drift alarms are forwarded from the serving accounts, prod's here.
+    alarm = partial(alarm_state_change_event, account="444444444444")
 
-    assert matches("TriggersDriftRule", _alarm("mlops-delivery-prod-drift-summary", "ALARM", "444444444444"))
-    assert not matches("TriggersDriftRule", _alarm("mlops-delivery-prod-drift-summary", "OK", "444444444444"))
-    assert not matches("TriggersDriftRule", _alarm("mlops-delivery-prod-rollback-5xx", "ALARM", "444444444444"))
-    assert not matches("TriggersDriftRule", _alarm("mlops-delivery-prod-drift-summary", "ALARM", "999999999999"))
+    assert matches("TriggersNewDataRule", upload("data-bucket", "incoming/2026/part-1.csv"))
+    assert not matches("TriggersNewDataRule", upload("data-bucket", "reports/part-1.csv"))
+    assert not matches("TriggersNewDataRule", upload("other-bucket", "incoming/part-1.csv"))
 
-    manual = _aws_event("mlops-delivery.retraining", "Retraining Requested", {"reason": "relabelled data"})
+    assert matches("TriggersDriftRule", alarm("mlops-delivery-prod-drift-summary", "ALARM"))
+    assert not matches("TriggersDriftRule", alarm("mlops-delivery-prod-drift-summary", "OK"))
+    assert not matches("TriggersDriftRule", alarm("mlops-delivery-prod-rollback-5xx", "ALARM"))
+    assert not matches("TriggersDriftRule", alarm("mlops-delivery-prod-drift-summary", "ALARM", account="999999999999"))
+
+    manual = event("mlops-delivery.retraining", "Retraining Requested", {"reason": "relabelled data"})
     assert matches("TriggersManualRule", manual)
-    push = _aws_event("aws.codecommit", "CodeCommit Repository State Change", {"event": "referenceUpdated"})
+    push = event("aws.codecommit", "CodeCommit Repository State Change", {"event": "referenceUpdated"})
     for rule in ("TriggersNewDataRule", "TriggersDriftRule", "TriggersManualRule"):
         assert not matches(rule, push)
 
@@ -430,9 +399,9 @@ def test_rule_patterns_match_the_events_aws_publishes_and_nothing_else(template:
         "previousPipelineExecutionStatus": "Executing",
     }
     status_change = "SageMaker Model Building Pipeline Execution Status Change"
-    assert matches("NotificationsPipelineFailedRule", _aws_event("aws.sagemaker", status_change, failed))
+    assert matches("NotificationsPipelineFailedRule", event("aws.sagemaker", status_change, failed))
     succeeded = {**failed, "currentPipelineExecutionStatus": "Succeeded"}
-    assert not matches("NotificationsPipelineFailedRule", _aws_event("aws.sagemaker", status_change, succeeded))
+    assert not matches("NotificationsPipelineFailedRule", event("aws.sagemaker", status_change, succeeded))
 
     registered = {
         "ModelPackageGroupName": "mlops-delivery",
@@ -442,6 +411,6 @@ def test_rule_patterns_match_the_events_aws_publishes_and_nothing_else(template:
         "ModelApprovalStatus": "PendingManualApproval",
     }
     package_change = "SageMaker Model Package State Change"
-    assert matches("NotificationsApprovalPendingRule", _aws_event("aws.sagemaker", package_change, registered))
+    assert matches("NotificationsApprovalPendingRule", event("aws.sagemaker", package_change, registered))
     approved = {**registered, "ModelApprovalStatus": "Approved"}
-    assert not matches("NotificationsApprovalPendingRule", _aws_event("aws.sagemaker", package_change, approved))
+    assert not matches("NotificationsApprovalPendingRule", event("aws.sagemaker", package_change, approved))

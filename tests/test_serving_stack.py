@@ -15,6 +15,7 @@ from aws_cdk.assertions import Match, Template
 import config
 from pipeline_steps import drift_check
 from tests.conftest import EXAMPLE_RELEASE_ARN, ROOT, Assembly, cdk_json_context, raw_config
+from tests.support import as_list
 
 ENVIRONMENTS = ["dev", "staging", "prod"]
 SETTINGS = config.load_cdk_json()
@@ -200,10 +201,6 @@ def statements(template: Any, role_fragment: str) -> list[dict[str, Any]]:
         if role_fragment in logical_id:
             found += policy["Properties"]["PolicyDocument"]["Statement"]
     return found
-
-
-def as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
 
 
 def object_suffixes(statement: dict[str, Any]) -> list[str]:

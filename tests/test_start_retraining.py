@@ -16,6 +16,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import boto3
@@ -24,7 +25,9 @@ from botocore.stub import Stubber
 from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
 
+from tests import support
 from tests.conftest import ROOT
+from tests.support import eventbridge_event
 
 # Powertools reads its settings when the handler module is imported, as it does in Lambda.
 os.environ.update(
@@ -65,18 +68,7 @@ class FakeContext:
     aws_request_id: str = "00000000-0000-0000-0000-000000000000"
 
 
-def envelope(source: str, detail_type: str, detail: dict[str, Any], *, event_id: str, resources: list[str]) -> dict:
-    return {
-        "version": "0",
-        "id": event_id,
-        "detail-type": detail_type,
-        "source": source,
-        "account": DEFAULT_ACCOUNT_ID,
-        "time": "2026-11-27T03:00:00Z",
-        "region": REGION,
-        "resources": resources,
-        "detail": detail,
-    }
+envelope = partial(eventbridge_event, account=DEFAULT_ACCOUNT_ID)
 
 
 def scheduled_event(event_id: str = "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa") -> dict:
@@ -85,29 +77,14 @@ def scheduled_event(event_id: str = "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa") -> d
 
 
 def object_created_event(key: str = "incoming/2026-11-27/part-0001.csv", event_id: str = "17793124-05d4") -> dict:
-    detail = {
-        "version": "0",
-        "bucket": {"name": DATA_BUCKET},
-        "object": {"key": key, "size": 5576, "etag": "b1946ac92492d2347c6235b4d2611184", "sequencer": "00617F08"},
-        "request-id": "N4N7GDK58NMKJ12R",
-        "requester": DEFAULT_ACCOUNT_ID,
-        "source-ip-address": "1.2.3.4",
-        "reason": "PutObject",
-    }
-    return envelope("aws.s3", "Object Created", detail, event_id=event_id, resources=[f"arn:aws:s3:::{DATA_BUCKET}"])
+    return support.object_created_event(DATA_BUCKET, key, account=DEFAULT_ACCOUNT_ID, event_id=event_id)
 
 
 def alarm_event(
     name: str = "mlops-delivery-prod-drift-summary", state: str = "ALARM", event_id: str = "c4c1c1c9"
 ) -> dict:
-    arn = f"arn:aws:cloudwatch:{REGION}:444444444444:alarm:{name}"
-    detail = {
-        "alarmName": name,
-        "state": {"value": state, "reason": "Threshold Crossed", "timestamp": "2026-11-27T02:59:00.000+0000"},
-        "previousState": {"value": "OK", "reason": "", "timestamp": "2026-11-27T01:59:00.000+0000"},
-        "configuration": {"description": "Feature drift above threshold", "metrics": []},
-    }
-    return envelope("aws.cloudwatch", "CloudWatch Alarm State Change", detail, event_id=event_id, resources=[arn])
+    """Prod's drift alarm, forwarded to the build account's bus."""
+    return support.alarm_state_change_event(name, state, account="444444444444", event_id=event_id)
 
 
 def manual_event(detail: dict[str, Any] | None = None, event_id: str = "6a7e8feb-b491") -> dict:

@@ -185,6 +185,76 @@ def expect_live(stubber: Any, *, status: str, config: str, model: str, package_a
     stubber.add_response("describe_model", model_description(model, package_arn), {"ModelName": model})
 
 
+def expect_release(
+    stubber: Any,
+    *,
+    live_config: str,
+    live_model: str,
+    live_package_arn: str,
+    new_name: str,
+    package_arn: str,
+    alarms: list[str],
+    network_isolation: bool = True,
+) -> None:
+    """What releasing `package_arn` must send: a copy of the live config for it, then a guarded blue/green update.
+
+    The new Model keeps the live one's network isolation (`network_isolation`); the update
+    shifts traffic the way cdk.json configures dev (CANARY) and rolls back on `alarms`.
+    """
+    stubber.add_response(
+        "describe_endpoint_config", config_description(live_config, live_model), {"EndpointConfigName": live_config}
+    )
+    live = model_description(live_model, live_package_arn)
+    isolation: dict[str, Any] = {"EnableNetworkIsolation": True} if network_isolation else {}
+    if not network_isolation:
+        del live["EnableNetworkIsolation"]
+    stubber.add_response("describe_model", live, {"ModelName": live_model})
+    stubber.add_response(
+        "create_model",
+        {"ModelArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model/{new_name}"},
+        {"ModelName": new_name, "PrimaryContainer": {"ModelPackageName": package_arn}, "ExecutionRoleArn": ROLE}
+        | isolation,
+    )
+    stubber.add_response(
+        "create_endpoint_config",
+        {"EndpointConfigArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:endpoint-config/{new_name}"},
+        {
+            "EndpointConfigName": new_name,
+            "ProductionVariants": [
+                {
+                    "VariantName": "AllTraffic",
+                    "InstanceType": "ml.m5.large",
+                    "InitialInstanceCount": 2,
+                    "InitialVariantWeight": 1.0,
+                    "ModelName": new_name,
+                }
+            ],
+            "KmsKeyId": KMS_KEY,
+            "DataCaptureConfig": DATA_CAPTURE,
+        },
+    )
+    stubber.add_response(
+        "update_endpoint",
+        {"EndpointArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:endpoint/{ENDPOINT}"},
+        {
+            "EndpointName": ENDPOINT,
+            "EndpointConfigName": new_name,
+            "DeploymentConfig": {
+                "BlueGreenUpdatePolicy": {
+                    "TrafficRoutingConfiguration": {
+                        "Type": "CANARY",
+                        "WaitIntervalInSeconds": 300,
+                        "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 50},
+                    },
+                    "TerminationWaitInSeconds": 300,
+                    "MaximumExecutionTimeoutInSeconds": 3600,
+                },
+                "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": name} for name in alarms]},
+            },
+        },
+    )
+
+
 def record(version: int, config: str, source: str = "pipeline") -> None:
     """Appends one known-good entry the way record-deployment does."""
     boto3.client("ssm", region_name=REGION).put_parameter(

@@ -11,14 +11,13 @@ from botocore.stub import Stubber
 from mlopsctl import endpoint, operations
 from mlopsctl.errors import OperatorError
 from tests.operator_cli.support import (
-    DATA_CAPTURE,
     ENDPOINT,
-    KMS_KEY,
     REGION,
     ROLE,
     Clients,
     endpoint_description,
     expect_live,
+    expect_release,
     ledger_entries,
     record,
     register,
@@ -50,85 +49,14 @@ def _two_weekly_releases() -> None:
 
 def _expect_release_of_v1(stubber: Stubber) -> None:
     """What a rollback to v1 must send: a copy of the live config for v1, then a guarded blue/green update."""
-    stubber.add_response(
-        "describe_endpoint_config",
-        {
-            "EndpointConfigName": "cfg-v2",
-            "EndpointConfigArn": "arn:aws:sagemaker:eu-west-1:222222222222:endpoint-config/cfg-v2",
-            "ProductionVariants": [
-                {
-                    "VariantName": "AllTraffic",
-                    "ModelName": "model-v2",
-                    "InstanceType": "ml.m5.large",
-                    "InitialInstanceCount": 2,
-                    "InitialVariantWeight": 1.0,
-                }
-            ],
-            "KmsKeyId": KMS_KEY,
-            "DataCaptureConfig": DATA_CAPTURE,
-            "CreationTime": "2026-11-27T03:00:00Z",
-        },
-        {"EndpointConfigName": "cfg-v2"},
-    )
-    stubber.add_response(
-        "describe_model",
-        {
-            "ModelName": "model-v2",
-            "ModelArn": "arn:aws:sagemaker:eu-west-1:222222222222:model/model-v2",
-            "PrimaryContainer": {"ModelPackageName": version_arn(2)},
-            "ExecutionRoleArn": ROLE,
-            "EnableNetworkIsolation": True,
-            "CreationTime": "2026-11-27T03:00:00Z",
-        },
-        {"ModelName": "model-v2"},
-    )
-    stubber.add_response(
-        "create_model",
-        {"ModelArn": f"arn:aws:sagemaker:eu-west-1:222222222222:model/{NEW}"},
-        {
-            "ModelName": NEW,
-            "PrimaryContainer": {"ModelPackageName": version_arn(1)},
-            "ExecutionRoleArn": ROLE,
-            "EnableNetworkIsolation": True,
-        },
-    )
-    stubber.add_response(
-        "create_endpoint_config",
-        {"EndpointConfigArn": f"arn:aws:sagemaker:eu-west-1:222222222222:endpoint-config/{NEW}"},
-        {
-            "EndpointConfigName": NEW,
-            "ProductionVariants": [
-                {
-                    "VariantName": "AllTraffic",
-                    "InstanceType": "ml.m5.large",
-                    "InitialInstanceCount": 2,
-                    "InitialVariantWeight": 1.0,
-                    "ModelName": NEW,
-                }
-            ],
-            "KmsKeyId": KMS_KEY,
-            "DataCaptureConfig": DATA_CAPTURE,
-        },
-    )
-    stubber.add_response(
-        "update_endpoint",
-        {"EndpointArn": "arn:aws:sagemaker:eu-west-1:222222222222:endpoint/mlops-delivery-dev"},
-        {
-            "EndpointName": ENDPOINT,
-            "EndpointConfigName": NEW,
-            "DeploymentConfig": {
-                "BlueGreenUpdatePolicy": {
-                    "TrafficRoutingConfiguration": {
-                        "Type": "CANARY",
-                        "WaitIntervalInSeconds": 300,
-                        "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 50},
-                    },
-                    "TerminationWaitInSeconds": 300,
-                    "MaximumExecutionTimeoutInSeconds": 3600,
-                },
-                "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": name} for name in ALARMS]},
-            },
-        },
+    expect_release(
+        stubber,
+        live_config="cfg-v2",
+        live_model="model-v2",
+        live_package_arn=version_arn(2),
+        new_name=NEW,
+        package_arn=version_arn(1),
+        alarms=ALARMS,
     )
 
 

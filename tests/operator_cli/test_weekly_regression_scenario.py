@@ -20,15 +20,12 @@ from typer.testing import CliRunner
 from mlopsctl import endpoint
 from mlopsctl.cli import app
 from tests.operator_cli.support import (
-    DATA_CAPTURE,
     ENDPOINT,
-    KMS_KEY,
     REGION,
-    ROLE,
     Clients,
-    config_description,
     endpoint_description,
     expect_live,
+    expect_release,
     ledger_entries,
     register,
     rollback_alarms,
@@ -91,67 +88,16 @@ def test_weekly_retrain_that_regresses_online_is_rolled_back_to_the_previous_app
     # rollback: back to the last known-good (v1) through the guarded blue/green path.
     with Stubber(sm) as stubber:
         expect_live(stubber, status="InService", config="cfg-v2", model="model-v2", package_arn=version_arn(2))
-        stubber.add_response(
-            "describe_endpoint_config", config_description("cfg-v2", "model-v2"), {"EndpointConfigName": "cfg-v2"}
-        )
-        stubber.add_response(
-            "describe_model",
-            {
-                "ModelName": "model-v2",
-                "ModelArn": "arn:aws:sagemaker:eu-west-1:222222222222:model/model-v2",
-                "PrimaryContainer": {"ModelPackageName": version_arn(2)},
-                "ExecutionRoleArn": ROLE,
-                "CreationTime": "2026-11-30T09:00:00Z",
-            },
-            {"ModelName": "model-v2"},
-        )
-        stubber.add_response(
-            "create_model",
-            {"ModelArn": f"arn:aws:sagemaker:eu-west-1:222222222222:model/{RESTORED}"},
-            {"ModelName": RESTORED, "PrimaryContainer": {"ModelPackageName": version_arn(1)}, "ExecutionRoleArn": ROLE},
-        )
-        stubber.add_response(
-            "create_endpoint_config",
-            {"EndpointConfigArn": f"arn:aws:sagemaker:eu-west-1:222222222222:endpoint-config/{RESTORED}"},
-            {
-                "EndpointConfigName": RESTORED,
-                "ProductionVariants": [
-                    {
-                        "VariantName": "AllTraffic",
-                        "InstanceType": "ml.m5.large",
-                        "InitialInstanceCount": 2,
-                        "InitialVariantWeight": 1.0,
-                        "ModelName": RESTORED,
-                    }
-                ],
-                "KmsKeyId": KMS_KEY,
-                "DataCaptureConfig": DATA_CAPTURE,
-            },
-        )
-        stubber.add_response(
-            "update_endpoint",
-            {"EndpointArn": f"arn:aws:sagemaker:eu-west-1:222222222222:endpoint/{ENDPOINT}"},
-            {
-                "EndpointName": ENDPOINT,
-                "EndpointConfigName": RESTORED,
-                "DeploymentConfig": {
-                    "BlueGreenUpdatePolicy": {
-                        "TrafficRoutingConfiguration": {
-                            "Type": "CANARY",
-                            "WaitIntervalInSeconds": 300,
-                            "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 50},
-                        },
-                        "TerminationWaitInSeconds": 300,
-                        "MaximumExecutionTimeoutInSeconds": 3600,
-                    },
-                    "AutoRollbackConfiguration": {
-                        "Alarms": [
-                            {"AlarmName": "mlops-delivery-dev-rollback-5xx"},
-                            {"AlarmName": "mlops-delivery-dev-rollback-latency-p99"},
-                        ]
-                    },
-                },
-            },
+        # The live v2 model runs without network isolation, so the restored one does too.
+        expect_release(
+            stubber,
+            live_config="cfg-v2",
+            live_model="model-v2",
+            live_package_arn=version_arn(2),
+            new_name=RESTORED,
+            package_arn=version_arn(1),
+            alarms=["mlops-delivery-dev-rollback-5xx", "mlops-delivery-dev-rollback-latency-p99"],
+            network_isolation=False,
         )
         stubber.add_response(
             "describe_endpoint", endpoint_description("Updating", RESTORED), {"EndpointName": ENDPOINT}

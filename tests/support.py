@@ -1,0 +1,71 @@
+"""Helpers that more than one test module needs: EventBridge events as AWS publishes them.
+
+The envelopes and details follow the formats AWS documents for EventBridge (S3 "Object
+Created", "CloudWatch Alarm State Change"), so the rule-pattern tests and the function
+tests exercise the same events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+REGION = "eu-west-1"
+EVENT_TIME = "2026-11-27T03:00:00Z"
+
+
+def as_list(value: Any) -> list[Any]:
+    """A template value that CloudFormation allows as one item or a list, as a list."""
+    return value if isinstance(value, list) else [value]
+
+
+def eventbridge_event(
+    source: str,
+    detail_type: str,
+    detail: dict[str, Any],
+    *,
+    account: str,
+    event_id: str = "17793124-05d4-b198-2fde-7ededc63b103",
+    resources: Sequence[str] = (),
+) -> dict[str, Any]:
+    """An event in the envelope AWS documents for EventBridge, as a rule and its target see it."""
+    return {
+        "version": "0",
+        "id": event_id,
+        "detail-type": detail_type,
+        "source": source,
+        "account": account,
+        "time": EVENT_TIME,
+        "region": REGION,
+        "resources": list(resources),
+        "detail": detail,
+    }
+
+
+def object_created_event(bucket: str, key: str, *, account: str, event_id: str = "17793124-05d4") -> dict[str, Any]:
+    detail = {
+        "version": "0",
+        "bucket": {"name": bucket},
+        "object": {"key": key, "size": 5576, "etag": "b1946ac92492d2347c6235b4d2611184", "sequencer": "00617F08"},
+        "request-id": "N4N7GDK58NMKJ12R",
+        "requester": account,
+        "source-ip-address": "1.2.3.4",
+        "reason": "PutObject",
+    }
+    return eventbridge_event(
+        "aws.s3", "Object Created", detail, account=account, event_id=event_id, resources=[f"arn:aws:s3:::{bucket}"]
+    )
+
+
+def alarm_state_change_event(name: str, state: str, *, account: str, event_id: str = "c4c1c1c9") -> dict[str, Any]:
+    """A CloudWatch alarm's state change, published in (and forwarded from) the alarm's account."""
+    detail = {
+        "alarmName": name,
+        "state": {"value": state, "reason": "Threshold Crossed", "timestamp": "2026-11-27T02:59:00.000+0000"},
+        "previousState": {"value": "OK", "reason": "", "timestamp": "2026-11-27T01:59:00.000+0000"},
+        "configuration": {"description": "Feature drift above threshold", "metrics": []},
+    }
+    arn = f"arn:aws:cloudwatch:{REGION}:{account}:alarm:{name}"
+    return eventbridge_event(
+        "aws.cloudwatch", "CloudWatch Alarm State Change", detail, account=account, event_id=event_id, resources=[arn]
+    )
