@@ -10,6 +10,7 @@ from aws_cdk import aws_iam as iam
 
 from constructs import Construct
 from constructs.approval_event_forwarder import approval_event_pattern
+from constructs.default_bus_policy import DefaultBusPolicy
 from constructs.model_registry import ModelRegistry
 
 
@@ -34,7 +35,7 @@ class ModelApprovalTrigger(Construct):
         super().__init__(scope, id_)
         stack = Stack.of(self)
         registry_account = Stack.of(registry).account
-        self.bus_policy: events.CfnEventBusPolicy | None = None
+        self.bus_policy: DefaultBusPolicy | None = None
         if registry_account != stack.account:
             statement = iam.PolicyStatement(
                 sid="ModelRegistryAccountForwardsApprovals",
@@ -42,12 +43,8 @@ class ModelApprovalTrigger(Construct):
                 actions=["events:PutEvents"],
                 resources=[stack.format_arn(service="events", resource="event-bus", resource_name="default")],
             )
-            self.bus_policy = events.CfnEventBusPolicy(
-                self,
-                "AdmitRegistryAccount",
-                event_bus_name="default",
-                statement_id="ModelRegistryAccountForwardsApprovals",
-                statement=statement.to_statement_json(),
+            self.bus_policy = DefaultBusPolicy(
+                self, "AdmitRegistryAccount", statement_id="ModelRegistryAccountForwardsApprovals", statement=statement
             )
         self.rule = events.Rule(
             self,

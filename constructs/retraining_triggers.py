@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aws_cdk import CfnResource, Duration, Stack
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -14,6 +14,7 @@ from aws_cdk import aws_sqs as sqs
 
 from config import RetrainingConfig
 from constructs import Construct
+from constructs.default_bus_policy import DefaultBusPolicy
 
 MANUAL_DETAIL_TYPE = "Retraining Requested"
 
@@ -75,7 +76,7 @@ class RetrainingTriggers(Construct):
             )
 
         self.drift_rule: events.Rule | None = None
-        self.bus_policy: CfnResource | None = None
+        self.bus_policy: DefaultBusPolicy | None = None
         if retraining.on_drift:
             self.drift_rule = self._rule(
                 "DriftRule",
@@ -111,7 +112,7 @@ class RetrainingTriggers(Construct):
         rule.add_target(self._target)
         return rule
 
-    def _allow_forwarding(self, accounts: list[str]) -> CfnResource:
+    def _allow_forwarding(self, accounts: list[str]) -> DefaultBusPolicy:
         """Lets the serving accounts forward their drift alarms' state changes to the default bus."""
         stack = Stack.of(self)
         bus_arn = stack.format_arn(service="events", resource="event-bus", resource_name="default")
@@ -126,15 +127,6 @@ class RetrainingTriggers(Construct):
                 "StringEquals": {"events:detail-type": "CloudWatch Alarm State Change"},
             },
         )
-        # A plain CfnResource: the typed CfnEventBusPolicy prints a deprecation warning for its
-        # legacy `principal` property on every synth, although only `Statement` is used.
-        return CfnResource(
-            self,
-            "ForwardedDriftAlarms",
-            type="AWS::Events::EventBusPolicy",
-            properties={
-                "EventBusName": "default",
-                "StatementId": "ServingAccountsForwardDriftAlarms",
-                "Statement": stack.resolve(statement.to_statement_json()),
-            },
+        return DefaultBusPolicy(
+            self, "ForwardedDriftAlarms", statement_id="ServingAccountsForwardDriftAlarms", statement=statement
         )
