@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
 from pathlib import Path
 
-from aws_cdk import Acknowledgment, ArnFormat, CfnResource, Fn, Stack, Validations
+from aws_cdk import ArnFormat, Fn, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
@@ -16,6 +14,7 @@ from aws_cdk import aws_sagemaker as sagemaker
 
 from constructs import Construct
 from constructs.model_registry import ModelRegistry
+from constructs.nag_acknowledgments import acknowledge_wildcards, objects_in
 
 # Read as files: importing the builder would import the SageMaker SDK into synth.
 _STEPS_DIR = Path(__file__).resolve().parent.parent / "pipeline_steps"
@@ -213,58 +212,35 @@ class ModelBuildPipeline(Construct):
 
     def _acknowledge(self, data_bucket: s3.IBucket, artifacts_bucket: s3.IBucket, registry: ModelRegistry) -> None:
         findings = {
-            "AwsSolutions-IAM5[Action::s3:GetObject*]": "Bucket grants (grant_read/grant_read_write) use the "
+            "Action::s3:GetObject*": "Bucket grants (grant_read/grant_read_write) use the "
             "S3 action families they need for reading objects and their versions and tags.",
-            "AwsSolutions-IAM5[Action::s3:GetBucket*]": "Bucket grants read bucket-level settings "
+            "Action::s3:GetBucket*": "Bucket grants read bucket-level settings "
             "(location, encryption) that SageMaker checks before it reads inputs.",
-            "AwsSolutions-IAM5[Action::s3:List*]": "Bucket grants list objects: processing and training "
+            "Action::s3:List*": "Bucket grants list objects: processing and training "
             "inputs are S3 prefixes that SageMaker lists.",
-            "AwsSolutions-IAM5[Action::s3:DeleteObject*]": "grant_read_write on the pipeline-output and model "
+            "Action::s3:DeleteObject*": "grant_read_write on the pipeline-output and model "
             "prefixes only: jobs overwrite their own outputs.",
-            "AwsSolutions-IAM5[Action::s3:Abort*]": "grant_read_write: multipart uploads of large model "
-            "artifacts may need to be aborted.",
-            "AwsSolutions-IAM5[Action::kms:ReEncrypt*]": "grant_encrypt_decrypt on the environment's own data key.",
-            "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]": "grant_encrypt_decrypt on the environment's own "
+            "Action::s3:Abort*": "grant_read_write: multipart uploads of large model artifacts may need to be aborted.",
+            "Action::kms:ReEncrypt*": "grant_encrypt_decrypt on the environment's own data key.",
+            "Action::kms:GenerateDataKey*": "grant_encrypt_decrypt on the environment's own "
             "data key, which encrypts every input and output.",
-            f"AwsSolutions-IAM5[{_objects_finding(self, data_bucket, '*')}]": "The training data: "
+            objects_in(self, data_bucket, "*"): "The training data: "
             "InputDataUri may name any prefix of the data bucket, and the pipeline only reads it.",
-            f"AwsSolutions-IAM5[{_objects_finding(self, artifacts_bucket, PIPELINE_OUTPUT_PREFIX + '*')}]": "Step "
+            objects_in(self, artifacts_bucket, PIPELINE_OUTPUT_PREFIX + "*"): "Step "
             "outputs are written per execution under the pipeline's own prefix.",
-            f"AwsSolutions-IAM5[{_objects_finding(self, artifacts_bucket, MODEL_ARTIFACTS_PREFIX + '*')}]": "Model "
+            objects_in(self, artifacts_bucket, MODEL_ARTIFACTS_PREFIX + "*"): "Model "
             "artifacts are written by training jobs (one folder per job name) and the champion's is read back.",
-            f"AwsSolutions-IAM5[Resource::{registry.package_arn_pattern}]": "Registering creates a new version "
+            f"Resource::{registry.package_arn_pattern}": "Registering creates a new version "
             "under the group; version numbers are assigned by SageMaker.",
             **{
-                f"AwsSolutions-IAM5[Resource::{arn}]": "Pipelines name each job at run time; scoped to this "
-                "account and region."
+                f"Resource::{arn}": "Pipelines name each job at run time; scoped to this account and region."
                 for arn in self._job_arns
             },
             **{
-                f"AwsSolutions-IAM5[Resource::{arn}]": "SageMaker writes each job's logs to this fixed group, "
-                "one stream per job."
+                f"Resource::{arn}": "SageMaker writes each job's logs to this fixed group, one stream per job."
                 for arn in self._log_group_arns
             },
-            "AwsSolutions-IAM5[Resource::*]": "ecr:GetAuthorizationToken and cloudwatch:PutMetricData support no "
+            "Resource::*": "ecr:GetAuthorizationToken and cloudwatch:PutMetricData support no "
             "resource-level permissions; metrics are limited to the /aws/sagemaker/* namespaces by condition.",
         }
-        for finding, reason in findings.items():
-            Validations.of(self.role).acknowledge(Acknowledgment(id=finding, reason=reason))
-
-
-def _objects_finding(scope: Construct, bucket: s3.IBucket, pattern: str) -> str:
-    """How cdk-nag names `bucket.arn_for_objects(pattern)` in a finding raised in `scope`'s stack.
-
-    A bucket of another stack appears as that stack's export, named by CDK
-    "<stack>:ExportsOutput<readable reference><hash of the reference>".
-    """
-    owner = Stack.of(bucket)
-    cfn = bucket.node.default_child
-    if not isinstance(cfn, CfnResource):
-        raise TypeError(f"{bucket.node.path} is not a bucket defined in this app")
-    logical_id = owner.resolve(cfn.logical_id)
-    if owner is Stack.of(scope):
-        return f"Resource::<{logical_id}.Arn>/{pattern}"
-    output_id = "Output" + json.dumps({"Fn::GetAtt": [logical_id, "Arn"]}, separators=(",", ":"))
-    digest = hashlib.md5(f"Exports/{output_id}".encode(), usedforsecurity=False).hexdigest()[:8].upper()
-    readable = re.sub(r"[^A-Za-z0-9]", "", f"Exports{output_id}")
-    return f"Resource::{owner.stack_name}:{readable}{digest}/{pattern}"
+        acknowledge_wildcards(self.role, findings)
