@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Times `cdk synth` of the whole app against a one-bucket app synthesized the same way
 # (same CLI, same Python, same flags) and prints the medians and their ratio.
-# Usage: bash bench/synth.sh [runs]   (default 5 runs each, after one warm-up run each)
+# Usage: bash bench/synth.sh [runs] [cdk synth arguments...]   (default 5 runs each, after one
+# warm-up run each). Extra arguments go to both synths, e.g. releases to include the serving stacks:
+#   bash bench/synth.sh 5 -c release.dev=arn:aws:sagemaker:eu-west-1:222222222222:model-package/mlops-delivery/3
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs="${1:-5}"
+shift $(($# > 0 ? 1 : 0))
+extra=("$@")
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 CDK_DISABLE_CLI_TELEMETRY=true AWS_EC2_METADATA_DISABLED=true
 cdk="$PWD/node_modules/.bin/cdk"
 out="$(mktemp -d)"
@@ -13,7 +17,7 @@ trap 'rm -rf "$out"' EXIT
 time_synth() {  # dir -> seconds of one `cdk synth`
   local dir="$1" start end
   start=$(date +%s%N)
-  (cd "$dir" && "$cdk" synth --quiet --output "$out/$(basename "$dir")" >/dev/null 2>&1)
+  (cd "$dir" && "$cdk" synth --quiet "${extra[@]}" --output "$out/$(basename "$dir")" >/dev/null 2>&1)
   end=$(date +%s%N)
   awk -v ns=$((end - start)) 'BEGIN {printf "%.3f\n", ns / 1e9}'
 }

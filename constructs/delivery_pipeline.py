@@ -15,6 +15,7 @@ from aws_cdk import aws_s3 as s3
 from config import SourceConfig, SourceKind
 from constructs import Construct, IConstruct
 from constructs.model_registry import ModelRegistry
+from constructs.nag_acknowledgments import acknowledge_wildcards
 
 # What developers run, in the same order: install, test, pick the model versions, synthesize.
 INSTALL = "make .venv/.installed node_modules/.installed"
@@ -213,6 +214,7 @@ class DeliveryPipeline(Construct):
         bucket and key, or one CodeBuild project's own log group and report groups.
         """
         stack = Stack.of(self)
+        region, account = stack.region, stack.account
 
         def ref(construct: IConstruct) -> str:
             child = construct.node.default_child
@@ -232,30 +234,26 @@ class DeliveryPipeline(Construct):
             "Action::kms:GenerateDataKey*": "encrypting artifacts with the pipeline's artifact key only",
             "Action::kms:ReEncrypt*": "re-encrypting artifacts under the pipeline's artifact key only",
         }
-        for finding, reason in artifact_grants.items():
-            Validations.of(self).acknowledge(
-                Acknowledgment(id=f"AwsSolutions-IAM5[{finding}]", reason=f"CDK Pipelines grant: {reason}.")
-            )
+        acknowledge_wildcards(self, {found: f"CDK Pipelines grant: {why}." for found, why in artifact_grants.items()})
         steps = [*self.smoke_tests.values(), *self.record_deployments.values()]
         projects = [self.code_pipeline.synth_project, self.code_pipeline.self_mutation_project]
         projects += [step.project for step in steps]
         for project in projects:
             name = ref(project)
             scoped_to_project = {
-                f"Resource::arn:aws:logs:{stack.region}:{stack.account}:log-group:/aws/codebuild/{name}:*": (
+                f"Resource::arn:aws:logs:{region}:{account}:log-group:/aws/codebuild/{name}:*": (
                     "log streams of this CodeBuild project's own log group"
                 ),
-                f"Resource::arn:aws:codebuild:{stack.region}:{stack.account}:report-group/{name}-*": (
+                f"Resource::arn:aws:codebuild:{region}:{account}:report-group/{name}-*": (
                     "test report groups named after this CodeBuild project"
                 ),
             }
             assert project.role is not None
-            for finding, reason in scoped_to_project.items():
-                Validations.of(project.role).acknowledge(
-                    Acknowledgment(id=f"AwsSolutions-IAM5[{finding}]", reason=f"CodeBuild grant: {reason}.")
-                )
+            acknowledge_wildcards(
+                project.role, {finding: f"CodeBuild grant: {why}." for finding, why in scoped_to_project.items()}
+            )
         self_mutation = {
-            f"Resource::arn:*:iam::{stack.account}:role/*": (
+            f"Resource::arn:*:iam::{account}:role/*": (
                 "self-mutation assumes only this account's CDK bootstrap roles (deploy, file and image "
                 "publishing), enforced by the iam:ResourceTag/aws-cdk:bootstrap-role condition"
             ),
@@ -264,19 +262,19 @@ class DeliveryPipeline(Construct):
                 "the bootstrap stack and its bucket before updating the pipeline"
             ),
         }
-        for finding, reason in self_mutation.items():
-            Validations.of(self.code_pipeline.self_mutation_project).acknowledge(
-                Acknowledgment(id=f"AwsSolutions-IAM5[{finding}]", reason=f"CDK Pipelines self-mutation: {reason}.")
-            )
+        acknowledge_wildcards(
+            self.code_pipeline.self_mutation_project,
+            {finding: f"CDK Pipelines self-mutation: {why}." for finding, why in self_mutation.items()},
+        )
         # Exists once a stage has file assets (Lambda code): one role shared by all asset projects.
         assets = self.code_pipeline.node.try_find_child("Assets")
         if assets is not None:
             asset_publishing = {
-                f"Resource::arn:aws:logs:{stack.region}:{stack.account}:log-group:/aws/codebuild/*": (
+                f"Resource::arn:aws:logs:{region}:{account}:log-group:/aws/codebuild/*": (
                     "the asset projects share one role and have generated names, so their logs are granted on "
                     "this account's CodeBuild log-group prefix"
                 ),
-                f"Resource::arn:aws:codebuild:{stack.region}:{stack.account}:report-group/*": (
+                f"Resource::arn:aws:codebuild:{region}:{account}:report-group/*": (
                     "test report groups of the generated asset projects, this account and region only"
                 ),
                 "Resource::*": (
@@ -284,16 +282,15 @@ class DeliveryPipeline(Construct):
                     "publishing itself goes through the target accounts' file-publishing roles, granted by ARN"
                 ),
             }
-            for finding, reason in asset_publishing.items():
-                Validations.of(assets).acknowledge(
-                    Acknowledgment(id=f"AwsSolutions-IAM5[{finding}]", reason=f"CDK Pipelines assets: {reason}.")
-                )
-        Validations.of(self.synth_role).acknowledge(
-            Acknowledgment(
-                id=f"AwsSolutions-IAM5[Resource::{registry.package_arn_pattern}]",
-                reason=(
+            acknowledge_wildcards(
+                assets, {finding: f"CDK Pipelines assets: {why}." for finding, why in asset_publishing.items()}
+            )
+        acknowledge_wildcards(
+            self.synth_role,
+            {
+                f"Resource::{registry.package_arn_pattern}": (
                     "Release resolution describes the versions of our one model package group; version "
                     "numbers are not known in advance, so the ARN ends in the group's version wildcard."
-                ),
-            )
+                )
+            },
         )

@@ -40,16 +40,17 @@ class Notifications(Construct):
             removal_policy=removal_policy,
             pending_window=Duration.days(30),
         )
+        publishers = [iam.ServicePrincipal(service) for service in _PUBLISHERS]
         self.key.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="AllowAwsServicesToPublish",
-                principals=[iam.ServicePrincipal(service) for service in _PUBLISHERS],
+                principals=publishers,
                 actions=["kms:Decrypt", "kms:GenerateDataKey*"],
                 resources=["*"],
             )
         )
         self.topic = sns.Topic(self, "Topic", master_key=self.key, enforce_ssl=True)
-        for publisher in _PUBLISHERS:
-            self.topic.grant_publish(iam.ServicePrincipal(publisher))
+        for publisher in publishers:
+            self.topic.grant_publish(publisher)
         for email in emails:
             self.topic.add_subscription(subscriptions.EmailSubscription(email))

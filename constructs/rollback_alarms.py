@@ -91,6 +91,7 @@ class RollbackAlarms(Construct):
             ),
             "4xx-rate": (config.max_4xx_rate_percent, f"4XX rate above {config.max_4xx_rate_percent:g}%"),
         }
+        notify = actions.SnsAction(topic)
         self.alarms: list[cloudwatch.Alarm] = []
         for suffix, (threshold, what) in thresholds.items():
             alarm = cloudwatch.Alarm(
@@ -109,7 +110,7 @@ class RollbackAlarms(Construct):
                 datapoints_to_alarm=config.datapoints_to_alarm,
                 treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
             )
-            alarm.add_alarm_action(actions.SnsAction(topic))
-            alarm.add_ok_action(actions.SnsAction(topic))
+            alarm.add_alarm_action(notify)
+            alarm.add_ok_action(notify)
             self.alarms.append(alarm)
         self.alarm_names = [f"{alarm_name_prefix}{suffix}" for suffix in thresholds]

@@ -19,6 +19,7 @@ from aws_cdk import aws_sqs as sqs
 from config import ApprovalMode, RetrainingConfig
 from constructs import Construct
 from constructs.model_registry import ModelRegistry
+from constructs.nag_acknowledgments import acknowledge_wildcards
 
 ASSET_DIR = Path(__file__).resolve().parent.parent / "lambda" / "start_retraining"
 # Powertools for AWS Lambda (Python) v3, published by AWS as a public layer in every commercial
@@ -169,16 +170,11 @@ class StartRetrainingFunction(Construct):
         )
         self.dead_letter_alarm.add_alarm_action(cloudwatch_actions.SnsAction(alerts_topic))
 
-        Validations.of(self.role).acknowledge(
-            Acknowledgment(
-                id="AwsSolutions-IAM5[Resource::*]",
-                reason="X-Ray PutTraceSegments and PutTelemetryRecords support no resource-level permissions.",
-            )
-        )
-        Validations.of(self.role).acknowledge(
-            Acknowledgment(
-                id=f"AwsSolutions-IAM5[Resource::{registry.package_arn_pattern}]",
-                reason="Reads the versions of this one model package group only (to find the champion); "
-                "version ARNs end in a number that is not known before registration.",
-            )
+        acknowledge_wildcards(
+            self.role,
+            {
+                "Resource::*": "X-Ray PutTraceSegments and PutTelemetryRecords support no resource-level permissions.",
+                f"Resource::{registry.package_arn_pattern}": "Reads the versions of this one model package group "
+                "only (to find the champion); version ARNs end in a number that is not known before registration.",
+            },
         )
