@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Times `cdk synth` of the whole app against a one-bucket app synthesized the same way
-# (same CLI, same Python, same flags) and prints the medians and their ratio.
+# (same CLI, same Python, same flags) and prints the medians and their ratio. A second floor, the
+# same bucket with cdk-nag's checks on, shows the fixed cost of the checks. Runs are interleaved
+# (floor, floor with checks, app, floor, ...) so a change in machine load hits all three alike.
 # Usage: bash bench/synth.sh [runs] [cdk synth arguments...]   (default 5 runs each, after one
 # warm-up run each). Extra arguments go to both synths, e.g. releases to include the serving stacks:
 #   bash bench/synth.sh 5 -c release.dev=arn:aws:sagemaker:eu-west-1:222222222222:model-package/mlops-delivery/3
@@ -24,19 +26,25 @@ time_synth() {  # dir -> seconds of one `cdk synth`
 
 median() { sort -n | awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%.2f", m}'; }
 
+targets=(bench/floor_app bench/floor_app_nag .)
 declare -A samples
-for target in bench/floor_app .; do
+for target in "${targets[@]}"; do
   time_synth "$target" >/dev/null  # warm-up: jsii cache, page cache
   samples[$target]=""
-  for _ in $(seq "$runs"); do
+done
+for _ in $(seq "$runs"); do
+  for target in "${targets[@]}"; do
     samples[$target]+="$(time_synth "$target")"$'\n'
   done
 done
 
 floor=$(printf '%s' "${samples[bench/floor_app]}" | median)
+floor_nag=$(printf '%s' "${samples[bench/floor_app_nag]}" | median)
 app=$(printf '%s' "${samples[.]}" | median)
 stacks=$(find "$out/." -name '*.template.json' -not -path '*floor_app*' | wc -l)
-printf 'runs each          %d\n' "$runs"
-printf 'one-bucket app     %s s (median)\n' "$floor"
-printf 'this app           %s s (median, %d stacks)\n' "$app" "$stacks"
-awk -v a="$app" -v f="$floor" 'BEGIN {printf "ratio              %.2f (target <= 1.5)\n", a / f}'
+printf 'runs each                     %d (interleaved)\n' "$runs"
+printf 'one-bucket app                %s s (median)\n' "$floor"
+printf 'one-bucket app with cdk-nag   %s s (median)\n' "$floor_nag"
+printf 'this app                      %s s (median, %d stacks)\n' "$app" "$stacks"
+awk -v a="$app" -v f="$floor" 'BEGIN {printf "ratio                         %.2f (target <= 1.5)\n", a / f}'
+awk -v a="$app" -v f="$floor_nag" 'BEGIN {printf "ratio to the cdk-nag floor    %.2f\n", a / f}'
