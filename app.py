@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import json
 import os
@@ -94,6 +95,13 @@ def main() -> None:
     except config.ConfigError as error:
         sys.exit(f"cdk.json: {error}")
     app.synth()
+    # Everything is written. Run the exit handlers (one stops the jsii runtime and waits for it),
+    # then leave without the interpreter's own teardown: freeing the CDK's Python modules object
+    # by object takes ~0.2 s, and the operating system reclaims that memory anyway.
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":

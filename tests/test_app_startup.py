@@ -4,13 +4,14 @@ imports the app's modules. That is only safe while those imports never call into
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, cdk_json_context
+from tests.conftest import ROOT, Assembly, cdk_json_context
 
 # Runs in a fresh interpreter: records every jsii request made while the app's modules are
 # imported, then builds the app and lists project modules that only build_app imported.
@@ -98,3 +99,30 @@ def test_no_validation_still_turns_the_validator_off(tmp_path: Path, value: str)
     app = _app_with_an_invalid_resource(tmp_path)
     application.start_template_validation(app, {"CDK_VALIDATION": value})
     app.synth()
+
+
+def _run_app_py(context: dict[str, object], outdir: Path) -> subprocess.CompletedProcess[str]:
+    """What `cdk synth` runs: app.py as a script, context and output directory from the CLI's variables."""
+    env = {**os.environ, "CDK_OUTDIR": str(outdir), "CDK_CONTEXT_JSON": json.dumps(context)}
+    return subprocess.run([sys.executable, "app.py"], cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+
+
+def test_app_py_synthesizes_every_stack_and_exits_cleanly(tmp_path: Path, assembly: Assembly) -> None:
+    """main(): validator first, imports meanwhile, then a fast exit that still flushes output."""
+    from scripts.list_templates import stacks
+
+    result = _run_app_py(cdk_json_context(), tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "mlops-delivery-prod-serving: skipped, no release for prod" in result.stdout + result.stderr
+    without_releases = {name for name in assembly.templates if not name.endswith("-serving")}
+    assert {name for name, _, _ in stacks(tmp_path)} == without_releases
+    assert (tmp_path / "validation-report.json").exists()
+
+
+def test_app_py_reports_a_config_error_by_key_and_fails(tmp_path: Path) -> None:
+    context = cdk_json_context()
+    context["mlops"]["environments"]["prod"]["approval"] = "auto"
+    result = _run_app_py(context, tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.startswith("cdk.json: ")
+    assert "approval" in result.stderr
