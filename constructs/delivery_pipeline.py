@@ -27,9 +27,7 @@ RESOLVED_RELEASES_INPUT = "resolved-releases"
 
 # Pinned runtimes, so an image update cannot change the Python or Node that builds the app
 # (Python as in pyproject.toml; Node 22 because the CDK's jsii runtime no longer supports 20).
-_RUNTIMES = codebuild.BuildSpec.from_object(
-    {"phases": {"install": {"runtime-versions": {"python": "3.11", "nodejs": "22"}}}}
-)
+_RUNTIMES = {"phases": {"install": {"runtime-versions": {"python": "3.11", "nodejs": "22"}}}}
 
 
 @dataclass(frozen=True)
@@ -106,7 +104,7 @@ class DeliveryPipeline(Construct):
             publish_assets_in_parallel=False,
             code_build_defaults=pipelines.CodeBuildOptions(
                 build_environment=codebuild.BuildEnvironment(build_image=codebuild.LinuxBuildImage.AMAZON_LINUX_2_5),
-                partial_build_spec=_RUNTIMES,
+                partial_build_spec=codebuild.BuildSpec.from_object(_RUNTIMES),
             ),
         )
 

@@ -37,7 +37,7 @@ BUILD_BASELINES = f"{model_build_pipeline.PIPELINE_OUTPUT_PREFIX}/"
 # Model Monitor's data-quality metrics for a real-time endpoint, as deployed monitors publish them.
 MODEL_MONITOR_NAMESPACE = "aws/sagemaker/Endpoints/data-metrics"
 # One data point per drift check: an hour-long period holds every check of an hourly schedule.
-_ALARM_PERIOD = Duration.hours(1)
+_ALARM_PERIOD_HOURS = 1
 
 
 def model_monitor_schedule(expression: str) -> str:
@@ -147,7 +147,7 @@ class DriftMonitor(Construct):
                 metric_name=PSI_METRIC,
                 dimensions_map={"EndpointName": endpoint_name, "Feature": ALL_FEATURES},
                 statistic="Maximum",
-                period=_ALARM_PERIOD,
+                period=Duration.hours(_ALARM_PERIOD_HOURS),
                 label="max PSI over features",
             )
             self.records_metric = cloudwatch.Metric(
@@ -155,7 +155,7 @@ class DriftMonitor(Construct):
                 metric_name=RECORDS_METRIC,
                 dimensions_map={"EndpointName": endpoint_name},
                 statistic="Sum",
-                period=_ALARM_PERIOD,
+                period=Duration.hours(_ALARM_PERIOD_HOURS),
                 label="captured records checked",
             )
         self.alarm = cloudwatch.Alarm(
@@ -375,7 +375,7 @@ class DriftMonitor(Construct):
                 metric_name=f"feature_baseline_drift_{feature}",
                 dimensions_map={"Endpoint": self.endpoint_name, "MonitoringSchedule": self.pipeline_name},
                 statistic="Maximum",
-                period=_ALARM_PERIOD,
+                period=Duration.hours(_ALARM_PERIOD_HOURS),
             )
             for i, feature in enumerate(drift.model_monitor_features)
         }
@@ -383,7 +383,7 @@ class DriftMonitor(Construct):
             expression=f"MAX([{', '.join(using)}])",
             using_metrics=using,
             label="max baseline drift over monitored features",
-            period=_ALARM_PERIOD,
+            period=Duration.hours(_ALARM_PERIOD_HOURS),
         )
 
     def _grant_baseline_read(self, bucket: s3.IBucket, release: Release) -> None:

@@ -12,7 +12,7 @@ from constructs import Construct
 from constructs.rollback_alarms import endpoint_metric
 
 _WIDTH = 12
-_PERIOD = Duration.minutes(1)
+_PERIOD_MINUTES = 1
 
 
 class EndpointDashboard(Construct):
@@ -37,7 +37,7 @@ class EndpointDashboard(Construct):
         drift_alarms: Sequence[cloudwatch.IAlarm],
     ) -> None:
         super().__init__(scope, id_)
-        metric = partial(endpoint_metric, endpoint_name, variant_name, period=_PERIOD)
+        metric = partial(endpoint_metric, endpoint_name, variant_name, period=Duration.minutes(_PERIOD_MINUTES))
 
         self.dashboard = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=dashboard_name)
         self.dashboard.add_widgets(

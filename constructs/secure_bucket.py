@@ -10,9 +10,10 @@ from aws_cdk import aws_s3 as s3
 
 from constructs import Construct
 
-_NONCURRENT_DAYS = Duration.days(90)
-_ABORT_UPLOAD_DAYS = Duration.days(7)
-_LOG_RETENTION = Duration.days(365)
+# Plain numbers here, Durations at use: importing a module makes no jsii call (see app.py).
+_NONCURRENT_DAYS = 90
+_ABORT_UPLOAD_DAYS = 7
+_LOG_RETENTION_DAYS = 365
 
 
 def _protected_bucket(scope: Construct, **options: Any) -> s3.Bucket:
@@ -59,8 +60,8 @@ class SecureBucket(Construct):
             lifecycle_rules=[
                 s3.LifecycleRule(
                     id="ExpireOldVersionsAndUploads",
-                    noncurrent_version_expiration=_NONCURRENT_DAYS,
-                    abort_incomplete_multipart_upload_after=_ABORT_UPLOAD_DAYS,
+                    noncurrent_version_expiration=Duration.days(_NONCURRENT_DAYS),
+                    abort_incomplete_multipart_upload_after=Duration.days(_ABORT_UPLOAD_DAYS),
                 )
             ],
         )
@@ -83,7 +84,7 @@ class AccessLogBucket(Construct):
             self,
             encryption=s3.BucketEncryption.S3_MANAGED,
             removal_policy=removal_policy,
-            lifecycle_rules=[s3.LifecycleRule(id="ExpireLogs", expiration=_LOG_RETENTION)],
+            lifecycle_rules=[s3.LifecycleRule(id="ExpireLogs", expiration=Duration.days(_LOG_RETENTION_DAYS))],
         )
         Validations.of(self.bucket).acknowledge(
             Acknowledgment(

@@ -27,8 +27,9 @@ ASSET_DIR = Path(__file__).resolve().parent.parent / "lambda" / "start_retrainin
 # tests run against the version pinned in requirements-dev.txt.
 POWERTOOLS_LAYER_ACCOUNT = "017000801446"
 POWERTOOLS_LAYER_VERSION = 27
-RUNTIME = lambda_.Runtime.PYTHON_3_14
-ARCHITECTURE = lambda_.Architecture.ARM_64
+# The layer's name spells the runtime and architecture; the function below uses the same two.
+LAYER_RUNTIME = "python314"
+LAYER_ARCHITECTURE = "arm64"
 
 
 class StartRetrainingFunction(Construct):
@@ -110,14 +111,14 @@ class StartRetrainingFunction(Construct):
             self,
             "Powertools",
             f"arn:{stack.partition}:lambda:{stack.region}:{POWERTOOLS_LAYER_ACCOUNT}:layer:"
-            f"AWSLambdaPowertoolsPythonV3-{RUNTIME.name.replace('.', '')}-arm64:{POWERTOOLS_LAYER_VERSION}",
+            f"AWSLambdaPowertoolsPythonV3-{LAYER_RUNTIME}-{LAYER_ARCHITECTURE}:{POWERTOOLS_LAYER_VERSION}",
         )
         self.function = lambda_.Function(
             self,
             "Function",
             description="Turns a schedule, new-data, drift or manual trigger into one model-building run",
-            runtime=RUNTIME,
-            architecture=ARCHITECTURE,
+            runtime=lambda_.Runtime.PYTHON_3_14,
+            architecture=lambda_.Architecture.ARM_64,
             handler="start_retraining.lambda_handler",
             code=lambda_.Code.from_asset(str(ASSET_DIR), exclude=["__pycache__", "*.pyc"]),
             layers=[powertools],

@@ -329,8 +329,9 @@ def test_nag_checks_stacks_inside_the_pipelines_stages(tmp_path: Path, monkeypat
     from aws_cdk import aws_s3 as s3
 
     import app
+    from stacks import environment_stage
 
-    original = app.EnvironmentStage
+    original = environment_stage.EnvironmentStage
     deployed_by_pipeline: list[str] = []
 
     def prod_with_insecure_bucket(*args, **kwargs):  # type: ignore[no-untyped-def]
@@ -340,7 +341,7 @@ def test_nag_checks_stacks_inside_the_pipelines_stages(tmp_path: Path, monkeypat
             deployed_by_pipeline.append(stage.node.path)
         return stage
 
-    monkeypatch.setattr(app, "EnvironmentStage", prod_with_insecure_bucket)
+    monkeypatch.setattr(environment_stage, "EnvironmentStage", prod_with_insecure_bucket)
     application = cdk.App(context=cdk_json_context(), outdir=str(tmp_path))
     app.build_app(application)
     delivery = application.node.find_child("Cicd").node.find_child("Delivery")
@@ -356,18 +357,19 @@ def test_a_stage_with_file_assets_still_passes_nag(tmp_path: Path, monkeypatch: 
     from aws_cdk import aws_s3_assets as s3_assets
 
     import app
+    from stacks import environment_stage
 
     code = tmp_path / "code"
     code.mkdir()
     (code / "index.py").write_text("def handler(event, context):\n    return event\n")
-    original = app.EnvironmentStage
+    original = environment_stage.EnvironmentStage
 
     def stage_with_asset(*args, **kwargs):  # type: ignore[no-untyped-def]
         stage = original(*args, **kwargs)
         s3_assets.Asset(stage.storage, "Code", path=str(code))
         return stage
 
-    monkeypatch.setattr(app, "EnvironmentStage", stage_with_asset)
+    monkeypatch.setattr(environment_stage, "EnvironmentStage", stage_with_asset)
     application = cdk.App(context=cdk_json_context(), outdir=str(tmp_path / "out"))
     app.build_app(application)
     application.synth()  # raises on any unacknowledged finding

@@ -23,3 +23,9 @@ def test_every_make_target_the_readme_names_exists() -> None:
     makefile = (ROOT / "Makefile").read_text()
     defined = set(re.findall(r"^([a-z][a-z-]*):", makefile, flags=re.MULTILINE))
     assert named <= defined, f"README names make targets that do not exist: {sorted(named - defined)}"
+
+
+def test_no_readme_section_appears_twice() -> None:
+    headings = re.findall(r"^#{2,3} .+$", (ROOT / "README.md").read_text(), flags=re.MULTILINE)
+    repeated = sorted({heading for heading in headings if headings.count(heading) > 1})
+    assert not repeated, f"README repeats sections: {repeated}"
