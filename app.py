@@ -3,22 +3,20 @@
 
 from __future__ import annotations
 
-import atexit
-import importlib
 import json
 import os
 import sys
-import threading
-from collections.abc import Mapping
 from pathlib import Path
 
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
+import synth_process
+
 ROOT = Path(__file__).resolve().parent
 # What build_app imports. `python app.py` imports them on a second thread while the jsii runtime
-# starts the CDK's template validator (see main), so none of them may call into jsii at import
-# time: module-level constants are plain values (tests/test_app_startup.py checks both).
+# starts the CDK's template validator (synth_process.py), so none of them may call into jsii at
+# import time: module-level constants are plain values (tests/test_synth_process.py checks).
 APP_MODULES = ("config", "stacks.cicd_stack", "stacks.environment_stage")
 
 
@@ -58,36 +56,9 @@ def build_app(app: cdk.App) -> cdk.App:
     return app
 
 
-def start_template_validation(app: cdk.App, environ: Mapping[str, str]) -> None:
-    """Registers the CDK's built-in template validator now instead of at synth.
-
-    Same plugin, same default rules: an explicitly registered CloudFormationValidatePlugin
-    replaces the one the CDK would add during synth. `cdk synth --no-validation` passes
-    CDK_VALIDATION=false to the app, and that still turns it off.
-    """
-    if environ.get("CDK_VALIDATION", "").lower() != "false":
-        cdk.Validations.of(app).add_plugins(cdk.CloudFormationValidatePlugin())
-
-
-def _import_app_modules() -> None:
-    for module in APP_MODULES:
-        try:
-            importlib.import_module(module)
-        except Exception:  # noqa: S112 - build_app imports it again and reports the error there
-            continue
-
-
 def main() -> None:
     app = cdk.App()
-    # The validator's rules engine takes about 1.5 s to start, all of it in the jsii runtime's
-    # Node process, while this process waits. Starting it first lets a second thread import the
-    # app's modules (about 0.3 s of pure Python) meanwhile; bench/synth.sh shows the difference.
-    importer = threading.Thread(target=_import_app_modules, name="import-app-modules", daemon=True)
-    importer.start()
-    try:
-        start_template_validation(app, os.environ)
-    finally:
-        importer.join()
+    synth_process.start_validation_while_importing(app, APP_MODULES, os.environ)
     import config
 
     try:
@@ -95,13 +66,7 @@ def main() -> None:
     except config.ConfigError as error:
         sys.exit(f"cdk.json: {error}")
     app.synth()
-    # Everything is written. Run the exit handlers (one stops the jsii runtime and waits for it),
-    # then leave without the interpreter's own teardown: freeing the CDK's Python modules object
-    # by object takes ~0.2 s, and the operating system reclaims that memory anyway.
-    atexit._run_exitfuncs()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)
+    synth_process.exit_without_teardown()
 
 
 if __name__ == "__main__":

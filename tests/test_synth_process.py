@@ -1,5 +1,6 @@
 """`python app.py` (what `cdk synth` runs) starts the template validator while a second thread
-imports the app's modules. That is only safe while those imports never call into jsii."""
+imports the app's modules, and exits without the interpreter's teardown (synth_process.py).
+The overlap is only safe while those imports never call into jsii."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ import aws_cdk as cdk
 from jsii._kernel.providers import process
 
 import app
+import synth_process
 
 requests = []
 send = process._NodeProcess.send
@@ -37,7 +39,7 @@ def project_modules():
             if (getattr(module, "__file__", None) or "").startswith(str(root))
             and ".venv" not in (module.__file__ or "")}
 
-app._import_app_modules()
+synth_process.import_modules(app.APP_MODULES)
 imported = project_modules()
 during_import = list(requests)
 app.build_app(cdk.App(context=json.loads(sys.argv[1]), outdir=sys.argv[2]))
@@ -84,20 +86,20 @@ def _app_with_an_invalid_resource(outdir: Path):  # type: ignore[no-untyped-def]
 
 
 def test_start_template_validation_registers_the_cdk_validator(tmp_path: Path) -> None:
-    import app as application
+    import synth_process
 
     app = _app_with_an_invalid_resource(tmp_path)
-    application.start_template_validation(app, {})
+    synth_process.start_template_validation(app, {})
     with pytest.raises(RuntimeError, match="NotAProperty"):
         app.synth()
 
 
 @pytest.mark.parametrize("value", ["false", "FALSE"])
 def test_no_validation_still_turns_the_validator_off(tmp_path: Path, value: str) -> None:
-    import app as application
+    import synth_process
 
     app = _app_with_an_invalid_resource(tmp_path)
-    application.start_template_validation(app, {"CDK_VALIDATION": value})
+    synth_process.start_template_validation(app, {"CDK_VALIDATION": value})
     app.synth()
 
 
@@ -108,7 +110,7 @@ def _run_app_py(context: dict[str, object], outdir: Path) -> subprocess.Complete
 
 
 def test_app_py_synthesizes_every_stack_and_exits_cleanly(tmp_path: Path, assembly: Assembly) -> None:
-    """main(): validator first, imports meanwhile, then a fast exit that still flushes output."""
+    """Validator first, imports meanwhile, then a fast exit that still flushes output."""
     from scripts.list_templates import stacks
 
     result = _run_app_py(cdk_json_context(), tmp_path)
