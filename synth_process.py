@@ -24,7 +24,8 @@ def start_template_validation(app: cdk.App, environ: Mapping[str, str]) -> None:
 
     Same plugin, same default rules: an explicitly registered CloudFormationValidatePlugin
     replaces the one the CDK would add during synth. `cdk synth --no-validation` passes
-    CDK_VALIDATION=false to the app, and that still turns it off.
+    CDK_VALIDATION=false to the app, and that still turns it off. One visible difference: the
+    CDK's version-reporting metadata (CDKMetadata) names an explicitly registered plugin's rules.
     """
     if environ.get("CDK_VALIDATION", "").lower() != "false":
         cdk.Validations.of(app).add_plugins(cdk.CloudFormationValidatePlugin())
