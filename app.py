@@ -4,20 +4,17 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
-import synth_process
+import config
+from stacks.cicd_stack import CicdStack
+from stacks.environment_stage import EnvironmentStage
 
 ROOT = Path(__file__).resolve().parent
-# What build_app imports. `python app.py` imports them on a second thread while the jsii runtime
-# starts the CDK's template validator (synth_process.py), so none of them may call into jsii at
-# import time: module-level constants are plain values (tests/test_synth_process.py checks).
-APP_MODULES = ("config", "stacks.cicd_stack", "stacks.environment_stage")
 
 
 def pinned_cdk_cli_version() -> str:
@@ -26,10 +23,6 @@ def pinned_cdk_cli_version() -> str:
 
 
 def build_app(app: cdk.App) -> cdk.App:
-    import config
-    from stacks.cicd_stack import CicdStack
-    from stacks.environment_stage import EnvironmentStage
-
     settings = config.load(app.node.get_all_context())
     # Registered on the App, so it also checks every stack inside the pipeline's stages.
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
@@ -58,15 +51,11 @@ def build_app(app: cdk.App) -> cdk.App:
 
 def main() -> None:
     app = cdk.App()
-    synth_process.start_validation_while_importing(app, APP_MODULES, os.environ)
-    import config
-
     try:
         build_app(app)
     except config.ConfigError as error:
         sys.exit(f"cdk.json: {error}")
     app.synth()
-    synth_process.exit_without_teardown()
 
 
 if __name__ == "__main__":

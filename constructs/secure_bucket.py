@@ -10,7 +10,7 @@ from aws_cdk import aws_s3 as s3
 
 from constructs import Construct
 
-# Plain numbers here, Durations at use: importing a module makes no jsii call (synth_process.py).
+# Lifecycle and retention periods, in days.
 _NONCURRENT_DAYS = 90
 _ABORT_UPLOAD_DAYS = 7
 _LOG_RETENTION_DAYS = 365

@@ -22,16 +22,15 @@ def test_cdk_nag_really_fails_synth_on_a_finding(tmp_path: Path, monkeypatch: py
     from aws_cdk import aws_s3 as s3
 
     import app
-    from stacks import environment_stage
 
-    original = environment_stage.EnvironmentStage
+    original = app.EnvironmentStage
 
     def stage_with_insecure_bucket(*args, **kwargs):  # type: ignore[no-untyped-def]
         stage = original(*args, **kwargs)
         s3.Bucket(stage.storage, "InsecureBucket")
         return stage
 
-    monkeypatch.setattr(environment_stage, "EnvironmentStage", stage_with_insecure_bucket)
+    monkeypatch.setattr(app, "EnvironmentStage", stage_with_insecure_bucket)
     application = cdk.App(context=cdk_json_context(), outdir=str(tmp_path))
     app.build_app(application)
     with pytest.raises(RuntimeError, match="AwsSolutions-S10"):
