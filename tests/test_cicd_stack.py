@@ -329,9 +329,8 @@ def test_nag_checks_stacks_inside_the_pipelines_stages(tmp_path: Path, monkeypat
     from aws_cdk import aws_s3 as s3
 
     import app
-    from stacks import environment_stage
 
-    original = environment_stage.EnvironmentStage
+    original = app.EnvironmentStage
     deployed_by_pipeline: list[str] = []
 
     def prod_with_insecure_bucket(*args, **kwargs):  # type: ignore[no-untyped-def]
@@ -341,7 +340,7 @@ def test_nag_checks_stacks_inside_the_pipelines_stages(tmp_path: Path, monkeypat
             deployed_by_pipeline.append(stage.node.path)
         return stage
 
-    monkeypatch.setattr(environment_stage, "EnvironmentStage", prod_with_insecure_bucket)
+    monkeypatch.setattr(app, "EnvironmentStage", prod_with_insecure_bucket)
     application = cdk.App(context=cdk_json_context(), outdir=str(tmp_path))
     app.build_app(application)
     delivery = application.node.find_child("Cicd").node.find_child("Delivery")
