@@ -34,9 +34,10 @@ class ModelBuildPipeline(Construct):
     The definition holds `${...}` variables for everything environment-specific; they are
     filled here with Fn::Sub: the role, buckets, key, registry group, the XGBoost image of
     this stack's region and the step scripts, shipped as CDK file assets (no bundling).
-    The role may read training data, read and write pipeline outputs and model artifacts,
-    use the key, register into the group, run its own processing and training jobs, pull
-    the XGBoost image, write its job logs and pass itself to SageMaker; nothing more.
+    The role may read training data and the runs' input manifests, read and write pipeline
+    outputs and model artifacts, use the key, register into the group, run its own processing
+    and training jobs, pull the XGBoost image, write its job logs and pass itself to
+    SageMaker; nothing more.
     """
 
     def __init__(

@@ -42,6 +42,10 @@ class StartRetrainingFunction(Construct):
     together cannot both see "nothing running" and both start the pipeline. Failed async
     invocations are retried by Lambda, then land in `dead_letter_queue`; the EventBridge rules
     send what they cannot deliver to the same queue, so one alarm covers every lost trigger.
+
+    Before each run it lists the data under the incoming prefix and writes the run's input
+    manifest to `input-manifests/` in the artifacts bucket: S3 access is that listing and
+    that write, nothing more.
     """
 
     def __init__(
