@@ -447,6 +447,15 @@ def test_missing_setting_names_the_variable(env: dict[str, str], monkeypatch: py
         invoke(scheduled_event())
 
 
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [("MANIFEST_PREFIX", "input-manifests", "ending in '/'"), ("MANIFEST_BUCKET", " ", "missing or empty")],
+)
+def test_invalid_manifest_location_names_the_variable(name: str, value: str, message: str) -> None:
+    with pytest.raises(settings_module.SettingsError, match=f"{name}.*{message}"):
+        settings_module.Settings.from_env(dict(ENV, **{name: value}))
+
+
 def test_invalid_approval_mode_names_the_allowed_values() -> None:
     with pytest.raises(settings_module.SettingsError, match=re.escape("manual | auto")):
         settings_module.Settings.from_env(dict(ENV, APPROVAL_MODE="yes"))

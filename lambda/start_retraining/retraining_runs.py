@@ -1,7 +1,8 @@
 """Decides whether a trigger starts the model-building pipeline, and starts it.
 
 Pure decisions (approval status, dedup, quiet period, idempotency token, parameters) are plain
-functions; the SageMaker calls take the client as an argument so tests pass moto or a Stubber.
+functions; the SageMaker and S3 calls take their clients as arguments so tests pass moto or a
+Stubber. A started run reads a snapshot of the incoming data (training_data.py), taken here.
 """
 
 from __future__ import annotations
