@@ -25,6 +25,7 @@ IMAGES_FILE = builder.IMAGES_FILE
 STEP_SCRIPTS = builder.STEP_SCRIPTS
 MODEL_ARTIFACTS_PREFIX = builder.MODEL_ARTIFACTS_PREFIX
 PIPELINE_OUTPUT_PREFIX = f"{builder.PIPELINE_OUTPUT_PREFIX}/"
+INPUT_MANIFESTS = f"{builder.INPUT_MANIFESTS_PREFIX}*"
 
 
 class ModelBuildPipeline(Construct):
@@ -33,9 +34,10 @@ class ModelBuildPipeline(Construct):
     The definition holds `${...}` variables for everything environment-specific; they are
     filled here with Fn::Sub: the role, buckets, key, registry group, the XGBoost image of
     this stack's region and the step scripts, shipped as CDK file assets (no bundling).
-    The role may read training data, read and write pipeline outputs and model artifacts,
-    use the key, register into the group, run its own processing and training jobs, pull
-    the XGBoost image, write its job logs and pass itself to SageMaker; nothing more.
+    The role may read training data and the runs' input manifests, read and write pipeline
+    outputs and model artifacts, use the key, register into the group, run its own processing
+    and training jobs, pull the XGBoost image, write its job logs and pass itself to
+    SageMaker; nothing more.
     """
 
     def __init__(
@@ -68,7 +70,6 @@ class ModelBuildPipeline(Construct):
         variables = {
             builder.ROLE_NAME: self.role.role_name,
             builder.ARTIFACTS_BUCKET: artifacts_bucket.bucket_name,
-            builder.DATA_BUCKET: data_bucket.bucket_name,
             builder.KMS_KEY_ARN: key.key_arn,
             builder.IMAGE_URI: self.image_uri,
             builder.MODEL_PACKAGE_GROUP: registry.group_name,
@@ -105,8 +106,10 @@ class ModelBuildPipeline(Construct):
         return images[region]
 
     def _grant_data(self, data_bucket: s3.IBucket, artifacts_bucket: s3.IBucket, key: kms.IKey) -> None:
-        # InputDataUri may name any prefix of the data bucket; reading is all the pipeline does there.
+        # A run's input manifest may list any object of the data bucket; reading is all the pipeline does there.
         data_bucket.grant_read(self.role)
+        # Preprocess reads the run's manifest, written by the start-retraining function.
+        artifacts_bucket.grant_read(self.role, INPUT_MANIFESTS)
         artifacts_bucket.grant_read_write(self.role, f"{PIPELINE_OUTPUT_PREFIX}*")
         # Training writes model.tar.gz under models/; evaluate reads the champion's from there.
         artifacts_bucket.grant_read_write(self.role, f"{MODEL_ARTIFACTS_PREFIX}*")
@@ -227,7 +230,9 @@ class ModelBuildPipeline(Construct):
             "Action::kms:GenerateDataKey*": "grant_encrypt_decrypt on the environment's own "
             "data key, which encrypts every input and output.",
             objects_in(self, data_bucket, "*"): "The training data: "
-            "InputDataUri may name any prefix of the data bucket, and the pipeline only reads it.",
+            "a run's input manifest may list any object of the data bucket, and the pipeline only reads it.",
+            objects_in(self, artifacts_bucket, INPUT_MANIFESTS): "Input manifests are named by "
+            "the hash of the data they list, known only when a run starts; the pipeline only reads them.",
             objects_in(self, artifacts_bucket, PIPELINE_OUTPUT_PREFIX + "*"): "Step "
             "outputs are written per execution under the pipeline's own prefix.",
             objects_in(self, artifacts_bucket, MODEL_ARTIFACTS_PREFIX + "*"): "Model "

@@ -19,7 +19,8 @@ from aws_cdk import aws_sqs as sqs
 from config import ApprovalMode, RetrainingConfig
 from constructs import Construct
 from constructs.model_registry import ModelRegistry
-from constructs.nag_acknowledgments import acknowledge_wildcards
+from constructs.nag_acknowledgments import acknowledge_wildcards, objects_in
+from pipeline_steps import model_build_pipeline as builder
 
 ASSET_DIR = Path(__file__).resolve().parent.parent / "lambda" / "start_retraining"
 # Powertools for AWS Lambda (Python) v3, published by AWS as a public layer in every commercial
@@ -30,6 +31,8 @@ POWERTOOLS_LAYER_VERSION = 27
 # The layer's name spells the runtime and architecture; the function below uses the same two.
 LAYER_RUNTIME = "python314"
 LAYER_ARCHITECTURE = "arm64"
+# The objects the function may write: the run's input manifests, nothing else.
+INPUT_MANIFESTS = f"{builder.INPUT_MANIFESTS_PREFIX}*"
 
 
 class StartRetrainingFunction(Construct):
@@ -39,6 +42,10 @@ class StartRetrainingFunction(Construct):
     together cannot both see "nothing running" and both start the pipeline. Failed async
     invocations are retried by Lambda, then land in `dead_letter_queue`; the EventBridge rules
     send what they cannot deliver to the same queue, so one alarm covers every lost trigger.
+
+    Before each run it lists the data under the incoming prefix and writes the run's input
+    manifest to `input-manifests/` in the artifacts bucket: S3 access is that listing and
+    that write, nothing more.
     """
 
     def __init__(
@@ -49,6 +56,8 @@ class StartRetrainingFunction(Construct):
         pipeline_name: str,
         registry: ModelRegistry,
         data_bucket: s3.IBucket,
+        artifacts_bucket: s3.IBucket,
+        key: kms.IKey,
         retraining: RetrainingConfig,
         approval: ApprovalMode,
         production: bool,
@@ -136,6 +145,9 @@ class StartRetrainingFunction(Construct):
                 "MODEL_PACKAGE_GROUP": registry.group_name,
                 "DATA_BUCKET": data_bucket.bucket_name,
                 "INCOMING_PREFIX": retraining.incoming_prefix,
+                "RAW_DATA_SUFFIX": builder.RAW_DATA_SUFFIX,
+                "MANIFEST_BUCKET": artifacts_bucket.bucket_name,
+                "MANIFEST_PREFIX": builder.INPUT_MANIFESTS_PREFIX,
                 "QUIET_PERIOD_MINUTES": str(retraining.quiet_period_minutes),
                 "APPROVAL_MODE": approval.value,
                 "PRODUCTION": str(production).lower(),
@@ -157,6 +169,10 @@ class StartRetrainingFunction(Construct):
             )
         )
 
+        self._grant_snapshots(
+            stack, data_bucket=data_bucket, artifacts_bucket=artifacts_bucket, key=key, retraining=retraining
+        )
+
         self.dead_letter_alarm = cloudwatch.Alarm(
             self,
             "DeadLetterAlarm",
@@ -174,8 +190,47 @@ class StartRetrainingFunction(Construct):
         acknowledge_wildcards(
             self.role,
             {
+                objects_in(self, artifacts_bucket, INPUT_MANIFESTS): "Writes input manifests only; each is named "
+                "by the hash of the data it lists, known only when a run starts.",
                 "Resource::*": "X-Ray PutTraceSegments and PutTelemetryRecords support no resource-level permissions.",
                 f"Resource::{registry.package_arn_pattern}": "Reads the versions of this one model package group "
                 "only (to find the champion); version ARNs end in a number that is not known before registration.",
             },
+        )
+
+    def _grant_snapshots(
+        self,
+        stack: Stack,
+        *,
+        data_bucket: s3.IBucket,
+        artifacts_bucket: s3.IBucket,
+        key: kms.IKey,
+        retraining: RetrainingConfig,
+    ) -> None:
+        """List the incoming prefix (with versions) and write input manifests: nothing else in S3."""
+        # ListObjectVersions is authorized as s3:ListBucketVersions; s3:prefix is the Prefix the call sends.
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="ListIncomingTrainingData",
+                actions=["s3:ListBucketVersions"],
+                resources=[data_bucket.bucket_arn],
+                conditions={"StringEquals": {"s3:prefix": retraining.incoming_prefix}},
+            )
+        )
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="WriteInputManifests",
+                actions=["s3:PutObject"],
+                resources=[artifacts_bucket.arn_for_objects(INPUT_MANIFESTS)],
+            )
+        )
+        # A single PutObject to an SSE-KMS bucket needs kms:GenerateDataKey on its key; only multipart
+        # uploads add kms:Decrypt: https://repost.aws/knowledge-center/s3-large-file-encryption-kms-key
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="EncryptInputManifestsThroughS3",
+                actions=["kms:GenerateDataKey"],
+                resources=[key.key_arn],
+                conditions={"StringEquals": {"kms:ViaService": f"s3.{stack.region}.amazonaws.com"}},
+            )
         )

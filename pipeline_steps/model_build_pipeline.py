@@ -45,10 +45,23 @@ CACHE_EXPIRY = "P30D"
 MODEL_ARTIFACTS_PREFIX = "models/"
 PIPELINE_OUTPUT_PREFIX = "pipelines/model-build"
 
+# Every run reads its raw data through a manifest (S3DataType ManifestFile) that the
+# start-retraining function writes to the artifacts bucket before it starts the run. Its key
+# is a hash of the listing, so the Preprocess step's arguments, and with them its cache key,
+# change exactly when the data does. SageMaker's cache key covers a processing step's
+# AppSpecification, Environment and ProcessingInputs, never the data an S3 URI points to:
+# https://docs.aws.amazon.com/sagemaker/latest/dg/pipelines-default-keys.html
+INPUT_MANIFEST_PARAMETER = "InputManifestUri"
+INPUT_MANIFESTS_PREFIX = "input-manifests/"
+# The objects a manifest lists: what preprocess.py reads (its `rglob("*.csv")`).
+RAW_DATA_SUFFIX = ".csv"
+# The parameter's default names no manifest the function writes (those are hashes), so a run
+# started without one fails at Preprocess naming this key instead of training on stale data.
+NO_MANIFEST_KEY = f"{INPUT_MANIFESTS_PREFIX}none-start-runs-with-a-retraining-event.manifest"
+
 # Fn::Sub variables the CDK construct must provide (besides AWS::Partition/AccountId/Region).
 ROLE_NAME = "PipelineRoleName"
 ARTIFACTS_BUCKET = "ArtifactsBucket"
-DATA_BUCKET = "DataBucket"
 KMS_KEY_ARN = "KmsKeyArn"
 IMAGE_URI = "ImageUri"
 MODEL_PACKAGE_GROUP = "ModelPackageGroupName"
@@ -67,7 +80,6 @@ def code_uri(script: str) -> str:
 SUBSTITUTIONS: tuple[str, ...] = (
     ROLE_NAME,
     ARTIFACTS_BUCKET,
-    DATA_BUCKET,
     KMS_KEY_ARN,
     IMAGE_URI,
     MODEL_PACKAGE_GROUP,
@@ -131,8 +143,8 @@ def build_pipeline(settings: BuildSettings) -> Any:
     cache = CacheConfig(enable_caching=True, expire_after=CACHE_EXPIRY)
     execution = ExecutionVariables.PIPELINE_EXECUTION_ID
 
-    input_data = ParameterString(
-        "InputDataUri", default_value=f"s3://{placeholder(DATA_BUCKET)}/{settings.build.retraining.incoming_prefix}"
+    input_manifest = ParameterString(
+        INPUT_MANIFEST_PARAMETER, default_value=f"s3://{placeholder(ARTIFACTS_BUCKET)}/{NO_MANIFEST_KEY}"
     )
     trigger_reason = ParameterString("TriggerReason", default_value="manual: started without a reason")
     champion_uri = ParameterString("ChampionModelUri", default_value="")
@@ -159,10 +171,10 @@ def build_pipeline(settings: BuildSettings) -> Any:
             sagemaker_session=session,
         )
 
-    def s3_input(name: str, uri: Any, local: str) -> Any:
+    def s3_input(name: str, uri: Any, local: str, data_type: str = "S3Prefix") -> Any:
         return ProcessingInput(
             input_name=name,
-            s3_input=ProcessingS3Input(s3_uri=uri, local_path=local, s3_data_type="S3Prefix", s3_input_mode="File"),
+            s3_input=ProcessingS3Input(s3_uri=uri, local_path=local, s3_data_type=data_type, s3_input_mode="File"),
         )
 
     def code_input(name: str) -> Any:
@@ -182,7 +194,10 @@ def build_pipeline(settings: BuildSettings) -> Any:
     preprocess = ProcessingStep(
         "Preprocess",
         step_args=processor("preprocess").run(
-            inputs=[s3_input("raw", input_data, "/opt/ml/processing/input/raw"), code_input("preprocess")],
+            inputs=[
+                s3_input("raw", input_manifest, "/opt/ml/processing/input/raw", data_type="ManifestFile"),
+                code_input("preprocess"),
+            ],
             outputs=[
                 s3_output("preprocess", split, f"/opt/ml/processing/output/{split}")
                 for split in ("train", "validation", "test")
@@ -343,7 +358,7 @@ def build_pipeline(settings: BuildSettings) -> Any:
     return Pipeline(
         name=settings.pipeline_name,
         parameters=[
-            input_data,
+            input_manifest,
             trigger_reason,
             champion_uri,
             champion_arn,

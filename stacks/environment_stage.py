@@ -75,6 +75,8 @@ class EnvironmentStage(Stage):
                 pipeline_name=self.model_build.pipeline_name,
                 registry=self.storage.registry,
                 data_bucket=self.storage.data_bucket,
+                artifacts_bucket=self.storage.artifacts_bucket,
+                key=self.storage.key,
                 alerts_topic=self.storage.alerts_topic,
                 retraining=app_config.model_build.retraining,
                 approval=environment.approval,

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from aws_cdk import Stack
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 
@@ -28,6 +29,8 @@ class RetrainingStack(Stack):
         pipeline_name: str,
         registry: ModelRegistry,
         data_bucket: s3.IBucket,
+        artifacts_bucket: s3.IBucket,
+        key: kms.IKey,
         alerts_topic: sns.ITopic,
         retraining: RetrainingConfig,
         approval: ApprovalMode,
@@ -45,6 +48,8 @@ class RetrainingStack(Stack):
             pipeline_name=pipeline_name,
             registry=registry,
             data_bucket=data_bucket,
+            artifacts_bucket=artifacts_bucket,
+            key=key,
             retraining=retraining,
             approval=approval,
             production=production,

@@ -67,7 +67,7 @@ def test_checked_in_definition_is_current() -> None:
 def test_parameters_are_the_contract_with_defaults_from_config(definition: dict[str, Any]) -> None:
     params = {p["Name"]: p for p in definition["Parameters"]}
     assert set(params) == {
-        "InputDataUri",
+        "InputManifestUri",
         "TriggerReason",
         "ChampionModelUri",
         "ChampionModelPackageArn",
@@ -85,7 +85,30 @@ def test_parameters_are_the_contract_with_defaults_from_config(definition: dict[
     assert params["ChampionModelUri"]["DefaultValue"] == ""
     assert params["ModelApprovalStatus"]["DefaultValue"] == "PendingManualApproval"
     assert params["ModelApprovalStatus"]["EnumValues"] == ["PendingManualApproval", "Approved"]
-    assert params["InputDataUri"]["DefaultValue"] == f"s3://${{DataBucket}}/{build.retraining.incoming_prefix}"
+    # No run trains without the manifest the function writes: the default names none of them.
+    assert params["InputManifestUri"]["DefaultValue"] == f"s3://${{ArtifactsBucket}}/{builder.NO_MANIFEST_KEY}"
+
+
+def test_preprocess_reads_the_runs_input_manifest(definition: dict[str, Any]) -> None:
+    """The raw data arrives through the manifest named by InputManifestUri, so its URI is in the cache key."""
+    import botocore.session
+
+    inputs = {
+        i["InputName"]: i["S3Input"] for i in steps_by_name(definition)["Preprocess"]["Arguments"]["ProcessingInputs"]
+    }
+    assert inputs["raw"] == {
+        "S3Uri": {"Get": f"Parameters.{builder.INPUT_MANIFEST_PARAMETER}"},
+        "S3DataType": "ManifestFile",
+        "S3InputMode": "File",
+        "LocalPath": "/opt/ml/processing/input/raw",
+        "S3DataDistributionType": "FullyReplicated",
+        "S3CompressionType": "None",
+    }
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    assert "ManifestFile" in model.shape_for("ProcessingS3Input").members["S3DataType"].enum
+    # Only Preprocess reads raw data; every other step reads what an earlier step wrote.
+    text = json.dumps(definition)
+    assert text.count(f"Parameters.{builder.INPUT_MANIFEST_PARAMETER}") == 1
 
 
 def test_steps_and_their_data_dependencies(definition: dict[str, Any]) -> None:

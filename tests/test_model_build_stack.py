@@ -63,7 +63,6 @@ def test_pipeline_resource_fills_every_definition_variable(template: Template) -
     assert set(variables) == {
         "PipelineRoleName",
         "ArtifactsBucket",
-        "DataBucket",
         "KmsKeyArn",
         "ImageUri",
         "ModelPackageGroupName",
@@ -136,6 +135,20 @@ def test_role_reads_data_and_writes_only_pipeline_and_model_prefixes(template: T
     assert "ArtifactsBucket" in written and "DataBucket" not in written
     object_patterns = sorted(r["Fn::Join"][1][1] for r in write["Resource"] if "Fn::Join" in r)
     assert object_patterns == ["/models/*", "/pipelines/model-build/*"]
+
+
+def test_role_reads_the_input_manifests_the_start_retraining_function_writes(template: Template) -> None:
+    """Preprocess reads its raw data through the run's manifest under input-manifests/ in the artifacts bucket."""
+    readers = [
+        s
+        for s in statements(template)
+        if "s3:GetObject*" in s["Action"]
+        and "ArtifactsBucket" in imports(s["Resource"])
+        and "s3:PutObject" not in s["Action"]
+    ]
+    assert len(readers) == 1
+    artifacts = [r for r in readers[0]["Resource"] if "ArtifactsBucket" in imports(r)]
+    assert [r["Fn::Join"][1][1] for r in artifacts if "Fn::Join" in r] == ["/input-manifests/*"]
 
 
 def test_role_uses_the_environments_key_for_data_and_job_volumes(template: Template) -> None:

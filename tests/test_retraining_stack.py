@@ -129,25 +129,31 @@ def test_serving_accounts_may_forward_events_to_the_default_bus_and_nobody_else(
     )
 
 
-def test_function_may_start_and_list_runs_of_the_pipeline_and_read_the_registry_only(template: Any) -> None:
+def function_statements(template: Any) -> list[dict[str, Any]]:
     (policy,) = template.find_resources("AWS::IAM::Policy").values()
-    statements = policy["Properties"]["PolicyDocument"]["Statement"]
-    by_action: dict[str, Any] = {}
-    for statement in statements:
-        assert statement["Effect"] == "Allow"
+    statements: list[dict[str, Any]] = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert all(statement["Effect"] == "Allow" for statement in statements)
+    return statements
+
+
+def test_function_may_start_and_list_runs_of_the_pipeline_and_read_the_registry_only(template: Any) -> None:
+    by_action: dict[str, list[Any]] = {}
+    for statement in function_statements(template):
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
         for action in actions:
-            by_action[action] = statement["Resource"]
+            by_action.setdefault(action, []).append(statement["Resource"])
     # Failed invocations go to the KMS-encrypted dead-letter queue as this role.
     for action in ("kms:GenerateDataKey", "kms:Decrypt"):
-        assert by_action[action]["Fn::GetAtt"][0].startswith("StartRetrainingDeadLetterKey")
-    assert by_action["sqs:SendMessage"]["Fn::GetAtt"][0].startswith("StartRetrainingDeadLetterQueue")
-    assert by_action["sagemaker:StartPipelineExecution"] == PIPELINE_ARN
-    assert by_action["sagemaker:ListPipelineExecutions"] == PIPELINE_ARN
+        queue_keys = [r for r in by_action[action] if "Fn::GetAtt" in r]
+        assert [r["Fn::GetAtt"][0][: len("StartRetrainingDeadLetterKey")] for r in queue_keys] == [
+            "StartRetrainingDeadLetterKey"
+        ]
+    assert by_action["sqs:SendMessage"][0]["Fn::GetAtt"][0].startswith("StartRetrainingDeadLetterQueue")
+    assert by_action["sagemaker:StartPipelineExecution"] == [PIPELINE_ARN]
+    assert by_action["sagemaker:ListPipelineExecutions"] == [PIPELINE_ARN]
     for read in ("sagemaker:DescribeModelPackage", "sagemaker:ListModelPackages"):
         assert by_action[read] == [
-            f"arn:aws:sagemaker:eu-west-1:{BUILD_ACCOUNT}:model-package-group/mlops-delivery",
-            PACKAGE_PATTERN,
+            [f"arn:aws:sagemaker:eu-west-1:{BUILD_ACCOUNT}:model-package-group/mlops-delivery", PACKAGE_PATTERN]
         ]
     sagemaker_actions = {a for a in by_action if a.startswith("sagemaker:")}
     assert sagemaker_actions == {
@@ -158,11 +164,35 @@ def test_function_may_start_and_list_runs_of_the_pipeline_and_read_the_registry_
         "sagemaker:ListModelPackages",
     }
     # The only resource "*" is X-Ray's, which has no resource-level permissions.
-    assert {a for a, resource in by_action.items() if resource == "*"} == {
+    assert {a for a, resources in by_action.items() if "*" in resources} == {
         "xray:PutTraceSegments",
         "xray:PutTelemetryRecords",
     }
     assert not [a for a in by_action if a.endswith(":*") or a == "*"]
+
+
+def test_function_lists_only_the_incoming_prefix_and_writes_only_input_manifests(template: Any) -> None:
+    """Each run's snapshot: list the incoming data with versions, write its manifest, encrypt it via S3."""
+    statements = function_statements(template)
+    s3_actions = {a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
+    assert {a for a in s3_actions if a.startswith("s3:")} == {"s3:ListBucketVersions", "s3:PutObject"}
+    by_sid = {s.get("Sid"): s for s in statements}
+
+    listing = by_sid["ListIncomingTrainingData"]
+    assert listing["Action"] == "s3:ListBucketVersions"
+    assert "DataBucket" in listing["Resource"]["Fn::ImportValue"]
+    assert listing["Condition"] == {"StringEquals": {"s3:prefix": "incoming/"}}
+
+    write = by_sid["WriteInputManifests"]
+    assert write["Action"] == "s3:PutObject"
+    bucket_arn, pattern = write["Resource"]["Fn::Join"][1]
+    assert "ArtifactsBucket" in bucket_arn["Fn::ImportValue"]
+    assert pattern == "/input-manifests/*"
+
+    encrypt = by_sid["EncryptInputManifestsThroughS3"]
+    assert encrypt["Action"] == "kms:GenerateDataKey"
+    assert "DataKey" in encrypt["Resource"]["Fn::ImportValue"]
+    assert encrypt["Condition"] == {"StringEquals": {"kms:ViaService": "s3.eu-west-1.amazonaws.com"}}
 
 
 def test_function_runs_latest_python_with_pinned_powertools_layer_and_one_at_a_time(template: Any) -> None:
@@ -186,6 +216,9 @@ def test_function_runs_latest_python_with_pinned_powertools_layer_and_one_at_a_t
                         "PIPELINE_NAME": "mlops-delivery-model-build",
                         "MODEL_PACKAGE_GROUP": "mlops-delivery",
                         "INCOMING_PREFIX": "incoming/",
+                        "RAW_DATA_SUFFIX": ".csv",
+                        "MANIFEST_BUCKET": {"Fn::ImportValue": Match.string_like_regexp("ArtifactsBucket")},
+                        "MANIFEST_PREFIX": "input-manifests/",
                         "QUIET_PERIOD_MINUTES": "60",
                         "APPROVAL_MODE": "manual",
                         "PRODUCTION": "false",
@@ -210,6 +243,7 @@ def test_asset_holds_only_the_handler_sources(assembly: Assembly, template: Any)
         "retraining_settings.py",
         "retraining_triggers.py",
         "start_retraining.py",
+        "training_data.py",
     ]
 
 
@@ -340,6 +374,8 @@ def test_rules_follow_the_config_and_a_single_account_needs_no_bus_policy() -> N
         pipeline_name="mlops-delivery-model-build",
         registry=storage.registry,
         data_bucket=storage.data_bucket,
+        artifacts_bucket=storage.artifacts_bucket,
+        key=storage.key,
         alerts_topic=storage.alerts_topic,
         retraining=RetrainingConfig(
             schedule=None, on_new_data=False, on_drift=True, incoming_prefix="incoming/", quiet_period_minutes=0

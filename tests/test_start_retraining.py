@@ -25,6 +25,7 @@ from botocore.stub import Stubber
 from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
 
+from pipeline_steps import model_build_pipeline as builder
 from tests import support
 from tests.conftest import ROOT
 from tests.support import eventbridge_event
@@ -42,16 +43,22 @@ handler = importlib.import_module("start_retraining")
 runs = importlib.import_module("retraining_runs")
 triggers = importlib.import_module("retraining_triggers")
 settings_module = importlib.import_module("retraining_settings")
+training_data = importlib.import_module("training_data")
 
 REGION = "eu-west-1"
 PIPELINE = "mlops-delivery-model-build"
 GROUP = "mlops-delivery"
 DATA_BUCKET = "mlops-delivery-dev-data"
+ARTIFACTS_BUCKET = "mlops-delivery-dev-artifacts"
+MANIFEST_URI = re.compile(rf"^s3://{ARTIFACTS_BUCKET}/input-manifests/[0-9a-f]{{64}}\.manifest$")
 ENV = {
     "PIPELINE_NAME": PIPELINE,
     "MODEL_PACKAGE_GROUP": GROUP,
     "DATA_BUCKET": DATA_BUCKET,
     "INCOMING_PREFIX": "incoming/",
+    "RAW_DATA_SUFFIX": ".csv",
+    "MANIFEST_BUCKET": ARTIFACTS_BUCKET,
+    "MANIFEST_PREFIX": "input-manifests/",
     "QUIET_PERIOD_MINUTES": "60",
     "APPROVAL_MODE": "manual",
     "PRODUCTION": "false",
@@ -101,9 +108,18 @@ def env(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
     handler.reset()
 
 
+def create_buckets(s3: Any) -> None:
+    """The data bucket (versioned, as SecureBucket makes it) with one training file, and the artifacts bucket."""
+    for bucket in (DATA_BUCKET, ARTIFACTS_BUCKET):
+        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_object(Bucket=DATA_BUCKET, Key="incoming/week-0.csv", Body=b"mean_radius,target\n1.0,0\n")
+
+
 @pytest.fixture
 def sagemaker(env: dict[str, str]) -> Iterator[Any]:
     with mock_aws():
+        create_buckets(boto3.client("s3", region_name=REGION))
         client = boto3.client("sagemaker", region_name=REGION)
         client.create_pipeline(
             PipelineName=PIPELINE,
@@ -113,6 +129,12 @@ def sagemaker(env: dict[str, str]) -> Iterator[Any]:
         client.create_model_package_group(ModelPackageGroupName=GROUP)
         handler.reset()
         yield client
+
+
+@pytest.fixture
+def s3(sagemaker: Any) -> Any:
+    """The S3 client of the same moto backend the function sees."""
+    return boto3.client("s3", region_name=REGION)
 
 
 def register(client: Any, status: str, model_uri: str) -> str:
@@ -156,8 +178,11 @@ def test_schedule_starts_a_run_with_the_contract_parameters(sagemaker: Any) -> N
     result = invoke(scheduled_event())
     assert result["status"] == "started"
     assert [e["PipelineExecutionArn"] for e in executions(sagemaker)] == [result["pipeline_execution_arn"]]
-    assert parameters(sagemaker, result["pipeline_execution_arn"]) == {
-        "InputDataUri": f"s3://{DATA_BUCKET}/incoming/",
+    sent = parameters(sagemaker, result["pipeline_execution_arn"])
+    assert MANIFEST_URI.match(sent["InputManifestUri"])
+    assert sent["InputManifestUri"] == result["input_manifest_uri"]
+    assert sent == {
+        "InputManifestUri": result["input_manifest_uri"],
         "TriggerReason": "schedule",
         "ChampionModelUri": "s3://artifacts/models/v1/model.tar.gz",
         "ChampionModelPackageArn": champion,
@@ -273,13 +298,15 @@ def test_duplicate_delivery_starts_at_most_one_execution(sagemaker: Any) -> None
     assert len(executions(sagemaker)) == 1
 
 
-def test_redelivered_event_reuses_the_same_client_request_token(env: dict[str, str]) -> None:
+def test_redelivered_event_reuses_the_same_client_request_token(sagemaker: Any, s3: Any) -> None:
     """Even when nothing is running any more, SageMaker sees the same token and starts nothing new."""
     client = boto3.client("sagemaker", region_name=REGION)
-    config = settings_module.Settings.from_env(env)
+    config = settings_module.Settings.from_env(ENV)
     trigger = triggers.parse_trigger(scheduled_event("redelivered-id"), config)
     token = runs.client_request_token(PIPELINE, "redelivered-id")
     execution = f"arn:aws:sagemaker:{REGION}:{DEFAULT_ACCOUNT_ID}:pipeline/{PIPELINE}/execution/abc123"
+    fingerprint = training_data.take_snapshot(s3, config).fingerprint
+    manifest_uri = f"s3://{ARTIFACTS_BUCKET}/input-manifests/{fingerprint}.manifest"
     with Stubber(client) as stub:
         for _ in range(2):
             stub.add_response(
@@ -305,13 +332,15 @@ def test_redelivered_event_reuses_the_same_client_request_token(env: dict[str, s
                     "PipelineName": PIPELINE,
                     "PipelineExecutionDisplayName": f"schedule-{token[:16]}",
                     "PipelineExecutionDescription": "schedule",
-                    "PipelineParameters": runs.pipeline_parameters(trigger, None, config, "PendingManualApproval"),
+                    "PipelineParameters": runs.pipeline_parameters(
+                        trigger, None, manifest_uri, "PendingManualApproval"
+                    ),
                     "ClientRequestToken": token,
                 },
             )
         now = datetime.now(UTC)
-        assert runs.run(client, config, trigger, now=now)["pipeline_execution_arn"] == execution
-        assert runs.run(client, config, trigger, now=now)["pipeline_execution_arn"] == execution
+        assert runs.run(client, s3, config, trigger, now=now)["pipeline_execution_arn"] == execution
+        assert runs.run(client, s3, config, trigger, now=now)["pipeline_execution_arn"] == execution
         stub.assert_no_pending_responses()
 
 
@@ -418,6 +447,153 @@ def test_missing_setting_names_the_variable(env: dict[str, str], monkeypatch: py
         invoke(scheduled_event())
 
 
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [("MANIFEST_PREFIX", "input-manifests", "ending in '/'"), ("MANIFEST_BUCKET", " ", "missing or empty")],
+)
+def test_invalid_manifest_location_names_the_variable(name: str, value: str, message: str) -> None:
+    with pytest.raises(settings_module.SettingsError, match=f"{name}.*{message}"):
+        settings_module.Settings.from_env(dict(ENV, **{name: value}))
+
+
 def test_invalid_approval_mode_names_the_allowed_values() -> None:
     with pytest.raises(settings_module.SettingsError, match=re.escape("manual | auto")):
         settings_module.Settings.from_env(dict(ENV, APPROVAL_MODE="yes"))
+
+
+# --- each run reads the data as it is when it starts -------------------------------------------
+
+# SageMaker reuses a processing step when these arguments, as the run resolves them, equal those
+# of an earlier successful run (https://docs.aws.amazon.com/sagemaker/latest/dg/pipelines-default-keys.html).
+PROCESSING_CACHE_KEY = ("AppSpecification", "Environment", "ProcessingInputs")
+
+
+def manifest(s3: Any, uri: str) -> list[Any]:
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    return json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+
+
+def manifest_keys(s3: Any) -> list[str]:
+    listed = s3.list_objects_v2(Bucket=ARTIFACTS_BUCKET, Prefix="input-manifests/")
+    return [o["Key"] for o in listed.get("Contents", [])]
+
+
+def resolve(node: Any, values: dict[str, Any]) -> Any:
+    """The node with every {"Get": "Parameters.X"} replaced by the run's value of X."""
+    if isinstance(node, dict):
+        if set(node) == {"Get"} and node["Get"].startswith("Parameters."):
+            return values[node["Get"].removeprefix("Parameters.")]
+        return {key: resolve(value, values) for key, value in node.items()}
+    if isinstance(node, list):
+        return [resolve(item, values) for item in node]
+    return node
+
+
+def preprocess_cache_key(sent: dict[str, str]) -> str:
+    """The Preprocess step's cache key attributes in the checked-in definition, resolved for one run."""
+    definition = json.loads(builder.DEFINITION_FILE.read_text())
+    defaults = {p["Name"]: p["DefaultValue"] for p in definition["Parameters"]}
+    assert set(sent) <= set(defaults), f"the function sends parameters the pipeline lacks: {set(sent) - set(defaults)}"
+    (step,) = [s for s in definition["Steps"] if s["Name"] == "Preprocess"]
+    arguments = resolve(step["Arguments"], {**defaults, **sent})
+    return json.dumps({name: arguments.get(name) for name in PROCESSING_CACHE_KEY}, sort_keys=True)
+
+
+def test_runs_on_new_data_miss_the_cache_and_runs_on_the_same_data_hit_it(sagemaker: Any, s3: Any) -> None:
+    events = iter(scheduled_event(f"run-{i}") if i % 2 else manual_event(event_id=f"run-{i}") for i in range(99))
+
+    def cache_key_of_next_run() -> str:
+        result = invoke(next(events))
+        assert result["status"] == "started"
+        return preprocess_cache_key(parameters(sagemaker, result["pipeline_execution_arn"]))
+
+    first = cache_key_of_next_run()
+    assert cache_key_of_next_run() == first, "same data, other trigger: the cached steps may be reused"
+
+    s3.put_object(Bucket=DATA_BUCKET, Key="incoming/week-1.csv", Body=b"mean_radius,target\n2.0,1\n")
+    new_file = cache_key_of_next_run()
+    assert new_file != first
+
+    s3.put_object(Bucket=DATA_BUCKET, Key="incoming/week-0.csv", Body=b"mean_radius,target\n1.5,0\n")
+    rewritten = cache_key_of_next_run()
+    assert rewritten not in (first, new_file)
+
+    # Nothing Preprocess reads: a folder marker and a note are not training data.
+    s3.put_object(Bucket=DATA_BUCKET, Key="incoming/2026/", Body=b"")
+    s3.put_object(Bucket=DATA_BUCKET, Key="incoming/README.txt", Body=b"weekly exports")
+    assert cache_key_of_next_run() == rewritten
+
+    s3.delete_object(Bucket=DATA_BUCKET, Key="incoming/week-1.csv")
+    assert cache_key_of_next_run() not in (first, new_file, rewritten)
+
+
+def test_manifest_lists_exactly_the_current_training_files(sagemaker: Any, s3: Any) -> None:
+    for key in ("incoming/week-0.csv", "incoming/2026/week-1.csv", "incoming/2026/week-2.csv", "reports/x.csv"):
+        s3.put_object(Bucket=DATA_BUCKET, Key=key, Body=b"mean_radius,target\n1.0,0\n")
+    s3.put_object(Bucket=DATA_BUCKET, Key="incoming-archive/old.csv", Body=b"outside the prefix")
+    s3.put_object(Bucket=DATA_BUCKET, Key="incoming/2026/", Body=b"")
+    s3.put_object(Bucket=DATA_BUCKET, Key="incoming/_SUCCESS", Body=b"")
+    s3.delete_object(Bucket=DATA_BUCKET, Key="incoming/2026/week-2.csv")
+
+    result = invoke(scheduled_event())
+
+    assert result["input_objects"] == 2
+    # SageMaker's manifest format: the prefix, then keys relative to it (S3DataSource, ManifestFile).
+    assert manifest(s3, result["input_manifest_uri"]) == [
+        {"prefix": f"s3://{DATA_BUCKET}/incoming/"},
+        "2026/week-1.csv",
+        "week-0.csv",
+    ]
+    assert manifest_keys(s3) == [result["input_manifest_uri"].removeprefix(f"s3://{ARTIFACTS_BUCKET}/")]
+
+
+def test_manifest_uri_is_a_valid_s3_input_and_parameter_value_for_sagemaker(env: dict[str, str]) -> None:
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    s3_uri = model.shape_for("ProcessingS3Input").members["S3Uri"].metadata
+    value = model.shape_for("Parameter").members["Value"].metadata
+    longest_bucket = "b" * 63  # S3 bucket names have at most 63 characters
+    config = settings_module.Settings.from_env(dict(ENV, MANIFEST_BUCKET=longest_bucket))
+    objects = (training_data.DataObject("incoming/a.csv", "v1", '"etag"', 10),)
+    snapshot = training_data.Snapshot(prefix_uri=config.incoming_uri, objects=objects)
+    with mock_aws():
+        client = boto3.client("s3", region_name=REGION)
+        client.create_bucket(Bucket=longest_bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+        uri = training_data.write_manifest(client, config, snapshot)
+    assert re.fullmatch(s3_uri["pattern"], uri)
+    assert len(uri) <= min(s3_uri["max"], value["max"])
+
+
+def test_run_without_training_data_is_refused_with_a_logged_reason(
+    sagemaker: Any, s3: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    s3.delete_object(Bucket=DATA_BUCKET, Key="incoming/week-0.csv")
+    s3.put_object(Bucket=DATA_BUCKET, Key="incoming/2026/", Body=b"")
+    s3.put_object(Bucket=DATA_BUCKET, Key="incoming/notes.txt", Body=b"no data yet")
+
+    with pytest.raises(training_data.NoTrainingDataError, match=r"No \*\.csv object under s3://.*/incoming/"):
+        invoke(scheduled_event())
+
+    refused = [r for r in caplog.records if r.getMessage() == "Retraining refused: no training data"]
+    assert refused and refused[0].levelname == "ERROR"
+    assert "incoming/notes.txt" in refused[0].refusal_reason
+    assert executions(sagemaker) == []
+    assert manifest_keys(s3) == []
+
+
+def test_the_function_selects_exactly_the_files_preprocess_reads(tmp_path: Any) -> None:
+    """RAW_DATA_SUFFIX reaches the function from the builder; preprocess.py has its own glob: they must agree."""
+    from pipeline_steps import preprocess
+
+    config = settings_module.Settings.from_env(dict(ENV, RAW_DATA_SUFFIX=builder.RAW_DATA_SUFFIX))
+    header = ",".join((*preprocess.FEATURES, preprocess.LABEL))
+    row = ",".join(["1.0"] * len(preprocess.FEATURES) + ["0"])
+    rows_per_file = {"a.csv": 1, "b.CSV": 2, "2026/c.csv": 4, "notes.txt": 8, "d.csv.gz": 16, "2026/.csv": 32}
+    for name, rows in rows_per_file.items():
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("\n".join([header, *[row] * rows]) + "\n")
+    selected = [n for n in rows_per_file if training_data.is_training_object(f"incoming/{n}", config)]
+    assert len(preprocess.read_raw(tmp_path)) == sum(rows_per_file[n] for n in selected)
+    assert not training_data.is_training_object("incoming/2026.csv/", config)

@@ -1,7 +1,8 @@
 """Decides whether a trigger starts the model-building pipeline, and starts it.
 
 Pure decisions (approval status, dedup, quiet period, idempotency token, parameters) are plain
-functions; the SageMaker calls take the client as an argument so tests pass moto or a Stubber.
+functions; the SageMaker and S3 calls take their clients as arguments so tests pass moto or a
+Stubber. A started run reads a snapshot of the incoming data (training_data.py), taken here.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 from retraining_settings import Settings
 from retraining_triggers import Trigger, TriggerKind
+from training_data import take_snapshot, write_manifest
 
 PENDING = "PendingManualApproval"
 APPROVED = "Approved"
@@ -78,11 +80,11 @@ def decide(trigger: Trigger, executions: list[Execution], *, now: datetime, quie
 
 
 def pipeline_parameters(
-    trigger: Trigger, champion: Champion | None, settings: Settings, approval: str
+    trigger: Trigger, champion: Champion | None, manifest_uri: str, approval: str
 ) -> list[dict[str, str]]:
     """The model-building pipeline's parameters; the rest keep the defaults from its definition."""
     return [
-        {"Name": "InputDataUri", "Value": settings.input_data_uri},
+        {"Name": "InputManifestUri", "Value": manifest_uri},
         {"Name": "TriggerReason", "Value": trigger.reason},
         {"Name": "ChampionModelUri", "Value": champion.model_data_url if champion else ""},
         {"Name": "ChampionModelPackageArn", "Value": champion.model_package_arn if champion else ""},
@@ -141,8 +143,11 @@ def start_execution(
     return response["PipelineExecutionArn"], token
 
 
-def run(sagemaker: Any, settings: Settings, trigger: Trigger, *, now: datetime) -> dict[str, Any]:
-    """Starts one execution for the trigger, or records why it was skipped. Returns the outcome."""
+def run(sagemaker: Any, s3: Any, settings: Settings, trigger: Trigger, *, now: datetime) -> dict[str, Any]:
+    """Starts one execution for the trigger on the data as it is now, or records why it was skipped.
+
+    Raises NoTrainingDataError, starting nothing, when there is no data to train on.
+    """
     outcome: dict[str, Any] = {
         "trigger": trigger.kind.value,
         "reason": trigger.reason,
@@ -162,15 +167,19 @@ def run(sagemaker: Any, settings: Settings, trigger: Trigger, *, now: datetime) 
             "skip_reason": decision.skip_reason,
             "pipeline_execution_arn": decision.blocking_execution_arn,
         }
+    snapshot = take_snapshot(s3, settings)
+    manifest_uri = write_manifest(s3, settings, snapshot)
     champion = find_champion(sagemaker, settings.model_package_group)
     approval = approval_status(settings)
-    parameters = pipeline_parameters(trigger, champion, settings, approval)
+    parameters = pipeline_parameters(trigger, champion, manifest_uri, approval)
     arn, token = start_execution(sagemaker, settings, trigger, parameters)
     return {
         **outcome,
         "status": "started",
         "pipeline_execution_arn": arn,
         "client_request_token": token,
+        "input_manifest_uri": manifest_uri,
+        "input_objects": len(snapshot.objects),
         "model_approval_status": approval,
         "champion_model_package_arn": champion.model_package_arn if champion else None,
     }

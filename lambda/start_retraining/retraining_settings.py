@@ -19,6 +19,9 @@ class Settings:
     model_package_group: str
     data_bucket: str
     incoming_prefix: str
+    raw_data_suffix: str
+    manifest_bucket: str
+    manifest_prefix: str
     quiet_period_minutes: int
     approval_mode: str
     production: bool
@@ -26,8 +29,8 @@ class Settings:
     drift_alarm_prefixes: tuple[str, ...]
 
     @property
-    def input_data_uri(self) -> str:
-        """Where the pipeline reads raw training data: every object under the incoming prefix."""
+    def incoming_uri(self) -> str:
+        """Where raw training data lands; each run reads a snapshot of it through a manifest."""
         return f"s3://{self.data_bucket}/{self.incoming_prefix}"
 
     @classmethod
@@ -47,14 +50,18 @@ class Settings:
         production = required("PRODUCTION").lower()
         if production not in ("true", "false"):
             raise SettingsError(f"PRODUCTION={production!r}; allowed: true | false.")
-        prefix = required("INCOMING_PREFIX")
-        if not prefix.endswith("/"):
-            raise SettingsError(f"INCOMING_PREFIX={prefix!r}; allowed: an S3 prefix ending in '/'.")
+        prefix, manifest_prefix = required("INCOMING_PREFIX"), required("MANIFEST_PREFIX")
+        for name, value in (("INCOMING_PREFIX", prefix), ("MANIFEST_PREFIX", manifest_prefix)):
+            if not value.endswith("/"):
+                raise SettingsError(f"{name}={value!r}; allowed: an S3 prefix ending in '/'.")
         return cls(
             pipeline_name=required("PIPELINE_NAME"),
             model_package_group=required("MODEL_PACKAGE_GROUP"),
             data_bucket=required("DATA_BUCKET"),
             incoming_prefix=prefix,
+            raw_data_suffix=required("RAW_DATA_SUFFIX"),
+            manifest_bucket=required("MANIFEST_BUCKET"),
+            manifest_prefix=manifest_prefix,
             quiet_period_minutes=int(quiet),
             approval_mode=approval,
             production=production == "true",

@@ -1,8 +1,9 @@
 """Lambda handler: any retraining trigger (schedule, new data, drift, manual) -> one pipeline run.
 
 Thin on purpose: parse the event into a Trigger, let retraining_runs decide and act, log and
-return the outcome. A rejected event raises, so EventBridge/Lambda retry it and it ends in the
-dead-letter queue, whose alarm tells a human.
+return the outcome. A rejected event, or a run refused because there is no training data,
+raises, so EventBridge/Lambda retry it and it ends in the dead-letter queue, whose alarm tells
+a human.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from retraining_runs import run
 from retraining_settings import Settings
 from retraining_triggers import TriggerError, parse_trigger
+from training_data import NoTrainingDataError
 
 logger = Logger()
 tracer = Tracer()
@@ -35,10 +37,16 @@ def sagemaker_client() -> Any:
     return boto3.client("sagemaker")
 
 
+@cache
+def s3_client() -> Any:
+    return boto3.client("s3")
+
+
 def reset() -> None:
     """Forget cached settings and clients (tests change the environment and the AWS backend)."""
     settings.cache_clear()
     sagemaker_client.cache_clear()
+    s3_client.cache_clear()
 
 
 @logger.inject_lambda_context(log_event=True)
@@ -53,7 +61,12 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         metrics.add_metric(name="RejectedEvents", unit=MetricUnit.Count, value=1)
         raise
     logger.append_keys(trigger=trigger.kind.value, trigger_event_id=trigger.event_id)
-    outcome = run(sagemaker_client(), config, trigger, now=datetime.now(UTC))
+    try:
+        outcome = run(sagemaker_client(), s3_client(), config, trigger, now=datetime.now(UTC))
+    except NoTrainingDataError as error:
+        logger.error("Retraining refused: no training data", extra={"refusal_reason": str(error)})
+        metrics.add_metric(name="RefusedRuns", unit=MetricUnit.Count, value=1)
+        raise
     if outcome["status"] == "skipped":
         logger.warning("Retraining trigger skipped", extra=outcome)
         metrics.add_metric(name="SkippedTriggers", unit=MetricUnit.Count, value=1)
