@@ -346,8 +346,8 @@ class ResourceNames:
         return f"{self.project}-{env}-deploy-verifier"
 
     def deploy_check_role(self, env: str) -> str:
-        """CodeBuild role of the pipeline steps that check `env`'s deploy; the only principal
-        the deploy-verifier role trusts (at most 63 characters: IAM allows 64)."""
+        """CodeBuild role of the pipeline's checks after `env`'s deploy: all the verifier role trusts."""
+        # At most 32 + 1 + 16 + 13 = 62 characters; IAM role names allow 64.
         return f"{self.project}-{env}-deploy-check"
 
     @property

@@ -62,8 +62,11 @@ def client_request_token(pipeline_name: str, event_id: str) -> str:
 
 
 def decide(trigger: Trigger, executions: list[Execution], *, now: datetime, quiet_period_minutes: int) -> Decision:
-    """Skips folder markers, skips while a run is executing or stopping, and skips new data that
-    arrives within the quiet period of a run's start."""
+    """Whether the trigger starts a run, and if not, why not.
+
+    Skips a folder marker, skips while a run is executing or stopping, and skips new data that
+    arrives within the quiet period of a run's start.
+    """
     if trigger.kind is TriggerKind.NEW_DATA and all(uri.endswith("/") for uri in trigger.source_ids):
         # The console's "Create folder" writes an empty object whose key ends in '/': no data.
         return Decision(False, "the new object is a folder marker (its key ends in '/'), not training data")
