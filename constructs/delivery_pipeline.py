@@ -48,7 +48,8 @@ class DeliveryPipeline(Construct):
 
     The synth step resolves which approved model version each environment serves and
     synthesizes once; every stage deploys that one cloud assembly, so the version that passed
-    staging is the version production gets. After each deployment a step assumes the
+    staging is the version production gets. After each deployment a step running as the
+    environment's named check role (the only principal the verifier trusts) assumes the
     environment's deploy-verifier role, checks that the endpoint really serves the intended
     endpoint config and model, and records it in the known-good ledger. Before production:
     the smoke test in the environment before it, then a manual approval.
