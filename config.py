@@ -103,6 +103,9 @@ class RetrainingConfig:
     on_drift: bool
     incoming_prefix: str
     quiet_period_minutes: int
+    # Off by default: Lambda keeps 100 concurrent executions unreserved per account, so on
+    # accounts with a low concurrency quota (new accounts) a reservation fails the deploy.
+    one_trigger_at_a_time: bool = False
 
 
 @dataclass(frozen=True)
@@ -342,6 +345,11 @@ class ResourceNames:
         """Role in `env`'s account that the CI/CD pipeline assumes to verify and record a deploy."""
         return f"{self.project}-{env}-deploy-verifier"
 
+    def deploy_check_role(self, env: str) -> str:
+        """CodeBuild role of the pipeline's checks after `env`'s deploy: all the verifier role trusts."""
+        # At most 32 + 1 + 16 + 13 = 62 characters; IAM role names allow 64.
+        return f"{self.project}-{env}-deploy-check"
+
     @property
     def delivery_pipeline(self) -> str:
         """The CodePipeline that tests, synthesizes and promotes the app through every environment."""
@@ -447,6 +455,7 @@ def _retraining(r: _Reader) -> RetrainingConfig:
         on_drift=r.boolean("on_drift", True),
         incoming_prefix=prefix,
         quiet_period_minutes=r.integer("quiet_period_minutes", 0, 1440, 60, " minutes"),
+        one_trigger_at_a_time=r.boolean("one_trigger_at_a_time", False),
     )
 
 

@@ -14,6 +14,8 @@ from constructs.model_registry import ModelRegistry
 # A version's approval status changed; the decisions that change what ships are these two
 # (Rejected matters too: rejecting the live version must redeploy the previous approved one).
 APPROVAL_DECISIONS = ("Approved", "Rejected")
+APPROVAL_SOURCE = "aws.sagemaker"
+APPROVAL_DETAIL_TYPE = "SageMaker Model Package State Change"
 
 
 def approval_event_pattern(group_name: str, *, accounts: Sequence[str] = ()) -> events.EventPattern:
@@ -22,8 +24,8 @@ def approval_event_pattern(group_name: str, *, accounts: Sequence[str] = ()) -> 
     if accounts:
         options["account"] = list(accounts)
     return events.EventPattern(
-        source=["aws.sagemaker"],
-        detail_type=["SageMaker Model Package State Change"],
+        source=[APPROVAL_SOURCE],
+        detail_type=[APPROVAL_DETAIL_TYPE],
         detail={"ModelPackageGroupName": [group_name], "ModelApprovalStatus": list(APPROVAL_DECISIONS)},
         **options,
     )

@@ -10,6 +10,7 @@ from aws_cdk import aws_sagemaker as sagemaker
 
 from config import EndpointConfig, Release, RolloutConfig
 from constructs import Construct
+from constructs.model_build_pipeline import image_for_region, image_repository_arn
 from constructs.nag_acknowledgments import acknowledge_wildcards, objects_in
 from constructs.rollback_alarms import RollbackAlarms
 
@@ -63,6 +64,16 @@ class CanaryEndpoint(Construct):
             description=f"{endpoint_name}: pulls the released model and writes captured requests",
         )
         self._grant_model_access(artifacts_bucket, capture_prefix, model_artifacts_are_local)
+        # "Ensure that your IAM execution role has permission to perform the cloudwatch:DescribeAlarms
+        # action on the auto-rollback alarms you specify" (SageMaker developer guide, "Auto-Rollback
+        # Configuration and Monitoring"). Whoever calls Create/UpdateEndpoint needs it as well.
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ReadRollbackAlarms",
+                actions=["cloudwatch:DescribeAlarms"],
+                resources=[alarm.alarm_arn for alarm in rollback_alarms.alarms],
+            )
+        )
 
         self.model = sagemaker.CfnModel(
             self,
@@ -127,13 +138,14 @@ class CanaryEndpoint(Construct):
                 resources=[self.release.package_arn_pattern],
             )
         )
-        # SageMaker's framework images live in AWS-owned accounts that differ per region.
-        images = stack.format_arn(service="ecr", account="*", resource="repository", resource_name="sagemaker-*")
+        # The registered version names the XGBoost image of the registry's region, which lives in
+        # that region's SageMaker image account: the one repository the endpoint pulls from.
+        image_repository = image_repository_arn(stack, image_for_region(region))
         self.role.add_to_policy(
             iam.PolicyStatement(
-                sid="PullSageMakerImages",
+                sid="PullSageMakerImage",
                 actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
-                resources=[images],
+                resources=[image_repository],
             )
         )
         self.role.add_to_policy(
@@ -162,7 +174,6 @@ class CanaryEndpoint(Construct):
             objects_in(self, bucket, f"{MODEL_ARTIFACTS_PREFIX}*"): "Model artifacts: the models/ prefix only.",
             objects_in(self, bucket, f"{capture_prefix}*"): "Data capture writes under this environment's prefix only.",
             f"Resource::{self.release.package_arn_pattern}": "Versions of the one model package group served here.",
-            f"Resource::{images}": "SageMaker framework images are in AWS-owned per-region accounts; sagemaker-* only.",
             "Resource::*": "ecr:GetAuthorizationToken has no resource-level permissions (it returns a login token).",
             f"Resource::{log_streams}": "Log streams of this endpoint's own log group.",
         }

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from aws_cdk import Acknowledgment, Stack, Stage, Validations, pipelines
+from aws_cdk import Acknowledgment, RemovalPolicy, Stack, Stage, Validations, pipelines
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codecommit as codecommit
 from aws_cdk import aws_codepipeline as codepipeline
@@ -37,6 +37,8 @@ class Promotion:
     environment: str
     stage: Stage
     verifier_role_arn: str
+    # The checks after the deployment run as this role; the verifier role trusts it alone.
+    check_role_name: str
     approval_before: bool
     smoke_test_after: bool
 
@@ -46,7 +48,8 @@ class DeliveryPipeline(Construct):
 
     The synth step resolves which approved model version each environment serves and
     synthesizes once; every stage deploys that one cloud assembly, so the version that passed
-    staging is the version production gets. After each deployment a step assumes the
+    staging is the version production gets. After each deployment a step running as the
+    environment's named check role (the only principal the verifier trusts) assumes the
     environment's deploy-verifier role, checks that the endpoint really serves the intended
     endpoint config and model, and records it in the known-good ledger. Before production:
     the smoke test in the environment before it, then a manual approval.
@@ -128,6 +131,7 @@ class DeliveryPipeline(Construct):
 
         self.code_pipeline.build_pipeline()
         self.pipeline: codepipeline.Pipeline = self.code_pipeline.pipeline
+        self._allow_connection(source)
         self._log_artifact_access(access_logs)
         self._acknowledge_generated_grants(registry)
         if not cross_account_keys:
@@ -151,9 +155,36 @@ class DeliveryPipeline(Construct):
         repository = codecommit.Repository.from_repository_name(self, "Repository", source.repository)
         return pipelines.CodePipelineSource.code_commit(repository, source.branch)
 
+    def _allow_connection(self, source: SourceConfig) -> None:
+        """UseConnection in the service prefix of the connection's ARN.
+
+        CDK grants `codestar-connections:UseConnection` only, but a connection created since the
+        rename has a `codeconnections` ARN, and "the service prefix needs to match that of the
+        resource" (Developer Tools console user guide, "Connections rename").
+        """
+        if source.connection_arn is None:
+            return
+        prefix = source.connection_arn.split(":")[2]
+        if prefix == "codestar-connections":
+            return
+        # The source stage's action roles: CDK Pipelines creates them; only they read the source.
+        source_stage = self.pipeline.node.find_child("Source")
+        for role in (child for child in source_stage.node.find_all() if isinstance(child, iam.Role)):
+            role.add_to_principal_policy(
+                iam.PolicyStatement(actions=[f"{prefix}:UseConnection"], resources=[source.connection_arn])
+            )
+
     def _post_deploy_steps(self, promotion: Promotion, releases: pipelines.FileSet) -> list[pipelines.Step]:
         env, role_arn = promotion.environment, promotion.verifier_role_arn
-        assume_verifier = iam.PolicyStatement(actions=["sts:AssumeRole"], resources=[role_arn])
+        # A named role, so the verifier role in the environment's account can trust exactly it.
+        check_role = iam.Role(
+            self,
+            f"DeployCheckRole{env.capitalize()}",
+            role_name=promotion.check_role_name,
+            assumed_by=iam.ServicePrincipal("codebuild.amazonaws.com"),
+            description=f"Runs the checks after the {env} deployment as that environment's deploy-verifier role",
+        )
+        check_role.add_to_principal_policy(iam.PolicyStatement(actions=["sts:AssumeRole"], resources=[role_arn]))
         install = [
             "make .venv/.installed",
             f"mkdir -p {RELEASES_DIR} && cp -R {RESOLVED_RELEASES_INPUT}/. {RELEASES_DIR}/",
@@ -170,7 +201,7 @@ class DeliveryPipeline(Construct):
                 additional_inputs={RESOLVED_RELEASES_INPUT: releases},
                 install_commands=install,
                 commands=[f"{CLI} {command} --env {env} --role-arn {role_arn} --skip-without-release"],
-                role_policy_statements=[assume_verifier],
+                role=check_role,
             )
 
         record = verifier_step("RecordDeployment", "record-deployment")
@@ -192,6 +223,9 @@ class DeliveryPipeline(Construct):
         cfn.logging_configuration = s3.CfnBucket.LoggingConfigurationProperty(
             destination_bucket_name=access_logs.bucket_name, log_file_prefix=prefix
         )
+        # CDK Pipelines retains the artifact bucket; its SSL-only policy stays with it.
+        if bucket.policy is not None:
+            bucket.policy.apply_removal_policy(RemovalPolicy.RETAIN)
         access_logs.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="S3ServerAccessLogsForPipelineArtifacts",

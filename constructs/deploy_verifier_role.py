@@ -10,7 +10,12 @@ from constructs.nag_acknowledgments import acknowledge_wildcards
 
 
 class DeployVerifierRole(Construct):
-    """Trusted by the toolchain account; reads the endpoint, invokes it, writes the ledger.
+    """Trusted by one role of the toolchain account; reads the endpoint, invokes it, writes the ledger.
+
+    Only the delivery pipeline's deploy-check role (the CodeBuild role of the steps after this
+    environment's deployment) may assume it, not every principal of the toolchain account. The
+    trust names the account and conditions on aws:PrincipalArn, rather than naming the role as
+    principal, so it deploys even before the pipeline's stack has created that role.
 
     After a deployment the pipeline checks that the endpoint serves the released model on
     its current config (Describe*), smoke-tests it (InvokeEndpoint), and appends the
@@ -24,6 +29,7 @@ class DeployVerifierRole(Construct):
         *,
         role_name: str,
         toolchain_account: str,
+        caller_role_name: str,
         endpoint_name: str,
         ledger_parameter_name: str,
         model_package_arn_pattern: str,
@@ -34,11 +40,16 @@ class DeployVerifierRole(Construct):
         self.ledger_parameter_arn = stack.format_arn(
             service="ssm", resource="parameter", resource_name=ledger_parameter_name.lstrip("/")
         )
+        self.caller_role_arn = stack.format_arn(
+            service="iam", region="", account=toolchain_account, resource="role", resource_name=caller_role_name
+        )
         self.role = iam.Role(
             self,
             "Role",
             role_name=role_name,
-            assumed_by=iam.AccountPrincipal(toolchain_account),
+            assumed_by=iam.AccountPrincipal(toolchain_account).with_conditions(
+                {"ArnEquals": {"aws:PrincipalArn": self.caller_role_arn}}
+            ),
             description=f"Assumed by the delivery pipeline to verify {endpoint_name} and record known-good releases",
         )
         self.role.add_to_policy(

@@ -9,7 +9,7 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 
 from constructs import Construct
-from constructs.approval_event_forwarder import approval_event_pattern
+from constructs.approval_event_forwarder import APPROVAL_DETAIL_TYPE, APPROVAL_SOURCE, approval_event_pattern
 from constructs.default_bus_policy import DefaultBusPolicy
 from constructs.model_registry import ModelRegistry
 
@@ -21,7 +21,7 @@ class ModelApprovalTrigger(Construct):
     code change takes: synth, every environment in order, the smoke test and the manual
     approval before production. When the registry lives in another account, that account's
     forwarder puts the events on this account's default bus, and the bus policy admits that
-    account only (for PutEvents, on the default bus only).
+    account only, for PutEvents of SageMaker model package state changes only, on the default bus.
     """
 
     def __init__(
@@ -42,6 +42,11 @@ class ModelApprovalTrigger(Construct):
                 principals=[iam.AccountPrincipal(registry_account)],
                 actions=["events:PutEvents"],
                 resources=[stack.format_arn(service="events", resource="event-bus", resource_name="default")],
+                # The registry account cannot inject pushes, manual retrains or look-alike events.
+                conditions={
+                    "ForAllValues:StringEquals": {"events:source": [APPROVAL_SOURCE]},
+                    "StringEquals": {"events:detail-type": APPROVAL_DETAIL_TYPE},
+                },
             )
             self.bus_policy = DefaultBusPolicy(
                 self, "AdmitRegistryAccount", statement_id="ModelRegistryAccountForwardsApprovals", statement=statement

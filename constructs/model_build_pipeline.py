@@ -28,6 +28,30 @@ PIPELINE_OUTPUT_PREFIX = f"{builder.PIPELINE_OUTPUT_PREFIX}/"
 INPUT_MANIFESTS = f"{builder.INPUT_MANIFESTS_PREFIX}*"
 
 
+def image_for_region(region: str) -> str:
+    """The SageMaker XGBoost image URI of `region`: what the pipeline trains and registers with."""
+    images: dict[str, str] = json.loads(IMAGES_FILE.read_text())
+    if region not in images:
+        raise ValueError(
+            f"No SageMaker XGBoost image for region {region!r} in {IMAGES_FILE.name}; "
+            f"allowed: {', '.join(sorted(images))}."
+        )
+    return images[region]
+
+
+def image_repository_arn(stack: Stack, image_uri: str) -> str:
+    """ARN of the ECR repository of an `<account>.dkr.ecr.<region>.amazonaws.com/<repo>:<tag>` URI."""
+    registry_host, _, repository_and_tag = image_uri.partition("/")
+    image_account, _, _, image_region, *_ = registry_host.split(".")
+    return stack.format_arn(
+        service="ecr",
+        account=image_account,
+        region=image_region,
+        resource="repository",
+        resource_name=repository_and_tag.split(":", 1)[0],
+    )
+
+
 class ModelBuildPipeline(Construct):
     """AWS::SageMaker::Pipeline from the checked-in SDK definition, plus its execution role.
 
@@ -54,7 +78,7 @@ class ModelBuildPipeline(Construct):
         super().__init__(scope, id_)
         stack = Stack.of(self)
         self.pipeline_name = pipeline_name
-        self.image_uri = self._image_for_region(stack.region)
+        self.image_uri = image_for_region(stack.region)
 
         self.role = iam.Role(
             self,
@@ -94,16 +118,6 @@ class ModelBuildPipeline(Construct):
         self._grant_image_pull(stack)
         self._grant_scripts()
         self._acknowledge(data_bucket, artifacts_bucket, registry)
-
-    @staticmethod
-    def _image_for_region(region: str) -> str:
-        images: dict[str, str] = json.loads(IMAGES_FILE.read_text())
-        if region not in images:
-            raise ValueError(
-                f"No SageMaker XGBoost image for region {region!r} in {IMAGES_FILE.name}; "
-                f"allowed: {', '.join(sorted(images))}."
-            )
-        return images[region]
 
     def _grant_data(self, data_bucket: s3.IBucket, artifacts_bucket: s3.IBucket, key: kms.IKey) -> None:
         # A run's input manifest may list any object of the data bucket; reading is all the pipeline does there.
@@ -171,18 +185,11 @@ class ModelBuildPipeline(Construct):
         )
 
     def _grant_image_pull(self, stack: Stack) -> None:
-        registry_host, _, repository_and_tag = self.image_uri.partition("/")
-        image_account = registry_host.split(".", 1)[0]
-        repository = repository_and_tag.split(":", 1)[0]
         self.role.add_to_principal_policy(
             iam.PolicyStatement(
                 sid="PullSageMakerXGBoostImage",
                 actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
-                resources=[
-                    stack.format_arn(
-                        service="ecr", account=image_account, resource="repository", resource_name=repository
-                    )
-                ],
+                resources=[image_repository_arn(stack, self.image_uri)],
             )
         )
         self.role.add_to_principal_policy(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration
+from aws_cdk import Annotations, Duration
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_sns as sns
@@ -84,3 +84,9 @@ class PipelineNotifications(Construct):
                 max_event_age=Duration.hours(2),
             )
         )
+        for rule in (self.pipeline_failed_rule, self.approval_pending_rule):
+            Annotations.of(rule).acknowledge_warning(
+                "@aws-cdk/aws-events:ruleUnresolvedEnvironment",
+                "The alerts topic is imported by ARN from this environment's storage stack (see Notifications), "
+                "so its account and region are tokens; it is in the rule's own account and region.",
+            )

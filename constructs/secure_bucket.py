@@ -16,9 +16,12 @@ _ABORT_UPLOAD_DAYS = 7
 _LOG_RETENTION_DAYS = 365
 
 
-def _protected_bucket(scope: Construct, **options: Any) -> s3.Bucket:
-    """A bucket with what every bucket of the app has: SSL only, TLS 1.2, versioned, never public."""
-    return s3.Bucket(
+def _protected_bucket(scope: Construct, *, removal_policy: RemovalPolicy, **options: Any) -> s3.Bucket:
+    """A bucket with what every bucket of the app has: SSL only, TLS 1.2, versioned, never public.
+
+    Its policy (SSL only, log delivery, cross-account reads) is kept or removed with the bucket.
+    """
+    bucket = s3.Bucket(
         scope,
         "Bucket",
         enforce_ssl=True,
@@ -26,8 +29,12 @@ def _protected_bucket(scope: Construct, **options: Any) -> s3.Bucket:
         versioned=True,
         block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
         object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+        removal_policy=removal_policy,
         **options,
     )
+    assert bucket.policy is not None  # created by enforce_ssl
+    bucket.policy.apply_removal_policy(removal_policy)
+    return bucket
 
 
 class SecureBucket(Construct):

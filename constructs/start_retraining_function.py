@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Stack, Validations
+from aws_cdk import Acknowledgment, Duration, RemovalPolicies, RemovalPolicy, Stack, Validations
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_iam as iam
@@ -38,10 +38,15 @@ INPUT_MANIFESTS = f"{builder.INPUT_MANIFESTS_PREFIX}*"
 class StartRetrainingFunction(Construct):
     """Lambda function + its KMS-encrypted dead-letter queue + an alarm on the queue's depth.
 
-    Reserved concurrency is 1: triggers are handled one at a time, so two events arriving
-    together cannot both see "nothing running" and both start the pipeline. Failed async
-    invocations are retried by Lambda, then land in `dead_letter_queue`; the EventBridge rules
-    send what they cannot deliver to the same queue, so one alarm covers every lost trigger.
+    At most one run per trigger: the function skips while an execution is running or stopping,
+    and a redelivered event reuses its idempotency token. Concurrency is not reserved unless
+    `retraining.one_trigger_at_a_time` says so, because Lambda refuses a reservation that leaves
+    fewer than 100 unreserved executions in the account (Lambda developer guide, "Configuring
+    reserved concurrency"), which fails the deploy on new accounts with a low quota; with the
+    option on, two different triggers arriving in the same instant cannot both start a run.
+    Failed async invocations are retried by Lambda, then land in `dead_letter_queue`; the
+    EventBridge rules send what they cannot deliver to the same queue, so one alarm covers every
+    lost trigger. The queue, its key and the log group follow `removal_policy`, like the buckets.
 
     Before each run it lists the data under the incoming prefix and writes the run's input
     manifest to `input-manifests/` in the artifacts bucket: S3 access is that listing and
@@ -64,6 +69,7 @@ class StartRetrainingFunction(Construct):
         manual_source: str,
         drift_alarm_prefixes: Sequence[str],
         alerts_topic: sns.ITopic,
+        removal_policy: RemovalPolicy,
         retry_attempts: int = 2,
     ) -> None:
         super().__init__(scope, id_)
@@ -75,7 +81,7 @@ class StartRetrainingFunction(Construct):
             "DeadLetterKey",
             description="Encrypts the start-retraining dead-letter queue",
             enable_key_rotation=True,
-            removal_policy=RemovalPolicy.DESTROY,
+            removal_policy=removal_policy,
             pending_window=Duration.days(7),
         )
         # EventBridge writes undeliverable events to the queue and must encrypt them with this key.
@@ -95,7 +101,10 @@ class StartRetrainingFunction(Construct):
             encryption_master_key=self.queue_key,
             enforce_ssl=True,
             retention_period=Duration.days(14),
+            removal_policy=removal_policy,
         )
+        # The queue's SSL-only policy is kept or removed with the queue it protects.
+        RemovalPolicies.of(self.dead_letter_queue).apply(removal_policy)
         Validations.of(self.dead_letter_queue).acknowledge(
             Acknowledgment(
                 id="AwsSolutions-SQS3",
@@ -105,7 +114,7 @@ class StartRetrainingFunction(Construct):
         )
 
         self.log_group = logs.LogGroup(
-            self, "Logs", retention=logs.RetentionDays.ONE_YEAR, removal_policy=RemovalPolicy.DESTROY
+            self, "Logs", retention=logs.RetentionDays.ONE_YEAR, removal_policy=removal_policy
         )
         # Own role rather than the AWSLambdaBasicExecutionRole managed policy: logs to this group only.
         self.role = iam.Role(
@@ -135,7 +144,7 @@ class StartRetrainingFunction(Construct):
             log_group=self.log_group,
             timeout=Duration.seconds(60),
             memory_size=256,
-            reserved_concurrent_executions=1,
+            reserved_concurrent_executions=1 if retraining.one_trigger_at_a_time else None,
             retry_attempts=retry_attempts,
             max_event_age=Duration.hours(6),
             dead_letter_queue=self.dead_letter_queue,

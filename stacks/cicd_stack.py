@@ -49,6 +49,7 @@ class CicdStack(Stack):
                     resource="role",
                     resource_name=names.deploy_verifier_role(env.name),
                 ),
+                check_role_name=names.deploy_check_role(env.name),
                 approval_before=env.production,
                 # The last environment before production is where the release is smoke-tested.
                 smoke_test_after=not env.production and index + 1 < len(order) and order[index + 1].production,
@@ -76,7 +77,7 @@ class CicdStack(Stack):
         )
         self.delivery.pipeline.notify_on(
             "FailedOrWaitingForApproval",
-            self.notifications.topic,
+            self.notifications.publish_target,
             events=[
                 codepipeline.PipelineNotificationEvents.PIPELINE_EXECUTION_FAILED,
                 codepipeline.PipelineNotificationEvents.MANUAL_APPROVAL_NEEDED,

@@ -86,6 +86,7 @@ class EnvironmentStage(Stage):
                 drift_alarm_accounts=[env.account for env in app_config.environments],
                 # Serving accounts other than this one forward their drift alarms to this account's bus.
                 forwarding_accounts=app_config.consumer_accounts,
+                removal_policy=removal,
             )
 
         self.serving: ServingStack | None = None

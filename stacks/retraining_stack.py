@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from aws_cdk import Stack
+from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
@@ -39,6 +39,7 @@ class RetrainingStack(Stack):
         drift_alarm_prefixes: Sequence[str],
         drift_alarm_accounts: Sequence[str],
         forwarding_accounts: Sequence[str],
+        removal_policy: RemovalPolicy,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, id_, **kwargs)
@@ -56,6 +57,7 @@ class RetrainingStack(Stack):
             manual_source=manual_source,
             drift_alarm_prefixes=drift_alarm_prefixes,
             alerts_topic=alerts_topic,
+            removal_policy=removal_policy,
         )
         self.triggers = RetrainingTriggers(
             self,

@@ -104,6 +104,7 @@ class ServingStack(Stack):
             "DeployVerifier",
             role_name=names.deploy_verifier_role(env),
             toolchain_account=app_config.toolchain.account,
+            caller_role_name=names.deploy_check_role(env),
             endpoint_name=endpoint_name,
             ledger_parameter_name=names.ledger_parameter(env),
             model_package_arn_pattern=release.package_arn_pattern,

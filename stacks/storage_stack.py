@@ -74,7 +74,7 @@ class StorageStack(Stack):
             removal_policy=removal_policy,
         ).bucket
         self.notifications = Notifications(self, "Alerts", emails=notification_emails, removal_policy=removal_policy)
-        self.alerts_topic = self.notifications.topic
+        self.alerts_topic = self.notifications.publish_target
 
         self.registry: ModelRegistry | None = None
         self.approval_events: ApprovalEventForwarder | None = None

@@ -1,4 +1,4 @@
-"""Helpers that more than one test module needs: EventBridge events as AWS publishes them.
+"""Helpers that more than one test module needs: EventBridge events as AWS publishes them, policy checks.
 
 The envelopes and details follow the formats AWS documents for EventBridge (S3 "Object
 Created", "CloudWatch Alarm State Change"), so the rule-pattern tests and the function
@@ -69,3 +69,42 @@ def alarm_state_change_event(name: str, state: str, *, account: str, event_id: s
     return eventbridge_event(
         "aws.cloudwatch", "CloudWatch Alarm State Change", detail, account=account, event_id=event_id, resources=[arn]
     )
+
+
+ALARMS_OF = "arn:aws:cloudwatch:eu-west-1:{account}:alarm:*"
+RULES_OF = "arn:aws:events:eu-west-1:{account}:rule/*"
+PUBLISHERS = {"cloudwatch.amazonaws.com", "events.amazonaws.com", "codestar-notifications.amazonaws.com"}
+
+
+def assert_topic_admits_only_this_accounts_publishers(template: Any, account: str) -> None:
+    """The alerts topic of a template: each AWS publisher only for `account`'s own resources."""
+    (policy,) = template.find_resources("AWS::SNS::TopicPolicy").values()
+    allows = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"]
+    by_service = {s["Principal"]["Service"]: s for s in allows}
+    assert set(by_service) == PUBLISHERS and len(allows) == len(PUBLISHERS), allows
+    for statement in allows:
+        assert statement["Action"] == "sns:Publish"
+        assert statement["Condition"]["StringEquals"] == {"aws:SourceAccount": account}
+    assert by_service["cloudwatch.amazonaws.com"]["Condition"]["ArnLike"] == {
+        "aws:SourceArn": ALARMS_OF.format(account=account)
+    }
+    assert by_service["events.amazonaws.com"]["Condition"]["ArnLike"] == {
+        "aws:SourceArn": RULES_OF.format(account=account)
+    }
+    (key,) = [
+        k
+        for k in template.find_resources("AWS::KMS::Key").values()
+        if k["Properties"].get("Description") == "Encrypts the alerts topic"
+    ]
+    services = [s for s in key["Properties"]["KeyPolicy"]["Statement"] if "Service" in s["Principal"]]
+    by_service = {s["Principal"]["Service"]: s for s in services}
+    assert set(by_service) == PUBLISHERS and len(services) == len(PUBLISHERS), services
+    assert by_service["cloudwatch.amazonaws.com"]["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": account},
+        "ArnLike": {"aws:SourceArn": ALARMS_OF.format(account=account)},
+    }
+    assert by_service["codestar-notifications.amazonaws.com"]["Condition"] == {
+        "StringEquals": {"kms:ViaService": "sns.eu-west-1.amazonaws.com"}
+    }
+    # EventBridge passes no source keys to KMS; the topic policy above is what limits it.
+    assert "Condition" not in by_service["events.amazonaws.com"]

@@ -10,12 +10,13 @@ import pytest
 from aws_cdk.assertions import Match
 
 from tests.conftest import Assembly, cdk_json_context, raw_config, synth
-from tests.support import as_list
+from tests.support import as_list, assert_topic_admits_only_this_accounts_publishers
 
 CICD = "mlops-delivery-toolchain-cicd"
 ACCOUNTS = {"dev": "222222222222", "staging": "333333333333", "prod": "444444444444"}
 TOOLCHAIN_ACCOUNT = "111111111111"
 GROUP = "mlops-delivery"
+OLD_CONNECTION = "arn:aws:codestar-connections:eu-west-1:111111111111:connection/11111111-1111-1111-1111-111111111111"
 
 
 def verifier_arn(env: str) -> str:
@@ -180,6 +181,27 @@ def test_post_deploy_steps_assume_only_their_environments_verifier_role(
     assert assumes == [{"Action": "sts:AssumeRole", "Effect": "Allow", "Resource": verifier_arn(env)}]
 
 
+def check_role_arn(env: str) -> str:
+    return f"arn:aws:iam::{TOOLCHAIN_ACCOUNT}:role/mlops-delivery-{env}-deploy-check"
+
+
+@pytest.mark.parametrize("env", ["dev", "staging", "prod"])
+def test_each_environments_checks_run_as_its_named_check_role(assembly: Assembly, env: str) -> None:
+    """The verifier role in the environment's account trusts this one role by name (see the serving tests)."""
+    template = cicd(assembly)
+    roles = template.find_resources(
+        "AWS::IAM::Role", {"Properties": {"RoleName": f"mlops-delivery-{env}-deploy-check"}}
+    )
+    (role_id,) = roles
+    trust = roles[role_id]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert [s["Principal"] for s in trust] == [{"Service": "codebuild.amazonaws.com"}]
+    stage_name = env.capitalize()
+    actions = [a for a in stage(template, stage_name) if a["Name"] in ("SmokeTest", "RecordDeployment")]
+    assert actions
+    for action in actions:
+        assert project_of(template, action)["Properties"]["ServiceRole"] == {"Fn::GetAtt": [role_id, "Arn"]}
+
+
 def test_no_other_role_can_assume_a_deploy_verifier(assembly: Assembly) -> None:
     template = cicd(assembly)
     granted = []
@@ -194,7 +216,8 @@ def test_no_other_role_can_assume_a_deploy_verifier(assembly: Assembly) -> None:
                 elif "role/*" in text:
                     # CDK Pipelines' self-mutation: only this account's CDK bootstrap roles, by tag.
                     assert "iam:ResourceTag/aws-cdk:bootstrap-role" in json.dumps(statement["Condition"])
-    assert sorted(granted) == sorted(verifier_arn(env) for env in ("dev", "staging", "staging", "prod"))
+    # One grant per environment, on that environment's check role (shared by its two steps).
+    assert sorted(granted) == sorted(verifier_arn(env) for env in ("dev", "staging", "prod"))
 
 
 def test_synth_role_reads_exactly_our_registry_group_and_versions(assembly: Assembly) -> None:
@@ -283,6 +306,11 @@ def test_toolchain_bus_admits_exactly_the_registry_account(assembly: Assembly) -
     assert props["Statement"]["Principal"] == {"AWS": f"arn:aws:iam::{ACCOUNTS['dev']}:root"}
     assert props["Statement"]["Action"] == "events:PutEvents"
     assert props["Statement"]["Resource"] == f"arn:aws:events:eu-west-1:{TOOLCHAIN_ACCOUNT}:event-bus/default"
+    # Only the approval decisions the pipeline listens to: no pushes, retrains or other events.
+    assert props["Statement"]["Condition"] == {
+        "ForAllValues:StringEquals": {"events:source": ["aws.sagemaker"]},
+        "StringEquals": {"events:detail-type": "SageMaker Model Package State Change"},
+    }
 
 
 def test_registry_account_forwards_approvals_to_the_toolchain_bus(assembly: Assembly) -> None:
@@ -307,6 +335,43 @@ def test_registry_account_forwards_approvals_to_the_toolchain_bus(assembly: Asse
     } in statements
     for env in ("staging", "prod"):
         assembly.template(f"mlops-delivery-{env}-storage").resource_count_is("AWS::Events::Rule", 0)
+
+
+def test_toolchain_topic_and_key_admit_only_this_accounts_publishers(assembly: Assembly) -> None:
+    assert_topic_admits_only_this_accounts_publishers(cicd(assembly), TOOLCHAIN_ACCOUNT)
+
+
+def test_bucket_policies_are_retained_with_the_retained_buckets(assembly: Assembly) -> None:
+    template = cicd(assembly)
+    policies = template.find_resources("AWS::S3::BucketPolicy")
+    assert len(policies) == 2  # artifacts, access logs
+    for logical_id, policy in policies.items():
+        bucket = template.find_resources("AWS::S3::Bucket")[policy["Properties"]["Bucket"]["Ref"]]
+        assert bucket["DeletionPolicy"] == "Retain"
+        assert policy.get("DeletionPolicy") == "Retain", logical_id
+
+
+def connection_grants(template: Any) -> set[tuple[str, str]]:
+    """(action, resource) of every UseConnection the source action's role has."""
+    (source,) = stage(template, "Source")
+    return {
+        (action, resource)
+        for statement in statements_of_role(template, source["RoleArn"]["Fn::GetAtt"][0])
+        for action in as_list(statement["Action"])
+        if action.endswith(":UseConnection")
+        for resource in as_list(statement["Resource"])
+    }
+
+
+def test_source_may_use_a_codeconnections_connection(assembly: Assembly) -> None:
+    """cdk.json's connection has the codeconnections ARN that connections created since 2024 have."""
+    arn = "arn:aws:codeconnections:eu-west-1:111111111111:connection/00000000-0000-0000-0000-000000000000"
+    # The service prefix of the action must match the ARN's (CDK itself grants codestar-connections only).
+    assert ("codeconnections:UseConnection", arn) in connection_grants(cicd(assembly))
+
+
+def test_source_may_use_an_older_codestar_connections_connection(single_account: Assembly) -> None:
+    assert connection_grants(single_account.template(CICD)) == {("codestar-connections:UseConnection", OLD_CONNECTION)}
 
 
 def test_failures_and_pending_approvals_notify_an_encrypted_topic(assembly: Assembly) -> None:
@@ -368,7 +433,7 @@ def test_a_stage_with_file_assets_still_passes_nag(tmp_path: Path, monkeypatch: 
         s3_assets.Asset(stage.storage, "Code", path=str(code))
         return stage
 
-    monkeypatch.setattr(environment_stage, "EnvironmentStage", stage_with_asset)
+    monkeypatch.setattr(app, "EnvironmentStage", stage_with_asset)
     application = cdk.App(context=cdk_json_context(), outdir=str(tmp_path / "out"))
     app.build_app(application)
     application.synth()  # raises on any unacknowledged finding
@@ -380,10 +445,14 @@ def test_a_stage_with_file_assets_still_passes_nag(tmp_path: Path, monkeypatch: 
 
 @pytest.fixture(scope="module")
 def single_account(tmp_path_factory: pytest.TempPathFactory) -> Assembly:
-    """Everything in the toolchain's account and region: nothing to forward, nothing to admit."""
+    """Everything in the toolchain's account and region: nothing to forward, nothing to admit.
+
+    Its source is a connection created before the CodeConnections rename (a codestar-connections ARN).
+    """
     raw = raw_config()
     for env in raw["environments"].values():
         env["account"] = TOOLCHAIN_ACCOUNT
+    raw["source"]["connection_arn"] = OLD_CONNECTION
     context = {**cdk_json_context(), "mlops": raw}
     return synth(context, tmp_path_factory.mktemp("single-account"))
 

@@ -26,6 +26,12 @@ def test_the_shipped_defaults_load(tmp_path: Path) -> None:
     assert all(env.release is None for env in settings.environments)
 
 
+def test_retraining_reserves_no_concurrency_unless_asked(tmp_path: Path) -> None:
+    assert load(raw_config(), tmp_path).model_build.retraining.one_trigger_at_a_time is False
+    asked = edit("model_build.retraining.one_trigger_at_a_time", True)
+    assert load(asked, tmp_path).model_build.retraining.one_trigger_at_a_time is True
+
+
 def test_default_rollback_detection_is_within_three_periods_and_a_minute(tmp_path: Path) -> None:
     for env in load(raw_config(), tmp_path).environments:
         assert env.alarms.worst_case_detection_seconds <= 3 * env.alarms.period_seconds + 60
@@ -77,6 +83,7 @@ _DELETE = object()
         ("model_build.min_metric", 1.5, "from 0.0 to 1.0"),
         ("model_build.retraining.schedule", "cron(0 3 * *)", "cron(6 fields)"),
         ("model_build.retraining.incoming_prefix", "incoming", "ending in '/'"),
+        ("model_build.retraining.one_trigger_at_a_time", "yes", "true or false"),
         ("project_name", "ML_Delivery", "lower-case letters"),
         ("source.kind", "svn", "codeconnections | codecommit"),
         ("source.connection_arn", "arn:aws:iam::1:role/x", "connection/<id>"),

@@ -187,7 +187,7 @@ def test_role_reads_exactly_the_step_script_assets(template: Template) -> None:
 
 def test_unknown_region_fails_with_the_allowed_regions() -> None:
     with pytest.raises(ValueError, match=r"No SageMaker XGBoost image for region 'xx-nowhere-1'.*allowed: .*eu-west-1"):
-        construct.ModelBuildPipeline._image_for_region("xx-nowhere-1")
+        construct.image_for_region("xx-nowhere-1")
 
 
 def test_model_build_template_passes_cfn_lint(assembly: Assembly, tmp_path: Path) -> None:

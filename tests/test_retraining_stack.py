@@ -195,14 +195,15 @@ def test_function_lists_only_the_incoming_prefix_and_writes_only_input_manifests
     assert encrypt["Condition"] == {"StringEquals": {"kms:ViaService": "s3.eu-west-1.amazonaws.com"}}
 
 
-def test_function_runs_latest_python_with_pinned_powertools_layer_and_one_at_a_time(template: Any) -> None:
+def test_function_runs_latest_python_with_pinned_powertools_layer_and_no_reserved_concurrency(template: Any) -> None:
     template.has_resource_properties(
         "AWS::Lambda::Function",
         {
             "Runtime": "python3.14",
             "Architectures": ["arm64"],
             "Handler": "start_retraining.lambda_handler",
-            "ReservedConcurrentExecutions": 1,
+            # A reservation fails on accounts with a low concurrency quota; it is opt-in.
+            "ReservedConcurrentExecutions": Match.absent(),
             "TracingConfig": {"Mode": "Active"},
             "Layers": [
                 Match.string_like_regexp(
@@ -306,6 +307,19 @@ def test_dead_letter_queue_is_kms_encrypted_ssl_only_and_alarmed_to_the_alerts_t
     )
 
 
+STATEFUL_OF_THE_FUNCTION = ("AWS::SQS::Queue", "AWS::SQS::QueuePolicy", "AWS::KMS::Key", "AWS::Logs::LogGroup")
+
+
+def test_dead_letter_queue_its_policy_key_and_logs_are_retained_like_the_buckets(template: Any) -> None:
+    """dev's removal_policy is retain: what the function leaves behind outlives the stack."""
+    for kind in STATEFUL_OF_THE_FUNCTION:
+        found = template.find_resources(kind)
+        assert found, kind
+        for logical_id, resource in found.items():
+            assert resource.get("DeletionPolicy") == "Retain", logical_id
+            assert resource.get("UpdateReplacePolicy") == "Retain", logical_id
+
+
 def test_pipeline_failure_notifies_the_alerts_topic(template: Any) -> None:
     rule = rule_named(template, "NotificationsPipelineFailedRule")
     assert rule["EventPattern"] == {
@@ -346,7 +360,10 @@ def test_version_waiting_for_approval_notifies_the_alerts_topic(template: Any) -
 
 
 def test_rules_follow_the_config_and_a_single_account_needs_no_bus_policy() -> None:
-    """Schedule off, new data off: no such rules. Every environment in one account: no bus policy."""
+    """Schedule off, new data off: no such rules. Every environment in one account: no bus policy.
+
+    Also one trigger at a time (reserved concurrency) and removal_policy destroy, as configured.
+    """
     import aws_cdk as cdk
     from aws_cdk.assertions import Template
 
@@ -362,7 +379,7 @@ def test_rules_follow_the_config_and_a_single_account_needs_no_bus_policy() -> N
         env=env,
         project_name="mlops-delivery",
         model_package_group_name="mlops-delivery",
-        removal_policy=cdk.RemovalPolicy.RETAIN,
+        removal_policy=cdk.RemovalPolicy.DESTROY,
         notification_emails=[],
         builds_models=True,
     )
@@ -378,7 +395,12 @@ def test_rules_follow_the_config_and_a_single_account_needs_no_bus_policy() -> N
         key=storage.key,
         alerts_topic=storage.alerts_topic,
         retraining=RetrainingConfig(
-            schedule=None, on_new_data=False, on_drift=True, incoming_prefix="incoming/", quiet_period_minutes=0
+            schedule=None,
+            on_new_data=False,
+            on_drift=True,
+            incoming_prefix="incoming/",
+            quiet_period_minutes=0,
+            one_trigger_at_a_time=True,
         ),
         approval=ApprovalMode.AUTO,
         production=False,
@@ -386,6 +408,7 @@ def test_rules_follow_the_config_and_a_single_account_needs_no_bus_policy() -> N
         drift_alarm_prefixes=["mlops-delivery-dev-drift-"],
         drift_alarm_accounts=[BUILD_ACCOUNT],
         forwarding_accounts=[],
+        removal_policy=cdk.RemovalPolicy.DESTROY,
     )
     template = Template.from_stack(retraining)
     trigger_kinds = sorted(m.group(1) for i in rules(template) if (m := re.match(r"^Triggers([A-Za-z]+?)Rule", i)))
@@ -395,6 +418,13 @@ def test_rules_follow_the_config_and_a_single_account_needs_no_bus_policy() -> N
         "AWS::Lambda::Function",
         {"Environment": {"Variables": Match.object_like({"APPROVAL_MODE": "auto", "QUIET_PERIOD_MINUTES": "0"})}},
     )
+    # Asked for: one trigger at a time. Destroy mode: the function's leftovers go with the stack.
+    template.has_resource_properties("AWS::Lambda::Function", {"ReservedConcurrentExecutions": 1})
+    for kind in STATEFUL_OF_THE_FUNCTION:
+        for logical_id, resource in template.find_resources(kind).items():
+            assert resource.get("DeletionPolicy") == "Delete", logical_id
+    for logical_id, policy in Template.from_stack(storage).find_resources("AWS::S3::BucketPolicy").items():
+        assert policy.get("DeletionPolicy") == "Delete", logical_id
 
 
 def test_rule_patterns_match_the_events_aws_publishes_and_nothing_else(template: Any) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aws_cdk.assertions import Match, Template
+from aws_cdk.assertions import Template
 
 import config
 from pipeline_steps import drift_check
@@ -228,6 +228,36 @@ def test_execution_role_reads_models_prefix_and_writes_only_its_capture_prefix(a
     ]
 
 
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_execution_role_pulls_only_the_registered_image_of_the_sagemaker_image_account(
+    assembly: Assembly, env: str
+) -> None:
+    """The release was registered in eu-west-1, whose SageMaker XGBoost image lives in 141502667606."""
+    found = statements(serving(assembly, env), "EndpointExecutionRole")
+    pulls = [s for s in found if "ecr:BatchGetImage" in as_list(s["Action"])]
+    assert [s["Resource"] for s in pulls] == ["arn:aws:ecr:eu-west-1:141502667606:repository/sagemaker-xgboost"]
+    checked_in = json.loads((ROOT / "pipeline_steps/definitions/xgboost_images.json").read_text())["eu-west-1"]
+    assert checked_in.startswith("141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:")
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_execution_role_may_describe_exactly_the_rollback_alarms(assembly: Assembly, env: str) -> None:
+    """SageMaker's auto-rollback asks the execution role for cloudwatch:DescribeAlarms on its alarms."""
+    template = serving(assembly, env)
+    (described,) = [s for s in statements(template, "EndpointExecutionRole") if s.get("Sid") == "ReadRollbackAlarms"]
+    assert described["Action"] == "cloudwatch:DescribeAlarms"
+    deployment = endpoint(template)["DeploymentConfig"]
+    rollback_names = {a["AlarmName"] for a in deployment["AutoRollbackConfiguration"]["Alarms"]}
+    rollback_alarms = {
+        logical_id
+        for logical_id, alarm in template.find_resources("AWS::CloudWatch::Alarm").items()
+        if alarm["Properties"].get("AlarmName") in rollback_names
+    }
+    assert len(rollback_alarms) == len(rollback_names)
+    assert sorted(r["Fn::GetAtt"][0] for r in described["Resource"]) == sorted(rollback_alarms)
+    assert all(r["Fn::GetAtt"][1] == "Arn" for r in described["Resource"])
+
+
 def test_serving_in_another_account_reads_build_artifacts_scoped_by_account(assembly: Assembly) -> None:
     found = statements(serving(assembly, "prod"), "EndpointExecutionRole")
     foreign = next(s for s in found if s.get("Sid") == "ReadModelArtifactsOfBuildAccount")
@@ -342,7 +372,10 @@ def test_dashboard_shows_traffic_errors_latency_drift_and_the_alarms(assembly: A
         assert alarm in body, f"alarm {alarm} missing from the dashboard"
 
 
-def test_deploy_verifier_role_is_trusted_by_the_toolchain_and_scoped(assembly: Assembly) -> None:
+CHECK_ROLE_ARN = f"arn:aws:iam::111111111111:role/{NAMES.deploy_check_role('staging')}"
+
+
+def test_deploy_verifier_role_is_trusted_by_the_pipelines_check_role_only_and_scoped(assembly: Assembly) -> None:
     template = serving(assembly, "staging")
     template.has_resource_properties(
         "AWS::IAM::Role",
@@ -350,9 +383,13 @@ def test_deploy_verifier_role_is_trusted_by_the_toolchain_and_scoped(assembly: A
             "RoleName": NAMES.deploy_verifier_role("staging"),
             "AssumeRolePolicyDocument": {
                 "Statement": [
-                    Match.object_like(
-                        {"Principal": {"AWS": "arn:aws:iam::111111111111:root"}, "Action": "sts:AssumeRole"}
-                    )
+                    {
+                        "Principal": {"AWS": "arn:aws:iam::111111111111:root"},
+                        "Action": "sts:AssumeRole",
+                        "Effect": "Allow",
+                        # Not every principal of the toolchain account: the staging checks' CodeBuild role.
+                        "Condition": {"ArnEquals": {"aws:PrincipalArn": CHECK_ROLE_ARN}},
+                    }
                 ]
             },
         },

@@ -158,12 +158,12 @@ def parameters(client: Any, execution_arn: str) -> dict[str, str]:
     return {p["Name"]: p["Value"] for p in listed["PipelineParameters"]}
 
 
-def mark_executing(execution_arn: str) -> None:
+def mark_executing(execution_arn: str, status: str = "Executing") -> None:
     """moto finishes executions at once; a real one stays Executing for its whole run."""
     from moto.sagemaker.models import sagemaker_backends
 
     pipeline = sagemaker_backends[DEFAULT_ACCOUNT_ID][REGION].pipelines[PIPELINE]
-    pipeline.pipeline_executions[execution_arn].pipeline_execution_status = "Executing"
+    pipeline.pipeline_executions[execution_arn].pipeline_execution_status = status
 
 
 def invoke(event: Any) -> dict[str, Any]:
@@ -277,6 +277,37 @@ def test_running_execution_skips_the_trigger_and_names_the_run(sagemaker: Any) -
     assert second["pipeline_execution_arn"] == first["pipeline_execution_arn"]
     assert "already running" in second["skip_reason"]
     assert len(executions(sagemaker)) == 1
+
+
+def test_stopping_execution_still_counts_as_running(sagemaker: Any) -> None:
+    first = invoke(scheduled_event("event-1"))
+    mark_executing(first["pipeline_execution_arn"], "Stopping")
+    second = invoke(manual_event(event_id="event-2"))
+    assert second["status"] == "skipped"
+    assert second["pipeline_execution_arn"] == first["pipeline_execution_arn"]
+    assert len(executions(sagemaker)) == 1
+
+
+def test_running_statuses_are_sagemaker_execution_statuses() -> None:
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    statuses = model.shape_for("PipelineExecutionStatus").enum
+    assert set(runs.RUNNING) <= set(statuses)
+    # Every other status is final: nothing else may block a new run.
+    assert set(statuses) - set(runs.RUNNING) == {"Stopped", "Failed", "Succeeded", "CompletedWithFailures"}
+
+
+def test_folder_marker_starts_nothing_and_says_why(sagemaker: Any, caplog: pytest.LogCaptureFixture) -> None:
+    for key in ("incoming/2026-12-01/", "incoming/"):
+        outcome = invoke(object_created_event(key, event_id=f"folder-{key}"))
+        assert outcome["status"] == "skipped"
+        assert "folder marker" in outcome["skip_reason"]
+    skipped = [r for r in caplog.records if r.getMessage() == "Retraining trigger skipped"]
+    assert len(skipped) == 2 and all(r.levelname == "WARNING" for r in skipped)
+    assert executions(sagemaker) == []
+    # A real object afterwards is not held back by the folder marker.
+    assert invoke(object_created_event())["status"] == "started"
 
 
 def test_skipped_trigger_is_logged_with_the_running_execution(sagemaker: Any, caplog: pytest.LogCaptureFixture) -> None:
@@ -426,6 +457,7 @@ def test_drift_alarm_returning_to_ok_does_not_retrain(sagemaker: Any) -> None:
         (manual_event({"requested_by": "alice"}), "detail.reason"),
         (manual_event({"reason": "x", "reasons": "typo"}), "detail.reasons"),
         (manual_event({"reason": ""}), "detail.reason"),
+        (manual_event({"reason": " \t\n "}), "detail.reason: Value error, must not be blank"),
         ({**object_created_event(), "detail": {"bucket": {"name": DATA_BUCKET}}}, "detail.object"),
         ({**alarm_event(), "detail": {"state": {"value": "ALARM"}}}, "detail.alarmName"),
     ],

@@ -8,6 +8,7 @@ import pytest
 from aws_cdk.assertions import Match
 
 from tests.conftest import Assembly
+from tests.support import assert_topic_admits_only_this_accounts_publishers
 
 ENVIRONMENTS = ["dev", "staging", "prod"]
 
@@ -184,3 +185,21 @@ def test_alerts_topic_is_encrypted_and_ssl_only(assembly: Assembly, env: str) ->
             }
         },
     )
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_bucket_policies_are_retained_with_their_buckets(assembly: Assembly, env: str) -> None:
+    """A retained bucket must not lose its SSL-only and cross-account statements on stack deletion."""
+    template = storage(assembly, env)
+    policies = template.find_resources("AWS::S3::BucketPolicy")
+    assert len(policies) == len(buckets(template))
+    for logical_id, policy in policies.items():
+        assert policy.get("DeletionPolicy") == "Retain", logical_id
+        assert policy.get("UpdateReplacePolicy") == "Retain", logical_id
+
+
+@pytest.mark.parametrize(("env", "account"), [("dev", "222222222222"), ("prod", "444444444444")])
+def test_alerts_topic_and_key_admit_only_this_accounts_alarms_rules_and_notifications(
+    assembly: Assembly, env: str, account: str
+) -> None:
+    assert_topic_admits_only_this_accounts_publishers(storage(assembly, env), account)

@@ -18,7 +18,8 @@ from training_data import take_snapshot, write_manifest
 
 PENDING = "PendingManualApproval"
 APPROVED = "Approved"
-RUNNING = "Executing"
+# Both hold the pipeline: a stopping execution still runs its current step (PipelineExecutionStatus).
+RUNNING = ("Executing", "Stopping")
 
 
 @dataclass(frozen=True)
@@ -63,8 +64,15 @@ def client_request_token(pipeline_name: str, event_id: str) -> str:
 
 
 def decide(trigger: Trigger, executions: list[Execution], *, now: datetime, quiet_period_minutes: int) -> Decision:
-    """Skips while a run is executing; skips new data that arrives within the quiet period of a run's start."""
-    running = sorted((e for e in executions if e.status == RUNNING), key=lambda e: e.start_time, reverse=True)
+    """Whether the trigger starts a run, and if not, why not.
+
+    Skips a folder marker, skips while a run is executing or stopping, and skips new data that
+    arrives within the quiet period of a run's start.
+    """
+    if trigger.kind is TriggerKind.NEW_DATA and all(uri.endswith("/") for uri in trigger.source_ids):
+        # The console's "Create folder" writes an empty object whose key ends in '/': no data.
+        return Decision(False, "the new object is a folder marker (its key ends in '/'), not training data")
+    running = sorted((e for e in executions if e.status in RUNNING), key=lambda e: e.start_time, reverse=True)
     if running:
         return Decision(False, "an execution of the pipeline is already running", running[0].arn)
     if trigger.kind is TriggerKind.NEW_DATA and quiet_period_minutes > 0:

@@ -20,7 +20,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel, S3EventNotificationEventBridgeModel
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from retraining_settings import Settings
 
 SCHEDULE = ("aws.events", "Scheduled Event")
@@ -79,6 +79,14 @@ class _ManualDetail(BaseModel):
     model_config = ConfigDict(extra="forbid")
     reason: str = Field(min_length=1, max_length=512)
     requested_by: str | None = Field(default=None, max_length=128)
+
+    @field_validator("reason")
+    @classmethod
+    def _not_blank(cls, reason: str) -> str:
+        # A reason of spaces would record a run that nobody can explain.
+        if not reason.strip():
+            raise ValueError("must not be blank")
+        return reason
 
 
 class _ManualEvent(EventBridgeModel):
