@@ -68,8 +68,10 @@ _DELETE = object()
         ("toolchain.notification_emails", "ops@example.com", "e-mail addresses"),
         ("environments.dev.endpoint.instance_type", "m5.large", "ml.* instance type"),
         ("environments.dev.endpoint.data_capture_percent", 0, "from 1 to 100"),
-        ("environments.dev.alarms.period_seconds", 45, "10, 30 or a multiple of 60"),
-        ("environments.dev.alarms.evaluation_periods", 0, "from 1 to 10"),
+        ("environments.dev.alarms.period_seconds", 300, "60, the interval at which SageMaker publishes"),
+        ("environments.dev.alarms.period_seconds", 10, "60, the interval at which SageMaker publishes"),
+        ("environments.dev.alarms.evaluation_periods", 1441, "from 1 to 1440"),
+        ("environments.dev.alarms.evaluation_periods", 0, "from 1 to 1440"),
         ("environments.dev.alarms.datapoints_to_alarm", 3, "from 1 to 2"),
         ("environments.dev.notification_emails", ["not-an-email"], "e-mail addresses"),
         ("environments.dev.drift.schedule", "every hour", "rate(N minutes|hours|days)"),
@@ -225,4 +227,5 @@ def test_toolchain_emails_default_to_none_and_are_kept_in_order(tmp_path: Path) 
 def test_promotion_starts_in_the_model_build_environment_then_follows_cdk_json(tmp_path: Path) -> None:
     assert [e.name for e in load(raw_config(), tmp_path).promotion_order] == ["dev", "staging", "prod"]
     raw = edit("model_build.environment", "staging")
+    raw["retained_names"]["migrate_to"] = {"model_build_environment": "staging"}
     assert [e.name for e in load(raw, tmp_path).promotion_order] == ["staging", "dev", "prod"]
