@@ -42,7 +42,6 @@ class CanaryEndpoint(Construct):
         release: Release,
         endpoint: EndpointConfig,
         rollout: RolloutConfig,
-        rollback_alarms: RollbackAlarms,
         artifacts_bucket: s3.IBucket,
         key: kms.IKey,
         capture_prefix: str,
@@ -53,6 +52,7 @@ class CanaryEndpoint(Construct):
         self.endpoint_name = endpoint_name
         self.variant_name = variant_name
         self.release = release
+        self.rollout = rollout
         self.capture_uri = f"s3://{artifacts_bucket.bucket_name}/{capture_prefix}"
         self.endpoint_arn = stack.format_arn(service="sagemaker", resource="endpoint", resource_name=endpoint_name)
 
@@ -78,7 +78,9 @@ class CanaryEndpoint(Construct):
         self.endpoint_config = sagemaker.CfnEndpointConfig(
             self,
             "Config",
-            kms_key_id=key.key_arn,
+            # Instance types with local NVMe storage refuse a volume key; SageMaker encrypts that
+            # storage in hardware (CreateEndpointConfig, KmsKeyId).
+            kms_key_id=key.key_arn if endpoint.volume_kms_key_allowed else None,
             production_variants=[
                 sagemaker.CfnEndpointConfig.ProductionVariantProperty(
                     variant_name=variant_name,
@@ -109,9 +111,18 @@ class CanaryEndpoint(Construct):
             endpoint_name=endpoint_name,
             endpoint_config_name=self.endpoint_config.attr_endpoint_config_name,
         )
+
+    def roll_back_on(self, rollback_alarms: RollbackAlarms) -> None:
+        """Every update of the endpoint shifts traffic as configured and rolls back on `rollback_alarms`.
+
+        The alarms watch this template's EndpointConfig, so they exist only after it; the
+        endpoint then waits for them, which updates them to the new config before a release's
+        deployment starts.
+        """
         # Written in CloudFormation's own shape so the template says exactly what config asked for.
-        self.deployment_config = rollout.deployment_config(rollback_alarms.alarm_names)
-        self.endpoint.add_property_override("DeploymentConfig", self.deployment_config)
+        self.endpoint.add_property_override(
+            "DeploymentConfig", self.rollout.deployment_config(rollback_alarms.alarm_names)
+        )
         # The alarms are referenced by name only; they must exist before a deployment uses them.
         self.endpoint.node.add_dependency(rollback_alarms)
 
