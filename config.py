@@ -412,7 +412,8 @@ class _Reader:
         """Refuses a key this object does not have (a typo would otherwise be silently ignored)."""
         for name in self.data:
             if name not in known:
-                close = difflib.get_close_matches(str(name), known, n=1)
+                # A cutoff below difflib's 0.6 still finds renamed keys (max_5xx_errors -> max_5xx_rate_percent).
+                close = difflib.get_close_matches(str(name), known, n=1, cutoff=0.5)
                 hint = f"did you mean '{close[0]}'? " if close else ""
                 raise ConfigError(f"Unknown config '{self.key(name)}': {hint}allowed: {', '.join(known)}.")
 
@@ -629,9 +630,10 @@ def _check_bakes(r: _Reader, rollout: RolloutConfig, alarms: AlarmConfig) -> Non
         f"{alarms.period_seconds} x evaluation_periods {alarms.evaluation_periods} + "
         f"{CLOUDWATCH_DELAY_SECONDS} s of CloudWatch delay)"
     )
-    bakes = {"termination_wait_minutes": rollout.termination_wait_minutes}
+    bakes: dict[str, int] = {}
     if rollout.type is not RolloutType.ALL_AT_ONCE:
         bakes["wait_interval_minutes"] = rollout.wait_interval_minutes
+    bakes["termination_wait_minutes"] = rollout.termination_wait_minutes
     for name, minutes in bakes.items():
         if minutes * 60 <= detection:
             raise _fail(r.child("rollout").key(name), minutes, f"at least {detection // 60 + 1} minutes: {why}")
