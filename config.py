@@ -379,6 +379,10 @@ class ResourceNames:
     def rollback_alarm_prefix(self, env: str) -> str:
         return f"{self.project}-{env}-rollback-"
 
+    def new_fleet_alarm_prefix(self, env: str) -> str:
+        """Rollback alarms that watch the fleet of the EndpointConfig in the serving template only."""
+        return f"{self.rollback_alarm_prefix(env)}new-fleet-"
+
     def ledger_parameter(self, env: str) -> str:
         """SSM parameter whose version history is the known-good ledger of `env`."""
         return f"/{self.project}/{env}/known-good"

@@ -104,6 +104,7 @@ class RollbackAlarms(Construct):
         variant_name: str,
         new_endpoint_config_name: str,
         alarm_name_prefix: str,
+        new_fleet_alarm_prefix: str,
         config: AlarmConfig,
         topic: sns.ITopic,
     ) -> None:
@@ -111,11 +112,12 @@ class RollbackAlarms(Construct):
         period = Duration.seconds(config.period_seconds)
         self.worst_case_detection = Duration.seconds(config.worst_case_detection_seconds)
         whole = partial(endpoint_metric, endpoint_name, variant_name, period=period)
-        fleets = {"new-fleet-": partial(whole, endpoint_config_name=new_endpoint_config_name), "endpoint-": whole}
+        new_fleet_suffix = new_fleet_alarm_prefix.removeprefix(alarm_name_prefix)
+        fleets = {new_fleet_suffix: partial(whole, endpoint_config_name=new_endpoint_config_name), "endpoint-": whole}
         rate = partial(error_rate, period=period, min_invocations=config.min_invocations)
         watches: dict[str, _Watch] = {}
         for prefix, metric in fleets.items():
-            fleet = "new fleet" if prefix == "new-fleet-" else "whole endpoint"
+            fleet = "new fleet" if prefix == new_fleet_suffix else "whole endpoint"
             watches[f"{prefix}5xx-rate"] = _Watch(
                 rate(metric, "Invocation5XXErrors", label=f"5XX rate (%), {fleet}"),
                 config.max_5xx_rate_percent,
@@ -126,13 +128,13 @@ class RollbackAlarms(Construct):
                 config.max_model_error_rate_percent,
                 f"model error rate above {config.max_model_error_rate_percent:g}%",
             )
-        new_fleet = fleets["new-fleet-"]
-        watches["new-fleet-4xx-rate"] = _Watch(
+        new_fleet = fleets[new_fleet_suffix]
+        watches[f"{new_fleet_suffix}4xx-rate"] = _Watch(
             rate(new_fleet, "Invocation4XXErrors", label="4XX rate (%), new fleet"),
             config.max_4xx_rate_percent,
             f"4XX rate above {config.max_4xx_rate_percent:g}%",
         )
-        watches["new-fleet-p99-latency"] = _Watch(
+        watches[f"{new_fleet_suffix}p99-latency"] = _Watch(
             new_fleet("ModelLatency", "p99", label="p99 model latency, new fleet"),
             config.p99_latency_ms * _MICROSECONDS_PER_MS,
             f"p99 model latency above {config.p99_latency_ms} ms",
@@ -141,7 +143,7 @@ class RollbackAlarms(Construct):
         notify = actions.SnsAction(topic)
         self.alarms: list[cloudwatch.Alarm] = []
         for suffix, watch in watches.items():
-            fleet = "new fleet" if suffix.startswith("new-fleet-") else "whole endpoint"
+            fleet = "new fleet" if suffix.startswith(new_fleet_suffix) else "whole endpoint"
             alarm = cloudwatch.Alarm(
                 self,
                 "".join(part.capitalize() for part in suffix.split("-")),

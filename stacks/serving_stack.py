@@ -66,6 +66,7 @@ class ServingStack(Stack):
             variant_name=names.variant,
             new_endpoint_config_name=self.endpoint.endpoint_config.attr_endpoint_config_name,
             alarm_name_prefix=names.rollback_alarm_prefix(env),
+            new_fleet_alarm_prefix=names.new_fleet_alarm_prefix(env),
             config=environment.alarms,
             topic=alerts_topic,
         )

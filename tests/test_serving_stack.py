@@ -188,12 +188,13 @@ def test_rollback_alarms_use_thresholds_and_units_that_can_fire(assembly: Assemb
         assert alarm["EvaluationPeriods"] == configured.evaluation_periods
 
 
-def test_worst_case_time_to_rollback_follows_config_and_is_shorter_than_every_bake(tmp_path: Path) -> None:
+def test_worst_case_time_to_rollback_follows_config_and_is_within_three_periods_and_a_minute(tmp_path: Path) -> None:
     stage = stage_for(raw_config(), tmp_path, "staging", **{"release.staging": EXAMPLE_RELEASE_ARN})
     alarms = stage.serving.rollback_alarms
     staging = SETTINGS.environment("staging")
     seconds = alarms.worst_case_detection.to_seconds()
     assert seconds == staging.alarms.period_seconds * staging.alarms.evaluation_periods + 120
+    assert seconds <= 3 * staging.alarms.period_seconds + 60
     policy = endpoint(Template.from_stack(stage.serving))["DeploymentConfig"]["BlueGreenUpdatePolicy"]
     assert seconds < policy["TrafficRoutingConfiguration"]["WaitIntervalInSeconds"]
     assert seconds < policy["TerminationWaitInSeconds"]
