@@ -835,7 +835,10 @@ def load(context: Mapping[str, Any], releases_dir: Path = RELEASES_DIR) -> AppCo
     _check_regions(r.child("environments"), settings)
     for env in settings.environments:
         if env.release:
-            _check_release(env.name, env.release, settings)
+            source = (
+                f"release.{env.name}" if releases.get(env.name) else f"{releases_dir / env.name}.json.model_package_arn"
+            )
+            _check_release(source, env.release, settings)
     return settings
 
 
@@ -907,14 +910,14 @@ def _check_regions(r: _Reader, settings: AppConfig) -> None:
             )
 
 
-def _check_release(env: str, release: Release, settings: AppConfig) -> None:
+def _check_release(key: str, release: Release, settings: AppConfig) -> None:
     """A release must be a version of this project's registry group, in the model-build account and region."""
     build = settings.build_environment
     group = settings.names.model_package_group
     actual = (release.registry_region, release.registry_account, release.package_arn_pattern.split("/")[-2])
     if actual != (build.region, build.account, group):
         raise _fail(
-            f"release.{env}",
+            key,
             release.model_package_arn,
             f"a version of model package group {group!r} in account {build.account}, region {build.region} "
             f"(the model-build environment {build.name!r}): "

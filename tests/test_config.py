@@ -370,7 +370,7 @@ def test_a_release_outside_the_configured_registry_group_is_refused(arn: str, tm
     with pytest.raises(ConfigError, match=expected):
         load(raw_config(), tmp_path, **{"release.prod": arn})
     (tmp_path / "staging.json").write_text(json.dumps({"model_package_arn": arn}))
-    with pytest.raises(ConfigError, match=r"'release\.staging'"):
+    with pytest.raises(ConfigError, match=r"staging\.json\.model_package_arn'.*model package group 'mlops-delivery'"):
         load(raw_config(), tmp_path)
 
 
