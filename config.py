@@ -13,6 +13,7 @@ look like JSON (numbers, true/false, lists), otherwise taken as strings.
 from __future__ import annotations
 
 import contextlib
+import difflib
 import json
 import math
 import re
@@ -37,6 +38,7 @@ _CONNECTION_ARN = re.compile(
     r"^arn:aws[a-z-]*:(codeconnections|codestar-connections):[a-z0-9-]+:\d{12}:connection/[A-Za-z0-9-]+$"
 )
 _S3_URI = re.compile(r"^s3://[a-z0-9.-]{3,63}/.+$")
+_CODECOMMIT_REPOSITORY = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 _FEATURE = re.compile(r"^[A-Za-z0-9_.-]{1,200}$")
 
 
@@ -121,11 +123,40 @@ class ModelBuildConfig:
     retraining: RetrainingConfig
 
 
+# Families whose instances carry local NVMe instance storage although their name has no "d"
+# (EC2 "Instance store volumes"); every family with a "d" in its suffix (m5d, g4dn, p4de) has it.
+_INSTANCE_STORE_FAMILIES = frozenset({"g5", "g6", "g6e", "gr6", "p5", "p5e", "p5en", "trn1", "trn1n", "trn2"})
+# Deployment guardrails exclude Inferentia 1: such an endpoint falls back to all-at-once traffic
+# shifting with no baking period, so no alarm could roll it back (SageMaker "Exclusions").
+_GUARDRAIL_EXCLUDED_FAMILIES = frozenset({"inf1"})
+
+
+def instance_family(instance_type: str) -> str:
+    """`g4dn` of `ml.g4dn.xlarge`."""
+    return instance_type.split(".")[1]
+
+
+def has_instance_storage(instance_type: str) -> bool:
+    """Whether the type has local NVMe storage, which SageMaker encrypts in hardware.
+
+    CreateEndpointConfig (KmsKeyId) and the job APIs (VolumeKmsKeyId) refuse a KMS key for
+    such types: "You can't request a KmsKeyId when using an instance type with local storage."
+    """
+    family = instance_family(instance_type)
+    suffix = re.sub(r"^[a-z]+\d+", "", family)
+    return "d" in suffix or family in _INSTANCE_STORE_FAMILIES
+
+
 @dataclass(frozen=True)
 class EndpointConfig:
     instance_type: str
     instance_count: int
     data_capture_percent: int
+
+    @property
+    def volume_kms_key_allowed(self) -> bool:
+        """False for instance types with local storage: the EndpointConfig must then omit KmsKeyId."""
+        return not has_instance_storage(self.instance_type)
 
 
 @dataclass(frozen=True)
@@ -172,24 +203,38 @@ class RolloutConfig:
         }
 
 
+# SageMaker publishes invocation metrics once a minute unless enhanced metrics change the
+# frequency (MetricsConfig.MetricPublishFrequencyInSeconds, which this app does not set), so
+# the only alarm period that sees every datapoint is 60 s.
+ALARM_PERIOD_SECONDS = 60
+# Assumed delay on top of the evaluation window: up to one minute for SageMaker to publish a
+# minute's datapoint, and up to one more until CloudWatch next evaluates a 60 s alarm (it
+# evaluates alarms of a period of a minute or more once a minute; "Using Amazon CloudWatch alarms").
+CLOUDWATCH_DELAY_SECONDS = 120
+# PutMetricAlarm: for a period under one hour, Period x EvaluationPeriods <= 86,400 s (one day).
+_MAX_EVALUATION_SECONDS = 86_400
+
+
 @dataclass(frozen=True)
 class AlarmConfig:
     period_seconds: int
     evaluation_periods: int
     datapoints_to_alarm: int
-    max_5xx_errors: int
-    max_model_errors: int
+    max_5xx_rate_percent: float
+    max_model_error_rate_percent: float
     max_4xx_rate_percent: float
+    # Error rates count only in a period with at least this many requests: a canary with
+    # little traffic can still trip, a single failed request in an idle minute cannot.
+    min_invocations: int
     p99_latency_ms: int
 
     @property
     def worst_case_detection_seconds(self) -> int:
-        """Longest time from a bad canary's first errors to the alarm leaving OK.
+        """Longest time from a bad fleet's first errors to the alarm leaving OK.
 
-        The alarm needs `evaluation_periods` full periods of data; CloudWatch publishes
-        SageMaker metrics about one minute late, hence the extra 60 s.
+        The alarm needs `evaluation_periods` full periods of data, plus CLOUDWATCH_DELAY_SECONDS.
         """
-        return self.period_seconds * self.evaluation_periods + 60
+        return self.period_seconds * self.evaluation_periods + CLOUDWATCH_DELAY_SECONDS
 
 
 @dataclass(frozen=True)
@@ -337,6 +382,10 @@ class ResourceNames:
     def rollback_alarm_prefix(self, env: str) -> str:
         return f"{self.project}-{env}-rollback-"
 
+    def new_fleet_alarm_prefix(self, env: str) -> str:
+        """Rollback alarms that watch the fleet of the EndpointConfig in the serving template only."""
+        return f"{self.rollback_alarm_prefix(env)}new-fleet-"
+
     def ledger_parameter(self, env: str) -> str:
         """SSM parameter whose version history is the known-good ledger of `env`."""
         return f"/{self.project}/{env}/known-good"
@@ -370,6 +419,15 @@ class _Reader:
 
     def key(self, name: str) -> str:
         return f"{self.path}.{name}"
+
+    def only(self, *known: str) -> None:
+        """Refuses a key this object does not have (a typo would otherwise be silently ignored)."""
+        for name in self.data:
+            if name not in known:
+                # A cutoff below difflib's 0.6 still finds renamed keys (max_5xx_errors -> max_5xx_rate_percent).
+                close = difflib.get_close_matches(str(name), known, n=1, cutoff=0.5)
+                hint = f"did you mean '{close[0]}'? " if close else ""
+                raise ConfigError(f"Unknown config '{self.key(name)}': {hint}allowed: {', '.join(known)}.")
 
     def raw(self, name: str, default: Any = ...) -> Any:
         if name in self.data:
@@ -434,8 +492,12 @@ def _emails(r: _Reader, name: str) -> tuple[str, ...]:
 
 
 def _source(r: _Reader) -> SourceConfig:
+    r.only("kind", "repository", "branch", "connection_arn")
     kind = r.choice("kind", SourceKind, "codeconnections")
     repository = r.string("repository", re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)?$"), "owner/name")
+    # CodeCommit RepositoryName: [\w.-]+, 1-100 characters (botocore service model).
+    if kind is SourceKind.CODECOMMIT and not _CODECOMMIT_REPOSITORY.match(repository):
+        raise _fail(r.key("repository"), repository, "a CodeCommit repository name: 1-100 letters, digits, _ . -")
     branch = r.string("branch", re.compile(r"^[A-Za-z0-9_./-]+$"), "a branch name", "main")
     connection_arn = None
     if kind is SourceKind.CODECONNECTIONS:
@@ -448,6 +510,7 @@ def _source(r: _Reader) -> SourceConfig:
 
 
 def _retraining(r: _Reader) -> RetrainingConfig:
+    r.only("schedule", "on_new_data", "on_drift", "incoming_prefix", "quiet_period_minutes", "one_trigger_at_a_time")
     prefix = r.string("incoming_prefix", re.compile(r"^[A-Za-z0-9!_.*'()/-]+/$"), "an S3 prefix ending in '/'")
     return RetrainingConfig(
         schedule=r.optional_string("schedule", _SCHEDULE, "rate(N minutes|hours|days) or cron(6 fields)"),
@@ -459,14 +522,38 @@ def _retraining(r: _Reader) -> RetrainingConfig:
     )
 
 
+def _job_instance_type(r: _Reader, name: str) -> str:
+    """A processing or training instance type: the pipelines encrypt its volume with the environment's key."""
+    instance_type = r.string(name, _INSTANCE, "an ml.* instance type")
+    if has_instance_storage(instance_type):
+        raise _fail(
+            r.key(name),
+            instance_type,
+            "an instance type without local instance storage (SageMaker refuses the volume KMS key the "
+            "pipelines set for types with NVMe instance storage), e.g. ml.m5.xlarge",
+        )
+    return instance_type
+
+
 def _model_build(r: _Reader, env_names: tuple[str, ...]) -> ModelBuildConfig:
+    r.only(
+        "environment",
+        "processing_instance_type",
+        "training_instance_type",
+        "use_spot_training",
+        "max_training_minutes",
+        "metric_name",
+        "min_metric",
+        "allowed_regression",
+        "retraining",
+    )
     environment = r.raw("environment")
     if environment not in env_names:
         raise _fail(r.key("environment"), environment, "one of the configured environments: " + ", ".join(env_names))
     return ModelBuildConfig(
         environment=environment,
-        processing_instance_type=r.string("processing_instance_type", _INSTANCE, "an ml.* instance type"),
-        training_instance_type=r.string("training_instance_type", _INSTANCE, "an ml.* instance type"),
+        processing_instance_type=_job_instance_type(r, "processing_instance_type"),
+        training_instance_type=_job_instance_type(r, "training_instance_type"),
         use_spot_training=r.boolean("use_spot_training", True),
         max_training_minutes=r.integer("max_training_minutes", 1, 5 * 24 * 60, 60, " minutes"),
         metric_name=r.string("metric_name", re.compile(r"^(auc|accuracy|f1)$"), "auc | accuracy | f1", "auc"),
@@ -477,6 +564,14 @@ def _model_build(r: _Reader, env_names: tuple[str, ...]) -> ModelBuildConfig:
 
 
 def _rollout(r: _Reader, instance_count: int, count_key: str) -> RolloutConfig:
+    r.only(
+        "type",
+        "canary_size_percent",
+        "linear_step_percent",
+        "wait_interval_minutes",
+        "termination_wait_minutes",
+        "max_execution_timeout_minutes",
+    )
     rollout = RolloutConfig(
         type=r.choice("type", RolloutType),
         # SageMaker: canary <= 50% of the variant's instances; linear step 10-50%.
@@ -505,23 +600,60 @@ def _rollout(r: _Reader, instance_count: int, count_key: str) -> RolloutConfig:
 
 
 def _alarms(r: _Reader) -> AlarmConfig:
-    period = r.raw("period_seconds", 60)
-    if period not in (10, 30) and not (isinstance(period, int) and period >= 60 and period % 60 == 0):
-        raise _fail(r.key("period_seconds"), period, "10, 30 or a multiple of 60 seconds")
-    evaluation_periods = r.integer("evaluation_periods", 1, 10, 2)
+    r.only(
+        "period_seconds",
+        "evaluation_periods",
+        "datapoints_to_alarm",
+        "max_5xx_rate_percent",
+        "max_model_error_rate_percent",
+        "max_4xx_rate_percent",
+        "min_invocations",
+        "p99_latency_ms",
+    )
+    period = r.raw("period_seconds", ALARM_PERIOD_SECONDS)
+    if period != ALARM_PERIOD_SECONDS or isinstance(period, bool):
+        raise _fail(
+            r.key("period_seconds"),
+            period,
+            f"{ALARM_PERIOD_SECONDS}, the interval at which SageMaker publishes invocation metrics",
+        )
+    evaluation_periods = r.integer("evaluation_periods", 1, _MAX_EVALUATION_SECONDS // period, 2)
     datapoints = r.integer("datapoints_to_alarm", 1, evaluation_periods, evaluation_periods)
     return AlarmConfig(
         period_seconds=period,
         evaluation_periods=evaluation_periods,
         datapoints_to_alarm=datapoints,
-        max_5xx_errors=r.integer("max_5xx_errors", 0, 1_000_000, 5),
-        max_model_errors=r.integer("max_model_errors", 0, 1_000_000, 5),
+        max_5xx_rate_percent=r.number("max_5xx_rate_percent", 0.1, 100.0, 1.0),
+        max_model_error_rate_percent=r.number("max_model_error_rate_percent", 0.1, 100.0, 1.0),
         max_4xx_rate_percent=r.number("max_4xx_rate_percent", 0.1, 100.0, 10.0),
+        min_invocations=r.integer("min_invocations", 1, 1_000_000, 10),
         p99_latency_ms=r.integer("p99_latency_ms", 1, 600_000, 500, " ms"),
     )
 
 
+def _check_bakes(r: _Reader, rollout: RolloutConfig, alarms: AlarmConfig) -> None:
+    """Every baking period outlasts the alarms' worst-case detection, so an alarm can fire in time.
+
+    SageMaker watches the alarms during each wait interval of CANARY/LINEAR and during the
+    termination wait; an alarm that needs longer than a bake lets traffic move on first.
+    """
+    detection = alarms.worst_case_detection_seconds
+    why = (
+        f"more than {detection} s, the rollback alarms' worst-case detection time (period_seconds "
+        f"{alarms.period_seconds} x evaluation_periods {alarms.evaluation_periods} + "
+        f"{CLOUDWATCH_DELAY_SECONDS} s of CloudWatch delay)"
+    )
+    bakes: dict[str, int] = {}
+    if rollout.type is not RolloutType.ALL_AT_ONCE:
+        bakes["wait_interval_minutes"] = rollout.wait_interval_minutes
+    bakes["termination_wait_minutes"] = rollout.termination_wait_minutes
+    for name, minutes in bakes.items():
+        if minutes * 60 <= detection:
+            raise _fail(r.child("rollout").key(name), minutes, f"at least {detection // 60 + 1} minutes: {why}")
+
+
 def _drift(r: _Reader) -> DriftConfig:
+    r.only("schedule", "window_hours", "threshold", "use_model_monitor", "model_monitor_features")
     drift = DriftConfig(
         schedule=r.string("schedule", _SCHEDULE, "rate(N minutes|hours|days) or cron(6 fields)", "rate(1 hour)"),
         window_hours=r.integer("window_hours", 1, 168, 1, " hours"),
@@ -561,6 +693,7 @@ def _release(name: str, context_release: Any, releases_dir: Path) -> Release | N
     except json.JSONDecodeError as error:
         raise ConfigError(f"Invalid release file '{path}': {error}.") from error
     r = _Reader(data, str(path))
+    r.only("model_package_arn", "baseline_statistics_uri", "baseline_constraints_uri")
     return Release(
         model_package_arn=r.string("model_package_arn", _PACKAGE_ARN, "a model package version ARN"),
         baseline_statistics_uri=r.optional_string("baseline_statistics_uri", _S3_URI, "an s3:// URI"),
@@ -568,9 +701,38 @@ def _release(name: str, context_release: Any, releases_dir: Path) -> Release | N
     )
 
 
+def _endpoint(r: _Reader) -> EndpointConfig:
+    r.only("instance_type", "instance_count", "data_capture_percent")
+    endpoint = EndpointConfig(
+        instance_type=r.string("instance_type", _INSTANCE, "an ml.* instance type"),
+        instance_count=r.integer("instance_count", 1, 100, 2),
+        data_capture_percent=r.integer("data_capture_percent", 1, 100, 100, " percent"),
+    )
+    if instance_family(endpoint.instance_type) in _GUARDRAIL_EXCLUDED_FAMILIES:
+        raise _fail(
+            r.key("instance_type"),
+            endpoint.instance_type,
+            "an instance type that deployment guardrails support (not Inf1: SageMaker would update it all "
+            "at once with no baking period, so no alarm could roll it back), e.g. ml.inf2.xlarge",
+        )
+    return endpoint
+
+
 def _environment(name: str, r: _Reader, releases: Mapping[str, Any], releases_dir: Path) -> EnvironmentConfig:
     if not _ENV_NAME.match(name):
         raise _fail(r.path, name, "a lower-case name of letters and digits, at most 16 characters")
+    r.only(
+        "account",
+        "region",
+        "production",
+        "approval",
+        "removal_policy",
+        "notification_emails",
+        "endpoint",
+        "rollout",
+        "alarms",
+        "drift",
+    )
     production = r.boolean("production", name == "prod")
     approval = r.choice("approval", ApprovalMode, "manual")
     if production and approval is ApprovalMode.AUTO:
@@ -581,12 +743,7 @@ def _environment(name: str, r: _Reader, releases: Mapping[str, Any], releases_di
     emails = r.raw("notification_emails", [])
     if not isinstance(emails, list) or not all(isinstance(e, str) and _EMAIL.match(e) for e in emails):
         raise _fail(r.key("notification_emails"), emails, "a list of e-mail addresses")
-    ep = r.child("endpoint")
-    endpoint = EndpointConfig(
-        instance_type=ep.string("instance_type", _INSTANCE, "an ml.* instance type"),
-        instance_count=ep.integer("instance_count", 1, 100, 2),
-        data_capture_percent=ep.integer("data_capture_percent", 1, 100, 100, " percent"),
-    )
+    endpoint = _endpoint(r.child("endpoint"))
     drift = _drift(r.child("drift"))
     release = _release(name, releases.get(name), releases_dir)
     if (
@@ -600,6 +757,9 @@ def _environment(name: str, r: _Reader, releases: Mapping[str, Any], releases_di
             f"only with a release file releases/{name}.json that names baseline_statistics_uri and "
             "baseline_constraints_uri (Model Monitor needs both; `-c release.<env>=<arn>` gives neither)",
         )
+    rollout = _rollout(r.child("rollout"), endpoint.instance_count, r.child("endpoint").key("instance_count"))
+    alarms = _alarms(r.child("alarms"))
+    _check_bakes(r, rollout, alarms)
     return EnvironmentConfig(
         name=name,
         account=r.string("account", _ACCOUNT, "a 12-digit AWS account id"),
@@ -609,8 +769,8 @@ def _environment(name: str, r: _Reader, releases: Mapping[str, Any], releases_di
         removal_policy=removal,
         notification_emails=tuple(emails),
         endpoint=endpoint,
-        rollout=_rollout(r.child("rollout"), endpoint.instance_count, ep.key("instance_count")),
-        alarms=_alarms(r.child("alarms")),
+        rollout=rollout,
+        alarms=alarms,
         drift=drift,
         release=release,
     )
@@ -653,6 +813,7 @@ def load(context: Mapping[str, Any], releases_dir: Path = RELEASES_DIR) -> AppCo
         raise ConfigError(f"Missing config: cdk.json has no '{CONTEXT_KEY}' context.")
     raw = apply_overrides(raw, context)
     r = _Reader(raw, CONTEXT_KEY)
+    r.only("project_name", "retained_names", "toolchain", "source", "model_build", "environments")
 
     envs_raw = r.raw("environments")
     if not isinstance(envs_raw, Mapping) or not envs_raw:
@@ -667,7 +828,8 @@ def load(context: Mapping[str, Any], releases_dir: Path = RELEASES_DIR) -> AppCo
     env_names = tuple(envs_raw)
 
     toolchain = r.child("toolchain")
-    return AppConfig(
+    toolchain.only("account", "region", "notification_emails")
+    settings = AppConfig(
         project_name=r.string("project_name", _PROJECT, "3-32 lower-case letters, digits and hyphens"),
         toolchain=ToolchainConfig(
             account=toolchain.string("account", _ACCOUNT, "a 12-digit AWS account id"),
@@ -678,6 +840,98 @@ def load(context: Mapping[str, Any], releases_dir: Path = RELEASES_DIR) -> AppCo
         model_build=_model_build(r.child("model_build"), env_names),
         environments=environments,
     )
+    _check_retained_names(r, settings)
+    _check_regions(r.child("environments"), settings)
+    for env in settings.environments:
+        if env.release:
+            source = (
+                f"release.{env.name}" if releases.get(env.name) else f"{releases_dir / env.name}.json.model_package_arn"
+            )
+            _check_release(source, env.release, settings)
+    return settings
+
+
+def _check_retained_names(r: _Reader, settings: AppConfig) -> None:
+    """Refuses a rename that would silently orphan the retained registry and known-good ledgers.
+
+    The model package group (named after the project, in the model-build environment) and each
+    environment's ledger parameter (/<project>/<env>/known-good) are retained and physically
+    named. Renaming the project or moving the model build creates new, empty ones and leaves
+    the old ones behind, so it needs an explicit `retained_names.migrate_to` naming the target.
+    """
+    retained = r.child("retained_names")
+    retained.only("project_name", "model_build_environment", "migrate_to")
+    migrate_to = retained.child("migrate_to")
+    migrate_to.only("project_name", "model_build_environment")
+    current = {
+        "project_name": (settings.project_name, r.key("project_name")),
+        "model_build_environment": (settings.model_build.environment, r.child("model_build").key("environment")),
+    }
+    for name, (value, key) in current.items():
+        created_with = retained.raw(name)
+        if value in (created_with, migrate_to.raw(name, None)):
+            continue
+        if name == "project_name":
+            what = f"the retained model package group {created_with!r} and ledgers /{created_with}/<env>/known-good"
+        else:
+            what = f"the retained model package group {settings.project_name!r} in that environment's account"
+        raise _fail(
+            key,
+            value,
+            f"{created_with!r} ({retained.key(name)}), the name {what} were created with; to leave them behind and "
+            f"start new, empty ones, set {migrate_to.key(name)} to {value!r} (README: Renaming)",
+        )
+
+
+def _check_regions(r: _Reader, settings: AppConfig) -> None:
+    """Every environment serves in the model-build region, which has the images the app pins.
+
+    Serving reads the registry and the model artifacts of the model-build environment, which
+    are not copied across regions; the drift check and the model build run SageMaker images
+    that are pinned per region in the checked-in image maps.
+    """
+    from pipeline_steps.drift_check_pipeline import IMAGES_FILE as DRIFT_IMAGES
+    from pipeline_steps.model_build_pipeline import IMAGES_FILE as BUILD_IMAGES
+
+    build = settings.build_environment
+    build_regions = json.loads(BUILD_IMAGES.read_text())
+    if build.region not in build_regions:
+        raise _fail(
+            r.child(build.name).key("region"),
+            build.region,
+            f"a region with a pinned model-build image in {BUILD_IMAGES.name}: {', '.join(sorted(build_regions))}",
+        )
+    drift_images = json.loads(DRIFT_IMAGES.read_text())
+    for env in settings.environments:
+        if env.region != build.region:
+            raise _fail(
+                r.child(env.name).key("region"),
+                env.region,
+                f"{build.region!r}, the region of the model-build environment {build.name!r}: the registry and "
+                "model artifacts are not copied across regions",
+            )
+        kind = "model-monitor" if env.drift.use_model_monitor else "sklearn"
+        if env.region not in drift_images[kind]:
+            raise _fail(
+                r.child(env.name).key("region"),
+                env.region,
+                f"a region with a pinned {kind} image in {DRIFT_IMAGES.name}: {', '.join(sorted(drift_images[kind]))}",
+            )
+
+
+def _check_release(key: str, release: Release, settings: AppConfig) -> None:
+    """A release must be a version of this project's registry group, in the model-build account and region."""
+    build = settings.build_environment
+    group = settings.names.model_package_group
+    actual = (release.registry_region, release.registry_account, release.package_arn_pattern.split("/")[-2])
+    if actual != (build.region, build.account, group):
+        raise _fail(
+            key,
+            release.model_package_arn,
+            f"a version of model package group {group!r} in account {build.account}, region {build.region} "
+            f"(the model-build environment {build.name!r}): "
+            f"arn:aws:sagemaker:{build.region}:{build.account}:model-package/{group}/<version>",
+        )
 
 
 def load_cdk_json(path: Path | None = None, overrides: Mapping[str, Any] | None = None) -> AppConfig:

@@ -43,7 +43,6 @@ class CanaryEndpoint(Construct):
         release: Release,
         endpoint: EndpointConfig,
         rollout: RolloutConfig,
-        rollback_alarms: RollbackAlarms,
         artifacts_bucket: s3.IBucket,
         key: kms.IKey,
         capture_prefix: str,
@@ -54,6 +53,7 @@ class CanaryEndpoint(Construct):
         self.endpoint_name = endpoint_name
         self.variant_name = variant_name
         self.release = release
+        self.rollout = rollout
         self.capture_uri = f"s3://{artifacts_bucket.bucket_name}/{capture_prefix}"
         self.endpoint_arn = stack.format_arn(service="sagemaker", resource="endpoint", resource_name=endpoint_name)
 
@@ -64,16 +64,6 @@ class CanaryEndpoint(Construct):
             description=f"{endpoint_name}: pulls the released model and writes captured requests",
         )
         self._grant_model_access(artifacts_bucket, capture_prefix, model_artifacts_are_local)
-        # "Ensure that your IAM execution role has permission to perform the cloudwatch:DescribeAlarms
-        # action on the auto-rollback alarms you specify" (SageMaker developer guide, "Auto-Rollback
-        # Configuration and Monitoring"). Whoever calls Create/UpdateEndpoint needs it as well.
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                sid="ReadRollbackAlarms",
-                actions=["cloudwatch:DescribeAlarms"],
-                resources=[alarm.alarm_arn for alarm in rollback_alarms.alarms],
-            )
-        )
 
         self.model = sagemaker.CfnModel(
             self,
@@ -89,7 +79,9 @@ class CanaryEndpoint(Construct):
         self.endpoint_config = sagemaker.CfnEndpointConfig(
             self,
             "Config",
-            kms_key_id=key.key_arn,
+            # Instance types with local NVMe storage refuse a volume key; SageMaker encrypts that
+            # storage in hardware (CreateEndpointConfig, KmsKeyId).
+            kms_key_id=key.key_arn if endpoint.volume_kms_key_allowed else None,
             production_variants=[
                 sagemaker.CfnEndpointConfig.ProductionVariantProperty(
                     variant_name=variant_name,
@@ -120,11 +112,38 @@ class CanaryEndpoint(Construct):
             endpoint_name=endpoint_name,
             endpoint_config_name=self.endpoint_config.attr_endpoint_config_name,
         )
+
+    def roll_back_on(self, rollback_alarms: RollbackAlarms) -> None:
+        """Every update of the endpoint shifts traffic as configured and rolls back on `rollback_alarms`.
+
+        The alarms watch this template's EndpointConfig, so they exist only after it; the
+        endpoint then waits for them, which updates them to the new config before a release's
+        deployment starts.
+        """
         # Written in CloudFormation's own shape so the template says exactly what config asked for.
-        self.deployment_config = rollout.deployment_config(rollback_alarms.alarm_names)
-        self.endpoint.add_property_override("DeploymentConfig", self.deployment_config)
+        self.endpoint.add_property_override(
+            "DeploymentConfig", self.rollout.deployment_config(rollback_alarms.alarm_names)
+        )
         # The alarms are referenced by name only; they must exist before a deployment uses them.
         self.endpoint.node.add_dependency(rollback_alarms)
+        # "Ensure that your IAM execution role has permission to perform the cloudwatch:DescribeAlarms
+        # action on the auto-rollback alarms you specify" (SageMaker developer guide, "Auto-Rollback
+        # Configuration and Monitoring"). Whoever calls Create/UpdateEndpoint needs it as well.
+        # A policy of its own: the alarms watch the EndpointConfig, which needs the Model, which
+        # waits for the role's default policy, so a statement there would be a cycle.
+        read_alarms = iam.Policy(
+            self,
+            "ReadRollbackAlarms",
+            roles=[self.role],
+            statements=[
+                iam.PolicyStatement(
+                    sid="ReadRollbackAlarms",
+                    actions=["cloudwatch:DescribeAlarms"],
+                    resources=[alarm.alarm_arn for alarm in rollback_alarms.alarms],
+                )
+            ],
+        )
+        self.endpoint.node.add_dependency(read_alarms)
 
     def _grant_model_access(self, bucket: s3.IBucket, capture_prefix: str, artifacts_are_local: bool) -> None:
         stack = Stack.of(self)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import partial
 
 from aws_cdk import Duration
@@ -34,6 +34,7 @@ class EndpointDashboard(Construct):
         drift_threshold: float,
         records_metric: cloudwatch.IMetric | None,
         rollback_alarms: Sequence[cloudwatch.IAlarm],
+        rollback_metrics: Mapping[str, cloudwatch.IMetric],
         drift_alarms: Sequence[cloudwatch.IAlarm],
     ) -> None:
         super().__init__(scope, id_)
@@ -62,6 +63,16 @@ class EndpointDashboard(Construct):
                     metric("InvocationModelErrors", "Sum", label="model errors"),
                 ],
                 width=_WIDTH,
+            ),
+        )
+        self.dashboard.add_widgets(
+            *(
+                cloudwatch.GraphWidget(
+                    title=f"{title}: what the rollback alarms watch",
+                    left=[m for suffix, m in rollback_metrics.items() if suffix.startswith(fleet)],
+                    width=_WIDTH,
+                )
+                for fleet, title in (("new-fleet-", "New fleet"), ("endpoint-", "Whole endpoint"))
             ),
         )
         self.dashboard.add_widgets(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 
 from aws_cdk import Duration
@@ -24,31 +26,73 @@ def endpoint_metric(
     statistic: str,
     *,
     period: Duration,
+    endpoint_config_name: str | None = None,
     label: str | None = None,
 ) -> cloudwatch.Metric:
-    """A SageMaker invocation metric of one endpoint variant, the way the rollback alarms watch it."""
+    """A SageMaker invocation metric of one endpoint variant, or of one fleet of it.
+
+    With `endpoint_config_name` the metric is the fleet of that EndpointConfig only: during a
+    blue/green deployment SageMaker publishes the invocation metrics with an extra
+    EndpointConfigName dimension once the new fleet takes traffic, and keeps publishing them
+    after the deployment (SageMaker "Auto-Rollback Configuration and Monitoring").
+    """
+    dimensions = {"EndpointName": endpoint_name, "VariantName": variant_name}
+    if endpoint_config_name is not None:
+        dimensions["EndpointConfigName"] = endpoint_config_name
     return cloudwatch.Metric(
         namespace=SAGEMAKER_NAMESPACE,
         metric_name=metric_name,
-        dimensions_map={"EndpointName": endpoint_name, "VariantName": variant_name},
+        dimensions_map=dimensions,
         statistic=statistic,
         period=period,
         label=label,
     )
 
 
+def error_rate(
+    metric: Callable[[str, str], cloudwatch.Metric],
+    error_metric: str,
+    *,
+    period: Duration,
+    min_invocations: int,
+    label: str,
+) -> cloudwatch.MathExpression:
+    """Errors as a percentage of requests; 0 in a period with fewer than `min_invocations` requests.
+
+    The errors' id is the metric's name, so rates of different errors can share one graph.
+    """
+    errors = error_metric[0].lower() + error_metric[1:]
+    return cloudwatch.MathExpression(
+        expression=f"IF(invocations >= {min_invocations}, 100 * {errors} / invocations, 0)",
+        using_metrics={errors: metric(error_metric, "Sum"), "invocations": metric("Invocations", "Sum")},
+        label=label,
+        period=period,
+    )
+
+
+@dataclass(frozen=True)
+class _Watch:
+    """One alarm: what it measures, its threshold and how a reader should say it."""
+
+    metric: cloudwatch.IMetric
+    threshold: float
+    what: str
+
+
 class RollbackAlarms(Construct):
-    """Four alarms on the endpoint's own invocation metrics, named for AutoRollbackConfiguration.
+    """Alarms named for AutoRollbackConfiguration: on the new fleet, and on the whole endpoint.
 
-    Every alarm watches the whole variant (EndpointName + VariantName): those are the
-    dimensions SageMaker documents for its invocation metrics, and an alarm on a
-    dimension that is never emitted would stay in INSUFFICIENT_DATA and never roll
-    anything back. Old-fleet errors therefore also stop a deployment, which is intended:
-    a release should not proceed into an endpoint that is already failing.
+    New fleet (`new-fleet-*`): EndpointName + VariantName + EndpointConfigName of the
+    EndpointConfig in this template, which is the config a release deploys. They judge the
+    candidate alone, so a canary's errors are not diluted by the old fleet's traffic.
 
-    The error metrics are 1 per failed request, so errors alarm on a Sum per period and
-    client errors on a rate (4XX / Invocations) that can actually cross a percentage.
-    No traffic is not a breach (missing data is treated as not breaching).
+    Whole endpoint (`endpoint-*`): EndpointName + VariantName, the dimensions SageMaker
+    always publishes. They also cover an endpoint's first creation (no deployment, so no
+    EndpointConfigName metrics) and stop a release into an endpoint that is already failing.
+
+    Error alarms are rates (errors / invocations in %, metric math) counted only in a period
+    with at least `min_invocations` requests: a low-traffic canary can trip them, an idle
+    minute with one failed request cannot. No traffic is not a breach.
     """
 
     def __init__(
@@ -58,53 +102,59 @@ class RollbackAlarms(Construct):
         *,
         endpoint_name: str,
         variant_name: str,
+        new_endpoint_config_name: str,
         alarm_name_prefix: str,
+        new_fleet_alarm_prefix: str,
         config: AlarmConfig,
         topic: sns.ITopic,
     ) -> None:
         super().__init__(scope, id_)
         period = Duration.seconds(config.period_seconds)
-        metric = partial(endpoint_metric, endpoint_name, variant_name, period=period)
-
-        four_xx_rate = cloudwatch.MathExpression(
-            expression="IF(invocations > 0, 100 * errors / invocations, 0)",
-            using_metrics={
-                "errors": metric("Invocation4XXErrors", "Sum"),
-                "invocations": metric("Invocations", "Sum"),
-            },
-            label="4XX rate (%)",
-            period=period,
-        )
         self.worst_case_detection = Duration.seconds(config.worst_case_detection_seconds)
-        self.metrics: dict[str, cloudwatch.IMetric] = {
-            "5xx-errors": metric("Invocation5XXErrors", "Sum"),
-            "model-errors": metric("InvocationModelErrors", "Sum"),
-            "p99-latency": metric("ModelLatency", "p99"),
-            "4xx-rate": four_xx_rate,
-        }
-        thresholds = {
-            "5xx-errors": (config.max_5xx_errors, f"more than {config.max_5xx_errors} 5XX responses"),
-            "model-errors": (config.max_model_errors, f"more than {config.max_model_errors} model errors"),
-            "p99-latency": (
-                config.p99_latency_ms * _MICROSECONDS_PER_MS,
-                f"p99 model latency above {config.p99_latency_ms} ms",
-            ),
-            "4xx-rate": (config.max_4xx_rate_percent, f"4XX rate above {config.max_4xx_rate_percent:g}%"),
-        }
+        whole = partial(endpoint_metric, endpoint_name, variant_name, period=period)
+        new_fleet_suffix = new_fleet_alarm_prefix.removeprefix(alarm_name_prefix)
+        fleets = {new_fleet_suffix: partial(whole, endpoint_config_name=new_endpoint_config_name), "endpoint-": whole}
+        rate = partial(error_rate, period=period, min_invocations=config.min_invocations)
+        watches: dict[str, _Watch] = {}
+        for prefix, metric in fleets.items():
+            fleet = "new fleet" if prefix == new_fleet_suffix else "whole endpoint"
+            watches[f"{prefix}5xx-rate"] = _Watch(
+                rate(metric, "Invocation5XXErrors", label=f"5XX rate (%), {fleet}"),
+                config.max_5xx_rate_percent,
+                f"5XX rate above {config.max_5xx_rate_percent:g}%",
+            )
+            watches[f"{prefix}model-error-rate"] = _Watch(
+                rate(metric, "InvocationModelErrors", label=f"model error rate (%), {fleet}"),
+                config.max_model_error_rate_percent,
+                f"model error rate above {config.max_model_error_rate_percent:g}%",
+            )
+        new_fleet = fleets[new_fleet_suffix]
+        watches[f"{new_fleet_suffix}4xx-rate"] = _Watch(
+            rate(new_fleet, "Invocation4XXErrors", label="4XX rate (%), new fleet"),
+            config.max_4xx_rate_percent,
+            f"4XX rate above {config.max_4xx_rate_percent:g}%",
+        )
+        watches[f"{new_fleet_suffix}p99-latency"] = _Watch(
+            new_fleet("ModelLatency", "p99", label="p99 model latency, new fleet"),
+            config.p99_latency_ms * _MICROSECONDS_PER_MS,
+            f"p99 model latency above {config.p99_latency_ms} ms",
+        )
+        self.metrics: dict[str, cloudwatch.IMetric] = {suffix: watch.metric for suffix, watch in watches.items()}
         notify = actions.SnsAction(topic)
         self.alarms: list[cloudwatch.Alarm] = []
-        for suffix, (threshold, what) in thresholds.items():
+        for suffix, watch in watches.items():
+            fleet = "new fleet" if suffix.startswith(new_fleet_suffix) else "whole endpoint"
             alarm = cloudwatch.Alarm(
                 self,
                 "".join(part.capitalize() for part in suffix.split("-")),
                 alarm_name=f"{alarm_name_prefix}{suffix}",
                 alarm_description=(
-                    f"{endpoint_name}/{variant_name}: {what} in {config.datapoints_to_alarm} of "
+                    f"{endpoint_name}/{variant_name} ({fleet}): {watch.what} in {config.datapoints_to_alarm} of "
                     f"{config.evaluation_periods} periods of {config.period_seconds} s. Rolls back a deployment "
                     "in progress."
                 ),
-                metric=self.metrics[suffix],
-                threshold=threshold,
+                metric=watch.metric,
+                threshold=watch.threshold,
                 comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
                 evaluation_periods=config.evaluation_periods,
                 datapoints_to_alarm=config.datapoints_to_alarm,
@@ -113,4 +163,4 @@ class RollbackAlarms(Construct):
             alarm.add_alarm_action(notify)
             alarm.add_ok_action(notify)
             self.alarms.append(alarm)
-        self.alarm_names = [f"{alarm_name_prefix}{suffix}" for suffix in thresholds]
+        self.alarm_names = [f"{alarm_name_prefix}{suffix}" for suffix in watches]

@@ -232,7 +232,13 @@ def rollback(
             f"Refusing rollback of {env.name}: target v{target_version} is {target_status}, not Approved; "
             "approve it first (mlopsctl approve) or choose another version with --to."
         )
-    alarms = endpoint.rollback_alarms(ctx.in_env("cloudwatch", env), names.rollback_alarm_prefix(env.name))
+    # The new-fleet alarms watch the EndpointConfig the serving template deployed, which in a
+    # rollback is the fleet being drained: they would judge the wrong fleet.
+    alarms = [
+        name
+        for name in endpoint.rollback_alarms(ctx.in_env("cloudwatch", env), names.rollback_alarm_prefix(env.name))
+        if not name.startswith(names.new_fleet_alarm_prefix(env.name))
+    ]
     if not alarms:
         raise OperatorError(
             f"Refusing rollback of {env.name}: no rollback alarms named {names.rollback_alarm_prefix(env.name)}* "

@@ -46,15 +46,6 @@ class ServingStack(Stack):
         capture_prefix = f"data-capture/{env}/"
         build = app_config.build_environment
 
-        self.rollback_alarms = RollbackAlarms(
-            self,
-            "RollbackAlarms",
-            endpoint_name=endpoint_name,
-            variant_name=names.variant,
-            alarm_name_prefix=names.rollback_alarm_prefix(env),
-            config=environment.alarms,
-            topic=alerts_topic,
-        )
         self.endpoint = CanaryEndpoint(
             self,
             "Endpoint",
@@ -63,12 +54,23 @@ class ServingStack(Stack):
             release=release,
             endpoint=environment.endpoint,
             rollout=environment.rollout,
-            rollback_alarms=self.rollback_alarms,
             artifacts_bucket=artifacts_bucket,
             key=key,
             capture_prefix=capture_prefix,
             model_artifacts_are_local=env == build.name,
         )
+        self.rollback_alarms = RollbackAlarms(
+            self,
+            "RollbackAlarms",
+            endpoint_name=endpoint_name,
+            variant_name=names.variant,
+            new_endpoint_config_name=self.endpoint.endpoint_config.attr_endpoint_config_name,
+            alarm_name_prefix=names.rollback_alarm_prefix(env),
+            new_fleet_alarm_prefix=names.new_fleet_alarm_prefix(env),
+            config=environment.alarms,
+            topic=alerts_topic,
+        )
+        self.endpoint.roll_back_on(self.rollback_alarms)
         self.drift = DriftMonitor(
             self,
             "DriftMonitor",
@@ -97,6 +99,7 @@ class ServingStack(Stack):
             drift_threshold=environment.drift.threshold,
             records_metric=self.drift.records_metric,
             rollback_alarms=self.rollback_alarms.alarms,
+            rollback_metrics=self.rollback_alarms.metrics,
             drift_alarms=self.drift.alarms,
         )
         self.verifier = DeployVerifierRole(

@@ -6,7 +6,11 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from tests.conftest import ROOT, Assembly, cdk_json_context
 
@@ -36,3 +40,31 @@ def test_app_py_reports_a_config_error_by_key_and_fails(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert result.stderr.startswith("cdk.json: ")
     assert "approval" in result.stderr
+
+
+def _no_image_region(mlops: dict[str, Any]) -> None:
+    for env in mlops["environments"].values():
+        env["region"] = "eu-west-9"
+
+
+def _codecommit_with_a_slash(mlops: dict[str, Any]) -> None:
+    mlops["source"] = {"kind": "codecommit", "repository": "example-org/mlops-delivery", "branch": "main"}
+
+
+@pytest.mark.parametrize(
+    ("change", "key"),
+    [
+        (_no_image_region, "mlops.environments.dev.region"),
+        (_codecommit_with_a_slash, "mlops.source.repository"),
+    ],
+)
+def test_app_py_reports_what_the_constructs_would_refuse_as_one_line(
+    change: Callable[[dict[str, Any]], None], key: str, tmp_path: Path
+) -> None:
+    """These once failed deep in a construct or in jsii, with a traceback instead of the key."""
+    context = cdk_json_context()
+    change(context["mlops"])
+    result = _run_app_py(context, tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"cdk.json: Invalid config '{key}'")
+    assert result.stderr.count("\n") == 1, result.stderr

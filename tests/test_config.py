@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +34,12 @@ def test_retraining_reserves_no_concurrency_unless_asked(tmp_path: Path) -> None
     assert load(asked, tmp_path).model_build.retraining.one_trigger_at_a_time is True
 
 
-def test_default_rollback_detection_is_within_three_periods_and_a_minute(tmp_path: Path) -> None:
+def test_default_rollback_detection_is_four_minutes_and_shorter_than_every_default_bake(tmp_path: Path) -> None:
     for env in load(raw_config(), tmp_path).environments:
-        assert env.alarms.worst_case_detection_seconds <= 3 * env.alarms.period_seconds + 60
+        assert env.alarms.worst_case_detection_seconds == 2 * 60 + 120
+        assert env.alarms.worst_case_detection_seconds < 60 * min(
+            env.rollout.wait_interval_minutes, env.rollout.termination_wait_minutes
+        )
 
 
 def edit(path: str, value: Any) -> dict[str, Any]:
@@ -74,8 +79,10 @@ _DELETE = object()
         ("toolchain.notification_emails", "ops@example.com", "e-mail addresses"),
         ("environments.dev.endpoint.instance_type", "m5.large", "ml.* instance type"),
         ("environments.dev.endpoint.data_capture_percent", 0, "from 1 to 100"),
-        ("environments.dev.alarms.period_seconds", 45, "10, 30 or a multiple of 60"),
-        ("environments.dev.alarms.evaluation_periods", 0, "from 1 to 10"),
+        ("environments.dev.alarms.period_seconds", 300, "60, the interval at which SageMaker publishes"),
+        ("environments.dev.alarms.period_seconds", 10, "60, the interval at which SageMaker publishes"),
+        ("environments.dev.alarms.evaluation_periods", 1441, "from 1 to 1440"),
+        ("environments.dev.alarms.evaluation_periods", 0, "from 1 to 1440"),
         ("environments.dev.alarms.datapoints_to_alarm", 3, "from 1 to 2"),
         ("environments.dev.notification_emails", ["not-an-email"], "e-mail addresses"),
         ("environments.dev.drift.schedule", "every hour", "rate(N minutes|hours|days)"),
@@ -232,4 +239,170 @@ def test_toolchain_emails_default_to_none_and_are_kept_in_order(tmp_path: Path) 
 def test_promotion_starts_in_the_model_build_environment_then_follows_cdk_json(tmp_path: Path) -> None:
     assert [e.name for e in load(raw_config(), tmp_path).promotion_order] == ["dev", "staging", "prod"]
     raw = edit("model_build.environment", "staging")
+    raw["retained_names"]["migrate_to"] = {"model_build_environment": "staging"}
     assert [e.name for e in load(raw, tmp_path).promotion_order] == ["staging", "dev", "prod"]
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("projct_name", r"'mlops\.projct_name'.*did you mean 'project_name'"),
+        ("toolchain.acount", r"'mlops\.toolchain\.acount'.*did you mean 'account'"),
+        ("source.brnch", r"'mlops\.source\.brnch'.*did you mean 'branch'"),
+        ("model_build.retraining.schedul", r"'mlops\.model_build\.retraining\.schedul'.*did you mean 'schedule'"),
+        ("environments.prod.producton", r"'mlops\.environments\.prod\.producton'.*did you mean 'production'"),
+        ("environments.prod.endpoint.instance_typ", r"did you mean 'instance_type'"),
+        ("environments.prod.rollout.wait_minutes", r"'mlops\.environments\.prod\.rollout\.wait_minutes'"),
+        ("environments.prod.alarms.max_5xx_errors", r"did you mean 'max_5xx_rate_percent'"),
+        ("environments.prod.drift.treshold", r"did you mean 'threshold'"),
+        ("retained_names.project", r"'mlops\.retained_names\.project'.*did you mean 'project_name'"),
+    ],
+)
+def test_an_unknown_key_is_refused_with_the_closest_known_key(path: str, expected: str, tmp_path: Path) -> None:
+    """A typo such as `producton` would otherwise leave prod without its approval or retention."""
+    with pytest.raises(ConfigError, match=expected) as error:
+        load(edit(path, True), tmp_path)
+    assert "\n" not in str(error.value)
+
+
+def test_an_unknown_key_from_a_dotted_override_or_a_release_file_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"'mlops\.environments\.prod\.producton'.*'production'"):
+        load(raw_config(), tmp_path, **{"mlops.environments.prod.producton": "true"})
+    (tmp_path / "dev.json").write_text(
+        json.dumps({"model_package_arn": EXAMPLE_RELEASE_ARN, "baseline_uri": "s3://b/k"})
+    )
+    with pytest.raises(ConfigError, match=r"dev\.json\.baseline_uri'.*did you mean 'baseline_statistics_uri'"):
+        load(raw_config(), tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("env", "rollout", "key", "value"),
+    [
+        # dev: CANARY; 60 s x 2 periods + 120 s = 240 s of detection, longer than a 4-minute wait.
+        ("dev", {"wait_interval_minutes": 4}, "wait_interval_minutes", 4),
+        ("dev", {"termination_wait_minutes": 3}, "termination_wait_minutes", 3),
+        ("prod", {"wait_interval_minutes": 0}, "wait_interval_minutes", 0),
+    ],
+)
+def test_every_bake_outlasts_the_worst_case_alarm_detection(
+    env: str, rollout: dict[str, int], key: str, value: int, tmp_path: Path
+) -> None:
+    raw = raw_config()
+    raw["environments"][env]["rollout"].update(rollout)
+    with pytest.raises(ConfigError) as error:
+        load(raw, tmp_path)
+    message = str(error.value)
+    assert f"'mlops.environments.{env}.rollout.{key}': got {value}" in message
+    assert "at least 5 minutes: more than 240 s" in message and "evaluation_periods 2" in message
+
+
+def test_more_evaluation_periods_need_longer_bakes_and_all_at_once_has_only_the_termination_wait(
+    tmp_path: Path,
+) -> None:
+    raw = edit("environments.dev.alarms.evaluation_periods", 4)
+    raw["environments"]["dev"]["alarms"]["datapoints_to_alarm"] = 3
+    with pytest.raises(ConfigError, match=r"dev\.rollout\.wait_interval_minutes': got 5.*at least 7 minutes"):
+        load(raw, tmp_path)
+    raw["environments"]["dev"]["rollout"].update(wait_interval_minutes=7, termination_wait_minutes=7)
+    assert load(raw, tmp_path).environment("dev").alarms.worst_case_detection_seconds == 360
+    all_at_once = edit("environments.dev.rollout.type", "ALL_AT_ONCE")
+    all_at_once["environments"]["dev"]["rollout"]["wait_interval_minutes"] = 0
+    assert load(all_at_once, tmp_path).environment("dev").rollout.type is RolloutType.ALL_AT_ONCE
+
+
+def test_an_inf1_endpoint_is_refused_because_guardrails_exclude_it(tmp_path: Path) -> None:
+    with pytest.raises(
+        ConfigError, match=r"'mlops\.environments\.prod\.endpoint\.instance_type': got 'ml\.inf1\.xlarge'"
+    ):
+        load(edit("environments.prod.endpoint.instance_type", "ml.inf1.xlarge"), tmp_path)
+
+
+@pytest.mark.parametrize("instance_type", ["ml.g5.xlarge", "ml.m5d.large", "ml.g4dn.xlarge", "ml.p4d.24xlarge"])
+def test_local_storage_instances_serve_without_a_volume_key_but_never_run_jobs(
+    instance_type: str, tmp_path: Path
+) -> None:
+    """KmsKeyId / VolumeKmsKeyId are refused by SageMaker for types with NVMe instance storage."""
+    serving = load(edit("environments.prod.endpoint.instance_type", instance_type), tmp_path)
+    assert serving.environment("prod").endpoint.volume_kms_key_allowed is False
+    for key in ("processing_instance_type", "training_instance_type"):
+        with pytest.raises(ConfigError, match=rf"'mlops\.model_build\.{key}'.*without local instance storage"):
+            load(edit(f"model_build.{key}", instance_type), tmp_path)
+    assert load(raw_config(), tmp_path).environment("prod").endpoint.volume_kms_key_allowed is True
+
+
+def test_a_serving_region_other_than_the_model_build_region_is_refused_naming_both(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as error:
+        load(edit("environments.prod.region", "us-east-1"), tmp_path)
+    assert str(error.value) == (
+        "Invalid config 'mlops.environments.prod.region': got 'us-east-1'; allowed: 'eu-west-1', the region of "
+        "the model-build environment 'dev': the registry and model artifacts are not copied across regions."
+    )
+
+
+def test_a_region_without_a_pinned_image_is_refused_by_key(tmp_path: Path) -> None:
+    raw = raw_config()
+    for env in raw["environments"].values():
+        env["region"] = "eu-west-9"
+    with pytest.raises(ConfigError, match=r"'mlops\.environments\.dev\.region': got 'eu-west-9'.*xgboost_images"):
+        load(raw, tmp_path)
+    # Model Monitor's image exists in fewer regions than the drift check's scikit-learn image.
+    raw = raw_config()
+    for env in raw["environments"].values():
+        env["region"] = "ap-south-2"
+    assert load(raw, tmp_path).environment("prod").region == "ap-south-2"
+    raw["environments"]["prod"]["drift"].update(use_model_monitor=True, model_monitor_features=["mean_radius"])
+    with pytest.raises(ConfigError, match=r"'mlops\.environments\.prod\.region'.*pinned model-monitor image"):
+        load(raw, tmp_path)
+
+
+def test_a_codecommit_repository_name_with_a_slash_is_refused(tmp_path: Path) -> None:
+    raw = raw_config()
+    raw["source"] = {"kind": "codecommit", "repository": "example-org/mlops-delivery", "branch": "main"}
+    with pytest.raises(ConfigError, match=r"'mlops\.source\.repository': got 'example-org/mlops-delivery'.*CodeCommit"):
+        load(raw, tmp_path)
+    raw["source"]["repository"] = "mlops-delivery"
+    assert load(raw, tmp_path).source.repository == "mlops-delivery"
+
+
+@pytest.mark.parametrize(
+    "arn",
+    [
+        "arn:aws:sagemaker:us-east-1:222222222222:model-package/mlops-delivery/3",  # another region
+        "arn:aws:sagemaker:eu-west-1:444444444444:model-package/mlops-delivery/3",  # another account
+        "arn:aws:sagemaker:eu-west-1:222222222222:model-package/other-project/3",  # another group
+    ],
+)
+def test_a_release_outside_the_configured_registry_group_is_refused(arn: str, tmp_path: Path) -> None:
+    expected = r"'release\.prod'.*model package group 'mlops-delivery' in account 222222222222, region eu-west-1"
+    with pytest.raises(ConfigError, match=expected):
+        load(raw_config(), tmp_path, **{"release.prod": arn})
+    (tmp_path / "staging.json").write_text(json.dumps({"model_package_arn": arn}))
+    with pytest.raises(ConfigError, match=r"staging\.json\.model_package_arn'.*model package group 'mlops-delivery'"):
+        load(raw_config(), tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "migrate", "expected"),
+    [
+        ("project_name", "fraud-model", "project_name", r"'mlops-delivery' \(mlops\.retained_names\.project_name\)"),
+        ("model_build.environment", "prod", "model_build_environment", r"model package group 'mlops-delivery'"),
+    ],
+)
+def test_renaming_what_names_retained_resources_needs_an_explicit_migration(
+    path: str, value: str, migrate: str, expected: str, tmp_path: Path
+) -> None:
+    """The registry group and the known-good ledgers are retained; a silent rename would orphan them."""
+    raw = edit(path, value)
+    with pytest.raises(ConfigError, match=rf"'mlops\.{re.escape(path)}': got '{value}'.*{expected}") as error:
+        load(raw, tmp_path)
+    assert f"set mlops.retained_names.migrate_to.{migrate} to '{value}'" in str(error.value)
+    raw["retained_names"]["migrate_to"] = {migrate: value}
+    assert load(raw, tmp_path)
+    raw["retained_names"]["migrate_to"] = {migrate: "something-else"}
+    with pytest.raises(ConfigError, match=rf"'mlops\.{re.escape(path)}'"):
+        load(raw, tmp_path)
+
+
+def test_retained_names_are_required(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"Missing config 'mlops\.retained_names\.project_name'"):
+        load(edit("retained_names", _DELETE), tmp_path)

@@ -101,11 +101,18 @@ def test_all_at_once_on_a_single_instance_shifts_everything_in_one_step(tmp_path
     assert routing == {"Type": "ALL_AT_ONCE", "WaitIntervalInSeconds": 180}
 
 
+def rollback_alarms(template: Any, env: str) -> dict[str, dict[str, Any]]:
+    """The rollback alarms by name suffix (`new-fleet-5xx-rate`)."""
+    prefix = NAMES.rollback_alarm_prefix(env)
+    alarms = resources(template, "AWS::CloudWatch::Alarm")
+    return {a["AlarmName"][len(prefix) :]: a for a in alarms if a["AlarmName"].startswith(prefix)}
+
+
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_every_rollback_alarm_exists_and_measures_this_endpoint(assembly: Assembly, env: str) -> None:
     template = serving(assembly, env)
     named = [a["AlarmName"] for a in endpoint(template)["DeploymentConfig"]["AutoRollbackConfiguration"]["Alarms"]]
-    assert 1 <= len(named) <= 10
+    assert 1 <= len(named) <= 10  # AutoRollbackConfig: 1 to 10 alarms
     alarms = {a["AlarmName"]: a for a in resources(template, "AWS::CloudWatch::Alarm")}
     for name in named:
         assert name.startswith(NAMES.rollback_alarm_prefix(env))
@@ -113,42 +120,95 @@ def test_every_rollback_alarm_exists_and_measures_this_endpoint(assembly: Assemb
         assert alarm["AlarmActions"], f"{name} notifies nobody"
         for metric in alarm_metrics(alarm):
             assert metric["Namespace"] == "AWS/SageMaker"
-            assert dimensions(metric) == {"EndpointName": NAMES.endpoint(env), "VariantName": NAMES.variant}
+            assert {k: v for k, v in dimensions(metric).items() if k != "EndpointConfigName"} == {
+                "EndpointName": NAMES.endpoint(env),
+                "VariantName": NAMES.variant,
+            }
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_new_fleet_alarms_watch_the_endpoint_config_a_release_deploys(assembly: Assembly, env: str) -> None:
+    """SageMaker publishes a deployment's new-fleet metrics with EndpointConfigName = the new config."""
+    template = serving(assembly, env)
+    (config_id,) = template.find_resources("AWS::SageMaker::EndpointConfig")
+    assert endpoint(template)["EndpointConfigName"] == {"Fn::GetAtt": [config_id, "EndpointConfigName"]}
+    alarms = rollback_alarms(template, env)
+    new_fleet = {suffix for suffix in alarms if suffix.startswith("new-fleet-")}
+    assert new_fleet == {
+        "new-fleet-5xx-rate",
+        "new-fleet-model-error-rate",
+        "new-fleet-4xx-rate",
+        "new-fleet-p99-latency",
+    }
+    # Whole-endpoint alarms stay: a first creation has no new-fleet metrics, and a failing endpoint blocks a release.
+    assert set(alarms) - new_fleet == {"endpoint-5xx-rate", "endpoint-model-error-rate"}
+    for suffix, alarm in alarms.items():
+        for metric in alarm_metrics(alarm):
+            watched = dimensions(metric).get("EndpointConfigName")
+            if suffix in new_fleet:
+                assert watched == {"Fn::GetAtt": [config_id, "EndpointConfigName"]}
+            else:
+                assert watched is None
+    # The endpoint waits for the alarms, so a release updates them to the new config before it deploys.
+    (endpoint_resource,) = template.find_resources("AWS::SageMaker::Endpoint").values()
+    alarm_ids = set(template.find_resources("AWS::CloudWatch::Alarm"))
+    assert {i for i in alarm_ids if "RollbackAlarms" in i} <= set(endpoint_resource["DependsOn"])
 
 
 def test_rollback_alarms_use_thresholds_and_units_that_can_fire(assembly: Assembly) -> None:
-    alarms_config = SETTINGS.environment("prod").alarms
-    alarms = {a["AlarmName"]: a for a in resources(serving(assembly, "prod"), "AWS::CloudWatch::Alarm")}
-    prefix = NAMES.rollback_alarm_prefix("prod")
-    latency = alarms[f"{prefix}p99-latency"]
+    configured = SETTINGS.environment("prod").alarms
+    alarms = rollback_alarms(serving(assembly, "prod"), "prod")
+    latency = alarms["new-fleet-p99-latency"]
     # ModelLatency is reported in microseconds; a threshold in ms would never be crossed... or always.
-    assert latency["MetricName"] == "ModelLatency" and latency["ExtendedStatistic"] == "p99"
-    assert latency["Threshold"] == alarms_config.p99_latency_ms * 1000
-    # Error metrics are 1 per failed request: a Sum per period, not an Average, crosses a count.
+    (stat,) = [q["MetricStat"] for q in latency["Metrics"]]
+    assert (stat["Metric"]["MetricName"], stat["Stat"], stat["Period"]) == ("ModelLatency", "p99", 60)
+    assert latency["Threshold"] == configured.p99_latency_ms * 1000
+    # Error metrics are 1 per failed request: a rate of Sums, counted only with enough requests.
     for suffix, metric, limit in [
-        ("5xx-errors", "Invocation5XXErrors", alarms_config.max_5xx_errors),
-        ("model-errors", "InvocationModelErrors", alarms_config.max_model_errors),
+        ("new-fleet-5xx-rate", "Invocation5XXErrors", configured.max_5xx_rate_percent),
+        ("endpoint-5xx-rate", "Invocation5XXErrors", configured.max_5xx_rate_percent),
+        ("new-fleet-model-error-rate", "InvocationModelErrors", configured.max_model_error_rate_percent),
+        ("endpoint-model-error-rate", "InvocationModelErrors", configured.max_model_error_rate_percent),
+        ("new-fleet-4xx-rate", "Invocation4XXErrors", configured.max_4xx_rate_percent),
     ]:
-        alarm = alarms[f"{prefix}{suffix}"]
-        assert (alarm["MetricName"], alarm["Statistic"], alarm["Threshold"]) == (metric, "Sum", limit)
-    rate = alarms[f"{prefix}4xx-rate"]
-    (expression,) = [q for q in rate["Metrics"] if "Expression" in q]
-    assert "100 * errors / invocations" in expression["Expression"]
-    assert {m["MetricName"] for m in alarm_metrics(rate)} == {"Invocation4XXErrors", "Invocations"}
-    assert rate["Threshold"] == alarms_config.max_4xx_rate_percent
+        alarm = alarms[suffix]
+        errors = metric[0].lower() + metric[1:]
+        (expression,) = [q for q in alarm["Metrics"] if "Expression" in q]
+        assert expression["Expression"] == (
+            f"IF(invocations >= {configured.min_invocations}, 100 * {errors} / invocations, 0)"
+        )
+        stats = {q["Id"]: q["MetricStat"] for q in alarm["Metrics"] if "MetricStat" in q}
+        assert {(i, s["Metric"]["MetricName"], s["Stat"], s["Period"]) for i, s in stats.items()} == {
+            (errors, metric, "Sum", 60),
+            ("invocations", "Invocations", "Sum", 60),
+        }
+        assert alarm["Threshold"] == limit
     for alarm in alarms.values():
-        if alarm["AlarmName"].startswith(prefix):
-            assert alarm["TreatMissingData"] == "notBreaching"  # no traffic is not a failed release
-            assert alarm["EvaluationPeriods"] == alarms_config.evaluation_periods
+        assert alarm["TreatMissingData"] == "notBreaching"  # no traffic is not a failed release
+        assert alarm["EvaluationPeriods"] == configured.evaluation_periods
 
 
 def test_worst_case_time_to_rollback_follows_config_and_is_within_three_periods_and_a_minute(tmp_path: Path) -> None:
     stage = stage_for(raw_config(), tmp_path, "staging", **{"release.staging": EXAMPLE_RELEASE_ARN})
     alarms = stage.serving.rollback_alarms
-    configured = SETTINGS.environment("staging").alarms
+    staging = SETTINGS.environment("staging")
     seconds = alarms.worst_case_detection.to_seconds()
-    assert seconds == configured.period_seconds * configured.evaluation_periods + 60
-    assert seconds <= 3 * configured.period_seconds + 60
+    assert seconds == staging.alarms.period_seconds * staging.alarms.evaluation_periods + 120
+    assert seconds <= 3 * staging.alarms.period_seconds + 60
+    policy = endpoint(Template.from_stack(stage.serving))["DeploymentConfig"]["BlueGreenUpdatePolicy"]
+    assert seconds < policy["TrafficRoutingConfiguration"]["WaitIntervalInSeconds"]
+    assert seconds < policy["TerminationWaitInSeconds"]
+
+
+def test_an_instance_type_with_local_storage_gets_no_volume_key(tmp_path: Path) -> None:
+    """CreateEndpointConfig fails when KmsKeyId is given for a type with NVMe instance storage."""
+    raw = raw_config()
+    raw["environments"]["dev"]["endpoint"]["instance_type"] = "ml.g5.xlarge"
+    stage = stage_for(raw, tmp_path, "dev", **{"release.dev": EXAMPLE_RELEASE_ARN})
+    (props,) = resources(Template.from_stack(stage.serving), "AWS::SageMaker::EndpointConfig")
+    assert "KmsKeyId" not in props
+    assert props["ProductionVariants"][0]["InstanceType"] == "ml.g5.xlarge"
+    assert "KmsKeyId" in props["DataCaptureConfig"]  # captured data is still encrypted with the key
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
@@ -244,7 +304,10 @@ def test_execution_role_pulls_only_the_registered_image_of_the_sagemaker_image_a
 def test_execution_role_may_describe_exactly_the_rollback_alarms(assembly: Assembly, env: str) -> None:
     """SageMaker's auto-rollback asks the execution role for cloudwatch:DescribeAlarms on its alarms."""
     template = serving(assembly, env)
-    (described,) = [s for s in statements(template, "EndpointExecutionRole") if s.get("Sid") == "ReadRollbackAlarms"]
+    (described,) = statements(template, "EndpointReadRollbackAlarms")
+    (policy,) = [p for i, p in template.find_resources("AWS::IAM::Policy").items() if "EndpointReadRollbackAlarms" in i]
+    (role_id,) = [i for i in template.find_resources("AWS::IAM::Role") if i.startswith("EndpointExecutionRole")]
+    assert [r["Ref"] for r in policy["Properties"]["Roles"]] == [role_id]
     assert described["Action"] == "cloudwatch:DescribeAlarms"
     deployment = endpoint(template)["DeploymentConfig"]
     rollback_names = {a["AlarmName"] for a in deployment["AutoRollbackConfiguration"]["Alarms"]}
