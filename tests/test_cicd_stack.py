@@ -341,7 +341,7 @@ def test_nag_checks_stacks_inside_the_pipelines_stages(tmp_path: Path, monkeypat
             deployed_by_pipeline.append(stage.node.path)
         return stage
 
-    monkeypatch.setattr(environment_stage, "EnvironmentStage", prod_with_insecure_bucket)
+    monkeypatch.setattr(app, "EnvironmentStage", prod_with_insecure_bucket)
     application = cdk.App(context=cdk_json_context(), outdir=str(tmp_path))
     app.build_app(application)
     delivery = application.node.find_child("Cicd").node.find_child("Delivery")
@@ -369,7 +369,7 @@ def test_a_stage_with_file_assets_still_passes_nag(tmp_path: Path, monkeypatch: 
         s3_assets.Asset(stage.storage, "Code", path=str(code))
         return stage
 
-    monkeypatch.setattr(environment_stage, "EnvironmentStage", stage_with_asset)
+    monkeypatch.setattr(app, "EnvironmentStage", stage_with_asset)
     application = cdk.App(context=cdk_json_context(), outdir=str(tmp_path / "out"))
     app.build_app(application)
     application.synth()  # raises on any unacknowledged finding
