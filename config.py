@@ -400,6 +400,11 @@ class ResourceNames:
         return f"{self.project}-{env}-deploy-check"
 
     @property
+    def endpoint_resource_tag(self) -> str:
+        """Tag key on the Models and EndpointConfigs made for an endpoint; the value is the endpoint's name."""
+        return f"{self.project}:endpoint"
+
+    @property
     def delivery_pipeline(self) -> str:
         """The CodePipeline that tests, synthesizes and promotes the app through every environment."""
         return f"{self.project}-pipeline"

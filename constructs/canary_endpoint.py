@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import ArnFormat, Stack
+from aws_cdk import ArnFormat, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
@@ -105,6 +105,12 @@ class CanaryEndpoint(Construct):
                 ),
             ),
         )
+
+        # Kept when replaced (UpdateReplacePolicy) and when the stack goes (DeletionPolicy): after a
+        # guardrail rollback the endpoint still runs the replaced pair, which CloudFormation would
+        # otherwise delete once it reports the update done. `mlopsctl cleanup` removes unused ones.
+        for replaced_per_release in (self.model, self.endpoint_config):
+            replaced_per_release.apply_removal_policy(RemovalPolicy.RETAIN)
 
         self.endpoint = sagemaker.CfnEndpoint(
             self,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from aws_cdk import Acknowledgment, RemovalPolicy, Stack, Stage, Validations, pipelines
+from aws_cdk import Acknowledgment, CfnOutput, RemovalPolicy, Stack, Stage, Validations, pipelines
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codecommit as codecommit
 from aws_cdk import aws_codepipeline as codepipeline
@@ -24,6 +24,8 @@ RELEASES_DIR = "releases"
 # Where the post-deploy steps receive the synth step's resolved releases, before copying them
 # into releases/ (a directory the repository may already have).
 RESOLVED_RELEASES_INPUT = "resolved-releases"
+# The post-deploy checks receive the EndpointConfig the deployment requested under this name.
+REQUESTED_ENDPOINT_CONFIG_VARIABLE = "REQUESTED_ENDPOINT_CONFIG"
 
 # Pinned runtimes, so an image update cannot change the Python or Node that builds the app
 # (Python as in pyproject.toml; Node 22 because the CDK's jsii runtime no longer supports 20).
@@ -41,6 +43,8 @@ class Promotion:
     check_role_name: str
     approval_before: bool
     smoke_test_after: bool
+    # The serving stack's output naming the EndpointConfig it deployed; None without a release.
+    requested_endpoint_config: CfnOutput | None = None
 
 
 class DeliveryPipeline(Construct):
@@ -190,17 +194,24 @@ class DeliveryPipeline(Construct):
             f"mkdir -p {RELEASES_DIR} && cp -R {RESOLVED_RELEASES_INPUT}/. {RELEASES_DIR}/",
         ]
 
+        requested = promotion.requested_endpoint_config
+        variables = {REQUESTED_ENDPOINT_CONFIG_VARIABLE: requested} if requested is not None else {}
+        config_check = f' --endpoint-config "${REQUESTED_ENDPOINT_CONFIG_VARIABLE}"' if requested is not None else ""
+
         def verifier_step(step_id: str, command: str) -> pipelines.CodeBuildStep:
             """`mlopsctl <command>` on the resolved releases, as the environment's deploy-verifier role.
 
-            Skipped (successfully) while the environment has no release, i.e. before the first approval.
+            With a release, the endpoint must run the EndpointConfig this deployment requested. Without
+            one it passes only while the environment has no endpoint (before the first approval); an
+            endpoint left serving a version that is no longer Approved fails the step, and the pipeline.
             """
             return pipelines.CodeBuildStep(
                 step_id,
                 input=self.source,
                 additional_inputs={RESOLVED_RELEASES_INPUT: releases},
                 install_commands=install,
-                commands=[f"{CLI} {command} --env {env} --role-arn {role_arn} --skip-without-release"],
+                commands=[f"{CLI} {command} --env {env} --role-arn {role_arn} --skip-without-release{config_check}"],
+                env_from_cfn_outputs=variables,
                 role=check_role,
             )
 

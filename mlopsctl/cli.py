@@ -16,13 +16,14 @@ from rich.console import Console
 from rich.table import Table
 
 import config
-from mlopsctl import operations, registry
+from mlopsctl import cleanup as cleanup_ops
+from mlopsctl import operations, registry, verification
 from mlopsctl.aws import session_factory
 from mlopsctl.errors import NothingApproved, OperatorError
 
 app = typer.Typer(
     name="mlopsctl",
-    help="Release control for mlops-delivery: status, compare, approve, reject, rollback, retrain.",
+    help="Release control for mlops-delivery: status, compare, approve, reject, rollback, retrain, cleanup.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -40,7 +41,17 @@ SkipWithoutRelease = Annotated[
     bool,
     typer.Option(
         "--skip-without-release",
-        help="Succeed without AWS calls when ENV has no release (no model approved yet, so no endpoint).",
+        help=(
+            "When ENV has no release (nothing Approved): succeed if ENV has no endpoint yet (first installation), "
+            "fail if it has one (it keeps serving a version that is no longer Approved)."
+        ),
+    ),
+]
+EndpointConfigName = Annotated[
+    str | None,
+    typer.Option(
+        "--endpoint-config",
+        help="The EndpointConfig the deployment requested; fail unless the endpoint runs it (not a rolled-back one).",
     ),
 ]
 
@@ -59,8 +70,16 @@ def _context(
     return operations.Context(cfg=cfg, clients=session_factory(profile, region, role_arn))
 
 
-def _skipped_without_release(env: str, cdk_json: Path | None, overrides: dict[str, Any] | None, as_json: bool) -> bool:
-    """True (and says so) when ENV has no release, so the delivery pipeline's checks have nothing to check."""
+def _skipped_without_release(
+    env: str,
+    profile: str | None,
+    region: str | None,
+    role_arn: str | None,
+    cdk_json: Path | None,
+    overrides: dict[str, Any] | None,
+    as_json: bool,
+) -> bool:
+    """True (and says so) when ENV has no release and no endpoint; exits 1 when an endpoint is left serving."""
 
     def has_release() -> bool:
         try:
@@ -70,11 +89,16 @@ def _skipped_without_release(env: str, cdk_json: Path | None, overrides: dict[st
 
     if _run(as_json, has_release):
         return False
-    message = f"{env}: no release (no model approved yet), so no endpoint to check; skipped."
+    result = _run(
+        as_json,
+        lambda: verification.unreleased_behind_role(
+            lambda: _context(profile, region, role_arn, cdk_json, overrides), env, role_arn
+        ),
+    )
     if as_json:
-        _json({"skipped": True, "message": message})
+        _json(result)
     else:
-        out.print(message, markup=False)
+        out.print(result["message"], markup=False)
     return True
 
 
@@ -321,7 +345,10 @@ def resolve_release(
         bool,
         typer.Option(
             "--allow-none",
-            help="Nothing Approved yet is not an error: remove ENV's release file so synth skips its serving stack.",
+            help=(
+                "Nothing Approved is not an error here: remove ENV's release file so synth leaves its serving stack "
+                "out; the post-deploy check then fails if ENV already has an endpoint."
+            ),
         ),
     ] = False,
     profile: Profile = None,
@@ -343,9 +370,13 @@ def resolve_release(
 
     result = _run(as_json, resolve)
     if result is None:
-        # A first installation has no approved model yet: synth then skips this serving stack.
+        # Right for a first installation only; the post-deploy check (verification.unreleased) tells
+        # it apart from an endpoint left serving a version that is no longer Approved, and fails that.
         path.unlink(missing_ok=True)
-        message = f"{env}: no Approved version yet; serving is skipped until one is approved."
+        message = (
+            f"{env}: no Approved version yet; synth leaves the serving stack out, and the post-deploy check "
+            "fails if an endpoint already serves."
+        )
         return _json({"release": None, "message": message}) if as_json else out.print(message, markup=False)
     if print_context:
         context = f"-c release.{env}={result['model_package_arn']}"
@@ -364,6 +395,7 @@ def resolve_release(
 def record_deployment(
     env: EnvName,
     release: Annotated[str | None, typer.Option(help="Release ARN (default: releases/<env>.json or -c).")] = None,
+    endpoint_config: EndpointConfigName = None,
     skip_without_release: SkipWithoutRelease = False,
     profile: Profile = None,
     region: Region = None,
@@ -373,10 +405,13 @@ def record_deployment(
 ) -> None:
     """After a deployment: verify the endpoint really serves the release, then append to the ledger."""
     overrides = {f"release.{env}": release} if release else None
-    if skip_without_release and _skipped_without_release(env, cdk_json, overrides, as_json):
+    if skip_without_release and _skipped_without_release(env, profile, region, role_arn, cdk_json, overrides, as_json):
         return None
     result = _run(
-        as_json, lambda: operations.record_deployment(_context(profile, region, role_arn, cdk_json, overrides), env)
+        as_json,
+        lambda: operations.record_deployment(
+            _context(profile, region, role_arn, cdk_json, overrides), env, endpoint_config
+        ),
     )
     if as_json:
         return _json(result)
@@ -390,6 +425,7 @@ def smoke_test(
     env: EnvName,
     max_latency_ms: Annotated[float, typer.Option(help="Slowest acceptable request, round trip.")] = 2000.0,
     sample: Annotated[Path, typer.Option(help="CSV rows of the 30 features, no header.")] = operations.SAMPLE_PAYLOAD,
+    endpoint_config: EndpointConfigName = None,
     skip_without_release: SkipWithoutRelease = False,
     profile: Profile = None,
     region: Region = None,
@@ -398,12 +434,16 @@ def smoke_test(
     cdk_json: Cdk = None,
 ) -> None:
     """Invoke ENV's endpoint with sample rows; check HTTP status, response schema and latency."""
-    if skip_without_release and _skipped_without_release(env, cdk_json, None, as_json):
+    if skip_without_release and _skipped_without_release(env, profile, region, role_arn, cdk_json, None, as_json):
         return None
     result = _run(
         as_json,
         lambda: operations.smoke_test(
-            _context(profile, region, role_arn, cdk_json), env, max_latency_ms, sample=sample
+            _context(profile, region, role_arn, cdk_json),
+            env,
+            max_latency_ms,
+            sample=sample,
+            requested_config=endpoint_config,
         ),
     )
     if as_json:
@@ -412,6 +452,35 @@ def smoke_test(
         f"{result['endpoint_name']}: {result['requests']} requests OK, slowest {result['max_latency_ms']} ms "
         f"(limit {result['limit_ms']:.0f} ms)."
     )
+
+
+@app.command()
+def cleanup(
+    env: EnvName,
+    yes: Annotated[bool, typer.Option("--yes", help="Delete; without it, only list what would be deleted.")] = False,
+    profile: Profile = None,
+    region: Region = None,
+    role_arn: RoleArn = None,
+    as_json: AsJson = False,
+    cdk_json: Cdk = None,
+) -> None:
+    """Delete ENV's Models and EndpointConfigs that no endpoint uses (a dry run unless --yes)."""
+    result = _run(as_json, lambda: cleanup_ops.cleanup(_context(profile, region, role_arn, cdk_json), env, delete=yes))
+    if as_json:
+        return _json(result)
+    configs, models = result["delete"]["endpoint_configs"], result["delete"]["models"]
+    verb = "Deleted" if yes else "Would delete"
+    out.print(
+        f"{env} ({result['region']}): {verb} {len(configs)} endpoint configs and {len(models)} models that no "
+        f"endpoint uses; kept in use: {', '.join(result['in_use']['endpoint_configs']) or 'none'}.",
+        markup=False,
+    )
+    for name in configs:
+        out.print(f"  endpoint config {name}", markup=False)
+    for name in models:
+        out.print(f"  model {name}", markup=False)
+    if not yes and (configs or models):
+        out.print("Nothing deleted (dry run); run again with --yes to delete them.", markup=False)
 
 
 def main() -> None:

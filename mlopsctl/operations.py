@@ -16,7 +16,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from config import AppConfig, EnvironmentConfig
-from mlopsctl import endpoint, ledger, registry
+from mlopsctl import endpoint, ledger, registry, verification
 from mlopsctl.aws import REGISTRY, ClientFactory
 from mlopsctl.errors import NothingApproved, OperatorError
 
@@ -351,27 +351,13 @@ def resolve_release(ctx: Context, env_name: str) -> dict[str, Any]:
 # ---------------------------------------------------------------- record-deployment
 
 
-def record_deployment(ctx: Context, env_name: str) -> dict[str, Any]:
+def record_deployment(ctx: Context, env_name: str, requested_config: str | None = None) -> dict[str, Any]:
+    """Appends ENV's release to the ledger once the endpoint serves it (on `requested_config`, when given)."""
     env = ctx.env(env_name)
     names = ctx.cfg.names
-    if env.release is None:
-        raise OperatorError(
-            f"No release for {env.name}: expected releases/{env.name}.json or -c release.{env.name}=<arn> "
-            "(run mlopsctl resolve-release first)."
-        )
+    live = verification.served_release(ctx, env_name, requested_config, outcome="nothing recorded")
+    assert env.release is not None  # served_release refuses an environment without one
     wanted = env.release.model_package_arn
-    endpoint_name = names.endpoint(env.name)
-    live = endpoint.live_state(ctx.in_env("sagemaker", env), endpoint_name, names.variant)
-    if live is None:
-        raise OperatorError(f"Endpoint {endpoint_name} does not exist in {env.region}; nothing recorded.")
-    if live.status != endpoint.IN_SERVICE:
-        raise OperatorError(f"Endpoint {endpoint_name} is {live.status}, not InService; nothing recorded.")
-    if live.model_package_arn != wanted:
-        raise OperatorError(
-            f"Endpoint {endpoint_name} is InService but serves v{registry.version_of(live.model_package_arn)} "
-            f"on {live.endpoint_config_name}, not the release v{registry.version_of(wanted)}: the deployment was "
-            "rolled back (or never applied); nothing recorded."
-        )
     parameter = names.ledger_parameter(env.name)
     ssm = ctx.in_env("ssm", env)
     previous = ledger.current(ssm, parameter)
@@ -430,9 +416,13 @@ def smoke_test(
     *,
     sample: Path = SAMPLE_PAYLOAD,
     clock: Callable[[], float] = time.perf_counter,
+    requested_config: str | None = None,
 ) -> dict[str, Any]:
+    """With `requested_config` (the pipeline's check), first the endpoint must serve ENV's release on it."""
     env = ctx.env(env_name)
     endpoint_name = ctx.cfg.names.endpoint(env.name)
+    if requested_config is not None:
+        verification.served_release(ctx, env_name, requested_config, outcome="not smoke-tested")
     runtime = ctx.in_env("sagemaker-runtime", env)
     rows = load_sample(sample)
     # One single-row request per sample plus one batch: both shapes the serving code must accept.

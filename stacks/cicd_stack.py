@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from aws_cdk import RemovalPolicy, Stack, Stage
+from aws_cdk import CfnOutput, RemovalPolicy, Stack
 from aws_cdk import aws_codepipeline as codepipeline
 
 from config import AppConfig
@@ -15,6 +15,11 @@ from constructs.model_approval_trigger import ModelApprovalTrigger
 from constructs.model_registry import ModelRegistry
 from constructs.notifications import Notifications
 from constructs.secure_bucket import AccessLogBucket
+from stacks.environment_stage import EnvironmentStage
+
+
+def _requested_endpoint_config(stage: EnvironmentStage) -> CfnOutput | None:
+    return stage.serving.requested_endpoint_config if stage.serving is not None else None
 
 
 class CicdStack(Stack):
@@ -30,7 +35,7 @@ class CicdStack(Stack):
         id_: str,
         *,
         app_config: AppConfig,
-        stages: Mapping[str, Stage],
+        stages: Mapping[str, EnvironmentStage],
         registry: ModelRegistry,
         cdk_cli_version: str,
         **kwargs: Any,
@@ -53,6 +58,7 @@ class CicdStack(Stack):
                 approval_before=env.production,
                 # The last environment before production is where the release is smoke-tested.
                 smoke_test_after=not env.production and index + 1 < len(order) and order[index + 1].production,
+                requested_endpoint_config=_requested_endpoint_config(stages[env.name]),
             )
             for index, env in enumerate(order)
         ]

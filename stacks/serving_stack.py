@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Stack
+from aws_cdk import CfnOutput, Stack, Tags
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
@@ -71,6 +71,17 @@ class ServingStack(Stack):
             topic=alerts_topic,
         )
         self.endpoint.roll_back_on(self.rollback_alarms)
+        # The tag lets `mlopsctl cleanup` find this endpoint's retained Models and EndpointConfigs.
+        for per_release in (self.endpoint.model, self.endpoint.endpoint_config):
+            Tags.of(per_release).add(names.endpoint_resource_tag, endpoint_name)
+        # What this deployment asked the endpoint to run; the pipeline's checks compare it with
+        # what DescribeEndpoint reports, which differs after a guardrail rollback.
+        self.requested_endpoint_config = CfnOutput(
+            self,
+            "RequestedEndpointConfig",
+            value=self.endpoint.endpoint_config.attr_endpoint_config_name,
+            description=f"EndpointConfig this deployment of {endpoint_name} requested",
+        )
         self.drift = DriftMonitor(
             self,
             "DriftMonitor",

@@ -137,7 +137,7 @@ def test_smoke_test_runs_after_staging_deploys_and_before_the_approval(assembly:
     assert names.index("Staging") < names.index("Prod")
     assert buildspec(template, smoke)["phases"]["build"]["commands"] == [
         f".venv/bin/python -m mlopsctl smoke-test --env staging --role-arn {verifier_arn('staging')}"
-        " --skip-without-release"
+        ' --skip-without-release --endpoint-config "$REQUESTED_ENDPOINT_CONFIG"'
     ]
     assert "SmokeTest" not in {a["Name"] for a in stage(template, "Dev") + stage(template, "Prod")}
 
@@ -153,7 +153,7 @@ def test_each_deployment_is_verified_and_recorded_last_in_its_stage(
     spec = buildspec(template, record)
     assert spec["phases"]["build"]["commands"] == [
         f".venv/bin/python -m mlopsctl record-deployment --env {env} --role-arn {verifier_arn(env)}"
-        " --skip-without-release"
+        ' --skip-without-release --endpoint-config "$REQUESTED_ENDPOINT_CONFIG"'
     ]
     # The releases the synth step resolved are what the ledger records, not a fresh lookup.
     (synth_action,) = stage(template, "Build")
@@ -469,3 +469,14 @@ def test_single_account_needs_no_forwarder_no_bus_policy_and_no_cross_account_ke
     bucket = template.find_resources("AWS::S3::Bucket")[store["Location"]["Ref"]]["Properties"]
     sse = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
     assert sse["SSEAlgorithm"] == "aws:kms"
+
+
+def test_without_a_release_the_post_deploy_checks_still_run_but_request_no_config(single_account: Assembly) -> None:
+    """No serving stack, so no requested config; the step itself fails if an endpoint is left serving."""
+    template = single_account.template(CICD)
+    for stage_name, env in (("Dev", "dev"), ("Staging", "staging"), ("Prod", "prod")):
+        record = action_named(stage(template, stage_name), "RecordDeployment")
+        assert "EnvironmentVariables" not in record["Configuration"]
+        (command,) = buildspec(template, record)["phases"]["build"]["commands"]
+        role = f"arn:aws:iam::{TOOLCHAIN_ACCOUNT}:role/mlops-delivery-{env}-deploy-verifier"
+        assert command.endswith(f"record-deployment --env {env} --role-arn {role} --skip-without-release")

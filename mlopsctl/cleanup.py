@@ -1,0 +1,144 @@
+"""`mlopsctl cleanup`: delete one environment's Models and EndpointConfigs that no endpoint uses.
+
+They pile up on purpose: the serving stack retains the pair each release replaces (after a
+guardrail rollback the endpoint still runs it), and every `mlopsctl rollback` creates a pair.
+Only this app's own are candidates: tagged `<project>:endpoint=<endpoint>` by the serving stack,
+or named `<endpoint>-v<version>-<timestamp>` by a rollback. Never deleted: the current or pending
+EndpointConfig of any endpoint in the account and region, and the Models those configs name.
+Nothing is planned while any endpoint or the environment's serving stack is mid-update, because
+an update in flight (or a stack rolling back) may still switch to a config that looks unused now.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from config import EnvironmentConfig
+from mlopsctl import endpoint
+from mlopsctl.errors import OperatorError
+from mlopsctl.operations import Context
+
+# Endpoint states with no update in flight (see the EndpointStatus enum of DescribeEndpoint).
+SETTLED_ENDPOINT = frozenset({endpoint.IN_SERVICE, "OutOfService", "Failed"})
+# A stack that failed to roll back still needs its previous resources to continue the rollback.
+STUCK_STACK = "UPDATE_ROLLBACK_FAILED"
+
+
+@dataclass
+class InUse:
+    configs: set[str] = field(default_factory=set)
+    models: set[str] = field(default_factory=set)
+
+
+def _pages(client: Any, operation: str, key: str, **request: Any) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    for page in client.get_paginator(operation).paginate(**request):
+        items.extend(page.get(key, []))
+    return items
+
+
+def _models_of(config: dict[str, Any]) -> set[str]:
+    variants = [*config.get("ProductionVariants", []), *(config.get("ShadowProductionVariants") or [])]
+    return {variant["ModelName"] for variant in variants if variant.get("ModelName")}
+
+
+def in_use(sm: Any) -> InUse:
+    """What every endpoint of the account and region runs or is about to run; refuses mid-update."""
+    endpoints = _pages(sm, "list_endpoints", "Endpoints")
+    moving = sorted(
+        f"{e['EndpointName']} ({e['EndpointStatus']})" for e in endpoints if e["EndpointStatus"] not in SETTLED_ENDPOINT
+    )
+    if moving:
+        raise OperatorError(
+            f"Refusing cleanup: endpoints are changing: {', '.join(moving)}. An update in flight may still "
+            "switch to (or roll back to) a config that looks unused now; run it again once they are InService."
+        )
+    used = InUse()
+    for summary in endpoints:
+        description = sm.describe_endpoint(EndpointName=summary["EndpointName"])
+        used.configs.add(description["EndpointConfigName"])
+        pending = (description.get("PendingDeploymentSummary") or {}).get("EndpointConfigName")
+        if pending:
+            used.configs.add(pending)
+    for name in sorted(used.configs):
+        try:
+            used.models |= _models_of(sm.describe_endpoint_config(EndpointConfigName=name))
+        except ClientError as error:
+            # An endpoint can outlive its config (deleted by hand); it then names no model we could keep.
+            if error.response["Error"]["Code"] != "ValidationException":
+                raise
+    return used
+
+
+def _refuse_during_stack_update(cfn: Any, stack_name: str) -> None:
+    try:
+        stacks = cfn.describe_stacks(StackName=stack_name)["Stacks"]
+    except ClientError as error:
+        if "does not exist" in error.response["Error"].get("Message", ""):
+            return
+        raise
+    status = stacks[0]["StackStatus"]
+    if status.endswith("_IN_PROGRESS") or status == STUCK_STACK:
+        raise OperatorError(
+            f"Refusing cleanup: stack {stack_name} is {status}; CloudFormation may still need the previous "
+            "Model and EndpointConfig. Run it again once the stack is *_COMPLETE."
+        )
+
+
+def _owned(
+    sm: Any, items: list[dict[str, Any]], kind: str, tag: tuple[str, str], made_by_rollback: re.Pattern[str]
+) -> list[str]:
+    """Names of the `kind` ("Model" or "EndpointConfig") summaries this app made for the endpoint."""
+    names = []
+    for item in items:
+        name = item[f"{kind}Name"]
+        if made_by_rollback.fullmatch(name):
+            names.append(name)
+            continue
+        tags = _pages(sm, "list_tags", "Tags", ResourceArn=item[f"{kind}Arn"])
+        if any((t["Key"], t.get("Value")) == tag for t in tags):
+            names.append(name)
+    return sorted(names)
+
+
+def plan(ctx: Context, env: EnvironmentConfig) -> dict[str, Any]:
+    names = ctx.cfg.names
+    endpoint_name = names.endpoint(env.name)
+    sm = ctx.in_env("sagemaker", env)
+    _refuse_during_stack_update(ctx.in_env("cloudformation", env), names.stack(env.name, "serving"))
+    used = in_use(sm)
+    tag = (names.endpoint_resource_tag, endpoint_name)
+    # endpoint.create_release_config names a rollback's Model and EndpointConfig this way.
+    made_by_rollback = re.compile(rf"{re.escape(endpoint_name)}-v\d+-\d+")
+    configs = _owned(
+        sm, _pages(sm, "list_endpoint_configs", "EndpointConfigs"), "EndpointConfig", tag, made_by_rollback
+    )
+    models = _owned(sm, _pages(sm, "list_models", "Models"), "Model", tag, made_by_rollback)
+    return {
+        "environment": env.name,
+        "endpoint_name": endpoint_name,
+        "region": env.region,
+        "in_use": {"endpoint_configs": sorted(used.configs), "models": sorted(used.models)},
+        "delete": {
+            "endpoint_configs": [c for c in configs if c not in used.configs],
+            "models": [m for m in models if m not in used.models],
+        },
+    }
+
+
+def cleanup(ctx: Context, env_name: str, *, delete: bool) -> dict[str, Any]:
+    """The plan (dry run), or the plan carried out when `delete`: configs first, then their models."""
+    env = ctx.env(env_name)
+    result = plan(ctx, env)
+    result["deleted"] = delete
+    if delete:
+        sm = ctx.in_env("sagemaker", env)
+        for name in result["delete"]["endpoint_configs"]:
+            sm.delete_endpoint_config(EndpointConfigName=name)
+        for name in result["delete"]["models"]:
+            sm.delete_model(ModelName=name)
+    return result
