@@ -73,7 +73,9 @@ def record(rows: list[list[float]], at: datetime, *, base64_encoded: bool = Fals
     )
 
 
-def check(lines: list[str], stats: dict[str, Any] | None = None, min_records: int = 1) -> drift_check.DriftReport:
+def check(
+    lines: list[str], stats: dict[str, Any] | None = None, min_records: int = 1, max_rejected_fraction: float = 0.9
+) -> drift_check.DriftReport:
     return drift_check.check_drift(
         statistics=stats or statistics(("a", UNIFORM), ("b", UNIFORM)),
         capture_lines=lines,
@@ -83,6 +85,7 @@ def check(lines: list[str], stats: dict[str, Any] | None = None, min_records: in
         end=END,
         threshold=0.2,
         min_records=min_records,
+        max_rejected_fraction=max_rejected_fraction,
     )
 
 
@@ -147,11 +150,102 @@ def test_malformed_records_and_rows_are_counted_not_silently_dropped() -> None:
     assert (report.captured_records, report.rejected_records) == (1, 3)
 
 
+ROW_METRICS = [
+    drift_check.ROWS_READ_METRIC,
+    drift_check.ROWS_ACCEPTED_METRIC,
+    drift_check.ROWS_REJECTED_METRIC,
+    drift_check.REJECTED_FRACTION_METRIC,
+]
+
+
+def published(report: drift_check.DriftReport) -> dict[str, float]:
+    """The per-run (EndpointName-only) datums of a report, by metric name."""
+    return {d["MetricName"]: d["Value"] for d in drift_check.metric_data(report, END) if len(d["Dimensions"]) == 1}
+
+
 def test_too_little_data_publishes_no_psi_so_the_alarm_cannot_fire_on_noise() -> None:
     report = check([record([[1.0, 2.0]], END - timedelta(minutes=1))], min_records=30)
     assert report.status == "insufficient-data" and report.max_psi is None
+    assert "at least 30" in report.reason
     data = drift_check.metric_data(report, END)
-    assert [d["MetricName"] for d in data] == [drift_check.RECORDS_METRIC]
+    assert [d["MetricName"] for d in data] == ROW_METRICS, "row counts, the proof the check ran, but no PSI"
+
+
+def test_every_run_publishes_rows_read_accepted_and_rejected_even_with_no_traffic() -> None:
+    assert published(check([], min_records=30)) == dict.fromkeys(ROW_METRICS, 0)
+    lines = [record(uniform_rows(), END - timedelta(minutes=5)), record([[1.0, 2.0, 3.0]], END - timedelta(minutes=5))]
+    counts = published(check(lines))
+    assert counts == {
+        drift_check.ROWS_READ_METRIC: 201,
+        drift_check.ROWS_ACCEPTED_METRIC: 200,
+        drift_check.ROWS_REJECTED_METRIC: 1,
+        drift_check.REJECTED_FRACTION_METRIC: round(1 / 201, 6),
+    }
+
+
+def capture_with(content_type: str, data: str) -> str:
+    line = json.loads(record([[1.0, 2.0]], END - timedelta(minutes=1)))
+    line["captureData"]["endpointInput"].update(observedContentType=content_type, data=data)
+    return json.dumps(line)
+
+
+@pytest.mark.parametrize(
+    ("lines", "reason", "message"),
+    [
+        ([record([[1.0, 2.0, 3.0]] * 50, END - timedelta(minutes=1))], drift_check.COLUMN_COUNT, "has 3 values"),
+        ([capture_with("application/json", '{"instances": [[1, 2]]}')] * 40, drift_check.NOT_CSV, "application/json"),
+        ([capture_with("text/csv", "1.0,abc")] * 40, drift_check.NON_NUMERIC, "'b' has the non-numeric value 'abc'"),
+    ],
+    ids=["other-column-count", "json-content-type", "non-numeric-values"],
+)
+def test_capture_whose_schema_differs_from_the_baseline_is_a_failed_check(
+    lines: list[str], reason: str, message: str
+) -> None:
+    report = check(lines, min_records=30, max_rejected_fraction=0.05)
+    assert report.status == drift_check.STATUS_FAILED, "not insufficient-data: the data is there but unusable"
+    assert report.rejections == {reason: report.rejected_records} and report.captured_records == 0
+    assert reason in report.reason and message in report.reason
+    assert json.loads(report.to_json())["reason"] == report.reason
+    assert report.max_psi is None, "a failed check publishes no PSI, so it cannot start retraining"
+    assert published(report)[drift_check.REJECTED_FRACTION_METRIC] == 1.0
+
+
+def test_a_few_rejected_rows_within_the_allowed_fraction_still_give_a_verdict() -> None:
+    lines = [record(uniform_rows(), END - timedelta(minutes=5)), record([[1.0, 2.0, 3.0]], END - timedelta(minutes=5))]
+    assert check(lines, max_rejected_fraction=0.05).status == drift_check.STATUS_OK
+    assert check(lines, max_rejected_fraction=0.0).status == drift_check.STATUS_FAILED
+
+
+def test_nan_and_empty_cells_are_missing_values_never_drift() -> None:
+    clean = uniform_rows()
+    gaps = [f"{('nan', '', 'NaN')[i % 3]},{i % 10 + 0.5}" for i in range(120)]
+    with_gaps = "\n".join([*(f"{a},{b}" for a, b in clean), *gaps])
+    report = check([capture_with("text/csv", with_gaps)])
+    assert report.status == drift_check.STATUS_OK and report.rejected_records == 0
+    (a, b) = report.features
+    assert a.psi is not None and a.psi < 0.01, "NaN used to land in the top bucket (PSI > 10 on clean data)"
+    assert (a.missing_count, a.captured_count, b.missing_count) == (120, 200, 0)
+
+
+def test_a_feature_missing_from_every_row_has_no_psi_and_does_not_drift() -> None:
+    rows = "\n".join(f",{b}" for _, b in uniform_rows())
+    report = check([capture_with("text/csv", rows)])
+    (a, b) = report.features
+    assert (a.psi, a.drifted, a.missing_count) == (None, False, 200)
+    assert report.status == drift_check.STATUS_OK and report.max_psi == b.psi
+
+
+def test_feature_constant_in_the_baseline_is_still_checked() -> None:
+    import pandas as pd
+
+    from pipeline_steps import baseline
+
+    stats = baseline.statistics(pd.DataFrame({"a": [3.0] * 100, "b": [i % 10 + 0.5 for i in range(100)]}))
+    assert len(stats["features"][0]["numerical_statistics"]["distribution"]["kll"]["buckets"]) == 1
+    same = check([record([[3.0, i % 10 + 0.5] for i in range(100)], END - timedelta(minutes=1))], stats)
+    moved = check([record([[5.0, i % 10 + 0.5] for i in range(100)], END - timedelta(minutes=1))], stats)
+    assert same.status == drift_check.STATUS_OK and same.features[0].psi == 0.0
+    assert moved.drifted_features == ["a"] and moved.features[0].out_of_range_count == 100
 
 
 def test_metrics_carry_endpoint_and_feature_dimensions_and_an_all_features_maximum() -> None:
@@ -190,10 +284,20 @@ def test_hour_prefixes_follow_the_capture_layout() -> None:
 
 
 def test_arguments_need_a_baseline_source_and_a_namespace_when_publishing() -> None:
+    base = ["--endpoint-name=ep", "--capture=/tmp/x", "--max-rejected-fraction=0.05"]
     with pytest.raises(SystemExit):
-        drift_check.parse_args(["--endpoint-name=ep", "--capture=/tmp/x", "--no-publish"])
+        drift_check.parse_args([*base, "--no-publish"])
     with pytest.raises(SystemExit):
-        drift_check.parse_args(["--endpoint-name=ep", "--capture=/tmp/x", "--baseline-statistics=/tmp/s.json"])
+        drift_check.parse_args([*base, "--baseline-statistics=/tmp/s.json"])
+
+
+@pytest.mark.parametrize("fraction", ["-0.1", "1", "2"])
+def test_rejected_fraction_argument_is_a_share_below_one(fraction: str, capsys: Any) -> None:
+    with pytest.raises(SystemExit):
+        drift_check.parse_args(
+            ["--endpoint-name=ep", "--capture=/x", "--baseline-statistics=/s", f"--max-rejected-fraction={fraction}"]
+        )
+    assert "--max-rejected-fraction" in capsys.readouterr().err
 
 
 @mock_aws
@@ -236,6 +340,7 @@ def test_main_reads_s3_resolves_the_registered_baseline_and_publishes(tmp_path: 
             "--baseline-statistics=",
             f"--end-time={END.isoformat()}",
             "--metric-namespace=mlops-delivery/Drift",
+            "--max-rejected-fraction=0.05",
             f"--output-dir={tmp_path}",
         ]
     )
@@ -245,6 +350,16 @@ def test_main_reads_s3_resolves_the_registered_baseline_and_publishes(tmp_path: 
     metrics = cloudwatch.list_metrics(Namespace="mlops-delivery/Drift", MetricName="PSI")["Metrics"]
     features = sorted({d["Value"] for m in metrics for d in m["Dimensions"] if d["Name"] == "Feature"})
     assert features == ["ALL", "a", "b"]
+    rows = cloudwatch.get_metric_statistics(
+        Namespace="mlops-delivery/Drift",
+        MetricName=drift_check.ROWS_READ_METRIC,
+        Dimensions=[{"Name": "EndpointName", "Value": "ep"}],
+        StartTime=END - timedelta(minutes=5),
+        EndTime=END + timedelta(minutes=5),
+        Period=600,
+        Statistics=["Sum", "SampleCount"],
+    )["Datapoints"]
+    assert [(p["Sum"], p["SampleCount"]) for p in rows] == [(200.0, 1.0)]
 
 
 def test_local_run_shows_no_drift_on_sample_data_and_drift_on_the_shifted_batch(tmp_path: Path) -> None:
