@@ -295,9 +295,15 @@ def test_arguments_need_a_baseline_source_and_a_namespace_when_publishing() -> N
 def test_rejected_fraction_argument_is_a_share_below_one(fraction: str, capsys: Any) -> None:
     with pytest.raises(SystemExit):
         drift_check.parse_args(
-            ["--endpoint-name=ep", "--capture=/x", "--baseline-statistics=/s", f"--max-rejected-fraction={fraction}"]
+            [
+                "--endpoint-name=ep",
+                "--capture=/x",
+                "--baseline-statistics=/s",
+                "--no-publish",
+                f"--max-rejected-fraction={fraction}",
+            ]
         )
-    assert "--max-rejected-fraction" in capsys.readouterr().err
+    assert "--max-rejected-fraction must be at least 0 and below 1" in capsys.readouterr().err
 
 
 @mock_aws
