@@ -1,9 +1,12 @@
-"""The drift check: PSI against the registered baseline, capture parsing, window, metrics, local run."""
+"""The drift check: PSI against the registered baseline, capture parsing, window, metrics, local run;
+its health alarms (not running, rejected rows), which notify but never retrain; its role's reads."""
 
 from __future__ import annotations
 
 import base64
+import importlib
 import json
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -12,7 +15,10 @@ import boto3
 import pytest
 from moto import mock_aws
 
+import config
 from pipeline_steps import drift_check, local_drift_check
+from tests.conftest import ROOT, Assembly
+from tests.support import alarm_state_change_event
 
 END = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 START = END - timedelta(hours=1)
@@ -374,3 +380,77 @@ def test_local_run_shows_no_drift_on_sample_data_and_drift_on_the_shifted_batch(
     assert reports["drifted"].status == "drift"
     assert set(local_drift_check.SHIFTED_FEATURES) <= set(reports["drifted"].drifted_features)
     assert (tmp_path / "drifted" / "report" / "drift-report.json").exists()
+
+
+# --- health alarms, role and config (synthesized app) ---
+
+SETTINGS = config.load_cdk_json()
+NAMES = SETTINGS.names
+ENVIRONMENTS = [e.name for e in SETTINGS.environments]
+
+
+def serving(assembly: Assembly, env: str) -> Any:
+    return assembly.template(NAMES.stack(env, "serving"))
+
+
+def alarms(assembly: Assembly, env: str) -> dict[str, dict[str, Any]]:
+    found = serving(assembly, env).find_resources("AWS::CloudWatch::Alarm")
+    return {a["Properties"]["AlarmName"]: a["Properties"] for a in found.values()}
+
+
+def health_alarms(assembly: Assembly, env: str) -> dict[str, dict[str, Any]]:
+    prefix = NAMES.health_alarm_prefix(env)
+    return {name: alarm for name, alarm in alarms(assembly, env).items() if name.startswith(prefix)}
+
+
+def watched(alarm: dict[str, Any], env: str) -> list[dict[str, Any]]:
+    """The drift check's own datums (from a sample report) that an alarm reads."""
+    report = check([record(uniform_rows(), END - timedelta(minutes=5))])
+    report.endpoint_name = NAMES.endpoint(env)
+    return [
+        d
+        for d in drift_check.metric_data(report, END)
+        if d["MetricName"] == alarm["MetricName"] and d["Dimensions"] == alarm["Dimensions"]
+    ]
+
+
+def test_health_alarm_names_never_match_a_drift_alarm_prefix() -> None:
+    drift_prefixes = tuple(NAMES.drift_alarm_prefix(env) for env in ENVIRONMENTS)
+    for env in ENVIRONMENTS:
+        assert not NAMES.health_alarm_prefix(env).startswith(drift_prefixes)
+        assert not f"{NAMES.health_alarm_prefix(env)}drift-check-not-running".startswith(drift_prefixes)
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_health_alarms_notify_the_alerts_topic_like_the_drift_alarm(assembly: Assembly, env: str) -> None:
+    prefix = NAMES.health_alarm_prefix(env)
+    found = health_alarms(assembly, env)
+    assert set(found) == {f"{prefix}drift-check-not-running", f"{prefix}drift-check-rejected-rows"}
+    drift_alarm = alarms(assembly, env)[f"{NAMES.drift_alarm_prefix(env)}data-drift"]
+    for alarm in found.values():
+        assert alarm["AlarmActions"] == drift_alarm["AlarmActions"] and len(alarm["AlarmActions"]) == 1
+
+
+def test_health_alarm_state_changes_are_not_retraining_triggers(assembly: Assembly) -> None:
+    """Neither the retraining rule's alarm-name pattern nor the function accepts them."""
+    build = SETTINGS.build_environment.name
+    retraining = assembly.templates[NAMES.stack(build, "retraining")]["Resources"]
+    rules = [r["Properties"] for r in retraining.values() if r["Type"] == "AWS::Events::Rule"]
+    patterns = [r["EventPattern"] for r in rules if "aws.cloudwatch" in r.get("EventPattern", {}).get("source", [])]
+    (pattern,) = patterns
+    rule_prefixes = tuple(item["prefix"] for item in pattern["detail"]["alarmName"])
+    (function,) = [r for r in retraining.values() if r["Type"] == "AWS::Lambda::Function"]
+    # Values that are CloudFormation references (bucket names) do not matter here.
+    variables = {
+        k: v if isinstance(v, str) else k.lower() for k, v in function["Properties"]["Environment"]["Variables"].items()
+    }
+    sys.path.insert(0, str(ROOT / "lambda" / "start_retraining"))
+    triggers = importlib.import_module("retraining_triggers")
+    settings = importlib.import_module("retraining_settings").Settings.from_env(variables)
+    assert rule_prefixes and set(rule_prefixes) == set(settings.drift_alarm_prefixes)
+    for env in ENVIRONMENTS:
+        for name in health_alarms(assembly, env):
+            assert not name.startswith(rule_prefixes), f"{name} would reach the retraining function"
+            event = alarm_state_change_event(name, "ALARM", account=SETTINGS.environment(env).account)
+            with pytest.raises(triggers.UnknownTriggerError, match="not a drift alarm"):
+                triggers.parse_trigger(event, settings)
