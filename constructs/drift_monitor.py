@@ -183,8 +183,8 @@ class DriftMonitor(Construct):
                 label="max PSI over features",
             )
             self.records_metric = self._check_metric(
-                metric_namespace, drift_check.ROWS_ACCEPTED_METRIC, "Sum", _ALARM_PERIOD_HOURS * 60, "rows checked"
-            )
+                metric_namespace, drift_check.ROWS_ACCEPTED_METRIC, "Sum", _ALARM_PERIOD_HOURS * 60
+            ).with_(label="rows checked")
         self.alarm = cloudwatch.Alarm(
             self,
             "DriftAlarm",
@@ -210,7 +210,7 @@ class DriftMonitor(Construct):
             self._forward_alarm_events(alarm_name_prefix, model_build_target)
         acknowledge_wildcards(self.role, self._findings)
 
-    def _check_metric(self, namespace: str, name: str, statistic: str, minutes: int, label: str) -> cloudwatch.Metric:
+    def _check_metric(self, namespace: str, name: str, statistic: str, minutes: int) -> cloudwatch.Metric:
         """A per-run metric of the drift check (dimension EndpointName)."""
         return cloudwatch.Metric(
             namespace=namespace,
@@ -218,7 +218,6 @@ class DriftMonitor(Construct):
             dimensions_map={drift_check.ENDPOINT_DIMENSION: self.endpoint_name},
             statistic=statistic,
             period=Duration.minutes(minutes),
-            label=label,
         )
 
     def _health_alarms(
@@ -234,7 +233,7 @@ class DriftMonitor(Construct):
                 f"{self.endpoint_name}: no drift check completed in {period * periods} minutes (schedule "
                 f"{drift.schedule}). Drift cannot be detected: see the {self.pipeline_name} pipeline's executions."
             ),
-            metric=self._check_metric(namespace, drift_check.ROWS_READ_METRIC, "SampleCount", period, "checks"),
+            metric=self._check_metric(namespace, drift_check.ROWS_READ_METRIC, "SampleCount", period),
             threshold=1,
             comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
             evaluation_periods=periods,
@@ -252,9 +251,7 @@ class DriftMonitor(Construct):
                 "match the baseline's schema (column count, CSV content type, numbers). The check failed without "
                 "a drift verdict; its report in drift-reports/ gives the reasons."
             ),
-            metric=self._check_metric(
-                namespace, drift_check.REJECTED_FRACTION_METRIC, "Maximum", rejected_period, "rejected share"
-            ),
+            metric=self._check_metric(namespace, drift_check.REJECTED_FRACTION_METRIC, "Maximum", rejected_period),
             threshold=drift.max_rejected_fraction,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
             evaluation_periods=1,

@@ -4,21 +4,26 @@ its health alarms (not running, rejected rows), which notify but never retrain; 
 from __future__ import annotations
 
 import base64
+import fnmatch
+import gzip
 import importlib
 import json
+import re
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import boto3
+import botocore
 import pytest
 from moto import mock_aws
 
 import config
-from pipeline_steps import drift_check, local_drift_check
-from tests.conftest import ROOT, Assembly
-from tests.support import alarm_state_change_event
+from constructs import drift_monitor
+from pipeline_steps import drift_check, local_drift_check, model_build_pipeline
+from tests.conftest import ROOT, Assembly, raw_config
+from tests.support import alarm_state_change_event, as_list
 
 END = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 START = END - timedelta(hours=1)
@@ -454,3 +459,145 @@ def test_health_alarm_state_changes_are_not_retraining_triggers(assembly: Assemb
             event = alarm_state_change_event(name, "ALARM", account=SETTINGS.environment(env).account)
             with pytest.raises(triggers.UnknownTriggerError, match="not a drift alarm"):
                 triggers.parse_trigger(event, settings)
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_not_running_alarm_fires_when_no_check_completes_for_longer_than_the_schedule(
+    assembly: Assembly, env: str
+) -> None:
+    alarm = health_alarms(assembly, env)[f"{NAMES.health_alarm_prefix(env)}drift-check-not-running"]
+    interval = SETTINGS.environment(env).drift.check_interval_minutes * 60
+    assert alarm["TreatMissingData"] == "breaching", "a check that stopped publishes nothing at all"
+    assert (alarm["Statistic"], alarm["ComparisonOperator"], alarm["Threshold"]) == (
+        "SampleCount",
+        "LessThanThreshold",
+        1,
+    )
+    assert alarm["DatapointsToAlarm"] == alarm["EvaluationPeriods"], "every period of the window without a check"
+    assert interval < alarm["Period"] * alarm["EvaluationPeriods"] <= 2 * interval
+    assert [d["Value"] for d in watched(alarm, env)] == [200], "it must watch the count every run publishes"
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_rejected_rows_alarm_uses_the_configured_share(assembly: Assembly, env: str) -> None:
+    alarm = health_alarms(assembly, env)[f"{NAMES.health_alarm_prefix(env)}drift-check-rejected-rows"]
+    assert alarm["Threshold"] == SETTINGS.environment(env).drift.max_rejected_fraction
+    assert (alarm["Statistic"], alarm["ComparisonOperator"]) == ("Maximum", "GreaterThanThreshold")
+    assert alarm["TreatMissingData"] == "notBreaching", "a missing check is the other alarm's job"
+    assert [d["Value"] for d in watched(alarm, env)] == [0.0]
+    (pipeline,) = serving(assembly, env).find_resources("AWS::SageMaker::Pipeline").values()
+    _, variables = pipeline["Properties"]["PipelineDefinition"]["PipelineDefinitionBody"]["Fn::Sub"]
+    assert float(variables["MaxRejectedFraction"]) == alarm["Threshold"], "the check fails where the alarm fires"
+
+
+def cloudwatch_alarm_limits() -> str:
+    """PutMetricAlarm's documentation of Period in botocore's copy of the CloudWatch service model."""
+    models = Path(botocore.__file__).parent / "data" / "cloudwatch"
+    (path,) = sorted(models.glob("*/service-2.json*"))
+    opener: Any = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt") as handle:
+        model = json.load(handle)
+    shape = model["shapes"]["PutMetricAlarmInput"]["members"]["Period"]["documentation"]
+    return str(shape)
+
+
+def test_cloudwatch_still_documents_the_alarm_span_limits_the_window_respects() -> None:
+    text = cloudwatch_alarm_limits()
+    assert "can't be more than 604,800 seconds" in text
+    assert "less than one hour (3,600 seconds), the total evaluation period can't be longer than one day" in text
+    assert drift_monitor.ALARM_SPAN_LIMIT_MINUTES * 60 == 604_800
+    assert drift_monitor.SHORT_PERIOD_SPAN_LIMIT_MINUTES * 60 == 86_400
+
+
+@pytest.mark.parametrize("interval", [1, 15, 60, 180, 360, 720, 1440, 2880, 96 * 60])
+def test_not_running_window_covers_the_interval_within_cloudwatch_limits(interval: int) -> None:
+    period, periods = drift_monitor.health_alarm_window(interval)
+    span = period * periods
+    assert span >= interval + 30 and span >= 1.5 * interval, "room for a job to start and finish"
+    assert span <= 2 * interval + 36, "but not much more than one missed check"
+    limit = 24 * 60 if period < 60 else 7 * 24 * 60
+    assert span <= limit and period >= 1
+
+
+def test_not_running_window_refuses_a_span_cloudwatch_would_reject() -> None:
+    with pytest.raises(ValueError, match="CloudWatch allows 10080"):
+        drift_monitor.health_alarm_window(120 * 60)
+
+
+@pytest.mark.parametrize(
+    ("drift", "key", "allowed"),
+    [
+        ({"max_rejected_fraction": 1.0}, "max_rejected_fraction", "a number from 0.0 to 0.99"),
+        ({"max_rejected_fraction": "lots"}, "max_rejected_fraction", "a number from 0.0 to 0.99"),
+        ({"schedule": "cron(0 6 ? * MON-FRI *)"}, "max_hours_between_checks", "needed with a cron() schedule"),
+        ({"schedule": "cron(0 6 * * ? *)", "max_hours_between_checks": 0}, "max_hours_between_checks", "1 to 96"),
+        ({"schedule": "rate(5 days)"}, "schedule", "at least every 96 hours"),
+    ],
+)
+def test_drift_health_settings_are_validated(drift: dict[str, Any], key: str, allowed: str) -> None:
+    raw = raw_config()
+    raw["environments"]["staging"]["drift"].update(drift)
+    with pytest.raises(
+        config.ConfigError, match=rf"'mlops\.environments\.staging\.drift\.{key}'.*{re.escape(allowed)}"
+    ):
+        config.load({config.CONTEXT_KEY: raw}, releases_dir=ROOT / "releases")
+
+
+@pytest.mark.parametrize(
+    ("drift", "minutes"),
+    [
+        ({"schedule": "rate(30 minutes)"}, 30),
+        ({"schedule": "rate(1 day)"}, 1440),
+        ({"schedule": "cron(0 6 ? * MON-FRI *)", "max_hours_between_checks": 72}, 72 * 60),
+    ],
+)
+def test_check_interval_comes_from_the_schedule_or_the_config(drift: dict[str, Any], minutes: int) -> None:
+    raw = raw_config()
+    raw["environments"]["staging"]["drift"].update(drift)
+    settings = config.load({config.CONTEXT_KEY: raw}, releases_dir=ROOT / "releases")
+    assert settings.environment("staging").drift.check_interval_minutes == minutes
+
+
+def read_statements(assembly: Assembly, env: str) -> list[dict[str, Any]]:
+    policies = serving(assembly, env).find_resources("AWS::IAM::Policy")
+    found = [
+        s
+        for logical_id, p in policies.items()
+        if "DriftMonitorRole" in logical_id
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    return [s for s in found if any(a.startswith("s3:Get") for a in as_list(s["Action"]))]
+
+
+def object_patterns(statement: dict[str, Any]) -> list[str]:
+    """Object-key patterns of a statement's resources (bucket ARNs themselves left out)."""
+    patterns = []
+    for resource in as_list(statement["Resource"]):
+        text = resource if isinstance(resource, str) else resource.get("Fn::Join", ["", [""]])[1][-1]
+        if "/" in text:
+            patterns.append(text.split("/", 1)[1] if isinstance(resource, str) else text.lstrip("/"))
+    return patterns
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_drift_role_reads_captured_data_and_registered_baselines_not_training_splits(
+    assembly: Assembly, env: str
+) -> None:
+    reads = read_statements(assembly, env)
+    (script,) = [p for s in reads if s.get("Sid") == "ReadDriftCheckScript" for p in object_patterns(s)]
+    assert script.endswith(".py") and "*" not in script, "the job's own script: one object"
+    patterns = {p for s in reads if s.get("Sid") != "ReadDriftCheckScript" for p in object_patterns(s)}
+    assert patterns == {f"data-capture/{env}/*", model_build_pipeline.REGISTERED_BASELINES_PATTERN}
+    # Where the model-building pipeline writes what: statistics.json is readable, the splits are not.
+    build = json.loads(model_build_pipeline.DEFINITION_FILE.read_text())
+    outputs = {
+        step["Name"]: [
+            "/".join(["pipelines/model-build", "exec-1", *o["S3Output"]["S3Uri"]["Std:Join"]["Values"][2:]])
+            for o in step["Arguments"]["ProcessingOutputConfig"]["Outputs"]
+        ]
+        for step in build["Steps"]
+        if "ProcessingOutputConfig" in step["Arguments"]
+    }
+    baseline = model_build_pipeline.REGISTERED_BASELINES_PATTERN
+    assert all(fnmatch.fnmatchcase(f"{uri}/statistics.json", baseline) for uri in outputs["Baseline"])
+    assert not any(fnmatch.fnmatchcase(f"{uri}/train.csv", baseline) for uri in outputs["Preprocess"])
