@@ -31,6 +31,10 @@ _REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
 _PROJECT = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
 _ENV_NAME = re.compile(r"^[a-z][a-z0-9]{0,15}$")
 _INSTANCE = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
+# The "drift check not running" alarm spans 1.5 checks; CloudWatch caps an alarm's span
+# (constructs/drift_monitor.py, health_alarm_window), and a check less often than every
+# four days leaves most captured data unchecked anyway.
+_MAX_CHECK_INTERVAL_HOURS = 96
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _SCHEDULE = re.compile(r"^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(\S+( \S+){5}\))$")
 _PACKAGE_ARN = re.compile(r"^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:model-package/[A-Za-z0-9-]+/\d+$")
@@ -243,6 +247,10 @@ class DriftConfig:
     window_hours: int
     threshold: float
     use_model_monitor: bool
+    # Longest time between two scheduled checks: from a rate() schedule, or given for a cron().
+    check_interval_minutes: int
+    # Share of captured rows that may not match the baseline's schema before a check fails.
+    max_rejected_fraction: float
     # Model Monitor publishes one metric per feature; the drift alarm can watch up to ten.
     model_monitor_features: tuple[str, ...] = ()
 
@@ -378,6 +386,14 @@ class ResourceNames:
 
     def drift_alarm_prefix(self, env: str) -> str:
         return f"{self.project}-{env}-drift-"
+
+    def health_alarm_prefix(self, env: str) -> str:
+        """Alarms on the monitoring itself (e.g. the drift check stopped): they notify, never retrain.
+
+        Environment names hold no '-', so no name under this prefix starts with any
+        environment's drift_alarm_prefix, the names the retraining function accepts.
+        """
+        return f"{self.project}-{env}-health-"
 
     def rollback_alarm_prefix(self, env: str) -> str:
         return f"{self.project}-{env}-rollback-"
@@ -657,13 +673,40 @@ def _check_bakes(r: _Reader, rollout: RolloutConfig, alarms: AlarmConfig) -> Non
             raise _fail(r.child("rollout").key(name), minutes, f"at least {detection // 60 + 1} minutes: {why}")
 
 
+def _check_interval_minutes(r: _Reader, schedule: str) -> int:
+    """Minutes between scheduled drift checks, which the "drift check not running" alarm must cover."""
+    allowed = f"a whole number from 1 to {_MAX_CHECK_INTERVAL_HOURS} hours"
+    rate = re.fullmatch(r"rate\((\d+) (minute|hour|day)s?\)", schedule)
+    if rate is None:
+        hours = r.raw("max_hours_between_checks", None)
+        if hours is None:
+            raise _fail(r.key("max_hours_between_checks"), hours, f"{allowed} (needed with a cron() schedule)")
+        return 60 * r.integer("max_hours_between_checks", 1, _MAX_CHECK_INTERVAL_HOURS, unit=" hours")
+    minutes = int(rate.group(1)) * {"minute": 1, "hour": 60, "day": 1440}[rate.group(2)]
+    if not 1 <= minutes <= 60 * _MAX_CHECK_INTERVAL_HOURS:
+        allowed = f"a schedule that checks at least every {_MAX_CHECK_INTERVAL_HOURS} hours"
+        raise _fail(r.key("schedule"), schedule, allowed)
+    return minutes
+
+
 def _drift(r: _Reader) -> DriftConfig:
-    r.only("schedule", "window_hours", "threshold", "use_model_monitor", "model_monitor_features")
+    r.only(
+        "schedule",
+        "window_hours",
+        "threshold",
+        "use_model_monitor",
+        "model_monitor_features",
+        "max_rejected_fraction",
+        "max_hours_between_checks",
+    )
+    schedule = r.string("schedule", _SCHEDULE, "rate(N minutes|hours|days) or cron(6 fields)", "rate(1 hour)")
     drift = DriftConfig(
-        schedule=r.string("schedule", _SCHEDULE, "rate(N minutes|hours|days) or cron(6 fields)", "rate(1 hour)"),
+        schedule=schedule,
         window_hours=r.integer("window_hours", 1, 168, 1, " hours"),
         threshold=r.number("threshold", 0.0, 10.0, 0.2),
         use_model_monitor=r.boolean("use_model_monitor", False),
+        check_interval_minutes=_check_interval_minutes(r, schedule),
+        max_rejected_fraction=r.number("max_rejected_fraction", 0.0, 0.99, 0.05),
     )
     if not drift.use_model_monitor:
         return drift

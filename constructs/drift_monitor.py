@@ -21,23 +21,46 @@ from aws_cdk import aws_sns as sns
 from config import AwsTarget, DriftConfig, Release
 from constructs import Construct
 from constructs.nag_acknowledgments import acknowledge_wildcards, objects_in
-from pipeline_steps import drift_check_pipeline, model_build_pipeline
+from pipeline_steps import drift_check, drift_check_pipeline, model_build_pipeline
 
 # The builder's files; importing it is cheap (the SageMaker SDK is imported only inside its functions).
 DEFINITION_FILE = drift_check_pipeline.DEFINITION_FILE
 IMAGES_FILE = drift_check_pipeline.IMAGES_FILE
 DRIFT_SCRIPT = Path(drift_check_pipeline.__file__).resolve().parent / "drift_check.py"
 
-# Metric and dimension names written by pipeline_steps/drift_check.py.
-PSI_METRIC = "PSI"
-RECORDS_METRIC = "CapturedRecords"
-ALL_FEATURES = "ALL"
-# Where the model-building pipeline writes its outputs, baselines included.
-BUILD_BASELINES = f"{model_build_pipeline.PIPELINE_OUTPUT_PREFIX}/"
+# Where the model-building pipeline writes the baselines it registers (not its training data).
+REGISTERED_BASELINES = model_build_pipeline.REGISTERED_BASELINES_PATTERN
 # Model Monitor's data-quality metrics for a real-time endpoint, as deployed monitors publish them.
 MODEL_MONITOR_NAMESPACE = "aws/sagemaker/Endpoints/data-metrics"
 # One data point per drift check: an hour-long period holds every check of an hourly schedule.
 _ALARM_PERIOD_HOURS = 1
+# The "not running" alarm fires after 1.5 check intervals without a completed check, at least
+# half an hour more than one interval: a processing job takes minutes to start and to run.
+_MIN_SLACK_MINUTES = 30
+_HEALTH_EVALUATION_PERIODS = 6
+# PutMetricAlarm (botocore cloudwatch service-2.json, Period): Period * EvaluationPeriods may
+# not exceed 7 days, or 1 day when Period is under an hour; Period is a multiple of 60 s.
+ALARM_SPAN_LIMIT_MINUTES = 7 * 24 * 60
+SHORT_PERIOD_SPAN_LIMIT_MINUTES = 24 * 60
+SHORT_PERIOD_MINUTES = 60
+
+
+def health_alarm_window(check_interval_minutes: int) -> tuple[int, int]:
+    """(period in minutes, evaluation periods) of the "drift check not running" alarm.
+
+    All periods of the window must lack the completion metric for the alarm to fire, so the
+    window (period * periods) is the time allowed without a completed check.
+    """
+    allowed = check_interval_minutes + max(check_interval_minutes // 2, _MIN_SLACK_MINUTES)
+    period = -(-allowed // _HEALTH_EVALUATION_PERIODS)  # whole minutes, rounded up
+    span = period * _HEALTH_EVALUATION_PERIODS
+    limit = SHORT_PERIOD_SPAN_LIMIT_MINUTES if period < SHORT_PERIOD_MINUTES else ALARM_SPAN_LIMIT_MINUTES
+    if span > limit:
+        raise ValueError(
+            f"a check every {check_interval_minutes} minutes needs an alarm over {span} minutes; "
+            f"CloudWatch allows {limit}"
+        )
+    return period, _HEALTH_EVALUATION_PERIODS
 
 
 def model_monitor_schedule(expression: str) -> str:
@@ -64,6 +87,11 @@ class DriftMonitor(Construct):
     Either way the drift alarm is named `<alarm_name_prefix>...`, notifies the alerts topic
     and, when models are built in another account or region, its state changes are
     forwarded to that environment's default event bus, where the retraining rule listens.
+
+    The drift check's own health has two more alarms, named `<health_alarm_prefix>...` so
+    that they notify the same topic but never start retraining: "not running" (no completed
+    check for 1.5 schedule intervals: missing data breaches) and "rejected rows" (more
+    captured rows than `drift.max_rejected_fraction` do not match the baseline's schema).
     """
 
     def __init__(
@@ -83,6 +111,7 @@ class DriftMonitor(Construct):
         topic: sns.ITopic,
         metric_namespace: str,
         alarm_name_prefix: str,
+        health_alarm_prefix: str,
         instance_type: str,
         model_build_target: AwsTarget,
     ) -> None:
@@ -109,7 +138,7 @@ class DriftMonitor(Construct):
         # Processing volume and report output are encrypted with the environment's key.
         key.grant_encrypt_decrypt(self.role)
         self._findings: dict[str, str] = {
-            "Action::s3:GetObject*": "grant_read on the data-capture, models/ and pipelines/ prefixes only.",
+            "Action::s3:GetObject*": "grant_read on the data-capture prefix and the registered baselines only.",
             "Action::s3:GetBucket*": "grant_read: bucket metadata for reading captured data and baselines.",
             "Action::s3:List*": "grant_read: the drift check lists the hourly data-capture folders of its window.",
             "Action::s3:Abort*": "grant_put on the drift-reports prefix: aborts its own multipart uploads.",
@@ -144,20 +173,18 @@ class DriftMonitor(Construct):
             )
             self.drift_metric = cloudwatch.Metric(
                 namespace=metric_namespace,
-                metric_name=PSI_METRIC,
-                dimensions_map={"EndpointName": endpoint_name, "Feature": ALL_FEATURES},
+                metric_name=drift_check.PSI_METRIC,
+                dimensions_map={
+                    drift_check.ENDPOINT_DIMENSION: endpoint_name,
+                    drift_check.FEATURE_DIMENSION: drift_check.ALL_FEATURES,
+                },
                 statistic="Maximum",
                 period=Duration.hours(_ALARM_PERIOD_HOURS),
                 label="max PSI over features",
             )
-            self.records_metric = cloudwatch.Metric(
-                namespace=metric_namespace,
-                metric_name=RECORDS_METRIC,
-                dimensions_map={"EndpointName": endpoint_name},
-                statistic="Sum",
-                period=Duration.hours(_ALARM_PERIOD_HOURS),
-                label="captured records checked",
-            )
+            self.records_metric = self._check_metric(
+                metric_namespace, drift_check.ROWS_ACCEPTED_METRIC, "Sum", _ALARM_PERIOD_HOURS * 60
+            ).with_(label="rows checked")
         self.alarm = cloudwatch.Alarm(
             self,
             "DriftAlarm",
@@ -173,12 +200,66 @@ class DriftMonitor(Construct):
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
         self.alarm.add_alarm_action(actions.SnsAction(topic))
-        self.alarms = [self.alarm]
+        self.health_alarms: list[cloudwatch.Alarm] = []
+        if not drift.use_model_monitor:
+            self.health_alarms = self._health_alarms(drift, metric_namespace, health_alarm_prefix, topic)
+        self.alarms = [self.alarm, *self.health_alarms]
 
         self.forward_rule: events.Rule | None = None
         if (model_build_target.account, model_build_target.region) != (stack.account, stack.region):
             self._forward_alarm_events(alarm_name_prefix, model_build_target)
         acknowledge_wildcards(self.role, self._findings)
+
+    def _check_metric(self, namespace: str, name: str, statistic: str, minutes: int) -> cloudwatch.Metric:
+        """A per-run metric of the drift check (dimension EndpointName)."""
+        return cloudwatch.Metric(
+            namespace=namespace,
+            metric_name=name,
+            dimensions_map={drift_check.ENDPOINT_DIMENSION: self.endpoint_name},
+            statistic=statistic,
+            period=Duration.minutes(minutes),
+        )
+
+    def _health_alarms(
+        self, drift: DriftConfig, namespace: str, prefix: str, topic: sns.ITopic
+    ) -> list[cloudwatch.Alarm]:
+        """The drift check stopped completing, or most captured rows do not fit the baseline."""
+        period, periods = health_alarm_window(drift.check_interval_minutes)
+        not_running = cloudwatch.Alarm(
+            self,
+            "DriftCheckNotRunningAlarm",
+            alarm_name=f"{prefix}drift-check-not-running",
+            alarm_description=(
+                f"{self.endpoint_name}: no drift check completed in {period * periods} minutes (schedule "
+                f"{drift.schedule}). Drift cannot be detected: see the {self.pipeline_name} pipeline's executions."
+            ),
+            metric=self._check_metric(namespace, drift_check.ROWS_READ_METRIC, "SampleCount", period),
+            threshold=1,
+            comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+            evaluation_periods=periods,
+            datapoints_to_alarm=periods,
+            treat_missing_data=cloudwatch.TreatMissingData.BREACHING,
+        )
+        # One period holds a whole check interval (at most a day), so a failing check keeps it in ALARM.
+        rejected_period = min(period * periods, SHORT_PERIOD_SPAN_LIMIT_MINUTES)
+        rejected = cloudwatch.Alarm(
+            self,
+            "DriftCheckRejectedRowsAlarm",
+            alarm_name=f"{prefix}drift-check-rejected-rows",
+            alarm_description=(
+                f"{self.endpoint_name}: more than {drift.max_rejected_fraction:.0%} of the captured rows do not "
+                "match the baseline's schema (column count, CSV content type, numbers). The check failed without "
+                "a drift verdict; its report in drift-reports/ gives the reasons."
+            ),
+            metric=self._check_metric(namespace, drift_check.REJECTED_FRACTION_METRIC, "Maximum", rejected_period),
+            threshold=drift.max_rejected_fraction,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        for alarm in (not_running, rejected):
+            alarm.add_alarm_action(actions.SnsAction(topic))
+        return [not_running, rejected]
 
     def _drift_check_pipeline(
         self,
@@ -224,6 +305,7 @@ class DriftMonitor(Construct):
                 "EndpointName": self.endpoint_name,
                 "MetricNamespace": metric_namespace,
                 "DriftThreshold": f"{drift.threshold:g}",
+                "MaxRejectedFraction": f"{drift.max_rejected_fraction:g}",
                 "WindowHours": str(drift.window_hours),
             },
         )
@@ -387,7 +469,7 @@ class DriftMonitor(Construct):
         )
 
     def _grant_baseline_read(self, bucket: s3.IBucket, release: Release) -> None:
-        """Baselines are registered with the model version; in another account they sit under models/."""
+        """The baselines registered with model versions, in this account or the model-building one."""
         partition, region, account = Stack.of(self).partition, release.registry_region, release.registry_account
         self.role.add_to_policy(
             iam.PolicyStatement(
@@ -396,14 +478,14 @@ class DriftMonitor(Construct):
                 resources=[release.package_arn_pattern],
             )
         )
-        bucket.grant_read(self.role, "models/*")
-        bucket.grant_read(self.role, "pipelines/*")
+        # Baselines only: the training splits beside them under pipelines/ stay out of reach.
+        bucket.grant_read(self.role, REGISTERED_BASELINES)
         self._findings.update(
             {
                 f"Resource::{release.package_arn_pattern}": "Versions of the released model package group: "
                 "the drift check looks up the baseline registered with the live version.",
-                objects_in(self, bucket, "models/*"): "Baselines registered with model versions (models/ prefix).",
-                objects_in(self, bucket, "pipelines/*"): "Baselines written by this account's model-build pipeline.",
+                objects_in(self, bucket, REGISTERED_BASELINES): "Baselines the model-build pipeline registers "
+                "(its Baseline step's output), not its training data.",
             }
         )
         if account != Stack.of(self).account:
@@ -411,7 +493,7 @@ class DriftMonitor(Construct):
                 iam.PolicyStatement(
                     sid="ReadBaselineOfBuildAccount",
                     actions=["s3:GetObject"],
-                    resources=[f"arn:{partition}:s3:::*/models/*", f"arn:{partition}:s3:::*/{BUILD_BASELINES}*"],
+                    resources=[f"arn:{partition}:s3:::*/{REGISTERED_BASELINES}"],
                     conditions={"StringEquals": {"s3:ResourceAccount": account}},
                 )
             )
@@ -423,11 +505,9 @@ class DriftMonitor(Construct):
                     conditions={"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}},
                 )
             )
-            for prefix in ("models/", BUILD_BASELINES):
-                self._findings[f"Resource::arn:{partition}:s3:::*/{prefix}*"] = (
-                    f"{prefix} objects of buckets owned by the model-building account only (s3:ResourceAccount): "
-                    "where registered baselines are written."
-                )
+            self._findings[f"Resource::arn:{partition}:s3:::*/{REGISTERED_BASELINES}"] = (
+                "Registered baselines in buckets owned by the model-building account only (s3:ResourceAccount)."
+            )
             self._findings[f"Resource::arn:{partition}:kms:{region}:{account}:key/*"] = (
                 "Decrypt through S3 only (kms:ViaService) with the model-building account's key."
             )

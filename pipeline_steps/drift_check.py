@@ -4,15 +4,26 @@ Runs as the processing step of the drift-check pipeline and, unchanged, locally
 (`make local-drift-check`). A thin `main()` over pure functions:
 
 1. read SageMaker data-capture JSON Lines for the window (S3 or a local folder),
-2. bin each feature's captured values into the ten baseline buckets of statistics.json
-   (the file registered with the live model version) and compute the population
-   stability index (PSI) per feature,
-3. write a report JSON (the processing output uploads it to drift-reports/<env>/),
-4. publish `PSI` per feature (dimensions EndpointName, Feature) and the maximum over all
-   features as Feature="ALL" - the metric the drift alarm watches - plus `CapturedRecords`.
+2. check each captured row against the baseline's schema (one number per feature, CSV):
+   rows that do not fit are rejected and counted by reason; empty and NaN cells are
+   missing values, never drift,
+3. bin each feature's present values into the buckets of statistics.json (the file
+   registered with the live model version; a feature that was constant there gets the
+   buckets below, at and above its value) and compute the population stability index (PSI),
+4. write a report JSON (the processing output uploads it to drift-reports/<env>/),
+5. publish, on every run, `RowsRead`, `RowsAccepted`, `RowsRejected` and
+   `RejectedRowFraction` (dimension EndpointName) - the drift monitor's health alarms watch
+   them - and, when the window had enough accepted rows and the schema matched, `PSI` per
+   feature (dimensions EndpointName, Feature) and the maximum over all features as
+   Feature="ALL", the metric the drift alarm watches.
 
-Only the standard library and boto3, so the script runs in the stock scikit-learn
-processing container and locally without extra packages.
+A capture whose rows mostly do not match the baseline's schema (more rejected than
+--max-rejected-fraction) is a failed check: status "failed" with the reason in the report, no
+PSI (so it cannot start retraining), and a `RejectedRowFraction` the rejected-rows alarm sees.
+
+Shipped to the job as this one file and run on the scikit-learn 1.2-1 image's Python 3.9
+(pipeline_steps/images.py), so: the standard library and boto3 only, no sibling imports,
+and nothing newer than Python 3.9 (tests/test_image_contracts.py checks all three).
 """
 
 from __future__ import annotations
@@ -25,9 +36,10 @@ import json
 import logging
 import math
 import sys
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -35,11 +47,36 @@ from urllib.parse import urlparse
 LOG = logging.getLogger("drift_check")
 
 PSI_METRIC = "PSI"
-RECORDS_METRIC = "CapturedRecords"
+ROWS_READ_METRIC = "RowsRead"
+ROWS_ACCEPTED_METRIC = "RowsAccepted"
+ROWS_REJECTED_METRIC = "RowsRejected"
+REJECTED_FRACTION_METRIC = "RejectedRowFraction"
+ENDPOINT_DIMENSION = "EndpointName"
+FEATURE_DIMENSION = "Feature"
 ALL_FEATURES = "ALL"
+
+STATUS_OK = "ok"
+STATUS_DRIFT = "drift"
+STATUS_INSUFFICIENT_DATA = "insufficient-data"
+STATUS_FAILED = "failed"
+
+# Why a captured row was not checked (the report counts rows by reason).
+MALFORMED_RECORD = "malformed-record"
+NOT_CSV = "content-type-not-csv"
+COLUMN_COUNT = "column-count"
+NON_NUMERIC = "non-numeric"
+
 # PSI of an empty bucket would be infinite; this floor is the usual convention.
 _EPSILON = 1e-4
 _CONTAINER_OUTPUT = "/opt/ml/processing/output/report"
+
+
+class RowRejected(Exception):
+    """A captured record or row that does not fit the baseline's schema; `reason` says how."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -47,6 +84,8 @@ class FeatureBaseline:
     name: str
     edges: tuple[float, ...]  # bucket boundaries, len(counts) + 1 values, ascending
     counts: tuple[float, ...]
+    low: float  # the baseline's range: values outside it are counted as out of range
+    high: float
 
     @property
     def proportions(self) -> tuple[float, ...]:
@@ -59,10 +98,11 @@ class FeatureBaseline:
 @dataclass(frozen=True)
 class FeatureDrift:
     feature: str
-    psi: float
+    psi: float | None  # None when the window had no present value of the feature
     drifted: bool
-    captured_count: int
+    captured_count: int  # present (non-missing) values
     out_of_range_count: int
+    missing_count: int = 0
 
 
 @dataclass
@@ -72,15 +112,38 @@ class DriftReport:
     window_end: str
     baseline_uri: str
     threshold: float
-    captured_records: int
+    captured_records: int  # rows accepted and checked
     rejected_records: int
-    status: str  # "ok" | "drift" | "insufficient-data"
+    status: str  # STATUS_OK | STATUS_DRIFT | STATUS_INSUFFICIENT_DATA | STATUS_FAILED
     max_psi: float | None
     drifted_features: list[str] = field(default_factory=list)
     features: list[FeatureDrift] = field(default_factory=list)
+    rejections: dict[str, int] = field(default_factory=dict)
+    reason: str = ""
+
+    @property
+    def rows_read(self) -> int:
+        return self.captured_records + self.rejected_records
+
+    @property
+    def rejected_fraction(self) -> float:
+        return self.rejected_records / self.rows_read if self.rows_read else 0.0
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2, sort_keys=True)
+        document = asdict(self)
+        document["rows_read"] = self.rows_read
+        document["rejected_fraction"] = round(self.rejected_fraction, 6)
+        return json.dumps(document, indent=2, sort_keys=True)
+
+
+def _single_bucket_baseline(name: str, low: float, high: float, count: float) -> FeatureBaseline:
+    """A feature the baseline saw in one bucket (a constant one: low == high).
+
+    One bucket alone would give every window a PSI of 0; with a bucket below and one above
+    it, values away from the baseline's value show up as drift.
+    """
+    upper_edge = math.nextafter(high, math.inf)
+    return FeatureBaseline(name, (-math.inf, low, upper_edge, math.inf), (0.0, count, 0.0), low, high)
 
 
 def parse_baseline(statistics: dict[str, Any]) -> list[FeatureBaseline]:
@@ -100,7 +163,11 @@ def parse_baseline(statistics: dict[str, Any]) -> list[FeatureBaseline]:
         if not buckets:
             raise ValueError(f"baseline feature {name!r} has an empty bucket list")
         edges = [float(buckets[0]["lower_bound"])] + [float(b["upper_bound"]) for b in buckets]
-        baselines.append(FeatureBaseline(name, tuple(edges), tuple(float(b["count"]) for b in buckets)))
+        counts = tuple(float(b["count"]) for b in buckets)
+        if len(buckets) == 1:
+            baselines.append(_single_bucket_baseline(name, edges[0], edges[1], counts[0]))
+        else:
+            baselines.append(FeatureBaseline(name, tuple(edges), counts, edges[0], edges[-1]))
     return baselines
 
 
@@ -115,35 +182,59 @@ def bucket_index(value: float, edges: Sequence[float]) -> int:
 
 def population_stability_index(expected: Sequence[float], actual: Sequence[float]) -> float:
     """PSI = sum((a - e) * ln(a / e)) over buckets, both given as proportions."""
+    if len(expected) != len(actual):
+        raise ValueError(f"{len(expected)} expected proportions but {len(actual)} actual ones")
     total = 0.0
-    for e, a in zip(expected, actual, strict=True):
+    for e, a in zip(expected, actual):
         e, a = max(e, _EPSILON), max(a, _EPSILON)
         total += (a - e) * math.log(a / e)
     return total
 
 
-def feature_drift(baseline: FeatureBaseline, values: Sequence[float], threshold: float) -> FeatureDrift:
+def feature_drift(
+    baseline: FeatureBaseline, values: Sequence[float], threshold: float, missing: int = 0
+) -> FeatureDrift:
+    """PSI of the present values (missing ones are not a distribution shift)."""
+    if not values:
+        return FeatureDrift(baseline.name, None, False, 0, 0, missing)
     counts = [0] * len(baseline.counts)
     outside = 0
     for value in values:
         counts[bucket_index(value, baseline.edges)] += 1
-        if value < baseline.edges[0] or value > baseline.edges[-1]:
+        if value < baseline.low or value > baseline.high:
             outside += 1
     actual = [c / len(values) for c in counts]
     psi = round(population_stability_index(baseline.proportions, actual), 6)
-    return FeatureDrift(baseline.name, psi, psi > threshold, len(values), outside)
+    return FeatureDrift(baseline.name, psi, psi > threshold, len(values), outside, missing)
 
 
 def decode_capture_rows(record: dict[str, Any]) -> list[list[str]]:
     """The CSV rows a captured request carried (one request may hold several rows)."""
     endpoint_input = record["captureData"]["endpointInput"]
+    content_type = str(endpoint_input.get("observedContentType", "text/csv"))
+    if "csv" not in content_type.lower():
+        raise RowRejected(NOT_CSV, f"captured content type {content_type!r} is not CSV, the baseline's format")
     data = endpoint_input["data"]
     if endpoint_input.get("encoding") == "BASE64":
         data = base64.b64decode(data).decode("utf-8")
-    content_type = endpoint_input.get("observedContentType", "text/csv")
-    if "csv" not in content_type:
-        raise ValueError(f"captured content type {content_type!r} is not CSV")
     return [row for row in csv.reader(io.StringIO(data)) if row]
+
+
+def parse_row(row: Sequence[str], feature_names: Sequence[str]) -> list[float]:
+    """One number per feature; an empty or NaN cell is a missing value (NaN), anything else rejects the row."""
+    if len(row) != len(feature_names):
+        raise RowRejected(COLUMN_COUNT, f"a row has {len(row)} values; the baseline has {len(feature_names)} features")
+    values = []
+    for name, cell in zip(feature_names, row):
+        text = cell.strip()
+        if not text:
+            values.append(math.nan)
+            continue
+        try:
+            values.append(float(text))
+        except ValueError:
+            raise RowRejected(NON_NUMERIC, f"feature {name!r} has the non-numeric value {text[:40]!r}") from None
+    return values
 
 
 def inference_time(record: dict[str, Any]) -> datetime:
@@ -151,12 +242,42 @@ def inference_time(record: dict[str, Any]) -> datetime:
     return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
 
 
+@dataclass
+class CapturedWindow:
+    """What the window's captured rows held: present values and missing counts per feature, rejections."""
+
+    values: dict[str, list[float]]
+    missing: dict[str, int]
+    accepted: int = 0
+    rejections: Counter[str] = field(default_factory=Counter)
+    examples: dict[str, str] = field(default_factory=dict)  # the first message of each rejection reason
+
+    @classmethod
+    def empty(cls, feature_names: Sequence[str]) -> CapturedWindow:
+        return cls({name: [] for name in feature_names}, {name: 0 for name in feature_names})
+
+    @property
+    def rejected(self) -> int:
+        return sum(self.rejections.values())
+
+    def accept(self, feature_names: Sequence[str], values: Sequence[float]) -> None:
+        for name, value in zip(feature_names, values):
+            if math.isnan(value):
+                self.missing[name] += 1
+            else:
+                self.values[name].append(value)
+        self.accepted += 1
+
+    def reject(self, error: RowRejected) -> None:
+        self.rejections[error.reason] += 1
+        self.examples.setdefault(error.reason, str(error))
+
+
 def collect_feature_values(
     lines: Iterable[str], feature_names: Sequence[str], start: datetime, end: datetime
-) -> tuple[dict[str, list[float]], int, int]:
-    """Per-feature values of the captured rows in [start, end); also counts of kept and rejected rows."""
-    values: dict[str, list[float]] = {name: [] for name in feature_names}
-    kept = rejected = 0
+) -> CapturedWindow:
+    """The captured rows in [start, end), parsed against the baseline's features; rejections counted."""
+    window = CapturedWindow.empty(feature_names)
     for line in lines:
         if not line.strip():
             continue
@@ -165,23 +286,29 @@ def collect_feature_values(
             if not start <= inference_time(record) < end:
                 continue
             rows = decode_capture_rows(record)
-        except (ValueError, KeyError, TypeError) as error:
-            LOG.warning("skipping a malformed capture record: %s", error)
-            rejected += 1
+        except RowRejected as error:
+            window.reject(error)
+            continue
+        except (ValueError, KeyError, TypeError, AttributeError) as error:
+            window.reject(RowRejected(MALFORMED_RECORD, f"malformed capture record ({type(error).__name__}: {error})"))
             continue
         for row in rows:
-            if len(row) != len(feature_names):
-                rejected += 1
-                continue
             try:
-                parsed = [float(cell) for cell in row]
-            except ValueError:
-                rejected += 1
-                continue
-            for name, value in zip(feature_names, parsed, strict=True):
-                values[name].append(value)
-            kept += 1
-    return values, kept, rejected
+                window.accept(feature_names, parse_row(row, feature_names))
+            except RowRejected as error:
+                window.reject(error)
+    return window
+
+
+def schema_failure_reason(window: CapturedWindow, max_rejected_fraction: float) -> str:
+    read = window.accepted + window.rejected
+    details = "; ".join(
+        f"{reason}: {count} (e.g. {window.examples[reason]})" for reason, count in sorted(window.rejections.items())
+    )
+    return (
+        f"{window.rejected} of {read} captured rows do not match the baseline's schema "
+        f"(more than {max_rejected_fraction:.0%} allowed): {details}"
+    )
 
 
 def check_drift(
@@ -194,55 +321,66 @@ def check_drift(
     end: datetime,
     threshold: float,
     min_records: int,
+    max_rejected_fraction: float,
 ) -> DriftReport:
     """The whole comparison, free of I/O: baseline and captured lines in, report out."""
     baselines = parse_baseline(statistics)
     names = [b.name for b in baselines]
-    values, kept, rejected = collect_feature_values(capture_lines, names, start, end)
+    window = collect_feature_values(capture_lines, names, start, end)
     report = DriftReport(
         endpoint_name=endpoint_name,
         window_start=start.isoformat(),
         window_end=end.isoformat(),
         baseline_uri=baseline_uri,
         threshold=threshold,
-        captured_records=kept,
-        rejected_records=rejected,
-        status="insufficient-data",
+        captured_records=window.accepted,
+        rejected_records=window.rejected,
+        status=STATUS_INSUFFICIENT_DATA,
         max_psi=None,
+        rejections=dict(sorted(window.rejections.items())),
     )
-    if kept < min_records:
+    if report.rejected_fraction > max_rejected_fraction:
+        report.status = STATUS_FAILED
+        report.reason = schema_failure_reason(window, max_rejected_fraction)
         return report
-    report.features = [feature_drift(b, values[b.name], threshold) for b in baselines]
-    report.max_psi = max(f.psi for f in report.features)
+    if window.accepted < min_records:
+        report.reason = f"{window.accepted} rows accepted in the window; the check needs at least {min_records}"
+        return report
+    report.features = [feature_drift(b, window.values[b.name], threshold, window.missing[b.name]) for b in baselines]
+    checked = [f.psi for f in report.features if f.psi is not None]
+    if not checked:
+        report.reason = "every feature was missing in every accepted row"
+        return report
+    report.max_psi = max(checked)
     report.drifted_features = [f.feature for f in report.features if f.drifted]
-    report.status = "drift" if report.drifted_features else "ok"
+    report.status = STATUS_DRIFT if report.drifted_features else STATUS_OK
     return report
 
 
 def metric_data(report: DriftReport, timestamp: datetime) -> list[dict[str, Any]]:
-    """CloudWatch datums for a report; no PSI at all when the window had too little data."""
-    endpoint = {"Name": "EndpointName", "Value": report.endpoint_name}
-    data: list[dict[str, Any]] = [
-        {
-            "MetricName": RECORDS_METRIC,
-            "Dimensions": [endpoint],
+    """CloudWatch datums of a run: row counts always (the check ran), PSI only from a valid window."""
+    endpoint = {"Name": ENDPOINT_DIMENSION, "Value": report.endpoint_name}
+
+    def datum(name: str, value: float, unit: str, *dimensions: dict[str, str]) -> dict[str, Any]:
+        return {
+            "MetricName": name,
+            "Dimensions": [endpoint, *dimensions],
             "Timestamp": timestamp,
-            "Value": report.captured_records,
-            "Unit": "Count",
+            "Value": value,
+            "Unit": unit,
         }
+
+    data = [
+        datum(ROWS_READ_METRIC, report.rows_read, "Count"),
+        datum(ROWS_ACCEPTED_METRIC, report.captured_records, "Count"),
+        datum(ROWS_REJECTED_METRIC, report.rejected_records, "Count"),
+        datum(REJECTED_FRACTION_METRIC, round(report.rejected_fraction, 6), "None"),
     ]
     if report.max_psi is None:
         return data
-    for name, psi in [(f.feature, f.psi) for f in report.features] + [(ALL_FEATURES, report.max_psi)]:
-        data.append(
-            {
-                "MetricName": PSI_METRIC,
-                "Dimensions": [endpoint, {"Name": "Feature", "Value": name}],
-                "Timestamp": timestamp,
-                "Value": psi,
-                "Unit": "None",
-            }
-        )
+    psi = [(f.feature, f.psi) for f in report.features if f.psi is not None] + [(ALL_FEATURES, report.max_psi)]
+    for name, value in psi:
+        data.append(datum(PSI_METRIC, value, "None", {"Name": FEATURE_DIMENSION, "Value": name}))
     return data
 
 
@@ -302,6 +440,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--end-time", default="", help="ISO-8601 end of the window (default: now)")
     parser.add_argument("--threshold", type=float, default=0.2)
     parser.add_argument("--min-records", type=int, default=30)
+    parser.add_argument(
+        "--max-rejected-fraction",
+        type=float,
+        required=True,
+        help="share of captured rows (0 to 1) that may fail the baseline's schema before the check fails",
+    )
     parser.add_argument("--metric-namespace", default="")
     parser.add_argument("--output-dir", default=_CONTAINER_OUTPUT)
     parser.add_argument("--no-publish", action="store_true", help="write the report only (local runs)")
@@ -312,20 +456,23 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         parser.error("--metric-namespace is required unless --no-publish")
     if args.window_hours < 1:
         parser.error("--window-hours must be at least 1")
+    if not 0.0 <= args.max_rejected_fraction < 1.0:
+        parser.error("--max-rejected-fraction must be at least 0 and below 1")
     return args
 
 
 def main(argv: Sequence[str] | None = None) -> DriftReport:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     args = parse_args(argv)
-    end = datetime.fromisoformat(args.end_time) if args.end_time else datetime.now(UTC)
-    end = end if end.tzinfo else end.replace(tzinfo=UTC)
+    end = datetime.fromisoformat(args.end_time) if args.end_time else datetime.now(timezone.utc)
+    end = end if end.tzinfo else end.replace(tzinfo=timezone.utc)
     start = end - timedelta(hours=args.window_hours)
 
     needs_aws = not args.no_publish or any(
         v.startswith("s3://") for v in (args.capture, args.baseline_statistics or "s3://")
     )
-    s3 = sagemaker = None
+    s3: Any = None
+    sagemaker: Any = None
     if needs_aws:
         import boto3
 
@@ -344,16 +491,20 @@ def main(argv: Sequence[str] | None = None) -> DriftReport:
         end=end,
         threshold=args.threshold,
         min_records=args.min_records,
+        max_rejected_fraction=args.max_rejected_fraction,
     )
     output = Path(args.output_dir)
     output.mkdir(parents=True, exist_ok=True)
     (output / "drift-report.json").write_text(report.to_json())
     LOG.info(
-        "status=%s max_psi=%s records=%d drifted=%s",
+        "status=%s max_psi=%s rows read=%d accepted=%d rejected=%d drifted=%s %s",
         report.status,
         report.max_psi,
+        report.rows_read,
         report.captured_records,
+        report.rejected_records,
         ",".join(report.drifted_features) or "-",
+        report.reason,
     )
     if not args.no_publish:
         import boto3

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from pipeline_steps import images
 from pipeline_steps.sdk_session import (
     DEFINITIONS_DIR,
     canonical_json,
@@ -43,11 +44,13 @@ PLACEHOLDERS = (
     "EndpointName",
     "MetricNamespace",
     "DriftThreshold",
+    "MaxRejectedFraction",
     "WindowHours",
 )
 # Pipeline parameters the schedule passes on each start (StartPipelineExecution).
 PARAMETERS = ("ModelPackageArn", "BaselineStatisticsUri", "WindowHours", "EndTime")
-SKLEARN_VERSION = "1.2-1"
+# The scikit-learn processing image: Python 3.9 and no pandas worth relying on (images.py).
+SKLEARN_VERSION = images.SKLEARN.version
 # Any region: the definition holds no region-specific value (the image is a placeholder).
 _GENERATION_REGION = "eu-west-1"
 _GENERATION_BUCKET = "drift-check-definition"
@@ -105,6 +108,8 @@ def build_pipeline(session: Any) -> Any:
             Join(on="", values=["--end-time=", end_time]),
             "--threshold",
             _ref("DriftThreshold"),
+            "--max-rejected-fraction",
+            _ref("MaxRejectedFraction"),
             "--metric-namespace",
             _ref("MetricNamespace"),
             "--output-dir",

@@ -127,6 +127,8 @@ def run(output_dir: Path) -> dict[str, drift_check.DriftReport]:
                 f"--baseline-statistics={baseline}",
                 f"--end-time={WINDOW_END.isoformat()}",
                 f"--output-dir={output_dir / batch / 'report'}",
+                # The sample capture is written from clean data: any rejected row is a bug.
+                "--max-rejected-fraction=0",
                 "--no-publish",
             ]
         )

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pipeline_steps import images
 from pipeline_steps.sdk_session import (
     DEFINITIONS_DIR,
     canonical_json,
@@ -35,8 +36,8 @@ DEFINITION_FILE = DEFINITIONS_DIR / "model_build.json"
 IMAGES_FILE = DEFINITIONS_DIR / "xgboost_images.json"
 
 # One framework image for every step: the training container, which also has pandas and
-# xgboost for the processing scripts. 3.0-5 matches the xgboost the local run uses.
-XGBOOST_VERSION = "3.0-5"
+# xgboost for the processing scripts (pipeline_steps/images.py says what else it has).
+XGBOOST_VERSION = images.XGBOOST.version
 # Definitions are generated in one region; the region-specific values are Fn::Sub variables.
 GENERATION_REGION = "us-east-1"
 
@@ -44,6 +45,11 @@ STEP_SCRIPTS = ("preprocess", "train", "evaluate", "baseline")
 CACHE_EXPIRY = "P30D"
 MODEL_ARTIFACTS_PREFIX = "models/"
 PIPELINE_OUTPUT_PREFIX = "pipelines/model-build"
+# The Baseline step writes statistics.json and constraints.json, the files registered with
+# each version, to <prefix>/<execution>/baseline/baseline/. Readers of baselines (drift checks)
+# get this pattern, never the training splits written beside it.
+BASELINE_OUTPUT = "baseline"
+REGISTERED_BASELINES_PATTERN = f"{PIPELINE_OUTPUT_PREFIX}/*/{BASELINE_OUTPUT}/*"
 
 # Every run reads its raw data through a manifest (S3DataType ManifestFile) that the
 # start-retraining function writes to the artifacts bucket before it starts the run. Its key
@@ -287,7 +293,7 @@ def build_pipeline(settings: BuildSettings) -> Any:
                 s3_input("train", output_uri(preprocess, "train"), "/opt/ml/processing/train"),
                 code_input("baseline"),
             ],
-            outputs=[s3_output("baseline", "baseline", "/opt/ml/processing/baseline")],
+            outputs=[s3_output("baseline", BASELINE_OUTPUT, "/opt/ml/processing/baseline")],
         ),
         description="Data-quality baseline of the training data (Model Monitor file format, our own step).",
         cache_config=cache,

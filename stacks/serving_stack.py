@@ -97,6 +97,7 @@ class ServingStack(Stack):
             topic=alerts_topic,
             metric_namespace=names.drift_metric_namespace,
             alarm_name_prefix=names.drift_alarm_prefix(env),
+            health_alarm_prefix=names.health_alarm_prefix(env),
             instance_type=app_config.model_build.processing_instance_type,
             model_build_target=build.target,
         )

@@ -16,6 +16,7 @@ from constructs.approval_event_forwarder import ApprovalEventForwarder
 from constructs.model_registry import ModelRegistry
 from constructs.notifications import Notifications
 from constructs.secure_bucket import AccessLogBucket, SecureBucket
+from pipeline_steps import model_build_pipeline
 
 # Prefix of the artifacts bucket under which the model-building pipeline writes model
 # artifacts; serving accounts get read access to this prefix only.
@@ -23,7 +24,7 @@ MODEL_ARTIFACTS_PREFIX = "models/"
 # Data-quality baselines the model-building pipeline registers with each version; the
 # serving accounts' drift checks compare captured data with them. Training data written
 # beside them under pipelines/ stays private to this account.
-REGISTERED_BASELINES_PATTERN = "pipelines/model-build/*/baseline/*"
+REGISTERED_BASELINES_PATTERN = model_build_pipeline.REGISTERED_BASELINES_PATTERN
 
 
 class StorageStack(Stack):

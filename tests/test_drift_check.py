@@ -1,18 +1,29 @@
-"""The drift check: PSI against the registered baseline, capture parsing, window, metrics, local run."""
+"""The drift check: PSI against the registered baseline, capture parsing, window, metrics, local run;
+its health alarms (not running, rejected rows), which notify but never retrain; its role's reads."""
 
 from __future__ import annotations
 
 import base64
+import fnmatch
+import gzip
+import importlib
 import json
+import re
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import boto3
+import botocore
 import pytest
 from moto import mock_aws
 
-from pipeline_steps import drift_check, local_drift_check
+import config
+from constructs import drift_monitor
+from pipeline_steps import drift_check, local_drift_check, model_build_pipeline
+from tests.conftest import ROOT, Assembly, raw_config
+from tests.support import alarm_state_change_event, as_list
 
 END = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 START = END - timedelta(hours=1)
@@ -73,7 +84,9 @@ def record(rows: list[list[float]], at: datetime, *, base64_encoded: bool = Fals
     )
 
 
-def check(lines: list[str], stats: dict[str, Any] | None = None, min_records: int = 1) -> drift_check.DriftReport:
+def check(
+    lines: list[str], stats: dict[str, Any] | None = None, min_records: int = 1, max_rejected_fraction: float = 0.9
+) -> drift_check.DriftReport:
     return drift_check.check_drift(
         statistics=stats or statistics(("a", UNIFORM), ("b", UNIFORM)),
         capture_lines=lines,
@@ -83,6 +96,7 @@ def check(lines: list[str], stats: dict[str, Any] | None = None, min_records: in
         end=END,
         threshold=0.2,
         min_records=min_records,
+        max_rejected_fraction=max_rejected_fraction,
     )
 
 
@@ -147,11 +161,102 @@ def test_malformed_records_and_rows_are_counted_not_silently_dropped() -> None:
     assert (report.captured_records, report.rejected_records) == (1, 3)
 
 
+ROW_METRICS = [
+    drift_check.ROWS_READ_METRIC,
+    drift_check.ROWS_ACCEPTED_METRIC,
+    drift_check.ROWS_REJECTED_METRIC,
+    drift_check.REJECTED_FRACTION_METRIC,
+]
+
+
+def published(report: drift_check.DriftReport) -> dict[str, float]:
+    """The per-run (EndpointName-only) datums of a report, by metric name."""
+    return {d["MetricName"]: d["Value"] for d in drift_check.metric_data(report, END) if len(d["Dimensions"]) == 1}
+
+
 def test_too_little_data_publishes_no_psi_so_the_alarm_cannot_fire_on_noise() -> None:
     report = check([record([[1.0, 2.0]], END - timedelta(minutes=1))], min_records=30)
     assert report.status == "insufficient-data" and report.max_psi is None
+    assert "at least 30" in report.reason
     data = drift_check.metric_data(report, END)
-    assert [d["MetricName"] for d in data] == [drift_check.RECORDS_METRIC]
+    assert [d["MetricName"] for d in data] == ROW_METRICS, "row counts, the proof the check ran, but no PSI"
+
+
+def test_every_run_publishes_rows_read_accepted_and_rejected_even_with_no_traffic() -> None:
+    assert published(check([], min_records=30)) == dict.fromkeys(ROW_METRICS, 0)
+    lines = [record(uniform_rows(), END - timedelta(minutes=5)), record([[1.0, 2.0, 3.0]], END - timedelta(minutes=5))]
+    counts = published(check(lines))
+    assert counts == {
+        drift_check.ROWS_READ_METRIC: 201,
+        drift_check.ROWS_ACCEPTED_METRIC: 200,
+        drift_check.ROWS_REJECTED_METRIC: 1,
+        drift_check.REJECTED_FRACTION_METRIC: round(1 / 201, 6),
+    }
+
+
+def capture_with(content_type: str, data: str) -> str:
+    line = json.loads(record([[1.0, 2.0]], END - timedelta(minutes=1)))
+    line["captureData"]["endpointInput"].update(observedContentType=content_type, data=data)
+    return json.dumps(line)
+
+
+@pytest.mark.parametrize(
+    ("lines", "reason", "message"),
+    [
+        ([record([[1.0, 2.0, 3.0]] * 50, END - timedelta(minutes=1))], drift_check.COLUMN_COUNT, "has 3 values"),
+        ([capture_with("application/json", '{"instances": [[1, 2]]}')] * 40, drift_check.NOT_CSV, "application/json"),
+        ([capture_with("text/csv", "1.0,abc")] * 40, drift_check.NON_NUMERIC, "'b' has the non-numeric value 'abc'"),
+    ],
+    ids=["other-column-count", "json-content-type", "non-numeric-values"],
+)
+def test_capture_whose_schema_differs_from_the_baseline_is_a_failed_check(
+    lines: list[str], reason: str, message: str
+) -> None:
+    report = check(lines, min_records=30, max_rejected_fraction=0.05)
+    assert report.status == drift_check.STATUS_FAILED, "not insufficient-data: the data is there but unusable"
+    assert report.rejections == {reason: report.rejected_records} and report.captured_records == 0
+    assert reason in report.reason and message in report.reason
+    assert json.loads(report.to_json())["reason"] == report.reason
+    assert report.max_psi is None, "a failed check publishes no PSI, so it cannot start retraining"
+    assert published(report)[drift_check.REJECTED_FRACTION_METRIC] == 1.0
+
+
+def test_a_few_rejected_rows_within_the_allowed_fraction_still_give_a_verdict() -> None:
+    lines = [record(uniform_rows(), END - timedelta(minutes=5)), record([[1.0, 2.0, 3.0]], END - timedelta(minutes=5))]
+    assert check(lines, max_rejected_fraction=0.05).status == drift_check.STATUS_OK
+    assert check(lines, max_rejected_fraction=0.0).status == drift_check.STATUS_FAILED
+
+
+def test_nan_and_empty_cells_are_missing_values_never_drift() -> None:
+    clean = uniform_rows()
+    gaps = [f"{('nan', '', 'NaN')[i % 3]},{i % 10 + 0.5}" for i in range(120)]
+    with_gaps = "\n".join([*(f"{a},{b}" for a, b in clean), *gaps])
+    report = check([capture_with("text/csv", with_gaps)])
+    assert report.status == drift_check.STATUS_OK and report.rejected_records == 0
+    (a, b) = report.features
+    assert a.psi is not None and a.psi < 0.01, "NaN used to land in the top bucket (PSI > 10 on clean data)"
+    assert (a.missing_count, a.captured_count, b.missing_count) == (120, 200, 0)
+
+
+def test_a_feature_missing_from_every_row_has_no_psi_and_does_not_drift() -> None:
+    rows = "\n".join(f",{b}" for _, b in uniform_rows())
+    report = check([capture_with("text/csv", rows)])
+    (a, b) = report.features
+    assert (a.psi, a.drifted, a.missing_count) == (None, False, 200)
+    assert report.status == drift_check.STATUS_OK and report.max_psi == b.psi
+
+
+def test_feature_constant_in_the_baseline_is_still_checked() -> None:
+    import pandas as pd
+
+    from pipeline_steps import baseline
+
+    stats = baseline.statistics(pd.DataFrame({"a": [3.0] * 100, "b": [i % 10 + 0.5 for i in range(100)]}))
+    assert len(stats["features"][0]["numerical_statistics"]["distribution"]["kll"]["buckets"]) == 1
+    same = check([record([[3.0, i % 10 + 0.5] for i in range(100)], END - timedelta(minutes=1))], stats)
+    moved = check([record([[5.0, i % 10 + 0.5] for i in range(100)], END - timedelta(minutes=1))], stats)
+    assert same.status == drift_check.STATUS_OK and same.features[0].psi == 0.0
+    assert moved.drifted_features == ["a"] and moved.features[0].out_of_range_count == 100
 
 
 def test_metrics_carry_endpoint_and_feature_dimensions_and_an_all_features_maximum() -> None:
@@ -190,10 +295,26 @@ def test_hour_prefixes_follow_the_capture_layout() -> None:
 
 
 def test_arguments_need_a_baseline_source_and_a_namespace_when_publishing() -> None:
+    base = ["--endpoint-name=ep", "--capture=/tmp/x", "--max-rejected-fraction=0.05"]
     with pytest.raises(SystemExit):
-        drift_check.parse_args(["--endpoint-name=ep", "--capture=/tmp/x", "--no-publish"])
+        drift_check.parse_args([*base, "--no-publish"])
     with pytest.raises(SystemExit):
-        drift_check.parse_args(["--endpoint-name=ep", "--capture=/tmp/x", "--baseline-statistics=/tmp/s.json"])
+        drift_check.parse_args([*base, "--baseline-statistics=/tmp/s.json"])
+
+
+@pytest.mark.parametrize("fraction", ["-0.1", "1", "2"])
+def test_rejected_fraction_argument_is_a_share_below_one(fraction: str, capsys: Any) -> None:
+    with pytest.raises(SystemExit):
+        drift_check.parse_args(
+            [
+                "--endpoint-name=ep",
+                "--capture=/x",
+                "--baseline-statistics=/s",
+                "--no-publish",
+                f"--max-rejected-fraction={fraction}",
+            ]
+        )
+    assert "--max-rejected-fraction must be at least 0 and below 1" in capsys.readouterr().err
 
 
 @mock_aws
@@ -236,6 +357,7 @@ def test_main_reads_s3_resolves_the_registered_baseline_and_publishes(tmp_path: 
             "--baseline-statistics=",
             f"--end-time={END.isoformat()}",
             "--metric-namespace=mlops-delivery/Drift",
+            "--max-rejected-fraction=0.05",
             f"--output-dir={tmp_path}",
         ]
     )
@@ -245,6 +367,16 @@ def test_main_reads_s3_resolves_the_registered_baseline_and_publishes(tmp_path: 
     metrics = cloudwatch.list_metrics(Namespace="mlops-delivery/Drift", MetricName="PSI")["Metrics"]
     features = sorted({d["Value"] for m in metrics for d in m["Dimensions"] if d["Name"] == "Feature"})
     assert features == ["ALL", "a", "b"]
+    rows = cloudwatch.get_metric_statistics(
+        Namespace="mlops-delivery/Drift",
+        MetricName=drift_check.ROWS_READ_METRIC,
+        Dimensions=[{"Name": "EndpointName", "Value": "ep"}],
+        StartTime=END - timedelta(minutes=5),
+        EndTime=END + timedelta(minutes=5),
+        Period=600,
+        Statistics=["Sum", "SampleCount"],
+    )["Datapoints"]
+    assert [(p["Sum"], p["SampleCount"]) for p in rows] == [(200.0, 1.0)]
 
 
 def test_local_run_shows_no_drift_on_sample_data_and_drift_on_the_shifted_batch(tmp_path: Path) -> None:
@@ -253,3 +385,219 @@ def test_local_run_shows_no_drift_on_sample_data_and_drift_on_the_shifted_batch(
     assert reports["drifted"].status == "drift"
     assert set(local_drift_check.SHIFTED_FEATURES) <= set(reports["drifted"].drifted_features)
     assert (tmp_path / "drifted" / "report" / "drift-report.json").exists()
+
+
+# --- health alarms, role and config (synthesized app) ---
+
+SETTINGS = config.load_cdk_json()
+NAMES = SETTINGS.names
+ENVIRONMENTS = [e.name for e in SETTINGS.environments]
+
+
+def serving(assembly: Assembly, env: str) -> Any:
+    return assembly.template(NAMES.stack(env, "serving"))
+
+
+def alarms(assembly: Assembly, env: str) -> dict[str, dict[str, Any]]:
+    found = serving(assembly, env).find_resources("AWS::CloudWatch::Alarm")
+    return {a["Properties"]["AlarmName"]: a["Properties"] for a in found.values()}
+
+
+def health_alarms(assembly: Assembly, env: str) -> dict[str, dict[str, Any]]:
+    prefix = NAMES.health_alarm_prefix(env)
+    return {name: alarm for name, alarm in alarms(assembly, env).items() if name.startswith(prefix)}
+
+
+def watched(alarm: dict[str, Any], env: str) -> list[dict[str, Any]]:
+    """The drift check's own datums (from a sample report) that an alarm reads."""
+    report = check([record(uniform_rows(), END - timedelta(minutes=5))])
+    report.endpoint_name = NAMES.endpoint(env)
+    return [
+        d
+        for d in drift_check.metric_data(report, END)
+        if d["MetricName"] == alarm["MetricName"] and d["Dimensions"] == alarm["Dimensions"]
+    ]
+
+
+def test_health_alarm_names_never_match_a_drift_alarm_prefix() -> None:
+    drift_prefixes = tuple(NAMES.drift_alarm_prefix(env) for env in ENVIRONMENTS)
+    for env in ENVIRONMENTS:
+        assert not NAMES.health_alarm_prefix(env).startswith(drift_prefixes)
+        assert not f"{NAMES.health_alarm_prefix(env)}drift-check-not-running".startswith(drift_prefixes)
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_health_alarms_notify_the_alerts_topic_like_the_drift_alarm(assembly: Assembly, env: str) -> None:
+    prefix = NAMES.health_alarm_prefix(env)
+    found = health_alarms(assembly, env)
+    assert set(found) == {f"{prefix}drift-check-not-running", f"{prefix}drift-check-rejected-rows"}
+    drift_alarm = alarms(assembly, env)[f"{NAMES.drift_alarm_prefix(env)}data-drift"]
+    for alarm in found.values():
+        assert alarm["AlarmActions"] == drift_alarm["AlarmActions"] and len(alarm["AlarmActions"]) == 1
+
+
+def test_health_alarm_state_changes_are_not_retraining_triggers(assembly: Assembly) -> None:
+    """Neither the retraining rule's alarm-name pattern nor the function accepts them."""
+    build = SETTINGS.build_environment.name
+    retraining = assembly.templates[NAMES.stack(build, "retraining")]["Resources"]
+    rules = [r["Properties"] for r in retraining.values() if r["Type"] == "AWS::Events::Rule"]
+    patterns = [r["EventPattern"] for r in rules if "aws.cloudwatch" in r.get("EventPattern", {}).get("source", [])]
+    (pattern,) = patterns
+    rule_prefixes = tuple(item["prefix"] for item in pattern["detail"]["alarmName"])
+    (function,) = [r for r in retraining.values() if r["Type"] == "AWS::Lambda::Function"]
+    # Values that are CloudFormation references (bucket names) do not matter here.
+    variables = {
+        k: v if isinstance(v, str) else k.lower() for k, v in function["Properties"]["Environment"]["Variables"].items()
+    }
+    sys.path.insert(0, str(ROOT / "lambda" / "start_retraining"))
+    triggers = importlib.import_module("retraining_triggers")
+    settings = importlib.import_module("retraining_settings").Settings.from_env(variables)
+    assert rule_prefixes and set(rule_prefixes) == set(settings.drift_alarm_prefixes)
+    for env in ENVIRONMENTS:
+        for name in health_alarms(assembly, env):
+            assert not name.startswith(rule_prefixes), f"{name} would reach the retraining function"
+            event = alarm_state_change_event(name, "ALARM", account=SETTINGS.environment(env).account)
+            with pytest.raises(triggers.UnknownTriggerError, match="not a drift alarm"):
+                triggers.parse_trigger(event, settings)
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_not_running_alarm_fires_when_no_check_completes_for_longer_than_the_schedule(
+    assembly: Assembly, env: str
+) -> None:
+    alarm = health_alarms(assembly, env)[f"{NAMES.health_alarm_prefix(env)}drift-check-not-running"]
+    interval = SETTINGS.environment(env).drift.check_interval_minutes * 60
+    assert alarm["TreatMissingData"] == "breaching", "a check that stopped publishes nothing at all"
+    assert (alarm["Statistic"], alarm["ComparisonOperator"], alarm["Threshold"]) == (
+        "SampleCount",
+        "LessThanThreshold",
+        1,
+    )
+    assert alarm["DatapointsToAlarm"] == alarm["EvaluationPeriods"], "every period of the window without a check"
+    assert interval < alarm["Period"] * alarm["EvaluationPeriods"] <= 2 * interval
+    assert [d["Value"] for d in watched(alarm, env)] == [200], "it must watch the count every run publishes"
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_rejected_rows_alarm_uses_the_configured_share(assembly: Assembly, env: str) -> None:
+    alarm = health_alarms(assembly, env)[f"{NAMES.health_alarm_prefix(env)}drift-check-rejected-rows"]
+    assert alarm["Threshold"] == SETTINGS.environment(env).drift.max_rejected_fraction
+    assert (alarm["Statistic"], alarm["ComparisonOperator"]) == ("Maximum", "GreaterThanThreshold")
+    assert alarm["TreatMissingData"] == "notBreaching", "a missing check is the other alarm's job"
+    assert [d["Value"] for d in watched(alarm, env)] == [0.0]
+    (pipeline,) = serving(assembly, env).find_resources("AWS::SageMaker::Pipeline").values()
+    _, variables = pipeline["Properties"]["PipelineDefinition"]["PipelineDefinitionBody"]["Fn::Sub"]
+    assert float(variables["MaxRejectedFraction"]) == alarm["Threshold"], "the check fails where the alarm fires"
+
+
+def cloudwatch_alarm_limits() -> str:
+    """PutMetricAlarm's documentation of Period in botocore's copy of the CloudWatch service model."""
+    models = Path(botocore.__file__).parent / "data" / "cloudwatch"
+    (path,) = sorted(models.glob("*/service-2.json*"))
+    opener: Any = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt") as handle:
+        model = json.load(handle)
+    shape = model["shapes"]["PutMetricAlarmInput"]["members"]["Period"]["documentation"]
+    return str(shape)
+
+
+def test_cloudwatch_still_documents_the_alarm_span_limits_the_window_respects() -> None:
+    text = cloudwatch_alarm_limits()
+    assert "can't be more than 604,800 seconds" in text
+    assert "less than one hour (3,600 seconds), the total evaluation period can't be longer than one day" in text
+    assert drift_monitor.ALARM_SPAN_LIMIT_MINUTES * 60 == 604_800
+    assert drift_monitor.SHORT_PERIOD_SPAN_LIMIT_MINUTES * 60 == 86_400
+
+
+@pytest.mark.parametrize("interval", [1, 15, 60, 180, 360, 720, 1440, 2880, 96 * 60])
+def test_not_running_window_covers_the_interval_within_cloudwatch_limits(interval: int) -> None:
+    period, periods = drift_monitor.health_alarm_window(interval)
+    span = period * periods
+    assert span >= interval + 30 and span >= 1.5 * interval, "room for a job to start and finish"
+    assert span <= 2 * interval + 36, "but not much more than one missed check"
+    limit = 24 * 60 if period < 60 else 7 * 24 * 60
+    assert span <= limit and period >= 1
+
+
+def test_not_running_window_refuses_a_span_cloudwatch_would_reject() -> None:
+    with pytest.raises(ValueError, match="CloudWatch allows 10080"):
+        drift_monitor.health_alarm_window(120 * 60)
+
+
+@pytest.mark.parametrize(
+    ("drift", "key", "allowed"),
+    [
+        ({"max_rejected_fraction": 1.0}, "max_rejected_fraction", "a number from 0.0 to 0.99"),
+        ({"max_rejected_fraction": "lots"}, "max_rejected_fraction", "a number from 0.0 to 0.99"),
+        ({"schedule": "cron(0 6 ? * MON-FRI *)"}, "max_hours_between_checks", "needed with a cron() schedule"),
+        ({"schedule": "cron(0 6 * * ? *)", "max_hours_between_checks": 0}, "max_hours_between_checks", "1 to 96"),
+        ({"schedule": "rate(5 days)"}, "schedule", "at least every 96 hours"),
+    ],
+)
+def test_drift_health_settings_are_validated(drift: dict[str, Any], key: str, allowed: str) -> None:
+    raw = raw_config()
+    raw["environments"]["staging"]["drift"].update(drift)
+    with pytest.raises(
+        config.ConfigError, match=rf"'mlops\.environments\.staging\.drift\.{key}'.*{re.escape(allowed)}"
+    ):
+        config.load({config.CONTEXT_KEY: raw}, releases_dir=ROOT / "releases")
+
+
+@pytest.mark.parametrize(
+    ("drift", "minutes"),
+    [
+        ({"schedule": "rate(30 minutes)"}, 30),
+        ({"schedule": "rate(1 day)"}, 1440),
+        ({"schedule": "cron(0 6 ? * MON-FRI *)", "max_hours_between_checks": 72}, 72 * 60),
+    ],
+)
+def test_check_interval_comes_from_the_schedule_or_the_config(drift: dict[str, Any], minutes: int) -> None:
+    raw = raw_config()
+    raw["environments"]["staging"]["drift"].update(drift)
+    settings = config.load({config.CONTEXT_KEY: raw}, releases_dir=ROOT / "releases")
+    assert settings.environment("staging").drift.check_interval_minutes == minutes
+
+
+def read_statements(assembly: Assembly, env: str) -> list[dict[str, Any]]:
+    policies = serving(assembly, env).find_resources("AWS::IAM::Policy")
+    found = [
+        s
+        for logical_id, p in policies.items()
+        if "DriftMonitorRole" in logical_id
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    return [s for s in found if any(a.startswith("s3:Get") for a in as_list(s["Action"]))]
+
+
+def object_patterns(statement: dict[str, Any]) -> list[str]:
+    """Object-key patterns of a statement's resources (bucket ARNs themselves left out)."""
+    patterns = []
+    for resource in as_list(statement["Resource"]):
+        text = resource if isinstance(resource, str) else resource.get("Fn::Join", ["", [""]])[1][-1]
+        if "/" in text:
+            patterns.append(text.split("/", 1)[1] if isinstance(resource, str) else text.lstrip("/"))
+    return patterns
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_drift_role_reads_captured_data_and_registered_baselines_not_training_splits(
+    assembly: Assembly, env: str
+) -> None:
+    reads = read_statements(assembly, env)
+    (script,) = [p for s in reads if s.get("Sid") == "ReadDriftCheckScript" for p in object_patterns(s)]
+    assert script.endswith(".py") and "*" not in script, "the job's own script: one object"
+    patterns = {p for s in reads if s.get("Sid") != "ReadDriftCheckScript" for p in object_patterns(s)}
+    assert patterns == {f"data-capture/{env}/*", model_build_pipeline.REGISTERED_BASELINES_PATTERN}
+    # Where the model-building pipeline writes what: statistics.json is readable, the splits are not.
+    build = json.loads(model_build_pipeline.DEFINITION_FILE.read_text())
+    outputs = {
+        step["Name"]: [
+            "/".join(["pipelines/model-build", "exec-1", *o["S3Output"]["S3Uri"]["Std:Join"]["Values"][2:]])
+            for o in step["Arguments"]["ProcessingOutputConfig"]["Outputs"]
+        ]
+        for step in build["Steps"]
+        if "ProcessingOutputConfig" in step["Arguments"]
+    }
+    baseline = model_build_pipeline.REGISTERED_BASELINES_PATTERN
+    assert all(fnmatch.fnmatchcase(f"{uri}/statistics.json", baseline) for uri in outputs["Baseline"])
+    assert not any(fnmatch.fnmatchcase(f"{uri}/train.csv", baseline) for uri in outputs["Preprocess"])
