@@ -8,8 +8,7 @@ Input: every *.csv under --input-dir, with a header naming the 30 feature column
 header (the SageMaker XGBoost convention), plus train/features.json (the column order)
 for the baseline step. Refuses a data set under --min-rows rows or a split with fewer than
 --min-rows-per-class rows of either class: the quality gate could not judge a model on it.
-Self-contained (numpy and pandas only) because the processing job
-ships this one file.
+Self-contained (numpy and pandas only) because the processing job ships this one file.
 """
 
 from __future__ import annotations
