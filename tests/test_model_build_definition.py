@@ -165,8 +165,9 @@ def test_evaluate_gets_the_champion_and_the_gate_thresholds(definition: dict[str
         assert json.dumps(expected) in joined
 
 
-def test_gate_condition_tests_only_the_evaluate_steps_decision(definition: dict[str, Any]) -> None:
-    # The thresholds reach the evaluate step, which decides; the condition reads its boolean.
+def test_gate_condition_is_minimum_and_regression_against_champion(definition: dict[str, Any]) -> None:
+    """MinMetric and AllowedRegression reach the evaluate step, which applies them (failing closed
+    on NaN, infinite or missing numbers); the condition tests only its boolean decision."""
     conditions = steps_by_name(definition)["QualityGate"]["Arguments"]["Conditions"]
     assert [(c["Type"], c["LeftValue"]["Std:JsonGet"]["Path"], c["RightValue"]) for c in conditions] == [
         ("Equals", "gate.passed", True)
