@@ -330,8 +330,11 @@ def build_pipeline(settings: BuildSettings) -> Any:
     )
     gate = ConditionStep(
         "QualityGate",
-        # evaluate.quality_gate decides (MinMetric, AllowedRegression, NaN/inf/missing fail) in Python;
-        # the condition tests only its JSON boolean: true (Boolean) equals true, anything else fails.
+        # evaluate.quality_gate decides (MinMetric, AllowedRegression; NaN/inf/missing fail) in Python,
+        # where a NaN cannot slip through a numeric comparison; the condition tests only its JSON
+        # boolean. Equals compares operands of one type (BinaryCondition values are String, Boolean,
+        # Integer or Float in SageMaker's pipeline-definition JSON schema); a missing gate.passed
+        # fails the JsonGet, so the step fails and nothing is registered.
         conditions=[ConditionEquals(left=report("gate.passed"), right=True)],
         if_steps=[register],
         else_steps=[fail],
