@@ -16,6 +16,8 @@ APPROVED = "Approved"
 REJECTED = "Rejected"
 PENDING = "PendingManualApproval"
 METRICS = ("auc", "accuracy", "f1")
+# What the evaluate step writes for "no champion" or "no number": metadata values cannot be empty.
+NONE = "none"
 
 _VERSION_ARN = re.compile(r"^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:model-package/([A-Za-z0-9-]+)/(\d+)$")
 
@@ -127,6 +129,10 @@ class VersionMetrics:
         }
 
 
+def _present(value: str | None) -> str | None:
+    return None if value in (None, "", NONE) else value
+
+
 def version_metrics(sm: Any, s3: Any, arn: str) -> VersionMetrics:
     package = describe(sm, arn)
     metadata = {str(k): str(v) for k, v in (package.get("CustomerMetadataProperties") or {}).items()}
@@ -136,7 +142,7 @@ def version_metrics(sm: Any, s3: Any, arn: str) -> VersionMetrics:
         status=package.get("ModelApprovalStatus", "?"),
         created=str(package.get("CreationTime", "")),
         metadata=metadata,
-        champion_arn=metadata.get("champion_model_package_arn") or None,
+        champion_arn=_present(metadata.get("champion_model_package_arn")),
     )
     uri = ((package.get("ModelMetrics") or {}).get("ModelQuality") or {}).get("Statistics", {}).get("S3Uri")
     if uri:
@@ -150,9 +156,9 @@ def version_metrics(sm: Any, s3: Any, arn: str) -> VersionMetrics:
             if isinstance(value, dict) and isinstance(value.get("value"), (int, float)):
                 result.metrics[name] = float(value["value"])
         champion = evaluation.get("champion") or {}
-        result.champion_arn = champion.get("model_package_arn") or result.champion_arn
+        result.champion_arn = _present(champion.get("model_package_arn")) or result.champion_arn
     # Versions registered without a readable report still carry the gate metric as metadata.
-    name, value = metadata.get("metric_name"), metadata.get("metric_value")
+    name, value = metadata.get("metric_name"), _present(metadata.get("metric_value"))
     if name and value and name not in result.metrics:
         try:
             result.metrics[name] = float(value)

@@ -9,8 +9,10 @@ version: an s3:// URI in SageMaker, any path locally, empty on the first run.
 
 Writes evaluation.json in the SageMaker model-metrics format (ModelQuality statistics) with
 the candidate's metrics, the champion's, their comparison and the quality gate's decision.
-The pipeline's condition step checks the same rule on the same numbers; the decision here
-gives the fail step a message that says which condition failed.
+The gate is decided here and fails closed: a NaN, infinite or missing number, or a test split
+without both classes, never passes. The pipeline's condition step only tests `gate.passed`
+(a JSON boolean) and the fail step reports `gate.reason`. The file is strict JSON: a metric
+that is not a finite number is written as null, never as NaN or Infinity.
 """
 
 from __future__ import annotations
@@ -18,22 +20,29 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import tarfile
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 import xgboost as xgb
 
+if TYPE_CHECKING:  # typing.TypeGuard is Python 3.10+; annotations are never evaluated here
+    from typing import TypeGuard
+
 MODEL_FILE = "xgboost-model"
 METRICS = ("auc", "accuracy", "f1")
 BOOTSTRAP_SAMPLES = 200
-# CustomerMetadataProperties values must be strings; this marks "no champion".
+# CustomerMetadataProperties values must be non-empty strings; this marks "no champion" / "no number".
 NONE = "none"
+# The ASCII part of the API's CustomerMetadataValue rule (1-256 of [\p{L}\p{Z}\p{N}_.:/=+\-@];
+# botocore's sagemaker service model): a value matching it is accepted at registration.
+METADATA_VALUE = re.compile(r"[A-Za-z0-9 _.:/=+\-@]{1,256}")
 
 
 class EvaluationInputError(ValueError):
@@ -64,19 +73,34 @@ def f1(labels: np.ndarray, scores: np.ndarray, threshold: float = 0.5) -> float:
 _METRIC_FUNCTIONS = {"auc": auc, "accuracy": accuracy, "f1": f1}
 
 
+def finite(value: object) -> TypeGuard[float]:
+    """A real number that is neither NaN nor infinite (None, strings and booleans are not)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def binary_classification_metrics(labels: np.ndarray, scores: np.ndarray, *, seed: int = 0) -> dict[str, Any]:
-    """Each metric with a bootstrap standard deviation, in the model-metrics JSON shape."""
+    """Each metric with a bootstrap standard deviation, in the model-metrics JSON shape (NaN if undefined)."""
     rng = np.random.default_rng(seed)
     samples = [rng.integers(0, len(labels), len(labels)) for _ in range(BOOTSTRAP_SAMPLES)]
     result = {}
     for name, function in _METRIC_FUNCTIONS.items():
-        resampled = [function(labels[rows], scores[rows]) for rows in samples]
-        finite = [v for v in resampled if not math.isnan(v)]
+        resampled = [v for v in (function(labels[rows], scores[rows]) for rows in samples) if finite(v)]
         result[name] = {
             "value": round(function(labels, scores), 6),
-            "standard_deviation": round(float(np.std(finite)), 6) if finite else 0.0,
+            "standard_deviation": round(float(np.std(resampled)), 6) if resampled else 0.0,
         }
     return result
+
+
+def strict(node: Any) -> Any:
+    """`node` with every NaN or infinite number replaced by None: JSON has no such numbers."""
+    if isinstance(node, dict):
+        return {key: strict(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [strict(item) for item in node]
+    if isinstance(node, float) and not math.isfinite(node):
+        return None
+    return node
 
 
 @dataclass(frozen=True)
@@ -85,26 +109,52 @@ class GateDecision:
 
     passed: bool
     reason: str
-    regression: float
+    # champion - candidate; 0 without a champion, None when either is not a finite number.
+    regression: float | None
+
+
+def _not_finite(what: str, value: object) -> str:
+    return f"{what} is not a finite number ({'missing' if value is None else value})"
+
+
+def _test_split_failure(class_counts: Mapping[int, int]) -> str | None:
+    present = {label: rows for label, rows in sorted(class_counts.items()) if rows > 0}
+    if len(present) >= 2:
+        return None
+    rows = ", ".join(f"{label}: {count} rows" for label, count in present.items())
+    return f"the test split has {len(present)} class ({rows}); need both classes"
 
 
 def quality_gate(
-    *, metric: str, candidate: float, champion: float | None, min_metric: float, allowed_regression: float
+    *,
+    metric: str,
+    candidate: float | None,
+    champion: float | None,
+    min_metric: float,
+    allowed_regression: float,
+    class_counts: Mapping[int, int],
 ) -> GateDecision:
     """candidate >= min_metric AND candidate >= champion - allowed_regression (no champion: first model).
 
-    `regression` (champion - candidate, 0 without a champion) is what the pipeline's condition
-    compares with AllowedRegression, since pipeline expressions cannot subtract.
+    Fails closed: each check is written as the condition for passing, which a NaN never meets,
+    and a number that is not finite (or a test split without both classes) is a failure of
+    its own, named in the reason.
     """
-    regression = 0.0 if champion is None else round(champion - candidate, 6)
-    failures = []
-    if candidate < min_metric:
+    failures = [f for f in (_test_split_failure(class_counts),) if f]
+    numbers = {metric: candidate, "the minimum": min_metric, "the allowed regression": allowed_regression}
+    if champion is not None:
+        numbers[f"the champion's {metric}"] = champion
+    failures += [_not_finite(what, value) for what, value in numbers.items() if not finite(value)]
+    if finite(candidate) and finite(min_metric) and not candidate >= min_metric:
         failures.append(f"{metric} {candidate:.4f} is below the minimum {min_metric:.4f}")
-    if champion is not None and regression > allowed_regression:
-        failures.append(
-            f"{metric} {candidate:.4f} is {regression:.4f} worse than the champion's {champion:.4f} "
-            f"(allowed regression {allowed_regression:.4f})"
-        )
+    regression = 0.0 if champion is None else None
+    if finite(candidate) and finite(champion):
+        regression = round(champion - candidate, 6)
+        if finite(allowed_regression) and not regression <= allowed_regression:
+            failures.append(
+                f"{metric} {candidate:.4f} is {regression:.4f} worse than the champion's {champion:.4f} "
+                f"(allowed regression {allowed_regression:.4f})"
+            )
     if failures:
         return GateDecision(False, "; ".join(failures), regression)
     versus = (
@@ -167,6 +217,19 @@ def score(booster: xgb.Booster, features: np.ndarray, role: str) -> np.ndarray:
     return np.asarray(booster.predict(xgb.DMatrix(features)), dtype=float)
 
 
+def metadata_value(key: str, value: str) -> str:
+    if not METADATA_VALUE.fullmatch(value):
+        raise EvaluationInputError(
+            f"Model package metadata {key}={value!r} breaks the registry's rule: "
+            f"1-256 letters, digits, spaces or _.:/=+-@."
+        )
+    return value
+
+
+def _number_text(value: float | None) -> str:
+    return str(value) if finite(value) else NONE
+
+
 def build_report(
     *,
     candidate: dict[str, Any],
@@ -176,32 +239,36 @@ def build_report(
     gate: GateDecision,
     test_rows: int,
 ) -> dict[str, Any]:
+    """The evaluation.json content, ready for strict JSON (no NaN or infinite number left)."""
     candidate_value = candidate[metric]["value"]
     champion_value = champion[metric]["value"] if champion else None
-    delta = None if champion_value is None else round(candidate_value - champion_value, 6)
-    return {
-        "binary_classification_metrics": candidate,
-        "champion": None
-        if champion is None
-        else {"model_package_arn": champion_arn or NONE, "binary_classification_metrics": champion},
-        "comparison": {
-            "metric": metric,
-            "candidate": candidate_value,
-            "champion": champion_value,
-            "delta": delta,
-            "regression": gate.regression,
-            "test_rows": test_rows,
-        },
-        "gate": asdict(gate),
-        # String copies for the model package's CustomerMetadataProperties.
-        "metadata": {
-            "metric_name": metric,
-            "metric_value": str(candidate_value),
-            "champion_model_package_arn": (champion_arn or NONE) if champion else NONE,
-            "champion_metric_value": NONE if champion_value is None else str(champion_value),
-            "metric_delta": NONE if delta is None else str(delta),
-        },
+    delta = round(candidate_value - champion_value, 6) if finite(candidate_value) and finite(champion_value) else None
+    metadata = {
+        "metric_name": metric,
+        "metric_value": _number_text(candidate_value),
+        "champion_model_package_arn": (champion_arn or NONE) if champion else NONE,
+        "champion_metric_value": _number_text(champion_value),
+        "metric_delta": _number_text(delta),
     }
+    return strict(
+        {
+            "binary_classification_metrics": candidate,
+            "champion": None
+            if champion is None
+            else {"model_package_arn": champion_arn or None, "binary_classification_metrics": champion},
+            "comparison": {
+                "metric": metric,
+                "candidate": candidate_value,
+                "champion": champion_value,
+                "delta": delta,
+                "regression": gate.regression,
+                "test_rows": test_rows,
+            },
+            "gate": asdict(gate),
+            # String copies for the model package's CustomerMetadataProperties.
+            "metadata": {key: metadata_value(key, value) for key, value in metadata.items()},
+        }
+    )
 
 
 def evaluate(
@@ -229,6 +296,7 @@ def evaluate(
         champion=champion[metric]["value"] if champion else None,
         min_metric=min_metric,
         allowed_regression=allowed_regression,
+        class_counts={int(label): int(rows) for label, rows in pd.Series(labels).value_counts().items()},
     )
     return build_report(
         candidate=candidate,
@@ -261,7 +329,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         allowed_regression=args.allowed_regression,
     )
     args.output_dir.mkdir(parents=True, exist_ok=True)
-    (args.output_dir / "evaluation.json").write_text(json.dumps(report, indent=2))
+    # Strict JSON: allow_nan=False refuses NaN/Infinity, which are not JSON (RFC 8259).
+    (args.output_dir / "evaluation.json").write_text(json.dumps(report, indent=2, allow_nan=False))
     print(json.dumps({"comparison": report["comparison"], "gate": report["gate"]}))
 
 

@@ -85,14 +85,17 @@ def run_once(
 def metrics_table(result: RunResult) -> str:
     candidate = result.report["binary_classification_metrics"]
     champion = (result.report["champion"] or {}).get("binary_classification_metrics")
+
+    def cell(value: float | None, width: int, sign: str = "") -> str:
+        # evaluation.json holds null for a metric that is not a finite number (AUC of one class).
+        return f"{'-':>{width}}" if value is None else f"{value:>{sign}{width}.4f}"
+
     lines = [f"{'metric':<10}{'candidate':>12}{'champion':>12}{'delta':>10}"]
     for metric in evaluate.METRICS:
         value = candidate[metric]["value"]
-        if champion:
-            other = champion[metric]["value"]
-            lines.append(f"{metric:<10}{value:>12.4f}{other:>12.4f}{value - other:>+10.4f}")
-        else:
-            lines.append(f"{metric:<10}{value:>12.4f}{'-':>12}{'-':>10}")
+        other = champion[metric]["value"] if champion else None
+        delta = None if value is None or other is None else value - other
+        lines.append(f"{metric:<10}{cell(value, 12)}{cell(other, 12)}{cell(delta, 10, '+')}")
     gate = result.report["gate"]
     lines.append(f"gate: {'REGISTER' if gate['passed'] else 'FAIL'} - {gate['reason']}")
     return "\n".join(lines)

@@ -130,7 +130,7 @@ def build_pipeline(settings: BuildSettings) -> Any:
     from sagemaker.core.processing import Processor
     from sagemaker.core.shapes import ProcessingInput, ProcessingOutput, ProcessingS3Input, ProcessingS3Output
     from sagemaker.core.training.configs import Compute, InputData
-    from sagemaker.core.workflow.conditions import ConditionGreaterThanOrEqualTo, ConditionLessThanOrEqualTo
+    from sagemaker.core.workflow.conditions import ConditionEquals
     from sagemaker.core.workflow.execution_variables import ExecutionVariables
     from sagemaker.core.workflow.functions import Join, JsonGet
     from sagemaker.core.workflow.parameters import ParameterFloat, ParameterString
@@ -347,16 +347,16 @@ def build_pipeline(settings: BuildSettings) -> Any:
     fail = FailStep(
         "QualityGateFailed",
         error_message=Join(on="", values=["Candidate not registered: ", report("gate.reason")]),
-        description="The candidate missed the minimum metric or regressed against the champion.",
+        description="The candidate missed the minimum, regressed against the champion, or was not measurable.",
     )
     gate = ConditionStep(
         "QualityGate",
-        # Same rule as evaluate.quality_gate: candidate >= MinMetric AND
-        # champion - candidate <= AllowedRegression (regression is 0 without a champion).
-        conditions=[
-            ConditionGreaterThanOrEqualTo(left=report("comparison.candidate"), right=min_metric),
-            ConditionLessThanOrEqualTo(left=report("comparison.regression"), right=allowed_regression),
-        ],
+        # evaluate.quality_gate decides (MinMetric, AllowedRegression; NaN/inf/missing fail) in Python,
+        # where a NaN cannot slip through a numeric comparison; the condition tests only its JSON
+        # boolean. Equals compares operands of one type (BinaryCondition values are String, Boolean,
+        # Integer or Float in SageMaker's pipeline-definition JSON schema); a missing gate.passed
+        # fails the JsonGet, so the step fails and nothing is registered.
+        conditions=[ConditionEquals(left=report("gate.passed"), right=True)],
         if_steps=[register],
         else_steps=[fail],
         description="Register only a candidate that meets the minimum and does not regress beyond the tolerance.",

@@ -6,8 +6,9 @@ Runs in a SageMaker processing container (defaults below) and locally with any p
 Input: every *.csv under --input-dir, with a header naming the 30 feature columns and
 `target` (0/1). Output: train/, validation/ and test/ CSVs with the label first and no
 header (the SageMaker XGBoost convention), plus train/features.json (the column order)
-for the baseline step. Self-contained (numpy and pandas only) because the processing job
-ships this one file.
+for the baseline step. Refuses a data set under --min-rows rows or a split with fewer than
+--min-rows-per-class rows of either class: the quality gate could not judge a model on it.
+Self-contained (numpy and pandas only) because the processing job ships this one file.
 """
 
 from __future__ import annotations
@@ -55,6 +56,10 @@ FEATURES: tuple[str, ...] = (
 )
 SPLITS = ("train", "validation", "test")
 FEATURES_FILE = "features.json"
+CLASSES = (0, 1)
+# Below these the evaluate step's metrics (AUC needs both classes) say little or nothing.
+MIN_ROWS = 100
+MIN_ROWS_PER_CLASS = 5
 
 
 class InputDataError(ValueError):
@@ -133,6 +138,40 @@ def split(
     return {name: table.iloc[rows].reset_index(drop=True) for name, rows in parts.items()}
 
 
+def class_summary(labels: pd.Series) -> str:
+    """'0: 28 rows, 1: 57 rows': the rows of each class present."""
+    counts = labels.value_counts()
+    return ", ".join(f"{label}: {int(counts[label])} rows" for label in sorted(counts.index))
+
+
+def check_size(table: pd.DataFrame, *, min_rows: int) -> None:
+    if len(table) < min_rows:
+        raise InputDataError(f"Only {len(table)} rows; need at least {min_rows} (--min-rows).")
+    present = table[LABEL].nunique()
+    if present < len(CLASSES):
+        raise InputDataError(f"The data set has {present} class ({class_summary(table[LABEL])}); need both classes.")
+
+
+def check_classes(splits: dict[str, pd.DataFrame], *, min_rows_per_class: int) -> None:
+    """Every split holds each class at least `min_rows_per_class` times (test first: it gates)."""
+    if min_rows_per_class < 1:
+        raise InputDataError(f"--min-rows-per-class must be at least 1; got {min_rows_per_class}.")
+    for name in ("test", "validation", "train"):
+        labels = splits[name][LABEL]
+        counts = labels.value_counts()
+        present = [label for label in CLASSES if label in counts.index]
+        if len(present) < len(CLASSES):
+            raise InputDataError(
+                f"The {name} split has {len(present)} class ({class_summary(labels)}); need both classes."
+            )
+        for label in CLASSES:
+            if counts[label] < min_rows_per_class:
+                raise InputDataError(
+                    f"The {name} split has {int(counts[label])} rows of class {label} ({class_summary(labels)}); "
+                    f"need at least {min_rows_per_class} of each class (--min-rows-per-class)."
+                )
+
+
 def write_splits(splits: dict[str, pd.DataFrame], output_dir: Path) -> None:
     for name in SPLITS:
         directory = output_dir / name
@@ -148,11 +187,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--validation-fraction", type=float, default=0.15)
     parser.add_argument("--test-fraction", type=float, default=0.15)
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--min-rows", type=int, default=MIN_ROWS)
+    parser.add_argument("--min-rows-per-class", type=int, default=MIN_ROWS_PER_CLASS, help="in each split")
     args = parser.parse_args(argv)
     table = to_numeric(read_raw(args.input_dir))
+    check_size(table, min_rows=args.min_rows)
     splits = split(
         table, validation_fraction=args.validation_fraction, test_fraction=args.test_fraction, seed=args.seed
     )
+    check_classes(splits, min_rows_per_class=args.min_rows_per_class)
     write_splits(splits, args.output_dir)
     print(json.dumps({name: len(rows) for name, rows in splits.items()}))
 

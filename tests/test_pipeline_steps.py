@@ -160,18 +160,26 @@ def test_metrics_match_hand_computed_values() -> None:
 )
 def test_quality_gate_names_the_failed_condition_and_numbers(candidate, champion, passed, reason) -> None:
     decision = evaluate.quality_gate(
-        metric="auc", candidate=candidate, champion=champion, min_metric=0.8, allowed_regression=0.01
+        metric="auc",
+        candidate=candidate,
+        champion=champion,
+        min_metric=0.8,
+        allowed_regression=0.01,
+        class_counts={0: 30, 1: 55},
     )
     assert decision.passed is passed
     assert reason in decision.reason
 
 
-def test_gate_regression_is_what_the_pipeline_condition_compares() -> None:
-    assert (
-        evaluate.quality_gate(metric="auc", candidate=0.9, champion=None, min_metric=0, allowed_regression=0).regression
-        == 0
+def test_gate_reports_the_regression_against_the_champion() -> None:
+    both = {0: 30, 1: 55}
+    first = evaluate.quality_gate(
+        metric="auc", candidate=0.9, champion=None, min_metric=0, allowed_regression=0, class_counts=both
     )
-    better = evaluate.quality_gate(metric="auc", candidate=0.95, champion=0.9, min_metric=0, allowed_regression=0)
+    assert first.regression == 0
+    better = evaluate.quality_gate(
+        metric="auc", candidate=0.95, champion=0.9, min_metric=0, allowed_regression=0, class_counts=both
+    )
     assert better.regression == pytest.approx(-0.05) and better.passed
 
 

@@ -78,17 +78,29 @@ def register(
     trigger: str = "schedule",
     champion: tuple[int, tuple[float, float, float]] | None = None,
 ) -> str:
-    """Registers one version the way the model-build pipeline does; returns its ARN."""
+    """Registers one version with a hand-written report (metrics chosen by the test); returns its ARN."""
+    champion_data = None if champion is None else {"arn": version_arn(champion[0]), "metrics": champion[1]}
+    return register_evaluation(
+        status=status,
+        evaluation=json.dumps(evaluation(auc, accuracy, f1, champion_data)).encode(),
+        # The API rejects empty metadata values; this fake leaves the key out (the pipeline writes "none").
+        metadata={
+            "trigger_reason": trigger,
+            "metric_name": "auc",
+            "metric_value": str(auc),
+            **({"champion_model_package_arn": champion_data["arn"]} if champion_data else {}),
+        },
+    )
+
+
+def register_evaluation(*, status: str, evaluation: bytes, metadata: dict[str, str]) -> str:
+    """Registers one version the way the model-build pipeline does: its evaluation.json as
+    ModelQuality statistics, its metadata strings as CustomerMetadataProperties. Returns the ARN."""
     sm = boto3.client("sagemaker", region_name=REGION)
     s3 = boto3.client("s3", region_name=REGION)
     number = len(sm.list_model_packages(ModelPackageGroupName=GROUP)["ModelPackageSummaryList"]) + 1
     prefix = f"pipelines/run-{number}"
-    champion_data = None if champion is None else {"arn": version_arn(champion[0]), "metrics": champion[1]}
-    s3.put_object(
-        Bucket=BUCKET,
-        Key=f"{prefix}/evaluation.json",
-        Body=json.dumps(evaluation(auc, accuracy, f1, champion_data)).encode(),
-    )
+    s3.put_object(Bucket=BUCKET, Key=f"{prefix}/evaluation.json", Body=evaluation)
     statistics = {"S3Uri": f"s3://{BUCKET}/{prefix}/baseline/statistics.json", "ContentType": "application/json"}
     constraints = {"S3Uri": f"s3://{BUCKET}/{prefix}/baseline/constraints.json", "ContentType": "application/json"}
     response = sm.create_model_package(
@@ -111,13 +123,7 @@ def register(
             "ModelDataQuality": {"Statistics": statistics, "Constraints": constraints},
         },
         DriftCheckBaselines={"ModelDataQuality": {"Statistics": statistics, "Constraints": constraints}},
-        # The API rejects empty metadata values: a first version has no champion key at all.
-        CustomerMetadataProperties={
-            "trigger_reason": trigger,
-            "metric_name": "auc",
-            "metric_value": str(auc),
-            **({"champion_model_package_arn": champion_data["arn"]} if champion_data else {}),
-        },
+        CustomerMetadataProperties=metadata,
     )
     assert response["ModelPackageArn"] == version_arn(number)
     return str(response["ModelPackageArn"])

@@ -1,0 +1,308 @@
+"""The quality gate fails closed: a NaN, infinite or missing number never registers a candidate.
+
+The evaluate step decides (`gate.passed`, a JSON boolean) with comparisons written so that NaN
+fails them; the pipeline's condition step only tests that boolean. evaluation.json is strict
+JSON, and preprocessing refuses data sets too small or missing a class in a split.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import tarfile
+from pathlib import Path
+from typing import Any
+
+import botocore.session
+import pandas as pd
+import pytest
+
+from pipeline_steps import evaluate, local_run, preprocess, sample_data, train
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(model.tar.gz, splits directory) from the sample data, as the pipeline produces them."""
+    root = tmp_path_factory.mktemp("trained")
+    (root / "raw").mkdir()
+    sample_data.initial_data().to_csv(root / "raw" / "data.csv", index=False)
+    preprocess.main(["--input-dir", str(root / "raw"), "--output-dir", str(root / "splits")])
+    train.main(
+        [
+            "--num_round=5",
+            *("--train", str(root / "splits" / "train"), "--validation", str(root / "splits" / "validation")),
+            *("--model-dir", str(root / "model"), "--checkpoint-dir", ""),
+        ]
+    )
+    archive = root / "model.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(root / "model" / train.MODEL_FILE, arcname=train.MODEL_FILE)
+    return archive, root / "splits"
+
+
+def single_class_test_dir(splits: Path, directory: Path) -> tuple[Path, int]:
+    """The test split without its positive rows: what a test split of one class looks like."""
+    rows = pd.read_csv(splits / "test" / "test.csv", header=None)
+    negatives = rows[rows[0] == 0]
+    directory.mkdir(parents=True)
+    negatives.to_csv(directory / "test.csv", header=False, index=False)
+    return directory, len(negatives)
+
+
+def run_evaluate(model: Path, test_dir: Path, output: Path, *extra: str) -> str:
+    evaluate.main(
+        [
+            *("--model-dir", str(model), "--test-dir", str(test_dir), "--output-dir", str(output)),
+            "--metric=auc",
+            "--min-metric=0.8",
+            "--allowed-regression=0.01",
+            *extra,
+        ]
+    )
+    return (output / "evaluation.json").read_text()
+
+
+def strict_json(text: str) -> Any:
+    """json.loads, refusing the NaN/Infinity tokens that are not JSON (RFC 8259 has no such numbers)."""
+
+    def refuse(token: str) -> None:
+        raise AssertionError(f"evaluation.json contains {token}, which is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+# --- the evaluate step's decision ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("with_champion", [False, True], ids=["first-model", "against-champion"])
+def test_single_class_test_split_never_passes_the_gate(
+    trained: tuple[Path, Path], tmp_path: Path, with_champion: bool
+) -> None:
+    model, splits = trained
+    test_dir, negatives = single_class_test_dir(splits, tmp_path / "test")
+    champion = [f"--champion-model={model}"] if with_champion else []
+    report = strict_json(run_evaluate(model, test_dir, tmp_path / "eval", *champion))
+    assert report["gate"]["passed"] is False
+    assert f"test split has 1 class (0: {negatives} rows); need both classes" in report["gate"]["reason"]
+    assert "auc is not a finite number" in report["gate"]["reason"]
+    # An undefined AUC is written as null, never as a number a reader could take for a score.
+    assert report["binary_classification_metrics"]["auc"]["value"] is None
+    assert report["comparison"]["candidate"] is None
+    assert report["metadata"]["metric_value"] == evaluate.NONE
+
+
+@pytest.mark.parametrize(
+    ("candidate", "champion", "min_metric", "reason"),
+    [
+        (math.nan, None, 0.8, "auc is not a finite number (nan)"),
+        (math.inf, None, 0.8, "auc is not a finite number (inf)"),
+        (None, None, 0.8, "auc is not a finite number (missing)"),
+        (0.9, math.nan, 0.8, "the champion's auc is not a finite number (nan)"),
+        (math.nan, 0.9, 0.8, "auc is not a finite number (nan)"),
+        (0.9, None, math.nan, "the minimum is not a finite number (nan)"),
+        (0.9, 0.9, -math.inf, "the minimum is not a finite number (-inf)"),
+    ],
+    ids=["nan", "inf", "missing", "champion-nan", "nan-against-champion", "minimum-nan", "minimum-inf"],
+)
+def test_quality_gate_fails_closed_on_numbers_that_are_not_finite(
+    candidate: float | None, champion: float | None, min_metric: float, reason: str
+) -> None:
+    decision = evaluate.quality_gate(
+        metric="auc",
+        candidate=candidate,
+        champion=champion,
+        min_metric=min_metric,
+        allowed_regression=0.01,
+        class_counts={0: 50, 1: 30},
+    )
+    assert decision.passed is False
+    assert reason in decision.reason
+
+
+def test_quality_gate_fails_closed_on_a_tolerance_that_is_not_finite() -> None:
+    decision = evaluate.quality_gate(
+        metric="auc",
+        candidate=0.5,
+        champion=0.9,
+        min_metric=0.1,
+        allowed_regression=math.nan,
+        class_counts={0: 50, 1: 30},
+    )
+    assert decision.passed is False
+    assert "the allowed regression is not a finite number (nan)" in decision.reason
+
+
+def test_quality_gate_decision_is_a_strict_boolean() -> None:
+    decision = evaluate.quality_gate(
+        metric="auc", candidate=0.9, champion=0.89, min_metric=0.8, allowed_regression=0.01, class_counts={0: 5, 1: 5}
+    )
+    assert decision.passed is True
+
+
+# --- evaluation.json and the condition step ----------------------------------------------------
+
+
+def test_evaluation_json_is_strict_json_with_a_boolean_decision(trained: tuple[Path, Path], tmp_path: Path) -> None:
+    model, splits = trained
+    text = run_evaluate(model, splits / "test", tmp_path / "good", f"--champion-model={model}")
+    assert type(strict_json(text)["gate"]["passed"]) is bool
+    test_dir, _ = single_class_test_dir(splits, tmp_path / "one-class")
+    assert "NaN" not in run_evaluate(model, test_dir, tmp_path / "bad")
+
+
+def test_pipeline_condition_tests_the_evaluate_steps_boolean(trained: tuple[Path, Path], tmp_path: Path) -> None:
+    """The condition compares gate.passed with true: a Boolean with a Boolean.
+
+    SageMaker compares condition operands by type (the pipeline-definition schema's
+    BinaryCondition takes String, Boolean, Integer or Float values; Equals needs both sides of
+    one type), so the JSON type the evaluate step writes must be the one the condition expects.
+    """
+    from pipeline_steps import model_build_pipeline as builder
+
+    definition = json.loads(builder.DEFINITION_FILE.read_text())
+    gate = next(step for step in definition["Steps"] if step["Name"] == "QualityGate")
+    assert gate["Arguments"]["Conditions"] == [
+        {
+            "Type": "Equals",
+            "LeftValue": {
+                "Std:JsonGet": {
+                    "PropertyFile": {"Get": "Steps.Evaluate.PropertyFiles.EvaluationReport"},
+                    "Path": "gate.passed",
+                }
+            },
+            "RightValue": True,
+        }
+    ]
+    model, splits = trained
+    report = strict_json(run_evaluate(model, splits / "test", tmp_path / "eval"))
+    assert type(report["gate"]["passed"]) is type(gate["Arguments"]["Conditions"][0]["RightValue"])
+
+
+# --- model package metadata ----------------------------------------------------------------------
+
+
+def metadata_contract() -> tuple[str, int, int]:
+    """SageMaker's CustomerMetadataValue rule (botocore's service model), restricted to ASCII.
+
+    The API's pattern uses Unicode classes (\\p{L}, \\p{Z}, \\p{N}); over ASCII they are letters,
+    the space and digits, so a value matching the ASCII form also matches the API's.
+    """
+    shape = botocore.session.get_session().get_service_model("sagemaker").shape_for("CustomerMetadataValue")
+    pattern = shape.metadata["pattern"]
+    character_class = pattern[pattern.index("[") : pattern.index("]") + 1]
+    ascii_class = character_class.replace(r"\p{L}", "A-Za-z").replace(r"\p{Z}", " ").replace(r"\p{N}", "0-9")
+    return ascii_class, shape.metadata["min"], shape.metadata["max"]
+
+
+@pytest.mark.parametrize(
+    "champion_args",
+    [[], ["--champion-model={model}"], ["--champion-model={model}", f"--champion-model-package-arn={'a' * 40}"]],
+    ids=["no-champion", "champion-without-arn", "champion-with-arn"],
+)
+def test_metadata_values_meet_the_registry_contract(
+    trained: tuple[Path, Path], tmp_path: Path, champion_args: list[str]
+) -> None:
+    import re
+
+    model, splits = trained
+    args = [a.format(model=model) for a in champion_args]
+    report = strict_json(run_evaluate(model, splits / "test", tmp_path / "eval", *args))
+    character_class, low, high = metadata_contract()
+    for key, value in report["metadata"].items():
+        assert isinstance(value, str) and low <= len(value) <= high, (key, value)
+        assert re.fullmatch(f"{character_class}*", value), (key, value)
+
+
+@pytest.mark.parametrize(
+    "arn",
+    [f"arn:aws:sagemaker:eu-west-1:222222222222:model-package/{'g' * 250}/1", "arn:aws:sagemaker:x:1:mp/a#b/1"],
+    ids=["too-long", "bad-character"],
+)
+def test_champion_arn_outside_the_metadata_contract_is_refused(
+    trained: tuple[Path, Path], tmp_path: Path, arn: str
+) -> None:
+    model, splits = trained
+    with pytest.raises(evaluate.EvaluationInputError, match="champion_model_package_arn"):
+        run_evaluate(
+            model,
+            splits / "test",
+            tmp_path / "eval",
+            f"--champion-model={model}",
+            f"--champion-model-package-arn={arn}",
+        )
+
+
+# --- preprocessing refuses data the gate could not judge -----------------------------------------
+
+
+def write_raw(table: pd.DataFrame, directory: Path) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    table.to_csv(directory / "data.csv", index=False)
+    return directory
+
+
+def test_preprocess_refuses_a_data_set_that_is_too_small(tmp_path: Path) -> None:
+    raw = sample_data.initial_data().head(preprocess.MIN_ROWS - 1)
+    with pytest.raises(
+        preprocess.InputDataError, match=rf"Only {preprocess.MIN_ROWS - 1} rows; need at least {preprocess.MIN_ROWS}"
+    ):
+        preprocess.main(["--input-dir", str(write_raw(raw, tmp_path / "in")), "--output-dir", str(tmp_path / "o")])
+
+
+def test_preprocess_refuses_a_data_set_of_one_class(tmp_path: Path) -> None:
+    raw = sample_data.initial_data()
+    negatives = raw[raw[preprocess.LABEL] == 0]
+    with pytest.raises(
+        preprocess.InputDataError, match=rf"The data set has 1 class \(0: {len(negatives)} rows\); need both classes"
+    ):
+        preprocess.main(
+            ["--input-dir", str(write_raw(negatives, tmp_path / "in")), "--output-dir", str(tmp_path / "o")]
+        )
+
+
+def test_preprocess_refuses_a_split_with_one_class_naming_the_numbers() -> None:
+    raw = sample_data.initial_data()
+    # Two positives among 200 rows: with this seed both land outside the test split.
+    table = pd.concat([raw[raw[preprocess.LABEL] == 0].head(198), raw[raw[preprocess.LABEL] == 1].head(2)])
+    numeric = preprocess.to_numeric(table.reset_index(drop=True).astype(str))
+    parts = preprocess.split(numeric, validation_fraction=0.15, test_fraction=0.15, seed=42)
+    assert set(parts["test"][preprocess.LABEL]) == {0}
+    with pytest.raises(
+        preprocess.InputDataError, match=rf"test split has 1 class \(0: {len(parts['test'])} rows\); need both classes"
+    ):
+        preprocess.check_classes(parts, min_rows_per_class=1)
+
+
+def test_preprocess_refuses_a_split_with_too_few_rows_of_a_class() -> None:
+    raw = sample_data.initial_data()
+    table = pd.concat([raw[raw[preprocess.LABEL] == 0].head(150), raw[raw[preprocess.LABEL] == 1].head(20)])
+    numeric = preprocess.to_numeric(table.reset_index(drop=True).astype(str))
+    parts = preprocess.split(numeric, validation_fraction=0.15, test_fraction=0.15, seed=42)
+    counts = parts["test"][preprocess.LABEL].value_counts()
+    with pytest.raises(
+        preprocess.InputDataError,
+        match=rf"test split has {counts[1]} rows of class 1 \(0: {counts[0]} rows, 1: {counts[1]} rows\); "
+        rf"need at least {counts[1] + 1} of each class",
+    ):
+        preprocess.check_classes(parts, min_rows_per_class=counts[1] + 1)
+
+
+def test_preprocess_thresholds_are_arguments(tmp_path: Path) -> None:
+    raw = write_raw(sample_data.initial_data().head(60), tmp_path / "in")
+    with pytest.raises(preprocess.InputDataError, match=r"test split has 3 rows of class 1 \(0: 6 rows, 1: 3 rows\)"):
+        preprocess.main(["--input-dir", str(raw), "--output-dir", str(tmp_path / "o"), "--min-rows=50"])
+    preprocess.main([f"--input-dir={raw}", f"--output-dir={tmp_path / 'o'}", "--min-rows=50", "--min-rows-per-class=2"])
+    assert (tmp_path / "o" / "test" / "test.csv").exists()
+    with pytest.raises(preprocess.InputDataError, match=r"--min-rows-per-class must be at least 1; got 0"):
+        preprocess.main(
+            [f"--input-dir={raw}", f"--output-dir={tmp_path / 'o'}", "--min-rows=50", "--min-rows-per-class=0"]
+        )
+
+
+def test_local_run_table_shows_a_metric_without_a_number_as_a_dash(trained: tuple[Path, Path], tmp_path: Path) -> None:
+    model, splits = trained
+    test_dir, _ = single_class_test_dir(splits, tmp_path / "test")
+    report = strict_json(run_evaluate(model, test_dir, tmp_path / "eval", f"--champion-model={model}"))
+    table = local_run.metrics_table(local_run.RunResult("one-class", report, model, tmp_path))
+    assert table.splitlines()[1].split() == ["auc", "-", "-", "-"]
+    assert "gate: FAIL - the test split has 1 class" in table
