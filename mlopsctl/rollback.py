@@ -165,18 +165,18 @@ def plan(ctx: Context, env_name: str, to: str | None) -> Plan:
     }
     endpoint_name = names.endpoint(env.name)
     live = _live(ctx, env, endpoint_name)
-    target_arn = _target_arn(ctx, env, live, to)
-    if target_arn == live.model_package_arn:
-        raise OperatorError(
-            f"Refusing rollback of {env.name}: v{registry.version_of(target_arn)} is already live on {endpoint_name}."
-        )
-    _check_target(ctx, env, target_arn)
     alarms = endpoint.rollback_alarms(ctx.in_env("cloudwatch", env), names.rollback_alarm_prefix(env.name))
     if not alarms:
         raise OperatorError(
             f"Refusing rollback of {env.name}: no rollback alarms named {names.rollback_alarm_prefix(env.name)}* "
             f"in {env.region}; the serving stack creates them and a rollback never deploys without guardrails."
         )
+    target_arn = _target_arn(ctx, env, live, to)
+    if target_arn == live.model_package_arn:
+        raise OperatorError(
+            f"Refusing rollback of {env.name}: v{registry.version_of(target_arn)} is already live on {endpoint_name}."
+        )
+    _check_target(ctx, env, target_arn)
     source = endpoint.read_release_source(ctx.in_env("sagemaker", env), live.endpoint_config_name, names.variant)
     result = Plan(env, endpoint_name, live, source, target_arn, alarms, acting_as)
     bad = live.model_package_arn
