@@ -272,13 +272,14 @@ def rollback(
     on_poll: Callable[[str, float], None] = lambda status, elapsed: None,
     poll_seconds: float = 30.0,
     sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
 ) -> dict[str, Any]:
     p = plan(ctx, env_name, to)
     journal = Journal(p.env.name)
     new_config = _prepare(ctx, p, journal)
     _reject(ctx, p, journal, reason)
     _update(ctx, p, journal, new_config)
-    final = _wait(ctx, p, journal, new_config, poll_seconds=poll_seconds, on_poll=on_poll, sleep=sleep)
+    final = _wait(ctx, p, journal, new_config, poll_seconds=poll_seconds, on_poll=on_poll, sleep=sleep, clock=clock)
     if final["EndpointStatus"] != endpoint.IN_SERVICE or final["EndpointConfigName"] != new_config:
         raise _not_taken(p, journal, final, new_config)
 
