@@ -55,12 +55,15 @@ def _context(
     role_arn: str | None,
     cdk_json: Path | None,
     overrides: dict[str, Any] | None = None,
+    *,
+    operator_roles: bool = True,
 ) -> operations.Context:
     try:
         cfg = config.load_cdk_json(cdk_json, overrides)
     except (config.ConfigError, OSError) as error:
         raise OperatorError(str(error)) from error
-    clients = session_factory(profile, region, role_arn, operations.operator_role_arns(cfg))
+    roles = operations.operator_role_arns(cfg) if operator_roles else None
+    clients = session_factory(profile, region, role_arn, roles)
     return operations.Context(cfg=cfg, clients=clients)
 
 
@@ -324,6 +327,7 @@ def rollback(
         f"{result['environment']}: {_v(result['from'])} -> {_v(result['to'])} is live on "
         f"{result['endpoint_config_name']} (ledger updated, source rollback)."
     )
+    out.print("Acted as: " + ", ".join(f"{scope} {arn}" for scope, arn in result["acting_as"].items()), markup=False)
     if result["rejected"]:
         out.print(
             f"{_v(result['rejected'])} is Rejected, so the next pipeline run resolves the latest Approved "
@@ -367,6 +371,14 @@ def resolve_release(
             help="Nothing Approved yet is not an error: remove ENV's release file so synth skips its serving stack.",
         ),
     ] = False,
+    own_credentials: Annotated[
+        bool,
+        typer.Option(
+            "--own-credentials",
+            help="Read the registry with the caller's credentials, not the model-build operator role "
+            "(the delivery pipeline: the registry's resource policy lets its account read).",
+        ),
+    ] = False,
     profile: Profile = None,
     region: Region = None,
     role_arn: RoleArn = None,
@@ -378,7 +390,8 @@ def resolve_release(
 
     def resolve() -> dict[str, Any] | None:
         try:
-            return operations.resolve_release(_context(profile, region, role_arn, cdk_json), env)
+            context = _context(profile, region, role_arn, cdk_json, operator_roles=not own_credentials)
+            return operations.resolve_release(context, env)
         except NothingApproved:
             if allow_none:
                 return None

@@ -6,6 +6,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
 from mlopsctl import endpoint, operations, rollback
@@ -291,3 +292,35 @@ def test_rollback_refusal_on_the_command_line_is_one_line_and_exit_1(clients: Cl
     assert result.exit_code == 1
     assert result.stderr.startswith("error: Refusing rollback of dev: endpoint mlops-delivery-dev is already Updating")
     assert result.stderr.count("\n") == 1 and result.stdout == ""
+
+
+def test_waiting_backs_off_on_throttling_and_resets_once_answered() -> None:
+    sm = boto3.client("sagemaker", region_name=REGION)
+    sleeps: list[float] = []
+    seen: list[str] = []
+    with Stubber(sm) as stubber:
+        stubber.add_client_error("describe_endpoint", "ThrottlingException", "Rate exceeded")
+        stubber.add_client_error("describe_endpoint", "ThrottlingException", "Rate exceeded")
+        stubber.add_response("describe_endpoint", endpoint_description("Updating", NEW), {"EndpointName": ENDPOINT})
+        stubber.add_response("describe_endpoint", endpoint_description("InService", NEW), {"EndpointName": ENDPOINT})
+        final = endpoint.wait_until_settled(
+            sm,
+            ENDPOINT,
+            timeout_seconds=3600,
+            poll_seconds=30,
+            sleep=sleeps.append,
+            on_poll=lambda status, elapsed: seen.append(status),
+        )
+        stubber.assert_no_pending_responses()
+    assert final["EndpointStatus"] == "InService"
+    assert sleeps == [60.0, 120.0, 30]
+    assert seen[0] == "Updating (status check throttled, next in 60 s)"
+
+
+def test_waiting_does_not_hide_errors_other_than_throttling() -> None:
+    sm = boto3.client("sagemaker", region_name=REGION)
+    with Stubber(sm) as stubber:
+        stubber.add_client_error("describe_endpoint", "AccessDeniedException", "not authorized")
+        with pytest.raises(ClientError, match="AccessDeniedException"):
+            endpoint.wait_until_settled(sm, ENDPOINT, timeout_seconds=60, sleep=lambda s: None)
+        stubber.assert_no_pending_responses()
