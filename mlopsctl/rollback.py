@@ -42,6 +42,7 @@ class Plan:
     target_arn: str
     alarms: list[str]
     acting_as: dict[str, str]
+    operator: str
     # The live version and its approval before the rollback; None when there is nothing to reject.
     reject_arn: str | None = None
     reject_was: str | None = None
@@ -163,6 +164,7 @@ def plan(ctx: Context, env_name: str, to: str | None) -> Plan:
         REGISTRY: _acting_as(ctx, REGISTRY, build.region, build.account, env.name),
         env.name: _acting_as(ctx, env.name, env.region, env.account, env.name),
     }
+    operator = ctx.caller()
     endpoint_name = names.endpoint(env.name)
     live = _live(ctx, env, endpoint_name)
     alarms = endpoint.rollback_alarms(ctx.in_env("cloudwatch", env), names.rollback_alarm_prefix(env.name))
@@ -178,7 +180,7 @@ def plan(ctx: Context, env_name: str, to: str | None) -> Plan:
         )
     _check_target(ctx, env, target_arn)
     source = endpoint.read_release_source(ctx.in_env("sagemaker", env), live.endpoint_config_name, names.variant)
-    result = Plan(env, endpoint_name, live, source, target_arn, alarms, acting_as)
+    result = Plan(env, endpoint_name, live, source, target_arn, alarms, acting_as, operator)
     bad = live.model_package_arn
     if bad and registry.in_group(ctx.cfg, bad):
         was = registry.describe(ctx.registry(), bad)["ModelApprovalStatus"]
@@ -205,7 +207,7 @@ def _reject(ctx: Context, p: Plan, journal: Journal, reason: str) -> None:
     bad, was = p.reject_arn, p.reject_was
     if bad is None or was is None:
         return
-    reg, who, v = ctx.registry(), ctx.caller(), registry.version_of(bad)
+    reg, who, v = ctx.registry(), p.operator, registry.version_of(bad)
     description = f"Rejected by {who}: rolled back {p.env.name} to v{p.target_version}: {reason}"
     try:
         registry.set_status(reg, bad, registry.REJECTED, description)
