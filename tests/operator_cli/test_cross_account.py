@@ -435,3 +435,19 @@ def test_status_reads_every_account_and_shows_alarms_and_the_traffic_split(
     prod_status = json.loads(json_result.stdout)["environments"][0]
     assert prod_status["alarms_firing"] == [ALARMS[0]]
     assert prod_status["endpoint"]["pending_deployment"]["variants"][0]["desired_instances"] == 4
+
+
+def test_approve_reject_and_retrain_act_in_the_model_build_account_with_its_role(world: FourAccounts) -> None:
+    register(status="PendingManualApproval", auc=0.95)
+    register(status="PendingManualApproval", auc=0.90)
+    runner = CliRunner()
+    assert runner.invoke(cli.app, ["approve", "1", "--reason", "beats the champion"]).exit_code == 0
+    assert runner.invoke(cli.app, ["reject", "2", "--reason", "below the champion"]).exit_code == 0
+    retrain = runner.invoke(cli.app, ["retrain", "--reason", "labels fixed", "--json"])
+    assert retrain.exit_code == 0, retrain.output
+    assert world.denials == []
+    assert {(scope, role) for scope, role, _ in world.calls} == {("registry", BUILD_ROLE)}
+    assert ("registry", BUILD_ROLE, "events:PutEvents") in world.calls
+    # Who approved is the operator, not the role assumed to do it.
+    assert _approval(1) == {"status": "Approved", "description": f"Approved by {OPERATOR_SESSION}: beats the champion"}
+    assert _approval(2)["status"] == "Rejected"
