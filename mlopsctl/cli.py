@@ -2,6 +2,9 @@
 
 Exit codes: 0 success; 1 a failure or a refusal (one line on stderr, or {"error": ...} with
 --json); 2 a usage error. Every command takes --profile/--region/--role-arn and --json.
+From the profile's identity, each command assumes the operator role of every account it acts
+in (`<project>-<env>-operator`; the model-build environment's for the registry); --role-arn
+replaces them all with one role.
 """
 
 from __future__ import annotations
