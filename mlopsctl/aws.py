@@ -85,12 +85,13 @@ def session_factory(
     def role_for(scope: str) -> str:
         return role_arn or ("" if scope == CALLER else (scope_roles or {}).get(scope, ""))
 
-    def session_for(role: str) -> boto3.Session:
+    def session_for(role: str, target_region: str) -> boto3.Session:
         if role not in sessions:
             if not role:
                 sessions[role] = boto3.Session(botocore_session=base)
             else:
-                sts = base.create_client("sts", region_name=region or base.get_config_variable("region") or "us-east-1")
+                # The scope's region, so partitions other than aws (aws-cn, aws-us-gov) reach their STS.
+                sts = base.create_client("sts", region_name=target_region)
                 sessions[role] = _assumed_session(base, role, session_name(sts.get_caller_identity()["Arn"]))
         return sessions[role]
 
@@ -98,7 +99,8 @@ def session_factory(
         target_region = region or configured_region
         key = (service, target_region, role_for(scope))
         if key not in clients:
-            clients[key] = session_for(key[2]).client(service, region_name=target_region, config=_CLIENT_CONFIG)
+            session = session_for(key[2], target_region)
+            clients[key] = session.client(service, region_name=target_region, config=_CLIENT_CONFIG)
         return clients[key]
 
     return make
