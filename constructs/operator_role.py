@@ -97,10 +97,14 @@ class OperatorRole(Construct):
         self.role.add_to_policy(
             iam.PolicyStatement(
                 sid="EndpointKeyGrants",
-                actions=["kms:CreateGrant", "kms:DescribeKey"],
+                actions=["kms:CreateGrant"],
                 resources=[key.key_arn],
                 conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
             )
+        )
+        # A separate statement: DescribeKey has no kms:GrantIsForAWSResource key to satisfy.
+        self.role.add_to_policy(
+            iam.PolicyStatement(sid="EndpointKeyDescribe", actions=["kms:DescribeKey"], resources=[key.key_arn])
         )
         acknowledge_wildcards(
             self.role,

@@ -64,6 +64,8 @@ def test_operator_role_reads_and_records_only_its_own_environment(assembly: Asse
     assert granted["ReadRegisteredVersions"]["Resource"] == (
         "arn:aws:sagemaker:eu-west-1:222222222222:model-package/mlops-delivery/*"
     )
+    # Grants on the environment's key only for SageMaker's own use during UpdateEndpoint.
+    assert granted["EndpointKeyGrants"]["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": "true"}}
     actions = {a for s in granted.values() for a in as_list(s["Action"])}
     assert ("sagemaker:UpdateModelPackage" in actions) is (env == "dev")
     assert not any(a.endswith("*") for a in actions if not a.startswith(("s3:", "kms:")))
