@@ -64,7 +64,8 @@ class OperatorRole(Construct):
         ledger_arn = stack.format_arn(
             service="ssm", resource="parameter", resource_name=names.ledger_parameter(env).lstrip("/")
         )
-        # CloudWatch alarm ARNs use ':' before the name (arn:...:alarm:<name>).
+        # CloudWatch alarm ARNs use ':' before the name (arn:...:alarm:<name>); DescribeAlarms takes
+        # alarm ARNs as resources (AWS's ARC guide scopes it so: "CloudWatch alarms for application health").
         alarms = stack.format_arn(
             service="cloudwatch",
             resource="alarm",
