@@ -44,6 +44,8 @@ _CONNECTION_ARN = re.compile(
 _S3_URI = re.compile(r"^s3://[a-z0-9.-]{3,63}/.+$")
 _CODECOMMIT_REPOSITORY = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 _FEATURE = re.compile(r"^[A-Za-z0-9_.-]{1,200}$")
+# IAM role ARN: name up to 64 characters of [\w+=,.@-], path segments allowed (IAM CreateRole).
+_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/([\w+=,.@-]+/)*[\w+=,.@-]{1,64}$")
 
 
 class ConfigError(ValueError):
@@ -309,6 +311,9 @@ class AppConfig:
     source: SourceConfig
     model_build: ModelBuildConfig
     environments: tuple[EnvironmentConfig, ...]
+    # Roles that may assume the operator roles; empty: the toolchain account's principals
+    # carrying the operator tag (ResourceNames.operator_tag_key = project name).
+    operator_principals: tuple[str, ...] = ()
 
     @property
     def names(self) -> ResourceNames:
@@ -360,6 +365,10 @@ class ResourceNames:
 
     # Kept stable across releases: SageMaker requires the same variant name for blue/green.
     variant: str = "AllTraffic"
+
+    # Principal tag that admits a toolchain-account identity to the operator roles when no
+    # operator_principals are configured; its value must be the project name.
+    operator_tag_key: str = "mlops-operator"
 
     @property
     def model_package_group(self) -> str:
@@ -419,6 +428,11 @@ class ResourceNames:
     def endpoint_resource_tag(self) -> str:
         """Tag key on the Models and EndpointConfigs made for an endpoint; the value is the endpoint's name."""
         return f"{self.project}:endpoint"
+
+    def operator_role(self, env: str) -> str:
+        """Role in `env`'s account that mlopsctl assumes to act on that environment (and, in the
+        model-build environment, on the registry)."""
+        return f"{self.project}-{env}-operator"
 
     @property
     def delivery_pipeline(self) -> str:
@@ -510,6 +524,13 @@ def _emails(r: _Reader, name: str) -> tuple[str, ...]:
     if not isinstance(emails, list) or not all(isinstance(e, str) and _EMAIL.match(e) for e in emails):
         raise _fail(r.key(name), emails, "a list of e-mail addresses")
     return tuple(emails)
+
+
+def _role_arns(r: _Reader, name: str) -> tuple[str, ...]:
+    arns = r.raw(name, [])
+    if not isinstance(arns, list) or not all(isinstance(a, str) and _ROLE_ARN.match(a) for a in arns):
+        raise _fail(r.key(name), arns, "a list of IAM role ARNs (arn:aws:iam::<account>:role/<name>)")
+    return tuple(arns)
 
 
 def _source(r: _Reader) -> SourceConfig:
@@ -887,6 +908,7 @@ def load(context: Mapping[str, Any], releases_dir: Path = RELEASES_DIR) -> AppCo
         source=_source(r.child("source")),
         model_build=_model_build(r.child("model_build"), env_names),
         environments=environments,
+        operator_principals=_role_arns(r, "operator_principals"),
     )
     _check_retained_names(r, settings)
     _check_regions(r.child("environments"), settings)

@@ -90,7 +90,7 @@ class DeliveryPipeline(Construct):
             commands=[
                 "make test",
                 f"mkdir -p {RELEASES_DIR}",
-                *(f"{CLI} resolve-release --env {p.environment} --allow-none" for p in promotions),
+                *(f"{CLI} resolve-release --env {p.environment} --allow-none --own-credentials" for p in promotions),
                 "make synth",
             ],
             primary_output_directory="cdk.out",

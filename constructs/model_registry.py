@@ -51,10 +51,12 @@ class ModelRegistry(Construct):
         principals = [iam.AccountPrincipal(account) for account in accounts]
         document = iam.PolicyDocument(
             statements=[
+                # ListModelPackages names the group, not a version: AWS's cross-account example
+                # (SageMaker guide, "Cross-account discoverability") grants it on the group too.
                 iam.PolicyStatement(
                     sid="ConsumerAccountsDescribeGroup",
                     principals=principals,
-                    actions=["sagemaker:DescribeModelPackageGroup"],
+                    actions=["sagemaker:DescribeModelPackageGroup", "sagemaker:ListModelPackages"],
                     resources=[self.group_arn],
                 ),
                 iam.PolicyStatement(

@@ -2,6 +2,9 @@
 
 Exit codes: 0 success; 1 a failure or a refusal (one line on stderr, or {"error": ...} with
 --json); 2 a usage error. Every command takes --profile/--region/--role-arn and --json.
+From the profile's identity, each command assumes the operator role of every account it acts
+in (`<project>-<env>-operator`; the model-build environment's for the registry); --role-arn
+replaces them all with one role.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from rich.table import Table
 import config
 from mlopsctl import cleanup as cleanup_ops
 from mlopsctl import operations, registry, verification
+from mlopsctl import rollback as rollbacks
 from mlopsctl.aws import session_factory
 from mlopsctl.errors import NothingApproved, OperatorError
 
@@ -33,7 +37,10 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 Profile = Annotated[str | None, typer.Option("--profile", help="AWS profile for the boto3 session.")]
 Region = Annotated[str | None, typer.Option("--region", help="Use this region instead of the configured ones.")]
-RoleArn = Annotated[str | None, typer.Option("--role-arn", help="Assume this role for every call.")]
+RoleArn = Annotated[
+    str | None,
+    typer.Option("--role-arn", help="Assume this role for every call (default: each account's operator role)."),
+]
 AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON document for scripts.")]
 EnvName = Annotated[str, typer.Option("--env", help="Environment name from cdk.json.")]
 Cdk = Annotated[Path | None, typer.Option("--cdk-json", help="Settings file (default: the project's cdk.json).")]
@@ -62,12 +69,16 @@ def _context(
     role_arn: str | None,
     cdk_json: Path | None,
     overrides: dict[str, Any] | None = None,
+    *,
+    operator_roles: bool = True,
 ) -> operations.Context:
     try:
         cfg = config.load_cdk_json(cdk_json, overrides)
     except (config.ConfigError, OSError) as error:
         raise OperatorError(str(error)) from error
-    return operations.Context(cfg=cfg, clients=session_factory(profile, region, role_arn))
+    roles = operations.operator_role_arns(cfg) if operator_roles else None
+    clients = session_factory(profile, region, role_arn, roles)
+    return operations.Context(cfg=cfg, clients=clients)
 
 
 def _skipped_without_release(
@@ -133,6 +144,38 @@ def _v(arn: str | None) -> str:
     return f"v{version}" if version is not None else (arn or "-")
 
 
+def _fleet_text(fleet: list[dict[str, Any]]) -> str:
+    def weight(variant: dict[str, Any]) -> str:
+        current, desired = variant["current_weight"], variant["desired_weight"]
+        return f"weight {current}" + (f"->{desired}" if desired is not None and desired != current else "")
+
+    return ", ".join(
+        f"{v['variant']} {weight(v)} x{v['current_instances']}" + (f" {v['status']}" if v["status"] else "")
+        for v in fleet
+    )
+
+
+def _traffic_text(live: dict[str, Any] | None) -> str:
+    """Serving fleet, then the new fleet of a blue/green deployment in progress."""
+    if live is None:
+        return "-"
+    text = _fleet_text(live["traffic"]) or "-"
+    pending = live["pending_deployment"]
+    if pending:
+        text += f" | new {pending['endpoint_config_name']}: {_fleet_text(pending['variants']) or '-'}"
+    return text
+
+
+def _alarms_text(alarms: list[dict[str, Any]]) -> str:
+    if not alarms:
+        return "none"
+    firing = [a["name"] for a in alarms if a["state"] == "ALARM"]
+    other = [f"{a['name']} {a['state']}" for a in alarms if a["state"] not in ("OK", "ALARM")]
+    if not firing and not other:
+        return f"{len(alarms)} OK"
+    return "; ".join([*(f"ALARM {name}" for name in firing), *other])
+
+
 @app.command()
 def status(
     env: Annotated[str | None, typer.Option("--env", help="Only this environment.")] = None,
@@ -148,11 +191,12 @@ def status(
     if as_json:
         return _json(result)
     table = Table(title="Environments")
-    for column in ("env", "live (endpoint)", "ledger", "endpoint status", "endpoint config"):
+    columns = ("env", "live (endpoint)", "ledger", "endpoint status", "endpoint config", "traffic", "rollback alarms")
+    for column in columns:
         table.add_column(column)
     for item in result["environments"]:
         if "error" in item:
-            table.add_row(item["environment"], "?", "?", f"cannot read: {item['error']}", "")
+            table.add_row(item["environment"], "?", "?", f"cannot read: {item['error']}", "", "", "")
             continue
         live, record = item["endpoint"], item["ledger"]
         state = "not deployed" if live is None else live["status"]
@@ -169,6 +213,8 @@ def status(
             ledger_text,
             state,
             live["endpoint_config_name"] if live else "-",
+            _traffic_text(live),
+            _alarms_text(item["rollback_alarms"]),
         )
     out.print(table)
     runs = result["executions"]
@@ -182,7 +228,10 @@ def status(
             runs_table.add_row(run["started"], run["status"], run["trigger_reason"], run["failure_reason"] or "")
         out.print(runs_table)
     pending = result["pending_approval"]
-    out.print("Pending approval: " + (", ".join(f"v{p['version']}" for p in pending) if pending else "none"))
+    if isinstance(pending, str):
+        out.print(f"Pending approval: {pending}")
+    else:
+        out.print("Pending approval: " + (", ".join(f"v{p['version']}" for p in pending) if pending else "none"))
 
 
 @app.command()
@@ -295,7 +344,7 @@ def rollback(
 
     result = _run(
         as_json,
-        lambda: operations.rollback(
+        lambda: rollbacks.rollback(
             _context(profile, region, role_arn, cdk_json), env, to, reason, on_poll=progress, poll_seconds=poll_seconds
         ),
     )
@@ -305,6 +354,7 @@ def rollback(
         f"{result['environment']}: {_v(result['from'])} -> {_v(result['to'])} is live on "
         f"{result['endpoint_config_name']} (ledger updated, source rollback)."
     )
+    out.print("Acted as: " + ", ".join(f"{scope} {arn}" for scope, arn in result["acting_as"].items()), markup=False)
     if result["rejected"]:
         out.print(
             f"{_v(result['rejected'])} is Rejected, so the next pipeline run resolves the latest Approved "
@@ -351,6 +401,14 @@ def resolve_release(
             ),
         ),
     ] = False,
+    own_credentials: Annotated[
+        bool,
+        typer.Option(
+            "--own-credentials",
+            help="Read the registry with the caller's credentials, not the model-build operator role "
+            "(the delivery pipeline: the registry's resource policy lets its account read).",
+        ),
+    ] = False,
     profile: Profile = None,
     region: Region = None,
     role_arn: RoleArn = None,
@@ -362,7 +420,8 @@ def resolve_release(
 
     def resolve() -> dict[str, Any] | None:
         try:
-            return operations.resolve_release(_context(profile, region, role_arn, cdk_json), env)
+            context = _context(profile, region, role_arn, cdk_json, operator_roles=not own_credentials)
+            return operations.resolve_release(context, env)
         except NothingApproved:
             if allow_none:
                 return None

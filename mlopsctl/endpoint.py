@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,6 +16,8 @@ IN_SERVICE = "InService"
 UPDATING = "Updating"
 # States an update ends in; anything else (Updating, RollingBack, SystemUpdating...) is still moving.
 SETTLED = frozenset({IN_SERVICE, "Failed", "OutOfService", "UpdateRollbackFailed"})
+# Error codes AWS services use for request-rate throttling (botocore's retry handler treats them alike).
+THROTTLING = frozenset({"ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded"})
 
 
 @dataclass
@@ -26,6 +28,8 @@ class LiveState:
     model_name: str | None
     model_package_arn: str | None
     failure_reason: str | None = None
+    traffic: list[dict[str, Any]] = field(default_factory=list)
+    pending_deployment: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -35,7 +39,45 @@ class LiveState:
             "model_name": self.model_name,
             "model_package_arn": self.model_package_arn,
             "failure_reason": self.failure_reason,
+            "traffic": self.traffic,
+            "pending_deployment": self.pending_deployment,
         }
+
+
+def _fleet(variants: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Weight, instances and the newest variant status of each variant (ProductionVariantSummary)."""
+    fleet = []
+    for variant in variants:
+        statuses = variant.get("VariantStatus") or []
+        fleet.append(
+            {
+                "variant": variant.get("VariantName"),
+                "current_weight": variant.get("CurrentWeight"),
+                "desired_weight": variant.get("DesiredWeight"),
+                "current_instances": variant.get("CurrentInstanceCount"),
+                "desired_instances": variant.get("DesiredInstanceCount"),
+                "status": statuses[-1].get("Status") if statuses else None,
+            }
+        )
+    return fleet
+
+
+def traffic_split(description: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """(serving fleet, pending deployment) from DescribeEndpoint.
+
+    During a blue/green update the new (green) fleet is reported under PendingDeploymentSummary
+    with its own weights, instance counts and status (Baking, ActivatingTraffic, ...), beside
+    the ProductionVariants still serving (SageMaker API reference, DescribeEndpoint).
+    """
+    pending = description.get("PendingDeploymentSummary")
+    summary = None
+    if pending:
+        summary = {
+            "endpoint_config_name": pending.get("EndpointConfigName"),
+            "started": str(pending.get("StartTime", "")) or None,
+            "variants": _fleet(pending.get("ProductionVariants") or []),
+        }
+    return _fleet(description.get("ProductionVariants") or []), summary
 
 
 def describe(sm: Any, endpoint_name: str) -> dict[str, Any] | None:
@@ -76,6 +118,7 @@ def live_state(sm: Any, endpoint_name: str, variant: str) -> LiveState | None:
     config = sm.describe_endpoint_config(EndpointConfigName=config_name)
     model_name = variant_of(config, variant).get("ModelName")
     package = package_of_model(sm.describe_model(ModelName=model_name)) if model_name else None
+    traffic, pending = traffic_split(endpoint)
     return LiveState(
         endpoint_name=endpoint_name,
         status=endpoint["EndpointStatus"],
@@ -83,54 +126,83 @@ def live_state(sm: Any, endpoint_name: str, variant: str) -> LiveState | None:
         model_name=model_name,
         model_package_arn=package,
         failure_reason=endpoint.get("FailureReason"),
+        traffic=traffic,
+        pending_deployment=pending,
     )
 
 
-def rollback_alarms(cw: Any, prefix: str) -> list[str]:
-    names: list[str] = []
+def alarm_states(cw: Any, prefix: str) -> list[dict[str, Any]]:
+    """Name, state (OK | ALARM | INSUFFICIENT_DATA) and reason of every metric alarm named `prefix`*."""
+    alarms: list[dict[str, Any]] = []
     request: dict[str, Any] = {"AlarmNamePrefix": prefix, "AlarmTypes": ["MetricAlarm"], "MaxRecords": 100}
     while True:
         page = cw.describe_alarms(**request)
-        names.extend(alarm["AlarmName"] for alarm in page.get("MetricAlarms", []))
+        alarms.extend(
+            {"name": a["AlarmName"], "state": a.get("StateValue"), "reason": a.get("StateReason")}
+            for a in page.get("MetricAlarms", [])
+        )
         if not page.get("NextToken"):
             break
         request["NextToken"] = page["NextToken"]
-    return sorted(names)
+    return sorted(alarms, key=lambda alarm: alarm["name"])
+
+
+def rollback_alarms(cw: Any, prefix: str) -> list[str]:
+    return [alarm["name"] for alarm in alarm_states(cw, prefix)]
 
 
 def _stamp() -> str:
     return datetime.now(UTC).strftime("%Y%m%d%H%M%S")
 
 
-def create_release_config(
-    sm: Any, *, live_config_name: str, variant: str, endpoint_name: str, package_arn: str, version: int | None
-) -> str:
-    """A new Model and EndpointConfig for `package_arn`, copying the live config's serving settings."""
-    live_config = sm.describe_endpoint_config(EndpointConfigName=live_config_name)
-    live_variant = variant_of(live_config, variant)
-    live_model = sm.describe_model(ModelName=live_variant["ModelName"])
-    # Names are at most 63 characters; the endpoint name is at most 39 (project 32 + env).
-    base = f"{endpoint_name}-v{version}-{_stamp()}"[:63]
+@dataclass
+class ReleaseSource:
+    """The live serving settings a release copies: its EndpointConfig, variant and Model."""
 
+    config: dict[str, Any]
+    variant: dict[str, Any]
+    model: dict[str, Any]
+
+
+def read_release_source(sm: Any, live_config_name: str, variant: str) -> ReleaseSource:
+    config = sm.describe_endpoint_config(EndpointConfigName=live_config_name)
+    live_variant = variant_of(config, variant)
+    return ReleaseSource(
+        config=config, variant=live_variant, model=sm.describe_model(ModelName=live_variant["ModelName"])
+    )
+
+
+def release_name(endpoint_name: str, version: int | None) -> str:
+    # Names are at most 63 characters; the endpoint name is at most 49 (project 32 + env 16 + 1).
+    return f"{endpoint_name}-v{version}-{_stamp()}"[:63]
+
+
+def release_requests(source: ReleaseSource, *, name: str, package_arn: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(CreateModel, CreateEndpointConfig) requests for `package_arn` with the live serving settings."""
     model_request: dict[str, Any] = {
-        "ModelName": base,
+        "ModelName": name,
         "PrimaryContainer": {"ModelPackageName": package_arn},
-        "ExecutionRoleArn": live_model["ExecutionRoleArn"],
+        "ExecutionRoleArn": source.model["ExecutionRoleArn"],
     }
     for key in ("VpcConfig", "EnableNetworkIsolation"):
-        if key in live_model:
-            model_request[key] = live_model[key]
-    sm.create_model(**model_request)
-
+        if key in source.model:
+            model_request[key] = source.model[key]
     copied = ("VariantName", "InstanceType", "InitialInstanceCount", "InitialVariantWeight", "VolumeSizeInGB")
-    new_variant = {key: live_variant[key] for key in copied if key in live_variant}
-    new_variant["ModelName"] = base
-    config_request: dict[str, Any] = {"EndpointConfigName": base, "ProductionVariants": [new_variant]}
+    new_variant = {key: source.variant[key] for key in copied if key in source.variant}
+    new_variant["ModelName"] = name
+    config_request: dict[str, Any] = {"EndpointConfigName": name, "ProductionVariants": [new_variant]}
     for key in ("KmsKeyId", "DataCaptureConfig"):
-        if key in live_config:
-            config_request[key] = live_config[key]
-    sm.create_endpoint_config(**config_request)
-    return base
+        if key in source.config:
+            config_request[key] = source.config[key]
+    return model_request, config_request
+
+
+class StillInFlight(OperatorError):
+    """The endpoint had not settled when the wait ended; its update may still complete."""
+
+
+def _throttled(error: ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code") in THROTTLING
 
 
 def wait_until_settled(
@@ -139,23 +211,36 @@ def wait_until_settled(
     *,
     timeout_seconds: int,
     poll_seconds: float = 30.0,
+    max_backoff_seconds: float = 300.0,
     on_poll: Callable[[str, float], None] = lambda status, elapsed: None,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> dict[str, Any]:
-    """Polls DescribeEndpoint until the update ends; returns the final description."""
+    """Polls DescribeEndpoint until the update ends; returns the final description.
+
+    Throttled polls (after botocore's own retries) back off exponentially up to
+    `max_backoff_seconds` and count against the timeout; raises StillInFlight on timeout.
+    """
     start = clock()
+    status, delay = UPDATING, poll_seconds
     while True:
-        endpoint = describe(sm, endpoint_name)
-        if endpoint is None:
-            raise OperatorError(f"Endpoint {endpoint_name} disappeared while waiting for the update.")
-        elapsed = clock() - start
-        on_poll(endpoint["EndpointStatus"], elapsed)
-        if endpoint["EndpointStatus"] in SETTLED:
-            return endpoint
-        if elapsed >= timeout_seconds:
-            raise OperatorError(
-                f"Endpoint {endpoint_name} still {endpoint['EndpointStatus']} after {timeout_seconds} s; "
-                "check the SageMaker console, nothing was recorded in the ledger."
+        try:
+            endpoint = describe(sm, endpoint_name)
+        except ClientError as error:
+            if not _throttled(error):
+                raise
+            endpoint = None
+            delay = min(max(delay * 2, 1.0), max_backoff_seconds)
+            on_poll(f"{status} (status check throttled, next in {delay:.0f} s)", clock() - start)
+        else:
+            if endpoint is None:
+                raise OperatorError(f"Endpoint {endpoint_name} disappeared while waiting for the update.")
+            status, delay = endpoint["EndpointStatus"], poll_seconds
+            on_poll(status, clock() - start)
+            if status in SETTLED:
+                return endpoint
+        if clock() - start >= timeout_seconds:
+            raise StillInFlight(
+                f"endpoint {endpoint_name} was still {status} after {timeout_seconds} s: its update is still in flight"
             )
-        sleep(poll_seconds)
+        sleep(delay)

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from config import AppConfig, EnvironmentConfig
 from mlopsctl import endpoint, ledger, registry, verification
-from mlopsctl.aws import REGISTRY, ClientFactory
+from mlopsctl.aws import CALLER, REGISTRY, ClientFactory
 from mlopsctl.errors import NothingApproved, OperatorError
 
 RETRAINING_DETAIL_TYPE = "Retraining Requested"
@@ -45,7 +45,21 @@ class Context:
         return self.clients(service, env.region, env.name)
 
     def caller(self) -> str:
-        return str(self.registry("sts").get_caller_identity()["Arn"])
+        """The operator's own identity (not the role assumed per account), recorded with every change."""
+        return str(self.clients("sts", self.cfg.build_environment.region, CALLER).get_caller_identity()["Arn"])
+
+
+def operator_role_arns(cfg: AppConfig) -> dict[str, str]:
+    """scope -> the role mlopsctl assumes there: each environment's operator role; for the
+    registry, the model-build environment's (the registry's resource policy only lets other
+    accounts read)."""
+    names = cfg.names
+    roles = {
+        env.name: f"arn:{registry.partition(env.region)}:iam::{env.account}:role/{names.operator_role(env.name)}"
+        for env in cfg.environments
+    }
+    roles[REGISTRY] = roles[cfg.build_environment.name]
+    return roles
 
 
 # ---------------------------------------------------------------- status
@@ -83,35 +97,52 @@ def _environment_status(ctx: Context, env: EnvironmentConfig) -> dict[str, Any]:
     names = ctx.cfg.names
     live = endpoint.live_state(ctx.in_env("sagemaker", env), names.endpoint(env.name), names.variant)
     record = ledger.current(ctx.in_env("ssm", env), names.ledger_parameter(env.name))
+    alarms = endpoint.alarm_states(ctx.in_env("cloudwatch", env), names.rollback_alarm_prefix(env.name))
     return {
         "environment": env.name,
+        "account": env.account,
         "endpoint": live.as_dict() if live else None,
         "live_version": registry.version_of(live.model_package_arn) if live else None,
-        "deployment_in_progress": bool(live and live.status == endpoint.UPDATING),
+        "deployment_in_progress": bool(live and (live.status == endpoint.UPDATING or live.pending_deployment)),
+        "rollback_alarms": alarms,
+        "alarms_firing": [alarm["name"] for alarm in alarms if alarm["state"] == "ALARM"],
         "ledger": record,
         "ledger_matches_endpoint": bool(live and record and record["model_package_arn"] == live.model_package_arn),
     }
 
 
+def _error_text(error: ClientError | BotoCoreError) -> str:
+    if isinstance(error, ClientError):
+        return f"{error.response['Error'].get('Code')}: {error.response['Error'].get('Message', '')}"
+    return str(error)
+
+
+def _pending(ctx: Context) -> list[dict[str, Any]] | str:
+    try:
+        pending = registry.list_versions(ctx.registry(), ctx.cfg, registry.PENDING)
+    except (ClientError, BotoCoreError) as error:
+        return f"cannot list versions of {registry.group_arn(ctx.cfg)}: {_error_text(error)}"
+    return [
+        {"version": p.get("ModelPackageVersion"), "arn": p["ModelPackageArn"], "created": str(p["CreationTime"])}
+        for p in pending
+    ]
+
+
 def status(ctx: Context, env_name: str | None, executions: int = 5) -> dict[str, Any]:
+    """Every environment (each read with its own account's role), then the registry's side."""
     envs = [ctx.env(env_name)] if env_name else list(ctx.cfg.environments)
     environments = []
     for env in envs:
         try:
             environments.append(_environment_status(ctx, env))
-        except ClientError as error:
+        except (ClientError, BotoCoreError) as error:
             # One unreachable account (no access, wrong profile) must not hide the others.
-            message = f"{error.response['Error'].get('Code')}: {error.response['Error'].get('Message', '')}"
-            environments.append({"environment": env.name, "error": message})
-    pending = registry.list_versions(ctx.registry(), ctx.cfg, registry.PENDING)
+            environments.append({"environment": env.name, "account": env.account, "error": _error_text(error)})
     return {
         "environments": environments,
         "pipeline": ctx.cfg.names.model_build_pipeline,
         "executions": _executions(ctx, executions),
-        "pending_approval": [
-            {"version": p.get("ModelPackageVersion"), "arn": p["ModelPackageArn"], "created": str(p["CreationTime"])}
-            for p in pending
-        ],
+        "pending_approval": _pending(ctx),
     }
 
 
@@ -174,133 +205,6 @@ def set_approval(ctx: Context, ref: str, approve: bool, reason: str | None) -> d
         "from": before,
         "to": status,
         "approval_description": description[:1024],
-    }
-
-
-# ---------------------------------------------------------------- rollback
-
-
-def _target(ctx: Context, env: EnvironmentConfig, live: endpoint.LiveState, to: str | None) -> dict[str, Any]:
-    name = ctx.cfg.names.ledger_parameter(env.name)
-    if to is not None:
-        return {"model_package_arn": registry.resolve_version(ctx.cfg, to), "source": "--to"}
-    record = ledger.last_known_good(ledger.history(ctx.in_env("ssm", env), name), live.model_package_arn)
-    if record is None:
-        raise OperatorError(
-            f"Refusing rollback of {env.name}: the ledger {name} has no known-good version other than the live one "
-            f"(v{registry.version_of(live.model_package_arn)}); pass --to VERSION to choose one."
-        )
-    return record
-
-
-def rollback(
-    ctx: Context,
-    env_name: str,
-    to: str | None,
-    reason: str,
-    *,
-    on_poll: Callable[[str, float], None] = lambda status, elapsed: None,
-    poll_seconds: float = 30.0,
-    sleep: Callable[[float], None] = time.sleep,
-) -> dict[str, Any]:
-    env = ctx.env(env_name)
-    names = ctx.cfg.names
-    endpoint_name = names.endpoint(env.name)
-    sm = ctx.in_env("sagemaker", env)
-    reg = ctx.registry()
-
-    live = endpoint.live_state(sm, endpoint_name, names.variant)
-    if live is None:
-        raise OperatorError(f"Refusing rollback of {env.name}: endpoint {endpoint_name} does not exist.")
-    if live.status == endpoint.UPDATING:
-        raise OperatorError(
-            f"Refusing rollback of {env.name}: endpoint {endpoint_name} is already Updating (a deployment is in "
-            "progress; its alarms can still roll it back). Wait until it is InService."
-        )
-    if live.status != endpoint.IN_SERVICE:
-        raise OperatorError(
-            f"Refusing rollback of {env.name}: endpoint {endpoint_name} is {live.status}, not InService."
-        )
-
-    target_arn = _target(ctx, env, live, to)["model_package_arn"]
-    target_version = registry.version_of(target_arn)
-    if target_arn == live.model_package_arn:
-        raise OperatorError(f"Refusing rollback of {env.name}: v{target_version} is already live on {endpoint_name}.")
-    target_status = registry.describe(reg, target_arn)["ModelApprovalStatus"]
-    if target_status != registry.APPROVED:
-        raise OperatorError(
-            f"Refusing rollback of {env.name}: target v{target_version} is {target_status}, not Approved; "
-            "approve it first (mlopsctl approve) or choose another version with --to."
-        )
-    # The new-fleet alarms watch the EndpointConfig the serving template deployed, which in a
-    # rollback is the fleet being drained: they would judge the wrong fleet.
-    alarms = [
-        name
-        for name in endpoint.rollback_alarms(ctx.in_env("cloudwatch", env), names.rollback_alarm_prefix(env.name))
-        if not name.startswith(names.new_fleet_alarm_prefix(env.name))
-    ]
-    if not alarms:
-        raise OperatorError(
-            f"Refusing rollback of {env.name}: no rollback alarms named {names.rollback_alarm_prefix(env.name)}* "
-            f"in {env.region}; the serving stack creates them and a rollback never deploys without guardrails."
-        )
-
-    new_config = endpoint.create_release_config(
-        sm,
-        live_config_name=live.endpoint_config_name,
-        variant=names.variant,
-        endpoint_name=endpoint_name,
-        package_arn=target_arn,
-        version=target_version,
-    )
-    sm.update_endpoint(
-        EndpointName=endpoint_name,
-        EndpointConfigName=new_config,
-        DeploymentConfig=env.rollout.deployment_config(alarms),
-    )
-
-    bad_arn = live.model_package_arn
-    rejected = None
-    if bad_arn and registry.version_of(bad_arn) is not None:
-        who = ctx.caller()
-        description = f"Rejected by {who}: rolled back {env.name} to v{target_version}: {reason}"
-        registry.set_status(reg, bad_arn, registry.REJECTED, description)
-        rejected = bad_arn
-
-    timeout = (env.rollout.max_execution_timeout_minutes + env.rollout.termination_wait_minutes + 10) * 60
-    final = endpoint.wait_until_settled(
-        sm, endpoint_name, timeout_seconds=timeout, poll_seconds=poll_seconds, on_poll=on_poll, sleep=sleep
-    )
-    if final["EndpointStatus"] != endpoint.IN_SERVICE or final["EndpointConfigName"] != new_config:
-        why = f": {final['FailureReason']}" if final.get("FailureReason") else ""
-        kept = f" and v{registry.version_of(rejected)} stays Rejected" if rejected else ""
-        raise OperatorError(
-            f"Rollback of {env.name} did not take: endpoint is {final['EndpointStatus']} on "
-            f"{final['EndpointConfigName']}, not on {new_config} (the deployment guardrails rolled it back{why}); "
-            f"nothing was recorded{kept}."
-        )
-
-    record = ledger.entry(
-        model_package_arn=target_arn,
-        model_version=target_version,
-        endpoint_config_name=new_config,
-        source="rollback",
-        reason=reason,
-    )
-    ledger.append(ctx.in_env("ssm", env), names.ledger_parameter(env.name), record)
-    next_release = registry.latest(reg, ctx.cfg, registry.APPROVED)
-    next_arn = next_release["ModelPackageArn"] if next_release else None
-    return {
-        "environment": env.name,
-        "endpoint_name": endpoint_name,
-        "from": bad_arn,
-        "to": target_arn,
-        "endpoint_config_name": new_config,
-        "rejected": rejected,
-        "rollback_alarms": alarms,
-        "ledger_entry": record,
-        "next_release": next_arn,
-        "pipeline_consistent": next_arn == target_arn,
     }
 
 

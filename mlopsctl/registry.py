@@ -55,6 +55,11 @@ def resolve_version(cfg: AppConfig, ref: str) -> str:
     return ref
 
 
+def in_group(cfg: AppConfig, arn: str) -> bool:
+    """True for a version ARN of our group in the model-build account."""
+    return version_of(arn) is not None and arn == version_arn(cfg, version_of(arn) or 0)
+
+
 def version_of(arn: str | None) -> int | None:
     if not arn:
         return None

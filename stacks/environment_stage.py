@@ -9,6 +9,7 @@ from aws_cdk import Environment, RemovalPolicy, Stage
 
 from config import AppConfig, EnvironmentConfig, RemovalMode
 from constructs import Construct
+from constructs.operator_role import OperatorAccess
 from stacks.model_build_stack import ModelBuildStack
 from stacks.retraining_stack import RetrainingStack
 from stacks.serving_stack import ServingStack
@@ -48,6 +49,13 @@ class EnvironmentStage(Stage):
             removal_policy=removal,
             notification_emails=environment.notification_emails,
             builds_models=builds_models,
+            operator_access=OperatorAccess(
+                names=names,
+                environment=environment.name,
+                trusted_principals=app_config.operator_principals,
+                toolchain_account=app_config.toolchain.account,
+                registry=app_config.build_environment.target,
+            ),
             consumer_accounts=app_config.consumer_accounts if builds_models else (),
             registry_reader_accounts=app_config.registry_reader_accounts if builds_models else (),
             approval_events_target=app_config.toolchain.target if builds_models and pipeline_elsewhere else None,

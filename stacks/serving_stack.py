@@ -15,6 +15,7 @@ from constructs.canary_endpoint import CanaryEndpoint
 from constructs.deploy_verifier_role import DeployVerifierRole
 from constructs.drift_monitor import DriftMonitor
 from constructs.endpoint_dashboard import EndpointDashboard
+from constructs.operator_role import OperatorReleasePermissions
 from constructs.rollback_alarms import RollbackAlarms
 
 
@@ -123,4 +124,11 @@ class ServingStack(Stack):
             endpoint_name=endpoint_name,
             ledger_parameter_name=names.ledger_parameter(env),
             model_package_arn_pattern=release.package_arn_pattern,
+        )
+        self.operator_releases = OperatorReleasePermissions(
+            self,
+            "OperatorReleases",
+            role_name=names.operator_role(env),
+            endpoint_name=endpoint_name,
+            execution_role=self.endpoint.role,
         )

@@ -15,6 +15,7 @@ from constructs import Construct
 from constructs.approval_event_forwarder import ApprovalEventForwarder
 from constructs.model_registry import ModelRegistry
 from constructs.notifications import Notifications
+from constructs.operator_role import OperatorAccess, OperatorRole
 from constructs.secure_bucket import AccessLogBucket, SecureBucket
 from pipeline_steps import model_build_pipeline
 
@@ -44,6 +45,7 @@ class StorageStack(Stack):
         removal_policy: RemovalPolicy,
         notification_emails: Sequence[str],
         builds_models: bool,
+        operator_access: OperatorAccess,
         consumer_accounts: Sequence[str] = (),
         registry_reader_accounts: Sequence[str] = (),
         approval_events_target: AwsTarget | None = None,
@@ -76,6 +78,8 @@ class StorageStack(Stack):
         ).bucket
         self.notifications = Notifications(self, "Alerts", emails=notification_emails, removal_policy=removal_policy)
         self.alerts_topic = self.notifications.publish_target
+        # Here, not in the serving stack: approvals happen before any release exists.
+        self.operator = OperatorRole(self, "Operator", access=operator_access, key=self.key)
 
         self.registry: ModelRegistry | None = None
         self.approval_events: ApprovalEventForwarder | None = None
@@ -86,6 +90,13 @@ class StorageStack(Stack):
                 group_name=model_package_group_name,
                 description=f"{project_name}: every trained candidate, with metrics and drift baseline",
                 consumer_accounts=registry_reader_accounts,
+            )
+            names = operator_access.names
+            self.operator.grant_registry_operations(
+                registry=self.registry,
+                pipeline_name=names.model_build_pipeline,
+                manual_retraining_source=names.manual_retraining_source,
+                artifacts_bucket=self.artifacts_bucket,
             )
             if consumer_accounts:
                 self._share_model_artifacts(consumer_accounts)

@@ -96,9 +96,9 @@ def test_synth_runs_what_developers_run_in_order(assembly: Assembly) -> None:
     assert commands[-1] == "make synth", "cdk-nag and cfn-lint gate the assembly that gets deployed"
     resolves = [c for c in commands if "resolve-release" in c]
     assert [c.split("python -m mlopsctl ", 1)[1] for c in resolves] == [
-        "resolve-release --env dev --allow-none",
-        "resolve-release --env staging --allow-none",
-        "resolve-release --env prod --allow-none",
+        "resolve-release --env dev --allow-none --own-credentials",
+        "resolve-release --env staging --allow-none --own-credentials",
+        "resolve-release --env prod --allow-none --own-credentials",
     ]
     assert commands.index(resolves[-1]) < commands.index("make synth")
     assert spec["artifacts"]["secondary-artifacts"][synth_action["OutputArtifacts"][0]["Name"]]["base-directory"] == (

@@ -95,6 +95,8 @@ _DELETE = object()
         ("source.kind", "svn", "codeconnections | codecommit"),
         ("source.connection_arn", "arn:aws:iam::1:role/x", "connection/<id>"),
         ("environments", {}, "at least one environment"),
+        ("operator_principals", ["arn:aws:iam::111111111111:user/alice"], "a list of IAM role ARNs"),
+        ("operator_principals", "arn:aws:iam::111111111111:role/Ops", "a list of IAM role ARNs"),
     ],
 )
 def test_invalid_value_names_key_value_and_allowed(path: str, value: Any, expected: str, tmp_path: Path) -> None:

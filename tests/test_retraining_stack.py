@@ -367,7 +367,8 @@ def test_rules_follow_the_config_and_a_single_account_needs_no_bus_policy() -> N
     import aws_cdk as cdk
     from aws_cdk.assertions import Template
 
-    from config import ApprovalMode, RetrainingConfig
+    from config import ApprovalMode, AwsTarget, ResourceNames, RetrainingConfig
+    from constructs.operator_role import OperatorAccess
     from stacks.retraining_stack import RetrainingStack
     from stacks.storage_stack import StorageStack
 
@@ -382,6 +383,13 @@ def test_rules_follow_the_config_and_a_single_account_needs_no_bus_policy() -> N
         removal_policy=cdk.RemovalPolicy.DESTROY,
         notification_emails=[],
         builds_models=True,
+        operator_access=OperatorAccess(
+            names=ResourceNames("mlops-delivery"),
+            environment="dev",
+            trusted_principals=(),
+            toolchain_account=BUILD_ACCOUNT,
+            registry=AwsTarget(BUILD_ACCOUNT, "eu-west-1"),
+        ),
     )
     assert storage.registry is not None
     retraining = RetrainingStack(

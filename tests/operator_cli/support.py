@@ -191,6 +191,36 @@ def expect_live(stubber: Any, *, status: str, config: str, model: str, package_a
     stubber.add_response("describe_model", model_description(model, package_arn), {"ModelName": model})
 
 
+def package_description(package_arn: str, status: str = "Approved") -> dict[str, Any]:
+    """DescribeModelPackage of a registered version, as a serving account reads it."""
+    group, version = package_arn.rsplit("/", 2)[-2:]
+    return {
+        "ModelPackageName": group,
+        "ModelPackageGroupName": group,
+        "ModelPackageVersion": int(version),
+        "ModelPackageArn": package_arn,
+        "CreationTime": NOW,
+        "ModelPackageStatus": "Completed",
+        "ModelPackageStatusDetails": {"ValidationStatuses": []},
+        "ModelApprovalStatus": status,
+        "InferenceSpecification": {
+            "Containers": [
+                {
+                    "Image": "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:1.7-1",
+                    "ModelDataUrl": f"s3://{BUCKET}/models/run-{version}/model.tar.gz",
+                }
+            ],
+            "SupportedContentTypes": ["text/csv"],
+            "SupportedResponseMIMETypes": ["text/csv"],
+        },
+    }
+
+
+def expect_deployable(stubber: Any, package_arn: str) -> None:
+    """The rollback's check that the serving account can read the target version (CreateModel needs it)."""
+    stubber.add_response("describe_model_package", package_description(package_arn), {"ModelPackageName": package_arn})
+
+
 def expect_release(
     stubber: Any,
     *,

@@ -6,9 +6,10 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
-from mlopsctl import endpoint, operations
+from mlopsctl import endpoint, operations, rollback
 from mlopsctl.errors import OperatorError
 from tests.operator_cli.support import (
     ENDPOINT,
@@ -16,6 +17,7 @@ from tests.operator_cli.support import (
     ROLE,
     Clients,
     endpoint_description,
+    expect_deployable,
     expect_live,
     expect_release,
     ledger_entries,
@@ -50,6 +52,7 @@ def _two_weekly_releases() -> None:
 
 def _expect_release_of_v1(stubber: Stubber) -> None:
     """What a rollback to v1 must send: a copy of the live config for v1, then a guarded blue/green update."""
+    expect_deployable(stubber, version_arn(1))
     expect_release(
         stubber,
         live_config="cfg-v2",
@@ -62,7 +65,7 @@ def _expect_release_of_v1(stubber: Stubber) -> None:
 
 
 def _rollback(ctx: operations.Context, **kwargs: Any) -> dict[str, Any]:
-    return operations.rollback(ctx, "dev", kwargs.pop("to", None), "worse online", sleep=lambda s: None, **kwargs)
+    return rollback.rollback(ctx, "dev", kwargs.pop("to", None), "worse online", sleep=lambda s: None, **kwargs)
 
 
 def test_rollback_returns_to_last_known_good_through_a_guarded_blue_green_update(
@@ -102,10 +105,18 @@ def test_rollback_that_guardrails_undo_is_a_failure_and_records_nothing(
             endpoint_description("InService", "cfg-v2", failure="Alarm mlops-delivery-dev-rollback-5xx in ALARM"),
             {"EndpointName": ENDPOINT},
         )
-        with pytest.raises(OperatorError, match=r"is InService on cfg-v2, not on mlops-delivery-dev-v1-.*nothing"):
+        # The unused release is removed again, newest first.
+        stubber.add_response("delete_endpoint_config", {}, {"EndpointConfigName": NEW})
+        stubber.add_response("delete_model", {}, {"ModelName": NEW})
+        with pytest.raises(
+            OperatorError, match=r"is InService on cfg-v2, not on mlops-delivery-dev-v1-.*nothing"
+        ) as error:
             _rollback(ctx)
         stubber.assert_no_pending_responses()
     assert [e["model_version"] for e in ledger_entries()] == [1, 2]
+    # v2 serves again, so it is Approved again: left Rejected, the next pipeline run would replace it.
+    assert _approval(2) == "Approved"
+    assert "Undone: v2 Approved -> Rejected; created endpoint config" in str(error.value)
 
 
 def test_rollback_refuses_without_a_known_good_version(clients: Clients, ctx: operations.Context) -> None:
@@ -282,3 +293,35 @@ def test_rollback_refusal_on_the_command_line_is_one_line_and_exit_1(clients: Cl
     assert result.exit_code == 1
     assert result.stderr.startswith("error: Refusing rollback of dev: endpoint mlops-delivery-dev is already Updating")
     assert result.stderr.count("\n") == 1 and result.stdout == ""
+
+
+def test_waiting_backs_off_on_throttling_and_resets_once_answered() -> None:
+    sm = boto3.client("sagemaker", region_name=REGION)
+    sleeps: list[float] = []
+    seen: list[str] = []
+    with Stubber(sm) as stubber:
+        stubber.add_client_error("describe_endpoint", "ThrottlingException", "Rate exceeded")
+        stubber.add_client_error("describe_endpoint", "ThrottlingException", "Rate exceeded")
+        stubber.add_response("describe_endpoint", endpoint_description("Updating", NEW), {"EndpointName": ENDPOINT})
+        stubber.add_response("describe_endpoint", endpoint_description("InService", NEW), {"EndpointName": ENDPOINT})
+        final = endpoint.wait_until_settled(
+            sm,
+            ENDPOINT,
+            timeout_seconds=3600,
+            poll_seconds=30,
+            sleep=sleeps.append,
+            on_poll=lambda status, elapsed: seen.append(status),
+        )
+        stubber.assert_no_pending_responses()
+    assert final["EndpointStatus"] == "InService"
+    assert sleeps == [60.0, 120.0, 30]
+    assert seen[0] == "Updating (status check throttled, next in 60 s)"
+
+
+def test_waiting_does_not_hide_errors_other_than_throttling() -> None:
+    sm = boto3.client("sagemaker", region_name=REGION)
+    with Stubber(sm) as stubber:
+        stubber.add_client_error("describe_endpoint", "AccessDeniedException", "not authorized")
+        with pytest.raises(ClientError, match="AccessDeniedException"):
+            endpoint.wait_until_settled(sm, ENDPOINT, timeout_seconds=60, sleep=lambda s: None)
+        stubber.assert_no_pending_responses()

@@ -24,6 +24,7 @@ from tests.operator_cli.support import (
     REGION,
     Clients,
     endpoint_description,
+    expect_deployable,
     expect_live,
     expect_release,
     ledger_entries,
@@ -88,6 +89,7 @@ def test_weekly_retrain_that_regresses_online_is_rolled_back_to_the_previous_app
     # rollback: back to the last known-good (v1) through the guarded blue/green path.
     with Stubber(sm) as stubber:
         expect_live(stubber, status="InService", config="cfg-v2", model="model-v2", package_arn=version_arn(2))
+        expect_deployable(stubber, version_arn(1))
         # The live v2 model runs without network isolation, so the restored one does too.
         expect_release(
             stubber,
