@@ -882,7 +882,9 @@ def load(context: Mapping[str, Any], releases_dir: Path = RELEASES_DIR) -> AppCo
         raise ConfigError(f"Missing config: cdk.json has no '{CONTEXT_KEY}' context.")
     raw = apply_overrides(raw, context)
     r = _Reader(raw, CONTEXT_KEY)
-    r.only("project_name", "retained_names", "toolchain", "source", "model_build", "environments")
+    r.only(
+        "project_name", "retained_names", "toolchain", "source", "model_build", "environments", "operator_principals"
+    )
 
     envs_raw = r.raw("environments")
     if not isinstance(envs_raw, Mapping) or not envs_raw:
