@@ -15,12 +15,12 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+import retraining_request
 from config import AppConfig, EnvironmentConfig
 from mlopsctl import endpoint, ledger, registry
 from mlopsctl.aws import REGISTRY, ClientFactory
 from mlopsctl.errors import NothingApproved, OperatorError
 
-RETRAINING_DETAIL_TYPE = "Retraining Requested"
 SAMPLE_PAYLOAD = Path(__file__).resolve().parent / "sample_payload.csv"
 FEATURE_COUNT = 30
 
@@ -302,12 +302,15 @@ def rollback(
 
 
 def retrain(ctx: Context, reason: str) -> dict[str, Any]:
-    if not reason.strip():
-        raise OperatorError("--reason must say why the model is retrained.")
-    detail = {"reason": reason, "requested_by": ctx.caller()}
+    """Sends the manual retraining event, refusing first what the retraining function would refuse."""
+    try:
+        checked = retraining_request.checked_reason(reason)
+        detail = {"reason": checked, "requested_by": retraining_request.requester(ctx.caller())}
+    except retraining_request.RequestError as error:
+        raise OperatorError(str(error)) from error
     entry = {
         "Source": ctx.cfg.names.manual_retraining_source,
-        "DetailType": RETRAINING_DETAIL_TYPE,
+        "DetailType": retraining_request.DETAIL_TYPE,
         "Detail": json.dumps(detail),
         "EventBusName": "default",
     }
