@@ -102,6 +102,21 @@ def _stamp() -> str:
     return datetime.now(UTC).strftime("%Y%m%d%H%M%S")
 
 
+# CreateModel ModelName and CreateEndpointConfig EndpointConfigName: at most 63 letters, digits
+# and hyphens, starting and ending with a letter or digit (SageMaker API Reference).
+RELEASE_NAME_MAX = 63
+
+
+def release_name(endpoint_name: str, version: int | None, stamp: str) -> str:
+    """`<endpoint>-v<version>-<stamp>`: the endpoint part gives way so the version and time stay whole.
+
+    An endpoint name can have 49 characters (project 32, environment 16), too long for the
+    whole name with a version and a 14-digit time stamp.
+    """
+    suffix = f"-v{version}-{stamp}"
+    return endpoint_name[: RELEASE_NAME_MAX - len(suffix)].rstrip("-") + suffix
+
+
 def create_release_config(
     sm: Any, *, live_config_name: str, variant: str, endpoint_name: str, package_arn: str, version: int | None
 ) -> str:
@@ -109,8 +124,7 @@ def create_release_config(
     live_config = sm.describe_endpoint_config(EndpointConfigName=live_config_name)
     live_variant = variant_of(live_config, variant)
     live_model = sm.describe_model(ModelName=live_variant["ModelName"])
-    # Names are at most 63 characters; the endpoint name is at most 39 (project 32 + env).
-    base = f"{endpoint_name}-v{version}-{_stamp()}"[:63]
+    base = release_name(endpoint_name, version, _stamp())
 
     model_request: dict[str, Any] = {
         "ModelName": base,
