@@ -173,7 +173,7 @@ def set_approval(ctx: Context, ref: str, approve: bool, reason: str | None) -> d
         "version": registry.version_of(arn),
         "from": before,
         "to": status,
-        "approval_description": description[:1024],
+        "approval_description": registry.approval_description(description),
     }
 
 
@@ -203,6 +203,10 @@ def rollback(
     poll_seconds: float = 30.0,
     sleep: Callable[[float], None] = time.sleep,
 ) -> dict[str, Any]:
+    if len(reason) > ledger.REASON_MAX_LENGTH:
+        raise OperatorError(
+            f"--reason has {len(reason)} characters; the ledger records at most {ledger.REASON_MAX_LENGTH}."
+        )
     env = ctx.env(env_name)
     names = ctx.cfg.names
     endpoint_name = names.endpoint(env.name)

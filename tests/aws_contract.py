@@ -97,6 +97,7 @@ class Rule:
     min_value: float | None = None
     max_value: float | None = None
     forbidden_prefixes: tuple[str, ...] = ()
+    max_utf8_bytes: int | None = None
     source: str = "botocore service model"
 
 
@@ -110,6 +111,12 @@ DOCUMENTED: dict[tuple[str, str, str], dict[str, Any]] = {
         "max_length": 1011,
         "forbidden_prefixes": ("aws", "ssm", "/aws", "/ssm"),
         "source": "SSM User Guide, parameter name requirements",
+    },
+    # https://docs.aws.amazon.com/systems-manager/latest/userguide/parameter-store-advanced-parameters.html
+    # "Maximum size of a parameter value": 4 KB in the standard tier (the default, and ours).
+    ("ssm", "PutParameter", "Value"): {
+        "max_utf8_bytes": 4096,
+        "source": "SSM User Guide, parameter tiers",
     },
     # https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateStack.html
     # "can contain only alphanumeric characters (case sensitive) and hyphens. It must start with
@@ -214,6 +221,8 @@ def violations_of(r: Rule, value: Any) -> list[str]:
             fail(f"does not match the pattern {r.pattern}")
         if r.enum and value not in r.enum:
             fail(f"not one of {', '.join(r.enum)}")
+        if r.max_utf8_bytes is not None and len(value.encode()) > r.max_utf8_bytes:
+            fail(f"{len(value.encode())} bytes in UTF-8, above the maximum {r.max_utf8_bytes}")
         for prefix in r.forbidden_prefixes:
             if value.lower().startswith(prefix.lower()):
                 fail(f"starts with the reserved prefix {prefix!r}")
