@@ -370,3 +370,79 @@ def test_requester_fits_the_functions_limit(caller: str, expected: str) -> None:
 def test_requester_refuses_what_cannot_be_shortened() -> None:
     with pytest.raises(retraining_request.RequestError, match="not an ARN"):
         retraining_request.requester("x" * 200)
+
+
+# --- names and descriptions in the synthesized templates ----------------------------------------
+
+# The API operation behind each CloudFormation property we set as a plain string.
+CFN_CONTRACTS = {
+    ("AWS::CloudWatch::Alarm", "AlarmName"): ("cloudwatch", "PutMetricAlarm", "AlarmName"),
+    ("AWS::CloudWatch::Alarm", "AlarmDescription"): ("cloudwatch", "PutMetricAlarm", "AlarmDescription"),
+    ("AWS::CloudWatch::Alarm", "MetricName"): ("cloudwatch", "PutMetricAlarm", "MetricName"),
+    ("AWS::CloudWatch::Alarm", "Namespace"): ("cloudwatch", "PutMetricAlarm", "Namespace"),
+    ("AWS::CloudWatch::Dashboard", "DashboardName"): ("cloudwatch", "PutDashboard", "DashboardName"),
+    ("AWS::CodeBuild::Project", "Name"): ("codebuild", "CreateProject", "name"),
+    ("AWS::CodeBuild::Project", "Description"): ("codebuild", "CreateProject", "description"),
+    ("AWS::CodePipeline::Pipeline", "Name"): ("codepipeline", "CreatePipeline", "pipeline.name"),
+    ("AWS::CodeStarNotifications::NotificationRule", "Name"): (
+        "codestar-notifications",
+        "CreateNotificationRule",
+        "Name",
+    ),
+    ("AWS::Events::Rule", "Name"): ("events", "PutRule", "Name"),
+    ("AWS::Events::Rule", "Description"): ("events", "PutRule", "Description"),
+    ("AWS::IAM::Role", "RoleName"): ("iam", "CreateRole", "RoleName"),
+    ("AWS::IAM::Role", "Description"): ("iam", "CreateRole", "Description"),
+    ("AWS::IAM::Policy", "PolicyName"): ("iam", "PutRolePolicy", "PolicyName"),
+    ("AWS::KMS::Alias", "AliasName"): ("kms", "CreateAlias", "AliasName"),
+    ("AWS::KMS::Key", "Description"): ("kms", "CreateKey", "Description"),
+    ("AWS::Lambda::Function", "Description"): ("lambda", "CreateFunction", "Description"),
+    ("AWS::SageMaker::DataQualityJobDefinition", "JobDefinitionName"): (
+        "sagemaker",
+        "CreateDataQualityJobDefinition",
+        "JobDefinitionName",
+    ),
+    ("AWS::SageMaker::Endpoint", "EndpointName"): ("sagemaker", "CreateEndpoint", "EndpointName"),
+    ("AWS::SageMaker::ModelPackageGroup", "ModelPackageGroupName"): (
+        "sagemaker",
+        "CreateModelPackageGroup",
+        "ModelPackageGroupName",
+    ),
+    ("AWS::SageMaker::ModelPackageGroup", "ModelPackageGroupDescription"): (
+        "sagemaker",
+        "CreateModelPackageGroup",
+        "ModelPackageGroupDescription",
+    ),
+    ("AWS::SageMaker::MonitoringSchedule", "MonitoringScheduleName"): (
+        "sagemaker",
+        "CreateMonitoringSchedule",
+        "MonitoringScheduleName",
+    ),
+    ("AWS::SageMaker::Pipeline", "PipelineName"): ("sagemaker", "CreatePipeline", "PipelineName"),
+    ("AWS::SageMaker::Pipeline", "PipelineDescription"): ("sagemaker", "CreatePipeline", "PipelineDescription"),
+    ("AWS::SageMaker::Pipeline", "PipelineDisplayName"): ("sagemaker", "CreatePipeline", "PipelineDisplayName"),
+    ("AWS::SSM::Parameter", "Name"): ("ssm", "PutParameter", "Name"),
+    ("AWS::SSM::Parameter", "Description"): ("ssm", "PutParameter", "Description"),
+}
+
+
+def test_names_and_descriptions_in_every_template_meet_the_api_contracts(assembly: Any) -> None:
+    problems: list[str] = []
+    seen: set[tuple[str, str]] = set()
+    for stack, template in assembly.templates.items():
+        for logical_id, resource in template.get("Resources", {}).items():
+            for prop, value in resource.get("Properties", {}).items():
+                contract = CFN_CONTRACTS.get((resource["Type"], prop))
+                if contract and isinstance(value, str):
+                    seen.add((resource["Type"], prop))
+                    problems += [f"{stack}/{logical_id}: {p}" for p in violations(*contract, value)]
+    assert not problems, "\n".join(problems)
+    # The names the product sets itself are among those checked.
+    assert {
+        ("AWS::IAM::Role", "RoleName"),
+        ("AWS::SageMaker::Endpoint", "EndpointName"),
+        ("AWS::SageMaker::Pipeline", "PipelineName"),
+        ("AWS::SageMaker::ModelPackageGroup", "ModelPackageGroupName"),
+        ("AWS::CloudWatch::Alarm", "AlarmName"),
+        ("AWS::CodePipeline::Pipeline", "Name"),
+    } <= seen, seen
