@@ -110,8 +110,8 @@ RELEASE_NAME_MAX = 63
 def release_name(endpoint_name: str, version: int | None, stamp: str) -> str:
     """`<endpoint>-v<version>-<stamp>`: the endpoint part gives way so the version and time stay whole.
 
-    An endpoint name can have 49 characters (project 32, environment 16), too long for the
-    whole name with a version and a 14-digit time stamp.
+    An endpoint name can have 48 characters (config.ResourceNames at its longest), too long for
+    the whole name with a version and a 14-digit time stamp.
     """
     suffix = f"-v{version}-{stamp}"
     return endpoint_name[: RELEASE_NAME_MAX - len(suffix)].rstrip("-") + suffix
