@@ -442,6 +442,51 @@ class ResourceNames:
     def stack(self, env: str, kind: str) -> str:
         return f"{self.project}-{env}-{kind}"
 
+    def limited_names(self, env: str) -> tuple[tuple[str, str, int], ...]:
+        """(what, name, AWS's maximum length) of every physical name that grows with the project and `env`.
+
+        The limits are AWS's (tests/test_aws_contracts.py checks each against botocore's service
+        model or the documented rule); the drift-check pipeline's name is also the name of its
+        Model Monitor schedule, whose limit is lower than a pipeline's.
+        """
+        return (
+            ("IAM role name", self.deploy_verifier_role(env), 64),
+            ("SageMaker endpoint name", self.endpoint(env), 63),
+            ("SageMaker monitoring schedule name", self.drift_check_pipeline(env), 63),
+            ("SageMaker model package group name", self.model_package_group, 63),
+            ("SageMaker pipeline name", self.model_build_pipeline, 256),
+            ("CodePipeline pipeline name", self.delivery_pipeline, 100),
+            ("CloudFormation stack name", self.stack(env, "model-build"), 128),
+            ("SSM parameter name", self.ledger_parameter(env), 1011),
+        )
+
+
+# SSM refuses parameter names that start with these (case-insensitive; "/aws/..." included) and
+# EventBridge refuses custom events whose source starts with "aws."; the project name starts the
+# ledger parameter's name and the manual retraining event's source.
+RESERVED_PROJECT_PREFIXES = ("aws", "ssm")
+
+
+def _check_physical_names(project: str, env_names: Sequence[str], key: str) -> None:
+    """Refuses a project name that AWS would refuse inside a physical name, before any deploy."""
+    if project.lower().startswith(RESERVED_PROJECT_PREFIXES):
+        raise _fail(
+            key,
+            project,
+            "a name that does not start with 'aws' or 'ssm', which SSM refuses at the start of a parameter name "
+            "such as the ledger's /<project>/<env>/known-good (and EventBridge refuses 'aws.' as an event source)",
+        )
+    names = ResourceNames(project)
+    for env in env_names:
+        for what, name, limit in names.limited_names(env):
+            if len(name) > limit:
+                raise _fail(
+                    key,
+                    project,
+                    f"at most {len(project) - (len(name) - limit)} characters with environment '{env}', because "
+                    f"the {what} '{name}' has {len(name)} characters and AWS allows {limit}",
+                )
+
 
 class _Reader:
     """Reads one mapping and reports errors with the dotted key path."""
@@ -898,10 +943,12 @@ def load(context: Mapping[str, Any], releases_dir: Path = RELEASES_DIR) -> AppCo
     )
     env_names = tuple(envs_raw)
 
+    project = r.string("project_name", _PROJECT, "3-32 lower-case letters, digits and hyphens")
+    _check_physical_names(project, env_names, r.key("project_name"))
     toolchain = r.child("toolchain")
     toolchain.only("account", "region", "notification_emails")
     settings = AppConfig(
-        project_name=r.string("project_name", _PROJECT, "3-32 lower-case letters, digits and hyphens"),
+        project_name=project,
         toolchain=ToolchainConfig(
             account=toolchain.string("account", _ACCOUNT, "a 12-digit AWS account id"),
             region=toolchain.string("region", _REGION, "an AWS region such as eu-west-1"),

@@ -12,11 +12,10 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 
+import retraining_request
 from config import RetrainingConfig
 from constructs import Construct
 from constructs.default_bus_policy import DefaultBusPolicy
-
-MANUAL_DETAIL_TYPE = "Retraining Requested"
 
 
 class RetrainingTriggers(Construct):
@@ -97,7 +96,7 @@ class RetrainingTriggers(Construct):
         self.manual_rule = self._rule(
             "ManualRule",
             "Retrain on request (aws events put-events)",
-            event_pattern=events.EventPattern(source=[manual_source], detail_type=[MANUAL_DETAIL_TYPE]),
+            event_pattern=events.EventPattern(source=[manual_source], detail_type=[retraining_request.DETAIL_TYPE]),
         )
 
     def _rule(

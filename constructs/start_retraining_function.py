@@ -16,6 +16,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 
+import retraining_request
 from config import ApprovalMode, RetrainingConfig
 from constructs import Construct
 from constructs.model_registry import ModelRegistry
@@ -161,6 +162,10 @@ class StartRetrainingFunction(Construct):
                 "APPROVAL_MODE": approval.value,
                 "PRODUCTION": str(production).lower(),
                 "MANUAL_SOURCE": manual_source,
+                # The manual request's contract, shared with `mlopsctl retrain` (the asset holds no shared code).
+                "MANUAL_DETAIL_TYPE": retraining_request.DETAIL_TYPE,
+                "MANUAL_REASON_MAX_LENGTH": str(retraining_request.REASON_MAX_LENGTH),
+                "MANUAL_REQUESTED_BY_MAX_LENGTH": str(retraining_request.REQUESTED_BY_MAX_LENGTH),
                 "DRIFT_ALARM_PREFIXES": ",".join(drift_alarm_prefixes),
                 "POWERTOOLS_SERVICE_NAME": "start-retraining",
                 "POWERTOOLS_METRICS_NAMESPACE": f"{registry.group_name}/Retraining",

@@ -155,6 +155,21 @@ def _stamp() -> str:
     return datetime.now(UTC).strftime("%Y%m%d%H%M%S")
 
 
+# CreateModel ModelName and CreateEndpointConfig EndpointConfigName: at most 63 letters, digits
+# and hyphens, starting and ending with a letter or digit (SageMaker API Reference).
+RELEASE_NAME_MAX = 63
+
+
+def release_name(endpoint_name: str, version: int | None, stamp: str | None = None) -> str:
+    """`<endpoint>-v<version>-<stamp>`: the endpoint part gives way so the version and time stay whole.
+
+    An endpoint name can have 48 characters (config.ResourceNames at its longest), too long for
+    the whole name with a version and a 14-digit time stamp.
+    """
+    suffix = f"-v{version}-{stamp or _stamp()}"
+    return endpoint_name[: RELEASE_NAME_MAX - len(suffix)].rstrip("-") + suffix
+
+
 @dataclass
 class ReleaseSource:
     """The live serving settings a release copies: its EndpointConfig, variant and Model."""
@@ -170,11 +185,6 @@ def read_release_source(sm: Any, live_config_name: str, variant: str) -> Release
     return ReleaseSource(
         config=config, variant=live_variant, model=sm.describe_model(ModelName=live_variant["ModelName"])
     )
-
-
-def release_name(endpoint_name: str, version: int | None) -> str:
-    # Names are at most 63 characters; the endpoint name is at most 49 (project 32 + env 16 + 1).
-    return f"{endpoint_name}-v{version}-{_stamp()}"[:63]
 
 
 def release_requests(source: ReleaseSource, *, name: str, package_arn: str) -> tuple[dict[str, Any], dict[str, Any]]:

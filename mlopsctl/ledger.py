@@ -11,6 +11,10 @@ from botocore.exceptions import ClientError
 from mlopsctl.errors import OperatorError
 
 FIELDS = ("model_package_arn", "model_version", "endpoint_config_name", "recorded_at", "source", "reason")
+# Each entry is one version of a standard-tier String parameter, at most 4 KB (SSM User Guide,
+# parameter tiers). A reason of at most 512 characters is at most 2 KB in UTF-8, so an entry
+# always fits; rollback refuses a longer one before it changes anything.
+REASON_MAX_LENGTH = 512
 
 
 def _parse(name: str, value: str) -> dict[str, Any]:
@@ -69,7 +73,8 @@ def append(ssm: Any, name: str, record: dict[str, Any]) -> int:
     """Writes a new version of the parameter (created on first write); returns its version number."""
     response = ssm.put_parameter(
         Name=name,
-        Value=json.dumps(record, sort_keys=True),
+        # Unescaped UTF-8: up to 4 bytes a character, where \u escapes would take up to 12.
+        Value=json.dumps(record, sort_keys=True, ensure_ascii=False),
         Type="String",
         Overwrite=True,
         Description="Known-good model version served by this environment's endpoint (history = ledger)",

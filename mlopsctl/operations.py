@@ -15,12 +15,12 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+import retraining_request
 from config import AppConfig, EnvironmentConfig
 from mlopsctl import endpoint, ledger, registry, verification
 from mlopsctl.aws import CALLER, REGISTRY, ClientFactory
 from mlopsctl.errors import NothingApproved, OperatorError
 
-RETRAINING_DETAIL_TYPE = "Retraining Requested"
 SAMPLE_PAYLOAD = Path(__file__).resolve().parent / "sample_payload.csv"
 FEATURE_COUNT = 30
 
@@ -204,7 +204,7 @@ def set_approval(ctx: Context, ref: str, approve: bool, reason: str | None) -> d
         "version": registry.version_of(arn),
         "from": before,
         "to": status,
-        "approval_description": description[:1024],
+        "approval_description": registry.approval_description(description),
     }
 
 
@@ -212,12 +212,15 @@ def set_approval(ctx: Context, ref: str, approve: bool, reason: str | None) -> d
 
 
 def retrain(ctx: Context, reason: str) -> dict[str, Any]:
-    if not reason.strip():
-        raise OperatorError("--reason must say why the model is retrained.")
-    detail = {"reason": reason, "requested_by": ctx.caller()}
+    """Sends the manual retraining event, refusing first what the retraining function would refuse."""
+    try:
+        checked = retraining_request.checked_reason(reason)
+        detail = {"reason": checked, "requested_by": retraining_request.requester(ctx.caller())}
+    except retraining_request.RequestError as error:
+        raise OperatorError(str(error)) from error
     entry = {
         "Source": ctx.cfg.names.manual_retraining_source,
-        "DetailType": RETRAINING_DETAIL_TYPE,
+        "DetailType": retraining_request.DETAIL_TYPE,
         "Detail": json.dumps(detail),
         "EventBusName": "default",
     }

@@ -96,9 +96,16 @@ def describe(sm: Any, arn: str) -> dict[str, Any]:
     return result
 
 
+def approval_description(text: str) -> str:
+    """UpdateModelPackage ApprovalDescription: at most 1024 characters matching the Java pattern `.*`,
+    so one line (SageMaker API Reference)."""
+    return " ".join(text.split())[:1024]
+
+
 def set_status(sm: Any, arn: str, status: str, description: str) -> None:
-    # ApprovalDescription is limited to 1024 characters by the API.
-    sm.update_model_package(ModelPackageArn=arn, ModelApprovalStatus=status, ApprovalDescription=description[:1024])
+    sm.update_model_package(
+        ModelPackageArn=arn, ModelApprovalStatus=status, ApprovalDescription=approval_description(description)
+    )
 
 
 def _split_s3(uri: str) -> tuple[str, str]:

@@ -282,6 +282,11 @@ def rollback(
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> dict[str, Any]:
+    # Refused before anything changes: the ledger entry written at the end must fit SSM's 4 KB.
+    if len(reason) > ledger.REASON_MAX_LENGTH:
+        raise OperatorError(
+            f"--reason has {len(reason)} characters; the ledger records at most {ledger.REASON_MAX_LENGTH}."
+        )
     p = plan(ctx, env_name, to)
     journal = Journal(p.env.name)
     new_config = _prepare(ctx, p, journal)

@@ -224,6 +224,9 @@ def test_function_runs_latest_python_with_pinned_powertools_layer_and_no_reserve
                         "APPROVAL_MODE": "manual",
                         "PRODUCTION": "false",
                         "MANUAL_SOURCE": "mlops-delivery.retraining",
+                        "MANUAL_DETAIL_TYPE": "Retraining Requested",
+                        "MANUAL_REASON_MAX_LENGTH": "512",
+                        "MANUAL_REQUESTED_BY_MAX_LENGTH": "128",
                     }
                 )
             },

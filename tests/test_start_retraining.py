@@ -25,6 +25,7 @@ from botocore.stub import Stubber
 from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
 
+import retraining_request
 from pipeline_steps import model_build_pipeline as builder
 from tests import support
 from tests.conftest import ROOT
@@ -63,6 +64,9 @@ ENV = {
     "APPROVAL_MODE": "manual",
     "PRODUCTION": "false",
     "MANUAL_SOURCE": "mlops-delivery.retraining",
+    "MANUAL_DETAIL_TYPE": retraining_request.DETAIL_TYPE,
+    "MANUAL_REASON_MAX_LENGTH": str(retraining_request.REASON_MAX_LENGTH),
+    "MANUAL_REQUESTED_BY_MAX_LENGTH": str(retraining_request.REQUESTED_BY_MAX_LENGTH),
     "DRIFT_ALARM_PREFIXES": "mlops-delivery-dev-drift-,mlops-delivery-staging-drift-,mlops-delivery-prod-drift-",
 }
 
@@ -210,9 +214,12 @@ def test_drift_starts_a_run_naming_the_alarm(sagemaker: Any) -> None:
 def test_manual_request_starts_a_run_with_its_reason_and_requester(sagemaker: Any) -> None:
     result = invoke(manual_event())
     assert result["status"] == "started"
+    # The model package's metadata allows no parentheses; the description keeps the reason as written.
     assert parameters(sagemaker, result["pipeline_execution_arn"])["TriggerReason"] == (
-        "manual: label fix in October data (requested by alice)"
+        "manual: label fix in October data requested by alice"
     )
+    described = sagemaker.describe_pipeline_execution(PipelineExecutionArn=result["pipeline_execution_arn"])
+    assert described["PipelineExecutionDescription"] == "manual: label fix in October data (requested by alice)"
 
 
 def test_first_run_has_no_champion(sagemaker: Any) -> None:
@@ -458,6 +465,8 @@ def test_drift_alarm_returning_to_ok_does_not_retrain(sagemaker: Any) -> None:
         (manual_event({"reason": "x", "reasons": "typo"}), "detail.reasons"),
         (manual_event({"reason": ""}), "detail.reason"),
         (manual_event({"reason": " \t\n "}), "detail.reason: Value error, must not be blank"),
+        (manual_event({"reason": "x" * 513}), "detail.reason has 513 characters; at most 512"),
+        (manual_event({"reason": "x", "requested_by": "a" * 129}), "detail.requested_by has 129 characters"),
         ({**object_created_event(), "detail": {"bucket": {"name": DATA_BUCKET}}}, "detail.object"),
         ({**alarm_event(), "detail": {"state": {"value": "ALARM"}}}, "detail.alarmName"),
     ],

@@ -93,7 +93,7 @@ def pipeline_parameters(
     """The model-building pipeline's parameters; the rest keep the defaults from its definition."""
     return [
         {"Name": "InputManifestUri", "Value": manifest_uri},
-        {"Name": "TriggerReason", "Value": trigger.reason},
+        {"Name": "TriggerReason", "Value": trigger.metadata_reason},
         {"Name": "ChampionModelUri", "Value": champion.model_data_url if champion else ""},
         {"Name": "ChampionModelPackageArn", "Value": champion.model_package_arn if champion else ""},
         {"Name": "ModelApprovalStatus", "Value": approval},
@@ -135,20 +135,27 @@ def list_executions(sagemaker: Any, pipeline_name: str) -> list[Execution]:
     return executions
 
 
+def start_request(settings: Settings, trigger: Trigger, parameters: list[dict[str, str]]) -> dict[str, Any]:
+    """The StartPipelineExecution request for the trigger."""
+    token = client_request_token(settings.pipeline_name, trigger.event_id)
+    return {
+        "PipelineName": settings.pipeline_name,
+        # Display names allow letters, digits and hyphens only, at most 82 characters.
+        "PipelineExecutionDisplayName": f"{trigger.kind.value}-{token[:16]}",
+        # The whole reason (one line); the TriggerReason parameter holds its metadata-safe form.
+        "PipelineExecutionDescription": trigger.reason,
+        "PipelineParameters": parameters,
+        "ClientRequestToken": token,
+    }
+
+
 def start_execution(
     sagemaker: Any, settings: Settings, trigger: Trigger, parameters: list[dict[str, str]]
 ) -> tuple[str, str]:
     """Starts the pipeline; returns the execution ARN and the idempotency token used."""
-    token = client_request_token(settings.pipeline_name, trigger.event_id)
-    response = sagemaker.start_pipeline_execution(
-        PipelineName=settings.pipeline_name,
-        # Display names allow letters, digits and hyphens only, at most 82 characters.
-        PipelineExecutionDisplayName=f"{trigger.kind.value}-{token[:16]}",
-        PipelineExecutionDescription=trigger.reason,
-        PipelineParameters=parameters,
-        ClientRequestToken=token,
-    )
-    return response["PipelineExecutionArn"], token
+    request = start_request(settings, trigger, parameters)
+    response = sagemaker.start_pipeline_execution(**request)
+    return response["PipelineExecutionArn"], request["ClientRequestToken"]
 
 
 def run(sagemaker: Any, s3: Any, settings: Settings, trigger: Trigger, *, now: datetime) -> dict[str, Any]:

@@ -26,6 +26,9 @@ class Settings:
     approval_mode: str
     production: bool
     manual_source: str
+    manual_detail_type: str
+    manual_reason_max_length: int
+    manual_requested_by_max_length: int
     drift_alarm_prefixes: tuple[str, ...]
 
     @property
@@ -40,6 +43,12 @@ class Settings:
             if not value:
                 raise SettingsError(f"Environment variable {name} is missing or empty.")
             return value
+
+        def length(name: str) -> int:
+            value = required(name)
+            if not re.fullmatch(r"\d+", value) or int(value) < 1:
+                raise SettingsError(f"{name}={value!r}; allowed: a whole number of characters, at least 1.")
+            return int(value)
 
         quiet = required("QUIET_PERIOD_MINUTES")
         if not re.fullmatch(r"\d+", quiet) or not 0 <= int(quiet) <= 1440:
@@ -66,5 +75,8 @@ class Settings:
             approval_mode=approval,
             production=production == "true",
             manual_source=required("MANUAL_SOURCE"),
+            manual_detail_type=required("MANUAL_DETAIL_TYPE"),
+            manual_reason_max_length=length("MANUAL_REASON_MAX_LENGTH"),
+            manual_requested_by_max_length=length("MANUAL_REQUESTED_BY_MAX_LENGTH"),
             drift_alarm_prefixes=tuple(p for p in required("DRIFT_ALARM_PREFIXES").split(",") if p),
         )

@@ -6,13 +6,15 @@ Accepted events (field names as AWS publishes them):
 - drift: source "aws.cloudwatch", detail-type "CloudWatch Alarm State Change",
   detail.alarmName / detail.state.value (only "ALARM" of a drift alarm);
 - manual: source "<project>.retraining", detail-type "Retraining Requested",
-  detail {"reason": str, "requested_by": str (optional)}.
+  detail {"reason": str, "requested_by": str (optional)}, each within the lengths the
+  function's settings give (the same module sets them for `mlopsctl retrain`).
 Anything else (a code push, a CodePipeline event, an alarm that is not a drift alarm) is not a
 retraining trigger and is rejected, so it fails loudly instead of quietly starting a run.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -26,10 +28,16 @@ from retraining_settings import Settings
 SCHEDULE = ("aws.events", "Scheduled Event")
 NEW_DATA = ("aws.s3", "Object Created")
 DRIFT = ("aws.cloudwatch", "CloudWatch Alarm State Change")
-MANUAL_DETAIL_TYPE = "Retraining Requested"
 
-# SageMaker pipeline parameter values are limited to 1024 characters.
-_MAX_REASON = 1024
+# StartPipelineExecution PipelineExecutionDescription: at most 3072 characters matching the Java
+# pattern `.*`, so no line breaks (SageMaker API Reference).
+_DESCRIPTION_MAX = 3072
+# CreateModelPackage CustomerMetadataProperties values, where the pipeline stores the reason: 1-256
+# characters matching [\p{L}\p{Z}\p{N}_.:/=+\-@]* (SageMaker API Reference). Letters, digits
+# and separators are the Unicode categories L*, N* and Z*.
+_METADATA_MAX = 256
+_METADATA_SYMBOLS = frozenset("_.:/=+-@")
+_METADATA_CATEGORIES = ("L", "N", "Z")
 
 
 class TriggerKind(StrEnum):
@@ -51,13 +59,40 @@ class MalformedTriggerError(TriggerError):
     """The event claims to be a trigger but lacks or misstates a required field."""
 
 
+def one_line(text: str, limit: int = _DESCRIPTION_MAX) -> str:
+    """`text` with every run of blanks and line breaks as one space, at most `limit` characters."""
+    return " ".join(text.split())[:limit]
+
+
+def metadata_value(text: str) -> str:
+    """`text` as a model package metadata value: other characters become spaces, at most 256 long.
+
+    The length is counted in UTF-16 code units, as Java counts it, so a letter outside the Basic
+    Multilingual Plane can never push the value over the limit.
+    """
+    kept = "".join(
+        c if c in _METADATA_SYMBOLS or unicodedata.category(c).startswith(_METADATA_CATEGORIES) else " " for c in text
+    )
+    value = " ".join(kept.split())
+    while len(value.encode("utf-16-le")) > 2 * _METADATA_MAX:
+        value = value[:-1]
+    return value.rstrip() or "none"
+
+
 @dataclass(frozen=True)
 class Trigger:
+    """One retraining trigger; `reason` is one line and fits the pipeline execution's description."""
+
     kind: TriggerKind
     reason: str
     source_ids: tuple[str, ...]
     event_id: str
     event_time: datetime
+
+    @property
+    def metadata_reason(self) -> str:
+        """The reason as the pipeline's TriggerReason, which the model package stores as metadata."""
+        return metadata_value(self.reason)
 
 
 class _AlarmState(BaseModel):
@@ -77,8 +112,9 @@ class _AlarmEvent(EventBridgeModel):
 class _ManualDetail(BaseModel):
     # Unknown keys are refused so a typo ("reasons") is an error, not a run without a reason.
     model_config = ConfigDict(extra="forbid")
-    reason: str = Field(min_length=1, max_length=512)
-    requested_by: str | None = Field(default=None, max_length=128)
+    # Maximum lengths come from the settings (MANUAL_*_MAX_LENGTH), checked in _manual.
+    reason: str = Field(min_length=1)
+    requested_by: str | None = None
 
     @field_validator("reason")
     @classmethod
@@ -123,17 +159,30 @@ def parse_trigger(event: Any, settings: Settings) -> Trigger:
         return _new_data(_parse(event, S3EventNotificationEventBridgeModel, "S3 Object Created"), settings)
     if key == DRIFT:
         return _drift(_parse(event, _AlarmEvent, "CloudWatch alarm"), settings)
-    if key == (settings.manual_source, MANUAL_DETAIL_TYPE):
-        parsed = _parse(event, _ManualEvent, "manual retraining")
-        reason = f"manual: {parsed.detail.reason.strip()}"
-        if parsed.detail.requested_by:
-            reason += f" (requested by {parsed.detail.requested_by.strip()})"
-        ids = (parsed.detail.requested_by,) if parsed.detail.requested_by else ()
-        return Trigger(TriggerKind.MANUAL, reason[:_MAX_REASON], ids, parsed.id, parsed.time)
+    if key == (settings.manual_source, settings.manual_detail_type):
+        return _manual(_parse(event, _ManualEvent, "manual retraining"), settings)
     raise UnknownTriggerError(
         f"Not a retraining trigger: source={source!r}, detail-type={detail_type!r}. Accepted: "
-        f"{SCHEDULE}, {NEW_DATA}, {DRIFT}, ({settings.manual_source!r}, {MANUAL_DETAIL_TYPE!r})."
+        f"{SCHEDULE}, {NEW_DATA}, {DRIFT}, ({settings.manual_source!r}, {settings.manual_detail_type!r})."
     )
+
+
+def _manual(parsed: _ManualEvent, settings: Settings) -> Trigger:
+    detail = parsed.detail
+    limits = (
+        ("reason", detail.reason, settings.manual_reason_max_length),
+        ("requested_by", detail.requested_by or "", settings.manual_requested_by_max_length),
+    )
+    for field, value, limit in limits:
+        if len(value) > limit:
+            raise MalformedTriggerError(
+                f"Malformed manual retraining event: detail.{field} has {len(value)} characters; at most {limit}."
+            )
+    reason = f"manual: {detail.reason.strip()}"
+    if detail.requested_by:
+        reason += f" (requested by {detail.requested_by.strip()})"
+    ids = (detail.requested_by,) if detail.requested_by else ()
+    return Trigger(TriggerKind.MANUAL, one_line(reason), ids, parsed.id, parsed.time)
 
 
 def _new_data(parsed: S3EventNotificationEventBridgeModel, settings: Settings) -> Trigger:
@@ -144,7 +193,7 @@ def _new_data(parsed: S3EventNotificationEventBridgeModel, settings: Settings) -
             f"s3://{settings.data_bucket}/{settings.incoming_prefix} start a run."
         )
     uri = f"s3://{bucket}/{key}"
-    return Trigger(TriggerKind.NEW_DATA, f"new-data: {uri}"[:_MAX_REASON], (uri,), parsed.id, parsed.time)
+    return Trigger(TriggerKind.NEW_DATA, one_line(f"new-data: {uri}"), (uri,), parsed.id, parsed.time)
 
 
 def _drift(parsed: _AlarmEvent, settings: Settings) -> Trigger:
@@ -155,4 +204,4 @@ def _drift(parsed: _AlarmEvent, settings: Settings) -> Trigger:
         )
     if state != "ALARM":
         raise MalformedTriggerError(f"Drift alarm {name!r} changed to {state!r}; only a change to 'ALARM' retrains.")
-    return Trigger(TriggerKind.DRIFT, f"drift: {name}"[:_MAX_REASON], tuple(parsed.resources), parsed.id, parsed.time)
+    return Trigger(TriggerKind.DRIFT, one_line(f"drift: {name}"), tuple(parsed.resources), parsed.id, parsed.time)
