@@ -120,3 +120,37 @@ def test_deploy_policies_cover_every_service_the_templates_use(assembly: Assembl
     assert not unknown, f"map these CloudFormation namespaces to IAM prefixes: {sorted(unknown)}"
     missing = {IAM_PREFIX[namespace] for namespace in namespaces} - granted
     assert not missing, f"the deploy policies in docs/bootstrap/ grant nothing for: {sorted(missing)}"
+
+
+def test_make_synth_example_uses_the_tests_example_release() -> None:
+    from tests.conftest import EXAMPLE_RELEASE_ARN
+
+    makefile = (ROOT / "Makefile").read_text()
+    assert f"EXAMPLE_RELEASE := {EXAMPLE_RELEASE_ARN}\n" in makefile
+
+
+def test_synth_listing_ends_with_how_to_see_the_serving_stacks(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from scripts.list_templates import main
+
+    def assembly(*stack_names: str) -> Path:
+        directory = tmp_path / str(len(stack_names))
+        directory.mkdir()
+        artifacts = {
+            name: {
+                "type": "aws:cloudformation:stack",
+                "environment": "aws://222222222222/eu-west-1",
+                "properties": {"templateFile": f"{name}.template.json", "stackName": name},
+            }
+            for name in stack_names
+        }
+        (directory / "manifest.json").write_text(json.dumps({"artifacts": artifacts}))
+        return directory
+
+    assert main(["list_templates", str(assembly("mlops-delivery-dev-storage"))]) == 0
+    last_line = capsys.readouterr().out.splitlines()[-1]
+    assert "make synth-example" in last_line
+
+    assert main(["list_templates", str(assembly("mlops-delivery-dev-storage", "mlops-delivery-dev-serving"))]) == 0
+    assert "make synth-example" not in capsys.readouterr().out
