@@ -68,14 +68,23 @@ def test_every_make_target_the_docs_name_exists() -> None:
     assert named <= defined, f"docs name make targets that do not exist: {sorted(named - defined)}"
 
 
+def anchors(page: Path) -> set[str]:
+    """The heading anchors GitHub generates: lower case, punctuation dropped, spaces as hyphens."""
+    headings = re.findall(r"^#{1,6} (.+)$", page.read_text(), flags=re.MULTILINE)
+    return {re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-") for heading in headings}
+
+
 @pytest.mark.parametrize("page", PAGES, ids=page_ids())
-def test_every_relative_link_resolves_to_a_file(page: Path) -> None:
-    broken = [
-        target
-        for target in RELATIVE_LINK.findall(page.read_text())
-        if not (page.parent / target.split("#", 1)[0]).resolve().is_file()
-    ]
-    assert not broken, f"{page.relative_to(ROOT)} links to missing files: {broken}"
+def test_every_relative_link_resolves_to_a_file_and_heading(page: Path) -> None:
+    text = page.read_text()
+    broken = []
+    for target in RELATIVE_LINK.findall(text):
+        path, _, anchor = target.partition("#")
+        linked = (page.parent / path).resolve()
+        if not linked.is_file() or (anchor and linked.suffix == ".md" and anchor not in anchors(linked)):
+            broken.append(target)
+    broken += [f"#{anchor}" for anchor in re.findall(r"\]\(#([^)]+)\)", text) if anchor not in anchors(page)]
+    assert not broken, f"{page.relative_to(ROOT)} has links to missing files or headings: {broken}"
 
 
 def test_no_section_appears_twice_across_readme_and_docs() -> None:
