@@ -13,7 +13,7 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 # Synth never talks to AWS: no instance-metadata probing for credentials or region.
 export AWS_EC2_METADATA_DISABLED := true
 
-.PHONY: help synth test lint typecheck unit bench clean resolve-release pipeline-definitions local-pipeline
+.PHONY: help synth synth-example test lint typecheck unit bench clean resolve-release pipeline-definitions local-pipeline
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -30,9 +30,14 @@ node_modules/.installed: package.json package-lock.json
 
 synth: $(VENV)/.installed node_modules/.installed  ## Synthesize every stage offline, gate on cdk-nag and cfn-lint
 	rm -rf $(CDK_OUT)
-	$(CDK) synth --quiet --output $(CDK_OUT)
+	$(CDK) synth --quiet --output $(CDK_OUT) $(SYNTH_ARGS)
 	$(VENV)/bin/cfn-lint --ignore-checks W3005 -- $$(find $(CDK_OUT) -name '*.template.json' | sort)
 	$(PY) scripts/list_templates.py $(CDK_OUT)
+
+# The version ARN the tests use: a release from the shipped cdk.json's registry (dev account, eu-west-1).
+EXAMPLE_RELEASE := arn:aws:sagemaker:eu-west-1:222222222222:model-package/mlops-delivery/3
+synth-example:  ## Like synth, with an example release for dev, staging and prod, so the serving stacks appear
+	$(MAKE) synth SYNTH_ARGS="$(foreach env,dev staging prod,-c release.$(env)=$(EXAMPLE_RELEASE))"
 
 test: lint typecheck unit  ## ruff, mypy and pytest
 

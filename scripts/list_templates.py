@@ -32,6 +32,8 @@ def main(argv: list[str]) -> int:
     print(f"\nSynthesized {len(rows)} stacks (cdk-nag and cfn-lint clean):")
     for name, environment, template in rows:
         print(f"  {name:<{width}}  {environment:<32}  {template}")
+    if not any(name.endswith("-serving") for name, _, _ in rows):
+        print("No serving stacks: no environment has a release. See them with `make synth-example`.")
     return 0
 
 

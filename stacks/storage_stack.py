@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -76,6 +76,13 @@ class StorageStack(Stack):
             access_logs=self.access_logs,
             removal_policy=removal_policy,
         ).bucket
+        # The one name an operator needs by hand: where the first training data is uploaded.
+        CfnOutput(
+            self,
+            "DataBucketName",
+            value=self.data_bucket.bucket_name,
+            description="Bucket for raw training data (upload CSVs under the retraining incoming prefix)",
+        )
         self.notifications = Notifications(self, "Alerts", emails=notification_emails, removal_policy=removal_policy)
         self.alerts_topic = self.notifications.publish_target
         # Here, not in the serving stack: approvals happen before any release exists.

@@ -1,31 +1,165 @@
-"""The README's trap table points at tests; a renamed or deleted test must not leave a dead reference."""
+"""The README and docs/ point at tests, make targets, files and each other; none of it may go stale.
+
+The deploy policies in docs/bootstrap/ are checked here too: they are documentation a reader runs.
+"""
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 
-from tests.conftest import ROOT
+import pytest
+
+from tests.conftest import ROOT, Assembly
+
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+POLICIES = sorted((ROOT / "docs" / "bootstrap").glob("*.json"))
+# Markdown links and images whose target is not a URL or a bare anchor.
+RELATIVE_LINK = re.compile(r"\]\((?!https?://|mailto:|#)([^)\s]+)\)")
+# IAM quota: a customer managed policy holds at most 6,144 characters, whitespace not counted.
+# https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html
+MANAGED_POLICY_MAX_CHARACTERS = 6144
+# CloudFormation namespace -> IAM service prefix, for every namespace the templates use.
+IAM_PREFIX = {
+    "ApplicationAutoScaling": "application-autoscaling",
+    "CloudWatch": "cloudwatch",
+    "CodeBuild": "codebuild",
+    "CodePipeline": "codepipeline",
+    "CodeStarNotifications": "codestar-notifications",
+    "Events": "events",
+    "IAM": "iam",
+    "KMS": "kms",
+    "Lambda": "lambda",
+    "Logs": "logs",
+    "S3": "s3",
+    "SNS": "sns",
+    "SQS": "sqs",
+    "SSM": "ssm",
+    "SageMaker": "sagemaker",
+}
 
 
-def test_every_test_the_readme_names_exists() -> None:
-    named = set(re.findall(r"`(test_[a-z0-9_]+)`", (ROOT / "README.md").read_text()))
+def page_ids() -> list[str]:
+    return [str(page.relative_to(ROOT)) for page in PAGES]
+
+
+def test_docs_pages_exist() -> None:
+    names = {page.name for page in PAGES}
+    assert {"configuration.md", "architecture.md", "operations.md", "benchmarks.md", "deploy.md"} <= names
+
+
+def test_every_test_the_docs_name_exists() -> None:
+    named = {name for page in PAGES for name in re.findall(r"`(test_[a-z0-9_]+)`", page.read_text())}
     defined = {
         match
         for path in (ROOT / "tests").rglob("test_*.py")
         for match in re.findall(r"^def (test_[a-z0-9_]+)\(", path.read_text(), flags=re.MULTILINE)
     }
-    assert named, "the README names no tests"
-    assert named <= defined, f"README names tests that do not exist: {sorted(named - defined)}"
+    assert named, "the docs name no tests"
+    assert named <= defined, f"docs name tests that do not exist: {sorted(named - defined)}"
 
 
-def test_every_make_target_the_readme_names_exists() -> None:
-    named = set(re.findall(r"`make ([a-z-]+)", (ROOT / "README.md").read_text()))
+def test_every_make_target_the_docs_name_exists() -> None:
+    named = {name for page in PAGES for name in re.findall(r"`make ([a-z-]+)", page.read_text())}
     makefile = (ROOT / "Makefile").read_text()
     defined = set(re.findall(r"^([a-z][a-z-]*):", makefile, flags=re.MULTILINE))
-    assert named <= defined, f"README names make targets that do not exist: {sorted(named - defined)}"
+    assert "synth" in named
+    assert named <= defined, f"docs name make targets that do not exist: {sorted(named - defined)}"
 
 
-def test_no_readme_section_appears_twice() -> None:
-    headings = re.findall(r"^#{2,3} .+$", (ROOT / "README.md").read_text(), flags=re.MULTILINE)
-    repeated = sorted({heading for heading in headings if headings.count(heading) > 1})
-    assert not repeated, f"README repeats sections: {repeated}"
+def anchors(page: Path) -> set[str]:
+    """The heading anchors GitHub generates: lower case, punctuation dropped, spaces as hyphens."""
+    headings = re.findall(r"^#{1,6} (.+)$", page.read_text(), flags=re.MULTILINE)
+    return {re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-") for heading in headings}
+
+
+@pytest.mark.parametrize("page", PAGES, ids=page_ids())
+def test_every_relative_link_resolves_to_a_file_and_heading(page: Path) -> None:
+    text = page.read_text()
+    broken = []
+    for target in RELATIVE_LINK.findall(text):
+        path, _, anchor = target.partition("#")
+        linked = (page.parent / path).resolve()
+        if not linked.is_file() or (anchor and linked.suffix == ".md" and anchor not in anchors(linked)):
+            broken.append(target)
+    broken += [f"#{anchor}" for anchor in re.findall(r"\]\(#([^)]+)\)", text) if anchor not in anchors(page)]
+    assert not broken, f"{page.relative_to(ROOT)} has links to missing files or headings: {broken}"
+
+
+def test_no_section_appears_twice_across_readme_and_docs() -> None:
+    """Text moved to docs/ is moved, not copied: a heading lives on one page, once."""
+    headings = [
+        (page.relative_to(ROOT), heading)
+        for page in PAGES
+        for heading in re.findall(r"^#{2,3} .+$", page.read_text(), flags=re.MULTILINE)
+    ]
+    titles = [heading for _, heading in headings]
+    repeated = sorted({f"{page}: {heading}" for page, heading in headings if titles.count(heading) > 1})
+    assert not repeated, f"sections appear more than once: {repeated}"
+
+
+@pytest.mark.parametrize("policy", POLICIES, ids=[policy.name for policy in POLICIES])
+def test_deploy_policy_is_a_valid_managed_policy(policy: Path) -> None:
+    text = policy.read_text()
+    document = json.loads(text)
+    assert document["Version"] == "2012-10-17"
+    assert len(re.sub(r"\s", "", text)) <= MANAGED_POLICY_MAX_CHARACTERS
+    for statement in document["Statement"]:
+        assert statement["Effect"] == "Allow", statement["Sid"]
+        assert "*" not in statement["Action"], statement["Sid"]
+        assert not any(action.endswith(":*") for action in statement["Action"]), statement["Sid"]
+
+
+def test_deploy_policies_cover_every_service_the_templates_use(assembly: Assembly) -> None:
+    """A stack that starts creating a new kind of resource needs the deploy policies to say so."""
+    granted = {
+        action.split(":", 1)[0]
+        for policy in POLICIES
+        for statement in json.loads(policy.read_text())["Statement"]
+        for action in statement["Action"]
+    }
+    namespaces = {
+        resource["Type"].split("::")[1]
+        for template in assembly.templates.values()
+        for resource in template["Resources"].values()
+        if not resource["Type"].startswith("AWS::CDK::")
+    }
+    unknown = namespaces - IAM_PREFIX.keys()
+    assert not unknown, f"map these CloudFormation namespaces to IAM prefixes: {sorted(unknown)}"
+    missing = {IAM_PREFIX[namespace] for namespace in namespaces} - granted
+    assert not missing, f"the deploy policies in docs/bootstrap/ grant nothing for: {sorted(missing)}"
+
+
+def test_make_synth_example_uses_the_tests_example_release() -> None:
+    from tests.conftest import EXAMPLE_RELEASE_ARN
+
+    makefile = (ROOT / "Makefile").read_text()
+    assert f"EXAMPLE_RELEASE := {EXAMPLE_RELEASE_ARN}\n" in makefile
+
+
+def test_synth_listing_ends_with_how_to_see_the_serving_stacks(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from scripts.list_templates import main
+
+    def assembly(*stack_names: str) -> Path:
+        directory = tmp_path / str(len(stack_names))
+        directory.mkdir()
+        artifacts = {
+            name: {
+                "type": "aws:cloudformation:stack",
+                "environment": "aws://222222222222/eu-west-1",
+                "properties": {"templateFile": f"{name}.template.json", "stackName": name},
+            }
+            for name in stack_names
+        }
+        (directory / "manifest.json").write_text(json.dumps({"artifacts": artifacts}))
+        return directory
+
+    assert main(["list_templates", str(assembly("mlops-delivery-dev-storage"))]) == 0
+    last_line = capsys.readouterr().out.splitlines()[-1]
+    assert "make synth-example" in last_line
+
+    assert main(["list_templates", str(assembly("mlops-delivery-dev-storage", "mlops-delivery-dev-serving"))]) == 0
+    assert "make synth-example" not in capsys.readouterr().out

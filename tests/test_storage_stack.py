@@ -203,3 +203,15 @@ def test_alerts_topic_and_key_admit_only_this_accounts_alarms_rules_and_notifica
     assembly: Assembly, env: str, account: str
 ) -> None:
     assert_topic_admits_only_this_accounts_publishers(storage(assembly, env), account)
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_data_bucket_name_is_a_stack_output(assembly: Assembly, env: str) -> None:
+    template = storage(assembly, env)
+    data_buckets = [
+        logical_id
+        for logical_id, bucket in buckets(template).items()
+        if bucket["Properties"].get("NotificationConfiguration", {}).get("EventBridgeConfiguration")
+    ]
+    assert len(data_buckets) == 1
+    template.has_output("DataBucketName", {"Value": {"Ref": data_buckets[0]}})
