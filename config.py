@@ -57,9 +57,19 @@ def _fail(key: str, value: Any, allowed: str) -> ConfigError:
 
 
 class RolloutType(StrEnum):
+    """CANARY, LINEAR and ALL_AT_ONCE are blue/green traffic shifting; ROLLING replaces the fleet in batches."""
+
     ALL_AT_ONCE = "ALL_AT_ONCE"
     CANARY = "CANARY"
     LINEAR = "LINEAR"
+    ROLLING = "ROLLING"
+
+
+class BatchSizeType(StrEnum):
+    """How a rolling batch is sized (SageMaker CapacitySize.Type)."""
+
+    CAPACITY_PERCENT = "CAPACITY_PERCENT"
+    INSTANCE_COUNT = "INSTANCE_COUNT"
 
 
 class ApprovalMode(StrEnum):
@@ -173,40 +183,74 @@ class RolloutConfig:
     wait_interval_minutes: int
     termination_wait_minutes: int
     max_execution_timeout_minutes: int
+    # ROLLING only: the batch the new fleet grows (and the old one shrinks) by, and the batch
+    # a rollback restores the old fleet in (None: all of it at once, SageMaker's default).
+    rolling_batch_type: BatchSizeType = BatchSizeType.CAPACITY_PERCENT
+    rolling_batch_size: int = 25
+    rollback_batch_size: int | None = None
 
-    @property
-    def traffic_steps(self) -> int:
+    def traffic_steps(self, instance_count: int) -> int:
         """How many times traffic moves to the new fleet (each followed by a wait interval)."""
         if self.type is RolloutType.CANARY:
             return 2
         if self.type is RolloutType.LINEAR:
             return math.ceil(100 / self.linear_step_percent)
+        if self.type is RolloutType.ROLLING:
+            batch = self.rolling_batch_size
+            if self.rolling_batch_type is BatchSizeType.CAPACITY_PERCENT:
+                # SageMaker does not document how it rounds a percentage to instances; rounding
+                # down gives the most batches, so the timeout check never passes a rollout too long.
+                batch = max(1, instance_count * batch // 100)
+            return math.ceil(instance_count / batch)
         return 1
 
-    @property
-    def bake_minutes(self) -> int:
-        """Minimum length of a deployment: every wait interval plus the termination wait."""
-        return self.traffic_steps * self.wait_interval_minutes + self.termination_wait_minutes
+    def bake_minutes(self, instance_count: int) -> int:
+        """Minimum length of a deployment: every wait interval plus the termination wait.
+
+        A rolling deployment has no termination wait: it bakes every batch, the last one included.
+        """
+        termination = 0 if self.type is RolloutType.ROLLING else self.termination_wait_minutes
+        return self.traffic_steps(instance_count) * self.wait_interval_minutes + termination
 
     def deployment_config(self, alarm_names: Sequence[str]) -> dict[str, Any]:
-        """An endpoint's DeploymentConfig: this blue/green traffic shifting, rolled back by `alarm_names`.
+        """An endpoint's DeploymentConfig: this rollout, rolled back by `alarm_names`.
 
         The serving stack's endpoint and the CLI's rollback both use it, so both update the same way.
+        It holds exactly one update policy ("Only one update policy should be used in the
+        deployment configuration", AWS::SageMaker::Endpoint DeploymentConfig).
         """
+        policy = (
+            {"RollingUpdatePolicy": self._rolling_update_policy()}
+            if self.type is RolloutType.ROLLING
+            else {"BlueGreenUpdatePolicy": self._blue_green_update_policy()}
+        )
+        # AWS accepts at most 10 alarms; the serving stack creates fewer.
+        return {**policy, "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": name} for name in alarm_names[:10]]}}
+
+    def _blue_green_update_policy(self) -> dict[str, Any]:
         routing: dict[str, Any] = {"Type": self.type.value, "WaitIntervalInSeconds": self.wait_interval_minutes * 60}
         if self.type is RolloutType.CANARY:
             routing["CanarySize"] = {"Type": "CAPACITY_PERCENT", "Value": self.canary_size_percent}
         elif self.type is RolloutType.LINEAR:
             routing["LinearStepSize"] = {"Type": "CAPACITY_PERCENT", "Value": self.linear_step_percent}
         return {
-            "BlueGreenUpdatePolicy": {
-                "TrafficRoutingConfiguration": routing,
-                "TerminationWaitInSeconds": self.termination_wait_minutes * 60,
-                "MaximumExecutionTimeoutInSeconds": self.max_execution_timeout_minutes * 60,
-            },
-            # AWS accepts at most 10 alarms; the serving stack creates fewer.
-            "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": name} for name in alarm_names[:10]]},
+            "TrafficRoutingConfiguration": routing,
+            "TerminationWaitInSeconds": self.termination_wait_minutes * 60,
+            "MaximumExecutionTimeoutInSeconds": self.max_execution_timeout_minutes * 60,
         }
+
+    def _rolling_update_policy(self) -> dict[str, Any]:
+        policy: dict[str, Any] = {
+            "MaximumBatchSize": {"Type": self.rolling_batch_type.value, "Value": self.rolling_batch_size},
+            "WaitIntervalInSeconds": self.wait_interval_minutes * 60,
+            "MaximumExecutionTimeoutInSeconds": self.max_execution_timeout_minutes * 60,
+        }
+        if self.rollback_batch_size is not None:
+            policy["RollbackMaximumBatchSize"] = {
+                "Type": self.rolling_batch_type.value,
+                "Value": self.rollback_batch_size,
+            }
+        return policy
 
 
 # SageMaker publishes invocation metrics once a minute unless enhanced metrics change the
@@ -658,9 +702,14 @@ def _rollout(r: _Reader, instance_count: int, count_key: str) -> RolloutConfig:
         "wait_interval_minutes",
         "termination_wait_minutes",
         "max_execution_timeout_minutes",
+        "rolling_batch_type",
+        "rolling_batch_size",
+        "rollback_batch_size",
     )
+    kind = r.choice("type", RolloutType)
+    batch_type, batch_size, rollback_batch_size = _rolling_batches(r, kind, instance_count, count_key)
     rollout = RolloutConfig(
-        type=r.choice("type", RolloutType),
+        type=kind,
         # SageMaker: canary <= 50% of the variant's instances; linear step 10-50%.
         canary_size_percent=r.integer("canary_size_percent", 1, 50, 50, " percent"),
         linear_step_percent=r.integer("linear_step_percent", 10, 50, 25, " percent"),
@@ -669,21 +718,53 @@ def _rollout(r: _Reader, instance_count: int, count_key: str) -> RolloutConfig:
         termination_wait_minutes=r.integer("termination_wait_minutes", 0, 60, 5, " minutes"),
         # SageMaker: MaximumExecutionTimeoutInSeconds 600-28800 s.
         max_execution_timeout_minutes=r.integer("max_execution_timeout_minutes", 10, 480, 60, " minutes"),
+        rolling_batch_type=batch_type,
+        rolling_batch_size=batch_size,
+        rollback_batch_size=rollback_batch_size,
     )
-    if rollout.type is not RolloutType.ALL_AT_ONCE and instance_count < 2:
-        raise ConfigError(
-            f"Invalid config '{r.key('type')}': got {rollout.type.value!r} with {count_key}={instance_count}; "
-            "allowed: ALL_AT_ONCE, or at least 2 instances, because SageMaker requires each canary or linear "
-            "step to be at most 50% of the variant's instances."
-        )
-    if rollout.bake_minutes > rollout.max_execution_timeout_minutes:
+    bake = rollout.bake_minutes(instance_count)
+    if bake > rollout.max_execution_timeout_minutes:
+        parts = "wait intervals" if kind is RolloutType.ROLLING else "wait intervals and termination_wait_minutes"
         raise _fail(
             r.key("max_execution_timeout_minutes"),
             rollout.max_execution_timeout_minutes,
-            f"at least {rollout.bake_minutes} minutes, the sum of the {rollout.type.value} wait intervals "
-            "and termination_wait_minutes, or the deployment times out before it can finish",
+            f"at least {bake} minutes, the sum of the {kind.value} {parts} "
+            f"({rollout.traffic_steps(instance_count)} x wait_interval_minutes), or the deployment times out "
+            "before it can finish",
         )
     return rollout
+
+
+def _rolling_batches(
+    r: _Reader, kind: RolloutType, instance_count: int, count_key: str
+) -> tuple[BatchSizeType, int, int | None]:
+    """The rolling batch and rollback batch sizes, checked against the fleet they divide.
+
+    RollingUpdatePolicy.MaximumBatchSize "must be between 5% to 50% of the variant's total
+    instance count"; CapacitySize.Value is at least 1 (SageMaker API reference, botocore model).
+    RollbackMaximumBatchSize has no documented upper bound beyond the whole old fleet.
+    """
+    if kind is not RolloutType.ALL_AT_ONCE and instance_count < 2:
+        raise ConfigError(
+            f"Invalid config '{r.key('type')}': got {kind.value!r} with {count_key}={instance_count}; "
+            "allowed: ALL_AT_ONCE, or at least 2 instances, because SageMaker requires each canary, linear "
+            "step or rolling batch to be at most 50% of the variant's instances."
+        )
+    batch_type = r.choice("rolling_batch_type", BatchSizeType, BatchSizeType.CAPACITY_PERCENT.value)
+    if batch_type is BatchSizeType.CAPACITY_PERCENT:
+        size = r.integer("rolling_batch_size", 5, 50, 25, " percent of the instances")
+        rollback = r.raw("rollback_batch_size", None)
+        if rollback is not None:
+            rollback = r.integer("rollback_batch_size", 1, 100, None, " percent of the instances, or null")
+        return batch_type, size, rollback
+    # The fleet bounds apply only to a rolling deployment; elsewhere the key is unused.
+    low, high = (math.ceil(instance_count / 20), instance_count // 2) if kind is RolloutType.ROLLING else (1, 100)
+    share = f", 5% to 50% of {count_key}={instance_count}" if kind is RolloutType.ROLLING else ""
+    size = r.integer("rolling_batch_size", low, high, low, f" instances{share}")
+    rollback = r.raw("rollback_batch_size", None)
+    if rollback is not None:
+        rollback = r.integer("rollback_batch_size", 1, instance_count, None, f" instances ({count_key}), or null")
+    return batch_type, size, rollback
 
 
 def _alarms(r: _Reader) -> AlarmConfig:
@@ -722,7 +803,8 @@ def _check_bakes(r: _Reader, rollout: RolloutConfig, alarms: AlarmConfig) -> Non
     """Every baking period outlasts the alarms' worst-case detection, so an alarm can fire in time.
 
     SageMaker watches the alarms during each wait interval of CANARY/LINEAR and during the
-    termination wait; an alarm that needs longer than a bake lets traffic move on first.
+    termination wait, and during the wait interval after each ROLLING batch (which has no
+    termination wait); an alarm that needs longer than a bake lets traffic move on first.
     """
     detection = alarms.worst_case_detection_seconds
     why = (
@@ -733,7 +815,8 @@ def _check_bakes(r: _Reader, rollout: RolloutConfig, alarms: AlarmConfig) -> Non
     bakes: dict[str, int] = {}
     if rollout.type is not RolloutType.ALL_AT_ONCE:
         bakes["wait_interval_minutes"] = rollout.wait_interval_minutes
-    bakes["termination_wait_minutes"] = rollout.termination_wait_minutes
+    if rollout.type is not RolloutType.ROLLING:
+        bakes["termination_wait_minutes"] = rollout.termination_wait_minutes
     for name, minutes in bakes.items():
         if minutes * 60 <= detection:
             raise _fail(r.child("rollout").key(name), minutes, f"at least {detection // 60 + 1} minutes: {why}")

@@ -70,12 +70,15 @@ class ModelBuildPipeline(Construct):
         id_: str,
         *,
         pipeline_name: str,
+        definition_settings: builder.BuildSettings,
         data_bucket: s3.IBucket,
         artifacts_bucket: s3.IBucket,
         key: kms.IKey,
         registry: ModelRegistry,
     ) -> None:
         super().__init__(scope, id_)
+        # Before anything else: a definition generated from other settings must not deploy.
+        builder.check_definition_inputs(definition_settings)
         stack = Stack.of(self)
         self.pipeline_name = pipeline_name
         self.image_uri = image_for_region(stack.region)

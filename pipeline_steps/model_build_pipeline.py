@@ -12,6 +12,7 @@ them and fills the environment-specific `${...}` variables (see `SUBSTITUTIONS`)
 from __future__ import annotations
 
 import argparse
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
     from config import AppConfig, ModelBuildConfig
 
 DEFINITION_FILE = DEFINITIONS_DIR / "model_build.json"
+# The settings DEFINITION_FILE was generated from, so synth can refuse settings it does not hold.
+INPUTS_FILE = DEFINITIONS_DIR / "model_build.inputs.json"
 IMAGES_FILE = DEFINITIONS_DIR / "xgboost_images.json"
 
 # One framework image for every step: the training container, which also has pandas and
@@ -112,6 +115,57 @@ def settings_from_config(app_config: AppConfig) -> BuildSettings:
         build=app_config.model_build,
         approval_status="Approved" if approval is ApprovalMode.AUTO else "PendingManualApproval",
     )
+
+
+def definition_inputs(settings: BuildSettings) -> dict[str, Any]:
+    """Every setting the generated definition bakes in, by the config key a user edits.
+
+    Left out: `retraining` (the triggers, which synth builds from the config) and the
+    pipeline's name (CloudFormation sets it, the definition does not hold it).
+    """
+    build = settings.build
+    baked = (
+        "processing_instance_type",
+        "training_instance_type",
+        "use_spot_training",
+        "max_training_minutes",
+        "metric_name",
+        "min_metric",
+        "allowed_regression",
+    )
+    return {
+        f"mlops.environments.{build.environment}.approval (default approval status)": settings.approval_status,
+        **{f"mlops.model_build.{name}": getattr(build, name) for name in baked},
+    }
+
+
+def check_definition_inputs(settings: BuildSettings) -> None:
+    """Refuses settings other than those the checked-in definition was generated from.
+
+    The definition is generated outside synth (the SDK is slow and heavy), so a changed
+    cdk.json value or a `-c mlops.model_build.*` override would otherwise synthesize the old
+    value without a word. Raises config.ConfigError naming every key that differs.
+    """
+    from config import ConfigError
+
+    regenerate = (
+        "set them in cdk.json (a -c override cannot reach the checked-in definition) and run "
+        "`make pipeline-definitions`"
+    )
+    if not INPUTS_FILE.exists():
+        raise ConfigError(f"Missing {INPUTS_FILE.name} beside the model-build pipeline definition: {regenerate}.")
+    generated_from = json.loads(INPUTS_FILE.read_text())
+    current = definition_inputs(settings)
+    differing = [
+        f"'{key}' is {current.get(key)!r}, the definition has {generated_from.get(key)!r}"
+        for key in sorted(set(current) | set(generated_from))
+        if current.get(key) != generated_from.get(key)
+    ]
+    if differing:
+        raise ConfigError(
+            f"Stale model-build pipeline definition ({DEFINITION_FILE.name}): {'; '.join(differing)}. To use these "
+            f"settings, {regenerate}, then commit the result."
+        )
 
 
 def _artifacts(*parts: Any) -> Any:
@@ -410,8 +464,6 @@ def _run_training_script(definition: dict[str, Any]) -> dict[str, Any]:
 
 def build_definition(settings: BuildSettings) -> str:
     """The definition JSON (canonical text) with `${...}` variables for Fn::Sub."""
-    import json
-
     definition = json.loads(build_pipeline(settings).definition())
     return canonical_json(_run_training_script(_region_neutral(definition)))
 
@@ -421,7 +473,11 @@ def build_image_map() -> str:
 
 
 def generated_files(settings: BuildSettings) -> dict[Path, str]:
-    return {DEFINITION_FILE: build_definition(settings), IMAGES_FILE: build_image_map()}
+    return {
+        DEFINITION_FILE: build_definition(settings),
+        INPUTS_FILE: canonical_json(definition_inputs(settings)),
+        IMAGES_FILE: build_image_map(),
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> None:

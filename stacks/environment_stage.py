@@ -10,6 +10,7 @@ from aws_cdk import Environment, RemovalPolicy, Stage
 from config import AppConfig, EnvironmentConfig, RemovalMode
 from constructs import Construct
 from constructs.operator_role import OperatorAccess
+from pipeline_steps.model_build_pipeline import settings_from_config
 from stacks.model_build_stack import ModelBuildStack
 from stacks.retraining_stack import RetrainingStack
 from stacks.serving_stack import ServingStack
@@ -70,6 +71,7 @@ class EnvironmentStage(Stage):
                 stack_name=names.stack(environment.name, "model-build"),
                 description=f"{project} {environment.name}: model-building SageMaker pipeline and its role",
                 pipeline_name=names.model_build_pipeline,
+                definition_settings=settings_from_config(app_config),
                 data_bucket=self.storage.data_bucket,
                 artifacts_bucket=self.storage.artifacts_bucket,
                 key=self.storage.key,

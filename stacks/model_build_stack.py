@@ -11,6 +11,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 from constructs.model_build_pipeline import ModelBuildPipeline
 from constructs.model_registry import ModelRegistry
+from pipeline_steps.model_build_pipeline import BuildSettings
 
 
 class ModelBuildStack(Stack):
@@ -26,6 +27,7 @@ class ModelBuildStack(Stack):
         id_: str,
         *,
         pipeline_name: str,
+        definition_settings: BuildSettings,
         data_bucket: s3.IBucket,
         artifacts_bucket: s3.IBucket,
         key: kms.IKey,
@@ -37,6 +39,7 @@ class ModelBuildStack(Stack):
             self,
             "ModelBuildPipeline",
             pipeline_name=pipeline_name,
+            definition_settings=definition_settings,
             data_bucket=data_bucket,
             artifacts_bucket=artifacts_bucket,
             key=key,

@@ -231,12 +231,25 @@ def expect_release(
     package_arn: str,
     alarms: list[str],
     network_isolation: bool = True,
+    update_policy: dict[str, Any] | None = None,
 ) -> None:
     """What releasing `package_arn` must send: a copy of the live config for it, then a guarded blue/green update.
 
     The new Model keeps the live one's network isolation (`network_isolation`); the update
-    shifts traffic the way cdk.json configures dev (CANARY) and rolls back on `alarms`.
+    shifts traffic the way cdk.json configures dev (CANARY), or by `update_policy`, and rolls
+    back on `alarms`.
     """
+    canary = {
+        "BlueGreenUpdatePolicy": {
+            "TrafficRoutingConfiguration": {
+                "Type": "CANARY",
+                "WaitIntervalInSeconds": 300,
+                "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 50},
+            },
+            "TerminationWaitInSeconds": 300,
+            "MaximumExecutionTimeoutInSeconds": 3600,
+        }
+    }
     stubber.add_response(
         "describe_endpoint_config", config_description(live_config, live_model), {"EndpointConfigName": live_config}
     )
@@ -275,18 +288,8 @@ def expect_release(
         {
             "EndpointName": ENDPOINT,
             "EndpointConfigName": new_name,
-            "DeploymentConfig": {
-                "BlueGreenUpdatePolicy": {
-                    "TrafficRoutingConfiguration": {
-                        "Type": "CANARY",
-                        "WaitIntervalInSeconds": 300,
-                        "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 50},
-                    },
-                    "TerminationWaitInSeconds": 300,
-                    "MaximumExecutionTimeoutInSeconds": 3600,
-                },
-                "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": name} for name in alarms]},
-            },
+            "DeploymentConfig": (update_policy or canary)
+            | {"AutoRollbackConfiguration": {"Alarms": [{"AlarmName": name} for name in alarms]}},
         },
     )
 

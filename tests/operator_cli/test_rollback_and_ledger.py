@@ -9,6 +9,7 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
+from config import load_cdk_json
 from mlopsctl import endpoint, operations, rollback
 from mlopsctl.errors import OperatorError
 from tests.operator_cli.support import (
@@ -89,6 +90,45 @@ def test_rollback_returns_to_last_known_good_through_a_guarded_blue_green_update
     assert entries[-1]["endpoint_config_name"] == NEW and entries[-1]["reason"] == "worse online"
     # The next pipeline run resolves the latest Approved version, which is now the restored one.
     assert result["next_release"] == version_arn(1) and result["pipeline_consistent"] is True
+
+
+def test_rollback_of_a_rolling_environment_rolls_in_its_configured_batches(clients: Clients, fixed_names: None) -> None:
+    """The CLI's update uses the same builder as the template: a ROLLING environment never rolls back blue/green."""
+    rolling = {
+        f"mlops.environments.dev.rollout.{key}": value
+        for key, value in {
+            "type": "ROLLING",
+            "rolling_batch_type": "INSTANCE_COUNT",
+            "rolling_batch_size": 1,
+            "rollback_batch_size": 2,
+        }.items()
+    }
+    ctx = operations.Context(cfg=load_cdk_json(overrides=rolling), clients=clients)
+    _two_weekly_releases()
+    with Stubber(clients.stub("sagemaker", "dev")) as stubber:
+        expect_live(stubber, status="InService", config="cfg-v2", model="model-v2", package_arn=version_arn(2))
+        expect_deployable(stubber, version_arn(1))
+        expect_release(
+            stubber,
+            live_config="cfg-v2",
+            live_model="model-v2",
+            live_package_arn=version_arn(2),
+            new_name=NEW,
+            package_arn=version_arn(1),
+            alarms=ALARMS,
+            update_policy={
+                "RollingUpdatePolicy": {
+                    "MaximumBatchSize": {"Type": "INSTANCE_COUNT", "Value": 1},
+                    "WaitIntervalInSeconds": 300,
+                    "MaximumExecutionTimeoutInSeconds": 3600,
+                    "RollbackMaximumBatchSize": {"Type": "INSTANCE_COUNT", "Value": 2},
+                }
+            },
+        )
+        stubber.add_response("describe_endpoint", endpoint_description("InService", NEW), {"EndpointName": ENDPOINT})
+        result = _rollback(ctx)
+        stubber.assert_no_pending_responses()
+    assert result["to"] == version_arn(1) and result["endpoint_config_name"] == NEW
 
 
 def test_rollback_that_guardrails_undo_is_a_failure_and_records_nothing(

@@ -1,0 +1,80 @@
+"""The checked-in model-build definition is refused at synth when generated from other settings."""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import config
+from pipeline_steps import drift_check_pipeline
+from pipeline_steps import model_build_pipeline as builder
+from tests.conftest import ROOT, cdk_json_context, raw_config
+
+
+def settings(raw: dict[str, Any], tmp_path: Path, **context: Any) -> builder.BuildSettings:
+    app_config = config.load({config.CONTEXT_KEY: raw, **context}, releases_dir=tmp_path)
+    return builder.settings_from_config(app_config)
+
+
+def test_the_checked_in_inputs_are_the_settings_in_cdk_json(tmp_path: Path) -> None:
+    current = settings(raw_config(), tmp_path)
+    assert json.loads(builder.INPUTS_FILE.read_text()) == builder.definition_inputs(current)
+    builder.check_definition_inputs(current)
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("training_instance_type", "ml.m5.2xlarge"), ("use_spot_training", False), ("metric_name", "f1")],
+)
+def test_a_changed_model_build_setting_without_regenerating_is_refused_by_key(
+    key: str, value: Any, tmp_path: Path
+) -> None:
+    raw = raw_config()
+    raw["model_build"][key] = value
+    with pytest.raises(config.ConfigError) as error:
+        builder.check_definition_inputs(settings(raw, tmp_path))
+    message = str(error.value)
+    assert "\n" not in message
+    assert f"'mlops.model_build.{key}' is {value!r}" in message
+    assert "`make pipeline-definitions`" in message
+
+
+def test_the_build_environments_approval_mode_is_baked_in_too(tmp_path: Path) -> None:
+    raw = raw_config()
+    raw["environments"]["dev"]["approval"] = "auto"
+    with pytest.raises(config.ConfigError, match=r"'mlops\.environments\.dev\.approval \(default approval status\)'"):
+        builder.check_definition_inputs(settings(raw, tmp_path))
+
+
+def test_settings_the_definition_does_not_hold_are_free_to_change(tmp_path: Path) -> None:
+    raw = raw_config()
+    raw["model_build"]["retraining"]["schedule"] = "cron(0 4 ? * TUE *)"
+    builder.check_definition_inputs(settings(raw, tmp_path))
+
+
+def test_a_dash_c_override_of_a_model_build_setting_fails_synth_in_one_line(tmp_path: Path) -> None:
+    """`cdk synth -c mlops.model_build.training_instance_type=...` is refused, never silently ignored."""
+    context = {**cdk_json_context(), "mlops.model_build.training_instance_type": "ml.m5.2xlarge"}
+    env = {**os.environ, "CDK_OUTDIR": str(tmp_path), "CDK_CONTEXT_JSON": json.dumps(context)}
+    result = subprocess.run([sys.executable, "app.py"], cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+    assert result.returncode == 1
+    (line,) = [line for line in result.stderr.splitlines() if line.startswith("cdk.json:")]
+    assert "'mlops.model_build.training_instance_type' is 'ml.m5.2xlarge', the definition has 'ml.m5.xlarge'" in line
+    assert "`make pipeline-definitions`" in line
+    assert not list(tmp_path.glob("*.template.json"))
+
+
+def test_the_drift_check_definition_depends_on_no_config() -> None:
+    """It is generated without settings (render() takes none), so no setting can make it stale."""
+    tree = ast.parse(Path(drift_check_pipeline.__file__).read_text())
+    imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    imported |= {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert "config" not in imported
+    assert drift_check_pipeline.render.__code__.co_argcount == 0
