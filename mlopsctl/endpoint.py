@@ -26,6 +26,8 @@ class LiveState:
     model_name: str | None
     model_package_arn: str | None
     failure_reason: str | None = None
+    # What autoscaling (or an operator) last set; None before the endpoint reports its variants.
+    desired_instance_count: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -35,6 +37,7 @@ class LiveState:
             "model_name": self.model_name,
             "model_package_arn": self.model_package_arn,
             "failure_reason": self.failure_reason,
+            "desired_instance_count": self.desired_instance_count,
         }
 
 
@@ -57,6 +60,19 @@ def variant_of(config: dict[str, Any], variant: str) -> dict[str, Any]:
         f"Endpoint config {config.get('EndpointConfigName')} has no production variant {variant!r}; "
         "blue/green updates need the same variant name in every release."
     )
+
+
+def desired_instance_count(endpoint: dict[str, Any], variant: str) -> int | None:
+    """The variant's instance count now: DesiredInstanceCount, else CurrentInstanceCount (DescribeEndpoint).
+
+    Autoscaling changes the desired count without touching the EndpointConfig, whose
+    InitialInstanceCount is only what the variant started with.
+    """
+    for production_variant in endpoint.get("ProductionVariants") or []:
+        if production_variant.get("VariantName") == variant:
+            count = production_variant.get("DesiredInstanceCount", production_variant.get("CurrentInstanceCount"))
+            return int(count) if count is not None else None
+    return None
 
 
 def package_of_model(model: dict[str, Any]) -> str | None:
@@ -83,6 +99,7 @@ def live_state(sm: Any, endpoint_name: str, variant: str) -> LiveState | None:
         model_name=model_name,
         model_package_arn=package,
         failure_reason=endpoint.get("FailureReason"),
+        desired_instance_count=desired_instance_count(endpoint, variant),
     )
 
 
@@ -103,9 +120,20 @@ def _stamp() -> str:
 
 
 def create_release_config(
-    sm: Any, *, live_config_name: str, variant: str, endpoint_name: str, package_arn: str, version: int | None
+    sm: Any,
+    *,
+    live_config_name: str,
+    variant: str,
+    endpoint_name: str,
+    package_arn: str,
+    version: int | None,
+    instance_count: int | None = None,
 ) -> str:
-    """A new Model and EndpointConfig for `package_arn`, copying the live config's serving settings."""
+    """A new Model and EndpointConfig for `package_arn`, copying the live config's serving settings.
+
+    `instance_count` (the live DesiredInstanceCount) replaces the live config's starting count,
+    so the config says what the endpoint runs after autoscaling moved it.
+    """
     live_config = sm.describe_endpoint_config(EndpointConfigName=live_config_name)
     live_variant = variant_of(live_config, variant)
     live_model = sm.describe_model(ModelName=live_variant["ModelName"])
@@ -125,6 +153,8 @@ def create_release_config(
     copied = ("VariantName", "InstanceType", "InitialInstanceCount", "InitialVariantWeight", "VolumeSizeInGB")
     new_variant = {key: live_variant[key] for key in copied if key in live_variant}
     new_variant["ModelName"] = base
+    if instance_count is not None:
+        new_variant["InitialInstanceCount"] = instance_count
     config_request: dict[str, Any] = {"EndpointConfigName": base, "ProductionVariants": [new_variant]}
     for key in ("KmsKeyId", "DataCaptureConfig"):
         if key in live_config:

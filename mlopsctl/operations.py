@@ -252,10 +252,15 @@ def rollback(
         endpoint_name=endpoint_name,
         package_arn=target_arn,
         version=target_version,
+        instance_count=live.desired_instance_count,
     )
+    # A rollback changes the model only, which SageMaker allows while the variant is registered with
+    # autoscaling; RetainAllVariantProperties keeps the count autoscaling reached even if it moves
+    # between DescribeEndpoint and this call (SageMaker "Update endpoints that use auto scaling").
     sm.update_endpoint(
         EndpointName=endpoint_name,
         EndpointConfigName=new_config,
+        RetainAllVariantProperties=True,
         DeploymentConfig=env.rollout.deployment_config(alarms),
     )
 
