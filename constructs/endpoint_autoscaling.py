@@ -68,7 +68,7 @@ class EndpointAutoscaling(Construct):
             max_capacity=autoscaling.max_instances,
         )
         # The variant exists only once the endpoint does; registering earlier fails.
-        self.target.add_dependency(endpoint)
+        self.target.node.add_dependency(endpoint)
 
         self.policy = appscaling.CfnScalingPolicy(
             self,
