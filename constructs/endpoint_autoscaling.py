@@ -14,7 +14,9 @@ How it coexists with releases, rollbacks and instance-type changes (SageMaker de
   stack back with the endpoint untouched. The change takes two deploys: first with
   `endpoint.autoscaling.enabled: false` (the target and its policy are deleted, which
   deregisters them), then with the new instance type and autoscaling enabled again (README:
-  Scaling).
+  Scaling). The first deploy also drops RetainAllVariantProperties from the endpoint, so
+  CloudFormation updates it with the same EndpointConfig at `instance_count`: set that to the
+  count the endpoint needs while it is not scaling.
 
 No role is passed: Application Auto Scaling uses its service-linked role
 AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint, which it creates on the first
