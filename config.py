@@ -164,10 +164,44 @@ def has_instance_storage(instance_type: str) -> bool:
 
 
 @dataclass(frozen=True)
+class AutoscalingConfig:
+    """Target tracking of the production variant's instance count (Application Auto Scaling).
+
+    `instance_count` of the endpoint stays the count a new endpoint starts with; once the
+    variant is registered, each update keeps the count autoscaling reached (see
+    constructs/endpoint_autoscaling.py).
+    """
+
+    enabled: bool
+    min_instances: int
+    max_instances: int
+    # Average requests per instance per minute (SageMakerVariantInvocationsPerInstance).
+    target_invocations_per_instance: float
+    scale_in_cooldown_seconds: int
+    scale_out_cooldown_seconds: int
+
+
+AUTOSCALING_OFF = AutoscalingConfig(
+    enabled=False,
+    min_instances=1,
+    max_instances=1,
+    target_invocations_per_instance=70.0,
+    scale_in_cooldown_seconds=300,
+    scale_out_cooldown_seconds=60,
+)
+
+
+@dataclass(frozen=True)
 class EndpointConfig:
     instance_type: str
     instance_count: int
     data_capture_percent: int
+    autoscaling: AutoscalingConfig = AUTOSCALING_OFF
+
+    @property
+    def fewest_instances(self) -> int:
+        """The smallest fleet a deployment can start from: autoscaling's minimum, else the fixed count."""
+        return self.autoscaling.min_instances if self.autoscaling.enabled else self.instance_count
 
     @property
     def volume_kms_key_allowed(self) -> bool:
@@ -898,12 +932,49 @@ def _release(name: str, context_release: Any, releases_dir: Path) -> Release | N
     )
 
 
-def _endpoint(r: _Reader) -> EndpointConfig:
-    r.only("instance_type", "instance_count", "data_capture_percent")
+# Application Auto Scaling cooldowns are seconds; a day is far beyond any useful SageMaker cooldown.
+_MAX_COOLDOWN_SECONDS = 86_400
+
+
+def _autoscaling(r: _Reader, production: bool, instance_count: int, count_key: str) -> AutoscalingConfig:
+    """On by default in production environments; the endpoint's instance_count must lie in [min, max]."""
+    r.only(
+        "enabled",
+        "min_instances",
+        "max_instances",
+        "target_invocations_per_instance",
+        "scale_in_cooldown_seconds",
+        "scale_out_cooldown_seconds",
+    )
+    enabled = r.boolean("enabled", production)
+    min_instances = r.integer("min_instances", 1, 100, instance_count)
+    autoscaling = AutoscalingConfig(
+        enabled=enabled,
+        min_instances=min_instances,
+        max_instances=r.integer("max_instances", min_instances, 100, min(100, 2 * max(instance_count, min_instances))),
+        target_invocations_per_instance=r.number("target_invocations_per_instance", 1.0, 1_000_000.0, 70.0),
+        scale_in_cooldown_seconds=r.integer("scale_in_cooldown_seconds", 0, _MAX_COOLDOWN_SECONDS, 300, " seconds"),
+        scale_out_cooldown_seconds=r.integer("scale_out_cooldown_seconds", 0, _MAX_COOLDOWN_SECONDS, 60, " seconds"),
+    )
+    if enabled and not autoscaling.min_instances <= instance_count <= autoscaling.max_instances:
+        raise _fail(
+            count_key,
+            instance_count,
+            f"a count from {r.key('min_instances')}={autoscaling.min_instances} to "
+            f"{r.key('max_instances')}={autoscaling.max_instances} while autoscaling is enabled (a new endpoint "
+            "starts with it and autoscaling would move it into that range at once)",
+        )
+    return autoscaling
+
+
+def _endpoint(r: _Reader, production: bool) -> EndpointConfig:
+    r.only("instance_type", "instance_count", "data_capture_percent", "autoscaling")
+    instance_count = r.integer("instance_count", 1, 100, 2)
     endpoint = EndpointConfig(
         instance_type=r.string("instance_type", _INSTANCE, "an ml.* instance type"),
-        instance_count=r.integer("instance_count", 1, 100, 2),
+        instance_count=instance_count,
         data_capture_percent=r.integer("data_capture_percent", 1, 100, 100, " percent"),
+        autoscaling=_autoscaling(r.child("autoscaling"), production, instance_count, r.key("instance_count")),
     )
     if instance_family(endpoint.instance_type) in _GUARDRAIL_EXCLUDED_FAMILIES:
         raise _fail(
@@ -940,7 +1011,7 @@ def _environment(name: str, r: _Reader, releases: Mapping[str, Any], releases_di
     emails = r.raw("notification_emails", [])
     if not isinstance(emails, list) or not all(isinstance(e, str) and _EMAIL.match(e) for e in emails):
         raise _fail(r.key("notification_emails"), emails, "a list of e-mail addresses")
-    endpoint = _endpoint(r.child("endpoint"))
+    endpoint = _endpoint(r.child("endpoint"), production)
     drift = _drift(r.child("drift"))
     release = _release(name, releases.get(name), releases_dir)
     if (
@@ -954,7 +1025,14 @@ def _environment(name: str, r: _Reader, releases: Mapping[str, Any], releases_di
             f"only with a release file releases/{name}.json that names baseline_statistics_uri and "
             "baseline_constraints_uri (Model Monitor needs both; `-c release.<env>=<arn>` gives neither)",
         )
-    rollout = _rollout(r.child("rollout"), endpoint.instance_count, r.child("endpoint").key("instance_count"))
+    # A deployment can start when autoscaling has shrunk the fleet to its minimum: the canary and
+    # linear-step rules must hold for that fleet, not only for the configured starting count.
+    count_key = (
+        r.child("endpoint").child("autoscaling").key("min_instances")
+        if endpoint.autoscaling.enabled
+        else r.child("endpoint").key("instance_count")
+    )
+    rollout = _rollout(r.child("rollout"), endpoint.fewest_instances, count_key)
     alarms = _alarms(r.child("alarms"))
     _check_bakes(r, rollout, alarms)
     return EnvironmentConfig(

@@ -30,6 +30,8 @@ class LiveState:
     failure_reason: str | None = None
     traffic: list[dict[str, Any]] = field(default_factory=list)
     pending_deployment: dict[str, Any] | None = None
+    # What autoscaling (or an operator) last set; None before the endpoint reports its variants.
+    desired_instance_count: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -41,6 +43,7 @@ class LiveState:
             "failure_reason": self.failure_reason,
             "traffic": self.traffic,
             "pending_deployment": self.pending_deployment,
+            "desired_instance_count": self.desired_instance_count,
         }
 
 
@@ -101,6 +104,19 @@ def variant_of(config: dict[str, Any], variant: str) -> dict[str, Any]:
     )
 
 
+def desired_instance_count(endpoint: dict[str, Any], variant: str) -> int | None:
+    """The variant's instance count now: DesiredInstanceCount, else CurrentInstanceCount (DescribeEndpoint).
+
+    Autoscaling changes the desired count without touching the EndpointConfig, whose
+    InitialInstanceCount is only what the variant started with.
+    """
+    for production_variant in endpoint.get("ProductionVariants") or []:
+        if production_variant.get("VariantName") == variant:
+            count = production_variant.get("DesiredInstanceCount", production_variant.get("CurrentInstanceCount"))
+            return int(count) if count is not None else None
+    return None
+
+
 def package_of_model(model: dict[str, Any]) -> str | None:
     containers = [model.get("PrimaryContainer") or {}, *(model.get("Containers") or [])]
     for container in containers:
@@ -128,6 +144,7 @@ def live_state(sm: Any, endpoint_name: str, variant: str) -> LiveState | None:
         failure_reason=endpoint.get("FailureReason"),
         traffic=traffic,
         pending_deployment=pending,
+        desired_instance_count=desired_instance_count(endpoint, variant),
     )
 
 
@@ -187,8 +204,14 @@ def read_release_source(sm: Any, live_config_name: str, variant: str) -> Release
     )
 
 
-def release_requests(source: ReleaseSource, *, name: str, package_arn: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(CreateModel, CreateEndpointConfig) requests for `package_arn` with the live serving settings."""
+def release_requests(
+    source: ReleaseSource, *, name: str, package_arn: str, instance_count: int | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(CreateModel, CreateEndpointConfig) requests for `package_arn` with the live serving settings.
+
+    `instance_count` (the live DesiredInstanceCount) replaces the live config's starting count,
+    so the config says what the endpoint runs after autoscaling moved it.
+    """
     model_request: dict[str, Any] = {
         "ModelName": name,
         "PrimaryContainer": {"ModelPackageName": package_arn},
@@ -200,6 +223,8 @@ def release_requests(source: ReleaseSource, *, name: str, package_arn: str) -> t
     copied = ("VariantName", "InstanceType", "InitialInstanceCount", "InitialVariantWeight", "VolumeSizeInGB")
     new_variant = {key: source.variant[key] for key in copied if key in source.variant}
     new_variant["ModelName"] = name
+    if instance_count is not None:
+        new_variant["InitialInstanceCount"] = instance_count
     config_request: dict[str, Any] = {"EndpointConfigName": name, "ProductionVariants": [new_variant]}
     for key in ("KmsKeyId", "DataCaptureConfig"):
         if key in source.config:

@@ -198,7 +198,9 @@ def plan(ctx: Context, env_name: str, to: str | None) -> Plan:
 def _prepare(ctx: Context, p: Plan, journal: Journal) -> str:
     sm = ctx.in_env("sagemaker", p.env)
     name = endpoint.release_name(p.endpoint_name, p.target_version)
-    model_request, config_request = endpoint.release_requests(p.source, name=name, package_arn=p.target_arn)
+    model_request, config_request = endpoint.release_requests(
+        p.source, name=name, package_arn=p.target_arn, instance_count=p.live.desired_instance_count
+    )
     try:
         sm.create_model(**model_request)
         journal.did(f"created model {name}", lambda: sm.delete_model(ModelName=name))
@@ -228,6 +230,10 @@ def _update(ctx: Context, p: Plan, journal: Journal, new_config: str) -> None:
         ctx.in_env("sagemaker", p.env).update_endpoint(
             EndpointName=p.endpoint_name,
             EndpointConfigName=new_config,
+            # A rollback changes the model only, which SageMaker allows while the variant is
+            # registered with autoscaling; RetainAllVariantProperties keeps the count autoscaling
+            # reached (SageMaker developer guide, "Update endpoints that use auto scaling").
+            RetainAllVariantProperties=True,
             DeploymentConfig=p.env.rollout.deployment_config(p.alarms),
         )
     except ClientError as error:

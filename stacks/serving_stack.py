@@ -14,6 +14,7 @@ from constructs import Construct
 from constructs.canary_endpoint import CanaryEndpoint
 from constructs.deploy_verifier_role import DeployVerifierRole
 from constructs.drift_monitor import DriftMonitor
+from constructs.endpoint_autoscaling import EndpointAutoscaling
 from constructs.endpoint_dashboard import EndpointDashboard
 from constructs.operator_role import OperatorReleasePermissions
 from constructs.rollback_alarms import RollbackAlarms
@@ -72,6 +73,18 @@ class ServingStack(Stack):
             topic=alerts_topic,
         )
         self.endpoint.roll_back_on(self.rollback_alarms)
+        self.autoscaling = (
+            EndpointAutoscaling(
+                self,
+                "Autoscaling",
+                endpoint=self.endpoint.endpoint,
+                endpoint_name=endpoint_name,
+                variant_name=names.variant,
+                autoscaling=environment.endpoint.autoscaling,
+            )
+            if environment.endpoint.autoscaling.enabled
+            else None
+        )
         # The tag lets `mlopsctl cleanup` find this endpoint's retained Models and EndpointConfigs.
         for per_release in (self.endpoint.model, self.endpoint.endpoint_config):
             Tags.of(per_release).add(names.endpoint_resource_tag, endpoint_name)
@@ -114,6 +127,7 @@ class ServingStack(Stack):
             rollback_alarms=self.rollback_alarms.alarms,
             rollback_metrics=self.rollback_alarms.metrics,
             drift_alarms=self.drift.alarms,
+            autoscaling=environment.endpoint.autoscaling,
         )
         self.verifier = DeployVerifierRole(
             self,

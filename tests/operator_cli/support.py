@@ -140,7 +140,10 @@ DATA_CAPTURE = {
 NOW = "2026-11-27T03:00:00Z"
 
 
-def endpoint_description(status: str, config: str, failure: str | None = None) -> dict[str, Any]:
+def endpoint_description(
+    status: str, config: str, failure: str | None = None, *, desired: int | None = None, current: int | None = None
+) -> dict[str, Any]:
+    """DescribeEndpoint; `desired`/`current` add the variant's instance counts as autoscaling leaves them."""
     description: dict[str, Any] = {
         "EndpointName": ENDPOINT,
         "EndpointArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:endpoint/{ENDPOINT}",
@@ -151,6 +154,13 @@ def endpoint_description(status: str, config: str, failure: str | None = None) -
     }
     if failure:
         description["FailureReason"] = failure
+    if desired is not None or current is not None:
+        variant: dict[str, Any] = {"VariantName": "AllTraffic"}
+        if desired is not None:
+            variant["DesiredInstanceCount"] = desired
+        if current is not None:
+            variant["CurrentInstanceCount"] = current
+        description["ProductionVariants"] = [variant]
     return description
 
 
@@ -184,9 +194,13 @@ def model_description(model: str, package_arn: str) -> dict[str, Any]:
     }
 
 
-def expect_live(stubber: Any, *, status: str, config: str, model: str, package_arn: str) -> None:
+def expect_live(
+    stubber: Any, *, status: str, config: str, model: str, package_arn: str, desired: int | None = None
+) -> None:
     """DescribeEndpoint -> its current EndpointConfig -> that config's Model (which names the package)."""
-    stubber.add_response("describe_endpoint", endpoint_description(status, config), {"EndpointName": ENDPOINT})
+    stubber.add_response(
+        "describe_endpoint", endpoint_description(status, config, desired=desired), {"EndpointName": ENDPOINT}
+    )
     stubber.add_response("describe_endpoint_config", config_description(config, model), {"EndpointConfigName": config})
     stubber.add_response("describe_model", model_description(model, package_arn), {"ModelName": model})
 
@@ -232,12 +246,14 @@ def expect_release(
     alarms: list[str],
     network_isolation: bool = True,
     update_policy: dict[str, Any] | None = None,
+    instance_count: int = 2,
 ) -> None:
-    """What releasing `package_arn` must send: a copy of the live config for it, then a guarded blue/green update.
+    """What releasing `package_arn` must send: a copy of the live config for it, then a guarded update.
 
-    The new Model keeps the live one's network isolation (`network_isolation`); the update
-    shifts traffic the way cdk.json configures dev (CANARY), or by `update_policy`, and rolls
-    back on `alarms`.
+    The new Model keeps the live one's network isolation (`network_isolation`); the new config
+    starts with `instance_count` (the live config has 2); the update keeps the variant's current
+    count, shifts traffic the way cdk.json configures dev (CANARY), or by `update_policy`, and
+    rolls back on `alarms`.
     """
     canary = {
         "BlueGreenUpdatePolicy": {
@@ -273,7 +289,7 @@ def expect_release(
                 {
                     "VariantName": "AllTraffic",
                     "InstanceType": "ml.m5.large",
-                    "InitialInstanceCount": 2,
+                    "InitialInstanceCount": instance_count,
                     "InitialVariantWeight": 1.0,
                     "ModelName": new_name,
                 }
@@ -288,6 +304,7 @@ def expect_release(
         {
             "EndpointName": ENDPOINT,
             "EndpointConfigName": new_name,
+            "RetainAllVariantProperties": True,
             "DeploymentConfig": (update_policy or canary)
             | {"AutoRollbackConfiguration": {"Alarms": [{"AlarmName": name} for name in alarms]}},
         },

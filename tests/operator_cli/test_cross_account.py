@@ -192,7 +192,12 @@ def _expect_update(stubber: Stubber) -> None:
     stubber.add_response(
         "update_endpoint",
         {"EndpointArn": f"arn:aws:sagemaker:{REGION}:{PROD}:endpoint/{PROD_ENDPOINT}"},
-        {"EndpointName": PROD_ENDPOINT, "EndpointConfigName": NEW, "DeploymentConfig": PROD_DEPLOYMENT},
+        {
+            "EndpointName": PROD_ENDPOINT,
+            "EndpointConfigName": NEW,
+            "RetainAllVariantProperties": True,
+            "DeploymentConfig": PROD_DEPLOYMENT,
+        },
     )
 
 
@@ -264,6 +269,7 @@ def _update_fails(world: FourAccounts, stubber: Stubber, how: str) -> None:
             expected_params={
                 "EndpointName": PROD_ENDPOINT,
                 "EndpointConfigName": NEW,
+                "RetainAllVariantProperties": True,
                 "DeploymentConfig": PROD_DEPLOYMENT,
             },
         )

@@ -159,6 +159,49 @@ def test_rollback_that_guardrails_undo_is_a_failure_and_records_nothing(
     assert "Undone: v2 Approved -> Rejected; created endpoint config" in str(error.value)
 
 
+def test_rollback_of_a_scaled_endpoint_keeps_the_instance_count_autoscaling_reached(
+    clients: Clients, ctx: operations.Context, fixed_names: None
+) -> None:
+    """The live config says 2 instances; autoscaling runs 5. The rollback config and update keep 5.
+
+    The new config starts at DescribeEndpoint's DesiredInstanceCount and the update sets
+    RetainAllVariantProperties, so SageMaker sizes the new fleet at the count current when it
+    deploys; only the model changes, which a variant registered with autoscaling allows.
+    """
+    _two_weekly_releases()
+    with Stubber(clients.stub("sagemaker", "dev")) as stubber:
+        expect_live(
+            stubber, status="InService", config="cfg-v2", model="model-v2", package_arn=version_arn(2), desired=5
+        )
+        expect_deployable(stubber, version_arn(1))
+        expect_release(
+            stubber,
+            live_config="cfg-v2",
+            live_model="model-v2",
+            live_package_arn=version_arn(2),
+            new_name=NEW,
+            package_arn=version_arn(1),
+            alarms=ALARMS,
+            instance_count=5,
+        )
+        stubber.add_response(
+            "describe_endpoint", endpoint_description("InService", NEW, desired=5), {"EndpointName": ENDPOINT}
+        )
+        result = _rollback(ctx)
+        stubber.assert_no_pending_responses()
+    assert result["to"] == version_arn(1)
+
+
+def test_instance_count_falls_back_to_the_current_count_and_then_to_the_live_config() -> None:
+    """DescribeEndpoint may report only CurrentInstanceCount, or no variants while it is being created."""
+    assert endpoint.desired_instance_count(endpoint_description("InService", "c", current=3), "AllTraffic") == 3
+    assert (
+        endpoint.desired_instance_count(endpoint_description("InService", "c", desired=4, current=3), "AllTraffic") == 4
+    )
+    assert endpoint.desired_instance_count(endpoint_description("InService", "c"), "AllTraffic") is None
+    assert endpoint.desired_instance_count(endpoint_description("InService", "c", desired=4), "Other") is None
+
+
 def test_rollback_refuses_without_a_known_good_version(clients: Clients, ctx: operations.Context) -> None:
     register(status="Approved", auc=0.95)
     record(1, "cfg-v1")
