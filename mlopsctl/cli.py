@@ -503,14 +503,17 @@ def shadow_test(
     """Before ENV's deployment: run its release as a shadow of the live model, compare, restore."""
 
     def run() -> dict[str, Any]:
+        def make_ctx() -> operations.Context:
+            return _context(profile, region, role_arn, cdk_json)
+
         try:
-            ctx = _context(profile, region, role_arn, cdk_json)
+            make_ctx()
         except ClientError as error:
             # The serving stack creates the verifier role with the endpoint: no role, no endpoint yet.
             if not (skip_without_release and error.operation_name == "AssumeRole"):
                 raise
             return {"skipped": True, "message": f"{env}: no serving stack yet (first release); nothing to compare."}
-        return shadow.shadow_test(ctx, env, poll_seconds=poll_seconds)
+        return shadow.shadow_test(make_ctx, env, poll_seconds=poll_seconds)
 
     result = _run(as_json, run)
     if as_json:

@@ -181,14 +181,19 @@ def _update_and_wait(sm: Any, env: EnvironmentConfig, endpoint_name: str, config
 
 
 def shadow_test(
-    ctx: Context,
+    make_ctx: Callable[[], Context],
     env_name: str,
     *,
     sleep: Callable[[float], None] = time.sleep,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     poll_seconds: float = 30.0,
 ) -> dict[str, Any]:
-    """Runs the shadow test of ENV's release against its live endpoint; see the module docstring."""
+    """Runs the shadow test of ENV's release against its live endpoint; see the module docstring.
+
+    `make_ctx` is called again after the wait: credentials of a chained role (the pipeline's check
+    role assuming the verifier role) last at most one hour (IAM "Role chaining").
+    """
+    ctx = make_ctx()
     env = ctx.env(env_name)
     names = ctx.cfg.names
     endpoint_name = names.endpoint(env.name)
@@ -226,9 +231,10 @@ def shadow_test(
         sleep(env.shadow.duration_minutes * 60)
         # CloudWatch publishes a minute's datapoint up to a minute later, capture files after a few.
         sleep(180)
-        verdict = compare_online(
-            ctx, env_name, since=start, until=start + timedelta(minutes=env.shadow.duration_minutes)
-        )
+        ctx = make_ctx()
+        sm = ctx.in_env("sagemaker", env)
+        until = start + timedelta(minutes=env.shadow.duration_minutes)
+        verdict = compare_online(ctx, env_name, since=start, until=until)
     finally:
         # The deployment that follows starts from what CloudFormation deployed, pass or fail.
         _update_and_wait(sm, env, endpoint_name, live.endpoint_config_name, poll_seconds=poll_seconds, sleep=sleep)
