@@ -16,6 +16,8 @@ from constructs.deploy_verifier_role import DeployVerifierRole
 from constructs.drift_monitor import DriftMonitor
 from constructs.endpoint_dashboard import EndpointDashboard
 from constructs.rollback_alarms import RollbackAlarms
+from constructs.shadow_dashboard import add_shadow_widgets
+from constructs.shadow_test_access import ShadowTestAccess
 
 
 class ServingStack(Stack):
@@ -124,3 +126,19 @@ class ServingStack(Stack):
             ledger_parameter_name=names.ledger_parameter(env),
             model_package_arn_pattern=release.package_arn_pattern,
         )
+        if environment.shadow.enabled:
+            ShadowTestAccess(
+                self,
+                "ShadowTestAccess",
+                verifier_role=self.verifier.role,
+                endpoint_name=endpoint_name,
+                execution_role=self.endpoint.role,
+                capture_bucket=artifacts_bucket,
+                capture_prefix=capture_prefix,
+            )
+            add_shadow_widgets(
+                self.dashboard.dashboard,
+                endpoint_name=endpoint_name,
+                production_variant=names.variant,
+                shadow_variant=names.shadow_variant,
+            )
