@@ -75,6 +75,13 @@ class ShadowTestAccess(Construct):
                     "UpdateEndpoint of this one endpoint back to its CloudFormation-named config, unknown here."
                 ),
                 "Resource::*": "cloudwatch:GetMetricData has no resource-level permissions.",
+            },
+        )
+        # On the role's default policy, where grant_read put its statements.
+        default_policy = verifier_role.node.find_child("DefaultPolicy")
+        acknowledge_wildcards(
+            default_policy,
+            {
                 "Action::s3:GetObject*": "grant_read of captured requests under this environment's capture prefix.",
                 "Action::s3:GetBucket*": "grant_read: bucket location before reading captured data.",
                 "Action::s3:List*": "grant_read: listing the capture prefix to find the test window's files.",
