@@ -45,7 +45,8 @@ class ShadowTestAccess(Construct):
             statements=[
                 iam.PolicyStatement(
                     sid="CreateShadowModelAndConfig",
-                    actions=["sagemaker:CreateModel", "sagemaker:CreateEndpointConfig"],
+                    # Creating with tags also needs AddTags (SageMaker "Amazon SageMaker AI API permissions").
+                    actions=["sagemaker:CreateModel", "sagemaker:CreateEndpointConfig", "sagemaker:AddTags"],
                     resources=[shadow_models, shadow_configs],
                 ),
                 iam.PolicyStatement(

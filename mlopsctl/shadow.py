@@ -45,6 +45,7 @@ def shadow_config_request(
     shadow_variant: str,
     model_name: str,
     sampling_percent: int,
+    tags: list[dict[str, str]],
 ) -> dict[str, Any]:
     """CreateEndpointConfig: the live production variant unchanged plus the candidate as shadow.
 
@@ -74,6 +75,7 @@ def shadow_config_request(
         "EndpointConfigName": name,
         "ProductionVariants": [production],
         "ShadowProductionVariants": [shadow],
+        "Tags": tags,
     }
     for key in ("KmsKeyId", "DataCaptureConfig"):
         if key in live_config:
@@ -154,13 +156,16 @@ def compare_online(ctx: Context, env_name: str, *, since: datetime, until: datet
     return judge(production, shadow, compared, differing, env.shadow)
 
 
-def _create_candidate_model(sm: Any, live_model_name: str, name: str, package_arn: str) -> None:
+def _create_candidate_model(
+    sm: Any, live_model_name: str, name: str, package_arn: str, tags: list[dict[str, str]]
+) -> None:
     """A Model of the candidate with the champion's execution role and network settings."""
     live_model = sm.describe_model(ModelName=live_model_name)
     request: dict[str, Any] = {
         "ModelName": name,
         "PrimaryContainer": {"ModelPackageName": package_arn},
         "ExecutionRoleArn": live_model["ExecutionRoleArn"],
+        "Tags": tags,
     }
     for key in ("VpcConfig", "EnableNetworkIsolation"):
         if key in live_model:
@@ -214,7 +219,9 @@ def shadow_test(
     shadow_name = f"{endpoint_name}-shadow-v{env.release.version}-{stamp}"[:63]
     live_config = sm.describe_endpoint_config(EndpointConfigName=live.endpoint_config_name)
     assert live.model_name is not None  # variant_of found the production variant's model
-    _create_candidate_model(sm, live.model_name, shadow_name, candidate)
+    # The serving stack's tag, so `mlopsctl cleanup` deletes them once no endpoint uses them.
+    tags = [{"Key": names.endpoint_resource_tag, "Value": endpoint_name}]
+    _create_candidate_model(sm, live.model_name, shadow_name, candidate, tags)
     sm.create_endpoint_config(
         **shadow_config_request(
             live_config,
@@ -223,6 +230,7 @@ def shadow_test(
             shadow_variant=names.shadow_variant,
             model_name=shadow_name,
             sampling_percent=env.shadow.sampling_percent,
+            tags=tags,
         )
     )
     try:

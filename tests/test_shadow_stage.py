@@ -92,7 +92,7 @@ def _verifier_statements(template: Any) -> dict[str, dict[str, Any]]:
 def test_verifier_may_create_only_shadow_named_models_and_configs(shadowed: Assembly) -> None:
     statements = _verifier_statements(shadowed.template(PROD_SERVING))
     create = statements["CreateShadowModelAndConfig"]
-    assert sorted(create["Action"]) == ["sagemaker:CreateEndpointConfig", "sagemaker:CreateModel"]
+    assert sorted(create["Action"]) == ["sagemaker:AddTags", "sagemaker:CreateEndpointConfig", "sagemaker:CreateModel"]
     resources = json.dumps(create["Resource"])
     assert ":model/mlops-delivery-prod-shadow-*" in resources
     assert ":endpoint-config/mlops-delivery-prod-shadow-*" in resources

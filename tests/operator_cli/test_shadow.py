@@ -29,6 +29,7 @@ LIMITS = replace(ShadowConfig(), enabled=True, min_compared_requests=5)
 LIVE_CONFIG = "mlops-delivery-dev-config-abc"
 LIVE_MODEL = "mlops-delivery-dev-model-abc"
 CAPTURE_URI = f"s3://{BUCKET}/data-capture/dev/"
+TAGS = [{"Key": "mlops-delivery:endpoint", "Value": ENDPOINT}]
 runner = CliRunner()
 
 
@@ -118,6 +119,7 @@ def test_shadow_config_request_matches_create_endpoint_config_shape() -> None:
         shadow_variant="Shadow",
         model_name="mlops-delivery-dev-shadow-v4-20261201100000",
         sampling_percent=50,
+        tags=TAGS,
     )
     model = botocore.session.get_session().get_service_model("sagemaker")
     report = ParamValidator().validate(request, model.operation_model("CreateEndpointConfig").input_shape)
@@ -126,6 +128,7 @@ def test_shadow_config_request_matches_create_endpoint_config_shape() -> None:
     (shadow_variant,) = request["ShadowProductionVariants"]
     assert shadow_variant["VariantName"] == "Shadow" and shadow_variant["InitialVariantWeight"] == 0.5
     assert request["DataCaptureConfig"]["DestinationS3Uri"] == CAPTURE_URI
+    assert request["Tags"] == TAGS
 
 
 def _endpoint(status: str, config: str) -> dict[str, Any]:
@@ -200,6 +203,7 @@ def _run_shadow_test(clients: Clients, shadow_p99_us: float) -> dict[str, Any]:
                 "PrimaryContainer": {"ModelPackageName": version_arn(4)},
                 "ExecutionRoleArn": ROLE,
                 "EnableNetworkIsolation": True,
+                "Tags": TAGS,
             },
         )
         expected_config = shadow.shadow_config_request(
@@ -209,6 +213,7 @@ def _run_shadow_test(clients: Clients, shadow_p99_us: float) -> dict[str, Any]:
             shadow_variant="Shadow",
             model_name=name,
             sampling_percent=100,
+            tags=TAGS,
         )
         sm.add_response(
             "create_endpoint_config",
