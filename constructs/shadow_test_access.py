@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aws_cdk import Stack
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 
 from constructs import Construct
@@ -28,6 +29,7 @@ class ShadowTestAccess(Construct):
         execution_role: iam.IRole,
         capture_bucket: s3.IBucket,
         capture_prefix: str,
+        key: kms.IKey,
     ) -> None:
         super().__init__(scope, id_)
         stack = Stack.of(self)
@@ -60,6 +62,15 @@ class ShadowTestAccess(Construct):
                     actions=["iam:PassRole"],
                     resources=[execution_role.role_arn],
                     conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+                ),
+                # "The KMS key policy must grant permission to the IAM role that you specify in your
+                # CreateEndpoint and UpdateEndpoint requests" (CreateEndpointConfig, KmsKeyId): the shadow
+                # config keeps the environment's volume and capture key; grants only for AWS resources.
+                iam.PolicyStatement(
+                    sid="UseEnvironmentKeyForEndpointUpdate",
+                    actions=["kms:CreateGrant"],
+                    resources=[key.key_arn],
+                    conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
                 ),
                 # GetMetricData has no resource-level permissions (Service Authorization Reference).
                 iam.PolicyStatement(sid="ReadVariantMetrics", actions=["cloudwatch:GetMetricData"], resources=["*"]),

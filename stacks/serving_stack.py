@@ -135,6 +135,7 @@ class ServingStack(Stack):
                 execution_role=self.endpoint.role,
                 capture_bucket=artifacts_bucket,
                 capture_prefix=capture_prefix,
+                key=key,
             )
             add_shadow_widgets(
                 self.dashboard.dashboard,

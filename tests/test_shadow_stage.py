@@ -103,6 +103,9 @@ def test_verifier_may_create_only_shadow_named_models_and_configs(shadowed: Asse
     assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
     assert "Fn::GetAtt" in json.dumps(pass_role["Resource"])
     assert statements["ReadVariantMetrics"]["Action"] == "cloudwatch:GetMetricData"
+    key = statements["UseEnvironmentKeyForEndpointUpdate"]
+    assert key["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": "true"}}
+    assert "*" not in json.dumps(key["Resource"])
     assert any("data-capture/prod/*" in json.dumps(s.get("Resource")) for s in statements.values())
 
 
