@@ -24,7 +24,9 @@ from mlopsctl.errors import NothingApproved, OperatorError
 
 app = typer.Typer(
     name="mlopsctl",
-    help="Release control for mlops-delivery: status, compare, approve, reject, rollback, retrain, cleanup.",
+    help=(
+        "Release control for mlops-delivery: status, compare, approve, reject, rollback, retrain, shadow-test, cleanup."
+    ),
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
