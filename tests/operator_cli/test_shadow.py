@@ -273,3 +273,16 @@ def test_shadow_test_cli_skips_an_environment_without_release(clients: Clients) 
         sm.assert_no_pending_responses()
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == {"skipped": True, "message": "dev: no release, nothing to shadow-test."}
+
+
+def test_compare_online_cli_prints_a_table_and_the_failures(clients: Clients) -> None:
+    _put_capture("shadow_shifted.jsonl")
+    with Stubber(clients.stub("sagemaker", "dev")) as sm, Stubber(clients.stub("cloudwatch", "dev")) as cw:
+        _expect_comparison(sm, cw, LIVE_CONFIG, 41_000)
+        result = runner.invoke(app, ["compare", "--online", "--env", "dev", "--minutes", "100000"])
+        sm.assert_no_pending_responses()
+        cw.assert_no_pending_responses()
+    assert result.exit_code == 0, result.output
+    assert "Shadow vs production on the same live requests" in result.stdout
+    assert "FAIL: only 6 requests answered by both variants" in result.stdout
+    assert "predictions differ on 4 of 6 requests (66.67%, limit 5.0%)" in result.stdout
