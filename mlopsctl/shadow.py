@@ -244,8 +244,11 @@ def shadow_test(
         until = start + timedelta(minutes=env.shadow.duration_minutes)
         verdict = compare_online(ctx, env_name, since=start, until=until)
     finally:
-        # The deployment that follows starts from what CloudFormation deployed, pass or fail.
-        _update_and_wait(sm, env, endpoint_name, live.endpoint_config_name, poll_seconds=poll_seconds, sleep=sleep)
+        # The deployment that follows starts from what CloudFormation deployed, pass or fail; a
+        # shadow update that SageMaker rolled back already left the endpoint there.
+        current = endpoint.describe(sm, endpoint_name)
+        if current is None or current["EndpointConfigName"] != live.endpoint_config_name:
+            _update_and_wait(sm, env, endpoint_name, live.endpoint_config_name, poll_seconds=poll_seconds, sleep=sleep)
     result = {
         "skipped": False,
         "environment": env.name,

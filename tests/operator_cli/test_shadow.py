@@ -183,7 +183,7 @@ def _put_capture(shadow_sample: str) -> None:
         s3.put_object(Bucket=BUCKET, Key=key, Body=(SAMPLES / sample).read_bytes())
 
 
-def _run_shadow_test(clients: Clients, shadow_p99_us: float) -> dict[str, Any]:
+def _run_shadow_test(clients: Clients, shadow_p99_us: float | None) -> dict[str, Any]:
     overrides = {"release.dev": version_arn(4), "mlops.environments.dev.shadow.min_compared_requests": 5}
     ctx = Context(cfg=load_cdk_json(overrides=overrides), clients=clients)
     _put_capture("shadow_agreeing.jsonl")
@@ -225,14 +225,20 @@ def _run_shadow_test(clients: Clients, shadow_p99_us: float) -> dict[str, Any]:
             {"EndpointArn": "arn:aws:sagemaker:eu-west-1:222222222222:endpoint/x"},
             {"EndpointName": ENDPOINT, "EndpointConfigName": name},
         )
-        sm.add_response("describe_endpoint", _endpoint("InService", name), {"EndpointName": ENDPOINT})
-        _expect_comparison(sm, cw, name, shadow_p99_us)
-        sm.add_response(
-            "update_endpoint",
-            {"EndpointArn": "arn:aws:sagemaker:eu-west-1:222222222222:endpoint/x"},
-            {"EndpointName": ENDPOINT, "EndpointConfigName": LIVE_CONFIG},
-        )
-        sm.add_response("describe_endpoint", _endpoint("InService", LIVE_CONFIG), {"EndpointName": ENDPOINT})
+        if shadow_p99_us is None:
+            # SageMaker could not bring up the shadow config and rolled the update back.
+            sm.add_response("describe_endpoint", _endpoint("InService", LIVE_CONFIG), {"EndpointName": ENDPOINT})
+            sm.add_response("describe_endpoint", _endpoint("InService", LIVE_CONFIG), {"EndpointName": ENDPOINT})
+        else:
+            sm.add_response("describe_endpoint", _endpoint("InService", name), {"EndpointName": ENDPOINT})
+            _expect_comparison(sm, cw, name, shadow_p99_us)
+            sm.add_response("describe_endpoint", _endpoint("InService", name), {"EndpointName": ENDPOINT})
+            sm.add_response(
+                "update_endpoint",
+                {"EndpointArn": "arn:aws:sagemaker:eu-west-1:222222222222:endpoint/x"},
+                {"EndpointName": ENDPOINT, "EndpointConfigName": LIVE_CONFIG},
+            )
+            sm.add_response("describe_endpoint", _endpoint("InService", LIVE_CONFIG), {"EndpointName": ENDPOINT})
         try:
             return shadow.shadow_test(
                 lambda: ctx, "dev", sleep=lambda seconds: None, now=lambda: datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
@@ -286,3 +292,8 @@ def test_compare_online_cli_prints_a_table_and_the_failures(clients: Clients) ->
     assert "Shadow vs production on the same live requests" in result.stdout
     assert "FAIL: only 6 requests answered by both variants" in result.stdout
     assert "predictions differ on 4 of 6 requests (66.67%, limit 5.0%)" in result.stdout
+
+
+def test_shadow_update_that_sagemaker_rolls_back_fails_without_a_second_update(clients: Clients) -> None:
+    with pytest.raises(OperatorError, match=r"is InService on mlops-delivery-dev-config-abc, not on .*-shadow-v4-"):
+        _run_shadow_test(clients, shadow_p99_us=None)
