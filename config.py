@@ -336,6 +336,24 @@ class DriftConfig:
 
 
 @dataclass(frozen=True)
+class ShadowConfig:
+    """A shadow test of the candidate beside the champion on live traffic, before the canary.
+
+    Off by default (it costs a second fleet for `duration_minutes`); recommended for production.
+    """
+
+    enabled: bool = False
+    # Share of live requests SageMaker copies to the shadow variant.
+    sampling_percent: int = 100
+    duration_minutes: int = 60
+    max_error_rate_increase_percent: float = 0.5
+    max_p99_latency_increase_ms: int = 50
+    max_disagreement_percent: float = 5.0
+    # Fewer requests seen by both variants than this, and the test cannot judge: it fails.
+    min_compared_requests: int = 100
+
+
+@dataclass(frozen=True)
 class Release:
     """Which approved model version an environment serves, resolved outside synth."""
 
@@ -376,6 +394,7 @@ class EnvironmentConfig:
     alarms: AlarmConfig
     drift: DriftConfig
     release: Release | None
+    shadow: ShadowConfig = ShadowConfig()
 
     @property
     def target(self) -> AwsTarget:
@@ -443,6 +462,8 @@ class ResourceNames:
 
     # Kept stable across releases: SageMaker requires the same variant name for blue/green.
     variant: str = "AllTraffic"
+    # The candidate's variant during a shadow test (mlopsctl shadow-test, the dashboard).
+    shadow_variant: str = "Shadow"
 
     # Principal tag that admits a toolchain-account identity to the operator roles when no
     # operator_principals are configured; its value must be the project name.
@@ -1000,6 +1021,7 @@ def _environment(name: str, r: _Reader, releases: Mapping[str, Any], releases_di
         "rollout",
         "alarms",
         "drift",
+        "shadow",
     )
     production = r.boolean("production", name == "prod")
     approval = r.choice("approval", ApprovalMode, "manual")
@@ -1035,6 +1057,15 @@ def _environment(name: str, r: _Reader, releases: Mapping[str, Any], releases_di
     rollout = _rollout(r.child("rollout"), endpoint.fewest_instances, count_key)
     alarms = _alarms(r.child("alarms"))
     _check_bakes(r, rollout, alarms)
+    shadow = _shadow(r.child("shadow"))
+    # "Rolling deployments ... not supported: endpoints with multiple production variants, including
+    # shadow variants" (SageMaker developer guide, deployment guardrails, "Exclusions").
+    if shadow.enabled and rollout.type is RolloutType.ROLLING:
+        raise _fail(
+            r.child("shadow").key("enabled"),
+            True,
+            "false while rollout.type is ROLLING: SageMaker does not roll endpoints that have a shadow variant",
+        )
     return EnvironmentConfig(
         name=name,
         account=r.string("account", _ACCOUNT, "a 12-digit AWS account id"),
@@ -1048,6 +1079,33 @@ def _environment(name: str, r: _Reader, releases: Mapping[str, Any], releases_di
         alarms=alarms,
         drift=drift,
         release=release,
+        shadow=shadow,
+    )
+
+
+def _shadow(r: _Reader) -> ShadowConfig:
+    r.only(
+        "enabled",
+        "sampling_percent",
+        "duration_minutes",
+        "max_error_rate_increase_percent",
+        "max_p99_latency_increase_ms",
+        "max_disagreement_percent",
+        "min_compared_requests",
+    )
+    d = ShadowConfig()
+    return ShadowConfig(
+        enabled=r.boolean("enabled", d.enabled),
+        # ShadowModelVariantConfig.SamplingPercentage: at most 100 (SageMaker API reference).
+        sampling_percent=r.integer("sampling_percent", 1, 100, d.sampling_percent, " percent"),
+        # The pipeline step's CodeBuild timeout covers this plus two endpoint updates.
+        duration_minutes=r.integer("duration_minutes", 10, 360, d.duration_minutes, " minutes"),
+        max_error_rate_increase_percent=r.number(
+            "max_error_rate_increase_percent", 0.0, 100.0, d.max_error_rate_increase_percent
+        ),
+        max_p99_latency_increase_ms=r.integer("max_p99_latency_increase_ms", 0, 60_000, d.max_p99_latency_increase_ms),
+        max_disagreement_percent=r.number("max_disagreement_percent", 0.0, 100.0, d.max_disagreement_percent),
+        min_compared_requests=r.integer("min_compared_requests", 1, 1_000_000, d.min_compared_requests),
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from aws_cdk import Acknowledgment, CfnOutput, RemovalPolicy, Stack, Stage, Validations, pipelines
+from aws_cdk import Acknowledgment, CfnOutput, Duration, RemovalPolicy, Stack, Stage, Validations, pipelines
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codecommit as codecommit
 from aws_cdk import aws_codepipeline as codepipeline
@@ -30,6 +30,17 @@ REQUESTED_ENDPOINT_CONFIG_VARIABLE = "REQUESTED_ENDPOINT_CONFIG"
 # Pinned runtimes, so an image update cannot change the Python or Node that builds the app
 # (Python as in pyproject.toml; Node 22 because the CDK's jsii runtime no longer supports 20).
 _RUNTIMES = {"phases": {"install": {"runtime-versions": {"python": "3.11", "nodejs": "22"}}}}
+# A shadow test updates the endpoint twice (to the shadow config and back), waits for capture
+# files and CloudWatch datapoints, and installs the CLI: time on top of its duration.
+_SHADOW_UPDATE_ALLOWANCE_MINUTES = 90
+
+
+def _install_commands() -> list[str]:
+    """The CLI plus the synth step's resolved releases, as every check step needs them."""
+    return [
+        "make .venv/.installed",
+        f"mkdir -p {RELEASES_DIR} && cp -R {RESOLVED_RELEASES_INPUT}/. {RELEASES_DIR}/",
+    ]
 
 
 @dataclass(frozen=True)
@@ -45,6 +56,8 @@ class Promotion:
     smoke_test_after: bool
     # The serving stack's output naming the EndpointConfig it deployed; None without a release.
     requested_endpoint_config: CfnOutput | None = None
+    # Minutes of a shadow test of the release before the deployment; None: no shadow test.
+    shadow_test_minutes: int | None = None
 
 
 class DeliveryPipeline(Construct):
@@ -118,6 +131,7 @@ class DeliveryPipeline(Construct):
         self.approvals: dict[str, pipelines.ManualApprovalStep] = {}
         self.smoke_tests: dict[str, pipelines.CodeBuildStep] = {}
         self.record_deployments: dict[str, pipelines.CodeBuildStep] = {}
+        self.shadow_tests: dict[str, pipelines.CodeBuildStep] = {}
         for promotion in promotions:
             pre: list[pipelines.Step] = []
             if promotion.approval_before:
@@ -130,6 +144,12 @@ class DeliveryPipeline(Construct):
                 )
                 self.approvals[promotion.environment] = approval
                 pre.append(approval)
+            if promotion.shadow_test_minutes is not None:
+                shadow = self._shadow_test_step(promotion, resolved_releases, promotion.shadow_test_minutes)
+                if pre:
+                    shadow.add_step_dependency(pre[-1])
+                self.shadow_tests[promotion.environment] = shadow
+                pre.append(shadow)
             post = self._post_deploy_steps(promotion, resolved_releases)
             self.code_pipeline.add_stage(promotion.stage, pre=pre, post=post)
 
@@ -178,21 +198,47 @@ class DeliveryPipeline(Construct):
                 iam.PolicyStatement(actions=[f"{prefix}:UseConnection"], resources=[source.connection_arn])
             )
 
-    def _post_deploy_steps(self, promotion: Promotion, releases: pipelines.FileSet) -> list[pipelines.Step]:
-        env, role_arn = promotion.environment, promotion.verifier_role_arn
-        # A named role, so the verifier role in the environment's account can trust exactly it.
+    def _check_role(self, promotion: Promotion) -> iam.IRole:
+        """The named role the environment's checks run as (the verifier role trusts exactly it)."""
+        env = promotion.environment
+        existing = self.node.try_find_child(f"DeployCheckRole{env.capitalize()}")
+        if isinstance(existing, iam.Role):
+            return existing
         check_role = iam.Role(
             self,
             f"DeployCheckRole{env.capitalize()}",
             role_name=promotion.check_role_name,
             assumed_by=iam.ServicePrincipal("codebuild.amazonaws.com"),
-            description=f"Runs the checks after the {env} deployment as that environment's deploy-verifier role",
+            description=f"Runs the checks around the {env} deployment as that environment's deploy-verifier role",
         )
-        check_role.add_to_principal_policy(iam.PolicyStatement(actions=["sts:AssumeRole"], resources=[role_arn]))
-        install = [
-            "make .venv/.installed",
-            f"mkdir -p {RELEASES_DIR} && cp -R {RESOLVED_RELEASES_INPUT}/. {RELEASES_DIR}/",
-        ]
+        check_role.add_to_principal_policy(
+            iam.PolicyStatement(actions=["sts:AssumeRole"], resources=[promotion.verifier_role_arn])
+        )
+        return check_role
+
+    def _shadow_test_step(
+        self, promotion: Promotion, releases: pipelines.FileSet, minutes: int
+    ) -> pipelines.CodeBuildStep:
+        """`mlopsctl shadow-test` before the deployment: the release as shadow of the live model.
+
+        A failed comparison exits non-zero, so the stage never deploys and the pipeline's failure
+        notification carries the numbers. The build may run the test plus two endpoint updates.
+        """
+        env = promotion.environment
+        return pipelines.CodeBuildStep(
+            "ShadowTest",
+            input=self.source,
+            additional_inputs={RESOLVED_RELEASES_INPUT: releases},
+            install_commands=_install_commands(),
+            commands=[f"{CLI} shadow-test --env {env} --role-arn {promotion.verifier_role_arn} --skip-without-release"],
+            role=self._check_role(promotion),
+            timeout=Duration.minutes(minutes + _SHADOW_UPDATE_ALLOWANCE_MINUTES),
+        )
+
+    def _post_deploy_steps(self, promotion: Promotion, releases: pipelines.FileSet) -> list[pipelines.Step]:
+        env, role_arn = promotion.environment, promotion.verifier_role_arn
+        check_role = self._check_role(promotion)
+        install = _install_commands()
 
         requested = promotion.requested_endpoint_config
         variables = {REQUESTED_ENDPOINT_CONFIG_VARIABLE: requested} if requested is not None else {}
@@ -278,7 +324,7 @@ class DeliveryPipeline(Construct):
             "Action::kms:ReEncrypt*": "re-encrypting artifacts under the pipeline's artifact key only",
         }
         acknowledge_wildcards(self, {found: f"CDK Pipelines grant: {why}." for found, why in artifact_grants.items()})
-        steps = [*self.smoke_tests.values(), *self.record_deployments.values()]
+        steps = [*self.smoke_tests.values(), *self.record_deployments.values(), *self.shadow_tests.values()]
         projects = [self.code_pipeline.synth_project, self.code_pipeline.self_mutation_project]
         projects += [step.project for step in steps]
         for project in projects:

@@ -10,6 +10,7 @@ replaces them all with one role.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,14 +21,16 @@ from rich.table import Table
 
 import config
 from mlopsctl import cleanup as cleanup_ops
-from mlopsctl import operations, registry, verification
+from mlopsctl import operations, registry, shadow, verification
 from mlopsctl import rollback as rollbacks
 from mlopsctl.aws import session_factory
 from mlopsctl.errors import NothingApproved, OperatorError
 
 app = typer.Typer(
     name="mlopsctl",
-    help="Release control for mlops-delivery: status, compare, approve, reject, rollback, retrain, cleanup.",
+    help=(
+        "Release control for mlops-delivery: status, compare, approve, reject, rollback, retrain, shadow-test, cleanup."
+    ),
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -238,13 +241,28 @@ def status(
 def compare(
     a: Annotated[str | None, typer.Argument(help="Version number or ARN (default: the champion).")] = None,
     b: Annotated[str | None, typer.Argument(help="Version number or ARN (default: newest pending).")] = None,
+    online: Annotated[
+        bool, typer.Option("--online", help="Compare the running shadow variant with production on live traffic.")
+    ] = False,
+    env: Annotated[str | None, typer.Option("--env", help="Environment of the shadow test (with --online).")] = None,
+    minutes: Annotated[int, typer.Option(help="With --online: how many recent minutes to compare.")] = 60,
     profile: Profile = None,
     region: Region = None,
     role_arn: RoleArn = None,
     as_json: AsJson = False,
     cdk_json: Cdk = None,
 ) -> None:
-    """Metrics of two versions side by side, with B - A deltas."""
+    """Metrics of two versions side by side, with B - A deltas; --online: a running shadow test."""
+    if online:
+        if env is None:
+            _fail("compare --online needs --env ENV.", as_json)
+        assert env is not None
+        since = datetime.now(UTC) - timedelta(minutes=minutes)
+        verdict = _run(
+            as_json,
+            lambda: shadow.compare_online(_context(profile, region, role_arn, cdk_json), env, since=since).as_dict(),
+        )
+        return _json(verdict) if as_json else _print_verdict(verdict)
     result = _run(as_json, lambda: operations.compare(_context(profile, region, role_arn, cdk_json), a, b))
     if as_json:
         return _json(result)
@@ -270,6 +288,25 @@ def compare(
             f"B is worse than A on {result['gate_metric']} "
             f"(the build gate tolerates up to {result['allowed_regression']})."
         )
+
+
+def _print_verdict(verdict: dict[str, Any]) -> None:
+    table = Table(title="Shadow vs production on the same live requests")
+    for column in ("metric", "production", "shadow"):
+        table.add_column(column, justify="left" if column == "metric" else "right")
+    for key, label in (
+        ("invocations", "invocations"),
+        ("error_rate_percent", "5XX rate %"),
+        ("p99_latency_ms", "p99 ms"),
+    ):
+        table.add_row(label, str(verdict["production"][key]), str(verdict["shadow"][key]))
+    table.add_row(
+        "prediction disagreement",
+        "",
+        f"{verdict['disagreements']}/{verdict['compared_requests']} ({verdict['disagreement_percent']}%)",
+    )
+    out.print(table)
+    out.print("PASS" if verdict["passed"] else "FAIL: " + "; ".join(verdict["failures"]), markup=False)
 
 
 def _approval(
@@ -510,6 +547,43 @@ def smoke_test(
     out.print(
         f"{result['endpoint_name']}: {result['requests']} requests OK, slowest {result['max_latency_ms']} ms "
         f"(limit {result['limit_ms']:.0f} ms)."
+    )
+
+
+@app.command("shadow-test")
+def shadow_test(
+    env: EnvName,
+    skip_without_release: SkipWithoutRelease = False,
+    poll_seconds: Annotated[float, typer.Option(help="Seconds between endpoint status checks.")] = 30.0,
+    profile: Profile = None,
+    region: Region = None,
+    role_arn: RoleArn = None,
+    as_json: AsJson = False,
+    cdk_json: Cdk = None,
+) -> None:
+    """Before ENV's deployment: run its release as a shadow of the live model, compare, restore."""
+
+    def run() -> dict[str, Any]:
+        def make_ctx() -> operations.Context:
+            return _context(profile, region, role_arn, cdk_json)
+
+        try:
+            make_ctx()
+        except ClientError as error:
+            # The serving stack creates the verifier role with the endpoint: no role, no endpoint yet.
+            if not (skip_without_release and error.operation_name == "AssumeRole"):
+                raise
+            return {"skipped": True, "message": f"{env}: no serving stack yet (first release); nothing to compare."}
+        return shadow.shadow_test(make_ctx, env, poll_seconds=poll_seconds)
+
+    result = _run(as_json, run)
+    if as_json:
+        return _json(result)
+    if result["skipped"]:
+        return out.print(result["message"], markup=False)
+    _print_verdict(result["verdict"])
+    out.print(
+        f"{env}: endpoint restored to {result['restored_endpoint_config']}; the deployment proceeds.", markup=False
     )
 
 

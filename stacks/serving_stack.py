@@ -18,6 +18,8 @@ from constructs.endpoint_autoscaling import EndpointAutoscaling
 from constructs.endpoint_dashboard import EndpointDashboard
 from constructs.operator_role import OperatorReleasePermissions
 from constructs.rollback_alarms import RollbackAlarms
+from constructs.shadow_dashboard import add_shadow_widgets
+from constructs.shadow_test_access import ShadowTestAccess
 
 
 class ServingStack(Stack):
@@ -146,3 +148,20 @@ class ServingStack(Stack):
             endpoint_name=endpoint_name,
             execution_role=self.endpoint.role,
         )
+        if environment.shadow.enabled:
+            ShadowTestAccess(
+                self,
+                "ShadowTestAccess",
+                verifier_role=self.verifier.role,
+                endpoint_name=endpoint_name,
+                execution_role=self.endpoint.role,
+                capture_bucket=artifacts_bucket,
+                capture_prefix=capture_prefix,
+                key=key,
+            )
+            add_shadow_widgets(
+                self.dashboard.dashboard,
+                endpoint_name=endpoint_name,
+                production_variant=names.variant,
+                shadow_variant=names.shadow_variant,
+            )

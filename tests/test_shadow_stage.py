@@ -1,0 +1,131 @@
+"""Shadow test wiring: config, the pipeline step before the deployment, the verifier's access, the dashboard."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import config
+from config import ConfigError
+from tests.conftest import EXAMPLE_RELEASE_ARN, Assembly, cdk_json_context, raw_config, synth
+from tests.test_cicd_stack import buildspec, cicd, project_of, stage, statements_of_role, verifier_arn
+
+PROD_SERVING = "mlops-delivery-prod-serving"
+
+
+@pytest.fixture(scope="module")
+def shadowed(tmp_path_factory: pytest.TempPathFactory) -> Assembly:
+    context = cdk_json_context()
+    context.update({f"release.{env}": EXAMPLE_RELEASE_ARN for env in ("dev", "staging", "prod")})
+    context["mlops.environments.prod.shadow.enabled"] = "true"
+    context["mlops.environments.prod.shadow.duration_minutes"] = "45"
+    return synth(context, tmp_path_factory.mktemp("shadowed"))
+
+
+def _load(raw: dict[str, Any], tmp_path: Path) -> config.AppConfig:
+    return config.load({config.CONTEXT_KEY: raw}, releases_dir=tmp_path)
+
+
+def test_shadow_test_is_off_by_default(tmp_path: Path) -> None:
+    assert not any(env.shadow.enabled for env in _load(raw_config(), tmp_path).environments)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "allowed"),
+    [
+        ("sampling_percent", 0, "a whole number from 1 to 100 percent"),
+        ("duration_minutes", 5, "a whole number from 10 to 360 minutes"),
+        ("max_disagreement_percent", 120, "a number from 0.0 to 100.0"),
+        ("enabled", "yes", "true or false"),
+    ],
+)
+def test_invalid_shadow_settings_fail_with_key_value_and_allowed(
+    tmp_path: Path, key: str, value: Any, allowed: str
+) -> None:
+    raw = raw_config()
+    raw["environments"]["prod"]["shadow"] = {"enabled": True, key: value}
+    with pytest.raises(ConfigError) as error:
+        _load(raw, tmp_path)
+    message = str(error.value)
+    assert f"'mlops.environments.prod.shadow.{key}'" in message and repr(value) in message
+    assert allowed in message or key == "enabled"
+
+
+def test_unknown_shadow_key_is_refused(tmp_path: Path) -> None:
+    raw = raw_config()
+    raw["environments"]["prod"]["shadow"] = {"enabeld": True}
+    with pytest.raises(ConfigError, match=r"mlops\.environments\.prod\.shadow"):
+        _load(raw, tmp_path)
+
+
+def test_shadow_test_runs_after_the_approval_and_before_the_deployment(shadowed: Assembly) -> None:
+    template = cicd(shadowed)
+    prod = stage(template, "Prod")
+    approval = next(a for a in prod if a["ActionTypeId"]["Category"] == "Approval")
+    shadow = next(a for a in prod if a["Name"] == "ShadowTest")
+    deploys = [a for a in prod if a["ActionTypeId"]["Category"] == "Deploy"]
+    assert approval["RunOrder"] < shadow["RunOrder"] < min(a["RunOrder"] for a in deploys)
+    assert buildspec(template, shadow)["phases"]["build"]["commands"] == [
+        f".venv/bin/python -m mlopsctl shadow-test --env prod --role-arn {verifier_arn('prod')} --skip-without-release"
+    ]
+    # 45 minutes of test plus two endpoint updates, within CodeBuild's 36-hour maximum.
+    assert project_of(template, shadow)["Properties"]["TimeoutInMinutes"] == 45 + 90
+    for other in ("Dev", "Staging"):
+        assert "ShadowTest" not in {a["Name"] for a in stage(template, other)}
+
+
+def test_default_config_has_no_shadow_step(assembly: Assembly) -> None:
+    template = cicd(assembly)
+    assert all(a["Name"] != "ShadowTest" for name in ("Dev", "Staging", "Prod") for a in stage(template, name))
+
+
+def _verifier_statements(template: Any) -> dict[str, dict[str, Any]]:
+    (role_id,) = template.find_resources(
+        "AWS::IAM::Role", {"Properties": {"RoleName": "mlops-delivery-prod-deploy-verifier"}}
+    )
+    return {s.get("Sid", json.dumps(s["Action"])): s for s in statements_of_role(template, role_id)}
+
+
+def test_verifier_may_create_only_shadow_named_models_and_configs(shadowed: Assembly) -> None:
+    statements = _verifier_statements(shadowed.template(PROD_SERVING))
+    create = statements["CreateShadowModelAndConfig"]
+    assert sorted(create["Action"]) == ["sagemaker:AddTags", "sagemaker:CreateEndpointConfig", "sagemaker:CreateModel"]
+    resources = json.dumps(create["Resource"])
+    assert ":model/mlops-delivery-prod-shadow-*" in resources
+    assert ":endpoint-config/mlops-delivery-prod-shadow-*" in resources
+    update = statements["SwitchEndpointToShadowAndBack"]
+    assert update["Action"] == "sagemaker:UpdateEndpoint"
+    assert ":endpoint/mlops-delivery-prod" in json.dumps(update["Resource"])
+    pass_role = statements["PassEndpointExecutionRole"]
+    assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
+    assert "Fn::GetAtt" in json.dumps(pass_role["Resource"])
+    assert statements["ReadVariantMetrics"]["Action"] == "cloudwatch:GetMetricData"
+    key = statements["UseEnvironmentKeyForEndpointUpdate"]
+    assert key["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": "true"}}
+    assert "*" not in json.dumps(key["Resource"])
+    assert any("data-capture/prod/*" in json.dumps(s.get("Resource")) for s in statements.values())
+
+
+def test_verifier_without_shadow_test_cannot_change_the_endpoint(assembly: Assembly) -> None:
+    statements = _verifier_statements(assembly.template(PROD_SERVING))
+    actions = json.dumps([s["Action"] for s in statements.values()])
+    assert "UpdateEndpoint" not in actions and "CreateModel" not in actions and "PassRole" not in actions
+
+
+def test_dashboard_shows_both_variants_side_by_side(shadowed: Assembly) -> None:
+    (dashboard,) = shadowed.template(PROD_SERVING).find_resources("AWS::CloudWatch::Dashboard").values()
+    body = json.dumps(dashboard["Properties"]["DashboardBody"])
+    assert "Shadow test: model latency p99" in body and "Shadow test: 5XX errors" in body
+    assert '\\"VariantName\\",\\"Shadow\\"' in body and '\\"VariantName\\",\\"AllTraffic\\"' in body
+
+
+def test_a_shadow_test_on_a_rolling_environment_is_refused(tmp_path: Path) -> None:
+    """SageMaker's rolling deployments exclude endpoints with a shadow variant."""
+    raw = raw_config()
+    raw["environments"]["prod"]["rollout"]["type"] = "ROLLING"
+    raw["environments"]["prod"]["shadow"] = {"enabled": True}
+    with pytest.raises(config.ConfigError, match=r"environments\.prod\.shadow\.enabled.*ROLLING"):
+        config.load({config.CONTEXT_KEY: raw}, releases_dir=tmp_path)
