@@ -9,6 +9,7 @@ from pathlib import Path
 
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
+from cdklabs.cdk_validator_cfnguard import CfnGuardValidator
 
 import config
 from stacks.cicd_stack import CicdStack
@@ -24,8 +25,9 @@ def pinned_cdk_cli_version() -> str:
 
 def build_app(app: cdk.App) -> cdk.App:
     settings = config.load(app.node.get_all_context())
-    # Registered on the App, so it also checks every stack inside the pipeline's stages.
-    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    # Registered on the App, so they also check every stack inside the pipeline's stages:
+    # cdk-nag's AwsSolutions rules and the AWS Control Tower proactive controls (cfn-guard).
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app), CfnGuardValidator())
     stages = {
         environment.name: EnvironmentStage(
             app, environment.name.capitalize(), app_config=settings, environment=environment
