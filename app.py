@@ -9,9 +9,9 @@ from pathlib import Path
 
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
-from cdklabs.cdk_validator_cfnguard import CfnGuardValidator
 
 import config
+from constructs.control_tower import ControlTowerRules
 from stacks.cicd_stack import CicdStack
 from stacks.environment_stage import EnvironmentStage
 
@@ -27,7 +27,7 @@ def build_app(app: cdk.App) -> cdk.App:
     settings = config.load(app.node.get_all_context())
     # Registered on the App, so they also check every stack inside the pipeline's stages:
     # cdk-nag's AwsSolutions rules and the AWS Control Tower proactive controls (cfn-guard).
-    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app), CfnGuardValidator())
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app), ControlTowerRules())
     stages = {
         environment.name: EnvironmentStage(
             app, environment.name.capitalize(), app_config=settings, environment=environment

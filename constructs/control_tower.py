@@ -6,11 +6,70 @@ The validator reports a finding under its plugin name and the guard rule's name;
 
 from __future__ import annotations
 
+import jsii
+from aws_cdk import (
+    IPolicyValidationContext,
+    IPolicyValidationPlugin,
+    PolicyValidationPluginReport,
+    PolicyViolatingResource,
+    PolicyViolation,
+)
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from cdklabs.cdk_validator_cfnguard import CfnGuardValidator
 
 # The name CfnGuardValidator reports under; CDK uses it as the acknowledgement prefix.
 GUARD_PLUGIN = "cdk-validator-cfnguard"
+
+
+@jsii.implements(IPolicyValidationPlugin)
+class ControlTowerRules:
+    """The bundled Control Tower rules (CfnGuardValidator), every finding reported as an error.
+
+    CfnGuardValidator leaves a finding's severity unset. As soon as one of its findings is
+    acknowledged, CDK decides whether the rest still fail from their severities, and an unset
+    one passes: without this, a single acknowledgement would turn every other finding into a
+    message that no longer fails synth (tests/test_app_gates.py proves it fails).
+    """
+
+    def __init__(self) -> None:
+        self._guard = CfnGuardValidator()
+
+    @property
+    def name(self) -> str:
+        return GUARD_PLUGIN
+
+    @property
+    def rule_ids(self) -> list[str] | None:
+        return self._guard.rule_ids
+
+    @property
+    def version(self) -> str | None:
+        return self._guard.version
+
+    def validate(self, context: IPolicyValidationContext) -> PolicyValidationPluginReport:
+        report = self._guard.validate(context)
+        violations = [
+            PolicyViolation(
+                rule_name=violation.rule_name,
+                description=violation.description,
+                fix=violation.fix,
+                rule_metadata=violation.rule_metadata,
+                severity="error",
+                violating_resources=[
+                    PolicyViolatingResource(
+                        locations=resource.locations,
+                        resource_logical_id=resource.resource_logical_id,
+                        template_path=resource.template_path,
+                    )
+                    for resource in violation.violating_resources
+                ],
+            )
+            for violation in report.violations
+        ]
+        return PolicyValidationPluginReport(
+            success=report.success, violations=violations, plugin_version=self._guard.version
+        )
 
 
 def guard_rule(name: str) -> str:

@@ -14,6 +14,7 @@ from aws_cdk import aws_s3 as s3
 
 from config import SourceConfig, SourceKind
 from constructs import Construct, IConstruct
+from constructs.checkov_skips import skip_checkov
 from constructs.control_tower import guard_rule, restrict_grants_to_aws_services
 from constructs.model_registry import ModelRegistry
 from constructs.nag_acknowledgments import acknowledge_wildcards
@@ -376,6 +377,9 @@ class DeliveryPipeline(Construct):
             acknowledge_wildcards(
                 assets, {finding: f"CDK Pipelines assets: {why}." for finding, why in asset_publishing.items()}
             )
+            for policy in assets.node.find_all():
+                if isinstance(policy, iam.CfnPolicy):
+                    skip_checkov(policy, {"CKV_AWS_111": f"CDK Pipelines assets: {asset_publishing['Resource::*']}."})
         acknowledge_wildcards(
             self.synth_role,
             {

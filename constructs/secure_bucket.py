@@ -9,6 +9,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 
 from constructs import Construct
+from constructs.checkov_skips import skip_checkov
 from constructs.control_tower import guard_rule
 
 # CT.S3.PR.9 (Object Lock) is acknowledged on every bucket: Object Lock can never be turned off
@@ -110,6 +111,7 @@ class AccessLogBucket(Construct):
             lifecycle_rules=[s3.LifecycleRule(id="ExpireLogs", expiration=Duration.days(_LOG_RETENTION_DAYS))],
         )
         self_logging = "This is the access-log bucket itself; logging it into itself would loop."
+        skip_checkov(self.bucket, {"CKV_AWS_18": self_logging})
         Validations.of(self.bucket).acknowledge(
             Acknowledgment(id="AwsSolutions-S1", reason=self_logging),
             Acknowledgment(id=guard_rule("s3_bucket_logging_enabled_check"), reason=self_logging),

@@ -18,6 +18,7 @@ from aws_cdk import aws_sqs as sqs
 
 from config import ApprovalMode, RetrainingConfig
 from constructs import Construct
+from constructs.checkov_skips import skip_checkov
 from constructs.control_tower import guard_rule, restrict_grants_to_aws_services
 from constructs.model_registry import ModelRegistry
 from constructs.nag_acknowledgments import acknowledge_wildcards, objects_in
@@ -199,14 +200,26 @@ class StartRetrainingFunction(Construct):
             },
         )
 
-        Validations.of(self.function).acknowledge(
-            Acknowledgment(
-                id=guard_rule("lambda_inside_vpc_check"),
-                reason="The function only calls AWS APIs (SageMaker, S3, CloudWatch) with IAM-signed TLS "
-                "requests and reaches no private network resource; a VPC would add NAT or one interface "
-                "endpoint per API and protect nothing.",
-            )
+        no_vpc = (
+            "The function only calls AWS APIs (SageMaker, S3, CloudWatch) with IAM-signed TLS requests and "
+            "reaches no private network resource; a VPC would add NAT or one interface endpoint per API and "
+            "protect nothing."
         )
+        Validations.of(self.function).acknowledge(
+            Acknowledgment(id=guard_rule("lambda_inside_vpc_check"), reason=no_vpc)
+        )
+        skips = {
+            "CKV_AWS_117": no_vpc,
+            "CKV_AWS_173": "The variables hold resource names and settings, no secrets; Lambda encrypts them at "
+            "rest with its AWS managed key.",
+        }
+        if not retraining.one_trigger_at_a_time:
+            skips["CKV_AWS_115"] = (
+                "retraining.one_trigger_at_a_time is off: triggers may run side by side, the handler's "
+                "deduplication keeps one run per trigger, and reserving concurrency would take it from the "
+                "account's other functions."
+            )
+        skip_checkov(self.function, skips)
         # Lambda sends failed invocations to the queue as this role, so it must encrypt with the key.
         self.queue_key.grant(self.role, "kms:GenerateDataKey", "kms:Decrypt")
         registry.grant_read(self.function)
