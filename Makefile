@@ -13,7 +13,7 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 # Synth never talks to AWS: no instance-metadata probing for credentials or region.
 export AWS_EC2_METADATA_DISABLED := true
 
-.PHONY: help synth synth-example test lint typecheck unit bench clean resolve-release pipeline-definitions local-pipeline
+.PHONY: help synth synth-example checkov test lint typecheck unit bench clean resolve-release pipeline-definitions local-pipeline
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -28,7 +28,7 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-synth: $(VENV)/.installed node_modules/.installed  ## Synthesize every stage offline, gate on cdk-nag and cfn-lint
+synth: $(VENV)/.installed node_modules/.installed  ## Synthesize every stage offline, gate on cdk-nag, Control Tower rules, cfn-lint
 	rm -rf $(CDK_OUT)
 	$(CDK) synth --quiet --output $(CDK_OUT) $(SYNTH_ARGS)
 	$(VENV)/bin/cfn-lint --ignore-checks W3005 -- $$(find $(CDK_OUT) -name '*.template.json' | sort)
@@ -38,6 +38,17 @@ synth: $(VENV)/.installed node_modules/.installed  ## Synthesize every stage off
 EXAMPLE_RELEASE := arn:aws:sagemaker:eu-west-1:222222222222:model-package/mlops-delivery/3
 synth-example:  ## Like synth, with an example release for dev, staging and prod, so the serving stacks appear
 	$(MAKE) synth SYNTH_ARGS="$(foreach env,dev staging prod,-c release.$(env)=$(EXAMPLE_RELEASE))"
+
+# checkov lives in its own venv: ~100 packages that neither the app nor its tests need.
+CHECKOV_VENV := .venv-checkov
+$(CHECKOV_VENV)/.installed: requirements-checkov.txt
+	test -x $(CHECKOV_VENV)/bin/python || python3 -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r requirements-checkov.txt
+	touch $@
+
+checkov: $(CHECKOV_VENV)/.installed  ## checkov on the templates of the last `make synth` (offline; skips are in the templates)
+	test -d $(CDK_OUT) || $(MAKE) synth
+	$(CHECKOV_VENV)/bin/checkov --directory $(CDK_OUT) --framework cloudformation --quiet --compact --skip-download
 
 test: lint typecheck unit  ## ruff, mypy and pytest
 

@@ -11,6 +11,7 @@ import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
 import config
+from constructs.control_tower import ControlTowerRules
 from stacks.cicd_stack import CicdStack
 from stacks.environment_stage import EnvironmentStage
 
@@ -24,8 +25,9 @@ def pinned_cdk_cli_version() -> str:
 
 def build_app(app: cdk.App) -> cdk.App:
     settings = config.load(app.node.get_all_context())
-    # Registered on the App, so it also checks every stack inside the pipeline's stages.
-    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    # Registered on the App, so they also check every stack inside the pipeline's stages:
+    # cdk-nag's AwsSolutions rules and the AWS Control Tower proactive controls (cfn-guard).
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app), ControlTowerRules())
     stages = {
         environment.name: EnvironmentStage(
             app, environment.name.capitalize(), app_config=settings, environment=environment

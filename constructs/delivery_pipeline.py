@@ -14,6 +14,8 @@ from aws_cdk import aws_s3 as s3
 
 from config import SourceConfig, SourceKind
 from constructs import Construct, IConstruct
+from constructs.checkov_skips import skip_checkov
+from constructs.control_tower import guard_rule, restrict_grants_to_aws_services
 from constructs.model_registry import ModelRegistry
 from constructs.nag_acknowledgments import acknowledge_wildcards
 
@@ -29,6 +31,9 @@ REQUESTED_ENDPOINT_CONFIG_VARIABLE = "REQUESTED_ENDPOINT_CONFIG"
 
 # Pinned runtimes, so an image update cannot change the Python or Node that builds the app
 # (Python as in pyproject.toml; Node 22 because the CDK's jsii runtime no longer supports 20).
+# The pipeline's artifact bucket: how long replaced artifacts and unfinished uploads are kept, in days.
+_ARTIFACT_NONCURRENT_DAYS = 30
+_ABORT_UPLOAD_DAYS = 7
 _RUNTIMES = {"phases": {"install": {"runtime-versions": {"python": "3.11", "nodejs": "22"}}}}
 # A shadow test updates the endpoint twice (to the shadow config and back), waits for capture
 # files and CloudWatch datapoints, and installs the CLI: time on top of its duration.
@@ -157,6 +162,7 @@ class DeliveryPipeline(Construct):
         self.pipeline: codepipeline.Pipeline = self.code_pipeline.pipeline
         self._allow_connection(source)
         self._log_artifact_access(access_logs)
+        self._keep_artifacts_like_our_buckets()
         self._acknowledge_generated_grants(registry)
         if not cross_account_keys:
             Validations.of(self).acknowledge(
@@ -296,6 +302,49 @@ class DeliveryPipeline(Construct):
             )
         )
 
+    def _keep_artifacts_like_our_buckets(self) -> None:
+        """The artifact bucket CDK Pipelines creates, versioned and expired like our own buckets."""
+        bucket = self.pipeline.artifact_bucket
+        cfn = bucket.node.default_child
+        assert isinstance(cfn, s3.CfnBucket)
+        cfn.versioning_configuration = s3.CfnBucket.VersioningConfigurationProperty(status="Enabled")
+        cfn.lifecycle_configuration = s3.CfnBucket.LifecycleConfigurationProperty(
+            rules=[
+                s3.CfnBucket.RuleProperty(
+                    id="ExpireOldVersionsAndUploads",
+                    status="Enabled",
+                    noncurrent_version_expiration=s3.CfnBucket.NoncurrentVersionExpirationProperty(
+                        noncurrent_days=_ARTIFACT_NONCURRENT_DAYS
+                    ),
+                    abort_incomplete_multipart_upload=s3.CfnBucket.AbortIncompleteMultipartUploadProperty(
+                        days_after_initiation=_ABORT_UPLOAD_DAYS
+                    ),
+                )
+            ]
+        )
+        if bucket.encryption_key is not None:
+            restrict_grants_to_aws_services(bucket.encryption_key)
+        Validations.of(bucket).acknowledge(
+            Acknowledgment(
+                id=guard_rule("s3_bucket_object_lock_enabled_check"),
+                reason="Build artifacts are versioned and expire; Object Lock, which S3 never lets a bucket "
+                "turn off again, would keep every build's output forever.",
+            ),
+            Acknowledgment(
+                id=guard_rule("s3_event_notifications_enabled_check"),
+                reason="Only CodePipeline reads its artifacts, by key; S3 events would go unread.",
+            ),
+        )
+        # Every CodeBuild project of the pipeline; CloudWatch Logs is on unless LogsConfig turns it
+        # off (CodeBuild API reference, CloudWatchLogsConfig: status defaults to ENABLED).
+        Validations.of(self).acknowledge(
+            Acknowledgment(
+                id=guard_rule("codebuild_project_logging_enabled_check"),
+                reason="CodeBuild logs every build to CloudWatch Logs under /aws/codebuild/<project> when "
+                "LogsConfig is absent; the rule only asks for the setting to be written out.",
+            )
+        )
+
     def _acknowledge_generated_grants(self, registry: ModelRegistry) -> None:
         """cdk-nag IAM5 findings on the grants CDK Pipelines writes itself, each with its reason.
 
@@ -374,6 +423,9 @@ class DeliveryPipeline(Construct):
             acknowledge_wildcards(
                 assets, {finding: f"CDK Pipelines assets: {why}." for finding, why in asset_publishing.items()}
             )
+            for policy in assets.node.find_all():
+                if isinstance(policy, iam.CfnPolicy):
+                    skip_checkov(policy, {"CKV_AWS_111": f"CDK Pipelines assets: {asset_publishing['Resource::*']}."})
         acknowledge_wildcards(
             self.synth_role,
             {

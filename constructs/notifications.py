@@ -12,6 +12,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 
 from constructs import Construct
+from constructs.control_tower import restrict_grants_to_aws_services
 
 CLOUDWATCH = "cloudwatch.amazonaws.com"
 EVENTBRIDGE = "events.amazonaws.com"
@@ -53,6 +54,7 @@ class Notifications(Construct):
             removal_policy=removal_policy,
             pending_window=Duration.days(30),
         )
+        restrict_grants_to_aws_services(self.key)
         encrypt = ["kms:Decrypt", "kms:GenerateDataKey*"]
         # CloudWatch passes the alarm as aws:SourceArn to KMS too (CloudWatch user guide,
         # "Confused deputy prevention").

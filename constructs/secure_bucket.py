@@ -9,6 +9,17 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 
 from constructs import Construct
+from constructs.checkov_skips import skip_checkov
+from constructs.control_tower import guard_rule
+
+# CT.S3.PR.9 (Object Lock) is acknowledged on every bucket: Object Lock can never be turned off
+# again (S3 user guide, "Configuring S3 Object Lock"), and these buckets are versioned with
+# lifecycle expiry instead. WORM retention is a compliance decision for the operator.
+_NO_OBJECT_LOCK = (
+    "Versioned with lifecycle expiry instead of Object Lock, which S3 never lets a bucket turn off again; "
+    "WORM retention is a compliance choice for the operator, not a default."
+)
+_NO_EVENTS = "Nothing reacts to objects written here: the pipelines read them by key, so S3 events would go unread."
 
 # Lifecycle and retention periods, in days.
 _NONCURRENT_DAYS = 90
@@ -72,10 +83,16 @@ class SecureBucket(Construct):
                 )
             ],
         )
+        acknowledgments = [Acknowledgment(id=guard_rule("s3_bucket_object_lock_enabled_check"), reason=_NO_OBJECT_LOCK)]
         if event_bridge:
             cfn = self.bucket.node.default_child
             assert isinstance(cfn, s3.CfnBucket)
             cfn.add_property_override("NotificationConfiguration.EventBridgeConfiguration.EventBridgeEnabled", True)
+        else:
+            acknowledgments.append(
+                Acknowledgment(id=guard_rule("s3_event_notifications_enabled_check"), reason=_NO_EVENTS)
+            )
+        Validations.of(self.bucket).acknowledge(*acknowledgments)
 
 
 class AccessLogBucket(Construct):
@@ -93,9 +110,23 @@ class AccessLogBucket(Construct):
             removal_policy=removal_policy,
             lifecycle_rules=[s3.LifecycleRule(id="ExpireLogs", expiration=Duration.days(_LOG_RETENTION_DAYS))],
         )
+        self_logging = "This is the access-log bucket itself; logging it into itself would loop."
+        skip_checkov(self.bucket, {"CKV_AWS_18": self_logging})
         Validations.of(self.bucket).acknowledge(
+            Acknowledgment(id="AwsSolutions-S1", reason=self_logging),
+            Acknowledgment(id=guard_rule("s3_bucket_logging_enabled_check"), reason=self_logging),
             Acknowledgment(
-                id="AwsSolutions-S1",
-                reason="This is the access-log bucket itself; logging it into itself would loop.",
-            )
+                id=guard_rule("s3_bucket_default_encryption_kms_check"),
+                reason="S3 server access logs are delivered only to buckets whose default encryption is SSE-S3 "
+                "(S3 user guide, 'Enabling Amazon S3 server access logging').",
+            ),
+            Acknowledgment(
+                id=guard_rule("s3_bucket_object_lock_enabled_check"),
+                reason="A bucket with Object Lock cannot be a destination of server access logs "
+                "(S3 user guide, 'Configuring S3 Object Lock').",
+            ),
+            Acknowledgment(
+                id=guard_rule("s3_event_notifications_enabled_check"),
+                reason="Nothing reacts to log objects; they are read when an access is investigated.",
+            ),
         )

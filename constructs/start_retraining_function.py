@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from aws_cdk import Acknowledgment, Duration, RemovalPolicies, RemovalPolicy, Stack, Validations
+from aws_cdk import Acknowledgment, ArnFormat, Duration, RemovalPolicies, RemovalPolicy, Stack, Validations
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_iam as iam
@@ -19,6 +19,8 @@ from aws_cdk import aws_sqs as sqs
 import retraining_request
 from config import ApprovalMode, RetrainingConfig
 from constructs import Construct
+from constructs.checkov_skips import skip_checkov
+from constructs.control_tower import guard_rule, restrict_grants_to_aws_services
 from constructs.model_registry import ModelRegistry
 from constructs.nag_acknowledgments import acknowledge_wildcards, objects_in
 from pipeline_steps import model_build_pipeline as builder
@@ -80,11 +82,12 @@ class StartRetrainingFunction(Construct):
         self.queue_key = kms.Key(
             self,
             "DeadLetterKey",
-            description="Encrypts the start-retraining dead-letter queue",
+            description="Encrypts the start-retraining dead-letter queue and log group",
             enable_key_rotation=True,
             removal_policy=removal_policy,
             pending_window=Duration.days(7),
         )
+        restrict_grants_to_aws_services(self.queue_key)
         # EventBridge writes undeliverable events to the queue and must encrypt them with this key.
         self.queue_key.add_to_resource_policy(
             iam.PolicyStatement(
@@ -111,11 +114,41 @@ class StartRetrainingFunction(Construct):
                 id="AwsSolutions-SQS3",
                 reason="This queue is the dead-letter queue of the function and of the retraining rules; "
                 "a dead-letter queue of its own would only move the same messages one step further.",
-            )
+            ),
+            Acknowledgment(
+                id=guard_rule("sqs_dlq_check"),
+                reason="This queue is itself the dead-letter queue (see AwsSolutions-SQS3); its alarm pages "
+                "an operator, who redrives or drops the messages.",
+            ),
         )
 
         self.log_group = logs.LogGroup(
-            self, "Logs", retention=logs.RetentionDays.ONE_YEAR, removal_policy=removal_policy
+            self,
+            "Logs",
+            retention=logs.RetentionDays.ONE_YEAR,
+            encryption_key=self.queue_key,
+            removal_policy=removal_policy,
+        )
+        # CloudWatch Logs encrypts with the key as its regional service principal, bound to this
+        # account's log groups by the encryption context (CloudWatch Logs user guide, "Encrypt log
+        # data in CloudWatch Logs using AWS KMS"). The group's own ARN would make a dependency cycle.
+        self.queue_key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowCloudWatchLogsToEncryptThisAccountsLogGroups",
+                principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
+                actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+                resources=["*"],
+                conditions={
+                    "ArnLike": {
+                        "kms:EncryptionContext:aws:logs:arn": stack.format_arn(
+                            service="logs",
+                            resource="log-group",
+                            resource_name="*",
+                            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                        )
+                    }
+                },
+            )
         )
         # Own role rather than the AWSLambdaBasicExecutionRole managed policy: logs to this group only.
         self.role = iam.Role(
@@ -172,6 +205,26 @@ class StartRetrainingFunction(Construct):
             },
         )
 
+        no_vpc = (
+            "The function only calls AWS APIs (SageMaker, S3, CloudWatch) with IAM-signed TLS requests and "
+            "reaches no private network resource; a VPC would add NAT or one interface endpoint per API and "
+            "protect nothing."
+        )
+        Validations.of(self.function).acknowledge(
+            Acknowledgment(id=guard_rule("lambda_inside_vpc_check"), reason=no_vpc)
+        )
+        skips = {
+            "CKV_AWS_117": no_vpc,
+            "CKV_AWS_173": "The variables hold resource names and settings, no secrets; Lambda encrypts them at "
+            "rest with its AWS managed key.",
+        }
+        if not retraining.one_trigger_at_a_time:
+            skips["CKV_AWS_115"] = (
+                "retraining.one_trigger_at_a_time is off: triggers may run side by side, the handler's "
+                "deduplication keeps one run per trigger, and reserving concurrency would take it from the "
+                "account's other functions."
+            )
+        skip_checkov(self.function, skips)
         # Lambda sends failed invocations to the queue as this role, so it must encrypt with the key.
         self.queue_key.grant(self.role, "kms:GenerateDataKey", "kms:Decrypt")
         registry.grant_read(self.function)

@@ -29,7 +29,7 @@ def main(argv: list[str]) -> int:
         print(f"No stacks found in {assembly}", file=sys.stderr)
         return 1
     width = max(len(name) for name, _, _ in rows)
-    print(f"\nSynthesized {len(rows)} stacks (cdk-nag and cfn-lint clean):")
+    print(f"\nSynthesized {len(rows)} stacks (cdk-nag, Control Tower rules and cfn-lint clean):")
     for name, environment, template in rows:
         print(f"  {name:<{width}}  {environment:<32}  {template}")
     if not any(name.endswith("-serving") for name, _, _ in rows):

@@ -13,6 +13,7 @@ from aws_cdk import aws_kms as kms
 from config import AwsTarget
 from constructs import Construct
 from constructs.approval_event_forwarder import ApprovalEventForwarder
+from constructs.control_tower import restrict_grants_to_aws_services
 from constructs.model_registry import ModelRegistry
 from constructs.notifications import Notifications
 from constructs.operator_role import OperatorAccess, OperatorRole
@@ -60,6 +61,7 @@ class StorageStack(Stack):
             removal_policy=removal_policy,
             pending_window=Duration.days(30),
         )
+        restrict_grants_to_aws_services(self.key)
         self.access_logs = AccessLogBucket(self, "AccessLogs", removal_policy=removal_policy).bucket
         self.data_bucket = SecureBucket(
             self,

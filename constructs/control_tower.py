@@ -1,0 +1,96 @@
+"""What the AWS Control Tower proactive controls (cfn-guard, checked at synth) ask of our resources.
+
+The validator reports a finding under its plugin name and the guard rule's name; CDK's
+`Validations.of(scope).acknowledge` takes that id, `guard_rule` spells it.
+"""
+
+from __future__ import annotations
+
+import jsii
+from aws_cdk import (
+    IPolicyValidationContext,
+    IPolicyValidationPlugin,
+    PolicyValidationPluginReport,
+    PolicyViolatingResource,
+    PolicyViolation,
+)
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from cdklabs.cdk_validator_cfnguard import CfnGuardValidator
+
+# The name CfnGuardValidator reports under; CDK uses it as the acknowledgement prefix.
+GUARD_PLUGIN = "cdk-validator-cfnguard"
+
+
+@jsii.implements(IPolicyValidationPlugin)
+class ControlTowerRules:
+    """The bundled Control Tower rules (CfnGuardValidator), every finding reported as an error.
+
+    CfnGuardValidator leaves a finding's severity unset. As soon as one of its findings is
+    acknowledged, CDK decides whether the rest still fail from their severities, and an unset
+    one passes: without this, a single acknowledgement would turn every other finding into a
+    message that no longer fails synth (tests/test_app_gates.py proves it fails).
+    """
+
+    def __init__(self) -> None:
+        self._guard = CfnGuardValidator()
+
+    @property
+    def name(self) -> str:
+        return GUARD_PLUGIN
+
+    @property
+    def rule_ids(self) -> list[str] | None:
+        return self._guard.rule_ids
+
+    @property
+    def version(self) -> str | None:
+        return self._guard.version
+
+    def validate(self, context: IPolicyValidationContext) -> PolicyValidationPluginReport:
+        report = self._guard.validate(context)
+        violations = [
+            PolicyViolation(
+                rule_name=violation.rule_name,
+                description=violation.description,
+                fix=violation.fix,
+                rule_metadata=violation.rule_metadata,
+                severity="error",
+                violating_resources=[
+                    PolicyViolatingResource(
+                        locations=resource.locations,
+                        resource_logical_id=resource.resource_logical_id,
+                        template_path=resource.template_path,
+                    )
+                    for resource in violation.violating_resources
+                ],
+            )
+            for violation in report.violations
+        ]
+        return PolicyValidationPluginReport(
+            success=report.success, violations=violations, plugin_version=self._guard.version
+        )
+
+
+def guard_rule(name: str) -> str:
+    """The acknowledgement id of a guard rule, e.g. `s3_bucket_object_lock_enabled_check`."""
+    return f"{GUARD_PLUGIN}::{name}"
+
+
+def restrict_grants_to_aws_services(key: kms.IKey) -> None:
+    """CT.KMS.PR.3: only AWS services acting for a principal may create grants on `key`.
+
+    SageMaker, Lambda and the other integrated services create their grants with
+    kms:GrantIsForAWSResource true (AWS KMS developer guide, "kms:GrantIsForAWSResource");
+    nothing in this app creates a grant directly.
+    """
+    key.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid="DenyGrantsExceptForAwsServices",
+            effect=iam.Effect.DENY,
+            principals=[iam.AnyPrincipal()],
+            actions=["kms:CreateGrant"],
+            resources=["*"],
+            conditions={"BoolIfExists": {"kms:GrantIsForAWSResource": "false", "aws:PrincipalIsAWSService": "false"}},
+        )
+    )
