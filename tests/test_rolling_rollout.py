@@ -99,6 +99,8 @@ def test_an_instance_batch_outside_5_to_50_percent_of_the_fleet_is_refused(
 ) -> None:
     raw = rolling(rolling_batch_type="INSTANCE_COUNT", rolling_batch_size=batch, max_execution_timeout_minutes=480)
     raw["environments"]["prod"]["endpoint"]["instance_count"] = count
+    # A fixed fleet: with autoscaling the batch is checked against min_instances instead (next test).
+    raw["environments"]["prod"]["endpoint"]["autoscaling"] = {"enabled": False}
     message = refused(raw, tmp_path)
     assert f"'mlops.environments.prod.rollout.rolling_batch_size': got {batch}" in message
     assert f"{allowed} instances, 5% to 50% of mlops.environments.prod.endpoint.instance_count={count}" in message
@@ -244,3 +246,10 @@ def test_a_rolling_environment_synthesizes_the_rolling_policy_and_no_blue_green_
     alarms = [alarm["AlarmName"] for alarm in deployment["AutoRollbackConfiguration"]["Alarms"]]
     assert 1 <= len(alarms) <= 10 and all(name.startswith("mlops-delivery-prod-rollback-") for name in alarms)
     assert_fits_sagemaker(deployment)
+
+
+def test_with_autoscaling_an_instance_batch_is_checked_against_the_smallest_fleet(tmp_path: Path) -> None:
+    """A rolling update may start when autoscaling has shrunk the fleet to min_instances."""
+    raw = rolling(rolling_batch_type="INSTANCE_COUNT", rolling_batch_size=3, max_execution_timeout_minutes=480)
+    message = refused(raw, tmp_path)
+    assert "from 1 to 2 instances, 5% to 50% of mlops.environments.prod.endpoint.autoscaling.min_instances=4" in message
