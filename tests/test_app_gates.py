@@ -14,7 +14,6 @@ import pytest
 
 from tests.conftest import ROOT, Assembly, cdk_json_context, synth
 
-
 EXPECTED_STACKS = {
     "mlops-delivery-toolchain-cicd",
     *(f"mlops-delivery-{env}-{unit}" for env in ("dev", "staging", "prod") for unit in ("storage", "serving")),
