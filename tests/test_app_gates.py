@@ -100,8 +100,12 @@ def test_synth_opens_no_connection_needs_no_credentials_and_ignores_the_clock(
     covers is the Python side (app, config, SDK-generated definitions, boto3 if anything called it).
     """
 
+    attempts: list[Any] = []
+
     def refuse(_socket: socket.socket, address: Any) -> None:
-        raise AssertionError(f"synth opened a connection to {address}")
+        # Recorded as well as refused: botocore would turn the error into a retryable one.
+        attempts.append(address)
+        raise ConnectionRefusedError(f"synth opened a connection to {address}")
 
     monkeypatch.setattr(socket.socket, "connect", refuse)
     monkeypatch.setattr(socket.socket, "connect_ex", refuse)
@@ -120,4 +124,5 @@ def test_synth_opens_no_connection_needs_no_credentials_and_ignores_the_clock(
     finally:
         monkeypatch.undo()
         time.tzset()
+    assert attempts == []
     assert first.templates == second.templates
