@@ -42,8 +42,12 @@ if [[ "$mode" != --commands-only ]]; then
   timed "pip install, warm cache" pip_install "$work/venv-warm"
   timed "npm ci, cold cache" npm_install "$work/npm-cold"
   timed "npm ci, warm cache" npm_install "$work/npm-warm"
-  figures+=("$(printf '%-44s %7s\n' "pip cache size" "$(du -sh "$PIP_CACHE_DIR" | cut -f1)")")
-  figures+=("$(printf '%-44s %7s\n' "npm cache size" "$(du -sh "$npm_config_cache" | cut -f1)")")
+  for cache in "$PIP_CACHE_DIR" "$npm_config_cache"; do
+    figures+=("$(printf '%-44s %7s\n' "size of $(basename "$cache")" "$(du -sh "$cache" 2>/dev/null | cut -f1 || echo none)")")
+  done
+  # Wheels from a local index or find-links are never downloaded, so there is nothing to cache:
+  # the cold and warm figures then differ only by machine load.
+  figures+=("pip sources: $("$python" -m pip config list 2>/dev/null | grep -E 'index-url|find-links' | tr '\n' ' ')")
   unset PIP_CACHE_DIR npm_config_cache
 fi
 if [[ "$mode" != --installs-only ]]; then
