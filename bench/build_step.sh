@@ -47,7 +47,7 @@ if [[ "$mode" != --commands-only ]]; then
   done
   # Wheels from a local index or find-links are never downloaded, so there is nothing to cache:
   # the cold and warm figures then differ only by machine load.
-  figures+=("pip sources: $("$python" -m pip config list 2>/dev/null | grep -E 'index-url|find-links' | tr '\n' ' ')")
+  figures+=("pip sources: $("$python" -m pip config list 2>/dev/null | grep -E 'index-url|find-links' | tr '\n' ' ' || true)")
   unset PIP_CACHE_DIR npm_config_cache
 fi
 if [[ "$mode" != --installs-only ]]; then
