@@ -13,7 +13,7 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 # Synth never talks to AWS: no instance-metadata probing for credentials or region.
 export AWS_EC2_METADATA_DISABLED := true
 
-.PHONY: help synth synth-example checkov test lint typecheck unit bench clean resolve-release pipeline-definitions local-pipeline
+.PHONY: help synth synth-example checkov test lint typecheck unit test-unit test-template test-slow bench bench-build-step clean resolve-release pipeline-definitions local-pipeline
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -50,20 +50,39 @@ checkov: $(CHECKOV_VENV)/.installed  ## checkov on the templates of the last `ma
 	test -d $(CDK_OUT) || $(MAKE) synth
 	$(CHECKOV_VENV)/bin/checkov --directory $(CDK_OUT) --framework cloudformation --quiet --compact --skip-download
 
-test: lint typecheck unit  ## ruff, mypy and pytest
+test: lint typecheck unit  ## ruff, mypy and every pytest tier, in parallel
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
+# The Lambda's modules import each other as top-level modules, as on Lambda: a run of their own
+# with their folder on the search path.
 typecheck: $(VENV)/.installed
 	$(VENV)/bin/mypy
+	MYPYPATH=lambda/start_retraining $(VENV)/bin/mypy lambda/start_retraining
+
+# One xdist worker per core; each worker synthesizes the session's app once.
+PYTEST_WORKERS ?= auto
+PYTEST := $(VENV)/bin/pytest -p no:cacheprovider -n $(PYTEST_WORKERS)
 
 unit: $(VENV)/.installed node_modules/.installed
-	$(VENV)/bin/pytest
+	$(PYTEST)
+
+test-unit: $(VENV)/.installed  ## Tests that synthesize nothing (seconds)
+	$(PYTEST) -m "not template and not slow"
+
+test-template: $(VENV)/.installed node_modules/.installed  ## Tests on synthesized CloudFormation templates
+	$(PYTEST) -m template
+
+test-slow: $(VENV)/.installed node_modules/.installed  ## SDK regeneration of the pipeline definitions, app.py as a subprocess
+	$(PYTEST) -m slow
 
 bench: $(VENV)/.installed node_modules/.installed  ## Time a full synth against a one-bucket app
 	bash bench/synth.sh
+
+bench-build-step:  ## Time the pipeline's build step: cold and warm installs, then its commands
+	bash bench/build_step.sh
 
 ENV ?= dev
 resolve-release: $(VENV)/.installed  ## Write releases/ENV.json (default dev): the latest Approved version (needs AWS credentials)

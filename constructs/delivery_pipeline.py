@@ -31,10 +31,16 @@ REQUESTED_ENDPOINT_CONFIG_VARIABLE = "REQUESTED_ENDPOINT_CONFIG"
 
 # Pinned runtimes, so an image update cannot change the Python or Node that builds the app
 # (Python as in pyproject.toml; Node 22 because the CDK's jsii runtime no longer supports 20).
+_RUNTIMES = {"install": {"runtime-versions": {"python": "3.11", "nodejs": "22"}}}
+# pip's and npm's download caches (CodeBuild's images build as root) kept on the build host
+# between runs: LOCAL_CUSTOM_CACHE caches the buildspec's `cache: paths`, and "/**/*" is what
+# makes a path mean the whole directory (CodeBuild user guide, "Local caching"). The cache is
+# best effort: a build on a cold host downloads, the same pinned versions, as before.
+DOWNLOAD_CACHE_PATHS = ("/root/.cache/pip/**/*", "/root/.npm/**/*")
+_BUILD_SPEC = {"phases": _RUNTIMES, "cache": {"paths": list(DOWNLOAD_CACHE_PATHS)}}
 # The pipeline's artifact bucket: how long replaced artifacts and unfinished uploads are kept, in days.
 _ARTIFACT_NONCURRENT_DAYS = 30
 _ABORT_UPLOAD_DAYS = 7
-_RUNTIMES = {"phases": {"install": {"runtime-versions": {"python": "3.11", "nodejs": "22"}}}}
 # A shadow test updates the endpoint twice (to the shadow config and back), waits for capture
 # files and CloudWatch datapoints, and installs the CLI: time on top of its duration.
 _SHADOW_UPDATE_ALLOWANCE_MINUTES = 90
@@ -129,7 +135,8 @@ class DeliveryPipeline(Construct):
             publish_assets_in_parallel=False,
             code_build_defaults=pipelines.CodeBuildOptions(
                 build_environment=codebuild.BuildEnvironment(build_image=codebuild.LinuxBuildImage.AMAZON_LINUX_2_5),
-                partial_build_spec=codebuild.BuildSpec.from_object(_RUNTIMES),
+                partial_build_spec=codebuild.BuildSpec.from_object(_BUILD_SPEC),
+                cache=codebuild.Cache.local(codebuild.LocalCacheMode.CUSTOM),
             ),
         )
 

@@ -172,7 +172,7 @@ class StartRetrainingFunction(Construct):
             runtime=lambda_.Runtime.PYTHON_3_14,
             architecture=lambda_.Architecture.ARM_64,
             handler="start_retraining.lambda_handler",
-            code=lambda_.Code.from_asset(str(ASSET_DIR), exclude=["__pycache__", "*.pyc"]),
+            code=lambda_.Code.from_asset(str(ASSET_DIR), exclude=["__pycache__", "*.pyc", ".mypy_cache"]),
             layers=[powertools],
             role=self.role,
             log_group=self.log_group,

@@ -30,6 +30,26 @@ os.environ.pop("AWS_PROFILE", None)
 EXAMPLE_RELEASE_ARN = "arn:aws:sagemaker:eu-west-1:222222222222:model-package/mlops-delivery/3"
 
 
+# Modules whose every test synthesizes stacks of its own; elsewhere a test that asks for the
+# session assembly is marked `template` by the hook below.
+_TEMPLATE_MODULES = {
+    "test_app_gates",
+    "test_cicd_stack",
+    "test_model_build_stack",
+    "test_retraining_stack",
+    "test_serving_stack",
+    "test_storage_stack",
+    "test_release_verification_template",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        uses_assembly = "assembly" in getattr(item, "fixturenames", ())
+        if (uses_assembly or item.path.stem in _TEMPLATE_MODULES) and not item.get_closest_marker("slow"):
+            item.add_marker(pytest.mark.template)
+
+
 def cdk_json_context() -> dict[str, Any]:
     """The context block of the real cdk.json, so tests see what `cdk synth` sees."""
     return dict(json.loads((ROOT / "cdk.json").read_text())["context"])

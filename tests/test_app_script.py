@@ -14,6 +14,9 @@ import pytest
 
 from tests.conftest import ROOT, Assembly, cdk_json_context
 
+# Each test runs app.py in a fresh interpreter: imports and a synth of its own.
+pytestmark = pytest.mark.slow
+
 
 def _run_app_py(context: dict[str, object], outdir: Path) -> subprocess.CompletedProcess[str]:
     """What `cdk synth` runs: app.py as a script, context and output directory from the CLI's variables."""

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match
 
-from tests.conftest import Assembly, cdk_json_context, raw_config, synth
+from tests.conftest import ROOT, Assembly, cdk_json_context, raw_config, synth
 from tests.support import as_list, assert_topic_admits_only_this_accounts_publishers
 
 CICD = "mlops-delivery-toolchain-cicd"
@@ -104,6 +104,27 @@ def test_synth_runs_what_developers_run_in_order(assembly: Assembly) -> None:
     assert spec["artifacts"]["secondary-artifacts"][synth_action["OutputArtifacts"][0]["Name"]]["base-directory"] == (
         "cdk.out"
     )
+
+
+def test_every_step_that_installs_keeps_pips_and_npms_downloads_on_the_build_host(assembly: Assembly) -> None:
+    """A local custom cache of pip's and npm's download directories, in every project that runs `make`."""
+    template = cicd(assembly)
+    installing = {
+        logical_id: project
+        for logical_id, project in template.find_resources("AWS::CodeBuild::Project").items()
+        if "make .venv/.installed" in project["Properties"]["Source"]["BuildSpec"]
+    }
+    # The synth step and, per environment, its record-deployment step at least.
+    assert len(installing) >= 4, sorted(installing)
+    for logical_id, project in installing.items():
+        # CloudFormation's ProjectCache: LOCAL with the custom mode caches the buildspec's paths.
+        assert project["Properties"]["Cache"] == {"Type": "LOCAL", "Modes": ["LOCAL_CUSTOM_CACHE"]}, logical_id
+        spec = json.loads(project["Properties"]["Source"]["BuildSpec"])
+        # pip's and npm's default cache directories for root, whole directories ("/**/*").
+        assert spec["cache"]["paths"] == ["/root/.cache/pip/**/*", "/root/.npm/**/*"], logical_id
+    # The installs use those caches: nothing turns them off.
+    makefile = (ROOT / "Makefile").read_text()
+    assert "--no-cache-dir" not in makefile and "--cache " not in makefile
 
 
 def test_every_stage_deploys_the_one_synthesized_assembly(assembly: Assembly) -> None:

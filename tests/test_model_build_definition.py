@@ -57,6 +57,7 @@ def references(node: Any) -> set[str]:
     return found
 
 
+@pytest.mark.slow
 def test_checked_in_definition_is_current() -> None:
     """Regenerates with the SDK (offline) and compares: edit cdk.json or a builder -> make pipeline-definitions."""
     settings = builder.settings_from_config(config.load_cdk_json(ROOT / "cdk.json"))
@@ -148,6 +149,7 @@ def test_training_uses_spot_with_checkpoints_and_writes_models_prefix(definition
     assert train["HyperParameters"] == {"max_depth": "4", "eta": "0.2", "subsample": "0.9", "num_round": "100"}
 
 
+@pytest.mark.slow
 def test_spot_training_can_be_turned_off() -> None:
     settings = builder.settings_from_config(
         config.load_cdk_json(ROOT / "cdk.json", {"mlops.model_build.use_spot_training": "false"})

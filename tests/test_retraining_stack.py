@@ -92,7 +92,7 @@ def test_manual_rule_matches_the_contract_source_and_detail_type(template: Any) 
     assert_function_target_with_retry_and_dlq(rule)
 
 
-def test_code_push_does_not_retrain(template: Any) -> None:
+def test_no_rule_routes_code_events_to_the_function(template: Any) -> None:
     """No rule routes code events (CodeCommit, CodePipeline, CodeBuild) to the function."""
     for logical_id, rule in rules(template).items():
         sources = rule["Properties"].get("EventPattern", {}).get("source", [])

@@ -526,6 +526,7 @@ def test_model_monitor_option_feeds_the_same_drift_alarm_prefix(tmp_path: Path) 
         }
 
 
+@pytest.mark.slow
 def test_checked_in_drift_check_definition_is_current() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "pipeline_steps.drift_check_pipeline", "--check"],

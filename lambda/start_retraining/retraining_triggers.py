@@ -106,7 +106,7 @@ class _AlarmDetail(BaseModel):
 
 
 class _AlarmEvent(EventBridgeModel):
-    detail: _AlarmDetail  # type: ignore[assignment]
+    detail: _AlarmDetail
 
 
 class _ManualDetail(BaseModel):
@@ -126,7 +126,7 @@ class _ManualDetail(BaseModel):
 
 
 class _ManualEvent(EventBridgeModel):
-    detail: _ManualDetail  # type: ignore[assignment]
+    detail: _ManualDetail
 
 
 def _envelope(event: Any) -> tuple[str, str]:
