@@ -46,8 +46,12 @@ def shadow_config_request(
     model_name: str,
     sampling_percent: int,
     tags: list[dict[str, str]],
+    instance_count: int | None = None,
 ) -> dict[str, Any]:
     """CreateEndpointConfig: the live production variant unchanged plus the candidate as shadow.
+
+    `instance_count` (the live DesiredInstanceCount) replaces the live config's starting count, so
+    the shadow phase never shrinks a fleet that autoscaling has grown; the shadow gets as many.
 
     The shadow's share of copied requests is its InitialVariantWeight relative to the production
     variant's ("Testing models with shadow variants": a weight of 0.5 beside 1.0 samples 50 %).
@@ -63,6 +67,8 @@ def shadow_config_request(
         "VolumeSizeInGB",
     )
     production = {key: production[key] for key in kept if key in production}
+    if instance_count is not None:
+        production["InitialInstanceCount"] = instance_count
     weight = float(production.get("InitialVariantWeight", 1.0))
     shadow = {
         "VariantName": shadow_variant,
@@ -173,8 +179,13 @@ def _create_candidate_model(
     sm.create_model(**request)
 
 
-def _update_and_wait(sm: Any, env: EnvironmentConfig, endpoint_name: str, config_name: str, **wait: Any) -> None:
-    sm.update_endpoint(EndpointName=endpoint_name, EndpointConfigName=config_name)
+def _update_and_wait(
+    sm: Any, env: EnvironmentConfig, endpoint_name: str, config_name: str, *, retain_count: bool = False, **wait: Any
+) -> None:
+    # Back on CloudFormation's config, which starts at `instance_count`: with autoscaling, keep the
+    # count it reached instead (SageMaker developer guide, "Update endpoints that use auto scaling").
+    retain = {"RetainAllVariantProperties": True} if retain_count else {}
+    sm.update_endpoint(EndpointName=endpoint_name, EndpointConfigName=config_name, **retain)
     timeout = (env.rollout.max_execution_timeout_minutes + 10) * 60
     final = endpoint.wait_until_settled(sm, endpoint_name, timeout_seconds=timeout, **wait)
     if final["EndpointStatus"] != endpoint.IN_SERVICE or final["EndpointConfigName"] != config_name:
@@ -216,7 +227,7 @@ def shadow_test(
 
     stamp = now().strftime("%Y%m%d%H%M%S")
     # Names are at most 63 characters; the endpoint name is at most 39 (project 32 + env).
-    shadow_name = f"{endpoint_name}-shadow-v{env.release.version}-{stamp}"[:63]
+    shadow_name = f"{endpoint_name}-shadow-v{env.release.version}-{stamp}"[:63].rstrip("-")
     live_config = sm.describe_endpoint_config(EndpointConfigName=live.endpoint_config_name)
     assert live.model_name is not None  # variant_of found the production variant's model
     # The serving stack's tag, so `mlopsctl cleanup` deletes them once no endpoint uses them.
@@ -231,6 +242,7 @@ def shadow_test(
             model_name=shadow_name,
             sampling_percent=env.shadow.sampling_percent,
             tags=tags,
+            instance_count=live.desired_instance_count,
         )
     )
     try:
@@ -248,7 +260,15 @@ def shadow_test(
         # shadow update that SageMaker rolled back already left the endpoint there.
         current = endpoint.describe(sm, endpoint_name)
         if current is None or current["EndpointConfigName"] != live.endpoint_config_name:
-            _update_and_wait(sm, env, endpoint_name, live.endpoint_config_name, poll_seconds=poll_seconds, sleep=sleep)
+            _update_and_wait(
+                sm,
+                env,
+                endpoint_name,
+                live.endpoint_config_name,
+                retain_count=env.endpoint.autoscaling.enabled,
+                poll_seconds=poll_seconds,
+                sleep=sleep,
+            )
     result = {
         "skipped": False,
         "environment": env.name,

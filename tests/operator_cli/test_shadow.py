@@ -297,3 +297,19 @@ def test_compare_online_cli_prints_a_table_and_the_failures(clients: Clients) ->
 def test_shadow_update_that_sagemaker_rolls_back_fails_without_a_second_update(clients: Clients) -> None:
     with pytest.raises(OperatorError, match=r"is InService on mlops-delivery-dev-config-abc, not on .*-shadow-v4-"):
         _run_shadow_test(clients, shadow_p99_us=None)
+
+
+def test_the_shadow_phase_keeps_the_instance_count_autoscaling_reached() -> None:
+    """The live config says 2; autoscaling runs 5: the shadow config must not shrink production."""
+    request = shadow.shadow_config_request(
+        _live_config(),
+        name="n",
+        production_variant="AllTraffic",
+        shadow_variant="Shadow",
+        model_name="m",
+        sampling_percent=50,
+        tags=TAGS,
+        instance_count=5,
+    )
+    assert request["ProductionVariants"][0]["InitialInstanceCount"] == 5
+    assert request["ShadowProductionVariants"][0]["InitialInstanceCount"] == 5
