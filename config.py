@@ -46,6 +46,14 @@ _CODECOMMIT_REPOSITORY = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 _FEATURE = re.compile(r"^[A-Za-z0-9_.-]{1,200}$")
 # IAM role ARN: name up to 64 characters of [\w+=,.@-], path segments allowed (IAM CreateRole).
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/([\w+=,.@-]+/)*[\w+=,.@-]{1,64}$")
+# EC2 resource IDs: a prefix and 8 or 17 hex digits (EC2 "Resource IDs"). SageMaker's VpcConfig
+# takes 1-16 subnets and 1-5 security groups (botocore sagemaker model: Subnets, VpcSecurityGroupIds).
+_VPC_ID = re.compile(r"^vpc-([0-9a-f]{8}|[0-9a-f]{17})$")
+_SUBNET_ID = re.compile(r"^subnet-([0-9a-f]{8}|[0-9a-f]{17})$")
+_SECURITY_GROUP_ID = re.compile(r"^sg-([0-9a-f]{8}|[0-9a-f]{17})$")
+_ROUTE_TABLE_ID = re.compile(r"^rtb-([0-9a-f]{8}|[0-9a-f]{17})$")
+MAX_SUBNETS = 16
+MAX_SECURITY_GROUPS = 5
 
 
 class ConfigError(ValueError):
@@ -353,6 +361,49 @@ class ShadowConfig:
     min_compared_requests: int = 100
 
 
+# The model-build pipeline's processing and training steps, by their names in lower case.
+MODEL_BUILD_JOB_STEPS = ("preprocess", "train", "evaluate", "baseline")
+# Steps whose script calls an AWS API from inside its container, which network isolation cuts
+# off ("the container can't make any outbound network calls", SageMaker "Network isolation").
+_STEPS_NEEDING_NETWORK = {"evaluate": "evaluate.py downloads the champion model through the S3 API"}
+
+
+@dataclass(frozen=True)
+class VpcSettings:
+    """The VPC that SageMaker jobs and the endpoint attach their network interfaces to."""
+
+    vpc_id: str
+    subnet_ids: tuple[str, ...]
+    security_group_ids: tuple[str, ...]
+    # Where the interface VPC endpoints go: at most one subnet per Availability Zone (EC2).
+    endpoint_subnet_ids: tuple[str, ...]
+
+    @property
+    def sagemaker_vpc_config(self) -> dict[str, list[str]]:
+        """SageMaker's VpcConfig (CreateTrainingJob, CreateModel, a processing job's NetworkConfig)."""
+        return {"SecurityGroupIds": list(self.security_group_ids), "Subnets": list(self.subnet_ids)}
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    """How an environment's SageMaker jobs and endpoint reach the network.
+
+    Without a VPC they run in SageMaker's own network, as before; with one, they attach to
+    its subnets and reach AWS through whatever that VPC routes to (NAT, or the VPC endpoints
+    that `private_networking` creates). Network isolation is independent of the VPC: the
+    container gets no network at all, while SageMaker still moves its S3 inputs and outputs.
+    """
+
+    vpc: VpcSettings | None = None
+    # Create the VPC endpoints for S3, SageMaker, ECR, CloudWatch (logs, metrics) and KMS.
+    private_networking: bool = False
+    # The route tables of the job subnets: the S3 gateway endpoint adds its route to them.
+    route_table_ids: tuple[str, ...] = ()
+    # Model-build steps (MODEL_BUILD_JOB_STEPS) that run with network isolation.
+    isolated_steps: tuple[str, ...] = ()
+    endpoint_isolation: bool = True
+
+
 @dataclass(frozen=True)
 class Release:
     """Which approved model version an environment serves, resolved outside synth."""
@@ -395,6 +446,7 @@ class EnvironmentConfig:
     drift: DriftConfig
     release: Release | None
     shadow: ShadowConfig = ShadowConfig()
+    network: NetworkConfig = NetworkConfig()
 
     @property
     def target(self) -> AwsTarget:
@@ -1022,6 +1074,7 @@ def _environment(name: str, r: _Reader, releases: Mapping[str, Any], releases_di
         "alarms",
         "drift",
         "shadow",
+        "network",
     )
     production = r.boolean("production", name == "prod")
     approval = r.choice("approval", ApprovalMode, "manual")
@@ -1080,7 +1133,98 @@ def _environment(name: str, r: _Reader, releases: Mapping[str, Any], releases_di
         drift=drift,
         release=release,
         shadow=shadow,
+        network=_network(r.child("network")),
     )
+
+
+def _ids(r: _Reader, name: str, pattern: re.Pattern[str], what: str, low: int, high: int) -> tuple[str, ...]:
+    """A list of `low` to `high` distinct EC2 resource IDs."""
+    value = r.raw(name, [])
+    if (
+        not isinstance(value, list)
+        or not low <= len(value) <= high
+        or len(set(value)) != len(value)
+        or not all(isinstance(v, str) and pattern.match(v) for v in value)
+    ):
+        raise _fail(r.key(name), value, f"{low} to {high} distinct {what} IDs")
+    return tuple(value)
+
+
+def _vpc(r: _Reader) -> VpcSettings | None:
+    """The VPC, its job subnets and security groups: all three or none."""
+    parts = ("vpc_id", "subnet_ids", "security_group_ids")
+    given = [part for part in parts if r.raw(part, None) not in (None, "", [])]
+    if not given:
+        if r.raw("endpoint_subnet_ids", None):
+            raise _fail(r.key("endpoint_subnet_ids"), r.raw("endpoint_subnet_ids"), "only with vpc_id set")
+        return None
+    for part in parts:
+        if part not in given:
+            raise _fail(
+                r.key(part),
+                r.raw(part, None),
+                f"a value whenever {r.key(given[0])} is set: a VPC needs vpc_id, subnet_ids and security_group_ids",
+            )
+    subnets = _ids(r, "subnet_ids", _SUBNET_ID, "subnet (subnet-0123456789abcdef0)", 1, MAX_SUBNETS)
+    return VpcSettings(
+        vpc_id=r.string("vpc_id", _VPC_ID, "a VPC ID such as vpc-0123456789abcdef0"),
+        subnet_ids=subnets,
+        security_group_ids=_ids(
+            r, "security_group_ids", _SECURITY_GROUP_ID, "security group (sg-0123456789abcdef0)", 1, MAX_SECURITY_GROUPS
+        ),
+        endpoint_subnet_ids=_ids(r, "endpoint_subnet_ids", _SUBNET_ID, "subnet", 1, MAX_SUBNETS)
+        if r.raw("endpoint_subnet_ids", None)
+        else subnets,
+    )
+
+
+def _network(r: _Reader) -> NetworkConfig:
+    r.only(
+        "vpc_id",
+        "subnet_ids",
+        "security_group_ids",
+        "endpoint_subnet_ids",
+        "private_networking",
+        "route_table_ids",
+        "network_isolation",
+    )
+    vpc = _vpc(r)
+    private = r.boolean("private_networking", False)
+    if private and vpc is None:
+        raise _fail(
+            r.key("private_networking"),
+            True,
+            "false unless vpc_id, subnet_ids and security_group_ids are set: the VPC endpoints go into that VPC",
+        )
+    # The S3 gateway endpoint needs the route tables; CreateVpcEndpoint sets no upper limit.
+    route_tables = (
+        _ids(r, "route_table_ids", _ROUTE_TABLE_ID, "route table (rtb-0123456789abcdef0)", 1, 200) if private else ()
+    )
+    isolation = r.child("network_isolation")
+    isolation.only(*MODEL_BUILD_JOB_STEPS, "endpoint")
+    for step, why in _STEPS_NEEDING_NETWORK.items():
+        if isolation.boolean(step, False):
+            raise _fail(isolation.key(step), True, f"false: {why}, which network isolation cuts off")
+    return NetworkConfig(
+        vpc=vpc,
+        private_networking=private,
+        route_table_ids=route_tables,
+        isolated_steps=tuple(step for step in MODEL_BUILD_JOB_STEPS if isolation.boolean(step, False)),
+        endpoint_isolation=isolation.boolean("endpoint", True),
+    )
+
+
+def _check_isolated_steps(r: _Reader, settings: AppConfig) -> None:
+    """Model-build steps run only in the model-build environment: their isolation is set there."""
+    for env in settings.environments:
+        if env.network.isolated_steps and env is not settings.build_environment:
+            step = env.network.isolated_steps[0]
+            raise _fail(
+                r.child(env.name).child("network").child("network_isolation").key(step),
+                True,
+                f"only in the model-build environment {settings.build_environment.name!r}, "
+                "where the model-build pipeline's jobs run",
+            )
 
 
 def _shadow(r: _Reader) -> ShadowConfig:
@@ -1180,6 +1324,7 @@ def load(context: Mapping[str, Any], releases_dir: Path = RELEASES_DIR) -> AppCo
     )
     _check_retained_names(r, settings)
     _check_regions(r.child("environments"), settings)
+    _check_isolated_steps(r.child("environments"), settings)
     for env in settings.environments:
         if env.release:
             source = (
