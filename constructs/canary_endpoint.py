@@ -8,8 +8,9 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
 
-from config import EndpointConfig, Release, RolloutConfig
+from config import EndpointConfig, NetworkConfig, Release, RolloutConfig
 from constructs import Construct
+from constructs.job_network import grant_vpc_access
 from constructs.model_build_pipeline import image_for_region, image_repository_arn
 from constructs.nag_acknowledgments import acknowledge_wildcards, objects_in
 from constructs.rollback_alarms import RollbackAlarms
@@ -31,6 +32,9 @@ class CanaryEndpoint(Construct):
     Data capture (request and response, sampled) goes to
     s3://<artifacts>/<capture_prefix><endpoint>/<variant>/yyyy/mm/dd/hh/, encrypted with
     the environment's key, for the drift check.
+
+    The Model runs with network isolation unless `network` turns it off, and in the
+    environment's VPC when `network` names one.
     """
 
     def __init__(
@@ -47,6 +51,7 @@ class CanaryEndpoint(Construct):
         key: kms.IKey,
         capture_prefix: str,
         model_artifacts_are_local: bool,
+        network: NetworkConfig,
     ) -> None:
         super().__init__(scope, id_)
         stack = Stack.of(self)
@@ -63,7 +68,7 @@ class CanaryEndpoint(Construct):
             assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
             description=f"{endpoint_name}: pulls the released model and writes captured requests",
         )
-        self._grant_model_access(artifacts_bucket, capture_prefix, model_artifacts_are_local)
+        self._grant_model_access(artifacts_bucket, capture_prefix, model_artifacts_are_local, network)
 
         self.model = sagemaker.CfnModel(
             self,
@@ -72,7 +77,12 @@ class CanaryEndpoint(Construct):
             primary_container=sagemaker.CfnModel.ContainerDefinitionProperty(
                 model_package_name=release.model_package_arn
             ),
-            enable_network_isolation=True,
+            enable_network_isolation=network.endpoint_isolation,
+            vpc_config=sagemaker.CfnModel.VpcConfigProperty(
+                security_group_ids=list(network.vpc.security_group_ids), subnets=list(network.vpc.subnet_ids)
+            )
+            if network.vpc
+            else None,
         )
         self.model.node.add_dependency(self.role)
 
@@ -151,7 +161,9 @@ class CanaryEndpoint(Construct):
         )
         self.endpoint.node.add_dependency(read_alarms)
 
-    def _grant_model_access(self, bucket: s3.IBucket, capture_prefix: str, artifacts_are_local: bool) -> None:
+    def _grant_model_access(
+        self, bucket: s3.IBucket, capture_prefix: str, artifacts_are_local: bool, network: NetworkConfig
+    ) -> None:
         stack = Stack.of(self)
         partition, region, account = stack.partition, self.release.registry_region, self.release.registry_account
         bucket.grant_read(self.role, f"{MODEL_ARTIFACTS_PREFIX}*")
@@ -231,4 +243,6 @@ class CanaryEndpoint(Construct):
                 "Decrypt through S3 only (kms:ViaService) with the model-building account's key, whose policy "
                 "allows this account."
             )
+        if network.vpc is not None:
+            grant_vpc_access(self.role, network.vpc, findings)
         acknowledge_wildcards(self.role, findings)

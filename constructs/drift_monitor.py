@@ -18,8 +18,9 @@ from aws_cdk import aws_s3_assets as assets
 from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_sns as sns
 
-from config import AwsTarget, DriftConfig, Release
+from config import AwsTarget, DriftConfig, NetworkConfig, Release
 from constructs import Construct
+from constructs.job_network import grant_vpc_access, with_network
 from constructs.nag_acknowledgments import acknowledge_wildcards, objects_in
 from pipeline_steps import drift_check, drift_check_pipeline, model_build_pipeline
 
@@ -92,6 +93,10 @@ class DriftMonitor(Construct):
     that they notify the same topic but never start retraining: "not running" (no completed
     check for 1.5 schedule intervals: missing data breaches) and "rejected rows" (more
     captured rows than `drift.max_rejected_fraction` do not match the baseline's schema).
+
+    The check's jobs run in the environment's VPC when `network` names one, never with network
+    isolation: drift_check.py reads captured data, looks up the baseline and publishes its
+    metrics through AWS APIs, and Model Monitor publishes its metrics to CloudWatch.
     """
 
     def __init__(
@@ -114,8 +119,10 @@ class DriftMonitor(Construct):
         health_alarm_prefix: str,
         instance_type: str,
         model_build_target: AwsTarget,
+        network: NetworkConfig,
     ) -> None:
         super().__init__(scope, id_)
+        self.network = network
         stack = Stack.of(self)
         self.endpoint_name = endpoint_name
         self.pipeline_name = pipeline_name
@@ -208,6 +215,8 @@ class DriftMonitor(Construct):
         self.forward_rule: events.Rule | None = None
         if (model_build_target.account, model_build_target.region) != (stack.account, stack.region):
             self._forward_alarm_events(alarm_name_prefix, model_build_target)
+        if network.vpc is not None:
+            grant_vpc_access(self.role, network.vpc, self._findings)
         acknowledge_wildcards(self.role, self._findings)
 
     def _check_metric(self, namespace: str, name: str, statistic: str, minutes: int) -> cloudwatch.Metric:
@@ -292,7 +301,7 @@ class DriftMonitor(Construct):
             )
         )
         definition = Fn.sub(
-            DEFINITION_FILE.read_text(),
+            with_network(DEFINITION_FILE.read_text(), self.network.vpc, isolated_steps=()),
             {
                 "RoleName": self.role.role_name,
                 "KmsKeyArn": key.key_arn,
@@ -433,6 +442,14 @@ class DriftMonitor(Construct):
             stopping_condition=sagemaker.CfnDataQualityJobDefinition.StoppingConditionProperty(
                 max_runtime_in_seconds=3600
             ),
+            network_config=sagemaker.CfnDataQualityJobDefinition.NetworkConfigProperty(
+                enable_network_isolation=False,
+                vpc_config=sagemaker.CfnDataQualityJobDefinition.VpcConfigProperty(
+                    security_group_ids=list(vpc.security_group_ids), subnets=list(vpc.subnet_ids)
+                ),
+            )
+            if (vpc := self.network.vpc)
+            else None,
         )
         job.node.add_dependency(self.role)
         self.monitoring_schedule = sagemaker.CfnMonitoringSchedule(

@@ -12,7 +12,9 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_sagemaker as sagemaker
 
+from config import NetworkConfig
 from constructs import Construct
+from constructs.job_network import grant_vpc_access, with_network
 from constructs.model_registry import ModelRegistry
 from constructs.nag_acknowledgments import acknowledge_wildcards, objects_in
 from pipeline_steps import model_build_pipeline as builder
@@ -61,7 +63,9 @@ class ModelBuildPipeline(Construct):
     The role may read training data and the runs' input manifests, read and write pipeline
     outputs and model artifacts, use the key, register into the group, run its own processing
     and training jobs, pull the XGBoost image, write its job logs and pass itself to
-    SageMaker; nothing more.
+    SageMaker; nothing more. With a VPC in `network`, every job attaches to it (and the role
+    may create the jobs' network interfaces there); the steps `network.isolated_steps` name
+    run with network isolation.
     """
 
     def __init__(
@@ -75,6 +79,7 @@ class ModelBuildPipeline(Construct):
         artifacts_bucket: s3.IBucket,
         key: kms.IKey,
         registry: ModelRegistry,
+        network: NetworkConfig,
     ) -> None:
         super().__init__(scope, id_)
         # Before anything else: a definition generated from other settings must not deploy.
@@ -103,7 +108,7 @@ class ModelBuildPipeline(Construct):
             builder.CODE_BUCKET: self.scripts["train"].s3_bucket_name,
             **{builder.code_key_variable(script): asset.s3_object_key for script, asset in self.scripts.items()},
         }
-        definition = DEFINITION_FILE.read_text()
+        definition = with_network(DEFINITION_FILE.read_text(), network.vpc, network.isolated_steps)
         self.pipeline = sagemaker.CfnPipeline(
             self,
             "Pipeline",
@@ -120,7 +125,7 @@ class ModelBuildPipeline(Construct):
         self._grant_jobs(stack)
         self._grant_image_pull(stack)
         self._grant_scripts()
-        self._acknowledge(data_bucket, artifacts_bucket, registry)
+        self._acknowledge(data_bucket, artifacts_bucket, registry, network)
 
     def _grant_data(self, data_bucket: s3.IBucket, artifacts_bucket: s3.IBucket, key: kms.IKey) -> None:
         # A run's input manifest may list any object of the data bucket; reading is all the pipeline does there.
@@ -225,7 +230,9 @@ class ModelBuildPipeline(Construct):
                     f"Step script asset key {asset.s3_object_key!r} has a prefix; the pipeline expects a flat key."
                 )
 
-    def _acknowledge(self, data_bucket: s3.IBucket, artifacts_bucket: s3.IBucket, registry: ModelRegistry) -> None:
+    def _acknowledge(
+        self, data_bucket: s3.IBucket, artifacts_bucket: s3.IBucket, registry: ModelRegistry, network: NetworkConfig
+    ) -> None:
         findings = {
             "Action::s3:GetObject*": "Bucket grants (grant_read/grant_read_write) use the "
             "S3 action families they need for reading objects and their versions and tags.",
@@ -260,4 +267,6 @@ class ModelBuildPipeline(Construct):
             "Resource::*": "ecr:GetAuthorizationToken and cloudwatch:PutMetricData support no "
             "resource-level permissions; metrics are limited to the /aws/sagemaker/* namespaces by condition.",
         }
+        if network.vpc is not None:
+            grant_vpc_access(self.role, network.vpc, findings)
         acknowledge_wildcards(self.role, findings)

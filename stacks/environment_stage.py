@@ -12,6 +12,7 @@ from constructs import Construct
 from constructs.operator_role import OperatorAccess
 from pipeline_steps.model_build_pipeline import settings_from_config
 from stacks.model_build_stack import ModelBuildStack
+from stacks.network_stack import NetworkStack
 from stacks.retraining_stack import RetrainingStack
 from stacks.serving_stack import ServingStack
 from stacks.storage_stack import StorageStack
@@ -20,8 +21,9 @@ from stacks.storage_stack import StorageStack
 class EnvironmentStage(Stage):
     """The stacks of one environment, in the order of the flow they serve.
 
-    Storage always; model building only in the environment that builds models; serving
-    only when a release (an approved model version) is given for this environment.
+    Storage always; the VPC endpoints only where the config asks for private networking;
+    model building only in the environment that builds models; serving only when a release
+    (an approved model version) is given for this environment.
     """
 
     def __init__(
@@ -62,6 +64,18 @@ class EnvironmentStage(Stage):
             approval_events_target=app_config.toolchain.target if builds_models and pipeline_elsewhere else None,
         )
 
+        self.network: NetworkStack | None = None
+        if environment.network.private_networking:
+            assert environment.network.vpc is not None, "config.py requires a VPC for private networking"
+            self.network = NetworkStack(
+                self,
+                "Network",
+                stack_name=names.stack(environment.name, "network"),
+                description=f"{project} {environment.name}: VPC endpoints of the SageMaker jobs and endpoint",
+                vpc=environment.network.vpc,
+                route_table_ids=environment.network.route_table_ids,
+            )
+
         self.model_build: ModelBuildStack | None = None
         if builds_models:
             assert self.storage.registry is not None
@@ -76,7 +90,10 @@ class EnvironmentStage(Stage):
                 artifacts_bucket=self.storage.artifacts_bucket,
                 key=self.storage.key,
                 registry=self.storage.registry,
+                network=environment.network,
             )
+            if self.network:
+                self.model_build.add_dependency(self.network, "jobs reach AWS through the VPC endpoints")
             self.retraining = RetrainingStack(
                 self,
                 "Retraining",
@@ -120,3 +137,5 @@ class EnvironmentStage(Stage):
                 key=self.storage.key,
                 alerts_topic=self.storage.alerts_topic,
             )
+            if self.network:
+                self.serving.add_dependency(self.network, "the endpoint reaches AWS through the VPC endpoints")

@@ -8,6 +8,7 @@ from aws_cdk import Stack
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 
+from config import NetworkConfig
 from constructs import Construct
 from constructs.model_build_pipeline import ModelBuildPipeline
 from constructs.model_registry import ModelRegistry
@@ -32,6 +33,7 @@ class ModelBuildStack(Stack):
         artifacts_bucket: s3.IBucket,
         key: kms.IKey,
         registry: ModelRegistry,
+        network: NetworkConfig,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, id_, **kwargs)
@@ -44,6 +46,7 @@ class ModelBuildStack(Stack):
             artifacts_bucket=artifacts_bucket,
             key=key,
             registry=registry,
+            network=network,
         )
         self.pipeline = self.model_build.pipeline
         self.pipeline_name = self.model_build.pipeline_name

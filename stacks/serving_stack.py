@@ -62,6 +62,7 @@ class ServingStack(Stack):
             key=key,
             capture_prefix=capture_prefix,
             model_artifacts_are_local=env == build.name,
+            network=environment.network,
         )
         self.rollback_alarms = RollbackAlarms(
             self,
@@ -116,6 +117,7 @@ class ServingStack(Stack):
             health_alarm_prefix=names.health_alarm_prefix(env),
             instance_type=app_config.model_build.processing_instance_type,
             model_build_target=build.target,
+            network=environment.network,
         )
         self.dashboard = EndpointDashboard(
             self,

@@ -1,0 +1,348 @@
+"""VPC, private networking and network isolation: from config to every job, the model and the roles."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Template
+
+import config
+from constructs import job_network
+from constructs.model_build_pipeline import DEFINITION_FILE as BUILD_DEFINITION
+from constructs.private_endpoints import INTERFACE_SERVICES
+from tests.aws_contract import check, check_request
+from tests.conftest import EXAMPLE_RELEASE_ARN, Assembly, cdk_json_context, raw_config, synth
+
+DEV_VPC = {
+    "vpc_id": "vpc-0123456789abcdef0",
+    "subnet_ids": ["subnet-0a1b2c3d4e5f60001", "subnet-0a1b2c3d4e5f60002"],
+    "security_group_ids": ["sg-0a1b2c3d4e5f60001"],
+}
+STAGING_VPC = {
+    "vpc_id": "vpc-1234abcd",
+    "subnet_ids": ["subnet-1234abcd"],
+    "security_group_ids": ["sg-1234abcd", "sg-5678abcd"],
+}
+ROUTE_TABLES = ["rtb-0a1b2c3d4e5f60001", "rtb-0a1b2c3d4e5f60002"]
+ISOLATED = {"preprocess", "train", "baseline"}
+
+
+def vpc_config() -> dict[str, Any]:
+    """cdk.json's settings with dev private (endpoints, isolated steps) and staging in a VPC without isolation."""
+    raw = raw_config()
+    raw["environments"]["dev"]["network"] = {
+        **DEV_VPC,
+        "private_networking": True,
+        "route_table_ids": ROUTE_TABLES,
+        "network_isolation": {step: True for step in ISOLATED},
+    }
+    raw["environments"]["staging"]["network"] = {**STAGING_VPC, "network_isolation": {"endpoint": False}}
+    return raw
+
+
+@pytest.fixture(scope="module")
+def vpc_assembly(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Assembly]:
+    """The whole app with cdk-nag and the Control Tower rules, dev and staging in VPCs."""
+    context = cdk_json_context()
+    context[config.CONTEXT_KEY] = vpc_config()
+    for env in ("dev", "staging", "prod"):
+        context[f"release.{env}"] = EXAMPLE_RELEASE_ARN
+    yield synth(context, tmp_path_factory.mktemp("cdk.out"))
+
+
+def resources(template: Template, kind: str) -> list[dict[str, Any]]:
+    return [r["Properties"] for r in template.find_resources(kind).values()]
+
+
+def pipeline_definition(template: Template) -> dict[str, Any]:
+    (pipeline,) = resources(template, "AWS::SageMaker::Pipeline")
+    text, _ = pipeline["PipelineDefinition"]["PipelineDefinitionBody"]["Fn::Sub"]
+    return dict(json.loads(text))
+
+
+def job_steps(definition: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Job steps by name, those inside the quality gate's branches included."""
+    steps: dict[str, dict[str, Any]] = {}
+    for step in definition["Steps"]:
+        if step["Type"] == "Condition":
+            steps.update(job_steps({"Steps": step["Arguments"]["IfSteps"] + step["Arguments"]["ElseSteps"]}))
+        elif step["Type"] in ("Processing", "Training"):
+            steps[step["Name"]] = step
+    return steps
+
+
+def sagemaker_vpc(settings: dict[str, Any]) -> dict[str, list[str]]:
+    return {"SecurityGroupIds": settings["security_group_ids"], "Subnets": settings["subnet_ids"]}
+
+
+def policy_statements(template: Template, role_description_start: str) -> list[dict[str, Any]]:
+    roles = {
+        logical_id
+        for logical_id, role in template.find_resources("AWS::IAM::Role").items()
+        if role["Properties"].get("Description", "").startswith(role_description_start)
+    }
+    assert len(roles) == 1, roles
+    return [
+        statement
+        for policy in resources(template, "AWS::IAM::Policy")
+        if {"Ref": next(iter(roles))} in policy["Roles"]
+        for statement in policy["PolicyDocument"]["Statement"]
+    ]
+
+
+def ec2_statements(statements: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    actions = lambda s: s["Action"] if isinstance(s["Action"], list) else [s["Action"]]  # noqa: E731
+    return {s["Sid"]: s for s in statements if any(a.startswith("ec2:") for a in actions(s))}
+
+
+def in_region(value: Any) -> str:
+    """A template string with the stack's region filled in, as CloudFormation resolves it."""
+    if isinstance(value, str):
+        return value
+    separator, parts = value["Fn::Join"]
+    return str(separator).join("eu-west-1" if part == {"Ref": "AWS::Region"} else part for part in parts)
+
+
+def ec2_arn(resource: str) -> str:
+    return f"arn:aws:ec2:eu-west-1:222222222222:{resource}"
+
+
+# --- config ----------------------------------------------------------------------------------
+
+
+def load_with(env: str, network: dict[str, Any]) -> config.AppConfig:
+    raw = raw_config()
+    raw["environments"][env]["network"] = network
+    return config.load({config.CONTEXT_KEY: raw})
+
+
+def test_without_network_settings_nothing_changes() -> None:
+    for env in config.load_cdk_json().environments:
+        assert env.network == config.NetworkConfig()
+        assert env.network.vpc is None and env.network.endpoint_isolation and not env.network.isolated_steps
+
+
+def test_network_settings_are_read_per_environment() -> None:
+    settings = config.load({config.CONTEXT_KEY: vpc_config()})
+    dev, staging = settings.environment("dev").network, settings.environment("staging").network
+    assert dev.vpc and dev.vpc.sagemaker_vpc_config == sagemaker_vpc(DEV_VPC)
+    assert dev.vpc.endpoint_subnet_ids == tuple(DEV_VPC["subnet_ids"])
+    assert dev.private_networking and dev.route_table_ids == tuple(ROUTE_TABLES)
+    assert set(dev.isolated_steps) == ISOLATED and dev.endpoint_isolation
+    assert staging.vpc and staging.vpc.vpc_id == STAGING_VPC["vpc_id"] and not staging.private_networking
+    assert not staging.endpoint_isolation
+    assert settings.environment("prod").network == config.NetworkConfig()
+
+
+@pytest.mark.parametrize(
+    ("env", "network", "key", "allowed"),
+    [
+        ("dev", {"vpc_id": "vpc-0123456789abcdef0"}, "dev.network.subnet_ids", "vpc_id, subnet_ids and"),
+        ("dev", {**DEV_VPC, "vpc_id": "vpc-123"}, "dev.network.vpc_id", "a VPC ID"),
+        ("dev", {**DEV_VPC, "subnet_ids": ["subnet-x"]}, "dev.network.subnet_ids", "1 to 16 distinct subnet"),
+        ("dev", {**DEV_VPC, "subnet_ids": [f"subnet-{i:08x}" for i in range(17)]}, "subnet_ids", "1 to 16"),
+        ("dev", {**DEV_VPC, "subnet_ids": ["subnet-1234abcd"] * 2}, "subnet_ids", "distinct"),
+        ("dev", {**DEV_VPC, "security_group_ids": [f"sg-{i:08x}" for i in range(6)]}, "security_group_ids", "1 to 5"),
+        ("dev", {**DEV_VPC, "security_group_ids": "sg-1234abcd"}, "security_group_ids", "1 to 5"),
+        ("dev", {"private_networking": True}, "dev.network.private_networking", "false unless vpc_id"),
+        ("dev", {**DEV_VPC, "private_networking": True}, "dev.network.route_table_ids", "route table"),
+        ("dev", {"endpoint_subnet_ids": ["subnet-1234abcd"]}, "endpoint_subnet_ids", "only with vpc_id"),
+        ("dev", {"network_isolation": {"evaluate": True}}, "network_isolation.evaluate", "champion model"),
+        ("dev", {"network_isolation": {"drift_check": True}}, "network_isolation.drift_check", "allowed:"),
+        ("prod", {"network_isolation": {"train": True}}, "prod.network.network_isolation.train", "model-build"),
+        ("dev", {"vpc": "vpc-1234abcd"}, "dev.network.vpc", "did you mean 'vpc_id'"),
+    ],
+)
+def test_bad_network_settings_fail_with_one_line_naming_the_key(
+    env: str, network: dict[str, Any], key: str, allowed: str
+) -> None:
+    with pytest.raises(config.ConfigError) as error:
+        load_with(env, network)
+    message = str(error.value)
+    assert "\n" not in message
+    assert key in message and allowed in message, message
+
+
+def test_the_limits_config_accepts_are_sagemakers() -> None:
+    """16 subnets and 5 security groups pass config and SageMaker's VpcConfig contract."""
+    network = {
+        "vpc_id": "vpc-0123456789abcdef0",
+        "subnet_ids": [f"subnet-{i:017x}" for i in range(config.MAX_SUBNETS)],
+        "security_group_ids": [f"sg-{i:017x}" for i in range(config.MAX_SECURITY_GROUPS)],
+    }
+    vpc = load_with("dev", network).environment("dev").network.vpc
+    assert vpc is not None
+    for operation, path in (
+        ("CreateTrainingJob", "VpcConfig"),
+        ("CreateModel", "VpcConfig"),
+        ("CreateProcessingJob", "NetworkConfig.VpcConfig"),
+        ("CreateDataQualityJobDefinition", "NetworkConfig.VpcConfig"),
+    ):
+        for member in ("Subnets", "SecurityGroupIds"):
+            check("sagemaker", operation, f"{path}.{member}", vpc.sagemaker_vpc_config[member])
+            for item in vpc.sagemaker_vpc_config[member]:
+                check("sagemaker", operation, f"{path}.{member}[]", item)
+    one_more = {**network, "subnet_ids": [*network["subnet_ids"], "subnet-1234abcd"]}
+    with pytest.raises(config.ConfigError):
+        load_with("dev", one_more)
+
+
+def test_the_isolation_keys_are_the_job_steps_of_the_checked_in_definition() -> None:
+    names = job_network.job_step_names(BUILD_DEFINITION.read_text())
+    assert sorted(name.lower() for name in names) == sorted(config.MODEL_BUILD_JOB_STEPS)
+
+
+def test_isolating_a_step_the_definition_lacks_fails() -> None:
+    with pytest.raises(ValueError, match="No processing or training step named \\['tune'\\]"):
+        job_network.with_network(BUILD_DEFINITION.read_text(), None, ["Tune"])
+
+
+def test_no_network_settings_leave_the_definition_text_as_generated() -> None:
+    text = BUILD_DEFINITION.read_text()
+    assert job_network.with_network(text, None, ()) is text
+
+
+# --- the synthesized app with VPCs ------------------------------------------------------------
+
+
+def test_every_model_build_job_runs_in_the_vpc_isolated_as_configured(vpc_assembly: Assembly) -> None:
+    steps = job_steps(pipeline_definition(vpc_assembly.template("mlops-delivery-dev-model-build")))
+    assert {name.lower() for name in steps} == set(config.MODEL_BUILD_JOB_STEPS)
+    for name, step in steps.items():
+        arguments = step["Arguments"]
+        isolated = name.lower() in ISOLATED
+        if step["Type"] == "Processing":
+            network = {"NetworkConfig": {"EnableNetworkIsolation": isolated, "VpcConfig": sagemaker_vpc(DEV_VPC)}}
+            assert arguments["NetworkConfig"] == network["NetworkConfig"], name
+            check_request("sagemaker", "CreateProcessingJob", network)
+        else:
+            network = {"VpcConfig": sagemaker_vpc(DEV_VPC), "EnableNetworkIsolation": isolated}
+            assert {k: arguments[k] for k in network} == network, name
+            check_request("sagemaker", "CreateTrainingJob", network)
+    assert not steps["Evaluate"]["Arguments"]["NetworkConfig"]["EnableNetworkIsolation"]
+
+
+def test_drift_check_runs_in_the_vpc_without_isolation(vpc_assembly: Assembly) -> None:
+    for env, vpc in (("dev", DEV_VPC), ("staging", STAGING_VPC)):
+        steps = job_steps(pipeline_definition(vpc_assembly.template(f"mlops-delivery-{env}-serving")))
+        assert steps, env
+        for step in steps.values():
+            network = step["Arguments"]["NetworkConfig"]
+            assert network == {"EnableNetworkIsolation": False, "VpcConfig": sagemaker_vpc(vpc)}
+            check_request("sagemaker", "CreateProcessingJob", {"NetworkConfig": network})
+
+
+def test_the_model_runs_in_the_vpc_with_the_configured_isolation(vpc_assembly: Assembly) -> None:
+    for env, vpc, isolated in (("dev", DEV_VPC, True), ("staging", STAGING_VPC, False)):
+        (model,) = resources(vpc_assembly.template(f"mlops-delivery-{env}-serving"), "AWS::SageMaker::Model")
+        assert model["VpcConfig"] == sagemaker_vpc(vpc)
+        assert model["EnableNetworkIsolation"] is isolated
+        check_request("sagemaker", "CreateModel", {"VpcConfig": model["VpcConfig"]})
+
+
+def test_private_networking_creates_the_endpoints_only_where_asked(vpc_assembly: Assembly) -> None:
+    assert [name for name in vpc_assembly.templates if name.endswith("-network")] == ["mlops-delivery-dev-network"]
+    template = vpc_assembly.template("mlops-delivery-dev-network")
+    endpoints = resources(template, "AWS::EC2::VPCEndpoint")
+    (gateway,) = [e for e in endpoints if e["VpcEndpointType"] == "Gateway"]
+    assert in_region(gateway["ServiceName"]) == "com.amazonaws.eu-west-1.s3"
+    assert gateway["RouteTableIds"] == ROUTE_TABLES and gateway["VpcId"] == DEV_VPC["vpc_id"]
+    interfaces = [e for e in endpoints if e["VpcEndpointType"] == "Interface"]
+    assert sorted(in_region(e["ServiceName"]) for e in interfaces) == sorted(
+        f"com.amazonaws.eu-west-1.{service}"
+        for service in ("sagemaker.api", "sagemaker.runtime", "ecr.api", "ecr.dkr", "logs", "monitoring", "kms")
+    )
+    assert len(interfaces) == len(INTERFACE_SERVICES)
+    (group_id,) = template.find_resources("AWS::EC2::SecurityGroup")
+    (group,) = resources(template, "AWS::EC2::SecurityGroup")
+    for endpoint in interfaces:
+        assert endpoint["PrivateDnsEnabled"] is True
+        assert endpoint["SubnetIds"] == DEV_VPC["subnet_ids"] and endpoint["VpcId"] == DEV_VPC["vpc_id"]
+        assert endpoint["SecurityGroupIds"] == [{"Fn::GetAtt": [group_id, "GroupId"]}]
+    assert group["VpcId"] == DEV_VPC["vpc_id"]
+    assert [
+        (r["IpProtocol"], r["FromPort"], r["ToPort"], r["SourceSecurityGroupId"]) for r in group["SecurityGroupIngress"]
+    ] == [("tcp", 443, 443, group) for group in DEV_VPC["security_group_ids"]]
+    # No way out: CDK's rule that matches no traffic replaces EC2's default allow-all egress.
+    (egress,) = group["SecurityGroupEgress"]
+    assert egress["CidrIp"] == "255.255.255.255/32"
+
+
+def test_jobs_and_endpoint_deploy_after_the_endpoints(tmp_path: Path) -> None:
+    import aws_cdk as cdk
+
+    from stacks.environment_stage import EnvironmentStage
+
+    settings = config.load({config.CONTEXT_KEY: vpc_config(), "release.dev": EXAMPLE_RELEASE_ARN})
+    flags = {k: v for k, v in cdk_json_context().items() if k.startswith("@aws-cdk")}
+    stage = EnvironmentStage(
+        cdk.App(context=flags), "Dev", app_config=settings, environment=settings.environment("dev")
+    )
+    assert stage.network and stage.model_build and stage.serving
+    assert stage.network in stage.model_build.dependencies
+    assert stage.network in stage.serving.dependencies
+
+
+@pytest.mark.parametrize(
+    ("stack", "role"),
+    [
+        ("mlops-delivery-dev-model-build", "Runs the mlops-delivery-model-build pipeline"),
+        ("mlops-delivery-dev-serving", "mlops-delivery-dev: pulls the released model"),
+        ("mlops-delivery-dev-serving", "mlops-delivery-dev: runs the drift check"),
+    ],
+)
+def test_job_roles_create_network_interfaces_only_in_the_configured_vpc(
+    vpc_assembly: Assembly, stack: str, role: str
+) -> None:
+    statements = ec2_statements(policy_statements(vpc_assembly.template(stack), role))
+    assert set(statements) == {
+        "AttachToConfiguredSubnetsAndGroups",
+        "ManageNetworkInterfacesInVpc",
+        "DescribeVpcNetwork",
+    }
+    attach = statements["AttachToConfiguredSubnetsAndGroups"]
+    assert attach["Action"] == "ec2:CreateNetworkInterface"
+    assert sorted(attach["Resource"]) == sorted(
+        [
+            *(ec2_arn(f"subnet/{subnet}") for subnet in DEV_VPC["subnet_ids"]),
+            *(ec2_arn(f"security-group/{group}") for group in DEV_VPC["security_group_ids"]),
+        ]
+    )
+    manage = statements["ManageNetworkInterfacesInVpc"]
+    assert sorted(manage["Action"]) == [
+        "ec2:CreateNetworkInterface",
+        "ec2:CreateNetworkInterfacePermission",
+        "ec2:DeleteNetworkInterface",
+        "ec2:DeleteNetworkInterfacePermission",
+    ]
+    assert manage["Resource"] == ec2_arn("network-interface/*")
+    assert manage["Condition"] == {"ArnEquals": {"ec2:Vpc": ec2_arn(f"vpc/{DEV_VPC['vpc_id']}")}}
+    describe = statements["DescribeVpcNetwork"]
+    assert describe["Resource"] == "*"
+    assert all(action.startswith("ec2:Describe") for action in describe["Action"])
+
+
+# --- the shipped config (no VPC): as before -----------------------------------------------------
+
+
+def test_without_a_vpc_nothing_of_it_reaches_the_templates(assembly: Assembly) -> None:
+    assert not [name for name in assembly.templates if name.endswith("-network")]
+    build = assembly.template("mlops-delivery-dev-model-build")
+    (pipeline,) = resources(build, "AWS::SageMaker::Pipeline")
+    assert pipeline["PipelineDefinition"]["PipelineDefinitionBody"]["Fn::Sub"][0] == BUILD_DEFINITION.read_text()
+    for env in ("dev", "staging", "prod"):
+        serving = assembly.template(f"mlops-delivery-{env}-serving")
+        (model,) = resources(serving, "AWS::SageMaker::Model")
+        assert model["EnableNetworkIsolation"] is True and "VpcConfig" not in model
+        assert all(
+            "NetworkConfig" not in step["Arguments"] for step in job_steps(pipeline_definition(serving)).values()
+        )
+    for name in assembly.templates:
+        template = assembly.template(name)
+        assert not template.find_resources("AWS::EC2::VPCEndpoint"), name
+        for policy in resources(template, "AWS::IAM::Policy"):
+            assert "ec2:CreateNetworkInterface" not in json.dumps(policy), name
