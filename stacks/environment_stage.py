@@ -93,7 +93,7 @@ class EnvironmentStage(Stage):
                 network=environment.network,
             )
             if self.network:
-                self.model_build.add_dependency(self.network, "jobs reach AWS through the VPC endpoints")
+                self.model_build.add_stack_dependency(self.network, "jobs reach AWS through the VPC endpoints")
             self.retraining = RetrainingStack(
                 self,
                 "Retraining",
@@ -138,4 +138,4 @@ class EnvironmentStage(Stage):
                 alerts_topic=self.storage.alerts_topic,
             )
             if self.network:
-                self.serving.add_dependency(self.network, "the endpoint reaches AWS through the VPC endpoints")
+                self.serving.add_stack_dependency(self.network, "the endpoint reaches AWS through the VPC endpoints")

@@ -346,3 +346,33 @@ def test_without_a_vpc_nothing_of_it_reaches_the_templates(assembly: Assembly) -
         assert not template.find_resources("AWS::EC2::VPCEndpoint"), name
         for policy in resources(template, "AWS::IAM::Policy"):
             assert "ec2:CreateNetworkInterface" not in json.dumps(policy), name
+
+
+def test_the_deploy_policy_grants_what_cloudformation_needs_for_the_network_stack(vpc_assembly: Assembly) -> None:
+    """The EC2 permissions of each handler CloudFormation runs for these resources (its resource schemas)."""
+    from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
+
+    from tests.test_readme import POLICIES
+
+    granted = {
+        action
+        for policy in POLICIES
+        for statement in json.loads(policy.read_text())["Statement"]
+        for action in statement["Action"]
+    }
+    types = {
+        resource["Type"]
+        for template in vpc_assembly.templates.values()
+        for resource in template["Resources"].values()
+        if resource["Type"].startswith("AWS::EC2::")
+    }
+    assert types == {"AWS::EC2::VPCEndpoint", "AWS::EC2::SecurityGroup"}
+    for kind in types:
+        handlers = PROVIDER_SCHEMA_MANAGER.get_resource_schema("eu-west-1", kind).schema["handlers"]
+        needed = {
+            permission
+            for handler in ("create", "update", "delete")
+            for permission in handlers[handler]["permissions"]
+            if permission.startswith("ec2:")
+        }
+        assert needed <= granted, f"{kind}: {sorted(needed - granted)}"

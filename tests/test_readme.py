@@ -27,6 +27,7 @@ IAM_PREFIX = {
     "CodeBuild": "codebuild",
     "CodePipeline": "codepipeline",
     "CodeStarNotifications": "codestar-notifications",
+    "EC2": "ec2",
     "Events": "events",
     "IAM": "iam",
     "KMS": "kms",
