@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +15,7 @@ from constructs.model_build_pipeline import DEFINITION_FILE as BUILD_DEFINITION
 from constructs.private_endpoints import INTERFACE_SERVICES
 from tests.aws_contract import check, check_request
 from tests.conftest import EXAMPLE_RELEASE_ARN, Assembly, cdk_json_context, raw_config, synth
+from tests.support import as_list
 
 DEV_VPC = {
     "vpc_id": "vpc-0123456789abcdef0",
@@ -95,8 +95,12 @@ def policy_statements(template: Template, role_description_start: str) -> list[d
 
 
 def ec2_statements(statements: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    actions = lambda s: s["Action"] if isinstance(s["Action"], list) else [s["Action"]]  # noqa: E731
-    return {s["Sid"]: s for s in statements if any(a.startswith("ec2:") for a in actions(s))}
+    """Statements that allow an EC2 action, by Sid."""
+    return {
+        statement["Sid"]: statement
+        for statement in statements
+        if any(action.startswith("ec2:") for action in as_list(statement["Action"]))
+    }
 
 
 def in_region(value: Any) -> str:
@@ -209,6 +213,7 @@ def test_no_network_settings_leave_the_definition_text_as_generated() -> None:
 # --- the synthesized app with VPCs ------------------------------------------------------------
 
 
+@pytest.mark.template
 def test_every_model_build_job_runs_in_the_vpc_isolated_as_configured(vpc_assembly: Assembly) -> None:
     steps = job_steps(pipeline_definition(vpc_assembly.template("mlops-delivery-dev-model-build")))
     assert {name.lower() for name in steps} == set(config.MODEL_BUILD_JOB_STEPS)
@@ -226,6 +231,7 @@ def test_every_model_build_job_runs_in_the_vpc_isolated_as_configured(vpc_assemb
     assert not steps["Evaluate"]["Arguments"]["NetworkConfig"]["EnableNetworkIsolation"]
 
 
+@pytest.mark.template
 def test_drift_check_runs_in_the_vpc_without_isolation(vpc_assembly: Assembly) -> None:
     for env, vpc in (("dev", DEV_VPC), ("staging", STAGING_VPC)):
         steps = job_steps(pipeline_definition(vpc_assembly.template(f"mlops-delivery-{env}-serving")))
@@ -236,6 +242,7 @@ def test_drift_check_runs_in_the_vpc_without_isolation(vpc_assembly: Assembly) -
             check_request("sagemaker", "CreateProcessingJob", {"NetworkConfig": network})
 
 
+@pytest.mark.template
 def test_the_model_runs_in_the_vpc_with_the_configured_isolation(vpc_assembly: Assembly) -> None:
     for env, vpc, isolated in (("dev", DEV_VPC, True), ("staging", STAGING_VPC, False)):
         (model,) = resources(vpc_assembly.template(f"mlops-delivery-{env}-serving"), "AWS::SageMaker::Model")
@@ -244,6 +251,7 @@ def test_the_model_runs_in_the_vpc_with_the_configured_isolation(vpc_assembly: A
         check_request("sagemaker", "CreateModel", {"VpcConfig": model["VpcConfig"]})
 
 
+@pytest.mark.template
 def test_private_networking_creates_the_endpoints_only_where_asked(vpc_assembly: Assembly) -> None:
     assert [name for name in vpc_assembly.templates if name.endswith("-network")] == ["mlops-delivery-dev-network"]
     template = vpc_assembly.template("mlops-delivery-dev-network")
@@ -272,7 +280,8 @@ def test_private_networking_creates_the_endpoints_only_where_asked(vpc_assembly:
     assert egress["CidrIp"] == "255.255.255.255/32"
 
 
-def test_jobs_and_endpoint_deploy_after_the_endpoints(tmp_path: Path) -> None:
+@pytest.mark.template
+def test_jobs_and_endpoint_deploy_after_the_endpoints() -> None:
     import aws_cdk as cdk
 
     from stacks.environment_stage import EnvironmentStage
@@ -287,6 +296,7 @@ def test_jobs_and_endpoint_deploy_after_the_endpoints(tmp_path: Path) -> None:
     assert stage.network in stage.serving.dependencies
 
 
+@pytest.mark.template
 @pytest.mark.parametrize(
     ("stack", "role"),
     [
@@ -348,6 +358,7 @@ def test_without_a_vpc_nothing_of_it_reaches_the_templates(assembly: Assembly) -
             assert "ec2:CreateNetworkInterface" not in json.dumps(policy), name
 
 
+@pytest.mark.template
 def test_the_deploy_policy_grants_what_cloudformation_needs_for_the_network_stack(vpc_assembly: Assembly) -> None:
     """The EC2 permissions of each handler CloudFormation runs for these resources (its resource schemas)."""
     from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
