@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -387,3 +388,32 @@ def test_the_deploy_policy_grants_what_cloudformation_needs_for_the_network_stac
             if permission.startswith("ec2:")
         }
         assert needed <= granted, f"{kind}: {sorted(needed - granted)}"
+
+
+@pytest.mark.template
+def test_model_monitor_jobs_run_in_the_vpc_without_isolation(tmp_path: Path) -> None:
+    import aws_cdk as cdk
+
+    from stacks.environment_stage import EnvironmentStage
+
+    raw = vpc_config()
+    raw["environments"]["staging"]["drift"].update(use_model_monitor=True, model_monitor_features=["mean_radius"])
+    baseline = "s3://build-artifacts/pipelines/model-build/exec-1/baseline"
+    (tmp_path / "staging.json").write_text(
+        json.dumps(
+            {
+                "model_package_arn": EXAMPLE_RELEASE_ARN,
+                "baseline_statistics_uri": f"{baseline}/statistics.json",
+                "baseline_constraints_uri": f"{baseline}/constraints.json",
+            }
+        )
+    )
+    settings = config.load({config.CONTEXT_KEY: raw}, releases_dir=tmp_path)
+    flags = {k: v for k, v in cdk_json_context().items() if k.startswith("@aws-cdk")}
+    stage = EnvironmentStage(
+        cdk.App(context=flags), "Staging", app_config=settings, environment=settings.environment("staging")
+    )
+    assert stage.serving is not None
+    (job,) = resources(Template.from_stack(stage.serving), "AWS::SageMaker::DataQualityJobDefinition")
+    assert job["NetworkConfig"] == {"EnableNetworkIsolation": False, "VpcConfig": sagemaker_vpc(STAGING_VPC)}
+    check_request("sagemaker", "CreateDataQualityJobDefinition", {"NetworkConfig": job["NetworkConfig"]})
