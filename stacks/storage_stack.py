@@ -11,10 +11,10 @@ from aws_cdk import aws_kms as kms
 
 from config import AwsTarget
 from constructs import Construct
+from constructs.alerts_topic import AlertsTopic
 from constructs.approval_event_forwarder import ApprovalEventForwarder
-from constructs.control_tower import restrict_grants_to_aws_services
+from constructs.kms_grant_restriction import restrict_grants_to_aws_services
 from constructs.model_registry import ModelRegistry
-from constructs.notifications import Notifications
 from constructs.operator_role import OperatorAccess, OperatorRole
 from constructs.secure_bucket import AccessLogBucket, SecureBucket
 from pipeline_steps import model_build_pipeline
@@ -85,7 +85,7 @@ class StorageStack(Stack):
             value=self.data_bucket.bucket_name,
             description="Bucket for raw training data (upload CSVs under the retraining incoming prefix)",
         )
-        self.notifications = Notifications(self, "Alerts", emails=notification_emails, removal_policy=removal_policy)
+        self.notifications = AlertsTopic(self, "Alerts", emails=notification_emails, removal_policy=removal_policy)
         self.alerts_topic = self.notifications.publish_target
         # Here, not in the serving stack: approvals happen before any release exists.
         self.operator = OperatorRole(self, "Operator", access=operator_access, key=self.key)

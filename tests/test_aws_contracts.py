@@ -26,7 +26,7 @@ from tests.conftest import ROOT, raw_config
 
 sys.path.insert(0, str(ROOT / "lambda" / "start_retraining"))
 runs = importlib.import_module("retraining_runs")
-triggers = importlib.import_module("retraining_triggers")
+triggers = importlib.import_module("trigger_events")
 settings_module = importlib.import_module("retraining_settings")
 import retraining_request  # noqa: E402  (after the function's modules, as the function sees them)
 

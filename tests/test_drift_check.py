@@ -450,7 +450,7 @@ def test_health_alarm_state_changes_are_not_retraining_triggers(assembly: Assemb
         k: v if isinstance(v, str) else k.lower() for k, v in function["Properties"]["Environment"]["Variables"].items()
     }
     sys.path.insert(0, str(ROOT / "lambda" / "start_retraining"))
-    triggers = importlib.import_module("retraining_triggers")
+    triggers = importlib.import_module("trigger_events")
     settings = importlib.import_module("retraining_settings").Settings.from_env(variables)
     assert rule_prefixes and set(rule_prefixes) == set(settings.drift_alarm_prefixes)
     for env in ENVIRONMENTS:
