@@ -32,7 +32,7 @@ _PROJECT = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
 _ENV_NAME = re.compile(r"^[a-z][a-z0-9]{0,15}$")
 _INSTANCE = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
 # The "drift check not running" alarm spans 1.5 checks; CloudWatch caps an alarm's span
-# (constructs/drift_monitor.py, health_alarm_window), and a check less often than every
+# (constructs/drift_check_health_alarms.py, health_alarm_window), and a check less often than every
 # four days leaves most captured data unchecked anyway.
 _MAX_CHECK_INTERVAL_HOURS = 96
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")

@@ -1,7 +1,8 @@
-"""What the AWS Control Tower proactive controls (cfn-guard, checked at synth) ask of our resources.
+"""The AWS Control Tower proactive controls (cfn-guard) as a synth-time validation plugin.
 
 The validator reports a finding under its plugin name and the guard rule's name; CDK's
-`Validations.of(scope).acknowledge` takes that id, `guard_rule` spells it.
+`Validations.of(scope).acknowledge` takes that id, `guard_rule` spells it. What a control asks
+of a resource lives with the resource (e.g. kms_grant_restriction.py for CT.KMS.PR.3).
 """
 
 from __future__ import annotations
@@ -14,8 +15,6 @@ from aws_cdk import (
     PolicyViolatingResource,
     PolicyViolation,
 )
-from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from cdklabs.cdk_validator_cfnguard import CfnGuardValidator
 
 # The name CfnGuardValidator reports under; CDK uses it as the acknowledgement prefix.
@@ -75,22 +74,3 @@ class ControlTowerRules:
 def guard_rule(name: str) -> str:
     """The acknowledgement id of a guard rule, e.g. `s3_bucket_object_lock_enabled_check`."""
     return f"{GUARD_PLUGIN}::{name}"
-
-
-def restrict_grants_to_aws_services(key: kms.IKey) -> None:
-    """CT.KMS.PR.3: only AWS services acting for a principal may create grants on `key`.
-
-    SageMaker, Lambda and the other integrated services create their grants with
-    kms:GrantIsForAWSResource true (AWS KMS developer guide, "kms:GrantIsForAWSResource");
-    nothing in this app creates a grant directly.
-    """
-    key.add_to_resource_policy(
-        iam.PolicyStatement(
-            sid="DenyGrantsExceptForAwsServices",
-            effect=iam.Effect.DENY,
-            principals=[iam.AnyPrincipal()],
-            actions=["kms:CreateGrant"],
-            resources=["*"],
-            conditions={"BoolIfExists": {"kms:GrantIsForAWSResource": "false", "aws:PrincipalIsAWSService": "false"}},
-        )
-    )

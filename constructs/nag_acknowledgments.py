@@ -2,16 +2,13 @@
 
 cdk-nag v3 reports an IAM5 finding per wildcard, as `AwsSolutions-IAM5[Action::...]` or
 `AwsSolutions-IAM5[Resource::...]` with the resource as it appears in the template. A
-bucket from the storage stack appears as that stack's export, whose name CDK derives
-from the exporting stack's name and the bucket's logical id; `objects_in` spells it the
-same way so each acknowledgment stays tied to one bucket prefix instead of the rule.
+bucket from the storage stack appears as that stack's export; `objects_in` asks CDK for the
+export's name (`Stack.export_value`, which names it as the automatic cross-stack reference
+does), so each acknowledgment stays tied to one bucket prefix instead of the rule.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import re
 from collections.abc import Mapping
 
 from aws_cdk import Acknowledgment, CfnResource, Stack, Validations
@@ -32,30 +29,36 @@ def acknowledge_wildcards(scope: IConstruct, findings: Mapping[str, str]) -> Non
 
 def objects_in(scope: Construct, bucket: s3.IBucket, pattern: str) -> str:
     """The `Resource::` finding text of `bucket.arn_for_objects(pattern)` in `scope`'s stack."""
-    owner, in_own_stack, in_other_stacks = _bucket_arn_findings(bucket)
-    return f"Resource::{in_own_stack if owner is Stack.of(scope) else in_other_stacks}/{pattern}"
+    owner = Stack.of(bucket)
+    if owner is Stack.of(scope):
+        return f"Resource::{_arn_in_own_stack(bucket)}/{pattern}"
+    return f"Resource::{_arn_in_other_stacks(bucket)}/{pattern}"
 
 
 # Per bucket (CDK objects hash by identity): every grant on a bucket is acknowledged, and
 # each lookup below is several round trips to the CDK runtime.
-_ARN_FINDINGS: dict[s3.IBucket, tuple[Stack, str, str]] = {}
+_IN_OWN_STACK: dict[s3.IBucket, str] = {}
+_IN_OTHER_STACKS: dict[s3.IBucket, str] = {}
 
 
-def _bucket_arn_findings(bucket: s3.IBucket) -> tuple[Stack, str, str]:
-    """The bucket's stack and how its ARN reads in that stack and in the others."""
-    if bucket not in _ARN_FINDINGS:
-        _ARN_FINDINGS[bucket] = _describe_bucket_arn(bucket)
-    return _ARN_FINDINGS[bucket]
+def _arn_in_own_stack(bucket: s3.IBucket) -> str:
+    """How cdk-nag shows the bucket's ARN in its own stack: `<logical id.Arn>`."""
+    if bucket not in _IN_OWN_STACK:
+        cfn = bucket.node.default_child
+        if not isinstance(cfn, CfnResource):
+            raise TypeError(f"{bucket.node.path} is not a bucket defined in this app")
+        _IN_OWN_STACK[bucket] = f"<{Stack.of(bucket).resolve(cfn.logical_id)}.Arn>"
+    return _IN_OWN_STACK[bucket]
 
 
-def _describe_bucket_arn(bucket: s3.IBucket) -> tuple[Stack, str, str]:
-    owner = Stack.of(bucket)
-    cfn = bucket.node.default_child
-    if not isinstance(cfn, CfnResource):
-        raise TypeError(f"{bucket.node.path} is not a bucket defined in this app")
-    logical_id = owner.resolve(cfn.logical_id)
-    # CDK names a cross-stack export "<stack>:ExportsOutput<readable id><hash of its path>".
-    output_id = "Output" + json.dumps({"Fn::GetAtt": [logical_id, "Arn"]}, separators=(",", ":"))
-    digest = hashlib.md5(f"Exports/{output_id}".encode(), usedforsecurity=False).hexdigest()[:8].upper()
-    readable = re.sub(r"[^A-Za-z0-9]", "", f"Exports{output_id}")
-    return owner, f"<{logical_id}.Arn>", f"{owner.stack_name}:{readable}{digest}"
+def _arn_in_other_stacks(bucket: s3.IBucket) -> str:
+    """How cdk-nag shows the bucket's ARN in other stacks: the name of the export they import.
+
+    Stack.export_value without a name returns the import of the very export CDK creates for
+    an automatic cross-stack reference to the attribute (so it adds no output of its own).
+    """
+    if bucket not in _IN_OTHER_STACKS:
+        owner = Stack.of(bucket)
+        imported = owner.resolve(owner.export_value(bucket.bucket_arn))
+        _IN_OTHER_STACKS[bucket] = imported["Fn::ImportValue"]
+    return _IN_OTHER_STACKS[bucket]

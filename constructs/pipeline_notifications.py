@@ -87,6 +87,6 @@ class PipelineNotifications(Construct):
         for rule in (self.pipeline_failed_rule, self.approval_pending_rule):
             Annotations.of(rule).acknowledge_warning(
                 "@aws-cdk/aws-events:ruleUnresolvedEnvironment",
-                "The alerts topic is imported by ARN from this environment's storage stack (see Notifications), "
+                "The alerts topic is imported by ARN from this environment's storage stack (see AlertsTopic), "
                 "so its account and region are tokens; it is in the rule's own account and region.",
             )

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Validations
+from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Stack, Validations
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 
@@ -67,6 +69,7 @@ class SecureBucket(Construct):
         event_bridge: bool = False,
     ) -> None:
         super().__init__(scope, id_)
+        self.key = key
         self.bucket = _protected_bucket(
             self,
             encryption=s3.BucketEncryption.KMS,
@@ -93,6 +96,34 @@ class SecureBucket(Construct):
                 Acknowledgment(id=guard_rule("s3_event_notifications_enabled_check"), reason=_NO_EVENTS)
             )
         Validations.of(self.bucket).acknowledge(*acknowledgments)
+
+    def share_reads_with_accounts(
+        self, accounts: Sequence[str], *, sid_prefix: str, patterns: Mapping[str, str]
+    ) -> None:
+        """Lets `accounts` read the objects matching `patterns` and decrypt them through S3 only.
+
+        `patterns` maps what is shared (it names the bucket statement `<sid_prefix>Read<what>`)
+        to an object-key pattern; the key statement is `<sid_prefix>DecryptViaS3`.
+        """
+        principals = [iam.AccountPrincipal(account) for account in accounts]
+        for what, pattern in patterns.items():
+            self.bucket.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid=f"{sid_prefix}Read{what}",
+                    principals=principals,
+                    actions=["s3:GetObject", "s3:GetObjectVersion"],
+                    resources=[self.bucket.arn_for_objects(pattern)],
+                )
+            )
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid=f"{sid_prefix}DecryptViaS3",
+                principals=principals,
+                actions=["kms:Decrypt", "kms:DescribeKey"],
+                resources=["*"],
+                conditions={"StringEquals": {"kms:ViaService": f"s3.{Stack.of(self).region}.amazonaws.com"}},
+            )
+        )
 
 
 class AccessLogBucket(Construct):

@@ -20,7 +20,8 @@ import retraining_request
 from config import ApprovalMode, RetrainingConfig
 from constructs import Construct
 from constructs.checkov_skips import skip_checkov
-from constructs.control_tower import guard_rule, restrict_grants_to_aws_services
+from constructs.control_tower import guard_rule
+from constructs.kms_grant_restriction import restrict_grants_to_aws_services
 from constructs.model_registry import ModelRegistry
 from constructs.nag_acknowledgments import acknowledge_wildcards, objects_in
 from pipeline_steps import model_build_pipeline as builder

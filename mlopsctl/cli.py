@@ -1,7 +1,8 @@
 """`python -m mlopsctl`: release control for operators and for the delivery pipeline's checks.
 
 Exit codes: 0 success; 1 a failure or a refusal (one line on stderr, or {"error": ...} with
---json); 2 a usage error. Every command takes --profile/--region/--role-arn and --json.
+--json); 2 a usage error. Every command takes --profile/--region/--role-arn, --json and
+--cdk-json, before or after the command name (one callback holds them).
 From the profile's identity, each command assumes the operator role of every account it acts
 in (`<project>-<env>-operator`; the model-build environment's for the registry); --role-arn
 replaces them all with one role.
@@ -10,6 +11,7 @@ replaces them all with one role.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -18,6 +20,7 @@ import typer
 from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
 from rich.table import Table
+from typer.core import TyperGroup
 
 import config
 from mlopsctl import cleanup as cleanup_ops
@@ -26,7 +29,44 @@ from mlopsctl import rollback as rollbacks
 from mlopsctl.aws import session_factory
 from mlopsctl.errors import NothingApproved, OperatorError
 
+# The options every command takes; they are the callback's, and may stand before or after the command.
+_SHARED_FLAGS = {"--json"}
+_SHARED_VALUED = {"--profile", "--region", "--role-arn", "--cdk-json"}
+_SHARED_HELP = "Also takes --profile, --region, --role-arn, --json and --cdk-json (see mlopsctl --help)."
+
+
+class _SharedOptionsAnywhere(TyperGroup):
+    """Accepts the shared options after the command name too (`mlopsctl status --json`).
+
+    Click parses a group's options before the command name only; this moves each shared
+    option (with its value) in front of the command before Click parses the line.
+    """
+
+    # `ctx` is the Click context of Typer's bundled Click, a type Typer does not export.
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        shared: list[str] = []
+        rest: list[str] = []
+        remaining = iter(args)
+        for arg in remaining:
+            if arg == "--":
+                rest += [arg, *remaining]
+                break
+            name = arg.split("=", 1)[0]
+            if name in _SHARED_FLAGS or (name in _SHARED_VALUED and "=" in arg):
+                shared.append(arg)
+            elif name in _SHARED_VALUED:
+                value = next(remaining, None)
+                if value is None:
+                    ctx.fail(f"Option '{arg}' requires an argument.")
+                else:
+                    shared += [arg, value]
+            else:
+                rest.append(arg)
+        return super().parse_args(ctx, shared + rest)
+
+
 app = typer.Typer(
+    cls=_SharedOptionsAnywhere,
     name="mlopsctl",
     help=(
         "Release control for mlops-delivery: status, compare, approve, reject, rollback, retrain, shadow-test, cleanup."
@@ -66,48 +106,60 @@ EndpointConfigName = Annotated[
 ]
 
 
-def _context(
-    profile: str | None,
-    region: str | None,
-    role_arn: str | None,
-    cdk_json: Path | None,
-    overrides: dict[str, Any] | None = None,
-    *,
-    operator_roles: bool = True,
-) -> operations.Context:
-    try:
-        cfg = config.load_cdk_json(cdk_json, overrides)
-    except (config.ConfigError, OSError) as error:
-        raise OperatorError(str(error)) from error
-    roles = operations.operator_role_arns(cfg) if operator_roles else None
-    clients = session_factory(profile, region, role_arn, roles)
-    return operations.Context(cfg=cfg, clients=clients)
+@dataclass(frozen=True)
+class Shared:
+    """The options every command takes (see `shared_options`)."""
+
+    profile: str | None
+    region: str | None
+    role_arn: str | None
+    as_json: bool
+    cdk_json: Path | None
+
+    def context(self, overrides: dict[str, Any] | None = None, *, operator_roles: bool = True) -> operations.Context:
+        try:
+            cfg = config.load_cdk_json(self.cdk_json, overrides)
+        except (config.ConfigError, OSError) as error:
+            raise OperatorError(str(error)) from error
+        roles = operations.operator_role_arns(cfg) if operator_roles else None
+        clients = session_factory(self.profile, self.region, self.role_arn, roles)
+        return operations.Context(cfg=cfg, clients=clients)
 
 
-def _skipped_without_release(
-    env: str,
-    profile: str | None,
-    region: str | None,
-    role_arn: str | None,
-    cdk_json: Path | None,
-    overrides: dict[str, Any] | None,
-    as_json: bool,
-) -> bool:
+@app.callback()
+def shared_options(
+    ctx: typer.Context,
+    profile: Profile = None,
+    region: Region = None,
+    role_arn: RoleArn = None,
+    as_json: AsJson = False,
+    cdk_json: Cdk = None,
+) -> None:
+    """Release control for mlops-delivery: status, compare, approve, reject, rollback, retrain, shadow-test, cleanup."""
+    ctx.obj = Shared(profile=profile, region=region, role_arn=role_arn, as_json=as_json, cdk_json=cdk_json)
+
+
+def _shared(ctx: typer.Context) -> Shared:
+    shared = ctx.obj
+    assert isinstance(shared, Shared), "set by the app's callback"
+    return shared
+
+
+def _skipped_without_release(env: str, shared: Shared, overrides: dict[str, Any] | None) -> bool:
     """True (and says so) when ENV has no release and no endpoint; exits 1 when an endpoint is left serving."""
 
     def has_release() -> bool:
         try:
-            return config.load_cdk_json(cdk_json, overrides).environment(env).release is not None
+            return config.load_cdk_json(shared.cdk_json, overrides).environment(env).release is not None
         except (config.ConfigError, OSError) as error:
             raise OperatorError(str(error)) from error
 
+    as_json = shared.as_json
     if _run(as_json, has_release):
         return False
     result = _run(
         as_json,
-        lambda: verification.unreleased_behind_role(
-            lambda: _context(profile, region, role_arn, cdk_json, overrides), env, role_arn
-        ),
+        lambda: verification.unreleased_behind_role(lambda: shared.context(overrides), env, shared.role_arn),
     )
     if as_json:
         _json(result)
@@ -179,18 +231,16 @@ def _alarms_text(alarms: list[dict[str, Any]]) -> str:
     return "; ".join([*(f"ALARM {name}" for name in firing), *other])
 
 
-@app.command()
+@app.command(epilog=_SHARED_HELP)
 def status(
+    ctx: typer.Context,
     env: Annotated[str | None, typer.Option("--env", help="Only this environment.")] = None,
     executions: Annotated[int, typer.Option(help="How many pipeline executions to list.")] = 5,
-    profile: Profile = None,
-    region: Region = None,
-    role_arn: RoleArn = None,
-    as_json: AsJson = False,
-    cdk_json: Cdk = None,
 ) -> None:
     """What is live where, deployments in progress, recent model builds, versions awaiting approval."""
-    result = _run(as_json, lambda: operations.status(_context(profile, region, role_arn, cdk_json), env, executions))
+    shared = _shared(ctx)
+    as_json = shared.as_json
+    result = _run(as_json, lambda: operations.status(shared.context(), env, executions))
     if as_json:
         return _json(result)
     table = Table(title="Environments")
@@ -237,8 +287,9 @@ def status(
         out.print("Pending approval: " + (", ".join(f"v{p['version']}" for p in pending) if pending else "none"))
 
 
-@app.command()
+@app.command(epilog=_SHARED_HELP)
 def compare(
+    ctx: typer.Context,
     a: Annotated[str | None, typer.Argument(help="Version number or ARN (default: the champion).")] = None,
     b: Annotated[str | None, typer.Argument(help="Version number or ARN (default: newest pending).")] = None,
     online: Annotated[
@@ -246,13 +297,10 @@ def compare(
     ] = False,
     env: Annotated[str | None, typer.Option("--env", help="Environment of the shadow test (with --online).")] = None,
     minutes: Annotated[int, typer.Option(help="With --online: how many recent minutes to compare.")] = 60,
-    profile: Profile = None,
-    region: Region = None,
-    role_arn: RoleArn = None,
-    as_json: AsJson = False,
-    cdk_json: Cdk = None,
 ) -> None:
     """Metrics of two versions side by side, with B - A deltas; --online: a running shadow test."""
+    shared = _shared(ctx)
+    as_json = shared.as_json
     if online:
         if env is None:
             _fail("compare --online needs --env ENV.", as_json)
@@ -260,10 +308,10 @@ def compare(
         since = datetime.now(UTC) - timedelta(minutes=minutes)
         verdict = _run(
             as_json,
-            lambda: shadow.compare_online(_context(profile, region, role_arn, cdk_json), env, since=since).as_dict(),
+            lambda: shadow.compare_online(shared.context(), env, since=since).as_dict(),
         )
         return _json(verdict) if as_json else _print_verdict(verdict)
-    result = _run(as_json, lambda: operations.compare(_context(profile, region, role_arn, cdk_json), a, b))
+    result = _run(as_json, lambda: operations.compare(shared.context(), a, b))
     if as_json:
         return _json(result)
     left, right = result["a"], result["b"]
@@ -309,19 +357,9 @@ def _print_verdict(verdict: dict[str, Any]) -> None:
     out.print("PASS" if verdict["passed"] else "FAIL: " + "; ".join(verdict["failures"]), markup=False)
 
 
-def _approval(
-    ref: str,
-    approve: bool,
-    reason: str | None,
-    profile: str | None,
-    region: str | None,
-    role_arn: str | None,
-    as_json: bool,
-    cdk_json: Path | None,
-) -> None:
-    result = _run(
-        as_json, lambda: operations.set_approval(_context(profile, region, role_arn, cdk_json), ref, approve, reason)
-    )
+def _approval(ref: str, approve: bool, reason: str | None, shared: Shared) -> None:
+    as_json = shared.as_json
+    result = _run(as_json, lambda: operations.set_approval(shared.context(), ref, approve, reason))
     if as_json:
         return _json(result)
     out.print(f"v{result['version']}: {result['from']} -> {result['to']} ({result['approval_description']})")
@@ -331,49 +369,39 @@ def _approval(
         )
 
 
-@app.command()
+@app.command(epilog=_SHARED_HELP)
 def approve(
+    ctx: typer.Context,
     version: Annotated[str, typer.Argument(help="Version number or ARN.")],
     reason: Annotated[str | None, typer.Option(help="Why (recorded with your identity).")] = None,
-    profile: Profile = None,
-    region: Region = None,
-    role_arn: RoleArn = None,
-    as_json: AsJson = False,
-    cdk_json: Cdk = None,
 ) -> None:
     """Approve a version in the registry, recording who and why."""
-    _approval(version, True, reason, profile, region, role_arn, as_json, cdk_json)
+    _approval(version, True, reason, _shared(ctx))
 
 
-@app.command()
+@app.command(epilog=_SHARED_HELP)
 def reject(
+    ctx: typer.Context,
     version: Annotated[str, typer.Argument(help="Version number or ARN.")],
     reason: Annotated[str, typer.Option(help="Why (required; recorded with your identity).")],
-    profile: Profile = None,
-    region: Region = None,
-    role_arn: RoleArn = None,
-    as_json: AsJson = False,
-    cdk_json: Cdk = None,
 ) -> None:
     """Reject a version in the registry, recording who and why."""
-    _approval(version, False, reason, profile, region, role_arn, as_json, cdk_json)
+    _approval(version, False, reason, _shared(ctx))
 
 
-@app.command()
+@app.command(epilog=_SHARED_HELP)
 def rollback(
+    ctx: typer.Context,
     env: EnvName,
     to: Annotated[str | None, typer.Option("--to", help="Version to return to (default: last known-good).")] = None,
     reason: Annotated[str, typer.Option(help="Why; recorded on the rejected version and in the ledger.")] = (
         "manual rollback"
     ),
     poll_seconds: Annotated[float, typer.Option(help="Seconds between endpoint status checks.")] = 30.0,
-    profile: Profile = None,
-    region: Region = None,
-    role_arn: RoleArn = None,
-    as_json: AsJson = False,
-    cdk_json: Cdk = None,
 ) -> None:
     """Return ENV to its last known-good version through a guarded blue/green update."""
+    shared = _shared(ctx)
+    as_json = shared.as_json
 
     def progress(state: str, elapsed: float) -> None:
         if not as_json:
@@ -381,9 +409,7 @@ def rollback(
 
     result = _run(
         as_json,
-        lambda: rollbacks.rollback(
-            _context(profile, region, role_arn, cdk_json), env, to, reason, on_poll=progress, poll_seconds=poll_seconds
-        ),
+        lambda: rollbacks.rollback(shared.context(), env, to, reason, on_poll=progress, poll_seconds=poll_seconds),
     )
     if as_json:
         return _json(result)
@@ -404,17 +430,15 @@ def rollback(
         )
 
 
-@app.command()
+@app.command(epilog=_SHARED_HELP)
 def retrain(
+    ctx: typer.Context,
     reason: Annotated[str, typer.Option(help="Why the model is retrained (recorded as the trigger reason).")],
-    profile: Profile = None,
-    region: Region = None,
-    role_arn: RoleArn = None,
-    as_json: AsJson = False,
-    cdk_json: Cdk = None,
 ) -> None:
     """Request a model build through the same retraining rules as every other trigger."""
-    result = _run(as_json, lambda: operations.retrain(_context(profile, region, role_arn, cdk_json), reason))
+    shared = _shared(ctx)
+    as_json = shared.as_json
+    result = _run(as_json, lambda: operations.retrain(shared.context(), reason))
     if as_json:
         return _json(result)
     out.print(
@@ -423,8 +447,9 @@ def retrain(
     )
 
 
-@app.command("resolve-release")
+@app.command("resolve-release", epilog=_SHARED_HELP)
 def resolve_release(
+    ctx: typer.Context,
     env: EnvName,
     out_path: Annotated[Path | None, typer.Option("--out", help="Release file (default: releases/<env>.json).")] = None,
     print_context: Annotated[bool, typer.Option("--print-context", help="Print -c context, write nothing.")] = False,
@@ -446,18 +471,15 @@ def resolve_release(
             "(the delivery pipeline: the registry's resource policy lets its account read).",
         ),
     ] = False,
-    profile: Profile = None,
-    region: Region = None,
-    role_arn: RoleArn = None,
-    as_json: AsJson = False,
-    cdk_json: Cdk = None,
 ) -> None:
     """Write which Approved version ENV ships (and its drift baselines) for `cdk synth` to read."""
+    shared = _shared(ctx)
+    as_json = shared.as_json
     path = out_path or config.RELEASES_DIR / f"{env}.json"
 
     def resolve() -> dict[str, Any] | None:
         try:
-            context = _context(profile, region, role_arn, cdk_json, operator_roles=not own_credentials)
+            context = shared.context(operator_roles=not own_credentials)
             return operations.resolve_release(context, env)
         except NothingApproved:
             if allow_none:
@@ -487,27 +509,23 @@ def resolve_release(
     out.print(f"{env}: {_v(result['model_package_arn'])} -> {path}", markup=False)
 
 
-@app.command("record-deployment")
+@app.command("record-deployment", epilog=_SHARED_HELP)
 def record_deployment(
+    ctx: typer.Context,
     env: EnvName,
     release: Annotated[str | None, typer.Option(help="Release ARN (default: releases/<env>.json or -c).")] = None,
     endpoint_config: EndpointConfigName = None,
     skip_without_release: SkipWithoutRelease = False,
-    profile: Profile = None,
-    region: Region = None,
-    role_arn: RoleArn = None,
-    as_json: AsJson = False,
-    cdk_json: Cdk = None,
 ) -> None:
     """After a deployment: verify the endpoint really serves the release, then append to the ledger."""
+    shared = _shared(ctx)
+    as_json = shared.as_json
     overrides = {f"release.{env}": release} if release else None
-    if skip_without_release and _skipped_without_release(env, profile, region, role_arn, cdk_json, overrides, as_json):
+    if skip_without_release and _skipped_without_release(env, shared, overrides):
         return None
     result = _run(
         as_json,
-        lambda: operations.record_deployment(
-            _context(profile, region, role_arn, cdk_json, overrides), env, endpoint_config
-        ),
+        lambda: operations.record_deployment(shared.context(overrides), env, endpoint_config),
     )
     if as_json:
         return _json(result)
@@ -516,26 +534,24 @@ def record_deployment(
     out.print(f"{env}: {_v(entry['model_package_arn'])} on {entry['endpoint_config_name']} {verb} as known-good.")
 
 
-@app.command("smoke-test")
+@app.command("smoke-test", epilog=_SHARED_HELP)
 def smoke_test(
+    ctx: typer.Context,
     env: EnvName,
     max_latency_ms: Annotated[float, typer.Option(help="Slowest acceptable request, round trip.")] = 2000.0,
     sample: Annotated[Path, typer.Option(help="CSV rows of the 30 features, no header.")] = operations.SAMPLE_PAYLOAD,
     endpoint_config: EndpointConfigName = None,
     skip_without_release: SkipWithoutRelease = False,
-    profile: Profile = None,
-    region: Region = None,
-    role_arn: RoleArn = None,
-    as_json: AsJson = False,
-    cdk_json: Cdk = None,
 ) -> None:
     """Invoke ENV's endpoint with sample rows; check HTTP status, response schema and latency."""
-    if skip_without_release and _skipped_without_release(env, profile, region, role_arn, cdk_json, None, as_json):
+    shared = _shared(ctx)
+    as_json = shared.as_json
+    if skip_without_release and _skipped_without_release(env, shared, None):
         return None
     result = _run(
         as_json,
         lambda: operations.smoke_test(
-            _context(profile, region, role_arn, cdk_json),
+            shared.context(),
             env,
             max_latency_ms,
             sample=sample,
@@ -550,22 +566,20 @@ def smoke_test(
     )
 
 
-@app.command("shadow-test")
+@app.command("shadow-test", epilog=_SHARED_HELP)
 def shadow_test(
+    ctx: typer.Context,
     env: EnvName,
     skip_without_release: SkipWithoutRelease = False,
     poll_seconds: Annotated[float, typer.Option(help="Seconds between endpoint status checks.")] = 30.0,
-    profile: Profile = None,
-    region: Region = None,
-    role_arn: RoleArn = None,
-    as_json: AsJson = False,
-    cdk_json: Cdk = None,
 ) -> None:
     """Before ENV's deployment: run its release as a shadow of the live model, compare, restore."""
+    shared = _shared(ctx)
+    as_json = shared.as_json
 
     def run() -> dict[str, Any]:
         def make_ctx() -> operations.Context:
-            return _context(profile, region, role_arn, cdk_json)
+            return shared.context()
 
         try:
             make_ctx()
@@ -587,18 +601,16 @@ def shadow_test(
     )
 
 
-@app.command()
+@app.command(epilog=_SHARED_HELP)
 def cleanup(
+    ctx: typer.Context,
     env: EnvName,
     yes: Annotated[bool, typer.Option("--yes", help="Delete; without it, only list what would be deleted.")] = False,
-    profile: Profile = None,
-    region: Region = None,
-    role_arn: RoleArn = None,
-    as_json: AsJson = False,
-    cdk_json: Cdk = None,
 ) -> None:
     """Delete ENV's Models and EndpointConfigs that no endpoint uses (a dry run unless --yes)."""
-    result = _run(as_json, lambda: cleanup_ops.cleanup(_context(profile, region, role_arn, cdk_json), env, delete=yes))
+    shared = _shared(ctx)
+    as_json = shared.as_json
+    result = _run(as_json, lambda: cleanup_ops.cleanup(shared.context(), env, delete=yes))
     if as_json:
         return _json(result)
     configs, models = result["delete"]["endpoint_configs"], result["delete"]["models"]

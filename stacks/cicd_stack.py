@@ -10,10 +10,10 @@ from aws_cdk import aws_codepipeline as codepipeline
 
 from config import AppConfig
 from constructs import Construct
+from constructs.alerts_topic import AlertsTopic
 from constructs.delivery_pipeline import DeliveryPipeline, Promotion
 from constructs.model_approval_trigger import ModelApprovalTrigger
 from constructs.model_registry import ModelRegistry
-from constructs.notifications import Notifications
 from constructs.secure_bucket import AccessLogBucket
 from stacks.environment_stage import EnvironmentStage
 
@@ -79,7 +79,7 @@ class CicdStack(Stack):
         self.approval_trigger = ModelApprovalTrigger(
             self, "ModelApprovalTrigger", pipeline=self.delivery.pipeline, registry=registry
         )
-        self.notifications = Notifications(
+        self.notifications = AlertsTopic(
             self, "Notifications", emails=app_config.toolchain.notification_emails, removal_policy=RemovalPolicy.DESTROY
         )
         self.delivery.pipeline.notify_on(

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
-from aws_cdk import Environment, RemovalPolicy, Stage
+from aws_cdk import Annotations, Environment, RemovalPolicy, Stage
 
 from config import AppConfig, EnvironmentConfig, RemovalMode
 from constructs import Construct
@@ -119,10 +118,10 @@ class EnvironmentStage(Stage):
         self.serving: ServingStack | None = None
         if environment.release is None:
             env = environment.name
-            print(
+            # On the storage stack, which every environment has: `cdk synth` lists its annotations.
+            Annotations.of(self.storage).add_info(
                 f"{names.stack(env, 'serving')}: skipped, no release for {env} (run `make resolve-release "
-                f"ENV={env}` or pass -c release.{env}=<model package version ARN>)",
-                file=sys.stderr,
+                f"ENV={env}` or pass -c release.{env}=<model package version ARN>)"
             )
         else:
             self.serving = ServingStack(

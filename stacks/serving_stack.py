@@ -11,11 +11,11 @@ from aws_cdk import aws_sns as sns
 
 from config import AppConfig, EnvironmentConfig, Release
 from constructs import Construct
-from constructs.canary_endpoint import CanaryEndpoint
 from constructs.deploy_verifier_role import DeployVerifierRole
 from constructs.drift_monitor import DriftMonitor
 from constructs.endpoint_autoscaling import EndpointAutoscaling
 from constructs.endpoint_dashboard import EndpointDashboard
+from constructs.guarded_endpoint import GuardedEndpoint
 from constructs.operator_role import OperatorReleasePermissions
 from constructs.rollback_alarms import RollbackAlarms
 from constructs.shadow_dashboard import add_shadow_widgets
@@ -50,7 +50,7 @@ class ServingStack(Stack):
         capture_prefix = f"data-capture/{env}/"
         build = app_config.build_environment
 
-        self.endpoint = CanaryEndpoint(
+        self.endpoint = GuardedEndpoint(
             self,
             "Endpoint",
             endpoint_name=endpoint_name,

@@ -7,15 +7,14 @@ from typing import Any
 
 from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_events as events
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 
 from config import AwsTarget
 from constructs import Construct
+from constructs.alerts_topic import AlertsTopic
 from constructs.approval_event_forwarder import ApprovalEventForwarder
-from constructs.control_tower import restrict_grants_to_aws_services
+from constructs.kms_grant_restriction import restrict_grants_to_aws_services
 from constructs.model_registry import ModelRegistry
-from constructs.notifications import Notifications
 from constructs.operator_role import OperatorAccess, OperatorRole
 from constructs.secure_bucket import AccessLogBucket, SecureBucket
 from pipeline_steps import model_build_pipeline
@@ -71,13 +70,14 @@ class StorageStack(Stack):
             removal_policy=removal_policy,
             event_bridge=True,
         ).bucket
-        self.artifacts_bucket = SecureBucket(
+        artifacts = SecureBucket(
             self,
             "Artifacts",
             key=self.key,
             access_logs=self.access_logs,
             removal_policy=removal_policy,
-        ).bucket
+        )
+        self.artifacts_bucket = artifacts.bucket
         # The one name an operator needs by hand: where the first training data is uploaded.
         CfnOutput(
             self,
@@ -85,7 +85,7 @@ class StorageStack(Stack):
             value=self.data_bucket.bucket_name,
             description="Bucket for raw training data (upload CSVs under the retraining incoming prefix)",
         )
-        self.notifications = Notifications(self, "Alerts", emails=notification_emails, removal_policy=removal_policy)
+        self.notifications = AlertsTopic(self, "Alerts", emails=notification_emails, removal_policy=removal_policy)
         self.alerts_topic = self.notifications.publish_target
         # Here, not in the serving stack: approvals happen before any release exists.
         self.operator = OperatorRole(self, "Operator", access=operator_access, key=self.key)
@@ -108,7 +108,15 @@ class StorageStack(Stack):
                 artifacts_bucket=self.artifacts_bucket,
             )
             if consumer_accounts:
-                self._share_model_artifacts(consumer_accounts)
+                # Serving accounts read model artifacts and the baselines their drift checks use.
+                artifacts.share_reads_with_accounts(
+                    consumer_accounts,
+                    sid_prefix="ServingAccounts",
+                    patterns={
+                        "ModelArtifacts": f"{MODEL_ARTIFACTS_PREFIX}*",
+                        "DriftBaselines": REGISTERED_BASELINES_PATTERN,
+                    },
+                )
             if approval_events_target:
                 # The delivery pipeline runs elsewhere: carry approval decisions to its default bus.
                 toolchain_bus_arn = self.format_arn(
@@ -124,32 +132,3 @@ class StorageStack(Stack):
                     registry=self.registry,
                     destination=events.EventBus.from_event_bus_arn(self, "PipelineEventBus", toolchain_bus_arn),
                 )
-
-    def _share_model_artifacts(self, accounts: Sequence[str]) -> None:
-        """Lets serving accounts read model artifacts and baselines (and decrypt them through S3 only)."""
-        principals = [iam.AccountPrincipal(account) for account in accounts]
-        self.artifacts_bucket.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="ServingAccountsReadModelArtifacts",
-                principals=principals,
-                actions=["s3:GetObject", "s3:GetObjectVersion"],
-                resources=[self.artifacts_bucket.arn_for_objects(f"{MODEL_ARTIFACTS_PREFIX}*")],
-            )
-        )
-        self.artifacts_bucket.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="ServingAccountsReadDriftBaselines",
-                principals=principals,
-                actions=["s3:GetObject", "s3:GetObjectVersion"],
-                resources=[self.artifacts_bucket.arn_for_objects(REGISTERED_BASELINES_PATTERN)],
-            )
-        )
-        self.key.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="ServingAccountsDecryptViaS3",
-                principals=principals,
-                actions=["kms:Decrypt", "kms:DescribeKey"],
-                resources=["*"],
-                conditions={"StringEquals": {"kms:ViaService": f"s3.{self.region}.amazonaws.com"}},
-            )
-        )

@@ -36,6 +36,7 @@ _TEMPLATE_MODULES = {
     "test_app_gates",
     "test_cicd_stack",
     "test_model_build_stack",
+    "test_nag_acknowledgments",
     "test_retraining_stack",
     "test_serving_stack",
     "test_storage_stack",

@@ -26,7 +26,7 @@ from tests.conftest import ROOT, raw_config
 
 sys.path.insert(0, str(ROOT / "lambda" / "start_retraining"))
 runs = importlib.import_module("retraining_runs")
-triggers = importlib.import_module("retraining_triggers")
+triggers = importlib.import_module("trigger_events")
 settings_module = importlib.import_module("retraining_settings")
 import retraining_request  # noqa: E402  (after the function's modules, as the function sees them)
 
@@ -315,7 +315,7 @@ def test_every_physical_name_meets_awss_contract_at_the_longest_accepted_names(e
     # Alarm names are a prefix plus a short suffix (e.g. "p99-model-latency"); room for 60 more.
     for prefix in (names.drift_alarm_prefix(env), names.rollback_alarm_prefix(env)):
         check("cloudwatch", "PutMetricAlarm", "AlarmName", prefix + "x" * 60)
-    # The Model Monitor job definition (drift_monitor.py): `<endpoint>-dq-v<version>`.
+    # The Model Monitor job definition (model_monitor_schedule.py): `<endpoint>-dq-v<version>`.
     check("sagemaker", "CreateDataQualityJobDefinition", "JobDefinitionName", f"{names.endpoint(env)}-dq-v999999")
 
 

@@ -20,7 +20,7 @@ import pytest
 from moto import mock_aws
 
 import config
-from constructs import drift_monitor
+from constructs import drift_check_health_alarms
 from pipeline_steps import drift_check, local_drift_check, model_build_pipeline
 from tests.conftest import ROOT, Assembly, raw_config
 from tests.support import alarm_state_change_event, as_list
@@ -450,7 +450,7 @@ def test_health_alarm_state_changes_are_not_retraining_triggers(assembly: Assemb
         k: v if isinstance(v, str) else k.lower() for k, v in function["Properties"]["Environment"]["Variables"].items()
     }
     sys.path.insert(0, str(ROOT / "lambda" / "start_retraining"))
-    triggers = importlib.import_module("retraining_triggers")
+    triggers = importlib.import_module("trigger_events")
     settings = importlib.import_module("retraining_settings").Settings.from_env(variables)
     assert rule_prefixes and set(rule_prefixes) == set(settings.drift_alarm_prefixes)
     for env in ENVIRONMENTS:
@@ -505,13 +505,13 @@ def test_cloudwatch_still_documents_the_alarm_span_limits_the_window_respects() 
     text = cloudwatch_alarm_limits()
     assert "can't be more than 604,800 seconds" in text
     assert "less than one hour (3,600 seconds), the total evaluation period can't be longer than one day" in text
-    assert drift_monitor.ALARM_SPAN_LIMIT_MINUTES * 60 == 604_800
-    assert drift_monitor.SHORT_PERIOD_SPAN_LIMIT_MINUTES * 60 == 86_400
+    assert drift_check_health_alarms.ALARM_SPAN_LIMIT_MINUTES * 60 == 604_800
+    assert drift_check_health_alarms.SHORT_PERIOD_SPAN_LIMIT_MINUTES * 60 == 86_400
 
 
 @pytest.mark.parametrize("interval", [1, 15, 60, 180, 360, 720, 1440, 2880, 96 * 60])
 def test_not_running_window_covers_the_interval_within_cloudwatch_limits(interval: int) -> None:
-    period, periods = drift_monitor.health_alarm_window(interval)
+    period, periods = drift_check_health_alarms.health_alarm_window(interval)
     span = period * periods
     assert span >= interval + 30 and span >= 1.5 * interval, "room for a job to start and finish"
     assert span <= 2 * interval + 36, "but not much more than one missed check"
@@ -521,7 +521,7 @@ def test_not_running_window_covers_the_interval_within_cloudwatch_limits(interva
 
 def test_not_running_window_refuses_a_span_cloudwatch_would_reject() -> None:
     with pytest.raises(ValueError, match="CloudWatch allows 10080"):
-        drift_monitor.health_alarm_window(120 * 60)
+        drift_check_health_alarms.health_alarm_window(120 * 60)
 
 
 @pytest.mark.parametrize(

@@ -245,9 +245,9 @@ def test_asset_holds_only_the_handler_sources(assembly: Assembly, template: Any)
     assert sorted(p.name for p in staged.iterdir()) == [
         "retraining_runs.py",
         "retraining_settings.py",
-        "retraining_triggers.py",
         "start_retraining.py",
         "training_data.py",
+        "trigger_events.py",
     ]
 
 

@@ -42,7 +42,7 @@ os.environ.update(
 sys.path.insert(0, str(ROOT / "lambda" / "start_retraining"))
 handler = importlib.import_module("start_retraining")
 runs = importlib.import_module("retraining_runs")
-triggers = importlib.import_module("retraining_triggers")
+triggers = importlib.import_module("trigger_events")
 settings_module = importlib.import_module("retraining_settings")
 training_data = importlib.import_module("training_data")
 

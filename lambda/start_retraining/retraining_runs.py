@@ -13,8 +13,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from retraining_settings import Settings
-from retraining_triggers import Trigger, TriggerKind
 from training_data import take_snapshot, write_manifest
+from trigger_events import Trigger, TriggerKind
 
 PENDING = "PendingManualApproval"
 APPROVED = "Approved"

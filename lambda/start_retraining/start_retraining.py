@@ -19,8 +19,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from retraining_runs import run
 from retraining_settings import Settings
-from retraining_triggers import TriggerError, parse_trigger
 from training_data import NoTrainingDataError
+from trigger_events import TriggerError, parse_trigger
 
 logger = Logger()
 tracer = Tracer()

@@ -138,6 +138,33 @@ def test_unknown_environment_names_the_configured_ones(clients: Clients) -> None
     assert "configured: dev, staging, prod" in json.loads(result.stdout)["error"]
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["resolve-release", "--env", "qa", "--json", "--cdk-json", "cdk.json"],
+        ["--json", "--cdk-json=cdk.json", "resolve-release", "--env", "qa"],
+        ["--cdk-json", "cdk.json", "resolve-release", "--json", "--env", "qa"],
+    ],
+    ids=["after the command", "before the command", "on both sides"],
+)
+def test_shared_options_work_before_or_after_the_command(clients: Clients, args: list[str]) -> None:
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1
+    assert "configured: dev, staging, prod" in json.loads(result.stdout)["error"]
+
+
+def test_a_missing_value_of_a_shared_option_is_a_usage_error(clients: Clients) -> None:
+    result = runner.invoke(app, ["resolve-release", "--env", "dev", "--profile"])
+    assert result.exit_code == 2
+    assert "Option '--profile' requires an argument." in result.stderr
+
+
+def test_each_command_help_names_the_shared_options() -> None:
+    result = runner.invoke(app, ["retrain", "--help"])
+    assert result.exit_code == 0
+    assert "--role-arn" in result.stdout and "--json" in result.stdout
+
+
 def test_retrain_puts_the_contract_event_on_the_build_default_bus(clients: Clients) -> None:
     """A manual request goes through the retraining rule (dedup, never promote), not straight to the pipeline."""
     caller = boto3.client("sts", region_name=REGION).get_caller_identity()["Arn"]

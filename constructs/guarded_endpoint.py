@@ -1,4 +1,4 @@
-"""A SageMaker endpoint that takes each new model version blue/green, guarded by alarms."""
+"""A SageMaker endpoint that takes each new model version blue/green or rolling, guarded by alarms."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from constructs.rollback_alarms import RollbackAlarms
 MODEL_ARTIFACTS_PREFIX = "models/"
 
 
-class CanaryEndpoint(Construct):
+class GuardedEndpoint(Construct):
     """Model, EndpointConfig and Endpoint for the released model package version.
 
     The endpoint's name is fixed (the CLI, alarms and callers know it) while the Model and

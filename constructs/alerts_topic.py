@@ -12,14 +12,14 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 
 from constructs import Construct
-from constructs.control_tower import restrict_grants_to_aws_services
+from constructs.kms_grant_restriction import restrict_grants_to_aws_services
 
 CLOUDWATCH = "cloudwatch.amazonaws.com"
 EVENTBRIDGE = "events.amazonaws.com"
 CODESTAR_NOTIFICATIONS = "codestar-notifications.amazonaws.com"
 
 
-class Notifications(Construct):
+class AlertsTopic(Construct):
     """KMS-encrypted, SSL-only SNS topic with the environment's e-mail subscriptions.
 
     Alarms, EventBridge rules and CodeStar notifications publish here, so the topic has its own

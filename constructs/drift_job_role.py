@@ -1,0 +1,155 @@
+"""The role the drift check's jobs run as: what they read, write, pull and publish."""
+
+from __future__ import annotations
+
+from aws_cdk import ArnFormat, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+
+from config import Release
+from constructs import Construct
+from constructs.nag_acknowledgments import acknowledge_wildcards, objects_in
+from pipeline_steps import model_build_pipeline
+
+# Where the model-building pipeline writes the baselines it registers (not its training data).
+REGISTERED_BASELINES = model_build_pipeline.REGISTERED_BASELINES_PATTERN
+# Model Monitor's data-quality metrics for a real-time endpoint, as deployed monitors publish them.
+MODEL_MONITOR_NAMESPACE = "aws/sagemaker/Endpoints/data-metrics"
+
+
+class DriftJobRole(iam.Role):
+    """Runs either drift strategy's jobs: the drift-check pipeline's or Model Monitor's.
+
+    Reads the endpoint's captured requests and the baseline registered with the live version
+    (in this account or the model-building one), writes drift reports, pulls the job image
+    and publishes drift metrics. Each wildcard in its policy is acknowledged where it is granted.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        endpoint_name: str,
+        release: Release,
+        capture_prefix: str,
+        reports_prefix: str,
+        artifacts_bucket: s3.IBucket,
+        key: kms.IKey,
+        image_uri: str,
+        metric_namespace: str,
+    ) -> None:
+        super().__init__(
+            scope,
+            id_,
+            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+            description=f"{endpoint_name}: runs the drift check and publishes its metrics",
+        )
+        artifacts_bucket.grant_read(self, f"{capture_prefix}*")
+        artifacts_bucket.grant_put(self, f"{reports_prefix}*")
+        # Processing volume and report output are encrypted with the environment's key.
+        key.grant_encrypt_decrypt(self)
+        acknowledge_wildcards(
+            self,
+            {
+                "Action::s3:GetObject*": "grant_read on the data-capture prefix and the registered baselines only.",
+                "Action::s3:GetBucket*": "grant_read: bucket metadata for reading captured data and baselines.",
+                "Action::s3:List*": "grant_read: the drift check lists the hourly data-capture folders of its window.",
+                "Action::s3:Abort*": "grant_put on the drift-reports prefix: aborts its own multipart uploads.",
+                "Action::kms:GenerateDataKey*": "Reports and job volumes are encrypted with the environment's key.",
+                "Action::kms:ReEncrypt*": "grant_encrypt_decrypt on the environment's key only.",
+                objects_in(self, artifacts_bucket, f"{capture_prefix}*"): "Captured requests of this environment only.",
+                objects_in(self, artifacts_bucket, f"{reports_prefix}*"): "Drift reports of this environment only.",
+            },
+        )
+        self._grant_baseline_read(artifacts_bucket, release)
+        self._grant_job_basics(image_uri, metric_namespace)
+
+    def _grant_baseline_read(self, bucket: s3.IBucket, release: Release) -> None:
+        """The baselines registered with model versions, in this account or the model-building one."""
+        partition, region, account = Stack.of(self).partition, release.registry_region, release.registry_account
+        self.add_to_policy(
+            iam.PolicyStatement(
+                sid="FindRegisteredBaseline",
+                actions=["sagemaker:DescribeModelPackage"],
+                resources=[release.package_arn_pattern],
+            )
+        )
+        # Baselines only: the training splits beside them under pipelines/ stay out of reach.
+        bucket.grant_read(self, REGISTERED_BASELINES)
+        findings = {
+            f"Resource::{release.package_arn_pattern}": "Versions of the released model package group: "
+            "the drift check looks up the baseline registered with the live version.",
+            objects_in(self, bucket, REGISTERED_BASELINES): "Baselines the model-build pipeline registers "
+            "(its Baseline step's output), not its training data.",
+        }
+        if account != Stack.of(self).account:
+            self.add_to_policy(
+                iam.PolicyStatement(
+                    sid="ReadBaselineOfBuildAccount",
+                    actions=["s3:GetObject"],
+                    resources=[f"arn:{partition}:s3:::*/{REGISTERED_BASELINES}"],
+                    conditions={"StringEquals": {"s3:ResourceAccount": account}},
+                )
+            )
+            self.add_to_policy(
+                iam.PolicyStatement(
+                    sid="DecryptBaselineOfBuildAccount",
+                    actions=["kms:Decrypt"],
+                    resources=[f"arn:{partition}:kms:{region}:{account}:key/*"],
+                    conditions={"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}},
+                )
+            )
+            findings[f"Resource::arn:{partition}:s3:::*/{REGISTERED_BASELINES}"] = (
+                "Registered baselines in buckets owned by the model-building account only (s3:ResourceAccount)."
+            )
+            findings[f"Resource::arn:{partition}:kms:{region}:{account}:key/*"] = (
+                "Decrypt through S3 only (kms:ViaService) with the model-building account's key."
+            )
+        acknowledge_wildcards(self, findings)
+
+    def _grant_job_basics(self, image_uri: str, metric_namespace: str) -> None:
+        stack = Stack.of(self)
+        registry, _, rest = image_uri.partition(".dkr.ecr.")
+        repository = rest.split("/", 1)[1].split(":")[0]
+        repositories = [
+            stack.format_arn(service="ecr", account=registry, resource="repository", resource_name=repository)
+        ]
+        self.add_to_policy(
+            iam.PolicyStatement(
+                sid="PullJobImages",
+                actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
+                resources=repositories,
+            )
+        )
+        self.add_to_policy(iam.PolicyStatement(sid="EcrLogin", actions=["ecr:GetAuthorizationToken"], resources=["*"]))
+        self.add_to_policy(
+            iam.PolicyStatement(
+                sid="PublishDriftMetrics",
+                actions=["cloudwatch:PutMetricData"],
+                resources=["*"],
+                conditions={"StringEquals": {"cloudwatch:namespace": [metric_namespace, MODEL_MONITOR_NAMESPACE]}},
+            )
+        )
+        logs = stack.format_arn(
+            service="logs",
+            resource="log-group",
+            resource_name="/aws/sagemaker/ProcessingJobs:*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        self.add_to_policy(
+            iam.PolicyStatement(
+                sid="JobLogs",
+                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                resources=[logs],
+            )
+        )
+        acknowledge_wildcards(
+            self,
+            {
+                "Resource::*": "ecr:GetAuthorizationToken has no resource-level permissions; cloudwatch:PutMetricData "
+                "has none either and is limited to the drift namespaces by the cloudwatch:namespace condition.",
+                f"Resource::{logs}": "Streams of SageMaker's processing-job log group, where jobs log.",
+            },
+        )
