@@ -11,7 +11,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 from constructs.model_build_pipeline import ModelBuildPipeline
 from constructs.model_registry import ModelRegistry
-from pipeline_steps.model_build_pipeline import BuildSettings
+from pipeline_steps.checked_in import BuildSettings
 
 
 class ModelBuildStack(Stack):

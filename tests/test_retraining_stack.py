@@ -217,16 +217,11 @@ def test_function_runs_latest_python_with_pinned_powertools_layer_and_no_reserve
                         "PIPELINE_NAME": "mlops-delivery-model-build",
                         "MODEL_PACKAGE_GROUP": "mlops-delivery",
                         "INCOMING_PREFIX": "incoming/",
-                        "RAW_DATA_SUFFIX": ".csv",
                         "MANIFEST_BUCKET": {"Fn::ImportValue": Match.string_like_regexp("ArtifactsBucket")},
-                        "MANIFEST_PREFIX": "input-manifests/",
                         "QUIET_PERIOD_MINUTES": "60",
                         "APPROVAL_MODE": "manual",
                         "PRODUCTION": "false",
                         "MANUAL_SOURCE": "mlops-delivery.retraining",
-                        "MANUAL_DETAIL_TYPE": "Retraining Requested",
-                        "MANUAL_REASON_MAX_LENGTH": "512",
-                        "MANUAL_REQUESTED_BY_MAX_LENGTH": "128",
                     }
                 )
             },
