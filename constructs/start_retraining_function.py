@@ -61,7 +61,10 @@ class _WithContracts:
     # The bundling options arrive as jsii passes them; copying needs none of them.
     def try_bundle(self, output_dir: str, *_options: Any, **_named_options: Any) -> bool:
         shutil.copytree(
-            ASSET_DIR, output_dir, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".mypy_cache")
+            ASSET_DIR,
+            output_dir,
+            dirs_exist_ok=True,
+            ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".mypy_cache"),
         )
         shutil.copy2(CONTRACTS_MODULE, output_dir)
         return True
