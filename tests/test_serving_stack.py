@@ -478,7 +478,8 @@ def test_synth_without_a_release_skips_serving_with_one_line_each(
 ) -> None:
     stages = [stage_for(raw_config(), tmp_path, env) for env in ENVIRONMENTS]
     assert all(stage.serving is None for stage in stages)
-    lines = capsys.readouterr().err.strip().splitlines()
+    # CDK reports each bundled asset (the start-retraining function's) on a line of its own.
+    lines = [line for line in capsys.readouterr().err.strip().splitlines() if not line.startswith("Bundling asset ")]
     assert len(lines) == len(ENVIRONMENTS)
     for env, line in zip(ENVIRONMENTS, lines, strict=True):
         assert f"mlops-delivery-{env}-serving: skipped, no release for {env}" in line
