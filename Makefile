@@ -57,10 +57,10 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff format --check .
 
 # The Lambda's modules import each other as top-level modules, as on Lambda: a run of their own
-# with their folder on the search path.
+# with their folder on the search path, and the root for contracts.py (bundled beside them).
 typecheck: $(VENV)/.installed
 	$(VENV)/bin/mypy
-	MYPYPATH=lambda/start_retraining $(VENV)/bin/mypy lambda/start_retraining
+	MYPYPATH=lambda/start_retraining:. $(VENV)/bin/mypy lambda/start_retraining
 
 # One xdist worker per core; each worker synthesizes the session's app once.
 PYTEST_WORKERS ?= auto

@@ -1373,8 +1373,8 @@ def _check_regions(r: _Reader, settings: AppConfig) -> None:
     are not copied across regions; the drift check and the model build run SageMaker images
     that are pinned per region in the checked-in image maps.
     """
-    from pipeline_steps.drift_check_pipeline import IMAGES_FILE as DRIFT_IMAGES
-    from pipeline_steps.model_build_pipeline import IMAGES_FILE as BUILD_IMAGES
+    from pipeline_steps.checked_in import DRIFT_CHECK_IMAGES as DRIFT_IMAGES
+    from pipeline_steps.checked_in import XGBOOST_IMAGES as BUILD_IMAGES
 
     build = settings.build_environment
     build_regions = json.loads(BUILD_IMAGES.read_text())

@@ -8,14 +8,14 @@ from typing import Any
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 
+import contracts
 from constructs import Construct
 from constructs.model_registry import ModelRegistry
 
 # A version's approval status changed; the decisions that change what ships are these two
 # (Rejected matters too: rejecting the live version must redeploy the previous approved one).
-APPROVAL_DECISIONS = ("Approved", "Rejected")
-APPROVAL_SOURCE = "aws.sagemaker"
-APPROVAL_DETAIL_TYPE = "SageMaker Model Package State Change"
+APPROVAL_DECISIONS = (contracts.APPROVED, contracts.REJECTED)
+APPROVAL_SOURCE, APPROVAL_DETAIL_TYPE = contracts.MODEL_PACKAGE_STATE_CHANGE
 
 
 def approval_event_pattern(group_name: str, *, accounts: Sequence[str] = ()) -> events.EventPattern:

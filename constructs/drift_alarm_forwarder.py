@@ -6,6 +6,7 @@ from aws_cdk import Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 
+import contracts
 from config import AwsTarget
 from constructs import Construct
 
@@ -23,8 +24,8 @@ class DriftAlarmForwarder(events.Rule):
             id_,
             description="Drift alarm state changes to the model-building environment, where retraining starts",
             event_pattern=events.EventPattern(
-                source=["aws.cloudwatch"],
-                detail_type=["CloudWatch Alarm State Change"],
+                source=[contracts.ALARM_STATE_CHANGE.source],
+                detail_type=[contracts.ALARM_STATE_CHANGE.detail_type],
                 detail={"alarmName": events.Match.prefix(alarm_name_prefix)},
             ),
         )

@@ -6,10 +6,10 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_sns as sns
 
+import contracts
 from config import DriftConfig
 from constructs import Construct
 from constructs.scheduled_drift_check import check_metric
-from pipeline_steps import drift_check
 
 # The "not running" alarm fires after 1.5 check intervals without a completed check, at least
 # half an hour more than one interval: a processing job takes minutes to start and to run.
@@ -68,7 +68,7 @@ def drift_check_health_alarms(
             f"{endpoint_name}: no drift check completed in {period * periods} minutes (schedule "
             f"{drift.schedule}). Drift cannot be detected: see the {pipeline_name} pipeline's executions."
         ),
-        metric=check_metric(metric_namespace, endpoint_name, drift_check.ROWS_READ_METRIC, "SampleCount", period),
+        metric=check_metric(metric_namespace, endpoint_name, contracts.DRIFT_ROWS_READ_METRIC, "SampleCount", period),
         threshold=1,
         comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
         evaluation_periods=periods,
@@ -87,7 +87,7 @@ def drift_check_health_alarms(
             "a drift verdict; its report in drift-reports/ gives the reasons."
         ),
         metric=check_metric(
-            metric_namespace, endpoint_name, drift_check.REJECTED_FRACTION_METRIC, "Maximum", rejected_period
+            metric_namespace, endpoint_name, contracts.DRIFT_REJECTED_FRACTION_METRIC, "Maximum", rejected_period
         ),
         threshold=drift.max_rejected_fraction,
         comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,

@@ -7,13 +7,13 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 
+import contracts
 from config import Release
 from constructs import Construct
 from constructs.nag_acknowledgments import acknowledge_wildcards, objects_in
-from pipeline_steps import model_build_pipeline
 
 # Where the model-building pipeline writes the baselines it registers (not its training data).
-REGISTERED_BASELINES = model_build_pipeline.REGISTERED_BASELINES_PATTERN
+REGISTERED_BASELINES = contracts.REGISTERED_BASELINES_PATTERN
 # Model Monitor's data-quality metrics for a real-time endpoint, as deployed monitors publish them.
 MODEL_MONITOR_NAMESPACE = "aws/sagemaker/Endpoints/data-metrics"
 

@@ -21,9 +21,9 @@ from constructs.job_network import grant_vpc_access
 from constructs.model_monitor_schedule import ModelMonitorSchedule
 from constructs.nag_acknowledgments import acknowledge_wildcards
 from constructs.scheduled_drift_check import ScheduledDriftCheck
-from pipeline_steps import drift_check_pipeline
+from pipeline_steps import checked_in
 
-IMAGES_FILE = drift_check_pipeline.IMAGES_FILE
+IMAGES_FILE = checked_in.DRIFT_CHECK_IMAGES
 
 
 class DriftMonitor(Construct):

@@ -11,6 +11,13 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from config import AutoscalingConfig
 from constructs import Construct
 from constructs.rollback_alarms import endpoint_metric
+from contracts import (
+    INVOCATION_4XX_ERRORS_METRIC,
+    INVOCATION_5XX_ERRORS_METRIC,
+    INVOCATIONS_METRIC,
+    MODEL_ERRORS_METRIC,
+    MODEL_LATENCY_METRIC,
+)
 
 _WIDTH = 12
 _PERIOD_MINUTES = 1
@@ -74,16 +81,16 @@ class EndpointDashboard(Construct):
         self.dashboard.add_widgets(
             cloudwatch.GraphWidget(
                 title="Invocations",
-                left=[metric("Invocations", "Sum", label="invocations")],
+                left=[metric(INVOCATIONS_METRIC, "Sum", label="invocations")],
                 right=[metric("InvocationsPerInstance", "Sum", label="per instance")],
                 width=_WIDTH,
             ),
             cloudwatch.GraphWidget(
                 title="Errors",
                 left=[
-                    metric("Invocation5XXErrors", "Sum", label="5XX"),
-                    metric("Invocation4XXErrors", "Sum", label="4XX"),
-                    metric("InvocationModelErrors", "Sum", label="model errors"),
+                    metric(INVOCATION_5XX_ERRORS_METRIC, "Sum", label="5XX"),
+                    metric(INVOCATION_4XX_ERRORS_METRIC, "Sum", label="4XX"),
+                    metric(MODEL_ERRORS_METRIC, "Sum", label="model errors"),
                 ],
                 width=_WIDTH,
             ),
@@ -102,8 +109,8 @@ class EndpointDashboard(Construct):
             cloudwatch.GraphWidget(
                 title="Model latency (microseconds)",
                 left=[
-                    metric("ModelLatency", "p50", label="p50"),
-                    metric("ModelLatency", "p99", label="p99"),
+                    metric(MODEL_LATENCY_METRIC, "p50", label="p50"),
+                    metric(MODEL_LATENCY_METRIC, "p99", label="p99"),
                     metric("OverheadLatency", "p99", label="overhead p99"),
                 ],
                 width=_WIDTH,

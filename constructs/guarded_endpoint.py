@@ -14,9 +14,7 @@ from constructs.job_network import grant_vpc_access
 from constructs.model_build_pipeline import image_for_region, image_repository_arn
 from constructs.nag_acknowledgments import acknowledge_wildcards, objects_in
 from constructs.rollback_alarms import RollbackAlarms
-
-# The only prefix of an artifacts bucket that serving may read (see the storage stack).
-MODEL_ARTIFACTS_PREFIX = "models/"
+from contracts import MODEL_ARTIFACTS_PREFIX
 
 
 class GuardedEndpoint(Construct):

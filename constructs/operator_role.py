@@ -13,10 +13,10 @@ from config import AwsTarget, ResourceNames
 from constructs import Construct
 from constructs.model_registry import ModelRegistry
 from constructs.nag_acknowledgments import acknowledge_wildcards, objects_in
-from pipeline_steps.model_build_pipeline import PIPELINE_OUTPUT_PREFIX
+from contracts import EVALUATION_REPORTS_PATTERN
 
 # Where the model-build pipeline's evaluation step writes evaluation.json (compare reads it).
-EVALUATION_REPORTS = f"{PIPELINE_OUTPUT_PREFIX}/*/evaluate/evaluation/*"
+EVALUATION_REPORTS = EVALUATION_REPORTS_PATTERN
 
 
 @dataclass(frozen=True)

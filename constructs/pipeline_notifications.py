@@ -8,6 +8,7 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 
+import contracts
 from constructs import Construct
 
 
@@ -35,8 +36,8 @@ class PipelineNotifications(Construct):
             "PipelineFailedRule",
             description="Notify: a model-building pipeline execution failed",
             event_pattern=events.EventPattern(
-                source=["aws.sagemaker"],
-                detail_type=["SageMaker Model Building Pipeline Execution Status Change"],
+                source=[contracts.PIPELINE_EXECUTION_STATUS_CHANGE.source],
+                detail_type=[contracts.PIPELINE_EXECUTION_STATUS_CHANGE.detail_type],
                 detail={"pipelineArn": [pipeline_arn], "currentPipelineExecutionStatus": ["Failed"]},
             ),
         )
@@ -61,11 +62,11 @@ class PipelineNotifications(Construct):
             "ApprovalPendingRule",
             description="Notify: a new model version waits for approval",
             event_pattern=events.EventPattern(
-                source=["aws.sagemaker"],
-                detail_type=["SageMaker Model Package State Change"],
+                source=[contracts.MODEL_PACKAGE_STATE_CHANGE.source],
+                detail_type=[contracts.MODEL_PACKAGE_STATE_CHANGE.detail_type],
                 detail={
                     "ModelPackageGroupName": [model_package_group_name],
-                    "ModelApprovalStatus": ["PendingManualApproval"],
+                    "ModelApprovalStatus": [contracts.PENDING_MANUAL_APPROVAL],
                     "ModelPackageStatus": ["Completed"],
                 },
             ),

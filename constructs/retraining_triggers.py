@@ -12,7 +12,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 
-import retraining_request
+import contracts
 from config import RetrainingConfig
 from constructs import Construct
 from constructs.default_bus_policy import DefaultBusPolicy
@@ -65,8 +65,8 @@ class RetrainingTriggers(Construct):
                 "NewDataRule",
                 f"Retrain when new training data lands under {retraining.incoming_prefix}",
                 event_pattern=events.EventPattern(
-                    source=["aws.s3"],
-                    detail_type=["Object Created"],
+                    source=[contracts.OBJECT_CREATED.source],
+                    detail_type=[contracts.OBJECT_CREATED.detail_type],
                     detail={
                         "bucket": {"name": [data_bucket.bucket_name]},
                         "object": {"key": events.Match.prefix(retraining.incoming_prefix)},
@@ -81,8 +81,8 @@ class RetrainingTriggers(Construct):
                 "DriftRule",
                 "Retrain when a serving environment's drift alarm goes to ALARM",
                 event_pattern=events.EventPattern(
-                    source=["aws.cloudwatch"],
-                    detail_type=["CloudWatch Alarm State Change"],
+                    source=[contracts.ALARM_STATE_CHANGE.source],
+                    detail_type=[contracts.ALARM_STATE_CHANGE.detail_type],
                     account=sorted(set(drift_alarm_accounts)),
                     detail={
                         "alarmName": events.Match.any_of(*(events.Match.prefix(p) for p in drift_alarm_prefixes)),
@@ -96,7 +96,7 @@ class RetrainingTriggers(Construct):
         self.manual_rule = self._rule(
             "ManualRule",
             "Retrain on request (aws events put-events)",
-            event_pattern=events.EventPattern(source=[manual_source], detail_type=[retraining_request.DETAIL_TYPE]),
+            event_pattern=events.EventPattern(source=[manual_source], detail_type=[contracts.RETRAINING_REQUESTED]),
         )
 
     def _rule(
@@ -122,8 +122,8 @@ class RetrainingTriggers(Construct):
             resources=[bus_arn],
             # Only alarm state changes: the serving accounts cannot inject manual or S3 events.
             conditions={
-                "ForAllValues:StringEquals": {"events:source": ["aws.cloudwatch"]},
-                "StringEquals": {"events:detail-type": "CloudWatch Alarm State Change"},
+                "ForAllValues:StringEquals": {"events:source": [contracts.ALARM_STATE_CHANGE.source]},
+                "StringEquals": {"events:detail-type": contracts.ALARM_STATE_CHANGE.detail_type},
             },
         )
         return DefaultBusPolicy(

@@ -13,8 +13,15 @@ from aws_cdk import aws_sns as sns
 
 from config import AlarmConfig
 from constructs import Construct
+from contracts import (
+    INVOCATION_4XX_ERRORS_METRIC,
+    INVOCATION_5XX_ERRORS_METRIC,
+    INVOCATIONS_METRIC,
+    MODEL_ERRORS_METRIC,
+    MODEL_LATENCY_METRIC,
+    SAGEMAKER_NAMESPACE,
+)
 
-SAGEMAKER_NAMESPACE = "AWS/SageMaker"
 # CloudWatch reports ModelLatency in microseconds; config speaks milliseconds.
 _MICROSECONDS_PER_MS = 1000
 
@@ -64,7 +71,7 @@ def error_rate(
     errors = error_metric[0].lower() + error_metric[1:]
     return cloudwatch.MathExpression(
         expression=f"IF(invocations >= {min_invocations}, 100 * {errors} / invocations, 0)",
-        using_metrics={errors: metric(error_metric, "Sum"), "invocations": metric("Invocations", "Sum")},
+        using_metrics={errors: metric(error_metric, "Sum"), "invocations": metric(INVOCATIONS_METRIC, "Sum")},
         label=label,
         period=period,
     )
@@ -119,23 +126,23 @@ class RollbackAlarms(Construct):
         for prefix, metric in fleets.items():
             fleet = "new fleet" if prefix == new_fleet_suffix else "whole endpoint"
             watches[f"{prefix}5xx-rate"] = _Watch(
-                rate(metric, "Invocation5XXErrors", label=f"5XX rate (%), {fleet}"),
+                rate(metric, INVOCATION_5XX_ERRORS_METRIC, label=f"5XX rate (%), {fleet}"),
                 config.max_5xx_rate_percent,
                 f"5XX rate above {config.max_5xx_rate_percent:g}%",
             )
             watches[f"{prefix}model-error-rate"] = _Watch(
-                rate(metric, "InvocationModelErrors", label=f"model error rate (%), {fleet}"),
+                rate(metric, MODEL_ERRORS_METRIC, label=f"model error rate (%), {fleet}"),
                 config.max_model_error_rate_percent,
                 f"model error rate above {config.max_model_error_rate_percent:g}%",
             )
         new_fleet = fleets[new_fleet_suffix]
         watches[f"{new_fleet_suffix}4xx-rate"] = _Watch(
-            rate(new_fleet, "Invocation4XXErrors", label="4XX rate (%), new fleet"),
+            rate(new_fleet, INVOCATION_4XX_ERRORS_METRIC, label="4XX rate (%), new fleet"),
             config.max_4xx_rate_percent,
             f"4XX rate above {config.max_4xx_rate_percent:g}%",
         )
         watches[f"{new_fleet_suffix}p99-latency"] = _Watch(
-            new_fleet("ModelLatency", "p99", label="p99 model latency, new fleet"),
+            new_fleet(MODEL_LATENCY_METRIC, "p99", label="p99 model latency, new fleet"),
             config.p99_latency_ms * _MICROSECONDS_PER_MS,
             f"p99 model latency above {config.p99_latency_ms} ms",
         )

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from aws_cdk import Duration, Fn, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
@@ -13,16 +11,17 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_assets as assets
 from aws_cdk import aws_sagemaker as sagemaker
 
+import contracts
 from config import DriftConfig, Release, VpcSettings
 from constructs import Construct
 from constructs.drift_alarm import ALARM_PERIOD_HOURS
 from constructs.job_network import with_network
 from constructs.nag_acknowledgments import acknowledge_wildcards
-from pipeline_steps import drift_check, drift_check_pipeline
+from pipeline_steps import checked_in
 
 # The builder's files; importing it is cheap (the SageMaker SDK is imported only inside its functions).
-DEFINITION_FILE = drift_check_pipeline.DEFINITION_FILE
-DRIFT_SCRIPT = Path(drift_check_pipeline.__file__).resolve().parent / "drift_check.py"
+DEFINITION_FILE = checked_in.DRIFT_CHECK_DEFINITION
+DRIFT_SCRIPT = checked_in.DRIFT_CHECK_SCRIPT
 
 
 def check_metric(namespace: str, endpoint_name: str, name: str, statistic: str, minutes: int) -> cloudwatch.Metric:
@@ -30,7 +29,7 @@ def check_metric(namespace: str, endpoint_name: str, name: str, statistic: str, 
     return cloudwatch.Metric(
         namespace=namespace,
         metric_name=name,
-        dimensions_map={drift_check.ENDPOINT_DIMENSION: endpoint_name},
+        dimensions_map={contracts.DRIFT_ENDPOINT_DIMENSION: endpoint_name},
         statistic=statistic,
         period=Duration.minutes(minutes),
     )
@@ -98,7 +97,7 @@ class ScheduledDriftCheck:
                 "MetricNamespace": metric_namespace,
                 "DriftThreshold": f"{drift.threshold:g}",
                 "MaxRejectedFraction": f"{drift.max_rejected_fraction:g}",
-                "WindowHours": str(drift.window_hours),
+                contracts.DRIFT_WINDOW_PARAMETER: str(drift.window_hours),
             },
         )
         self.pipeline = sagemaker.CfnPipeline(
@@ -145,12 +144,14 @@ class ScheduledDriftCheck:
             iam.PolicyStatement(actions=["sagemaker:StartPipelineExecution"], resources=[pipeline_arn])
         )
         parameters = [
-            events.CfnRule.SageMakerPipelineParameterProperty(name="ModelPackageArn", value=release.model_package_arn)
+            events.CfnRule.SageMakerPipelineParameterProperty(
+                name=contracts.DRIFT_MODEL_PACKAGE_PARAMETER, value=release.model_package_arn
+            )
         ]
         if release.baseline_statistics_uri:
             parameters.append(
                 events.CfnRule.SageMakerPipelineParameterProperty(
-                    name="BaselineStatisticsUri", value=release.baseline_statistics_uri
+                    name=contracts.DRIFT_BASELINE_PARAMETER, value=release.baseline_statistics_uri
                 )
             )
         self.schedule = events.CfnRule(
@@ -174,15 +175,15 @@ class ScheduledDriftCheck:
         self.schedule.node.add_dependency(self.pipeline)
         self.drift_metric = cloudwatch.Metric(
             namespace=metric_namespace,
-            metric_name=drift_check.PSI_METRIC,
+            metric_name=contracts.DRIFT_PSI_METRIC,
             dimensions_map={
-                drift_check.ENDPOINT_DIMENSION: endpoint_name,
-                drift_check.FEATURE_DIMENSION: drift_check.ALL_FEATURES,
+                contracts.DRIFT_ENDPOINT_DIMENSION: endpoint_name,
+                contracts.DRIFT_FEATURE_DIMENSION: contracts.DRIFT_ALL_FEATURES,
             },
             statistic="Maximum",
             period=Duration.hours(ALARM_PERIOD_HOURS),
             label="max PSI over features",
         )
         self.records_metric = check_metric(
-            metric_namespace, endpoint_name, drift_check.ROWS_ACCEPTED_METRIC, "Sum", ALARM_PERIOD_HOURS * 60
+            metric_namespace, endpoint_name, contracts.DRIFT_ROWS_ACCEPTED_METRIC, "Sum", ALARM_PERIOD_HOURS * 60
         ).with_(label="rows checked")

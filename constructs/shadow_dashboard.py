@@ -6,6 +6,7 @@ from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 
 from constructs.rollback_alarms import endpoint_metric
+from contracts import INVOCATION_5XX_ERRORS_METRIC, INVOCATIONS_METRIC, MODEL_LATENCY_METRIC
 
 _WIDTH = 12
 
@@ -28,13 +29,13 @@ def add_shadow_widgets(
     dashboard.add_widgets(
         cloudwatch.GraphWidget(
             title="Shadow test: model latency p99 (microseconds) per variant",
-            left=[metric(variant, "ModelLatency", "p99") for variant in variants],
+            left=[metric(variant, MODEL_LATENCY_METRIC, "p99") for variant in variants],
             width=_WIDTH,
         ),
         cloudwatch.GraphWidget(
             title="Shadow test: 5XX errors and invocations per variant",
-            left=[metric(variant, "Invocation5XXErrors", "Sum") for variant in variants],
-            right=[metric(variant, "Invocations", "Sum") for variant in variants],
+            left=[metric(variant, INVOCATION_5XX_ERRORS_METRIC, "Sum") for variant in variants],
+            right=[metric(variant, INVOCATIONS_METRIC, "Sum") for variant in variants],
             width=_WIDTH,
         ),
     )

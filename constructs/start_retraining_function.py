@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-from aws_cdk import Acknowledgment, ArnFormat, Duration, RemovalPolicies, RemovalPolicy, Stack, Validations
+import jsii
+from aws_cdk import (
+    Acknowledgment,
+    ArnFormat,
+    AssetHashType,
+    BundlingOptions,
+    DockerImage,
+    Duration,
+    ILocalBundling,
+    RemovalPolicies,
+    RemovalPolicy,
+    Stack,
+    Validations,
+)
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_iam as iam
@@ -16,7 +31,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 
-import retraining_request
+import contracts
 from config import ApprovalMode, RetrainingConfig
 from constructs import Construct
 from constructs.checkov_skips import skip_checkov
@@ -24,9 +39,10 @@ from constructs.control_tower import guard_rule
 from constructs.kms_grant_restriction import restrict_grants_to_aws_services
 from constructs.model_registry import ModelRegistry
 from constructs.nag_acknowledgments import acknowledge_wildcards, objects_in
-from pipeline_steps import model_build_pipeline as builder
 
 ASSET_DIR = Path(__file__).resolve().parent.parent / "lambda" / "start_retraining"
+# The names the function shares with the pipeline and the CLI, bundled beside its modules.
+CONTRACTS_MODULE = Path(contracts.__file__).resolve()
 # Powertools for AWS Lambda (Python) v3, published by AWS as a public layer in every commercial
 # region; pinned so a deploy never picks up a new Powertools release unannounced. The local
 # tests run against the version pinned in requirements-dev.txt.
@@ -36,7 +52,37 @@ POWERTOOLS_LAYER_VERSION = 27
 LAYER_RUNTIME = "python314"
 LAYER_ARCHITECTURE = "arm64"
 # The objects the function may write: the run's input manifests, nothing else.
-INPUT_MANIFESTS = f"{builder.INPUT_MANIFESTS_PREFIX}*"
+INPUT_MANIFESTS = f"{contracts.INPUT_MANIFESTS_PREFIX}*"
+
+
+@jsii.implements(ILocalBundling)
+class _WithContracts:
+    """Bundles the function's folder plus contracts.py, by copying: pure Python, no Docker."""
+
+    # The bundling options arrive as jsii passes them; copying needs none of them.
+    def try_bundle(self, output_dir: str, *_options: Any, **_named_options: Any) -> bool:
+        shutil.copytree(
+            ASSET_DIR,
+            output_dir,
+            dirs_exist_ok=True,
+            ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".mypy_cache"),
+        )
+        shutil.copy2(CONTRACTS_MODULE, output_dir)
+        return True
+
+
+def function_code() -> lambda_.Code:
+    """The function's asset: lambda/start_retraining with contracts.py beside its modules.
+
+    The folder stays an asset root of its own (no project code but the contracts module), and
+    the hash of the bundled output names the asset, so a change to either gives a new version.
+    """
+    return lambda_.Code.from_asset(
+        str(ASSET_DIR),
+        asset_hash_type=AssetHashType.OUTPUT,
+        # Bundling always succeeds locally; CDK requires an image for the Docker fallback it never takes.
+        bundling=BundlingOptions(image=DockerImage.from_registry("unused-local-bundling"), local=_WithContracts()),
+    )
 
 
 class StartRetrainingFunction(Construct):
@@ -173,7 +219,7 @@ class StartRetrainingFunction(Construct):
             runtime=lambda_.Runtime.PYTHON_3_14,
             architecture=lambda_.Architecture.ARM_64,
             handler="start_retraining.lambda_handler",
-            code=lambda_.Code.from_asset(str(ASSET_DIR), exclude=["__pycache__", "*.pyc", ".mypy_cache"]),
+            code=function_code(),
             layers=[powertools],
             role=self.role,
             log_group=self.log_group,
@@ -189,17 +235,11 @@ class StartRetrainingFunction(Construct):
                 "MODEL_PACKAGE_GROUP": registry.group_name,
                 "DATA_BUCKET": data_bucket.bucket_name,
                 "INCOMING_PREFIX": retraining.incoming_prefix,
-                "RAW_DATA_SUFFIX": builder.RAW_DATA_SUFFIX,
                 "MANIFEST_BUCKET": artifacts_bucket.bucket_name,
-                "MANIFEST_PREFIX": builder.INPUT_MANIFESTS_PREFIX,
                 "QUIET_PERIOD_MINUTES": str(retraining.quiet_period_minutes),
                 "APPROVAL_MODE": approval.value,
                 "PRODUCTION": str(production).lower(),
                 "MANUAL_SOURCE": manual_source,
-                # The manual request's contract, shared with `mlopsctl retrain` (the asset holds no shared code).
-                "MANUAL_DETAIL_TYPE": retraining_request.DETAIL_TYPE,
-                "MANUAL_REASON_MAX_LENGTH": str(retraining_request.REASON_MAX_LENGTH),
-                "MANUAL_REQUESTED_BY_MAX_LENGTH": str(retraining_request.REQUESTED_BY_MAX_LENGTH),
                 "DRIFT_ALARM_PREFIXES": ",".join(drift_alarm_prefixes),
                 "POWERTOOLS_SERVICE_NAME": "start-retraining",
                 "POWERTOOLS_METRICS_NAMESPACE": f"{registry.group_name}/Retraining",

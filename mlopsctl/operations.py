@@ -15,9 +15,9 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-import retraining_request
+import contracts
 from config import AppConfig, EnvironmentConfig
-from mlopsctl import endpoint, ledger, registry, verification
+from mlopsctl import endpoint, ledger, registry, retraining_request, verification
 from mlopsctl.aws import CALLER, REGISTRY, ClientFactory
 from mlopsctl.errors import NothingApproved, OperatorError
 
@@ -86,7 +86,7 @@ def _executions(ctx: Context, limit: int) -> list[dict[str, Any]] | str:
                 "execution_arn": arn,
                 "started": str(summary["StartTime"]),
                 "status": summary["PipelineExecutionStatus"],
-                "trigger_reason": values.get("TriggerReason", ""),
+                "trigger_reason": values.get(contracts.TRIGGER_REASON_PARAMETER, ""),
                 "failure_reason": failure or None,
             }
         )
@@ -119,7 +119,7 @@ def _error_text(error: ClientError | BotoCoreError) -> str:
 
 def _pending(ctx: Context) -> list[dict[str, Any]] | str:
     try:
-        pending = registry.list_versions(ctx.registry(), ctx.cfg, registry.PENDING)
+        pending = registry.list_versions(ctx.registry(), ctx.cfg, contracts.PENDING_MANUAL_APPROVAL)
     except (ClientError, BotoCoreError) as error:
         return f"cannot list versions of {registry.group_arn(ctx.cfg)}: {_error_text(error)}"
     return [
@@ -152,14 +152,14 @@ def status(ctx: Context, env_name: str | None, executions: int = 5) -> dict[str,
 def compare(ctx: Context, a: str | None, b: str | None) -> dict[str, Any]:
     sm = ctx.registry()
     if a is None:
-        champion = registry.latest(sm, ctx.cfg, registry.APPROVED)
+        champion = registry.latest(sm, ctx.cfg, contracts.APPROVED)
         if champion is None:
             raise OperatorError("No Approved version to compare with; give two versions: compare A B.")
         a_arn = champion["ModelPackageArn"]
     else:
         a_arn = registry.resolve_version(ctx.cfg, a)
     if b is None:
-        candidate = registry.latest(sm, ctx.cfg, registry.PENDING)
+        candidate = registry.latest(sm, ctx.cfg, contracts.PENDING_MANUAL_APPROVAL)
         if candidate is None:
             raise OperatorError("No version is pending approval; give the versions to compare: compare A B.")
         b_arn = candidate["ModelPackageArn"]
@@ -196,7 +196,7 @@ def set_approval(ctx: Context, ref: str, approve: bool, reason: str | None) -> d
     arn = registry.resolve_version(ctx.cfg, ref)
     before = registry.describe(sm, arn)["ModelApprovalStatus"]
     who = ctx.caller()
-    status = registry.APPROVED if approve else registry.REJECTED
+    status = contracts.APPROVED if approve else contracts.REJECTED
     description = f"{status} by {who}" + (f": {reason}" if reason else "")
     registry.set_status(sm, arn, status, description)
     return {
@@ -220,7 +220,7 @@ def retrain(ctx: Context, reason: str) -> dict[str, Any]:
         raise OperatorError(str(error)) from error
     entry = {
         "Source": ctx.cfg.names.manual_retraining_source,
-        "DetailType": retraining_request.DETAIL_TYPE,
+        "DetailType": contracts.RETRAINING_REQUESTED,
         "Detail": json.dumps(detail),
         "EventBusName": "default",
     }
@@ -244,7 +244,7 @@ def retrain(ctx: Context, reason: str) -> dict[str, Any]:
 def resolve_release(ctx: Context, env_name: str) -> dict[str, Any]:
     env = ctx.env(env_name)
     sm = ctx.registry()
-    approved = registry.latest(sm, ctx.cfg, registry.APPROVED)
+    approved = registry.latest(sm, ctx.cfg, contracts.APPROVED)
     if approved is None:
         raise NothingApproved(
             f"No Approved version in {registry.group_arn(ctx.cfg)}: approve one (mlopsctl approve VERSION) "

@@ -10,11 +10,14 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from config import AppConfig
+from contracts import (
+    METADATA_CHAMPION_ARN,
+    METADATA_METRIC_NAME,
+    METADATA_METRIC_VALUE,
+    METADATA_TRIGGER_REASON,
+)
 from mlopsctl.errors import OperatorError
 
-APPROVED = "Approved"
-REJECTED = "Rejected"
-PENDING = "PendingManualApproval"
 METRICS = ("auc", "accuracy", "f1")
 # What the evaluate step writes for "no champion" or "no number": metadata values cannot be empty.
 NONE = "none"
@@ -135,7 +138,7 @@ class VersionMetrics:
             "status": self.status,
             "created": self.created,
             "metrics": self.metrics,
-            "trigger_reason": self.metadata.get("trigger_reason"),
+            "trigger_reason": self.metadata.get(METADATA_TRIGGER_REASON),
             "champion_model_package_arn": self.champion_arn,
             "evaluation_uri": self.evaluation_uri,
         }
@@ -154,7 +157,7 @@ def version_metrics(sm: Any, s3: Any, arn: str) -> VersionMetrics:
         status=package.get("ModelApprovalStatus", "?"),
         created=str(package.get("CreationTime", "")),
         metadata=metadata,
-        champion_arn=_present(metadata.get("champion_model_package_arn")),
+        champion_arn=_present(metadata.get(METADATA_CHAMPION_ARN)),
     )
     uri = ((package.get("ModelMetrics") or {}).get("ModelQuality") or {}).get("Statistics", {}).get("S3Uri")
     if uri:
@@ -170,7 +173,7 @@ def version_metrics(sm: Any, s3: Any, arn: str) -> VersionMetrics:
         champion = evaluation.get("champion") or {}
         result.champion_arn = _present(champion.get("model_package_arn")) or result.champion_arn
     # Versions registered without a readable report still carry the gate metric as metadata.
-    name, value = metadata.get("metric_name"), _present(metadata.get("metric_value"))
+    name, value = metadata.get(METADATA_METRIC_NAME), _present(metadata.get(METADATA_METRIC_VALUE))
     if name and value and name not in result.metrics:
         try:
             result.metrics[name] = float(value)

@@ -17,6 +17,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+import contracts
 from config import EnvironmentConfig
 from mlopsctl import endpoint, ledger, registry
 from mlopsctl.aws import REGISTRY
@@ -139,7 +140,7 @@ def _check_target(ctx: Context, env: EnvironmentConfig, target_arn: str) -> None
     """Approved in the registry, and readable with a container from the serving account (CreateModel needs both)."""
     version = registry.version_of(target_arn)
     status = registry.describe(ctx.registry(), target_arn)["ModelApprovalStatus"]
-    if status != registry.APPROVED:
+    if status != contracts.APPROVED:
         raise OperatorError(
             f"Refusing rollback of {env.name}: target v{version} is {status}, not Approved; "
             "approve it first (mlopsctl approve) or choose another version with --to."
@@ -190,7 +191,7 @@ def plan(ctx: Context, env_name: str, to: str | None) -> Plan:
     bad = live.model_package_arn
     if bad and registry.in_group(ctx.cfg, bad):
         was = registry.describe(ctx.registry(), bad)["ModelApprovalStatus"]
-        if was != registry.REJECTED:
+        if was != contracts.REJECTED:
             result.reject_arn, result.reject_was = bad, was
     return result
 
@@ -218,7 +219,7 @@ def _reject(ctx: Context, p: Plan, journal: Journal, reason: str) -> None:
     reg, who, v = ctx.registry(), p.operator, registry.version_of(bad)
     description = f"Rejected by {who}: rolled back {p.env.name} to v{p.target_version}: {reason}"
     try:
-        registry.set_status(reg, bad, registry.REJECTED, description)
+        registry.set_status(reg, bad, contracts.REJECTED, description)
     except ClientError as error:
         raise journal.failure(f"Rollback of {p.env.name} failed rejecting v{v} ({_reason(error)})") from error
     restored = f"Restored to {was} by {who}: the rollback of {p.env.name} to v{p.target_version} did not complete"
@@ -318,7 +319,7 @@ def rollback(
             f"{journal.made()}), but recording it in the ledger {names.ledger_parameter(p.env.name)} failed: "
             f"{_reason(error)}. The ledger still ends with the previous entry."
         ) from error
-    next_release = registry.latest(ctx.registry(), ctx.cfg, registry.APPROVED)
+    next_release = registry.latest(ctx.registry(), ctx.cfg, contracts.APPROVED)
     next_arn = next_release["ModelPackageArn"] if next_release else None
     return {
         "environment": p.env.name,

@@ -25,12 +25,12 @@ from typing import Any
 from urllib.parse import urlparse
 
 from config import EnvironmentConfig
+from contracts import INVOCATION_5XX_ERRORS_METRIC, INVOCATIONS_METRIC, MODEL_LATENCY_METRIC, SAGEMAKER_NAMESPACE
 from mlopsctl import endpoint, registry
 from mlopsctl.errors import OperatorError
 from mlopsctl.operations import Context
 from mlopsctl.shadow_compare import VariantMetrics, Verdict, disagreement, judge, predictions
 
-SAGEMAKER_NAMESPACE = "AWS/SageMaker"
 # ModelLatency is reported in microseconds (SageMaker "Invocation metrics").
 _MICROSECONDS_PER_MS = 1000
 # At most this many captured objects are read per variant; enough for a test window.
@@ -103,9 +103,9 @@ def variant_metrics(cw: Any, endpoint_name: str, variant: str, start: datetime, 
             },
         }
         for query_id, metric, stat in (
-            ("invocations", "Invocations", "Sum"),
-            ("errors", "Invocation5XXErrors", "Sum"),
-            ("latency", "ModelLatency", "p99"),
+            ("invocations", INVOCATIONS_METRIC, "Sum"),
+            ("errors", INVOCATION_5XX_ERRORS_METRIC, "Sum"),
+            ("latency", MODEL_LATENCY_METRIC, "p99"),
         )
     ]
     response = cw.get_metric_data(MetricDataQueries=queries, StartTime=start, EndTime=end)

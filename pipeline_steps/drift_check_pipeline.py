@@ -16,9 +16,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pipeline_steps import images
+import contracts
+from pipeline_steps import checked_in, images
 from pipeline_steps.sdk_session import (
-    DEFINITIONS_DIR,
     canonical_json,
     image_uris_by_region,
     offline_pipeline_session,
@@ -28,8 +28,8 @@ from pipeline_steps.sdk_session import (
 )
 from pipeline_steps.sdk_session import placeholder as _ref
 
-DEFINITION_FILE = DEFINITIONS_DIR / "drift_check.json"
-IMAGES_FILE = DEFINITIONS_DIR / "image_uris.json"
+DEFINITION_FILE = checked_in.DRIFT_CHECK_DEFINITION
+IMAGES_FILE = checked_in.DRIFT_CHECK_IMAGES
 
 # Placeholders the construct substitutes (Fn::Sub variable names).
 PLACEHOLDERS = (
@@ -45,10 +45,15 @@ PLACEHOLDERS = (
     "MetricNamespace",
     "DriftThreshold",
     "MaxRejectedFraction",
-    "WindowHours",
+    contracts.DRIFT_WINDOW_PARAMETER,
 )
 # Pipeline parameters the schedule passes on each start (StartPipelineExecution).
-PARAMETERS = ("ModelPackageArn", "BaselineStatisticsUri", "WindowHours", "EndTime")
+PARAMETERS = (
+    contracts.DRIFT_MODEL_PACKAGE_PARAMETER,
+    contracts.DRIFT_BASELINE_PARAMETER,
+    contracts.DRIFT_WINDOW_PARAMETER,
+    contracts.DRIFT_END_TIME_PARAMETER,
+)
 # The scikit-learn processing image: Python 3.9 and no pandas worth relying on (images.py).
 SKLEARN_VERSION = images.SKLEARN.version
 # Any region: the definition holds no region-specific value (the image is a placeholder).
@@ -66,10 +71,12 @@ def build_pipeline(session: Any) -> Any:
     from sagemaker.mlops.workflow.pipeline import Pipeline
     from sagemaker.mlops.workflow.steps import ProcessingStep
 
-    package = ParameterString(name="ModelPackageArn", default_value="")
-    baseline = ParameterString(name="BaselineStatisticsUri", default_value="")
-    window = ParameterString(name="WindowHours", default_value=_ref("WindowHours"))
-    end_time = ParameterString(name="EndTime", default_value="")
+    package = ParameterString(name=contracts.DRIFT_MODEL_PACKAGE_PARAMETER, default_value="")
+    baseline = ParameterString(name=contracts.DRIFT_BASELINE_PARAMETER, default_value="")
+    window = ParameterString(
+        name=contracts.DRIFT_WINDOW_PARAMETER, default_value=_ref(contracts.DRIFT_WINDOW_PARAMETER)
+    )
+    end_time = ParameterString(name=contracts.DRIFT_END_TIME_PARAMETER, default_value="")
 
     processor = ScriptProcessor(
         role=role_arn_placeholder("RoleName"),

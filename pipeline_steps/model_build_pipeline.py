@@ -14,13 +14,27 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from pipeline_steps import images
+import contracts
+from contracts import (
+    ARTIFACTS_BUCKET_VARIABLE,
+    BASELINE_OUTPUT,
+    CODE_BUCKET_VARIABLE,
+    IMAGE_URI_VARIABLE,
+    INPUT_MANIFEST_PARAMETER,
+    INPUT_MANIFESTS_PREFIX,
+    KMS_KEY_ARN_VARIABLE,
+    MODEL_ARTIFACTS_PREFIX,
+    MODEL_PACKAGE_GROUP_VARIABLE,
+    ROLE_NAME_VARIABLE,
+    STEP_SCRIPTS,
+    code_key_variable,
+)
+from pipeline_steps import checked_in, images
+from pipeline_steps.checked_in import BuildSettings, definition_inputs, settings_from_config
 from pipeline_steps.sdk_session import (
-    DEFINITIONS_DIR,
     canonical_json,
     image_uris_by_region,
     offline_pipeline_session,
@@ -30,13 +44,9 @@ from pipeline_steps.sdk_session import (
     write_files,
 )
 
-if TYPE_CHECKING:
-    from config import AppConfig, ModelBuildConfig
-
-DEFINITION_FILE = DEFINITIONS_DIR / "model_build.json"
-# The settings DEFINITION_FILE was generated from, so synth can refuse settings it does not hold.
-INPUTS_FILE = DEFINITIONS_DIR / "model_build.inputs.json"
-IMAGES_FILE = DEFINITIONS_DIR / "xgboost_images.json"
+DEFINITION_FILE = checked_in.MODEL_BUILD_DEFINITION
+INPUTS_FILE = checked_in.MODEL_BUILD_INPUTS
+IMAGES_FILE = checked_in.XGBOOST_IMAGES
 
 # One framework image for every step: the training container, which also has pandas and
 # xgboost for the processing scripts (pipeline_steps/images.py says what else it has).
@@ -44,15 +54,9 @@ XGBOOST_VERSION = images.XGBOOST.version
 # Definitions are generated in one region; the region-specific values are Fn::Sub variables.
 GENERATION_REGION = "us-east-1"
 
-STEP_SCRIPTS = ("preprocess", "train", "evaluate", "baseline")
 CACHE_EXPIRY = "P30D"
-MODEL_ARTIFACTS_PREFIX = "models/"
-PIPELINE_OUTPUT_PREFIX = "pipelines/model-build"
-# The Baseline step writes statistics.json and constraints.json, the files registered with
-# each version, to <prefix>/<execution>/baseline/baseline/. Readers of baselines (drift checks)
-# get this pattern, never the training splits written beside it.
-BASELINE_OUTPUT = "baseline"
-REGISTERED_BASELINES_PATTERN = f"{PIPELINE_OUTPUT_PREFIX}/*/{BASELINE_OUTPUT}/*"
+# Step outputs go under contracts.PIPELINE_OUTPUT_PREFIX, joined with '/' to the execution's parts.
+PIPELINE_OUTPUT_PREFIX = contracts.PIPELINE_OUTPUT_PREFIX.rstrip("/")
 
 # Every run reads its raw data through a manifest (S3DataType ManifestFile) that the
 # start-retraining function writes to the artifacts bucket before it starts the run. Its key
@@ -60,26 +64,17 @@ REGISTERED_BASELINES_PATTERN = f"{PIPELINE_OUTPUT_PREFIX}/*/{BASELINE_OUTPUT}/*"
 # change exactly when the data does. SageMaker's cache key covers a processing step's
 # AppSpecification, Environment and ProcessingInputs, never the data an S3 URI points to:
 # https://docs.aws.amazon.com/sagemaker/latest/dg/pipelines-default-keys.html
-INPUT_MANIFEST_PARAMETER = "InputManifestUri"
-INPUT_MANIFESTS_PREFIX = "input-manifests/"
-# The objects a manifest lists: what preprocess.py reads (its `rglob("*.csv")`).
-RAW_DATA_SUFFIX = ".csv"
 # The parameter's default names no manifest the function writes (those are hashes), so a run
 # started without one fails at Preprocess naming this key instead of training on stale data.
 NO_MANIFEST_KEY = f"{INPUT_MANIFESTS_PREFIX}none-start-runs-with-a-retraining-event.manifest"
 
 # Fn::Sub variables the CDK construct must provide (besides AWS::Partition/AccountId/Region).
-ROLE_NAME = "PipelineRoleName"
-ARTIFACTS_BUCKET = "ArtifactsBucket"
-KMS_KEY_ARN = "KmsKeyArn"
-IMAGE_URI = "ImageUri"
-MODEL_PACKAGE_GROUP = "ModelPackageGroupName"
-CODE_BUCKET = "CodeAssetBucket"
-
-
-def code_key_variable(script: str) -> str:
-    """The object key of a step script's CDK file asset (a flat `<hash>.py`)."""
-    return f"{script.capitalize()}CodeKey"
+ROLE_NAME = ROLE_NAME_VARIABLE
+ARTIFACTS_BUCKET = ARTIFACTS_BUCKET_VARIABLE
+KMS_KEY_ARN = KMS_KEY_ARN_VARIABLE
+IMAGE_URI = IMAGE_URI_VARIABLE
+MODEL_PACKAGE_GROUP = MODEL_PACKAGE_GROUP_VARIABLE
+CODE_BUCKET = CODE_BUCKET_VARIABLE
 
 
 def code_uri(script: str) -> str:
@@ -95,77 +90,6 @@ SUBSTITUTIONS: tuple[str, ...] = (
     CODE_BUCKET,
     *(code_key_variable(s) for s in STEP_SCRIPTS),
 )
-
-
-@dataclass(frozen=True)
-class BuildSettings:
-    """What the definition depends on: cdk.json's `model_build` section, the name, the default approval."""
-
-    pipeline_name: str
-    build: ModelBuildConfig
-    approval_status: str
-
-
-def settings_from_config(app_config: AppConfig) -> BuildSettings:
-    from config import ApprovalMode
-
-    approval = app_config.build_environment.approval
-    return BuildSettings(
-        pipeline_name=app_config.names.model_build_pipeline,
-        build=app_config.model_build,
-        approval_status="Approved" if approval is ApprovalMode.AUTO else "PendingManualApproval",
-    )
-
-
-def definition_inputs(settings: BuildSettings) -> dict[str, Any]:
-    """Every setting the generated definition bakes in, by the config key a user edits.
-
-    Left out: `retraining` (the triggers, which synth builds from the config) and the
-    pipeline's name (CloudFormation sets it, the definition does not hold it).
-    """
-    build = settings.build
-    baked = (
-        "processing_instance_type",
-        "training_instance_type",
-        "use_spot_training",
-        "max_training_minutes",
-        "metric_name",
-        "min_metric",
-        "allowed_regression",
-    )
-    return {
-        f"mlops.environments.{build.environment}.approval (default approval status)": settings.approval_status,
-        **{f"mlops.model_build.{name}": getattr(build, name) for name in baked},
-    }
-
-
-def check_definition_inputs(settings: BuildSettings) -> None:
-    """Refuses settings other than those the checked-in definition was generated from.
-
-    The definition is generated outside synth (the SDK is slow and heavy), so a changed
-    cdk.json value or a `-c mlops.model_build.*` override would otherwise synthesize the old
-    value without a word. Raises config.ConfigError naming every key that differs.
-    """
-    from config import ConfigError
-
-    regenerate = (
-        "set them in cdk.json (a -c override cannot reach the checked-in definition) and run "
-        "`make pipeline-definitions`"
-    )
-    if not INPUTS_FILE.exists():
-        raise ConfigError(f"Missing {INPUTS_FILE.name} beside the model-build pipeline definition: {regenerate}.")
-    generated_from = json.loads(INPUTS_FILE.read_text())
-    current = definition_inputs(settings)
-    differing = [
-        f"'{key}' is {current.get(key)!r}, the definition has {generated_from.get(key)!r}"
-        for key in sorted(set(current) | set(generated_from))
-        if current.get(key) != generated_from.get(key)
-    ]
-    if differing:
-        raise ConfigError(
-            f"Stale model-build pipeline definition ({DEFINITION_FILE.name}): {'; '.join(differing)}. To use these "
-            f"settings, {regenerate}, then commit the result."
-        )
 
 
 def _artifacts(*parts: Any) -> Any:
@@ -206,11 +130,15 @@ def build_pipeline(settings: BuildSettings) -> Any:
     input_manifest = ParameterString(
         INPUT_MANIFEST_PARAMETER, default_value=f"s3://{placeholder(ARTIFACTS_BUCKET)}/{NO_MANIFEST_KEY}"
     )
-    trigger_reason = ParameterString("TriggerReason", default_value="manual: started without a reason")
-    champion_uri = ParameterString("ChampionModelUri", default_value="")
-    champion_arn = ParameterString("ChampionModelPackageArn", default_value="")
+    trigger_reason = ParameterString(
+        contracts.TRIGGER_REASON_PARAMETER, default_value="manual: started without a reason"
+    )
+    champion_uri = ParameterString(contracts.CHAMPION_MODEL_URI_PARAMETER, default_value="")
+    champion_arn = ParameterString(contracts.CHAMPION_ARN_PARAMETER, default_value="")
     approval = ParameterString(
-        "ModelApprovalStatus", default_value=settings.approval_status, enum_values=["PendingManualApproval", "Approved"]
+        contracts.APPROVAL_STATUS_PARAMETER,
+        default_value=settings.approval_status,
+        enum_values=[contracts.PENDING_MANUAL_APPROVAL, contracts.APPROVED],
     )
     min_metric = ParameterFloat("MinMetric", default_value=settings.build.min_metric)
     allowed_regression = ParameterFloat("AllowedRegression", default_value=settings.build.allowed_regression)
@@ -388,13 +316,13 @@ def build_pipeline(settings: BuildSettings) -> Any:
                 model_data_statistics=statistics, model_data_constraints=constraints
             ),
             customer_metadata_properties={
-                "trigger_reason": trigger_reason,
-                "metric_name": report("metadata.metric_name"),
-                "metric_value": report("metadata.metric_value"),
-                "champion_model_package_arn": report("metadata.champion_model_package_arn"),
-                "champion_metric_value": report("metadata.champion_metric_value"),
-                "metric_delta": report("metadata.metric_delta"),
-                "pipeline_execution_arn": ExecutionVariables.PIPELINE_EXECUTION_ARN,
+                contracts.METADATA_TRIGGER_REASON: trigger_reason,
+                contracts.METADATA_METRIC_NAME: report("metadata.metric_name"),
+                contracts.METADATA_METRIC_VALUE: report("metadata.metric_value"),
+                contracts.METADATA_CHAMPION_ARN: report("metadata.champion_model_package_arn"),
+                contracts.METADATA_CHAMPION_METRIC_VALUE: report("metadata.champion_metric_value"),
+                contracts.METADATA_METRIC_DELTA: report("metadata.metric_delta"),
+                contracts.METADATA_PIPELINE_EXECUTION_ARN: ExecutionVariables.PIPELINE_EXECUTION_ARN,
             },
         ),
     )

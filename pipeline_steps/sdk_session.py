@@ -20,9 +20,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-# Where every builder writes its checked-in definition and image map.
-DEFINITIONS_DIR = Path(__file__).resolve().parent / "definitions"
-
 # In-process SDK defaults: telemetry off. (The YAML-file opt-out would also work but makes
 # the SDK read config files on every run, which is both slower and machine-dependent.)
 SDK_DEFAULTS: dict[str, Any] = {

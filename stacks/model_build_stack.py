@@ -12,7 +12,7 @@ from config import NetworkConfig
 from constructs import Construct
 from constructs.model_build_pipeline import ModelBuildPipeline
 from constructs.model_registry import ModelRegistry
-from pipeline_steps.model_build_pipeline import BuildSettings
+from pipeline_steps.checked_in import BuildSettings
 
 
 class ModelBuildStack(Stack):

@@ -20,6 +20,7 @@ from constructs.operator_role import OperatorReleasePermissions
 from constructs.rollback_alarms import RollbackAlarms
 from constructs.shadow_dashboard import add_shadow_widgets
 from constructs.shadow_test_access import ShadowTestAccess
+from contracts import data_capture_prefix
 
 
 class ServingStack(Stack):
@@ -47,7 +48,7 @@ class ServingStack(Stack):
         names = app_config.names
         env = environment.name
         endpoint_name = names.endpoint(env)
-        capture_prefix = f"data-capture/{env}/"
+        capture_prefix = data_capture_prefix(env)
         build = app_config.build_environment
 
         self.endpoint = GuardedEndpoint(

@@ -17,15 +17,12 @@ from constructs.kms_grant_restriction import restrict_grants_to_aws_services
 from constructs.model_registry import ModelRegistry
 from constructs.operator_role import OperatorAccess, OperatorRole
 from constructs.secure_bucket import AccessLogBucket, SecureBucket
-from pipeline_steps import model_build_pipeline
+from contracts import MODEL_ARTIFACTS_PREFIX, REGISTERED_BASELINES_PATTERN
 
-# Prefix of the artifacts bucket under which the model-building pipeline writes model
-# artifacts; serving accounts get read access to this prefix only.
-MODEL_ARTIFACTS_PREFIX = "models/"
-# Data-quality baselines the model-building pipeline registers with each version; the
-# serving accounts' drift checks compare captured data with them. Training data written
-# beside them under pipelines/ stays private to this account.
-REGISTERED_BASELINES_PATTERN = model_build_pipeline.REGISTERED_BASELINES_PATTERN
+# Serving accounts may read model artifacts (contracts.MODEL_ARTIFACTS_PREFIX) and the
+# data-quality baselines registered with each version, which their drift checks compare
+# captured data with (contracts.REGISTERED_BASELINES_PATTERN). Training data written beside
+# the baselines under the pipeline's output prefix stays private to this account.
 
 
 class StorageStack(Stack):

@@ -17,9 +17,10 @@ from typing import Any
 import pytest
 
 import config
-from mlopsctl import endpoint
+import contracts
+from mlopsctl import endpoint, retraining_request
 from pipeline_steps import evaluate
-from pipeline_steps.model_build_pipeline import DEFINITION_FILE
+from pipeline_steps.checked_in import MODEL_BUILD_DEFINITION as DEFINITION_FILE
 from tests import aws_contract, support
 from tests.aws_contract import check, check_request, violations
 from tests.conftest import ROOT, raw_config
@@ -28,7 +29,6 @@ sys.path.insert(0, str(ROOT / "lambda" / "start_retraining"))
 runs = importlib.import_module("retraining_runs")
 triggers = importlib.import_module("trigger_events")
 settings_module = importlib.import_module("retraining_settings")
-import retraining_request  # noqa: E402  (after the function's modules, as the function sees them)
 
 METADATA_VALUE = ("sagemaker", "CreateModelPackage", "CustomerMetadataProperties.{value}")
 METADATA_KEY = ("sagemaker", "CreateModelPackage", "CustomerMetadataProperties.{key}")
@@ -47,16 +47,11 @@ def function_settings() -> Any:
             "MODEL_PACKAGE_GROUP": "mlops-delivery",
             "DATA_BUCKET": BUCKET,
             "INCOMING_PREFIX": "incoming/",
-            "RAW_DATA_SUFFIX": ".csv",
             "MANIFEST_BUCKET": "b" * 63,
-            "MANIFEST_PREFIX": "input-manifests/",
             "QUIET_PERIOD_MINUTES": "60",
             "APPROVAL_MODE": "manual",
             "PRODUCTION": "false",
             "MANUAL_SOURCE": "mlops-delivery.retraining",
-            "MANUAL_DETAIL_TYPE": retraining_request.DETAIL_TYPE,
-            "MANUAL_REASON_MAX_LENGTH": str(retraining_request.REASON_MAX_LENGTH),
-            "MANUAL_REQUESTED_BY_MAX_LENGTH": str(retraining_request.REQUESTED_BY_MAX_LENGTH),
             "DRIFT_ALARM_PREFIXES": "mlops-delivery-prod-drift-",
         }
     )
@@ -119,9 +114,9 @@ def _events() -> dict[str, dict[str, Any]]:
         "drift": support.alarm_state_change_event(alarm, "ALARM", account=ACCOUNT),
         "manual": support.eventbridge_event(
             "mlops-delivery.retraining",
-            retraining_request.DETAIL_TYPE,
+            contracts.RETRAINING_REQUESTED,
             {
-                "reason": (odd * 20)[: retraining_request.REASON_MAX_LENGTH],
+                "reason": (odd * 20)[: contracts.RETRAINING_REASON_MAX_LENGTH],
                 "requested_by": retraining_request.requester(SSO_CALLER),
             },
             account=ACCOUNT,
@@ -143,7 +138,7 @@ def test_start_pipeline_execution_request_meets_the_sagemaker_contract(kind: str
         if with_champion
         else None
     )
-    manifest = f"s3://{settings.manifest_bucket}/{settings.manifest_prefix}{'f' * 64}.manifest"
+    manifest = f"s3://{settings.manifest_bucket}/{contracts.INPUT_MANIFESTS_PREFIX}{'f' * 64}.manifest"
     parameters = runs.pipeline_parameters(trigger, champion, manifest, runs.approval_status(settings))
     check_request("sagemaker", "StartPipelineExecution", runs.start_request(settings, trigger, parameters))
 
@@ -159,7 +154,7 @@ def test_trigger_reason_is_a_valid_model_package_metadata_value(kind: str) -> No
 def test_metadata_reason_keeps_what_it_can_and_the_description_keeps_everything() -> None:
     event = support.eventbridge_event(
         "mlops-delivery.retraining",
-        retraining_request.DETAIL_TYPE,
+        contracts.RETRAINING_REQUESTED,
         {"reason": "relabelled (October)\nsee ticket #42", "requested_by": SSO_CALLER[:128]},
         account=ACCOUNT,
         resources=[],
@@ -179,12 +174,20 @@ def test_metadata_value_counts_length_as_java_does() -> None:
     assert len(value.encode("utf-16-le")) // 2 <= 256
 
 
-def test_the_function_and_the_cli_share_one_manual_request_contract() -> None:
-    assert function_settings().manual_reason_max_length == retraining_request.REASON_MAX_LENGTH
-    # The reason, prefixed and with the longest requester, stays a valid pipeline parameter.
-    longest = "x" * retraining_request.REASON_MAX_LENGTH
-    reason = f"manual: {longest} (requested by {'r' * retraining_request.REQUESTED_BY_MAX_LENGTH})"
-    check("sagemaker", "StartPipelineExecution", "PipelineExecutionDescription", reason)
+def test_the_function_accepts_the_longest_request_the_cli_sends() -> None:
+    """Both read the limits in contracts.py; the longest request is a valid execution description."""
+    longest = retraining_request.checked_reason("x" * contracts.RETRAINING_REASON_MAX_LENGTH)
+    requester = "r" * contracts.RETRAINING_REQUESTED_BY_MAX_LENGTH
+    event = support.eventbridge_event(
+        "mlops-delivery.retraining",
+        contracts.RETRAINING_REQUESTED,
+        {"reason": longest, "requested_by": requester},
+        account=ACCOUNT,
+        resources=[],
+    )
+    trigger = triggers.parse_trigger(event, function_settings())
+    assert trigger.reason == f"manual: {longest} (requested by {requester})"
+    check("sagemaker", "StartPipelineExecution", "PipelineExecutionDescription", trigger.reason)
 
 
 # --- what the model-building pipeline writes into the model package ----------------------------
@@ -374,7 +377,7 @@ def test_release_name_before_the_fix_would_have_cut_the_time_stamp() -> None:
 )
 def test_requester_fits_the_functions_limit(caller: str, expected: str) -> None:
     assert retraining_request.requester(caller) == expected
-    assert len(expected) <= retraining_request.REQUESTED_BY_MAX_LENGTH
+    assert len(expected) <= contracts.RETRAINING_REQUESTED_BY_MAX_LENGTH
 
 
 def test_requester_refuses_what_cannot_be_shortened() -> None:

@@ -13,20 +13,19 @@ from typing import Any
 import pytest
 
 import config
-from pipeline_steps import drift_check_pipeline
-from pipeline_steps import model_build_pipeline as builder
+from pipeline_steps import checked_in, drift_check_pipeline
 from tests.conftest import ROOT, cdk_json_context, raw_config
 
 
-def settings(raw: dict[str, Any], tmp_path: Path, **context: Any) -> builder.BuildSettings:
+def settings(raw: dict[str, Any], tmp_path: Path, **context: Any) -> checked_in.BuildSettings:
     app_config = config.load({config.CONTEXT_KEY: raw, **context}, releases_dir=tmp_path)
-    return builder.settings_from_config(app_config)
+    return checked_in.settings_from_config(app_config)
 
 
 def test_the_checked_in_inputs_are_the_settings_in_cdk_json(tmp_path: Path) -> None:
     current = settings(raw_config(), tmp_path)
-    assert json.loads(builder.INPUTS_FILE.read_text()) == builder.definition_inputs(current)
-    builder.check_definition_inputs(current)
+    assert json.loads(checked_in.MODEL_BUILD_INPUTS.read_text()) == checked_in.definition_inputs(current)
+    checked_in.check_definition_inputs(current)
 
 
 @pytest.mark.parametrize(
@@ -39,7 +38,7 @@ def test_a_changed_model_build_setting_without_regenerating_is_refused_by_key(
     raw = raw_config()
     raw["model_build"][key] = value
     with pytest.raises(config.ConfigError) as error:
-        builder.check_definition_inputs(settings(raw, tmp_path))
+        checked_in.check_definition_inputs(settings(raw, tmp_path))
     message = str(error.value)
     assert "\n" not in message
     assert f"'mlops.model_build.{key}' is {value!r}" in message
@@ -50,13 +49,13 @@ def test_the_build_environments_approval_mode_is_baked_in_too(tmp_path: Path) ->
     raw = raw_config()
     raw["environments"]["dev"]["approval"] = "auto"
     with pytest.raises(config.ConfigError, match=r"'mlops\.environments\.dev\.approval \(default approval status\)'"):
-        builder.check_definition_inputs(settings(raw, tmp_path))
+        checked_in.check_definition_inputs(settings(raw, tmp_path))
 
 
 def test_settings_the_definition_does_not_hold_are_free_to_change(tmp_path: Path) -> None:
     raw = raw_config()
     raw["model_build"]["retraining"]["schedule"] = "cron(0 4 ? * TUE *)"
-    builder.check_definition_inputs(settings(raw, tmp_path))
+    checked_in.check_definition_inputs(settings(raw, tmp_path))
 
 
 def test_a_dash_c_override_of_a_model_build_setting_fails_synth_in_one_line(tmp_path: Path) -> None:

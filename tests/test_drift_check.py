@@ -20,8 +20,9 @@ import pytest
 from moto import mock_aws
 
 import config
+import contracts
 from constructs import drift_check_health_alarms
-from pipeline_steps import drift_check, local_drift_check, model_build_pipeline
+from pipeline_steps import checked_in, drift_check, local_drift_check
 from tests.conftest import ROOT, Assembly, raw_config
 from tests.support import alarm_state_change_event, as_list
 
@@ -587,9 +588,9 @@ def test_drift_role_reads_captured_data_and_registered_baselines_not_training_sp
     (script,) = [p for s in reads if s.get("Sid") == "ReadDriftCheckScript" for p in object_patterns(s)]
     assert script.endswith(".py") and "*" not in script, "the job's own script: one object"
     patterns = {p for s in reads if s.get("Sid") != "ReadDriftCheckScript" for p in object_patterns(s)}
-    assert patterns == {f"data-capture/{env}/*", model_build_pipeline.REGISTERED_BASELINES_PATTERN}
+    assert patterns == {f"{contracts.data_capture_prefix(env)}*", contracts.REGISTERED_BASELINES_PATTERN}
     # Where the model-building pipeline writes what: statistics.json is readable, the splits are not.
-    build = json.loads(model_build_pipeline.DEFINITION_FILE.read_text())
+    build = json.loads(checked_in.MODEL_BUILD_DEFINITION.read_text())
     outputs = {
         step["Name"]: [
             "/".join(["pipelines/model-build", "exec-1", *o["S3Output"]["S3Uri"]["Std:Join"]["Values"][2:]])
@@ -598,6 +599,6 @@ def test_drift_role_reads_captured_data_and_registered_baselines_not_training_sp
         for step in build["Steps"]
         if "ProcessingOutputConfig" in step["Arguments"]
     }
-    baseline = model_build_pipeline.REGISTERED_BASELINES_PATTERN
+    baseline = contracts.REGISTERED_BASELINES_PATTERN
     assert all(fnmatch.fnmatchcase(f"{uri}/statistics.json", baseline) for uri in outputs["Baseline"])
     assert not any(fnmatch.fnmatchcase(f"{uri}/train.csv", baseline) for uri in outputs["Preprocess"])

@@ -217,16 +217,11 @@ def test_function_runs_latest_python_with_pinned_powertools_layer_and_no_reserve
                         "PIPELINE_NAME": "mlops-delivery-model-build",
                         "MODEL_PACKAGE_GROUP": "mlops-delivery",
                         "INCOMING_PREFIX": "incoming/",
-                        "RAW_DATA_SUFFIX": ".csv",
                         "MANIFEST_BUCKET": {"Fn::ImportValue": Match.string_like_regexp("ArtifactsBucket")},
-                        "MANIFEST_PREFIX": "input-manifests/",
                         "QUIET_PERIOD_MINUTES": "60",
                         "APPROVAL_MODE": "manual",
                         "PRODUCTION": "false",
                         "MANUAL_SOURCE": "mlops-delivery.retraining",
-                        "MANUAL_DETAIL_TYPE": "Retraining Requested",
-                        "MANUAL_REASON_MAX_LENGTH": "512",
-                        "MANUAL_REQUESTED_BY_MAX_LENGTH": "128",
                     }
                 )
             },
@@ -238,11 +233,12 @@ def test_function_runs_latest_python_with_pinned_powertools_layer_and_no_reserve
 
 
 def test_asset_holds_only_the_handler_sources(assembly: Assembly, template: Any) -> None:
-    """Powertools comes from the AWS layer: nothing is bundled, no dependency is vendored."""
+    """Powertools comes from the AWS layer: the handler's modules and contracts.py, no dependency vendored."""
     (function,) = template.find_resources("AWS::Lambda::Function").values()
     asset_hash = function["Properties"]["Code"]["S3Key"].removesuffix(".zip")
     staged = assembly.directory / f"asset.{asset_hash}"
     assert sorted(p.name for p in staged.iterdir()) == [
+        "contracts.py",
         "retraining_runs.py",
         "retraining_settings.py",
         "start_retraining.py",

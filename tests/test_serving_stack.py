@@ -480,7 +480,10 @@ def test_synth_without_a_release_skips_serving_with_one_notice_each(
 
     stages = [stage_for(raw_config(), tmp_path, env) for env in ENVIRONMENTS]
     assert all(stage.serving is None for stage in stages)
-    assert not capsys.readouterr().err, "synth prints nothing itself: the CDK CLI shows the annotations"
+    # Synth prints nothing itself (the CDK CLI shows the annotations); CDK reports each bundled
+    # asset (the start-retraining function's) on a line of its own.
+    printed = [line for line in capsys.readouterr().err.splitlines() if line and not line.startswith("Bundling asset ")]
+    assert not printed
     for env, stage in zip(ENVIRONMENTS, stages, strict=True):
         (notice,) = Annotations.from_stack(stage.storage).find_info("*", Match.any_value())
         assert f"mlops-delivery-{env}-serving: skipped, no release for {env}" in notice.entry.data

@@ -25,8 +25,7 @@ from botocore.stub import Stubber
 from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
 
-import retraining_request
-from pipeline_steps import model_build_pipeline as builder
+from pipeline_steps import checked_in
 from tests import support
 from tests.conftest import ROOT
 from tests.support import eventbridge_event
@@ -57,16 +56,11 @@ ENV = {
     "MODEL_PACKAGE_GROUP": GROUP,
     "DATA_BUCKET": DATA_BUCKET,
     "INCOMING_PREFIX": "incoming/",
-    "RAW_DATA_SUFFIX": ".csv",
     "MANIFEST_BUCKET": ARTIFACTS_BUCKET,
-    "MANIFEST_PREFIX": "input-manifests/",
     "QUIET_PERIOD_MINUTES": "60",
     "APPROVAL_MODE": "manual",
     "PRODUCTION": "false",
     "MANUAL_SOURCE": "mlops-delivery.retraining",
-    "MANUAL_DETAIL_TYPE": retraining_request.DETAIL_TYPE,
-    "MANUAL_REASON_MAX_LENGTH": str(retraining_request.REASON_MAX_LENGTH),
-    "MANUAL_REQUESTED_BY_MAX_LENGTH": str(retraining_request.REQUESTED_BY_MAX_LENGTH),
     "DRIFT_ALARM_PREFIXES": "mlops-delivery-dev-drift-,mlops-delivery-staging-drift-,mlops-delivery-prod-drift-",
 }
 
@@ -490,9 +484,9 @@ def test_missing_setting_names_the_variable(env: dict[str, str], monkeypatch: py
 
 @pytest.mark.parametrize(
     ("name", "value", "message"),
-    [("MANIFEST_PREFIX", "input-manifests", "ending in '/'"), ("MANIFEST_BUCKET", " ", "missing or empty")],
+    [("INCOMING_PREFIX", "incoming", "ending in '/'"), ("MANIFEST_BUCKET", " ", "missing or empty")],
 )
-def test_invalid_manifest_location_names_the_variable(name: str, value: str, message: str) -> None:
+def test_invalid_data_location_names_the_variable(name: str, value: str, message: str) -> None:
     with pytest.raises(settings_module.SettingsError, match=f"{name}.*{message}"):
         settings_module.Settings.from_env(dict(ENV, **{name: value}))
 
@@ -532,7 +526,7 @@ def resolve(node: Any, values: dict[str, Any]) -> Any:
 
 def preprocess_cache_key(sent: dict[str, str]) -> str:
     """The Preprocess step's cache key attributes in the checked-in definition, resolved for one run."""
-    definition = json.loads(builder.DEFINITION_FILE.read_text())
+    definition = json.loads(checked_in.MODEL_BUILD_DEFINITION.read_text())
     defaults = {p["Name"]: p["DefaultValue"] for p in definition["Parameters"]}
     assert set(sent) <= set(defaults), f"the function sends parameters the pipeline lacks: {set(sent) - set(defaults)}"
     (step,) = [s for s in definition["Steps"] if s["Name"] == "Preprocess"]
@@ -624,10 +618,10 @@ def test_run_without_training_data_is_refused_with_a_logged_reason(
 
 
 def test_the_function_selects_exactly_the_files_preprocess_reads(tmp_path: Any) -> None:
-    """RAW_DATA_SUFFIX reaches the function from the builder; preprocess.py has its own glob: they must agree."""
+    """The function selects by contracts.RAW_DATA_SUFFIX; preprocess.py has its own glob: they must agree."""
     from pipeline_steps import preprocess
 
-    config = settings_module.Settings.from_env(dict(ENV, RAW_DATA_SUFFIX=builder.RAW_DATA_SUFFIX))
+    config = settings_module.Settings.from_env(ENV)
     header = ",".join((*preprocess.FEATURES, preprocess.LABEL))
     row = ",".join(["1.0"] * len(preprocess.FEATURES) + ["0"])
     rows_per_file = {"a.csv": 1, "b.CSV": 2, "2026/c.csv": 4, "notes.txt": 8, "d.csv.gz": 16, "2026/.csv": 32}

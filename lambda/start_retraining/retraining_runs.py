@@ -16,8 +16,8 @@ from retraining_settings import Settings
 from training_data import take_snapshot, write_manifest
 from trigger_events import Trigger, TriggerKind
 
-PENDING = "PendingManualApproval"
-APPROVED = "Approved"
+import contracts
+
 # Both hold the pipeline: a stopping execution still runs its current step (PipelineExecutionStatus).
 RUNNING = ("Executing", "Stopping")
 
@@ -51,8 +51,8 @@ def approval_status(settings: Settings) -> str:
     mistake can let a drift- or data-triggered candidate skip the approval gate in prod.
     """
     if settings.approval_mode == "auto" and not settings.production:
-        return APPROVED
-    return PENDING
+        return contracts.APPROVED
+    return contracts.PENDING_MANUAL_APPROVAL
 
 
 def client_request_token(pipeline_name: str, event_id: str) -> str:
@@ -92,11 +92,11 @@ def pipeline_parameters(
 ) -> list[dict[str, str]]:
     """The model-building pipeline's parameters; the rest keep the defaults from its definition."""
     return [
-        {"Name": "InputManifestUri", "Value": manifest_uri},
-        {"Name": "TriggerReason", "Value": trigger.metadata_reason},
-        {"Name": "ChampionModelUri", "Value": champion.model_data_url if champion else ""},
-        {"Name": "ChampionModelPackageArn", "Value": champion.model_package_arn if champion else ""},
-        {"Name": "ModelApprovalStatus", "Value": approval},
+        {"Name": contracts.INPUT_MANIFEST_PARAMETER, "Value": manifest_uri},
+        {"Name": contracts.TRIGGER_REASON_PARAMETER, "Value": trigger.metadata_reason},
+        {"Name": contracts.CHAMPION_MODEL_URI_PARAMETER, "Value": champion.model_data_url if champion else ""},
+        {"Name": contracts.CHAMPION_ARN_PARAMETER, "Value": champion.model_package_arn if champion else ""},
+        {"Name": contracts.APPROVAL_STATUS_PARAMETER, "Value": approval},
     ]
 
 
@@ -104,7 +104,7 @@ def find_champion(sagemaker: Any, group_name: str) -> Champion | None:
     """The latest Approved version, or None on the first run (nothing approved yet)."""
     listed = sagemaker.list_model_packages(
         ModelPackageGroupName=group_name,
-        ModelApprovalStatus=APPROVED,
+        ModelApprovalStatus=contracts.APPROVED,
         SortBy="CreationTime",
         SortOrder="Descending",
         MaxResults=1,

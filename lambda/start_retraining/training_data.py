@@ -19,6 +19,8 @@ from typing import Any
 
 from retraining_settings import Settings
 
+from contracts import INPUT_MANIFESTS_PREFIX, RAW_DATA_SUFFIX
+
 MANIFEST_SUFFIX = ".manifest"
 
 
@@ -59,7 +61,7 @@ class Snapshot:
 
 def is_training_object(key: str, settings: Settings) -> bool:
     """A file the Preprocess step reads; folder markers (keys ending in '/') are not files."""
-    return not key.endswith("/") and key.endswith(settings.raw_data_suffix)
+    return not key.endswith("/") and key.endswith(RAW_DATA_SUFFIX)
 
 
 def current_objects(s3: Any, settings: Settings) -> tuple[list[DataObject], list[str]]:
@@ -89,7 +91,7 @@ def take_snapshot(s3: Any, settings: Settings) -> Snapshot:
     if not objects:
         others = f"; found only {len(skipped)} other object(s), e.g. {skipped[:3]}" if skipped else ""
         raise NoTrainingDataError(
-            f"No *{settings.raw_data_suffix} object under {settings.incoming_uri}{others}: "
+            f"No *{RAW_DATA_SUFFIX} object under {settings.incoming_uri}{others}: "
             "nothing to train on, so no run was started."
         )
     return Snapshot(prefix_uri=settings.incoming_uri, objects=tuple(objects))
@@ -101,7 +103,7 @@ def write_manifest(s3: Any, settings: Settings, snapshot: Snapshot) -> str:
     Writing again for unchanged data rewrites identical content under the same key, so the
     URI a run passes to the pipeline stays the same.
     """
-    key = f"{settings.manifest_prefix}{snapshot.fingerprint}{MANIFEST_SUFFIX}"
+    key = f"{INPUT_MANIFESTS_PREFIX}{snapshot.fingerprint}{MANIFEST_SUFFIX}"
     s3.put_object(
         Bucket=settings.manifest_bucket,
         Key=key,

@@ -6,8 +6,8 @@ Accepted events (field names as AWS publishes them):
 - drift: source "aws.cloudwatch", detail-type "CloudWatch Alarm State Change",
   detail.alarmName / detail.state.value (only "ALARM" of a drift alarm);
 - manual: source "<project>.retraining", detail-type "Retraining Requested",
-  detail {"reason": str, "requested_by": str (optional)}, each within the lengths the
-  function's settings give (the same module sets them for `mlopsctl retrain`).
+  detail {"reason": str, "requested_by": str (optional)}, each within the lengths
+  contracts.py states for the function and `mlopsctl retrain` alike.
 Anything else (a code push, a CodePipeline event, an alarm that is not a drift alarm) is not a
 retraining trigger and is rejected, so it fails loudly instead of quietly starting a run.
 """
@@ -25,9 +25,14 @@ from aws_lambda_powertools.utilities.parser.models import EventBridgeModel, S3Ev
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from retraining_settings import Settings
 
-SCHEDULE = ("aws.events", "Scheduled Event")
-NEW_DATA = ("aws.s3", "Object Created")
-DRIFT = ("aws.cloudwatch", "CloudWatch Alarm State Change")
+from contracts import (
+    ALARM_STATE_CHANGE,
+    OBJECT_CREATED,
+    RETRAINING_REASON_MAX_LENGTH,
+    RETRAINING_REQUESTED,
+    RETRAINING_REQUESTED_BY_MAX_LENGTH,
+    SCHEDULED_EVENT,
+)
 
 # StartPipelineExecution PipelineExecutionDescription: at most 3072 characters matching the Java
 # pattern `.*`, so no line breaks (SageMaker API Reference).
@@ -112,7 +117,7 @@ class _AlarmEvent(EventBridgeModel):
 class _ManualDetail(BaseModel):
     # Unknown keys are refused so a typo ("reasons") is an error, not a run without a reason.
     model_config = ConfigDict(extra="forbid")
-    # Maximum lengths come from the settings (MANUAL_*_MAX_LENGTH), checked in _manual.
+    # Maximum lengths are checked in _manual, with a message that names the limit.
     reason: str = Field(min_length=1)
     requested_by: str | None = None
 
@@ -152,26 +157,27 @@ def parse_trigger(event: Any, settings: Settings) -> Trigger:
     """Returns the trigger the event stands for; raises TriggerError when it stands for none."""
     source, detail_type = _envelope(event)
     key = (source, detail_type)
-    if key == SCHEDULE:
+    if key == SCHEDULED_EVENT:
         parsed = _parse(event, EventBridgeModel, "schedule")
         return Trigger(TriggerKind.SCHEDULE, "schedule", tuple(parsed.resources), parsed.id, parsed.time)
-    if key == NEW_DATA:
+    if key == OBJECT_CREATED:
         return _new_data(_parse(event, S3EventNotificationEventBridgeModel, "S3 Object Created"), settings)
-    if key == DRIFT:
+    if key == ALARM_STATE_CHANGE:
         return _drift(_parse(event, _AlarmEvent, "CloudWatch alarm"), settings)
-    if key == (settings.manual_source, settings.manual_detail_type):
-        return _manual(_parse(event, _ManualEvent, "manual retraining"), settings)
+    if key == (settings.manual_source, RETRAINING_REQUESTED):
+        return _manual(_parse(event, _ManualEvent, "manual retraining"))
     raise UnknownTriggerError(
         f"Not a retraining trigger: source={source!r}, detail-type={detail_type!r}. Accepted: "
-        f"{SCHEDULE}, {NEW_DATA}, {DRIFT}, ({settings.manual_source!r}, {settings.manual_detail_type!r})."
+        f"{tuple(SCHEDULED_EVENT)}, {tuple(OBJECT_CREATED)}, {tuple(ALARM_STATE_CHANGE)}, "
+        f"({settings.manual_source!r}, {RETRAINING_REQUESTED!r})."
     )
 
 
-def _manual(parsed: _ManualEvent, settings: Settings) -> Trigger:
+def _manual(parsed: _ManualEvent) -> Trigger:
     detail = parsed.detail
     limits = (
-        ("reason", detail.reason, settings.manual_reason_max_length),
-        ("requested_by", detail.requested_by or "", settings.manual_requested_by_max_length),
+        ("reason", detail.reason, RETRAINING_REASON_MAX_LENGTH),
+        ("requested_by", detail.requested_by or "", RETRAINING_REQUESTED_BY_MAX_LENGTH),
     )
     for field, value, limit in limits:
         if len(value) > limit:

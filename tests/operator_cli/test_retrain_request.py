@@ -1,7 +1,7 @@
 """`mlopsctl retrain` refuses what the retraining function would refuse, before it sends anything.
 
 The function accepts a reason of at most 512 characters and a requester of at most 128
-(retraining_request.py, handed to the function as environment variables); an event beyond
+(contracts.py, which the function and mlopsctl/retraining_request.py both import); an event beyond
 them would be accepted by EventBridge, so the CLI would exit 0 and the run never start.
 """
 
@@ -12,7 +12,7 @@ import json
 from botocore.stub import Stubber
 from typer.testing import CliRunner
 
-import retraining_request
+from contracts import RETRAINING_REASON_MAX_LENGTH, RETRAINING_REQUESTED_BY_MAX_LENGTH
 from mlopsctl.cli import app
 from tests.aws_contract import check_request
 from tests.operator_cli.support import ACCOUNT, Clients
@@ -26,7 +26,7 @@ SSO_CALLER = (
 
 
 def test_retrain_refuses_a_reason_longer_than_the_function_accepts(clients: Clients) -> None:
-    reason = "x" * (retraining_request.REASON_MAX_LENGTH + 1)
+    reason = "x" * (RETRAINING_REASON_MAX_LENGTH + 1)
     result = runner.invoke(app, ["retrain", "--reason", reason])
     assert result.exit_code == 1
     assert result.stderr == "error: --reason has 513 characters; the retraining function accepts at most 512.\n"
@@ -35,7 +35,7 @@ def test_retrain_refuses_a_reason_longer_than_the_function_accepts(clients: Clie
 
 def test_retrain_sends_a_long_sso_caller_shortened_to_account_and_session(clients: Clients) -> None:
     sts, events = clients.stub("sts", "caller"), clients.stub("events", "registry")
-    reason = "  " + "y" * retraining_request.REASON_MAX_LENGTH + "  "
+    reason = "  " + "y" * RETRAINING_REASON_MAX_LENGTH + "  "
     with Stubber(sts) as sts_stub, Stubber(events) as events_stub:
         sts_stub.add_response("get_caller_identity", {"UserId": "AROA:x", "Account": ACCOUNT, "Arn": SSO_CALLER})
         detail = {"reason": "y" * 512, "requested_by": f"{ACCOUNT}:assumed-role/.../{SSO_SESSION}"}
@@ -54,4 +54,4 @@ def test_retrain_sends_a_long_sso_caller_shortened_to_account_and_session(client
         events_stub.assert_no_pending_responses()
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["detail"] == detail
-    assert len(SSO_CALLER) > retraining_request.REQUESTED_BY_MAX_LENGTH >= len(detail["requested_by"])
+    assert len(SSO_CALLER) > RETRAINING_REQUESTED_BY_MAX_LENGTH >= len(detail["requested_by"])

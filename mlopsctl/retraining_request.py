@@ -1,19 +1,13 @@
-"""The manual retraining request: the custom EventBridge event `mlopsctl retrain` sends and the
-start-retraining function accepts, stated once.
+"""The manual retraining request `mlopsctl retrain` sends, refused here when the function would refuse it.
 
-No CDK or SDK imports. The CLI imports this module; the function's asset is lambda/start_retraining
-alone, so its construct hands these values to it as environment variables (as it does the event
-source from config.ResourceNames), and the function refuses a request beyond them.
-
-A request is far below EventBridge's limit of 256 KB per PutEvents entry (at most 512 + 128
-characters of detail), so only these two limits matter.
+The request's contract (detail type, the two length limits) is stated in contracts.py, which
+the start-retraining function imports too; this module fits a request within it.
 """
 
 from __future__ import annotations
 
-DETAIL_TYPE = "Retraining Requested"
-REASON_MAX_LENGTH = 512
-REQUESTED_BY_MAX_LENGTH = 128
+from contracts import RETRAINING_REASON_MAX_LENGTH as REASON_MAX_LENGTH
+from contracts import RETRAINING_REQUESTED_BY_MAX_LENGTH as REQUESTED_BY_MAX_LENGTH
 
 
 class RequestError(ValueError):

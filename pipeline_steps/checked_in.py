@@ -1,0 +1,109 @@
+"""The checked-in pipeline definitions as synth reads them, without the SageMaker SDK.
+
+The builders (model_build_pipeline.py, drift_check_pipeline.py) import the SDK to generate
+these files; `cdk synth` only reads them. So the constructs import this module, never a
+builder: where the files and step scripts are, and the settings the model-build definition
+was generated from, checked before it deploys.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import contracts
+
+if TYPE_CHECKING:
+    from config import AppConfig, ModelBuildConfig
+
+STEPS_DIR = Path(__file__).resolve().parent
+# Where every builder writes its checked-in definition and image map.
+DEFINITIONS_DIR = STEPS_DIR / "definitions"
+
+MODEL_BUILD_DEFINITION = DEFINITIONS_DIR / "model_build.json"
+# The settings MODEL_BUILD_DEFINITION was generated from, so synth can refuse settings it does not hold.
+MODEL_BUILD_INPUTS = DEFINITIONS_DIR / "model_build.inputs.json"
+XGBOOST_IMAGES = DEFINITIONS_DIR / "xgboost_images.json"
+DRIFT_CHECK_DEFINITION = DEFINITIONS_DIR / "drift_check.json"
+DRIFT_CHECK_IMAGES = DEFINITIONS_DIR / "image_uris.json"
+DRIFT_CHECK_SCRIPT = STEPS_DIR / "drift_check.py"
+
+
+def step_script(script: str) -> Path:
+    """The file of one of contracts.STEP_SCRIPTS."""
+    return STEPS_DIR / f"{script}.py"
+
+
+@dataclass(frozen=True)
+class BuildSettings:
+    """What the definition depends on: cdk.json's `model_build` section, the name, the default approval."""
+
+    pipeline_name: str
+    build: ModelBuildConfig
+    approval_status: str
+
+
+def settings_from_config(app_config: AppConfig) -> BuildSettings:
+    from config import ApprovalMode
+
+    approval = app_config.build_environment.approval
+    return BuildSettings(
+        pipeline_name=app_config.names.model_build_pipeline,
+        build=app_config.model_build,
+        approval_status=contracts.APPROVED if approval is ApprovalMode.AUTO else contracts.PENDING_MANUAL_APPROVAL,
+    )
+
+
+def definition_inputs(settings: BuildSettings) -> dict[str, Any]:
+    """Every setting the generated definition bakes in, by the config key a user edits.
+
+    Left out: `retraining` (the triggers, which synth builds from the config) and the
+    pipeline's name (CloudFormation sets it, the definition does not hold it).
+    """
+    build = settings.build
+    baked = (
+        "processing_instance_type",
+        "training_instance_type",
+        "use_spot_training",
+        "max_training_minutes",
+        "metric_name",
+        "min_metric",
+        "allowed_regression",
+    )
+    return {
+        f"mlops.environments.{build.environment}.approval (default approval status)": settings.approval_status,
+        **{f"mlops.model_build.{name}": getattr(build, name) for name in baked},
+    }
+
+
+def check_definition_inputs(settings: BuildSettings) -> None:
+    """Refuses settings other than those the checked-in definition was generated from.
+
+    The definition is generated outside synth (the SDK is slow and heavy), so a changed
+    cdk.json value or a `-c mlops.model_build.*` override would otherwise synthesize the old
+    value without a word. Raises config.ConfigError naming every key that differs.
+    """
+    from config import ConfigError
+
+    regenerate = (
+        "set them in cdk.json (a -c override cannot reach the checked-in definition) and run "
+        "`make pipeline-definitions`"
+    )
+    if not MODEL_BUILD_INPUTS.exists():
+        raise ConfigError(
+            f"Missing {MODEL_BUILD_INPUTS.name} beside the model-build pipeline definition: {regenerate}."
+        )
+    generated_from = json.loads(MODEL_BUILD_INPUTS.read_text())
+    current = definition_inputs(settings)
+    differing = [
+        f"'{key}' is {current.get(key)!r}, the definition has {generated_from.get(key)!r}"
+        for key in sorted(set(current) | set(generated_from))
+        if current.get(key) != generated_from.get(key)
+    ]
+    if differing:
+        raise ConfigError(
+            f"Stale model-build pipeline definition ({MODEL_BUILD_DEFINITION.name}): {'; '.join(differing)}. "
+            f"To use these settings, {regenerate}, then commit the result."
+        )
