@@ -146,7 +146,7 @@ def test_the_function_asset_bundles_contracts_and_imports_without_the_project(tm
     # As on Lambda: the asset's folder on the path, not the project (-I leaves the working directory off it).
     code = (
         f"import sys; sys.path.insert(0, {str(asset)!r}); "
-        "import retraining_runs, retraining_triggers, training_data; "
+        "import retraining_runs, trigger_events, training_data; "
         "assert 'config' not in sys.modules and sys.modules['contracts'].__file__.startswith(sys.path[0])"
     )
     subprocess.run([sys.executable, "-I", "-c", code], cwd=tmp_path, check=True)
