@@ -225,7 +225,7 @@ def test_model_monitor_needs_a_release_with_both_baseline_files(tmp_path: Path) 
 
 
 def test_release_names_its_registry_and_version_pattern() -> None:
-    release = config.Release(EXAMPLE_RELEASE_ARN)
+    release = config.Release(model_package_arn=EXAMPLE_RELEASE_ARN)
     assert (release.registry_account, release.registry_region) == ("222222222222", "eu-west-1")
     assert release.package_arn_pattern == "arn:aws:sagemaker:eu-west-1:222222222222:model-package/mlops-delivery/*"
 
@@ -235,7 +235,7 @@ def test_toolchain_emails_default_to_none_and_are_kept_in_order(tmp_path: Path) 
     emails = ["release-managers@example.com", "ml-oncall@example.com"]
     settings = load(edit("toolchain.notification_emails", emails), tmp_path)
     assert settings.toolchain.notification_emails == tuple(emails)
-    assert settings.toolchain.target == config.AwsTarget("111111111111", "eu-west-1")
+    assert settings.toolchain.target == config.AwsTarget(account="111111111111", region="eu-west-1")
 
 
 def test_promotion_starts_in_the_model_build_environment_then_follows_cdk_json(tmp_path: Path) -> None:

@@ -117,7 +117,7 @@ def test_configured_operator_principals_replace_the_toolchain_tag_trust() -> Non
         environment="staging",
         trusted_principals=("arn:aws:iam::999999999999:role/MlPlatformOnCall",),
         toolchain_account="111111111111",
-        registry=AwsTarget("222222222222", "eu-west-1"),
+        registry=AwsTarget(account="222222222222", region="eu-west-1"),
     )
     OperatorRole(stack, "Operator", access=access, key=kms.Key(stack, "Key"))
     role = _role(Template.from_stack(stack), "staging")
