@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
@@ -66,17 +67,19 @@ def as_float(value: Any) -> Any:
     return value
 
 
-class Rule:
+class Rule(ABC):
     """An annotation that validates one setting and reports any failure as the phrase `describe` gives.
 
     A field typed `X | None` also takes null (or an empty string) as "not set".
     """
 
+    @abstractmethod
     def inner(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
-        raise NotImplementedError
+        """The pydantic schema that validates the value."""
 
+    @abstractmethod
     def describe(self, source: Any) -> str:
-        raise NotImplementedError
+        """What is allowed, as the error message says it."""
 
     def coerce(self, value: Any) -> Any:
         return value

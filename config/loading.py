@@ -40,13 +40,17 @@ def _config_error(error: ValidationError, prefix: str) -> ConfigError:
     path = ".".join([prefix, *(str(part) for part in first["loc"]), *([ctx["key"]] if ctx.get("key") else [])])
     kind = first["type"]
     if kind == "unknown_key":
-        hint = f"did you mean '{ctx['close']}'? " if ctx["close"] else ""
-        return ConfigError(f"Unknown config '{path}': {hint}allowed: {ctx['known']}.")
+        return _unknown(path, ctx)
     if kind == "missing":
         return ConfigError(f"Missing config '{path}'.")
     got = ctx.get("got") or repr(ctx["value"] if "value" in ctx else first["input"])
     allowed = ctx.get("allowed") or ("an object" if kind in _NOT_AN_OBJECT else first["msg"].lower())
     return ConfigError(f"Invalid config '{path}': got {got}; allowed: {allowed}.")
+
+
+def _unknown(path: str, ctx: Mapping[str, Any]) -> ConfigError:
+    hint = f"did you mean '{ctx['close']}'? " if ctx["close"] else ""
+    return ConfigError(f"Unknown config '{path}': {hint}allowed: {ctx['known']}.")
 
 
 def _validated(model: type[_Model], data: Any, prefix: str, context: dict[str, Any] | None = None) -> _Model:
@@ -98,8 +102,7 @@ def load(context: Mapping[str, Any], releases_dir: Path = RELEASES_DIR) -> AppCo
     unknown = unknown_key(raw, AppConfig.input_keys())
     if unknown:
         ctx = unknown.context or {}
-        hint = f"did you mean '{ctx['close']}'? " if ctx["close"] else ""
-        raise ConfigError(f"Unknown config '{CONTEXT_KEY}.{ctx['key']}': {hint}allowed: {ctx['known']}.")
+        raise _unknown(f"{CONTEXT_KEY}.{ctx['key']}", ctx)
 
     if "environments" not in raw:
         raise ConfigError(f"Missing config '{CONTEXT_KEY}.environments'.")
