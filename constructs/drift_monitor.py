@@ -398,7 +398,7 @@ class DriftMonitor(Construct):
         image_uri: str,
         instance_type: str,
     ) -> None:
-        # config.py guarantees both baseline URIs when Model Monitor is selected.
+        # The config (EnvironmentConfig) guarantees both baseline URIs when Model Monitor is selected.
         job = sagemaker.CfnDataQualityJobDefinition(
             self,
             "DataQualityJob",

@@ -131,7 +131,7 @@ def test_configured_operator_principals_replace_the_toolchain_tag_trust() -> Non
 
 
 def test_operator_role_names_fit_iam_for_the_longest_project_and_environment_names() -> None:
-    """Project names are up to 32 characters and environment names up to 16 (config.py)."""
+    """Project names are up to 32 characters and environment names up to 16 (config/fields.py)."""
     shape = botocore.session.get_session().get_service_model("iam").shape_for("roleNameType")
     name = ResourceNames("p" * 32).operator_role("e" * 16)
     assert len(name) <= shape.metadata["max"]
