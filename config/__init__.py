@@ -5,8 +5,9 @@ message that names the key, the value and what is allowed, instead of failing at
 time in some account. No CDK imports: the operator CLI and scripts read the same config.
 
 schema.py holds the shape (pydantic models with AWS's limits), fields.py the kinds of
-setting, names.py the physical names, model_build.py the model_build section, loading.py
-the reading (overrides, release files, the one-line errors).
+setting, instances.py what an instance type's name tells, names.py the physical names,
+model_build.py the model_build section (read by reader.py's `_Reader`), loading.py the
+reading (overrides, release files, the one-line errors), errors.py the error and its format.
 """
 
 from config.errors import CONTEXT_KEY, ConfigError
