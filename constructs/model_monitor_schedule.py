@@ -52,7 +52,7 @@ class ModelMonitorSchedule:
         instance_type: str,
         vpc: VpcSettings | None,
     ) -> None:
-        # config.py guarantees both baseline URIs when Model Monitor is selected.
+        # The config (EnvironmentConfig) guarantees both baseline URIs when Model Monitor is selected.
         job = sagemaker.CfnDataQualityJobDefinition(
             scope,
             "DataQualityJob",

@@ -45,7 +45,9 @@ ASSET_DIR = Path(__file__).resolve().parent.parent / "lambda" / "start_retrainin
 CONTRACTS_MODULE = Path(contracts.__file__).resolve()
 # Powertools for AWS Lambda (Python) v3, published by AWS as a public layer in every commercial
 # region; pinned so a deploy never picks up a new Powertools release unannounced. The local
-# tests run against the version pinned in requirements-dev.txt.
+# tests run against the version pinned in requirements-dev.txt. AWS builds the V3 layers with
+# every extra, the parser's pydantic v2 among them ("Extra dependencies", Powertools install
+# docs), which the function's settings model (retraining_settings.py) uses.
 POWERTOOLS_LAYER_ACCOUNT = "017000801446"
 POWERTOOLS_LAYER_VERSION = 27
 # The layer's name spells the runtime and architecture; the function below uses the same two.

@@ -65,7 +65,7 @@ class EnvironmentStage(Stage):
 
         self.network: NetworkStack | None = None
         if environment.network.private_networking:
-            assert environment.network.vpc is not None, "config.py requires a VPC for private networking"
+            assert environment.network.vpc is not None, "config (NetworkConfig) requires a VPC for private networking"
             self.network = NetworkStack(
                 self,
                 "Network",

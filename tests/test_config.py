@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 import config
 from config import ApprovalMode, ConfigError, RolloutType
@@ -225,7 +226,7 @@ def test_model_monitor_needs_a_release_with_both_baseline_files(tmp_path: Path) 
 
 
 def test_release_names_its_registry_and_version_pattern() -> None:
-    release = config.Release(EXAMPLE_RELEASE_ARN)
+    release = config.Release(model_package_arn=EXAMPLE_RELEASE_ARN)
     assert (release.registry_account, release.registry_region) == ("222222222222", "eu-west-1")
     assert release.package_arn_pattern == "arn:aws:sagemaker:eu-west-1:222222222222:model-package/mlops-delivery/*"
 
@@ -235,7 +236,7 @@ def test_toolchain_emails_default_to_none_and_are_kept_in_order(tmp_path: Path) 
     emails = ["release-managers@example.com", "ml-oncall@example.com"]
     settings = load(edit("toolchain.notification_emails", emails), tmp_path)
     assert settings.toolchain.notification_emails == tuple(emails)
-    assert settings.toolchain.target == config.AwsTarget("111111111111", "eu-west-1")
+    assert settings.toolchain.target == config.AwsTarget(account="111111111111", region="eu-west-1")
 
 
 def test_promotion_starts_in_the_model_build_environment_then_follows_cdk_json(tmp_path: Path) -> None:
@@ -408,3 +409,27 @@ def test_renaming_what_names_retained_resources_needs_an_explicit_migration(
 def test_retained_names_are_required(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"Missing config 'mlops\.retained_names\.project_name'"):
         load(edit("retained_names", _DELETE), tmp_path)
+
+
+def test_an_override_is_reported_as_read_and_settings_are_frozen(tmp_path: Path) -> None:
+    """`-c ...=3` is the number 3 in the message, as it would be in cdk.json; a loaded setting cannot change."""
+    with pytest.raises(ConfigError) as error:
+        load(raw_config(), tmp_path, **{"mlops.environments.dev.rollout.linear_step_percent": "3"})
+    assert str(error.value) == (
+        "Invalid config 'mlops.environments.dev.rollout.linear_step_percent': got 3; "
+        "allowed: a whole number from 10 to 50 percent."
+    )
+    rollout = load(raw_config(), tmp_path).environment("prod").rollout
+    with pytest.raises(ValidationError, match="frozen"):
+        rollout.wait_interval_minutes = 0  # type: ignore[misc]
+
+
+def test_a_section_that_is_not_an_object_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as error:
+        load(edit("environments.prod.alarms", "strict"), tmp_path)
+    assert str(error.value) == "Invalid config 'mlops.environments.prod.alarms': got 'strict'; allowed: an object."
+
+
+def test_a_setting_the_code_builds_refuses_unknown_fields_too() -> None:
+    with pytest.raises(ValidationError, match="sampling"):
+        config.ShadowConfig(enabled=True, sampling=5)  # type: ignore[call-arg]

@@ -23,8 +23,8 @@ from pipeline_steps import drift_check
 from tests.conftest import ROOT
 
 # Every module that runs inside `cdk synth`, the operator CLI and the Lambda function.
-LAYERS = ("constructs", "stacks", "mlopsctl", "lambda/start_retraining")
-TOP_LEVEL = ("app.py", "config.py", "pipeline_steps/checked_in.py")
+LAYERS = ("config", "constructs", "stacks", "mlopsctl", "lambda/start_retraining")
+TOP_LEVEL = ("app.py", "pipeline_steps/checked_in.py")
 SDK_BUILDERS = ("pipeline_steps.model_build_pipeline", "pipeline_steps.drift_check_pipeline", "sagemaker")
 
 

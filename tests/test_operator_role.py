@@ -117,7 +117,7 @@ def test_configured_operator_principals_replace_the_toolchain_tag_trust() -> Non
         environment="staging",
         trusted_principals=("arn:aws:iam::999999999999:role/MlPlatformOnCall",),
         toolchain_account="111111111111",
-        registry=AwsTarget("222222222222", "eu-west-1"),
+        registry=AwsTarget(account="222222222222", region="eu-west-1"),
     )
     OperatorRole(stack, "Operator", access=access, key=kms.Key(stack, "Key"))
     role = _role(Template.from_stack(stack), "staging")
@@ -131,7 +131,7 @@ def test_configured_operator_principals_replace_the_toolchain_tag_trust() -> Non
 
 
 def test_operator_role_names_fit_iam_for_the_longest_project_and_environment_names() -> None:
-    """Project names are up to 32 characters and environment names up to 16 (config.py)."""
+    """Project names are up to 32 characters and environment names up to 16 (config/fields.py)."""
     shape = botocore.session.get_session().get_service_model("iam").shape_for("roleNameType")
     name = ResourceNames("p" * 32).operator_role("e" * 16)
     assert len(name) <= shape.metadata["max"]

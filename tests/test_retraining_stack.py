@@ -387,7 +387,7 @@ def test_rules_follow_the_config_and_a_single_account_needs_no_bus_policy() -> N
             environment="dev",
             trusted_principals=(),
             toolchain_account=BUILD_ACCOUNT,
-            registry=AwsTarget(BUILD_ACCOUNT, "eu-west-1"),
+            registry=AwsTarget(account=BUILD_ACCOUNT, region="eu-west-1"),
         ),
     )
     assert storage.registry is not None

@@ -496,6 +496,29 @@ def test_invalid_approval_mode_names_the_allowed_values() -> None:
         settings_module.Settings.from_env(dict(ENV, APPROVAL_MODE="yes"))
 
 
+@pytest.mark.parametrize(
+    ("name", "value", "allowed"),
+    [
+        ("PRODUCTION", "yes", "true | false"),
+        ("QUIET_PERIOD_MINUTES", "1441", "a whole number from 0 to 1440"),
+        ("QUIET_PERIOD_MINUTES", "-5", "a whole number from 0 to 1440"),
+        ("MANUAL_REASON_MAX_LENGTH", "0", "a whole number of characters, at least 1"),
+    ],
+)
+def test_invalid_setting_is_one_line_naming_the_variable_its_value_and_what_is_allowed(
+    name: str, value: str, allowed: str
+) -> None:
+    with pytest.raises(settings_module.SettingsError) as error:
+        settings_module.Settings.from_env(dict(ENV, **{name: value}))
+    assert str(error.value) == f"{name}={value!r}; allowed: {allowed}."
+
+
+def test_settings_ignore_the_runtimes_own_variables_and_read_their_types() -> None:
+    settings = settings_module.Settings.from_env(dict(ENV, AWS_REGION=REGION, PRODUCTION="TRUE"))
+    assert settings.production is True and isinstance(settings.quiet_period_minutes, int)
+    assert settings.drift_alarm_prefixes == tuple(ENV["DRIFT_ALARM_PREFIXES"].split(","))
+
+
 # --- each run reads the data as it is when it starts -------------------------------------------
 
 # SageMaker reuses a processing step when these arguments, as the run resolves them, equal those

@@ -4,7 +4,6 @@ botocore's CreateEndpointConfig shape, and the whole test and `compare --online`
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ from mlopsctl.shadow_compare import VariantMetrics, disagreement, judge, predict
 from tests.operator_cli.support import BUCKET, ENDPOINT, REGION, ROLE, Clients, version_arn
 
 SAMPLES = Path(__file__).resolve().parent / "shadow_samples"
-LIMITS = replace(ShadowConfig(), enabled=True, min_compared_requests=5)
+LIMITS = ShadowConfig(enabled=True, min_compared_requests=5)
 LIVE_CONFIG = "mlops-delivery-dev-config-abc"
 LIVE_MODEL = "mlops-delivery-dev-model-abc"
 CAPTURE_URI = f"s3://{BUCKET}/data-capture/dev/"

@@ -1,0 +1,84 @@
+"""Typed, validated settings for the whole app, read once from cdk.json context.
+
+Everything the stacks need comes from here, so a bad value fails `cdk synth` with one
+message that names the key, the value and what is allowed, instead of failing at deploy
+time in some account. No CDK imports: the operator CLI and scripts read the same config.
+
+schema.py holds the shape (pydantic models with AWS's limits), fields.py the kinds of
+setting, instances.py what an instance type's name tells, names.py the physical names,
+model_build.py the model_build section (read by reader.py's `_Reader`), loading.py the
+reading (overrides, release files, the one-line errors), errors.py the error and its format.
+"""
+
+from config.errors import CONTEXT_KEY, ConfigError
+from config.instances import has_instance_storage, instance_family
+from config.loading import RELEASES_DIR, apply_overrides, load, load_cdk_json
+from config.model_build import ModelBuildConfig, RetrainingConfig
+from config.names import RESERVED_PROJECT_PREFIXES, ResourceNames
+from config.schema import (
+    ALARM_PERIOD_SECONDS,
+    CLOUDWATCH_DELAY_SECONDS,
+    MAX_SECURITY_GROUPS,
+    MAX_SUBNETS,
+    MODEL_BUILD_JOB_STEPS,
+    AlarmConfig,
+    AppConfig,
+    ApprovalMode,
+    AutoscalingConfig,
+    AwsTarget,
+    BatchSizeType,
+    DriftConfig,
+    EndpointConfig,
+    EnvironmentConfig,
+    NetworkConfig,
+    NetworkIsolation,
+    Release,
+    RemovalMode,
+    RolloutConfig,
+    RolloutType,
+    ShadowConfig,
+    SourceConfig,
+    SourceKind,
+    ToolchainConfig,
+    VpcSettings,
+)
+
+__all__ = [
+    "ALARM_PERIOD_SECONDS",
+    "CLOUDWATCH_DELAY_SECONDS",
+    "CONTEXT_KEY",
+    "MAX_SECURITY_GROUPS",
+    "MAX_SUBNETS",
+    "MODEL_BUILD_JOB_STEPS",
+    "RELEASES_DIR",
+    "RESERVED_PROJECT_PREFIXES",
+    "AlarmConfig",
+    "AppConfig",
+    "ApprovalMode",
+    "AutoscalingConfig",
+    "AwsTarget",
+    "BatchSizeType",
+    "ConfigError",
+    "DriftConfig",
+    "EndpointConfig",
+    "EnvironmentConfig",
+    "ModelBuildConfig",
+    "NetworkConfig",
+    "NetworkIsolation",
+    "Release",
+    "RemovalMode",
+    "ResourceNames",
+    "RetrainingConfig",
+    "RolloutConfig",
+    "RolloutType",
+    "ShadowConfig",
+    "SourceConfig",
+    "SourceKind",
+    "ToolchainConfig",
+    "VpcSettings",
+    "apply_overrides",
+    "has_instance_storage",
+    "instance_family",
+    "load",
+    "load_cdk_json",
+]

@@ -1,0 +1,32 @@
+"""The one error a bad setting raises, and its one-line message: key, value, allowed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic_core import PydanticCustomError
+
+# The cdk.json context key that holds the settings; every key path in a message starts with it.
+CONTEXT_KEY = "mlops"
+
+
+class ConfigError(ValueError):
+    """A configuration value is invalid; the message names the key and what is allowed."""
+
+
+def _fail(key: str, value: Any, allowed: str) -> ConfigError:
+    return ConfigError(f"Invalid config '{key}': got {value!r}; allowed: {allowed}.")
+
+
+def invalid(key: str, value: Any, allowed: str, got: str | None = None) -> PydanticCustomError:
+    """A cross-field check's failure inside a model validator.
+
+    `key` is relative to the model being validated (loading.py prefixes the model's own path);
+    `got` replaces the repr of `value` where the value alone does not explain the failure.
+    """
+    return PydanticCustomError("config", "{allowed}", {"allowed": allowed, "key": key, "value": value, "got": got})
+
+
+def missing(key: str) -> PydanticCustomError:
+    """A setting that another setting makes required."""
+    return PydanticCustomError("missing", "Field required", {"key": key})

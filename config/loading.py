@@ -1,0 +1,173 @@
+"""Reads the settings: cdk.json's `mlops` context, `-c` overrides and release files, validated once.
+
+Overrides: any context key starting with ``mlops.`` replaces one value, e.g.
+``-c mlops.environments.prod.account=123456789012`` or
+``-c mlops.environments.dev.rollout.type=LINEAR``. Values are parsed as JSON when they
+look like JSON (numbers, true/false, lists), otherwise taken as strings.
+
+Whatever is wrong, loading raises one ConfigError whose single line names the key, the value
+and what is allowed: pydantic's ValidationError is turned into that line here.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from config.errors import CONTEXT_KEY, ConfigError, _fail
+from config.fields import ENV_NAME, PACKAGE_ARN
+from config.model_build import _model_build
+from config.reader import _Reader
+from config.schema import AppConfig, EnvironmentConfig, Release, unknown_key
+
+_ROOT = Path(__file__).resolve().parent.parent
+RELEASES_DIR = _ROOT / "releases"
+
+_Model = TypeVar("_Model", bound=BaseModel)
+# Pydantic's own errors that mean "this should have been an object".
+_NOT_AN_OBJECT = {"model_type", "model_attributes_type", "dict_type", "dataclass_type"}
+
+
+def _config_error(error: ValidationError, prefix: str) -> ConfigError:
+    """The first of pydantic's errors as one line: the dotted key, the value, what is allowed."""
+    first = error.errors(include_url=False)[0]
+    ctx = first.get("ctx") or {}
+    path = ".".join([prefix, *(str(part) for part in first["loc"]), *([ctx["key"]] if ctx.get("key") else [])])
+    kind = first["type"]
+    if kind == "unknown_key":
+        return _unknown(path, ctx)
+    if kind == "missing":
+        return ConfigError(f"Missing config '{path}'.")
+    got = ctx.get("got") or repr(ctx["value"] if "value" in ctx else first["input"])
+    allowed = ctx.get("allowed") or ("an object" if kind in _NOT_AN_OBJECT else first["msg"].lower())
+    return ConfigError(f"Invalid config '{path}': got {got}; allowed: {allowed}.")
+
+
+def _unknown(path: str, ctx: Mapping[str, Any]) -> ConfigError:
+    hint = f"did you mean '{ctx['close']}'? " if ctx["close"] else ""
+    return ConfigError(f"Unknown config '{path}': {hint}allowed: {ctx['known']}.")
+
+
+def _validated(model: type[_Model], data: Any, prefix: str, context: dict[str, Any] | None = None) -> _Model:
+    try:
+        return model.model_validate(data, context=context)
+    except ValidationError as error:
+        raise _config_error(error, prefix) from None
+
+
+def _parse_override(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError:
+        return value
+
+
+def apply_overrides(base: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str, Any]:
+    """Returns `base` with every `mlops.a.b.c` context key applied as a single-value override."""
+    merged: dict[str, Any] = json.loads(json.dumps(base))
+    prefix = CONTEXT_KEY + "."
+    for dotted, value in sorted(context.items()):
+        if not dotted.startswith(prefix):
+            continue
+        parts = dotted[len(prefix) :].split(".")
+        node = merged
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise _fail(dotted, value, f"a path through objects, but '{part}' is not an object")
+        # A string setting stays a string ("-c ...account=123456789012" is not a number).
+        keep_string = isinstance(node.get(parts[-1]), str)
+        node[parts[-1]] = value if keep_string else _parse_override(value)
+    return merged
+
+
+def load(context: Mapping[str, Any], releases_dir: Path = RELEASES_DIR) -> AppConfig:
+    """Builds the validated config from CDK context (cdk.json plus `-c` overrides)."""
+    raw = context.get(CONTEXT_KEY)
+    if isinstance(raw, str):
+        raw = _parse_override(raw)
+    if raw is None:
+        raise ConfigError(f"Missing config: cdk.json has no '{CONTEXT_KEY}' context.")
+    raw = apply_overrides(raw, context) if isinstance(raw, Mapping) else raw
+    if not isinstance(raw, Mapping):
+        raise _fail(CONTEXT_KEY, raw, "an object")
+    # A misspelt section would otherwise surface as the right section's missing keys.
+    unknown = unknown_key(raw, AppConfig.input_keys())
+    if unknown:
+        ctx = unknown.context or {}
+        raise _unknown(f"{CONTEXT_KEY}.{ctx['key']}", ctx)
+
+    if "environments" not in raw:
+        raise ConfigError(f"Missing config '{CONTEXT_KEY}.environments'.")
+    envs_raw = raw["environments"]
+    if not isinstance(envs_raw, Mapping) or not envs_raw:
+        raise _fail(f"{CONTEXT_KEY}.environments", envs_raw, "at least one environment, e.g. dev, staging, prod")
+    releases = {k[len("release.") :]: v for k, v in context.items() if k.startswith("release.")}
+    unknown_releases = sorted(set(releases) - set(envs_raw))
+    if unknown_releases:
+        name = unknown_releases[0]
+        raise _fail(f"release.{name}", releases[name], "release.<env> for: " + ", ".join(envs_raw))
+    environments = tuple(_environment(name, envs_raw[name], releases.get(name), releases_dir) for name in envs_raw)
+    model_build = _model_build(_Reader(raw, CONTEXT_KEY).child("model_build"), tuple(envs_raw))
+    settings = _validated(AppConfig, {**raw, "model_build": model_build, "environments": environments}, CONTEXT_KEY)
+    for env in settings.environments:
+        if env.release:
+            source = (
+                f"release.{env.name}" if releases.get(env.name) else f"{releases_dir / env.name}.json.model_package_arn"
+            )
+            _check_release(source, env.release, settings)
+    return settings
+
+
+def _environment(name: str, raw: Any, context_release: Any, releases_dir: Path) -> EnvironmentConfig:
+    key = f"{CONTEXT_KEY}.environments.{name}"
+    if not re.match(ENV_NAME, name):
+        raise _fail(key, name, "a lower-case name of letters and digits, at most 16 characters")
+    release = _release(name, context_release, releases_dir)
+    return _validated(EnvironmentConfig, raw, key, context={"name": name, "release": release})
+
+
+def _release(name: str, context_release: Any, releases_dir: Path) -> Release | None:
+    """A release comes from `-c release.<env>=<arn>` or from releases/<env>.json (resolve-release)."""
+    if context_release:
+        if not isinstance(context_release, str) or not re.match(PACKAGE_ARN, context_release):
+            raise _fail(f"release.{name}", context_release, "a model package version ARN")
+        return Release(model_package_arn=context_release)
+    path = releases_dir / f"{name}.json"
+    if not path.exists():
+        return None
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise ConfigError(f"Invalid release file '{path}': {error}.") from error
+    return _validated(Release, data, str(path))
+
+
+def _check_release(key: str, release: Release, settings: AppConfig) -> None:
+    """A release must be a version of this project's registry group, in the model-build account and region."""
+    build = settings.build_environment
+    group = settings.names.model_package_group
+    actual = (release.registry_region, release.registry_account, release.package_arn_pattern.split("/")[-2])
+    if actual != (build.region, build.account, group):
+        raise _fail(
+            key,
+            release.model_package_arn,
+            f"a version of model package group {group!r} in account {build.account}, region {build.region} "
+            f"(the model-build environment {build.name!r}): "
+            f"arn:aws:sagemaker:{build.region}:{build.account}:model-package/{group}/<version>",
+        )
+
+
+def load_cdk_json(path: Path | None = None, overrides: Mapping[str, Any] | None = None) -> AppConfig:
+    """Reads cdk.json directly (for scripts and the operator CLI, which run outside `cdk`)."""
+    path = path or _ROOT / "cdk.json"
+    context = dict(json.loads(path.read_text())["context"])
+    context.update(overrides or {})
+    return load(context)
