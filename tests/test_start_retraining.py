@@ -502,7 +502,7 @@ def test_invalid_approval_mode_names_the_allowed_values() -> None:
         ("PRODUCTION", "yes", "true | false"),
         ("QUIET_PERIOD_MINUTES", "1441", "a whole number from 0 to 1440"),
         ("QUIET_PERIOD_MINUTES", "-5", "a whole number from 0 to 1440"),
-        ("MANUAL_REASON_MAX_LENGTH", "0", "a whole number of characters, at least 1"),
+        ("INCOMING_PREFIX", "incoming", "an S3 prefix ending in '/'"),
     ],
 )
 def test_invalid_setting_is_one_line_naming_the_variable_its_value_and_what_is_allowed(
