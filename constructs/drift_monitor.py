@@ -20,6 +20,7 @@ from aws_cdk import aws_sns as sns
 
 from config import AwsTarget, DriftConfig, Release
 from constructs import Construct
+from constructs.image_access import grant_image_pull
 from constructs.nag_acknowledgments import acknowledge_wildcards, objects_in
 from pipeline_steps import drift_check, drift_check_pipeline, model_build_pipeline
 
@@ -514,21 +515,7 @@ class DriftMonitor(Construct):
 
     def _grant_job_basics(self, image_uri: str, metric_namespace: str) -> None:
         stack = Stack.of(self)
-        registry, _, rest = image_uri.partition(".dkr.ecr.")
-        repository = rest.split("/", 1)[1].split(":")[0]
-        repositories = [
-            stack.format_arn(service="ecr", account=registry, resource="repository", resource_name=repository)
-        ]
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                sid="PullJobImages",
-                actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
-                resources=repositories,
-            )
-        )
-        self.role.add_to_policy(
-            iam.PolicyStatement(sid="EcrLogin", actions=["ecr:GetAuthorizationToken"], resources=["*"])
-        )
+        grant_image_pull(self.role, self, [image_uri], sid="PullJobImages")
         self.role.add_to_policy(
             iam.PolicyStatement(
                 sid="PublishDriftMetrics",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import tempfile
 from pathlib import Path
 
 from aws_cdk import ArnFormat, Fn, Stack
@@ -12,55 +12,41 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_sagemaker as sagemaker
 
+from config import ModelConfig
 from constructs import Construct
+from constructs.image_access import LOGIN_FINDING, grant_image_pull
 from constructs.model_registry import ModelRegistry
 from constructs.nag_acknowledgments import acknowledge_wildcards, objects_in
 from pipeline_steps import model_build_pipeline as builder
+from pipeline_steps.source_archive import write_archive
 
 # The builder's names are the contract with the checked-in definition. Importing the builder
 # is cheap: it imports the SageMaker SDK only inside the functions that generate definitions.
 _STEPS_DIR = Path(builder.__file__).resolve().parent
 DEFINITION_FILE = builder.DEFINITION_FILE
-IMAGES_FILE = builder.IMAGES_FILE
 STEP_SCRIPTS = builder.STEP_SCRIPTS
 MODEL_ARTIFACTS_PREFIX = builder.MODEL_ARTIFACTS_PREFIX
 PIPELINE_OUTPUT_PREFIX = f"{builder.PIPELINE_OUTPUT_PREFIX}/"
 INPUT_MANIFESTS = f"{builder.INPUT_MANIFESTS_PREFIX}*"
+# Where synth writes the model's source tar.gz before CDK stages it as a file asset.
+_SOURCE_ARCHIVES = Path(tempfile.gettempdir()) / "mlops-model-source"
 
 
-def image_for_region(region: str) -> str:
-    """The SageMaker XGBoost image URI of `region`: what the pipeline trains and registers with."""
-    images: dict[str, str] = json.loads(IMAGES_FILE.read_text())
-    if region not in images:
-        raise ValueError(
-            f"No SageMaker XGBoost image for region {region!r} in {IMAGES_FILE.name}; "
-            f"allowed: {', '.join(sorted(images))}."
-        )
-    return images[region]
-
-
-def image_repository_arn(stack: Stack, image_uri: str) -> str:
-    """ARN of the ECR repository of an `<account>.dkr.ecr.<region>.amazonaws.com/<repo>:<tag>` URI."""
-    registry_host, _, repository_and_tag = image_uri.partition("/")
-    image_account, _, _, image_region, *_ = registry_host.split(".")
-    return stack.format_arn(
-        service="ecr",
-        account=image_account,
-        region=image_region,
-        resource="repository",
-        resource_name=repository_and_tag.split(":", 1)[0],
-    )
+def model_image_uris(model: ModelConfig, region: str) -> dict[str, str]:
+    """The processing, training and inference image URIs the model names in `region`."""
+    return {role: builder.image_uri(image, role, region) for role, image in model.images.by_role().items()}
 
 
 class ModelBuildPipeline(Construct):
     """AWS::SageMaker::Pipeline from the checked-in SDK definition, plus its execution role.
 
     The definition holds `${...}` variables for everything environment-specific; they are
-    filled here with Fn::Sub: the role, buckets, key, registry group, the XGBoost image of
-    this stack's region and the step scripts, shipped as CDK file assets (no bundling).
+    filled here with Fn::Sub: the role, buckets, key, registry group, the model's processing,
+    training and inference images in this stack's region, the step scripts (CDK file assets,
+    no bundling) and the model's source directory (a deterministic tar.gz file asset).
     The role may read training data and the runs' input manifests, read and write pipeline
     outputs and model artifacts, use the key, register into the group, run its own processing
-    and training jobs, pull the XGBoost image, write its job logs and pass itself to
+    and training jobs, pull exactly the model's images, write its job logs and pass itself to
     SageMaker; nothing more.
     """
 
@@ -81,7 +67,8 @@ class ModelBuildPipeline(Construct):
         builder.check_definition_inputs(definition_settings)
         stack = Stack.of(self)
         self.pipeline_name = pipeline_name
-        self.image_uri = image_for_region(stack.region)
+        model = definition_settings.build.model
+        self.image_uris = model_image_uris(model, stack.region)
 
         self.role = iam.Role(
             self,
@@ -93,14 +80,18 @@ class ModelBuildPipeline(Construct):
             script: s3_assets.Asset(self, f"{script.capitalize()}Script", path=str(_STEPS_DIR / f"{script}.py"))
             for script in STEP_SCRIPTS
         }
+        self.model_source = s3_assets.Asset(
+            self, "ModelSource", path=str(write_archive(model.source_dir, _SOURCE_ARCHIVES))
+        )
 
         variables = {
             builder.ROLE_NAME: self.role.role_name,
             builder.ARTIFACTS_BUCKET: artifacts_bucket.bucket_name,
             builder.KMS_KEY_ARN: key.key_arn,
-            builder.IMAGE_URI: self.image_uri,
+            **{builder.IMAGE_VARIABLES[role]: uri for role, uri in self.image_uris.items()},
             builder.MODEL_PACKAGE_GROUP: registry.group_name,
-            builder.CODE_BUCKET: self.scripts["train"].s3_bucket_name,
+            builder.CODE_BUCKET: self.model_source.s3_bucket_name,
+            builder.MODEL_SOURCE_KEY: self.model_source.s3_object_key,
             **{builder.code_key_variable(script): asset.s3_object_key for script, asset in self.scripts.items()},
         }
         definition = DEFINITION_FILE.read_text()
@@ -118,7 +109,9 @@ class ModelBuildPipeline(Construct):
         self._grant_data(data_bucket, artifacts_bucket, key)
         registry.grant_register(self.role)
         self._grant_jobs(stack)
-        self._grant_image_pull(stack)
+        # Jobs pull the processing and training images; registering names the inference image,
+        # which the pipeline never pulls (the serving environments' roles do).
+        grant_image_pull(self.role, self, [self.image_uris["processing"], self.image_uris["training"]])
         self._grant_scripts()
         self._acknowledge(data_bucket, artifacts_bucket, registry)
 
@@ -187,22 +180,10 @@ class ModelBuildPipeline(Construct):
             )
         )
 
-    def _grant_image_pull(self, stack: Stack) -> None:
-        self.role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="PullSageMakerXGBoostImage",
-                actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
-                resources=[image_repository_arn(stack, self.image_uri)],
-            )
-        )
-        self.role.add_to_principal_policy(
-            iam.PolicyStatement(sid="EcrLogin", actions=["ecr:GetAuthorizationToken"], resources=["*"])
-        )
-
     def _grant_scripts(self) -> None:
-        """Read exactly the step scripts' objects in the CDK asset bucket, nothing else there."""
-        bucket = self.scripts["train"].bucket
-        keys = [asset.s3_object_key for asset in self.scripts.values()]
+        """Read exactly the step scripts' and the model source's objects in the CDK asset bucket, nothing else there."""
+        bucket = self.model_source.bucket
+        keys = [asset.s3_object_key for asset in (*self.scripts.values(), self.model_source)]
         self.role.add_to_principal_policy(
             iam.PolicyStatement(
                 sid="ReadStepScripts",
@@ -257,7 +238,7 @@ class ModelBuildPipeline(Construct):
                 f"Resource::{arn}": "SageMaker writes each job's logs to this fixed group, one stream per job."
                 for arn in self._log_group_arns
             },
-            "Resource::*": "ecr:GetAuthorizationToken and cloudwatch:PutMetricData support no "
+            LOGIN_FINDING: "ecr:GetAuthorizationToken and cloudwatch:PutMetricData support no "
             "resource-level permissions; metrics are limited to the /aws/sagemaker/* namespaces by condition.",
         }
         acknowledge_wildcards(self.role, findings)

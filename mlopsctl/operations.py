@@ -170,7 +170,8 @@ def compare(ctx: Context, a: str | None, b: str | None) -> dict[str, Any]:
     names = [m for m in registry.METRICS if m in left.metrics or m in right.metrics]
     names += sorted((set(left.metrics) | set(right.metrics)) - set(names))
     rows: list[dict[str, Any]] = []
-    gate = ctx.cfg.model_build.metric_name
+    gate_metric = ctx.cfg.model_build.model.metric
+    gate = gate_metric.name
     gate_delta: float | None = None
     for name in names:
         va, vb = left.metrics.get(name), right.metrics.get(name)
@@ -183,8 +184,10 @@ def compare(ctx: Context, a: str | None, b: str | None) -> dict[str, Any]:
         "b": right.as_dict(),
         "metrics": rows,
         "gate_metric": gate,
-        "allowed_regression": ctx.cfg.model_build.allowed_regression,
-        "regression": gate_delta is not None and gate_delta < 0,
+        "allowed_regression": gate_metric.allowed_regression,
+        "higher_is_better": gate_metric.higher_is_better,
+        # B worse than A in the gate metric's direction.
+        "regression": gate_delta is not None and (gate_delta < 0 if gate_metric.higher_is_better else gate_delta > 0),
     }
 
 
@@ -251,8 +254,16 @@ def resolve_release(ctx: Context, env_name: str) -> dict[str, Any]:
             f"before releasing to {env.name}."
         )
     arn = approved["ModelPackageArn"]
-    statistics, constraints = registry.baselines(registry.describe(sm, arn))
-    return {"model_package_arn": arn, "baseline_statistics_uri": statistics, "baseline_constraints_uri": constraints}
+    package = registry.describe(sm, arn)
+    statistics, constraints = registry.baselines(package)
+    containers = (package.get("InferenceSpecification") or {}).get("Containers") or [{}]
+    return {
+        "model_package_arn": arn,
+        "baseline_statistics_uri": statistics,
+        "baseline_constraints_uri": constraints,
+        # The endpoint's role is granted this image's repository (config.Release.image_uri).
+        "image_uri": containers[0].get("Image"),
+    }
 
 
 # ---------------------------------------------------------------- record-deployment

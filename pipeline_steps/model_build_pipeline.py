@@ -1,12 +1,20 @@
 """The model-building SageMaker pipeline, defined with the SageMaker Python SDK (v3), offline.
 
 preprocess -> train -> evaluate (candidate vs champion) + baseline -> quality gate ->
-register the version (metrics, comparison, baseline, trigger reason) | fail with the reason.
+register the version (metrics, comparison, baseline, images, trigger reason) | fail with the reason.
+
+What is trained comes from config (`model_build.model`, e.g. models/xgboost/model.json): the
+training script runs in script mode from the model's source directory (a tar.gz file asset,
+the training toolkit's `sagemaker_submit_directory`), with the configured hyperparameters, in
+the configured training image; the processing steps run in the processing image; the version
+is registered with the inference image and serves the inference.py the training script put
+into model.tar.gz's code/ folder.
 
 The SDK is slow to import and heavy, so this runs outside `cdk synth`:
-`make pipeline-definitions` writes definitions/model_build.json and the XGBoost image URI of
-every region to definitions/xgboost_images.json, both checked in. The CDK construct reads
-them and fills the environment-specific `${...}` variables (see `SUBSTITUTIONS`) with Fn::Sub.
+`make pipeline-definitions` writes definitions/model_build.json and the image URI of every
+framework image a model may name, in every region, to definitions/framework_images.json, both
+checked in. The CDK construct reads them and fills the environment-specific `${...}` variables
+(see `SUBSTITUTIONS`) with Fn::Sub.
 """
 
 from __future__ import annotations
@@ -31,20 +39,21 @@ from pipeline_steps.sdk_session import (
 )
 
 if TYPE_CHECKING:
-    from config import AppConfig, ModelBuildConfig
+    from config import AppConfig, ImageRef, ModelBuildConfig, ModelConfig
 
 DEFINITION_FILE = DEFINITIONS_DIR / "model_build.json"
 # The settings DEFINITION_FILE was generated from, so synth can refuse settings it does not hold.
 INPUTS_FILE = DEFINITIONS_DIR / "model_build.inputs.json"
-IMAGES_FILE = DEFINITIONS_DIR / "xgboost_images.json"
-
-# One framework image for every step: the training container, which also has pandas and
-# xgboost for the processing scripts (pipeline_steps/images.py says what else it has).
-XGBOOST_VERSION = images.XGBOOST.version
+# {framework: {version: {"training"|"inference": {region: uri}}}}; processing uses the training image.
+FRAMEWORK_IMAGES_FILE = DEFINITIONS_DIR / "framework_images.json"
+# Framework images resolved by every `make pipeline-definitions`, besides those the config names:
+# the two examples' (models/xgboost, models/sklearn), so switching between them needs no new map.
+EXAMPLE_FRAMEWORK_IMAGES = ((images.XGBOOST.framework, images.XGBOOST.version), (images.SKLEARN.framework, images.SKLEARN.version))
+IMAGE_SCOPES = ("training", "inference")
 # Definitions are generated in one region; the region-specific values are Fn::Sub variables.
 GENERATION_REGION = "us-east-1"
 
-STEP_SCRIPTS = ("preprocess", "train", "evaluate", "baseline")
+STEP_SCRIPTS = ("preprocess", "evaluate", "baseline")
 CACHE_EXPIRY = "P30D"
 MODEL_ARTIFACTS_PREFIX = "models/"
 PIPELINE_OUTPUT_PREFIX = "pipelines/model-build"
@@ -53,6 +62,11 @@ PIPELINE_OUTPUT_PREFIX = "pipelines/model-build"
 # get this pattern, never the training splits written beside it.
 BASELINE_OUTPUT = "baseline"
 REGISTERED_BASELINES_PATTERN = f"{PIPELINE_OUTPUT_PREFIX}/*/{BASELINE_OUTPUT}/*"
+# The serving contract of a registered version: the framework container imports inference.py
+# from the code/ folder the training script wrote into model.tar.gz (extracted to /opt/ml/model).
+# The toolkit copies a local SAGEMAKER_SUBMIT_DIRECTORY instead of downloading it, so serving
+# needs no S3 access for code and works with network isolation.
+SERVING_ENVIRONMENT = {"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"}
 
 # Every run reads its raw data through a manifest (S3DataType ManifestFile) that the
 # start-retraining function writes to the artifacts bucket before it starts the run. Its key
@@ -72,9 +86,14 @@ NO_MANIFEST_KEY = f"{INPUT_MANIFESTS_PREFIX}none-start-runs-with-a-retraining-ev
 ROLE_NAME = "PipelineRoleName"
 ARTIFACTS_BUCKET = "ArtifactsBucket"
 KMS_KEY_ARN = "KmsKeyArn"
-IMAGE_URI = "ImageUri"
+PROCESSING_IMAGE_URI = "ProcessingImageUri"
+TRAINING_IMAGE_URI = "TrainingImageUri"
+INFERENCE_IMAGE_URI = "InferenceImageUri"
 MODEL_PACKAGE_GROUP = "ModelPackageGroupName"
 CODE_BUCKET = "CodeAssetBucket"
+# The model's source directory, a tar.gz file asset (the training toolkit extracts it with `r:gz`).
+MODEL_SOURCE_KEY = "ModelSourceKey"
+IMAGE_VARIABLES = {"processing": PROCESSING_IMAGE_URI, "training": TRAINING_IMAGE_URI, "inference": INFERENCE_IMAGE_URI}
 
 
 def code_key_variable(script: str) -> str:
@@ -90,9 +109,10 @@ SUBSTITUTIONS: tuple[str, ...] = (
     ROLE_NAME,
     ARTIFACTS_BUCKET,
     KMS_KEY_ARN,
-    IMAGE_URI,
+    *IMAGE_VARIABLES.values(),
     MODEL_PACKAGE_GROUP,
     CODE_BUCKET,
+    MODEL_SOURCE_KEY,
     *(code_key_variable(s) for s in STEP_SCRIPTS),
 )
 
@@ -117,25 +137,34 @@ def settings_from_config(app_config: AppConfig) -> BuildSettings:
     )
 
 
+def model_inputs(model: ModelConfig) -> dict[str, Any]:
+    """The model settings the definition bakes in, by key (its source directory ships as an asset)."""
+    metric = model.metric
+    return {
+        "entry_point": model.entry_point,
+        **{f"images.{role}": image.label for role, image in model.images.by_role().items()},
+        "hyperparameters": model.hyperparameter_map,
+        "metric.name": metric.name,
+        "metric.higher_is_better": metric.higher_is_better,
+        "metric.threshold": metric.threshold,
+        "metric.allowed_regression": metric.allowed_regression,
+        "task_type": model.task_type.value,
+    }
+
+
 def definition_inputs(settings: BuildSettings) -> dict[str, Any]:
     """Every setting the generated definition bakes in, by the config key a user edits.
 
-    Left out: `retraining` (the triggers, which synth builds from the config) and the
-    pipeline's name (CloudFormation sets it, the definition does not hold it).
+    Left out: `retraining` (the triggers, which synth builds from the config), the pipeline's
+    name (CloudFormation sets it, the definition does not hold it) and the model's source
+    directory (a file asset whose key synth fills in).
     """
     build = settings.build
-    baked = (
-        "processing_instance_type",
-        "training_instance_type",
-        "use_spot_training",
-        "max_training_minutes",
-        "metric_name",
-        "min_metric",
-        "allowed_regression",
-    )
+    baked = ("processing_instance_type", "training_instance_type", "use_spot_training", "max_training_minutes")
     return {
         f"mlops.environments.{build.environment}.approval (default approval status)": settings.approval_status,
         **{f"mlops.model_build.{name}": getattr(build, name) for name in baked},
+        **{f"mlops.model_build.model.{key}": value for key, value in model_inputs(build.model).items()},
     }
 
 
@@ -168,6 +197,32 @@ def check_definition_inputs(settings: BuildSettings) -> None:
         )
 
 
+def image_uri(image: ImageRef, role: str, region: str) -> str:
+    """The URI an image reference names in `region`: an ECR URI as given, a framework image from the map.
+
+    Raises config.ConfigError when a framework image or its region is not in the checked-in map.
+    """
+    from config import ConfigError
+
+    if image.uri:
+        return image.uri
+    known: dict[str, Any] = json.loads(FRAMEWORK_IMAGES_FILE.read_text())
+    scope = "inference" if role == "inference" else "training"
+    by_region = known.get(str(image.framework), {}).get(str(image.version), {}).get(scope)
+    if by_region is None:
+        resolved = ", ".join(f"{fw}:{version}" for fw, versions in sorted(known.items()) for version in sorted(versions))
+        raise ConfigError(
+            f"Invalid config 'mlops.model_build.model.images.{role}': got {image.label!r}; allowed: a framework image "
+            f"resolved in {FRAMEWORK_IMAGES_FILE.name} ({resolved}); to add it, run `make pipeline-definitions`."
+        )
+    if region not in by_region:
+        raise ConfigError(
+            f"Invalid config 'mlops.model_build.model.images.{role}': got {image.label!r} in region {region!r}; "
+            f"allowed: a region where SageMaker publishes it: {', '.join(sorted(by_region))}."
+        )
+    return str(by_region[region])
+
+
 def _artifacts(*parts: Any) -> Any:
     from sagemaker.core.workflow.functions import Join
 
@@ -197,8 +252,9 @@ def build_pipeline(settings: BuildSettings) -> Any:
     from sagemaker.serve.model_builder import ModelBuilder
     from sagemaker.train.model_trainer import ModelTrainer
 
+    model_config = settings.build.model
+    metric = model_config.metric
     role = role_arn_placeholder(ROLE_NAME)
-    image = placeholder(IMAGE_URI)
     kms = placeholder(KMS_KEY_ARN)
     cache = CacheConfig(enable_caching=True, expire_after=CACHE_EXPIRY)
     execution = ExecutionVariables.PIPELINE_EXECUTION_ID
@@ -209,11 +265,13 @@ def build_pipeline(settings: BuildSettings) -> Any:
     trigger_reason = ParameterString("TriggerReason", default_value="manual: started without a reason")
     champion_uri = ParameterString("ChampionModelUri", default_value="")
     champion_arn = ParameterString("ChampionModelPackageArn", default_value="")
+    # The champion's evaluation.json (its ModelMetrics): what it is compared on after a framework change.
+    champion_evaluation = ParameterString("ChampionEvaluationUri", default_value="")
     approval = ParameterString(
         "ModelApprovalStatus", default_value=settings.approval_status, enum_values=["PendingManualApproval", "Approved"]
     )
-    min_metric = ParameterFloat("MinMetric", default_value=settings.build.min_metric)
-    allowed_regression = ParameterFloat("AllowedRegression", default_value=settings.build.allowed_regression)
+    threshold = ParameterFloat("MetricThreshold", default_value=metric.threshold)
+    allowed_regression = ParameterFloat("AllowedRegression", default_value=metric.allowed_regression)
     processing_type = ParameterString("ProcessingInstanceType", default_value=settings.build.processing_instance_type)
     training_type = ParameterString("TrainingInstanceType", default_value=settings.build.training_instance_type)
 
@@ -221,7 +279,7 @@ def build_pipeline(settings: BuildSettings) -> Any:
         # The code arrives as one CDK file asset; its object name is known only to the CDK app.
         return Processor(
             role=role,
-            image_uri=image,
+            image_uri=placeholder(PROCESSING_IMAGE_URI),
             entrypoint=["python3", f"/opt/ml/processing/input/code/{placeholder(code_key_variable(name))}"],
             instance_count=1,
             instance_type=processing_type,
@@ -271,7 +329,7 @@ def build_pipeline(settings: BuildSettings) -> Any:
     trainer = ModelTrainer(
         sagemaker_session=session,
         role=role,
-        training_image=image,
+        training_image=placeholder(TRAINING_IMAGE_URI),
         base_job_name="model-build-train",
         compute=Compute(
             instance_type=training_type,
@@ -284,7 +342,7 @@ def build_pipeline(settings: BuildSettings) -> Any:
             # Spot: wait for capacity up to as long again as the training may run.
             max_wait_time_in_seconds=2 * max_runtime if settings.build.use_spot_training else None,
         ),
-        # A fixed prefix keeps the step cacheable; train.py only resumes a matching checkpoint.
+        # A fixed prefix keeps the step cacheable; a training script resumes only a matching checkpoint.
         checkpoint_config=shapes.CheckpointConfig(
             s3_uri=f"s3://{placeholder(ARTIFACTS_BUCKET)}/{PIPELINE_OUTPUT_PREFIX}/checkpoints"
         )
@@ -293,26 +351,24 @@ def build_pipeline(settings: BuildSettings) -> Any:
         output_data_config=shapes.OutputDataConfig(
             s3_output_path=f"s3://{placeholder(ARTIFACTS_BUCKET)}/{MODEL_ARTIFACTS_PREFIX.rstrip('/')}", kms_key_id=kms
         ),
-        # train.py reads them from /opt/ml/input/config/hyperparameters.json.
+        # Script mode: the image's training toolkit extracts the source tar.gz, runs the entry point
+        # with the others as `--name value` arguments and sets SM_CHANNEL_<CHANNEL> and SM_MODEL_DIR.
         hyperparameters={
-            "max_depth": 4,
-            "eta": 0.2,
-            "subsample": 0.9,
-            "num_round": 100,
+            **model_config.hyperparameter_map,
+            "sagemaker_program": model_config.entry_point,
+            "sagemaker_submit_directory": f"s3://{placeholder(CODE_BUCKET)}/{placeholder(MODEL_SOURCE_KEY)}",
+            "sagemaker_region": "${AWS::Region}",
         },
     )
     train = TrainingStep(
         "Train",
         step_args=trainer.train(
             input_data_config=[
-                *(
-                    InputData(channel_name=split, data_source=output_uri(preprocess, split), content_type="text/csv")
-                    for split in ("train", "validation")
-                ),
-                InputData(channel_name="code", data_source=code_uri("train")),
+                InputData(channel_name=split, data_source=output_uri(preprocess, split), content_type="text/csv")
+                for split in ("train", "validation")
             ]
         ),
-        description="train.py in the XGBoost container (managed spot training with checkpoints when configured).",
+        description=f"{model_config.entry_point} of the configured model in script mode (spot with checkpoints when configured).",
         cache_config=cache,
     )
 
@@ -330,12 +386,16 @@ def build_pipeline(settings: BuildSettings) -> Any:
             arguments=[
                 Join(on="=", values=["--champion-model", champion_uri]),
                 Join(on="=", values=["--champion-model-package-arn", champion_arn]),
-                f"--metric={settings.build.metric_name}",
-                Join(on="=", values=["--min-metric", min_metric]),
+                Join(on="=", values=["--champion-evaluation", champion_evaluation]),
+                f"--task-type={model_config.task_type.value}",
+                f"--metric={metric.name}",
+                f"--higher-is-better={str(metric.higher_is_better).lower()}",
+                f"--inference-image={model_config.images.inference.label}",
+                Join(on="=", values=["--threshold", threshold]),
                 Join(on="=", values=["--allowed-regression", allowed_regression]),
             ],
         ),
-        description="Score the candidate and the champion on the same test split; apply the quality gate.",
+        description="Score candidate and champion by their own inference code (or the champion's stored metric); gate.",
         property_files=[evaluation_report],
         cache_config=cache,
     )
@@ -366,8 +426,9 @@ def build_pipeline(settings: BuildSettings) -> Any:
         s3_uri=Join(on="/", values=[output_uri(baseline, "baseline"), "constraints.json"]),
     )
     model = ModelBuilder(
-        image_uri=image,
+        image_uri=placeholder(INFERENCE_IMAGE_URI),
         s3_model_data_url=train.properties.ModelArtifacts.S3ModelArtifacts,
+        env_vars=dict(SERVING_ENVIRONMENT),
         role_arn=role,
         sagemaker_session=session,
     )
@@ -378,7 +439,7 @@ def build_pipeline(settings: BuildSettings) -> Any:
             content_types=["text/csv"],
             response_types=["text/csv"],
             approval_status=approval,
-            description="XGBoost binary classifier; metadata holds the trigger and the champion comparison.",
+            description="Candidate model; metadata holds the trigger, its images and the champion comparison.",
             model_metrics=ModelMetrics(
                 model_statistics=MetricsSource(content_type="application/json", s3_uri=evaluation_json),
                 model_data_statistics=statistics,
@@ -394,6 +455,10 @@ def build_pipeline(settings: BuildSettings) -> Any:
                 "champion_model_package_arn": report("metadata.champion_model_package_arn"),
                 "champion_metric_value": report("metadata.champion_metric_value"),
                 "metric_delta": report("metadata.metric_delta"),
+                "comparison_basis": report("metadata.comparison_basis"),
+                "metric_higher_is_better": str(metric.higher_is_better).lower(),
+                "task_type": model_config.task_type.value,
+                **{f"{role_name}_image": image.label for role_name, image in model_config.images.by_role().items()},
                 "pipeline_execution_arn": ExecutionVariables.PIPELINE_EXECUTION_ARN,
             },
         ),
@@ -401,11 +466,11 @@ def build_pipeline(settings: BuildSettings) -> Any:
     fail = FailStep(
         "QualityGateFailed",
         error_message=Join(on="", values=["Candidate not registered: ", report("gate.reason")]),
-        description="The candidate missed the minimum, regressed against the champion, or was not measurable.",
+        description="The candidate missed the threshold, regressed against the champion, or was not measurable.",
     )
     gate = ConditionStep(
         "QualityGate",
-        # evaluate.quality_gate decides (MinMetric, AllowedRegression; NaN/inf/missing fail) in Python,
+        # evaluate.quality_gate decides (MetricThreshold, AllowedRegression; NaN/inf/missing fail) in Python,
         # where a NaN cannot slip through a numeric comparison; the condition tests only its JSON
         # boolean. Equals compares operands of one type (BinaryCondition values are String, Boolean,
         # Integer or Float in SageMaker's pipeline-definition JSON schema); a missing gate.passed
@@ -413,7 +478,7 @@ def build_pipeline(settings: BuildSettings) -> Any:
         conditions=[ConditionEquals(left=report("gate.passed"), right=True)],
         if_steps=[register],
         else_steps=[fail],
-        description="Register only a candidate that meets the minimum and does not regress beyond the tolerance.",
+        description="Register only a candidate that meets the threshold and does not regress beyond the tolerance.",
     )
     return Pipeline(
         name=settings.pipeline_name,
@@ -422,8 +487,9 @@ def build_pipeline(settings: BuildSettings) -> Any:
             trigger_reason,
             champion_uri,
             champion_arn,
+            champion_evaluation,
             approval,
-            min_metric,
+            threshold,
             allowed_regression,
             processing_type,
             training_type,
@@ -446,37 +512,35 @@ def _region_neutral(node: Any) -> Any:
     return node
 
 
-def _run_training_script(definition: dict[str, Any]) -> dict[str, Any]:
-    """Makes the training job run train.py from its `code` channel.
-
-    The SDK's ModelTrainer sets a container entrypoint only for code it uploads itself (with
-    its own driver scripts); ours is a CDK asset, so the entrypoint is set here. The XGBoost
-    container then runs the very script the local run uses, without its training toolkit.
-    """
-    for step in definition["Steps"]:
-        if step["Type"] == "Training":
-            step["Arguments"]["AlgorithmSpecification"]["ContainerEntrypoint"] = [
-                "python3",
-                f"/opt/ml/input/data/code/{placeholder(code_key_variable('train'))}",
-            ]
-    return definition
-
-
 def build_definition(settings: BuildSettings) -> str:
     """The definition JSON (canonical text) with `${...}` variables for Fn::Sub."""
-    definition = json.loads(build_pipeline(settings).definition())
-    return canonical_json(_run_training_script(_region_neutral(definition)))
+    return canonical_json(_region_neutral(json.loads(build_pipeline(settings).definition())))
 
 
-def build_image_map() -> str:
-    return canonical_json(image_uris_by_region("xgboost", XGBOOST_VERSION, image_scope="training"))
+def framework_images(settings: BuildSettings) -> list[tuple[str, str]]:
+    """The framework images to resolve: the examples' and every one the configured model names."""
+    configured = [
+        (str(image.framework), str(image.version))
+        for image in settings.build.model.images.by_role().values()
+        if not image.uri
+    ]
+    return sorted(set(EXAMPLE_FRAMEWORK_IMAGES) | set(configured))
+
+
+def build_image_map(settings: BuildSettings) -> str:
+    resolved: dict[str, dict[str, dict[str, dict[str, str]]]] = {}
+    for framework, version in framework_images(settings):
+        resolved.setdefault(framework, {})[version] = {
+            scope: image_uris_by_region(framework, version, image_scope=scope) for scope in IMAGE_SCOPES
+        }
+    return canonical_json(resolved)
 
 
 def generated_files(settings: BuildSettings) -> dict[Path, str]:
     return {
         DEFINITION_FILE: build_definition(settings),
         INPUTS_FILE: canonical_json(definition_inputs(settings)),
-        IMAGES_FILE: build_image_map(),
+        FRAMEWORK_IMAGES_FILE: build_image_map(settings),
     }
 
 
