@@ -43,8 +43,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-if TYPE_CHECKING:  # typing.TypeGuard is Python 3.10+; annotations are never evaluated here
-    from typing import TypeGuard
+if TYPE_CHECKING:  # typing.TypeGuard is Python 3.10+: only the type checker imports it (3.9 images run this)
+    from typing import TypeGuard  # novermin
 
 BINARY, MULTICLASS, REGRESSION = "binary_classification", "multiclass_classification", "regression"
 # The metrics of each task type and whether higher is better (config.py TASK_METRICS is the same

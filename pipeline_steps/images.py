@@ -2,10 +2,12 @@
 
 A step script runs on the `python3` of the image it is sent to, not on the Python of the
 machine that tests it. The builders take their image versions from here, and
-tests/test_image_contracts.py checks every step script against the image it runs in: the
-minimum Python its syntax and standard-library use need, and that it imports only the
-standard library and the image's packages (each script is shipped to the job as one file, so
-it cannot import a sibling module).
+tests/test_image_contracts.py checks every step script and every example model's source
+against the images it runs in: the minimum Python its syntax and standard-library use need,
+and that it imports only the standard library and the image's packages (each step script is
+shipped to the job as one file, so it cannot import a sibling module; a model's source
+directory ships whole, so its files may import each other). The ECR image URI parser that
+every role's pull permissions and the config's validation use lives here too.
 
 Sources (the images' Dockerfiles and requirements in AWS's container repositories; both
 images put /miniconda3/bin first on PATH, so `python3` is conda's Python, not Ubuntu's):
@@ -129,14 +131,17 @@ def parse_ecr_image(uri: str) -> EcrImage | None:
     return EcrImage(uri, found["account"], found["region"], found["repository"])
 
 
-# Which image each step script (pipeline_steps/<name>.py) runs in: the model-building steps
-# all run in the XGBoost training image, the drift check in the scikit-learn image.
-STEP_IMAGES: Mapping[str, ImageContract] = MappingProxyType(
+# Which images each step script (pipeline_steps/<name>.py) runs in: the model-building steps in
+# the processing image of the configured model (each example's framework image), the drift
+# check in the scikit-learn image. A custom processing image must provide what they import.
+STEP_IMAGES: Mapping[str, tuple[ImageContract, ...]] = MappingProxyType(
     {
-        "preprocess": XGBOOST,
-        "train": XGBOOST,
-        "evaluate": XGBOOST,
-        "baseline": XGBOOST,
-        "drift_check": SKLEARN,
+        "preprocess": (XGBOOST, SKLEARN),
+        "evaluate": (XGBOOST, SKLEARN),
+        "baseline": (XGBOOST, SKLEARN),
+        "drift_check": (SKLEARN,),
     }
 )
+
+# The image each example model's source directory (models/<name>/src) is trained and served in.
+EXAMPLE_MODEL_IMAGES: Mapping[str, ImageContract] = MappingProxyType({"xgboost": XGBOOST, "sklearn": SKLEARN})

@@ -48,7 +48,7 @@ INPUTS_FILE = DEFINITIONS_DIR / "model_build.inputs.json"
 FRAMEWORK_IMAGES_FILE = DEFINITIONS_DIR / "framework_images.json"
 # Framework images resolved by every `make pipeline-definitions`, besides those the config names:
 # the two examples' (models/xgboost, models/sklearn), so switching between them needs no new map.
-EXAMPLE_FRAMEWORK_IMAGES = ((images.XGBOOST.framework, images.XGBOOST.version), (images.SKLEARN.framework, images.SKLEARN.version))
+EXAMPLE_FRAMEWORK_IMAGES = tuple((image.framework, image.version) for image in images.EXAMPLE_MODEL_IMAGES.values())
 IMAGE_SCOPES = ("training", "inference")
 # Definitions are generated in one region; the region-specific values are Fn::Sub variables.
 GENERATION_REGION = "us-east-1"
