@@ -296,8 +296,10 @@ def test_execution_role_pulls_only_the_registered_image_of_the_sagemaker_image_a
     found = statements(serving(assembly, env), "EndpointExecutionRole")
     pulls = [s for s in found if "ecr:BatchGetImage" in as_list(s["Action"])]
     assert [s["Resource"] for s in pulls] == ["arn:aws:ecr:eu-west-1:141502667606:repository/sagemaker-xgboost"]
-    checked_in = json.loads((ROOT / "pipeline_steps/definitions/xgboost_images.json").read_text())["eu-west-1"]
-    assert checked_in.startswith("141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:")
+    checked_in = json.loads((ROOT / "pipeline_steps/definitions/framework_images.json").read_text())
+    assert checked_in["xgboost"]["3.0-5"]["inference"]["eu-west-1"].startswith(
+        "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:"
+    )
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
