@@ -57,10 +57,11 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff format --check .
 
 # The Lambda's modules import each other as top-level modules, as on Lambda: a run of their own
-# with their folder on the search path.
+# with their folder on the search path; so do the files of each model's source directory.
 typecheck: $(VENV)/.installed
 	$(VENV)/bin/mypy
 	MYPYPATH=lambda/start_retraining $(VENV)/bin/mypy lambda/start_retraining
+	for model in models/*/src; do MYPYPATH=$$model $(VENV)/bin/mypy $$model || exit 1; done
 
 # One xdist worker per core; each worker synthesizes the session's app once.
 PYTEST_WORKERS ?= auto

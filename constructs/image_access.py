@@ -34,4 +34,6 @@ def grant_image_pull(role: iam.IRole, scope: Construct, image_uris: Iterable[str
     """
     repositories = sorted({repository_arn(scope, uri) for uri in image_uris})
     role.add_to_principal_policy(iam.PolicyStatement(sid=sid, actions=list(PULL_ACTIONS), resources=repositories))
-    role.add_to_principal_policy(iam.PolicyStatement(sid="EcrLogin", actions=["ecr:GetAuthorizationToken"], resources=["*"]))
+    role.add_to_principal_policy(
+        iam.PolicyStatement(sid="EcrLogin", actions=["ecr:GetAuthorizationToken"], resources=["*"])
+    )

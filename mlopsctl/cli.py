@@ -27,7 +27,9 @@ from mlopsctl.aws import session_factory
 from mlopsctl.errors import NothingApproved, OperatorError
 
 # Metrics where a smaller number is the better model (rmse, mae): their increase shows red.
-LOWER_IS_BETTER = frozenset(m for metrics in config.TASK_METRICS.values() for m, higher in metrics.items() if not higher)
+LOWER_IS_BETTER = frozenset(
+    m for metrics in config.TASK_METRICS.values() for m, higher in metrics.items() if not higher
+)
 
 app = typer.Typer(
     name="mlopsctl",
@@ -279,7 +281,9 @@ def compare(
 
     for row in result["metrics"]:
         delta = fmt(row["delta"], signed=True)
-        worse = row["delta"] is not None and (row["delta"] > 0 if row["metric"] in LOWER_IS_BETTER else row["delta"] < 0)
+        worse = row["delta"] is not None and (
+            row["delta"] > 0 if row["metric"] in LOWER_IS_BETTER else row["delta"] < 0
+        )
         if worse:
             delta = f"[red]{delta}[/red]"
         marker = " (gate)" if row["metric"] == result["gate_metric"] else ""

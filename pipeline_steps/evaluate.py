@@ -392,7 +392,9 @@ def champion_result(
     recorded = (champion_report or {}).get("model") or {}
     image, champion_task = recorded.get("inference_image"), recorded.get("task_type")
     if image == inference_image and champion_task == task:
-        metrics = task_metrics(task, labels, predict(_fetch(champion_model, workdir, "champion.tar.gz"), features, "champion", task))
+        metrics = task_metrics(
+            task, labels, predict(_fetch(champion_model, workdir, "champion.tar.gz"), features, "champion", task)
+        )
         note = f"champion scored on this test split by its own inference code ({image})"
         return ChampionResult(SAME_TEST_SPLIT, metrics[metric]["value"], metrics, image, note)
     why = (
@@ -518,7 +520,9 @@ def evaluate(
     if metric not in TASK_METRICS[task]:
         raise EvaluationInputError(f"Unknown metric {metric!r} for {task}; allowed: {', '.join(TASK_METRICS[task])}.")
     if higher_is_better is not TASK_METRICS[task][metric]:
-        raise EvaluationInputError(f"{metric}: higher_is_better is {TASK_METRICS[task][metric]}, not {higher_is_better}.")
+        raise EvaluationInputError(
+            f"{metric}: higher_is_better is {TASK_METRICS[task][metric]}, not {higher_is_better}."
+        )
     features, labels = load_test(test_dir, task)
     candidate = task_metrics(task, labels, predict(model, features, "candidate", task))
     champion = None
@@ -575,7 +579,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--task-type", default=BINARY, choices=sorted(TASK_METRICS))
     parser.add_argument("--metric", default="auc", choices=sorted({m for ms in TASK_METRICS.values() for m in ms}))
     parser.add_argument("--higher-is-better", type=_boolean, default=True)
-    parser.add_argument("--inference-image", default="", help="the candidate's inference image (framework:version or URI)")
+    parser.add_argument(
+        "--inference-image", default="", help="the candidate's inference image (framework:version or URI)"
+    )
     parser.add_argument("--threshold", type=float, required=True)
     parser.add_argument("--allowed-regression", type=float, required=True)
     args = parser.parse_args(argv)

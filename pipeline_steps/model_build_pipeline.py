@@ -210,7 +210,9 @@ def image_uri(image: ImageRef, role: str, region: str) -> str:
     scope = "inference" if role == "inference" else "training"
     by_region = known.get(str(image.framework), {}).get(str(image.version), {}).get(scope)
     if by_region is None:
-        resolved = ", ".join(f"{fw}:{version}" for fw, versions in sorted(known.items()) for version in sorted(versions))
+        resolved = ", ".join(
+            f"{fw}:{version}" for fw, versions in sorted(known.items()) for version in sorted(versions)
+        )
         raise ConfigError(
             f"Invalid config 'mlops.model_build.model.images.{role}': got {image.label!r}; allowed: a framework image "
             f"resolved in {FRAMEWORK_IMAGES_FILE.name} ({resolved}); to add it, run `make pipeline-definitions`."
@@ -368,7 +370,7 @@ def build_pipeline(settings: BuildSettings) -> Any:
                 for split in ("train", "validation")
             ]
         ),
-        description=f"{model_config.entry_point} of the configured model in script mode (spot with checkpoints when configured).",
+        description=f"{model_config.entry_point} in script mode (spot training with checkpoints when configured).",
         cache_config=cache,
     )
 

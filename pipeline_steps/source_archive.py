@@ -34,15 +34,17 @@ def source_files(source_dir: Path) -> list[Path]:
 
 def archive_bytes(source_dir: Path) -> bytes:
     buffer = io.BytesIO()
-    with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0, filename="") as zipped:
-        with tarfile.open(fileobj=zipped, mode="w", format=tarfile.PAX_FORMAT) as tar:
-            for path in source_files(source_dir):
-                info = tarfile.TarInfo(path.relative_to(source_dir).as_posix())
-                content = path.read_bytes()
-                info.size, info.mtime, info.mode = len(content), 0, 0o644
-                info.uid = info.gid = 0
-                info.uname = info.gname = ""
-                tar.addfile(info, io.BytesIO(content))
+    with (
+        gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0, filename="") as zipped,
+        tarfile.open(fileobj=zipped, mode="w", format=tarfile.PAX_FORMAT) as tar,
+    ):
+        for path in source_files(source_dir):
+            info = tarfile.TarInfo(path.relative_to(source_dir).as_posix())
+            content = path.read_bytes()
+            info.size, info.mtime, info.mode = len(content), 0, 0o644
+            info.uid = info.gid = 0
+            info.uname = info.gname = ""
+            tar.addfile(info, io.BytesIO(content))
     return buffer.getvalue()
 
 

@@ -139,7 +139,9 @@ def test_start_pipeline_execution_request_meets_the_sagemaker_contract(kind: str
         runs.Champion(
             model_package_arn="arn:aws:sagemaker:eu-west-1:111111111111:model-package/" + "p" * 32 + "/123456",
             model_data_url="s3://" + "b" * 63 + "/models/pipelines-abcdefghijkl-Train-ABCDEFGHIJ/output/model.tar.gz",
-            evaluation_uri="s3://" + "b" * 63 + "/pipelines/model-build/abcdefghijkl/evaluate/evaluation/evaluation.json",
+            evaluation_uri="s3://"
+            + "b" * 63
+            + "/pipelines/model-build/abcdefghijkl/evaluate/evaluation/evaluation.json",
         )
         if with_champion
         else None
@@ -224,9 +226,13 @@ def _reports() -> list[dict[str, Any]]:
 
     def champion(basis: str, value: float | None, image: str | None) -> evaluate.ChampionResult:
         failure = "the champion cannot be compared" if basis == evaluate.NOT_COMPARABLE else None
-        return evaluate.ChampionResult(basis, value, metrics if basis == evaluate.SAME_TEST_SPLIT else None, image, "n", failure)
+        return evaluate.ChampionResult(
+            basis, value, metrics if basis == evaluate.SAME_TEST_SPLIT else None, image, "n", failure
+        )
 
-    def report(candidate: dict[str, Any], result: evaluate.ChampionResult | None, champion_arn: str, gate: Any, rows: int) -> dict[str, Any]:
+    def report(
+        candidate: dict[str, Any], result: evaluate.ChampionResult | None, champion_arn: str, gate: Any, rows: int
+    ) -> dict[str, Any]:
         return evaluate.build_report(
             task=evaluate.BINARY,
             candidate=candidate,

@@ -62,7 +62,9 @@ def test_a_model_directory_and_the_same_block_inline_are_one_model(tmp_path: Pat
     assert dataclasses.replace(inline, origin=XGBOOST.origin) == XGBOOST
     assert XGBOOST.source_dir == ROOT / "models" / "xgboost" / "src"
     assert XGBOOST.hyperparameter_map == {"eta": "0.2", "max_depth": "4", "num_round": "100", "subsample": "0.9"}
-    assert SKLEARN.images.training.label == "sklearn:1.2-1" and SKLEARN.task_type is config.TaskType.BINARY_CLASSIFICATION
+    assert (
+        SKLEARN.images.training.label == "sklearn:1.2-1" and SKLEARN.task_type is config.TaskType.BINARY_CLASSIFICATION
+    )
 
 
 def test_switching_the_example_is_one_value_and_a_dash_c_override_reaches_it() -> None:
@@ -82,7 +84,11 @@ def test_switching_the_example_is_one_value_and_a_dash_c_override_reaches_it() -
         ({"hyperparameters.depth": "x" * 2501}, "hyperparameters.depth", "1 to 2500 characters"),
         ({"entry_point": "fit.py"}, "entry_point", "a source_dir holding fit.py"),
         ({"source_dir": "models/none"}, "source_dir", "a directory relative to"),
-        ({"images.training": {"uri": "docker.io/library/python:3.12"}}, "images.training.uri", "an Amazon ECR image URI"),
+        (
+            {"images.training": {"uri": "docker.io/library/python:3.12"}},
+            "images.training.uri",
+            "an Amazon ECR image URI",
+        ),
         ({"images.training": {"framework": "xgboost"}}, "images.training.version", None),
     ],
 )
@@ -107,13 +113,17 @@ def test_an_unknown_model_key_is_refused_with_a_suggestion(tmp_path: Path) -> No
 def test_a_model_needs_an_inference_script_beside_its_entry_point(tmp_path: Path) -> None:
     (tmp_path / "src").mkdir()
     (tmp_path / "src" / "train.py").write_text("")
-    with pytest.raises(ConfigError, match=r"'mlops\.model_build\.model\.source_dir'.*a source_dir holding inference\.py"):
+    with pytest.raises(
+        ConfigError, match=r"'mlops\.model_build\.model\.source_dir'.*a source_dir holding inference\.py"
+    ):
         load_with_model(inline_model(source_dir=str(tmp_path / "src")), tmp_path)
 
 
 def test_an_ecr_image_must_be_in_the_model_build_region(tmp_path: Path) -> None:
     elsewhere = TEAM_TRAINING.replace("eu-west-1", "us-east-1")
-    with pytest.raises(ConfigError, match=r"'mlops\.model_build\.model\.images\.training\.uri'.*an image in 'eu-west-1'"):
+    with pytest.raises(
+        ConfigError, match=r"'mlops\.model_build\.model\.images\.training\.uri'.*an image in 'eu-west-1'"
+    ):
         load_with_model(inline_model(**{"images.training": {"uri": elsewhere}}), tmp_path)
 
 
@@ -318,7 +328,9 @@ def pull_statements(template: Template) -> list[dict[str, Any]]:
 
 
 def test_a_role_may_pull_exactly_the_repositories_its_images_name_in_any_account() -> None:
-    stack = cdk.Stack(cdk.App(context=cdk_json_context()), "Images", env=cdk.Environment(account="222222222222", region="eu-west-1"))
+    stack = cdk.Stack(
+        cdk.App(context=cdk_json_context()), "Images", env=cdk.Environment(account="222222222222", region="eu-west-1")
+    )
     role = iam.Role(stack, "Role", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"))
     grant_image_pull(role, stack, [TEAM_TRAINING, TEAM_SERVING, TEAM_TRAINING.replace(":2024.06", ":2024.07")])
     pull, login = pull_statements(Template.from_stack(stack))
@@ -326,7 +338,11 @@ def test_a_role_may_pull_exactly_the_repositories_its_images_name_in_any_account
         "arn:aws:ecr:eu-west-1:888888888888:repository/team/churn-serve",
         "arn:aws:ecr:eu-west-1:999999999999:repository/team/churn-train",
     ]
-    assert sorted(pull["Action"]) == ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
+    assert sorted(pull["Action"]) == [
+        "ecr:BatchCheckLayerAvailability",
+        "ecr:BatchGetImage",
+        "ecr:GetDownloadUrlForLayer",
+    ]
     assert (login["Action"], login["Resource"]) == ("ecr:GetAuthorizationToken", "*")
 
 
@@ -346,7 +362,9 @@ def test_the_model_build_role_pulls_a_custom_ecr_training_image_and_nothing_else
     inputs = tmp_path / "model_build.inputs.json"
     inputs.write_text(json.dumps(builder.definition_inputs(settings)))
     monkeypatch.setattr(builder, "INPUTS_FILE", inputs)
-    stack = cdk.Stack(cdk.App(context=cdk_json_context()), "Build", env=cdk.Environment(account="222222222222", region="eu-west-1"))
+    stack = cdk.Stack(
+        cdk.App(context=cdk_json_context()), "Build", env=cdk.Environment(account="222222222222", region="eu-west-1")
+    )
     key = kms.Key(stack, "Key")
     pipeline = construct.ModelBuildPipeline(
         stack,
@@ -388,5 +406,7 @@ def test_a_release_file_records_its_image_and_refuses_what_is_not_an_ecr_uri(tmp
     loaded = config.load({config.CONTEXT_KEY: raw_config()}, releases_dir=tmp_path)
     assert loaded.environment("dev").release == config.Release(arn, image_uri=TEAM_SERVING)
     (tmp_path / "dev.json").write_text(json.dumps({"model_package_arn": arn, "image_uri": "python:3.12"}))
-    with pytest.raises(ConfigError, match=r"dev\.json\.image_uri': got 'python:3\.12'; allowed: an Amazon ECR image URI"):
+    with pytest.raises(
+        ConfigError, match=r"dev\.json\.image_uri': got 'python:3\.12'; allowed: an Amazon ECR image URI"
+    ):
         config.load({config.CONTEXT_KEY: raw_config()}, releases_dir=tmp_path)

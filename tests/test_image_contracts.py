@@ -137,7 +137,9 @@ def test_the_python_check_catches_what_broke_the_drift_check(tmp_path: Path) -> 
 
 
 @pytest.mark.parametrize(("name", "image"), STEP_RUNS, ids=run_id)
-def test_script_imports_only_the_standard_library_and_its_images_packages(name: str, image: images.ImageContract) -> None:
+def test_script_imports_only_the_standard_library_and_its_images_packages(
+    name: str, image: images.ImageContract
+) -> None:
     # The standard library of this interpreter; modules added after the image's Python are
     # caught by the vermin test above.
     allowed = set(sys.stdlib_module_names) | image.modules
@@ -151,7 +153,9 @@ def test_script_imports_only_the_standard_library_and_its_images_packages(name: 
 
 
 @pytest.mark.parametrize(("path", "image"), MODEL_FILES, ids=run_id)
-def test_model_source_imports_only_its_images_packages_and_its_own_files(path: Path, image: images.ImageContract) -> None:
+def test_model_source_imports_only_its_images_packages_and_its_own_files(
+    path: Path, image: images.ImageContract
+) -> None:
     """A model's source directory ships whole: its files may import each other, nothing else outside the image."""
     allowed = set(sys.stdlib_module_names) | image.modules | {p.stem for p in path.parent.glob("*.py")}
     missing = {m: line for m, line in imported_modules(path).items() if m not in allowed}

@@ -203,6 +203,7 @@ def test_evaluate_gets_the_champion_and_the_gate_thresholds(definition: dict[str
     } <= {a for a in args if isinstance(a, str)}
     assert steps_by_name(definition)["Evaluate"]["Arguments"]["AppSpecification"]["ImageUri"] == "${ProcessingImageUri}"
 
+
 def test_gate_condition_is_minimum_and_regression_against_champion(definition: dict[str, Any]) -> None:
     """MetricThreshold and AllowedRegression reach the evaluate step, which applies them (failing closed
     on NaN, infinite or missing numbers); the condition tests only its boolean decision."""
@@ -275,6 +276,8 @@ def test_image_map_covers_both_examples_in_the_configured_regions() -> None:
     for env in config.load_cdk_json(ROOT / "cdk.json").environments:
         for model, repository in (("xgboost", "sagemaker-xgboost:3.0-5"), ("sklearn", "sagemaker-scikit-learn:1.2-1")):
             for role, image in config.load_model(f"models/{model}").images.by_role().items():
-                assert builder.image_uri(image, role, env.region).endswith(f"/{repository}" + ("-cpu-py3" * (model == "sklearn")))
+                assert builder.image_uri(image, role, env.region).endswith(
+                    f"/{repository}" + ("-cpu-py3" * (model == "sklearn"))
+                )
                 scope = "inference" if role == "inference" else "training"
                 assert env.region in images[image.framework][image.version][scope]

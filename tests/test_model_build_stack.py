@@ -201,7 +201,9 @@ def test_unknown_region_fails_with_the_allowed_regions() -> None:
 def test_a_framework_image_missing_from_the_map_names_the_command_that_resolves_it() -> None:
     model = config.load_model("models/xgboost")
     newer = dataclasses.replace(model.images, training=config.ImageRef("xgboost", "9.9-9"))
-    with pytest.raises(config.ConfigError, match=r"'xgboost:9\.9-9'.*framework_images\.json.*`make pipeline-definitions`"):
+    with pytest.raises(
+        config.ConfigError, match=r"'xgboost:9\.9-9'.*framework_images\.json.*`make pipeline-definitions`"
+    ):
         construct.model_image_uris(dataclasses.replace(model, images=newer), "eu-west-1")
 
 

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-from typing import Tuple
 
 import numpy as np
 import pandas as pd
 
 
-def labelled_rows(directory: Path, channel: str) -> Tuple[np.ndarray, np.ndarray]:
+def labelled_rows(directory: Path, channel: str) -> tuple[np.ndarray, np.ndarray]:
     """Every *.csv of a channel -> (features, labels)."""
     files = sorted(directory.glob("*.csv")) if directory.is_dir() else []
     if not files:

@@ -1,4 +1,4 @@
-"""Serving contract of the scikit-learn model (the scikit-learn framework image's model_fn/input_fn/predict_fn/output_fn).
+"""Serving contract of the scikit-learn model: the scikit-learn image's model_fn/input_fn/predict_fn/output_fn.
 
 The serving container imports this file from /opt/ml/model/code (SAGEMAKER_PROGRAM=inference.py,
 SAGEMAKER_SUBMIT_DIRECTORY=/opt/ml/model/code on the registered version); the evaluate step of
@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from features import feature_rows
 
 MODEL_FILE = "model.pkl"
@@ -22,7 +21,8 @@ CSV = "text/csv"
 
 def model_fn(model_dir: str) -> Any:
     with open(Path(model_dir) / MODEL_FILE, "rb") as file:
-        return pickle.load(file)
+        # The model's own artifact, written by train.py into this very model.tar.gz.
+        return pickle.load(file)  # noqa: S301
 
 
 def input_fn(request_body: Any, content_type: str) -> np.ndarray:

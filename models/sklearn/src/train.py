@@ -16,18 +16,17 @@ import json
 import os
 import pickle
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional, Sequence
-
-from sklearn.ensemble import GradientBoostingClassifier
 
 from features import labelled_rows
+from sklearn.ensemble import GradientBoostingClassifier
 
 MODEL_FILE = "model.pkl"
 SOURCE_DIR = Path(__file__).resolve().parent
 
 
-def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     env = os.environ
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--n_estimators", type=int, default=150)
@@ -46,7 +45,7 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     return args
 
 
-def main(argv: Optional[Sequence[str]] = None) -> None:
+def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     features, labels = labelled_rows(args.train, "train")
     model = GradientBoostingClassifier(
@@ -59,7 +58,9 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     args.model_dir.mkdir(parents=True, exist_ok=True)
     with open(args.model_dir / MODEL_FILE, "wb") as file:
         pickle.dump(model, file)
-    shutil.copytree(SOURCE_DIR, args.model_dir / "code", ignore=shutil.ignore_patterns("__pycache__"), dirs_exist_ok=True)
+    shutil.copytree(
+        SOURCE_DIR, args.model_dir / "code", ignore=shutil.ignore_patterns("__pycache__"), dirs_exist_ok=True
+    )
     accuracy = float(model.score(validation_features, validation_labels))
     print(json.dumps({"validation_accuracy": round(accuracy, 4), "model": str(args.model_dir / MODEL_FILE)}))
 

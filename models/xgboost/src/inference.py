@@ -1,4 +1,4 @@
-"""Serving contract of the XGBoost model (the XGBoost framework image's model_fn/input_fn/predict_fn/output_fn).
+"""Serving contract of the XGBoost model: the XGBoost image's model_fn/input_fn/predict_fn/output_fn.
 
 The serving container imports this file from /opt/ml/model/code (SAGEMAKER_PROGRAM=inference.py,
 SAGEMAKER_SUBMIT_DIRECTORY=/opt/ml/model/code on the registered version); the evaluate step of
