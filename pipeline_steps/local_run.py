@@ -59,7 +59,7 @@ def train_in_script_mode(model: ModelConfig, root: Path, hyperparameters: Mappin
     }
     arguments = [part for name, value in sorted(hyperparameters.items()) for part in (f"--{name}", value)]
     subprocess.run(  # noqa: S603 - the configured entry point of a checked-in model, run as SageMaker would
-        [sys.executable, str(code / model.entry_point), *arguments], cwd=code, env=environment, check=True
+        [sys.executable, model.entry_point, *arguments], cwd=code, env=environment, check=True
     )
     # SageMaker tars the model directory into model.tar.gz; so does this run.
     archive = root / "model.tar.gz"
@@ -79,7 +79,7 @@ def run_once(
     hyperparameters: Mapping[str, str] | None = None,
     threshold: float | None = None,
 ) -> RunResult:
-    root = workdir / name
+    root = (workdir / name).resolve()  # the training script runs from its own folder
     shutil.rmtree(root, ignore_errors=True)
     (root / "raw").mkdir(parents=True)
     shutil.copy(raw_csv, root / "raw" / raw_csv.name)
