@@ -19,6 +19,9 @@ from pipeline_steps import model_build_pipeline as builder
 from tests.conftest import ROOT, cdk_json_context, raw_config
 
 ECR_IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/churn-serving:1.4"
+# Whichever example cdk.json trains, the other one: switching to it needs a new definition.
+CONFIGURED = config.load_cdk_json().model_build.model
+OTHER_EXAMPLE = "models/sklearn" if CONFIGURED.origin == "models/xgboost" else "models/xgboost"
 
 
 def settings(raw: dict[str, Any], tmp_path: Path, **context: Any) -> builder.BuildSettings:
@@ -101,8 +104,9 @@ def test_settings_the_definition_does_not_hold_are_free_to_change(tmp_path: Path
         ),
         (
             "model",
-            "models/sklearn",
-            "'mlops.model_build.model.images.training' is 'sklearn:1.2-1', the definition has 'xgboost:3.0-5'",
+            OTHER_EXAMPLE,
+            f"'mlops.model_build.model.images.training' is '{config.load_model(OTHER_EXAMPLE).images.training.label}', "
+            f"the definition has '{CONFIGURED.images.training.label}'",
         ),
     ],
     ids=["instance-type", "switch-example-model"],

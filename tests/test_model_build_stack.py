@@ -15,6 +15,7 @@ from aws_cdk.assertions import Match, Template
 import config
 from constructs import model_build_pipeline as construct
 from tests.conftest import Assembly
+from tests.support import as_list
 
 STACK = "mlops-delivery-dev-model-build"
 
@@ -76,8 +77,10 @@ def test_pipeline_resource_fills_every_definition_variable(template: Template) -
         "EvaluateCodeKey",
         "BaselineCodeKey",
     }
-    for role in ("Processing", "Training", "Inference"):
-        assert variables[f"{role}ImageUri"] == "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:3.0-5"
+    configured = construct.model_image_uris(config.load_cdk_json().model_build.model, "eu-west-1")
+    for role, uri in configured.items():
+        assert variables[f"{role.capitalize()}ImageUri"] == uri
+        assert uri.startswith("141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-")  # the examples' images
     assert variables["ModelPackageGroupName"] == "mlops-delivery"
     for script in ("Preprocess", "Evaluate", "Baseline"):
         assert "/" not in variables[f"{script}CodeKey"] and variables[f"{script}CodeKey"].endswith(".py")
@@ -166,7 +169,12 @@ def test_role_uses_the_environments_key_for_data_and_job_volumes(template: Templ
 
 def test_role_pulls_only_the_processing_and_training_image_repositories(template: Template) -> None:
     pull = statement_with(template, "ecr:BatchGetImage")
-    assert pull["Resource"] == "arn:aws:ecr:eu-west-1:141502667606:repository/sagemaker-xgboost"
+    images = construct.model_image_uris(config.load_cdk_json().model_build.model, "eu-west-1")
+    repositories = sorted(
+        {images["processing"].split("/", 1)[1].split(":")[0], images["training"].split("/", 1)[1].split(":")[0]}
+    )
+    expected = [f"arn:aws:ecr:eu-west-1:141502667606:repository/{r}" for r in repositories]
+    assert as_list(pull["Resource"]) == expected
     login = statement_with(template, "ecr:GetAuthorizationToken")
     assert login["Action"] == "ecr:GetAuthorizationToken" and login["Resource"] == "*"
 
