@@ -1373,6 +1373,7 @@ def load(context: Mapping[str, Any], releases_dir: Path = RELEASES_DIR) -> AppCo
         operator_principals=_role_arns(r, "operator_principals"),
     )
     _check_retained_names(r, settings)
+    _check_shadow_task(r.child("environments"), settings)
     _check_regions(r.child("environments"), settings)
     for env in settings.environments:
         if env.release:
@@ -1381,6 +1382,21 @@ def load(context: Mapping[str, Any], releases_dir: Path = RELEASES_DIR) -> AppCo
             )
             _check_release(source, env.release, settings)
     return settings
+
+
+def _check_shadow_task(r: _Reader, settings: AppConfig) -> None:
+    """The shadow test compares the labels of binary probabilities (mlopsctl/shadow_compare.py)."""
+    task = settings.model_build.model.task_type
+    if task is TaskType.BINARY_CLASSIFICATION:
+        return
+    for env in settings.environments:
+        if env.shadow.enabled:
+            raise _fail(
+                r.child(env.name).child("shadow").key("enabled"),
+                True,
+                f"false while model_build.model.task_type is {task.value}: the shadow test compares "
+                "binary labels (a probability cut at 0.5)",
+            )
 
 
 def _check_retained_names(r: _Reader, settings: AppConfig) -> None:

@@ -7,6 +7,7 @@ or refusal raises OperatorError with a one-line message.
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 import retraining_request
-from config import AppConfig, EnvironmentConfig
+from config import AppConfig, EnvironmentConfig, TaskType
 from mlopsctl import endpoint, ledger, registry, verification
 from mlopsctl.aws import CALLER, REGISTRY, ClientFactory
 from mlopsctl.errors import NothingApproved, OperatorError
@@ -309,9 +310,10 @@ def load_sample(path: Path = SAMPLE_PAYLOAD) -> list[str]:
     return rows
 
 
-def parse_probabilities(body: str, expected: int) -> list[float]:
-    """One probability per row; newline-separated per the contract (commas tolerated, as some
-    XGBoost container versions answer a batch on one line)."""
+def parse_probabilities(body: str, expected: int, *, probabilities: bool = True) -> list[float]:
+    """One prediction per row; newline-separated per the contract (commas tolerated, as some
+    XGBoost container versions answer a batch on one line). A binary classifier answers
+    probabilities; other task types (the model's `task_type`) any finite number."""
     tokens = [t.strip() for t in body.replace(",", "\n").splitlines() if t.strip()]
     if len(tokens) != expected:
         raise OperatorError(f"Response has {len(tokens)} values for {expected} rows: {body[:120]!r}.")
@@ -321,8 +323,10 @@ def parse_probabilities(body: str, expected: int) -> list[float]:
             value = float(token)
         except ValueError as error:
             raise OperatorError(f"Response value {token[:40]!r} is not a number.") from error
-        if not 0.0 <= value <= 1.0:
+        if probabilities and not 0.0 <= value <= 1.0:
             raise OperatorError(f"Response value {value} is not a probability in [0, 1].")
+        if not math.isfinite(value):
+            raise OperatorError(f"Response value {value} is not a finite number.")
         values.append(value)
     return values
 
@@ -343,6 +347,7 @@ def smoke_test(
         verification.served_release(ctx, env_name, requested_config, outcome="not smoke-tested")
     runtime = ctx.in_env("sagemaker-runtime", env)
     rows = load_sample(sample)
+    binary = ctx.cfg.model_build.model.task_type is TaskType.BINARY_CLASSIFICATION
     # One single-row request per sample plus one batch: both shapes the serving code must accept.
     requests = [[row] for row in rows] + [rows]
     latencies = []
@@ -364,7 +369,7 @@ def smoke_test(
             raise OperatorError(f"Smoke test of {endpoint_name} failed: HTTP {code}.")
         body = response["Body"].read().decode("utf-8", errors="replace")
         try:
-            parse_probabilities(body, len(batch))
+            parse_probabilities(body, len(batch), probabilities=binary)
         except OperatorError as error:
             raise OperatorError(f"Smoke test of {endpoint_name} failed: {error}") from error
         if elapsed_ms > max_latency_ms:

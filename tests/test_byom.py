@@ -410,3 +410,27 @@ def test_a_release_file_records_its_image_and_refuses_what_is_not_an_ecr_uri(tmp
         ConfigError, match=r"dev\.json\.image_uri': got 'python:3\.12'; allowed: an Amazon ECR image URI"
     ):
         config.load({config.CONTEXT_KEY: raw_config()}, releases_dir=tmp_path)
+
+
+def test_the_smoke_test_expects_probabilities_only_from_a_binary_classifier() -> None:
+    from mlopsctl import operations
+    from mlopsctl.errors import OperatorError
+
+    assert operations.parse_probabilities("0.25\n0.75", 2) == [0.25, 0.75]
+    with pytest.raises(OperatorError, match=r"not a probability in \[0, 1\]"):
+        operations.parse_probabilities("12.5\n0.75", 2)
+    assert operations.parse_probabilities("12.5\n-3", 2, probabilities=False) == [12.5, -3.0]
+    with pytest.raises(OperatorError, match="not a finite number"):
+        operations.parse_probabilities("nan\n1", 2, probabilities=False)
+
+
+def test_a_shadow_test_is_refused_for_a_model_that_does_not_answer_probabilities(tmp_path: Path) -> None:
+    raw = raw_config()
+    raw["model_build"]["model"] = inline_model(
+        task_type="regression", metric={"name": "mae", "higher_is_better": False, "threshold": 3.0}
+    )
+    raw["environments"]["prod"]["shadow"] = {"enabled": True}
+    with pytest.raises(
+        ConfigError, match=r"'mlops\.environments\.prod\.shadow\.enabled': got True; allowed: false while"
+    ):
+        config.load({config.CONTEXT_KEY: raw}, releases_dir=tmp_path)
