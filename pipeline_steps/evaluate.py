@@ -36,7 +36,7 @@ import sys
 import tarfile
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
@@ -549,6 +549,9 @@ def evaluate(
         higher_is_better=higher_is_better,
         champion_failure=champion.failure if champion else None,
     )
+    if champion is not None and champion.basis == STORED_METRIC:
+        # A reader of the fail step's message (or the report) must know the numbers come from two test splits.
+        gate = replace(gate, reason=f"{gate.reason}; {champion.note}")
     return build_report(
         task=task,
         candidate=candidate,

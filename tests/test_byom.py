@@ -224,6 +224,7 @@ def test_the_first_run_after_a_framework_change_compares_on_the_stored_metric(
     assert comparison["champion"] == champion.report["binary_classification_metrics"]["auc"]["value"]
     assert "built for xgboost:3.0-5 (binary_classification), the candidate for sklearn:1.2-1" in comparison["note"]
     assert report["gate"]["passed"], report["gate"]["reason"]
+    assert report["gate"]["reason"].endswith(comparison["note"])
     # The champion's code never ran here: its metrics are the stored number only.
     assert report["champion"] == {
         "model_package_arn": None,
@@ -434,3 +435,9 @@ def test_a_shadow_test_is_refused_for_a_model_that_does_not_answer_probabilities
         ConfigError, match=r"'mlops\.environments\.prod\.shadow\.enabled': got True; allowed: false while"
     ):
         config.load({config.CONTEXT_KEY: raw}, releases_dir=tmp_path)
+
+
+def test_a_dash_c_override_inside_a_model_directory_is_refused_not_ignored() -> None:
+    """A model named by its directory is edited in its model.json; `-c ...model.metric.threshold` cannot reach it."""
+    with pytest.raises(ConfigError, match=r"'mlops\.model_build\.model\.metric\.threshold'.*'model' is not an object"):
+        config.load_cdk_json(overrides={"mlops.model_build.model.metric.threshold": "0.9"})
