@@ -12,7 +12,9 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import os
 import tarfile
+import tempfile
 from pathlib import Path
 
 # Never shipped: interpreter caches and editor or VCS files.
@@ -54,5 +56,8 @@ def write_archive(source_dir: Path, directory: Path) -> Path:
     target = directory / f"{hashlib.sha256(content).hexdigest()}.tar.gz"
     if not target.exists():
         directory.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(content)
+        # Written aside and renamed: a parallel synth (test workers) never reads a half-written file.
+        with tempfile.NamedTemporaryFile(dir=directory, delete=False) as partial:
+            partial.write(content)
+        os.replace(partial.name, target)
     return target
