@@ -57,10 +57,12 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff format --check .
 
 # The Lambda's modules import each other as top-level modules, as on Lambda: a run of their own
-# with their folder on the search path, and the root for contracts.py (bundled beside them).
+# with their folder on the search path (and the root for contracts.py, bundled beside them); so
+# do the files of each model's source directory.
 typecheck: $(VENV)/.installed
 	$(VENV)/bin/mypy
 	MYPYPATH=lambda/start_retraining:. $(VENV)/bin/mypy lambda/start_retraining
+	for model in models/*/src; do MYPYPATH=$$model $(VENV)/bin/mypy $$model || exit 1; done
 
 # One xdist worker per core; each worker synthesizes the session's app once.
 PYTEST_WORKERS ?= auto
@@ -91,8 +93,12 @@ resolve-release: $(VENV)/.installed  ## Write releases/ENV.json (default dev): t
 pipeline-definitions: $(VENV)/.installed  ## Regenerate the checked-in SageMaker pipeline definitions (SDK, offline)
 	$(PY) -m pipeline_steps.model_build_pipeline
 
-local-pipeline: $(VENV)/.installed  ## Run the model-building steps locally on the sample data, twice (no AWS, no Docker)
-	$(PY) -m pipeline_steps.local_run --output-dir .local-run
+# MODEL=sklearn (a folder of models/) trains that model instead of cdk.json's; FROM=xgboost trains the
+# first run's model (the champion) with another, as after a framework change.
+MODEL ?=
+FROM ?=
+local-pipeline: $(VENV)/.installed  ## Run the model-building steps locally on the sample data, twice (no AWS, no Docker); MODEL=, FROM=
+	$(PY) -m pipeline_steps.local_run --output-dir .local-run $(if $(MODEL),--model models/$(MODEL)) $(if $(FROM),--first-model models/$(FROM))
 
 clean:  ## Remove generated output (keeps .venv and node_modules)
 	rm -rf $(CDK_OUT) .pytest_cache .mypy_cache .ruff_cache

@@ -77,6 +77,17 @@ METADATA_CHAMPION_ARN = "champion_model_package_arn"
 METADATA_CHAMPION_METRIC_VALUE = "champion_metric_value"
 METADATA_METRIC_DELTA = "metric_delta"
 METADATA_PIPELINE_EXECUTION_ARN = "pipeline_execution_arn"
+# How the champion was compared: scored on the candidate's test split by its own code, or on
+# the metric stored with it (after a change of framework image or task type).
+METADATA_COMPARISON_BASIS = "comparison_basis"
+METADATA_METRIC_HIGHER_IS_BETTER = "metric_higher_is_better"
+METADATA_TASK_TYPE = "task_type"
+
+
+def image_metadata_key(role: str) -> str:
+    """The metadata key recording a version's processing, training or inference image."""
+    return f"{role}_image"
+
 
 # --- The model-building pipeline ------------------------------------------------------------
 # Parameters the start-retraining function passes on every start.
@@ -85,18 +96,30 @@ TRIGGER_REASON_PARAMETER = "TriggerReason"
 CHAMPION_MODEL_URI_PARAMETER = "ChampionModelUri"
 CHAMPION_ARN_PARAMETER = "ChampionModelPackageArn"
 APPROVAL_STATUS_PARAMETER = "ModelApprovalStatus"
+# The champion's evaluation.json (its ModelMetrics): what it is compared on after a framework change.
+CHAMPION_EVALUATION_URI_PARAMETER = "ChampionEvaluationUri"
 
-# Its step scripts, each a CDK file asset of the construct.
-STEP_SCRIPTS = ("preprocess", "train", "evaluate", "baseline")
+# Its step scripts (pipeline_steps/<name>.py), each a CDK file asset of the construct; the
+# training script is the model's own (model_build.model.entry_point in its source_dir).
+STEP_SCRIPTS = ("preprocess", "evaluate", "baseline")
 
 # Fn::Sub variables of the checked-in definition that the construct fills (besides the
 # AWS::Partition, AWS::AccountId and AWS::Region pseudo parameters).
 ROLE_NAME_VARIABLE = "PipelineRoleName"
 ARTIFACTS_BUCKET_VARIABLE = "ArtifactsBucket"
 KMS_KEY_ARN_VARIABLE = "KmsKeyArn"
-IMAGE_URI_VARIABLE = "ImageUri"
+PROCESSING_IMAGE_URI_VARIABLE = "ProcessingImageUri"
+TRAINING_IMAGE_URI_VARIABLE = "TrainingImageUri"
+INFERENCE_IMAGE_URI_VARIABLE = "InferenceImageUri"
+IMAGE_URI_VARIABLES = {
+    "processing": PROCESSING_IMAGE_URI_VARIABLE,
+    "training": TRAINING_IMAGE_URI_VARIABLE,
+    "inference": INFERENCE_IMAGE_URI_VARIABLE,
+}
 MODEL_PACKAGE_GROUP_VARIABLE = "ModelPackageGroupName"
 CODE_BUCKET_VARIABLE = "CodeAssetBucket"
+# The model's source directory, a tar.gz file asset (the training toolkit extracts it with `r:gz`).
+MODEL_SOURCE_KEY_VARIABLE = "ModelSourceKey"
 
 
 def code_key_variable(script: str) -> str:

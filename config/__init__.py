@@ -13,7 +13,20 @@ reading (overrides, release files, the one-line errors), errors.py the error and
 from config.errors import CONTEXT_KEY, ConfigError
 from config.instances import has_instance_storage, instance_family
 from config.loading import RELEASES_DIR, apply_overrides, load, load_cdk_json
-from config.model_build import ModelBuildConfig, RetrainingConfig
+from config.model_build import (
+    INFERENCE_SCRIPT,
+    MODEL_FILE,
+    TASK_METRICS,
+    TOOLKIT_HYPERPARAMETERS,
+    ImageRef,
+    MetricConfig,
+    ModelBuildConfig,
+    ModelConfig,
+    ModelImages,
+    RetrainingConfig,
+    TaskType,
+    load_model,
+)
 from config.names import RESERVED_PROJECT_PREFIXES, ResourceNames
 from config.schema import (
     ALARM_PERIOD_SECONDS,
@@ -47,11 +60,15 @@ __all__ = [
     "ALARM_PERIOD_SECONDS",
     "CLOUDWATCH_DELAY_SECONDS",
     "CONTEXT_KEY",
+    "INFERENCE_SCRIPT",
     "MAX_SECURITY_GROUPS",
     "MAX_SUBNETS",
     "MODEL_BUILD_JOB_STEPS",
+    "MODEL_FILE",
     "RELEASES_DIR",
     "RESERVED_PROJECT_PREFIXES",
+    "TASK_METRICS",
+    "TOOLKIT_HYPERPARAMETERS",
     "AlarmConfig",
     "AppConfig",
     "ApprovalMode",
@@ -62,7 +79,11 @@ __all__ = [
     "DriftConfig",
     "EndpointConfig",
     "EnvironmentConfig",
+    "ImageRef",
+    "MetricConfig",
     "ModelBuildConfig",
+    "ModelConfig",
+    "ModelImages",
     "NetworkConfig",
     "NetworkIsolation",
     "Release",
@@ -74,6 +95,7 @@ __all__ = [
     "ShadowConfig",
     "SourceConfig",
     "SourceKind",
+    "TaskType",
     "ToolchainConfig",
     "VpcSettings",
     "apply_overrides",
@@ -81,4 +103,5 @@ __all__ = [
     "instance_family",
     "load",
     "load_cdk_json",
+    "load_model",
 ]

@@ -48,8 +48,9 @@ from config.fields import (
     as_int,
 )
 from config.instances import GUARDRAIL_EXCLUDED_FAMILIES, has_instance_storage, instance_family
-from config.model_build import ModelBuildConfig
+from config.model_build import ModelBuildConfig, TaskType
 from config.names import ResourceNames, physical_name_problem
+from pipeline_steps.images import ECR_IMAGE_FORMAT, parse_ecr_image
 
 # The "drift check not running" alarm spans 1.5 checks; CloudWatch caps an alarm's span
 # (constructs/drift_check_health_alarms.py, health_alarm_window), and a check less often than every
@@ -601,6 +602,15 @@ class Release(Schema):
     model_package_arn: Annotated[str, Text(PACKAGE_ARN, "a model package version ARN")]
     baseline_statistics_uri: Annotated[str | None, Text(S3_URI, "an s3:// URI")] = None
     baseline_constraints_uri: Annotated[str | None, Text(S3_URI, "an s3:// URI")] = None
+    # The version's inference image (InferenceSpecification), recorded by resolve-release: the
+    # endpoint's role may pull it even when the model config has moved on to another image.
+    image_uri: str | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> Self:
+        if self.image_uri is not None and parse_ecr_image(self.image_uri) is None:
+            raise invalid("image_uri", self.image_uri, f"an Amazon ECR image URI: {ECR_IMAGE_FORMAT}")
+        return self
 
     @property
     def version(self) -> int:
@@ -831,6 +841,7 @@ class AppConfig(Schema):
         if problem:
             raise invalid("project_name", self.project_name, problem)
         self._check_retained_names()
+        self._check_shadow_task()
         self._check_regions()
         self._check_isolated_steps()
         return self
@@ -864,24 +875,53 @@ class AppConfig(Schema):
                 f"to {value!r} (README: Renaming)",
             )
 
+    def _check_shadow_task(self) -> None:
+        """The shadow test compares the labels of binary probabilities (mlopsctl/shadow_compare.py)."""
+        task = self.model_build.model.task_type
+        if task is TaskType.BINARY_CLASSIFICATION:
+            return
+        for env in self.environments:
+            if env.shadow.enabled:
+                raise invalid(
+                    f"environments.{env.name}.shadow.enabled",
+                    True,
+                    f"false while model_build.model.task_type is {task.value}: the shadow test compares "
+                    "binary labels (a probability cut at 0.5)",
+                )
+
     def _check_regions(self) -> None:
-        """Every environment serves in the model-build region, which has the images the app pins.
+        """Every environment serves in the model-build region, which has the images the model names.
 
         Serving reads the registry and the model artifacts of the model-build environment, which
-        are not copied across regions; the drift check and the model build run SageMaker images
-        that are pinned per region in the checked-in image maps.
+        are not copied across regions; SageMaker runs only images of a job's or endpoint's own
+        region, so an ECR image must be in that region and a framework image must be published
+        there (per region in the checked-in map; a framework image missing from the map fails synth
+        in the model-build construct, naming `make pipeline-definitions`, which resolves it).
         """
         from pipeline_steps.checked_in import DRIFT_CHECK_IMAGES as DRIFT_IMAGES
-        from pipeline_steps.checked_in import XGBOOST_IMAGES as BUILD_IMAGES
+        from pipeline_steps.checked_in import FRAMEWORK_IMAGES
 
         build = self.build_environment
-        build_regions = json.loads(BUILD_IMAGES.read_text())
-        if build.region not in build_regions:
-            raise invalid(
-                f"environments.{build.name}.region",
-                build.region,
-                f"a region with a pinned model-build image in {BUILD_IMAGES.name}: {', '.join(sorted(build_regions))}",
-            )
+        # Absent only before the first `make pipeline-definitions`, which writes it.
+        framework_images = json.loads(FRAMEWORK_IMAGES.read_text()) if FRAMEWORK_IMAGES.exists() else {}
+        for role, image in self.model_build.model.images.by_role().items():
+            ecr = parse_ecr_image(image.uri) if image.uri else None
+            if ecr is not None and ecr.region != build.region:
+                raise invalid(
+                    f"model_build.model.images.{role}.uri",
+                    image.uri,
+                    f"an image in {build.region!r}, the region of the model-build environment {build.name!r} "
+                    "(SageMaker pulls images from its own region only)",
+                )
+            scope = "inference" if role == "inference" else "training"
+            regions = framework_images.get(image.framework, {}).get(image.version, {}).get(scope, {})
+            if regions and build.region not in regions:
+                raise invalid(
+                    f"environments.{build.name}.region",
+                    build.region,
+                    f"a region where SageMaker publishes the {role} image {image.label} "
+                    f"({FRAMEWORK_IMAGES.name}): {', '.join(sorted(regions))}",
+                )
         drift_images = json.loads(DRIFT_IMAGES.read_text())
         for env in self.environments:
             if env.region != build.region:

@@ -10,6 +10,7 @@ from aws_cdk import aws_s3 as s3
 import contracts
 from config import Release
 from constructs import Construct
+from constructs.image_access import grant_image_pull
 from constructs.nag_acknowledgments import acknowledge_wildcards, objects_in
 
 # Where the model-building pipeline writes the baselines it registers (not its training data).
@@ -111,19 +112,7 @@ class DriftJobRole(iam.Role):
 
     def _grant_job_basics(self, image_uri: str, metric_namespace: str) -> None:
         stack = Stack.of(self)
-        registry, _, rest = image_uri.partition(".dkr.ecr.")
-        repository = rest.split("/", 1)[1].split(":")[0]
-        repositories = [
-            stack.format_arn(service="ecr", account=registry, resource="repository", resource_name=repository)
-        ]
-        self.add_to_policy(
-            iam.PolicyStatement(
-                sid="PullJobImages",
-                actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
-                resources=repositories,
-            )
-        )
-        self.add_to_policy(iam.PolicyStatement(sid="EcrLogin", actions=["ecr:GetAuthorizationToken"], resources=["*"]))
+        grant_image_pull(self, self, [image_uri], sid="PullJobImages")
         self.add_to_policy(
             iam.PolicyStatement(
                 sid="PublishDriftMetrics",

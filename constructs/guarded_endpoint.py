@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from aws_cdk import ArnFormat, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -10,8 +12,8 @@ from aws_cdk import aws_sagemaker as sagemaker
 
 from config import EndpointConfig, NetworkConfig, Release, RolloutConfig
 from constructs import Construct
+from constructs.image_access import LOGIN_FINDING, grant_image_pull
 from constructs.job_network import grant_vpc_access
-from constructs.model_build_pipeline import image_for_region, image_repository_arn
 from constructs.nag_acknowledgments import acknowledge_wildcards, objects_in
 from constructs.rollback_alarms import RollbackAlarms
 from contracts import MODEL_ARTIFACTS_PREFIX
@@ -50,6 +52,7 @@ class GuardedEndpoint(Construct):
         capture_prefix: str,
         model_artifacts_are_local: bool,
         network: NetworkConfig,
+        image_uris: Sequence[str],
     ) -> None:
         super().__init__(scope, id_)
         stack = Stack.of(self)
@@ -66,7 +69,7 @@ class GuardedEndpoint(Construct):
             assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
             description=f"{endpoint_name}: pulls the released model and writes captured requests",
         )
-        self._grant_model_access(artifacts_bucket, capture_prefix, model_artifacts_are_local, network)
+        self._grant_model_access(artifacts_bucket, capture_prefix, model_artifacts_are_local, network, image_uris)
 
         self.model = sagemaker.CfnModel(
             self,
@@ -160,7 +163,12 @@ class GuardedEndpoint(Construct):
         self.endpoint.node.add_dependency(read_alarms)
 
     def _grant_model_access(
-        self, bucket: s3.IBucket, capture_prefix: str, artifacts_are_local: bool, network: NetworkConfig
+        self,
+        bucket: s3.IBucket,
+        capture_prefix: str,
+        artifacts_are_local: bool,
+        network: NetworkConfig,
+        image_uris: Sequence[str],
     ) -> None:
         stack = Stack.of(self)
         partition, region, account = stack.partition, self.release.registry_region, self.release.registry_account
@@ -173,19 +181,9 @@ class GuardedEndpoint(Construct):
                 resources=[self.release.package_arn_pattern],
             )
         )
-        # The registered version names the XGBoost image of the registry's region, which lives in
-        # that region's SageMaker image account: the one repository the endpoint pulls from.
-        image_repository = image_repository_arn(stack, image_for_region(region))
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                sid="PullSageMakerImage",
-                actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
-                resources=[image_repository],
-            )
-        )
-        self.role.add_to_policy(
-            iam.PolicyStatement(sid="EcrLogin", actions=["ecr:GetAuthorizationToken"], resources=["*"])
-        )
+        # The registered version names its inference image: the release's own (recorded by
+        # resolve-release) and the one the model config names, in the registry's region.
+        grant_image_pull(self.role, self, image_uris)
         log_streams = stack.format_arn(
             service="logs",
             resource="log-group",
@@ -209,7 +207,7 @@ class GuardedEndpoint(Construct):
             objects_in(self, bucket, f"{MODEL_ARTIFACTS_PREFIX}*"): "Model artifacts: the models/ prefix only.",
             objects_in(self, bucket, f"{capture_prefix}*"): "Data capture writes under this environment's prefix only.",
             f"Resource::{self.release.package_arn_pattern}": "Versions of the one model package group served here.",
-            "Resource::*": "ecr:GetAuthorizationToken has no resource-level permissions (it returns a login token).",
+            LOGIN_FINDING: "ecr:GetAuthorizationToken has no resource-level permissions (it returns a login token).",
             f"Resource::{log_streams}": "Log streams of this endpoint's own log group.",
         }
         if not artifacts_are_local:

@@ -65,6 +65,11 @@ class _SharedOptionsAnywhere(TyperGroup):
         return super().parse_args(ctx, shared + rest)
 
 
+# Metrics where a smaller number is the better model (rmse, mae): their increase shows red.
+LOWER_IS_BETTER = frozenset(
+    m for metrics in config.TASK_METRICS.values() for m, higher in metrics.items() if not higher
+)
+
 app = typer.Typer(
     cls=_SharedOptionsAnywhere,
     name="mlopsctl",
@@ -324,7 +329,10 @@ def compare(
 
     for row in result["metrics"]:
         delta = fmt(row["delta"], signed=True)
-        if row["delta"] is not None and row["delta"] < 0:
+        worse = row["delta"] is not None and (
+            row["delta"] > 0 if row["metric"] in LOWER_IS_BETTER else row["delta"] < 0
+        )
+        if worse:
             delta = f"[red]{delta}[/red]"
         marker = " (gate)" if row["metric"] == result["gate_metric"] else ""
         table.add_row(row["metric"] + marker, fmt(row["a"]), fmt(row["b"]), delta)

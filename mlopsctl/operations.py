@@ -7,6 +7,7 @@ or refusal raises OperatorError with a one-line message.
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 import contracts
-from config import AppConfig, EnvironmentConfig
+from config import AppConfig, EnvironmentConfig, TaskType
 from mlopsctl import endpoint, ledger, registry, retraining_request, verification
 from mlopsctl.aws import CALLER, REGISTRY, ClientFactory
 from mlopsctl.errors import NothingApproved, OperatorError
@@ -170,7 +171,8 @@ def compare(ctx: Context, a: str | None, b: str | None) -> dict[str, Any]:
     names = [m for m in registry.METRICS if m in left.metrics or m in right.metrics]
     names += sorted((set(left.metrics) | set(right.metrics)) - set(names))
     rows: list[dict[str, Any]] = []
-    gate = ctx.cfg.model_build.metric_name
+    gate_metric = ctx.cfg.model_build.model.metric
+    gate = gate_metric.name
     gate_delta: float | None = None
     for name in names:
         va, vb = left.metrics.get(name), right.metrics.get(name)
@@ -183,8 +185,10 @@ def compare(ctx: Context, a: str | None, b: str | None) -> dict[str, Any]:
         "b": right.as_dict(),
         "metrics": rows,
         "gate_metric": gate,
-        "allowed_regression": ctx.cfg.model_build.allowed_regression,
-        "regression": gate_delta is not None and gate_delta < 0,
+        "allowed_regression": gate_metric.allowed_regression,
+        "higher_is_better": gate_metric.higher_is_better,
+        # B worse than A in the gate metric's direction.
+        "regression": gate_delta is not None and (gate_delta < 0 if gate_metric.higher_is_better else gate_delta > 0),
     }
 
 
@@ -251,8 +255,16 @@ def resolve_release(ctx: Context, env_name: str) -> dict[str, Any]:
             f"before releasing to {env.name}."
         )
     arn = approved["ModelPackageArn"]
-    statistics, constraints = registry.baselines(registry.describe(sm, arn))
-    return {"model_package_arn": arn, "baseline_statistics_uri": statistics, "baseline_constraints_uri": constraints}
+    package = registry.describe(sm, arn)
+    statistics, constraints = registry.baselines(package)
+    containers = (package.get("InferenceSpecification") or {}).get("Containers") or [{}]
+    return {
+        "model_package_arn": arn,
+        "baseline_statistics_uri": statistics,
+        "baseline_constraints_uri": constraints,
+        # The endpoint's role is granted this image's repository (config.Release.image_uri).
+        "image_uri": containers[0].get("Image"),
+    }
 
 
 # ---------------------------------------------------------------- record-deployment
@@ -298,9 +310,10 @@ def load_sample(path: Path = SAMPLE_PAYLOAD) -> list[str]:
     return rows
 
 
-def parse_probabilities(body: str, expected: int) -> list[float]:
-    """One probability per row; newline-separated per the contract (commas tolerated, as some
-    XGBoost container versions answer a batch on one line)."""
+def parse_probabilities(body: str, expected: int, *, probabilities: bool = True) -> list[float]:
+    """One prediction per row; newline-separated per the contract (commas tolerated, as some
+    XGBoost container versions answer a batch on one line). A binary classifier answers
+    probabilities; other task types (the model's `task_type`) any finite number."""
     tokens = [t.strip() for t in body.replace(",", "\n").splitlines() if t.strip()]
     if len(tokens) != expected:
         raise OperatorError(f"Response has {len(tokens)} values for {expected} rows: {body[:120]!r}.")
@@ -310,8 +323,10 @@ def parse_probabilities(body: str, expected: int) -> list[float]:
             value = float(token)
         except ValueError as error:
             raise OperatorError(f"Response value {token[:40]!r} is not a number.") from error
-        if not 0.0 <= value <= 1.0:
+        if probabilities and not 0.0 <= value <= 1.0:
             raise OperatorError(f"Response value {value} is not a probability in [0, 1].")
+        if not math.isfinite(value):
+            raise OperatorError(f"Response value {value} is not a finite number.")
         values.append(value)
     return values
 
@@ -332,6 +347,7 @@ def smoke_test(
         verification.served_release(ctx, env_name, requested_config, outcome="not smoke-tested")
     runtime = ctx.in_env("sagemaker-runtime", env)
     rows = load_sample(sample)
+    binary = ctx.cfg.model_build.model.task_type is TaskType.BINARY_CLASSIFICATION
     # One single-row request per sample plus one batch: both shapes the serving code must accept.
     requests = [[row] for row in rows] + [rows]
     latencies = []
@@ -353,7 +369,7 @@ def smoke_test(
             raise OperatorError(f"Smoke test of {endpoint_name} failed: HTTP {code}.")
         body = response["Body"].read().decode("utf-8", errors="replace")
         try:
-            parse_probabilities(body, len(batch))
+            parse_probabilities(body, len(batch), probabilities=binary)
         except OperatorError as error:
             raise OperatorError(f"Smoke test of {endpoint_name} failed: {error}") from error
         if elapsed_ms > max_latency_ms:

@@ -18,7 +18,8 @@ from contracts import (
 )
 from mlopsctl.errors import OperatorError
 
-METRICS = ("auc", "accuracy", "f1")
+METRICS = ("auc", "accuracy", "f1", "macro_f1", "rmse", "mae", "r2")
+METRIC_SECTIONS = ("binary_classification_metrics", "multiclass_classification_metrics", "regression_metrics")
 # What the evaluate step writes for "no champion" or "no number": metadata values cannot be empty.
 NONE = "none"
 
@@ -167,7 +168,9 @@ def version_metrics(sm: Any, s3: Any, arn: str) -> VersionMetrics:
             evaluation = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
         except (ClientError, json.JSONDecodeError) as error:
             raise OperatorError(f"Cannot read evaluation report {uri} of {arn}: {error}") from error
-        for name, value in (evaluation.get("binary_classification_metrics") or {}).items():
+        # SageMaker's model-quality shape: one <task>_metrics object (binary, multiclass, regression).
+        metrics = next((v for k, v in evaluation.items() if k in METRIC_SECTIONS and isinstance(v, dict)), {})
+        for name, value in metrics.items():
             if isinstance(value, dict) and isinstance(value.get("value"), (int, float)):
                 result.metrics[name] = float(value["value"])
         champion = evaluation.get("champion") or {}

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import contracts
 
 if TYPE_CHECKING:
-    from config import AppConfig, ModelBuildConfig
+    from config import AppConfig, ImageRef, ModelBuildConfig, ModelConfig
 
 STEPS_DIR = Path(__file__).resolve().parent
 # Where every builder writes its checked-in definition and image map.
@@ -25,7 +25,8 @@ DEFINITIONS_DIR = STEPS_DIR / "definitions"
 MODEL_BUILD_DEFINITION = DEFINITIONS_DIR / "model_build.json"
 # The settings MODEL_BUILD_DEFINITION was generated from, so synth can refuse settings it does not hold.
 MODEL_BUILD_INPUTS = DEFINITIONS_DIR / "model_build.inputs.json"
-XGBOOST_IMAGES = DEFINITIONS_DIR / "xgboost_images.json"
+# {framework: {version: {"training"|"inference": {region: uri}}}}; processing uses the training image.
+FRAMEWORK_IMAGES = DEFINITIONS_DIR / "framework_images.json"
 DRIFT_CHECK_DEFINITION = DEFINITIONS_DIR / "drift_check.json"
 DRIFT_CHECK_IMAGES = DEFINITIONS_DIR / "image_uris.json"
 DRIFT_CHECK_SCRIPT = STEPS_DIR / "drift_check.py"
@@ -56,25 +57,34 @@ def settings_from_config(app_config: AppConfig) -> BuildSettings:
     )
 
 
+def model_inputs(model: ModelConfig) -> dict[str, Any]:
+    """The model settings the definition bakes in, by key (its source directory ships as an asset)."""
+    metric = model.metric
+    return {
+        "entry_point": model.entry_point,
+        **{f"images.{role}": image.label for role, image in model.images.by_role().items()},
+        "hyperparameters": model.hyperparameter_map,
+        "metric.name": metric.name,
+        "metric.higher_is_better": metric.higher_is_better,
+        "metric.threshold": metric.threshold,
+        "metric.allowed_regression": metric.allowed_regression,
+        "task_type": model.task_type.value,
+    }
+
+
 def definition_inputs(settings: BuildSettings) -> dict[str, Any]:
     """Every setting the generated definition bakes in, by the config key a user edits.
 
-    Left out: `retraining` (the triggers, which synth builds from the config) and the
-    pipeline's name (CloudFormation sets it, the definition does not hold it).
+    Left out: `retraining` (the triggers, which synth builds from the config), the pipeline's
+    name (CloudFormation sets it, the definition does not hold it) and the model's source
+    directory (a file asset whose key synth fills in).
     """
     build = settings.build
-    baked = (
-        "processing_instance_type",
-        "training_instance_type",
-        "use_spot_training",
-        "max_training_minutes",
-        "metric_name",
-        "min_metric",
-        "allowed_regression",
-    )
+    baked = ("processing_instance_type", "training_instance_type", "use_spot_training", "max_training_minutes")
     return {
         f"mlops.environments.{build.environment}.approval (default approval status)": settings.approval_status,
         **{f"mlops.model_build.{name}": getattr(build, name) for name in baked},
+        **{f"mlops.model_build.model.{key}": value for key, value in model_inputs(build.model).items()},
     }
 
 
@@ -107,3 +117,31 @@ def check_definition_inputs(settings: BuildSettings) -> None:
             f"Stale model-build pipeline definition ({MODEL_BUILD_DEFINITION.name}): {'; '.join(differing)}. "
             f"To use these settings, {regenerate}, then commit the result."
         )
+
+
+def image_uri(image: ImageRef, role: str, region: str) -> str:
+    """The URI an image reference names in `region`: an ECR URI as given, a framework image from the map.
+
+    Raises config.ConfigError when a framework image or its region is not in the checked-in map.
+    """
+    from config import ConfigError
+
+    if image.uri:
+        return image.uri
+    known: dict[str, Any] = json.loads(FRAMEWORK_IMAGES.read_text())
+    scope = "inference" if role == "inference" else "training"
+    by_region = known.get(str(image.framework), {}).get(str(image.version), {}).get(scope)
+    if by_region is None:
+        resolved = ", ".join(
+            f"{fw}:{version}" for fw, versions in sorted(known.items()) for version in sorted(versions)
+        )
+        raise ConfigError(
+            f"Invalid config 'mlops.model_build.model.images.{role}': got {image.label!r}; allowed: a framework image "
+            f"resolved in {FRAMEWORK_IMAGES.name} ({resolved}); to add it, run `make pipeline-definitions`."
+        )
+    if region not in by_region:
+        raise ConfigError(
+            f"Invalid config 'mlops.model_build.model.images.{role}': got {image.label!r} in region {region!r}; "
+            f"allowed: a region where SageMaker publishes it: {', '.join(sorted(by_region))}."
+        )
+    return str(by_region[region])

@@ -1,12 +1,20 @@
 """The model-building SageMaker pipeline, defined with the SageMaker Python SDK (v3), offline.
 
 preprocess -> train -> evaluate (candidate vs champion) + baseline -> quality gate ->
-register the version (metrics, comparison, baseline, trigger reason) | fail with the reason.
+register the version (metrics, comparison, baseline, images, trigger reason) | fail with the reason.
+
+What is trained comes from config (`model_build.model`, e.g. models/xgboost/model.json): the
+training script runs in script mode from the model's source directory (a tar.gz file asset,
+the training toolkit's `sagemaker_submit_directory`), with the configured hyperparameters, in
+the configured training image; the processing steps run in the processing image; the version
+is registered with the inference image and serves the inference.py the training script put
+into model.tar.gz's code/ folder.
 
 The SDK is slow to import and heavy, so this runs outside `cdk synth`:
-`make pipeline-definitions` writes definitions/model_build.json and the XGBoost image URI of
-every region to definitions/xgboost_images.json, both checked in. The CDK construct reads
-them and fills the environment-specific `${...}` variables (see `SUBSTITUTIONS`) with Fn::Sub.
+`make pipeline-definitions` writes definitions/model_build.json and the image URI of every
+framework image a model may name, in every region, to definitions/framework_images.json, both
+checked in. The CDK construct reads them and fills the environment-specific `${...}` variables
+(see `SUBSTITUTIONS`) with Fn::Sub.
 """
 
 from __future__ import annotations
@@ -22,12 +30,13 @@ from contracts import (
     ARTIFACTS_BUCKET_VARIABLE,
     BASELINE_OUTPUT,
     CODE_BUCKET_VARIABLE,
-    IMAGE_URI_VARIABLE,
+    IMAGE_URI_VARIABLES,
     INPUT_MANIFEST_PARAMETER,
     INPUT_MANIFESTS_PREFIX,
     KMS_KEY_ARN_VARIABLE,
     MODEL_ARTIFACTS_PREFIX,
     MODEL_PACKAGE_GROUP_VARIABLE,
+    MODEL_SOURCE_KEY_VARIABLE,
     ROLE_NAME_VARIABLE,
     STEP_SCRIPTS,
     code_key_variable,
@@ -46,17 +55,22 @@ from pipeline_steps.sdk_session import (
 
 DEFINITION_FILE = checked_in.MODEL_BUILD_DEFINITION
 INPUTS_FILE = checked_in.MODEL_BUILD_INPUTS
-IMAGES_FILE = checked_in.XGBOOST_IMAGES
-
-# One framework image for every step: the training container, which also has pandas and
-# xgboost for the processing scripts (pipeline_steps/images.py says what else it has).
-XGBOOST_VERSION = images.XGBOOST.version
+FRAMEWORK_IMAGES_FILE = checked_in.FRAMEWORK_IMAGES
+# Framework images resolved by every `make pipeline-definitions`, besides those the config names:
+# the two examples' (models/xgboost, models/sklearn), so switching between them needs no new map.
+EXAMPLE_FRAMEWORK_IMAGES = tuple((image.framework, image.version) for image in images.EXAMPLE_MODEL_IMAGES.values())
+IMAGE_SCOPES = ("training", "inference")
 # Definitions are generated in one region; the region-specific values are Fn::Sub variables.
 GENERATION_REGION = "us-east-1"
 
 CACHE_EXPIRY = "P30D"
 # Step outputs go under contracts.PIPELINE_OUTPUT_PREFIX, joined with '/' to the execution's parts.
 PIPELINE_OUTPUT_PREFIX = contracts.PIPELINE_OUTPUT_PREFIX.rstrip("/")
+# The serving contract of a registered version: the framework container imports inference.py
+# from the code/ folder the training script wrote into model.tar.gz (extracted to /opt/ml/model).
+# The toolkit copies a local SAGEMAKER_SUBMIT_DIRECTORY instead of downloading it, so serving
+# needs no S3 access for code and works with network isolation.
+SERVING_ENVIRONMENT = {"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"}
 
 # Every run reads its raw data through a manifest (S3DataType ManifestFile) that the
 # start-retraining function writes to the artifacts bucket before it starts the run. Its key
@@ -72,9 +86,13 @@ NO_MANIFEST_KEY = f"{INPUT_MANIFESTS_PREFIX}none-start-runs-with-a-retraining-ev
 ROLE_NAME = ROLE_NAME_VARIABLE
 ARTIFACTS_BUCKET = ARTIFACTS_BUCKET_VARIABLE
 KMS_KEY_ARN = KMS_KEY_ARN_VARIABLE
-IMAGE_URI = IMAGE_URI_VARIABLE
 MODEL_PACKAGE_GROUP = MODEL_PACKAGE_GROUP_VARIABLE
 CODE_BUCKET = CODE_BUCKET_VARIABLE
+MODEL_SOURCE_KEY = MODEL_SOURCE_KEY_VARIABLE
+IMAGE_VARIABLES = IMAGE_URI_VARIABLES
+PROCESSING_IMAGE_URI = contracts.PROCESSING_IMAGE_URI_VARIABLE
+TRAINING_IMAGE_URI = contracts.TRAINING_IMAGE_URI_VARIABLE
+INFERENCE_IMAGE_URI = contracts.INFERENCE_IMAGE_URI_VARIABLE
 
 
 def code_uri(script: str) -> str:
@@ -85,9 +103,10 @@ SUBSTITUTIONS: tuple[str, ...] = (
     ROLE_NAME,
     ARTIFACTS_BUCKET,
     KMS_KEY_ARN,
-    IMAGE_URI,
+    *IMAGE_VARIABLES.values(),
     MODEL_PACKAGE_GROUP,
     CODE_BUCKET,
+    MODEL_SOURCE_KEY,
     *(code_key_variable(s) for s in STEP_SCRIPTS),
 )
 
@@ -121,8 +140,9 @@ def build_pipeline(settings: BuildSettings) -> Any:
     from sagemaker.serve.model_builder import ModelBuilder
     from sagemaker.train.model_trainer import ModelTrainer
 
+    model_config = settings.build.model
+    metric = model_config.metric
     role = role_arn_placeholder(ROLE_NAME)
-    image = placeholder(IMAGE_URI)
     kms = placeholder(KMS_KEY_ARN)
     cache = CacheConfig(enable_caching=True, expire_after=CACHE_EXPIRY)
     execution = ExecutionVariables.PIPELINE_EXECUTION_ID
@@ -135,13 +155,14 @@ def build_pipeline(settings: BuildSettings) -> Any:
     )
     champion_uri = ParameterString(contracts.CHAMPION_MODEL_URI_PARAMETER, default_value="")
     champion_arn = ParameterString(contracts.CHAMPION_ARN_PARAMETER, default_value="")
+    champion_evaluation = ParameterString(contracts.CHAMPION_EVALUATION_URI_PARAMETER, default_value="")
     approval = ParameterString(
         contracts.APPROVAL_STATUS_PARAMETER,
         default_value=settings.approval_status,
         enum_values=[contracts.PENDING_MANUAL_APPROVAL, contracts.APPROVED],
     )
-    min_metric = ParameterFloat("MinMetric", default_value=settings.build.min_metric)
-    allowed_regression = ParameterFloat("AllowedRegression", default_value=settings.build.allowed_regression)
+    threshold = ParameterFloat("MetricThreshold", default_value=metric.threshold)
+    allowed_regression = ParameterFloat("AllowedRegression", default_value=metric.allowed_regression)
     processing_type = ParameterString("ProcessingInstanceType", default_value=settings.build.processing_instance_type)
     training_type = ParameterString("TrainingInstanceType", default_value=settings.build.training_instance_type)
 
@@ -149,7 +170,7 @@ def build_pipeline(settings: BuildSettings) -> Any:
         # The code arrives as one CDK file asset; its object name is known only to the CDK app.
         return Processor(
             role=role,
-            image_uri=image,
+            image_uri=placeholder(PROCESSING_IMAGE_URI),
             entrypoint=["python3", f"/opt/ml/processing/input/code/{placeholder(code_key_variable(name))}"],
             instance_count=1,
             instance_type=processing_type,
@@ -199,7 +220,7 @@ def build_pipeline(settings: BuildSettings) -> Any:
     trainer = ModelTrainer(
         sagemaker_session=session,
         role=role,
-        training_image=image,
+        training_image=placeholder(TRAINING_IMAGE_URI),
         base_job_name="model-build-train",
         compute=Compute(
             instance_type=training_type,
@@ -212,7 +233,7 @@ def build_pipeline(settings: BuildSettings) -> Any:
             # Spot: wait for capacity up to as long again as the training may run.
             max_wait_time_in_seconds=2 * max_runtime if settings.build.use_spot_training else None,
         ),
-        # A fixed prefix keeps the step cacheable; train.py only resumes a matching checkpoint.
+        # A fixed prefix keeps the step cacheable; a training script resumes only a matching checkpoint.
         checkpoint_config=shapes.CheckpointConfig(
             s3_uri=f"s3://{placeholder(ARTIFACTS_BUCKET)}/{PIPELINE_OUTPUT_PREFIX}/checkpoints"
         )
@@ -221,26 +242,24 @@ def build_pipeline(settings: BuildSettings) -> Any:
         output_data_config=shapes.OutputDataConfig(
             s3_output_path=f"s3://{placeholder(ARTIFACTS_BUCKET)}/{MODEL_ARTIFACTS_PREFIX.rstrip('/')}", kms_key_id=kms
         ),
-        # train.py reads them from /opt/ml/input/config/hyperparameters.json.
+        # Script mode: the image's training toolkit extracts the source tar.gz, runs the entry point
+        # with the others as `--name value` arguments and sets SM_CHANNEL_<CHANNEL> and SM_MODEL_DIR.
         hyperparameters={
-            "max_depth": 4,
-            "eta": 0.2,
-            "subsample": 0.9,
-            "num_round": 100,
+            **model_config.hyperparameter_map,
+            "sagemaker_program": model_config.entry_point,
+            "sagemaker_submit_directory": f"s3://{placeholder(CODE_BUCKET)}/{placeholder(MODEL_SOURCE_KEY)}",
+            "sagemaker_region": "${AWS::Region}",
         },
     )
     train = TrainingStep(
         "Train",
         step_args=trainer.train(
             input_data_config=[
-                *(
-                    InputData(channel_name=split, data_source=output_uri(preprocess, split), content_type="text/csv")
-                    for split in ("train", "validation")
-                ),
-                InputData(channel_name="code", data_source=code_uri("train")),
+                InputData(channel_name=split, data_source=output_uri(preprocess, split), content_type="text/csv")
+                for split in ("train", "validation")
             ]
         ),
-        description="train.py in the XGBoost container (managed spot training with checkpoints when configured).",
+        description=f"{model_config.entry_point} in script mode (spot training with checkpoints when configured).",
         cache_config=cache,
     )
 
@@ -258,12 +277,16 @@ def build_pipeline(settings: BuildSettings) -> Any:
             arguments=[
                 Join(on="=", values=["--champion-model", champion_uri]),
                 Join(on="=", values=["--champion-model-package-arn", champion_arn]),
-                f"--metric={settings.build.metric_name}",
-                Join(on="=", values=["--min-metric", min_metric]),
+                Join(on="=", values=["--champion-evaluation", champion_evaluation]),
+                f"--task-type={model_config.task_type.value}",
+                f"--metric={metric.name}",
+                f"--higher-is-better={str(metric.higher_is_better).lower()}",
+                f"--inference-image={model_config.images.inference.label}",
+                Join(on="=", values=["--threshold", threshold]),
                 Join(on="=", values=["--allowed-regression", allowed_regression]),
             ],
         ),
-        description="Score the candidate and the champion on the same test split; apply the quality gate.",
+        description="Score candidate and champion by their own inference code (or the champion's stored metric); gate.",
         property_files=[evaluation_report],
         cache_config=cache,
     )
@@ -294,8 +317,9 @@ def build_pipeline(settings: BuildSettings) -> Any:
         s3_uri=Join(on="/", values=[output_uri(baseline, "baseline"), "constraints.json"]),
     )
     model = ModelBuilder(
-        image_uri=image,
+        image_uri=placeholder(INFERENCE_IMAGE_URI),
         s3_model_data_url=train.properties.ModelArtifacts.S3ModelArtifacts,
+        env_vars=dict(SERVING_ENVIRONMENT),
         role_arn=role,
         sagemaker_session=session,
     )
@@ -306,7 +330,7 @@ def build_pipeline(settings: BuildSettings) -> Any:
             content_types=["text/csv"],
             response_types=["text/csv"],
             approval_status=approval,
-            description="XGBoost binary classifier; metadata holds the trigger and the champion comparison.",
+            description="Candidate model; metadata holds the trigger, its images and the champion comparison.",
             model_metrics=ModelMetrics(
                 model_statistics=MetricsSource(content_type="application/json", s3_uri=evaluation_json),
                 model_data_statistics=statistics,
@@ -322,6 +346,13 @@ def build_pipeline(settings: BuildSettings) -> Any:
                 contracts.METADATA_CHAMPION_ARN: report("metadata.champion_model_package_arn"),
                 contracts.METADATA_CHAMPION_METRIC_VALUE: report("metadata.champion_metric_value"),
                 contracts.METADATA_METRIC_DELTA: report("metadata.metric_delta"),
+                contracts.METADATA_COMPARISON_BASIS: report("metadata.comparison_basis"),
+                contracts.METADATA_METRIC_HIGHER_IS_BETTER: str(metric.higher_is_better).lower(),
+                contracts.METADATA_TASK_TYPE: model_config.task_type.value,
+                **{
+                    contracts.image_metadata_key(role_name): image.label
+                    for role_name, image in model_config.images.by_role().items()
+                },
                 contracts.METADATA_PIPELINE_EXECUTION_ARN: ExecutionVariables.PIPELINE_EXECUTION_ARN,
             },
         ),
@@ -329,11 +360,11 @@ def build_pipeline(settings: BuildSettings) -> Any:
     fail = FailStep(
         "QualityGateFailed",
         error_message=Join(on="", values=["Candidate not registered: ", report("gate.reason")]),
-        description="The candidate missed the minimum, regressed against the champion, or was not measurable.",
+        description="The candidate missed the threshold, regressed against the champion, or was not measurable.",
     )
     gate = ConditionStep(
         "QualityGate",
-        # evaluate.quality_gate decides (MinMetric, AllowedRegression; NaN/inf/missing fail) in Python,
+        # evaluate.quality_gate decides (MetricThreshold, AllowedRegression; NaN/inf/missing fail) in Python,
         # where a NaN cannot slip through a numeric comparison; the condition tests only its JSON
         # boolean. Equals compares operands of one type (BinaryCondition values are String, Boolean,
         # Integer or Float in SageMaker's pipeline-definition JSON schema); a missing gate.passed
@@ -341,7 +372,7 @@ def build_pipeline(settings: BuildSettings) -> Any:
         conditions=[ConditionEquals(left=report("gate.passed"), right=True)],
         if_steps=[register],
         else_steps=[fail],
-        description="Register only a candidate that meets the minimum and does not regress beyond the tolerance.",
+        description="Register only a candidate that meets the threshold and does not regress beyond the tolerance.",
     )
     return Pipeline(
         name=settings.pipeline_name,
@@ -350,8 +381,9 @@ def build_pipeline(settings: BuildSettings) -> Any:
             trigger_reason,
             champion_uri,
             champion_arn,
+            champion_evaluation,
             approval,
-            min_metric,
+            threshold,
             allowed_regression,
             processing_type,
             training_type,
@@ -374,37 +406,35 @@ def _region_neutral(node: Any) -> Any:
     return node
 
 
-def _run_training_script(definition: dict[str, Any]) -> dict[str, Any]:
-    """Makes the training job run train.py from its `code` channel.
-
-    The SDK's ModelTrainer sets a container entrypoint only for code it uploads itself (with
-    its own driver scripts); ours is a CDK asset, so the entrypoint is set here. The XGBoost
-    container then runs the very script the local run uses, without its training toolkit.
-    """
-    for step in definition["Steps"]:
-        if step["Type"] == "Training":
-            step["Arguments"]["AlgorithmSpecification"]["ContainerEntrypoint"] = [
-                "python3",
-                f"/opt/ml/input/data/code/{placeholder(code_key_variable('train'))}",
-            ]
-    return definition
-
-
 def build_definition(settings: BuildSettings) -> str:
     """The definition JSON (canonical text) with `${...}` variables for Fn::Sub."""
-    definition = json.loads(build_pipeline(settings).definition())
-    return canonical_json(_run_training_script(_region_neutral(definition)))
+    return canonical_json(_region_neutral(json.loads(build_pipeline(settings).definition())))
 
 
-def build_image_map() -> str:
-    return canonical_json(image_uris_by_region("xgboost", XGBOOST_VERSION, image_scope="training"))
+def framework_images(settings: BuildSettings) -> list[tuple[str, str]]:
+    """The framework images to resolve: the examples' and every one the configured model names."""
+    configured = [
+        (str(image.framework), str(image.version))
+        for image in settings.build.model.images.by_role().values()
+        if not image.uri
+    ]
+    return sorted(set(EXAMPLE_FRAMEWORK_IMAGES) | set(configured))
+
+
+def build_image_map(settings: BuildSettings) -> str:
+    resolved: dict[str, dict[str, dict[str, dict[str, str]]]] = {}
+    for framework, version in framework_images(settings):
+        resolved.setdefault(framework, {})[version] = {
+            scope: image_uris_by_region(framework, version, image_scope=scope) for scope in IMAGE_SCOPES
+        }
+    return canonical_json(resolved)
 
 
 def generated_files(settings: BuildSettings) -> dict[Path, str]:
     return {
         DEFINITION_FILE: build_definition(settings),
         INPUTS_FILE: canonical_json(definition_inputs(settings)),
-        IMAGES_FILE: build_image_map(),
+        FRAMEWORK_IMAGES_FILE: build_image_map(settings),
     }
 
 

@@ -16,11 +16,18 @@ from constructs.drift_monitor import DriftMonitor
 from constructs.endpoint_autoscaling import EndpointAutoscaling
 from constructs.endpoint_dashboard import EndpointDashboard
 from constructs.guarded_endpoint import GuardedEndpoint
+from constructs.model_build_pipeline import model_image_uris
 from constructs.operator_role import OperatorReleasePermissions
 from constructs.rollback_alarms import RollbackAlarms
 from constructs.shadow_dashboard import add_shadow_widgets
 from constructs.shadow_test_access import ShadowTestAccess
 from contracts import data_capture_prefix
+
+
+def serving_images(app_config: AppConfig, release: Release, region: str) -> list[str]:
+    """The inference images an endpoint may run: the configured model's, and the release's own if recorded."""
+    configured = model_image_uris(app_config.model_build.model, region)["inference"]
+    return sorted({configured, *([release.image_uri] if release.image_uri else [])})
 
 
 class ServingStack(Stack):
@@ -64,6 +71,7 @@ class ServingStack(Stack):
             capture_prefix=capture_prefix,
             model_artifacts_are_local=env == build.name,
             network=environment.network,
+            image_uris=serving_images(app_config, release, build.region),
         )
         self.rollback_alarms = RollbackAlarms(
             self,

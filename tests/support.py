@@ -108,3 +108,28 @@ def assert_topic_admits_only_this_accounts_publishers(template: Any, account: st
     }
     # EventBridge passes no source keys to KMS; the topic policy above is what limits it.
     assert "Condition" not in by_service["events.amazonaws.com"]
+
+
+def model_source(model: str, module: str) -> Any:
+    """`models/<model>/src/<module>.py` imported as the training toolkit would run it: its folder first on the path.
+
+    The source directories are not packages (they ship as the job's code); each module is
+    imported under a name of its own so both examples' train.py can be loaded in one session.
+    """
+    import importlib.util
+    import sys
+
+    from tests.conftest import ROOT
+
+    source = ROOT / "models" / model / "src"
+    name = f"{model}_{module}"
+    if name in sys.modules:
+        return sys.modules[name]
+    if str(source) not in sys.path:
+        sys.path.insert(0, str(source))
+    spec = importlib.util.spec_from_file_location(name, source / f"{module}.py")
+    assert spec is not None and spec.loader is not None
+    loaded = importlib.util.module_from_spec(spec)
+    sys.modules[name] = loaded
+    spec.loader.exec_module(loaded)
+    return loaded

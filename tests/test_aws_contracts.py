@@ -19,7 +19,7 @@ import pytest
 import config
 import contracts
 from mlopsctl import endpoint, retraining_request
-from pipeline_steps import evaluate
+from pipeline_steps import evaluate, images
 from pipeline_steps.checked_in import MODEL_BUILD_DEFINITION as DEFINITION_FILE
 from tests import aws_contract, support
 from tests.aws_contract import check, check_request, violations
@@ -134,6 +134,9 @@ def test_start_pipeline_execution_request_meets_the_sagemaker_contract(kind: str
         runs.Champion(
             model_package_arn="arn:aws:sagemaker:eu-west-1:111111111111:model-package/" + "p" * 32 + "/123456",
             model_data_url="s3://" + "b" * 63 + "/models/pipelines-abcdefghijkl-Train-ABCDEFGHIJ/output/model.tar.gz",
+            evaluation_uri="s3://"
+            + "b" * 63
+            + "/pipelines/model-build/abcdefghijkl/evaluate/evaluation/evaluation.json",
         )
         if with_champion
         else None
@@ -193,6 +196,19 @@ def test_the_function_accepts_the_longest_request_the_cli_sends() -> None:
 # --- what the model-building pipeline writes into the model package ----------------------------
 
 
+# The longest image URI a model may name (SageMaker's ContainerImage allows 255 characters).
+_ECR_PREFIX, _DIGEST = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/", "@sha256:" + "a" * 64
+LONGEST_ECR_IMAGE = _ECR_PREFIX + "r" * (255 - len(_ECR_PREFIX) - len(_DIGEST)) + _DIGEST
+
+
+def test_an_image_label_of_any_accepted_image_is_a_valid_metadata_value() -> None:
+    """The Register step records the model's images (framework:version or the ECR URI) as metadata."""
+    assert len(LONGEST_ECR_IMAGE) == 255 and images.parse_ecr_image(LONGEST_ECR_IMAGE) is not None
+    check("sagemaker", "CreateModel", "PrimaryContainer.Image", LONGEST_ECR_IMAGE)
+    for label in (LONGEST_ECR_IMAGE, "xgboost:3.0-5", "sklearn:1.2-1", "pytorch:2.5.1"):
+        check(*METADATA_VALUE, label)
+
+
 def _register_metadata() -> dict[str, Any]:
     definition = json.loads(Path(DEFINITION_FILE).read_text())
     gate = next(step for step in definition["Steps"] if step["Type"] == "Condition")
@@ -203,27 +219,42 @@ def _register_metadata() -> dict[str, Any]:
 def _reports() -> list[dict[str, Any]]:
     metrics = {"auc": {"value": 0.912345, "standard_deviation": 0.01}}
     both = {0: 5, 1: 5}
+    arn = "arn:aws:sagemaker:eu-west-1:111111111111:model-package/" + "p" * 32 + "/123456"
     first = evaluate.quality_gate(
-        metric="auc", candidate=0.912345, champion=None, min_metric=0.8, allowed_regression=0, class_counts=both
+        metric="auc", candidate=0.912345, champion=None, threshold=0.8, allowed_regression=0, class_counts=both
     )
     worse = evaluate.quality_gate(
-        metric="auc", candidate=0.5, champion=0.912345, min_metric=0.1, allowed_regression=1, class_counts=both
+        metric="auc", candidate=0.5, champion=0.912345, threshold=0.1, allowed_regression=1, class_counts=both
     )
-    return [
-        evaluate.build_report(
-            candidate=metrics, champion=None, champion_arn="", metric="auc", gate=first, test_rows=10
-        ),
-        evaluate.build_report(
-            candidate={"auc": {"value": 0.5, "standard_deviation": 0.0}},
-            champion=metrics,
-            champion_arn="arn:aws:sagemaker:eu-west-1:111111111111:model-package/" + "p" * 32 + "/123456",
+
+    def champion(basis: str, value: float | None, image: str | None) -> evaluate.ChampionResult:
+        failure = "the champion cannot be compared" if basis == evaluate.NOT_COMPARABLE else None
+        return evaluate.ChampionResult(
+            basis, value, metrics if basis == evaluate.SAME_TEST_SPLIT else None, image, "n", failure
+        )
+
+    def report(
+        candidate: dict[str, Any], result: evaluate.ChampionResult | None, champion_arn: str, gate: Any, rows: int
+    ) -> dict[str, Any]:
+        return evaluate.build_report(
+            task=evaluate.BINARY,
+            candidate=candidate,
+            champion=result,
+            champion_arn=champion_arn,
             metric="auc",
-            gate=worse,
-            test_rows=10,
-        ),
-        evaluate.build_report(
-            candidate=metrics, champion=metrics, champion_arn="", metric="auc", gate=first, test_rows=1
-        ),
+            higher_is_better=True,
+            inference_image=LONGEST_ECR_IMAGE,
+            gate=gate,
+            test_rows=rows,
+        )
+
+    low = {"auc": {"value": 0.5, "standard_deviation": 0.0}}
+    return [
+        report(metrics, None, "", first, 10),
+        report(low, champion(evaluate.SAME_TEST_SPLIT, 0.912345, "xgboost:3.0-5"), arn, worse, 10),
+        report(metrics, champion(evaluate.SAME_TEST_SPLIT, 0.912345, "xgboost:3.0-5"), "", first, 1),
+        report(low, champion(evaluate.STORED_METRIC, 0.912345, None), arn, worse, 10),
+        report(low, champion(evaluate.NOT_COMPARABLE, None, LONGEST_ECR_IMAGE), arn, worse, 10),
     ]
 
 
@@ -243,7 +274,11 @@ def _resolve(value: Any, report: dict[str, Any], trigger_reason: str) -> str:
     raise AssertionError(f"Metadata value from an unknown source: {value!r}; add it to this test.")
 
 
-@pytest.mark.parametrize("report", _reports(), ids=["first-run", "with-champion", "champion-without-arn"])
+@pytest.mark.parametrize(
+    "report",
+    _reports(),
+    ids=["first-run", "with-champion", "champion-without-arn", "stored-metric", "not-comparable"],
+)
 def test_registered_metadata_meets_the_create_model_package_contract(report: dict[str, Any]) -> None:
     """Every key and value the Register step sends, resolved as at run time, incl. the first run's."""
     metadata = _register_metadata()

@@ -88,7 +88,8 @@ _DELETE = object()
         ("environments.dev.notification_emails", ["not-an-email"], "e-mail addresses"),
         ("environments.dev.drift.schedule", "every hour", "rate(N minutes|hours|days)"),
         ("model_build.environment", "qa", "one of the configured environments: dev, staging, prod"),
-        ("model_build.min_metric", 1.5, "from 0.0 to 1.0"),
+        ("model_build.model", "models/none", "a directory holding model.json (models/sklearn, models/xgboost)"),
+        ("model_build.model", 42, "a directory holding model.json"),
         ("model_build.retraining.schedule", "cron(0 3 * *)", "cron(6 fields)"),
         ("model_build.retraining.incoming_prefix", "incoming", "ending in '/'"),
         ("model_build.retraining.one_trigger_at_a_time", "yes", "true or false"),
@@ -346,7 +347,7 @@ def test_a_region_without_a_pinned_image_is_refused_by_key(tmp_path: Path) -> No
     raw = raw_config()
     for env in raw["environments"].values():
         env["region"] = "eu-west-9"
-    with pytest.raises(ConfigError, match=r"'mlops\.environments\.dev\.region': got 'eu-west-9'.*xgboost_images"):
+    with pytest.raises(ConfigError, match=r"'mlops\.environments\.dev\.region': got 'eu-west-9'.*framework_images"):
         load(raw, tmp_path)
     # Model Monitor's image exists in fewer regions than the drift check's scikit-learn image.
     raw = raw_config()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +16,11 @@ import pytest
 import config
 from pipeline_steps import checked_in, drift_check_pipeline
 from tests.conftest import ROOT, cdk_json_context, raw_config
+
+ECR_IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/churn-serving:1.4"
+# Whichever example cdk.json trains, the other one: switching to it needs a new definition.
+CONFIGURED = config.load_cdk_json().model_build.model
+OTHER_EXAMPLE = "models/sklearn" if CONFIGURED.origin == "models/xgboost" else "models/xgboost"
 
 
 def settings(raw: dict[str, Any], tmp_path: Path, **context: Any) -> checked_in.BuildSettings:
@@ -30,7 +36,7 @@ def test_the_checked_in_inputs_are_the_settings_in_cdk_json(tmp_path: Path) -> N
 
 @pytest.mark.parametrize(
     ("key", "value"),
-    [("training_instance_type", "ml.m5.2xlarge"), ("use_spot_training", False), ("metric_name", "f1")],
+    [("training_instance_type", "ml.m5.2xlarge"), ("use_spot_training", False)],
 )
 def test_a_changed_model_build_setting_without_regenerating_is_refused_by_key(
     key: str, value: Any, tmp_path: Path
@@ -43,6 +49,35 @@ def test_a_changed_model_build_setting_without_regenerating_is_refused_by_key(
     assert "\n" not in message
     assert f"'mlops.model_build.{key}' is {value!r}" in message
     assert "`make pipeline-definitions`" in message
+
+
+@pytest.mark.parametrize(
+    ("edit", "key"),
+    [
+        (lambda model: model["hyperparameters"].update(max_depth="6"), "hyperparameters"),
+        (lambda model: model["metric"].update(threshold=0.85), "metric.threshold"),
+        (lambda model: model.update(entry_point="inference.py"), "entry_point"),
+        (lambda model: model["images"].update(inference={"uri": ECR_IMAGE}), "images.inference"),
+    ],
+    ids=["hyperparameter", "threshold", "entry-point", "inference-image"],
+)
+def test_every_model_setting_the_definition_bakes_in_is_checked(edit: Any, key: str, tmp_path: Path) -> None:
+    """The model block, inline in cdk.json, with one value changed from the checked-in definition's."""
+    raw = raw_config()
+    model = json.loads((ROOT / raw["model_build"]["model"] / "model.json").read_text())
+    model["source_dir"] = f"{raw['model_build']['model']}/{model['source_dir']}"
+    edit(model)
+    raw["model_build"]["model"] = model
+    with pytest.raises(config.ConfigError, match=rf"'mlops\.model_build\.model\.{re.escape(key)}' is "):
+        checked_in.check_definition_inputs(settings(raw, tmp_path))
+
+
+def test_the_model_written_inline_is_the_model_named_by_its_directory(tmp_path: Path) -> None:
+    raw = raw_config()
+    model = json.loads((ROOT / raw["model_build"]["model"] / "model.json").read_text())
+    model["source_dir"] = f"{raw['model_build']['model']}/{model['source_dir']}"
+    raw["model_build"]["model"] = model
+    checked_in.check_definition_inputs(settings(raw, tmp_path))
 
 
 def test_the_build_environments_approval_mode_is_baked_in_too(tmp_path: Path) -> None:
@@ -58,14 +93,33 @@ def test_settings_the_definition_does_not_hold_are_free_to_change(tmp_path: Path
     checked_in.check_definition_inputs(settings(raw, tmp_path))
 
 
-def test_a_dash_c_override_of_a_model_build_setting_fails_synth_in_one_line(tmp_path: Path) -> None:
-    """`cdk synth -c mlops.model_build.training_instance_type=...` is refused, never silently ignored."""
-    context = {**cdk_json_context(), "mlops.model_build.training_instance_type": "ml.m5.2xlarge"}
+@pytest.mark.parametrize(
+    ("key", "value", "reported"),
+    [
+        (
+            "training_instance_type",
+            "ml.m5.2xlarge",
+            "'mlops.model_build.training_instance_type' is 'ml.m5.2xlarge', the definition has 'ml.m5.xlarge'",
+        ),
+        (
+            "model",
+            OTHER_EXAMPLE,
+            f"'mlops.model_build.model.images.training' is '{config.load_model(OTHER_EXAMPLE).images.training.label}', "
+            f"the definition has '{CONFIGURED.images.training.label}'",
+        ),
+    ],
+    ids=["instance-type", "switch-example-model"],
+)
+def test_a_dash_c_override_of_a_model_build_setting_fails_synth_in_one_line(
+    tmp_path: Path, key: str, value: str, reported: str
+) -> None:
+    """`cdk synth -c mlops.model_build.<key>=...` is refused, never silently ignored."""
+    context = {**cdk_json_context(), f"mlops.model_build.{key}": value}
     env = {**os.environ, "CDK_OUTDIR": str(tmp_path), "CDK_CONTEXT_JSON": json.dumps(context)}
     result = subprocess.run([sys.executable, "app.py"], cwd=ROOT, env=env, capture_output=True, text=True, check=False)
     assert result.returncode == 1
     (line,) = [line for line in result.stderr.splitlines() if line.startswith("cdk.json:")]
-    assert "'mlops.model_build.training_instance_type' is 'ml.m5.2xlarge', the definition has 'ml.m5.xlarge'" in line
+    assert reported in line
     assert "`make pipeline-definitions`" in line
     assert not list(tmp_path.glob("*.template.json"))
 

@@ -19,12 +19,20 @@ from pathlib import Path
 
 import pytest
 
+import config
 from pipeline_steps import drift_check_pipeline, images, model_build_pipeline
 from tests.conftest import ROOT
 
 STEPS_DIR = ROOT / "pipeline_steps"
 DEFINITIONS = STEPS_DIR / "definitions"
 SCRIPTS = sorted(images.STEP_IMAGES)
+STEP_RUNS = [(name, image) for name in SCRIPTS for image in images.STEP_IMAGES[name]]
+# Every Python file of each example model's source directory, with the image it runs in.
+MODEL_FILES = [
+    (path, image)
+    for model, image in images.EXAMPLE_MODEL_IMAGES.items()
+    for path in sorted((ROOT / "models" / model / "src").glob("*.py"))
+]
 # vermin's command line, installed beside this interpreter (requirements-dev.txt).
 VERMIN = Path(sys.executable).with_name("vermin")
 
@@ -37,6 +45,12 @@ def vermin(path: Path, python: str) -> subprocess.CompletedProcess[str]:
 
 def script_path(name: str) -> Path:
     return STEPS_DIR / f"{name}.py"
+
+
+def run_id(value: object) -> str:
+    if isinstance(value, images.ImageContract):
+        return f"{value.framework}-{value.version}"
+    return value.relative_to(ROOT).as_posix() if isinstance(value, Path) else str(value)
 
 
 def imported_modules(path: Path) -> dict[str, int]:
@@ -63,17 +77,28 @@ def test_every_step_the_definitions_run_has_an_image_contract() -> None:
 
 
 def test_builders_use_the_images_the_contracts_describe() -> None:
-    assert images.XGBOOST.version == model_build_pipeline.XGBOOST_VERSION
     assert images.SKLEARN.version == drift_check_pipeline.SKLEARN_VERSION
-    xgboost = json.loads((DEFINITIONS / "xgboost_images.json").read_text())
+    framework = json.loads((DEFINITIONS / "framework_images.json").read_text())
     sklearn = json.loads((DEFINITIONS / "image_uris.json").read_text())["sklearn"]
-    assert xgboost and all(uri.endswith(f"/sagemaker-xgboost:{images.XGBOOST.version}") for uri in xgboost.values())
+    for scope in model_build_pipeline.IMAGE_SCOPES:
+        xgboost = framework["xgboost"][images.XGBOOST.version][scope]
+        assert xgboost and all(uri.endswith(f"/sagemaker-xgboost:{images.XGBOOST.version}") for uri in xgboost.values())
+        assert framework["sklearn"][images.SKLEARN.version][scope] == sklearn
     assert sklearn and all(
         f"/sagemaker-scikit-learn:{images.SKLEARN.version}-cpu-py3" in uri for uri in sklearn.values()
     )
+    assert images.STEP_IMAGES["drift_check"] == (images.SKLEARN,)
+
+
+@pytest.mark.parametrize("model", sorted(images.EXAMPLE_MODEL_IMAGES))
+def test_each_example_model_runs_every_step_in_the_image_its_contract_describes(model: str) -> None:
+    """The processing steps, the training script and the served inference.py all run in that one image."""
+    contract = images.EXAMPLE_MODEL_IMAGES[model]
+    configured = config.load_model(f"models/{model}").images
+    for role, image in configured.by_role().items():
+        assert (image.framework, image.version) == (contract.framework, contract.version), role
     for name in model_build_pipeline.STEP_SCRIPTS:
-        assert images.STEP_IMAGES[name] is images.XGBOOST, "every model-building step runs in the XGBoost image"
-    assert images.STEP_IMAGES["drift_check"] is images.SKLEARN
+        assert contract in images.STEP_IMAGES[name]
 
 
 def test_each_script_reaches_its_job_as_one_file() -> None:
@@ -81,28 +106,26 @@ def test_each_script_reaches_its_job_as_one_file() -> None:
     build = json.loads((DEFINITIONS / "model_build.json").read_text())
     for step in build["Steps"]:
         arguments = step["Arguments"]
-        inputs = arguments.get("ProcessingInputs") or arguments.get("InputDataConfig") or []
-        code = [i for i in inputs if i.get("InputName") == "code" or i.get("ChannelName") == "code"]
-        if step["Type"] == "Condition":
-            continue
+        if step["Type"] in ("Condition", "Training"):
+            continue  # the training step runs the model's source directory (test_model_build_definition.py)
+        inputs = arguments["ProcessingInputs"]
+        code = [i for i in inputs if i.get("InputName") == "code"]
         (code_input,) = code
-        source = code_input.get("S3Input") or code_input["DataSource"]["S3DataSource"]
         key = f"{step['Name']}CodeKey"
-        assert source["S3Uri"] == f"s3://${{{model_build_pipeline.CODE_BUCKET}}}/${{{key}}}"
-        entrypoint = (arguments.get("AppSpecification") or arguments["AlgorithmSpecification"])["ContainerEntrypoint"]
+        assert code_input["S3Input"]["S3Uri"] == f"s3://${{{model_build_pipeline.CODE_BUCKET}}}/${{{key}}}"
+        entrypoint = arguments["AppSpecification"]["ContainerEntrypoint"]
         assert entrypoint[0] == "python3" and entrypoint[1].endswith(f"/code/${{{key}}}")
     (drift_step,) = json.loads(drift_check_pipeline.DEFINITION_FILE.read_text())["Steps"]
     (code_input,) = [i for i in drift_step["Arguments"]["ProcessingInputs"] if i["InputName"] == "code"]
     assert code_input["S3Input"]["S3Uri"] == "s3://${CodeBucket}/${CodeKey}"
 
 
-@pytest.mark.parametrize("name", SCRIPTS)
-def test_script_needs_no_newer_python_than_its_image(name: str) -> None:
-    image = images.STEP_IMAGES[name]
+@pytest.mark.parametrize(("path", "image"), [(script_path(n), i) for n, i in STEP_RUNS] + MODEL_FILES, ids=run_id)
+def test_script_needs_no_newer_python_than_its_image(path: Path, image: images.ImageContract) -> None:
     # vermin: the minimum Python of the syntax, modules, functions and arguments a file uses.
-    result = vermin(script_path(name), image.python_label)
+    result = vermin(path, image.python_label)
     assert result.returncode == 0, (
-        f"{name}.py runs on Python {image.python_label} ({image.framework} {image.version}): {result.stdout}"
+        f"{path.name} runs on Python {image.python_label} ({image.framework} {image.version}): {result.stdout}"
     )
 
 
@@ -113,9 +136,10 @@ def test_the_python_check_catches_what_broke_the_drift_check(tmp_path: Path) -> 
     assert result.returncode != 0 and "datetime.UTC" in result.stdout and "zip(strict)" in result.stdout
 
 
-@pytest.mark.parametrize("name", SCRIPTS)
-def test_script_imports_only_the_standard_library_and_its_images_packages(name: str) -> None:
-    image = images.STEP_IMAGES[name]
+@pytest.mark.parametrize(("name", "image"), STEP_RUNS, ids=run_id)
+def test_script_imports_only_the_standard_library_and_its_images_packages(
+    name: str, image: images.ImageContract
+) -> None:
     # The standard library of this interpreter; modules added after the image's Python are
     # caught by the vermin test above.
     allowed = set(sys.stdlib_module_names) | image.modules
@@ -128,10 +152,25 @@ def test_script_imports_only_the_standard_library_and_its_images_packages(name: 
     assert not missing, f"{name}.py imports modules the {image.framework} {image.version} image lacks: {missing}"
 
 
+@pytest.mark.parametrize(("path", "image"), MODEL_FILES, ids=run_id)
+def test_model_source_imports_only_its_images_packages_and_its_own_files(
+    path: Path, image: images.ImageContract
+) -> None:
+    """A model's source directory ships whole: its files may import each other, nothing else outside the image."""
+    allowed = set(sys.stdlib_module_names) | image.modules | {p.stem for p in path.parent.glob("*.py")}
+    missing = {m: line for m, line in imported_modules(path).items() if m not in allowed}
+    assert not missing, f"{path.name} imports modules the {image.framework} {image.version} image lacks: {missing}"
+
+
 def test_ruff_lints_each_script_for_its_images_python() -> None:
     targets = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["ruff"]["per-file-target-version"]
+
+    def oldest(contracts: tuple[images.ImageContract, ...]) -> str:
+        return "py{}{}".format(*min(c.python for c in contracts))
+
     assert targets == {
-        f"pipeline_steps/{name}.py": "py{}{}".format(*images.STEP_IMAGES[name].python) for name in SCRIPTS
+        **{f"pipeline_steps/{name}.py": oldest(images.STEP_IMAGES[name]) for name in SCRIPTS},
+        **{f"models/{m}/src/*.py": oldest((image,)) for m, image in images.EXAMPLE_MODEL_IMAGES.items()},
     }
 
 

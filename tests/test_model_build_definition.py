@@ -72,15 +72,17 @@ def test_parameters_are_the_contract_with_defaults_from_config(definition: dict[
         "TriggerReason",
         "ChampionModelUri",
         "ChampionModelPackageArn",
+        "ChampionEvaluationUri",
         "ModelApprovalStatus",
-        "MinMetric",
+        "MetricThreshold",
         "AllowedRegression",
         "ProcessingInstanceType",
         "TrainingInstanceType",
     }
     build = config.load_cdk_json(ROOT / "cdk.json").model_build
-    assert params["MinMetric"] == {"Name": "MinMetric", "Type": "Float", "DefaultValue": build.min_metric}
-    assert params["AllowedRegression"]["DefaultValue"] == build.allowed_regression
+    metric = build.model.metric
+    assert params["MetricThreshold"] == {"Name": "MetricThreshold", "Type": "Float", "DefaultValue": metric.threshold}
+    assert params["AllowedRegression"]["DefaultValue"] == metric.allowed_regression
     assert params["TrainingInstanceType"]["DefaultValue"] == build.training_instance_type
     assert params["ProcessingInstanceType"]["DefaultValue"] == build.processing_instance_type
     assert params["ChampionModelUri"]["DefaultValue"] == ""
@@ -137,16 +139,19 @@ def test_training_uses_spot_with_checkpoints_and_writes_models_prefix(definition
     assert stop["MaxWaitTimeInSeconds"] >= stop["MaxRuntimeInSeconds"]
     assert train["OutputDataConfig"] == {"S3OutputPath": "s3://${ArtifactsBucket}/models", "KmsKeyId": "${KmsKeyArn}"}
     assert train["ResourceConfig"]["InstanceType"] == {"Get": "Parameters.TrainingInstanceType"}
-    # train.py from the CDK asset is the container's entrypoint: the SDK uploaded nothing.
-    assert train["AlgorithmSpecification"] == {
-        "TrainingImage": "${ImageUri}",
-        "TrainingInputMode": "File",
-        "ContainerEntrypoint": ["python3", "/opt/ml/input/data/code/${TrainCodeKey}"],
-    }
+    # Script mode: the image's own entrypoint (its training toolkit) runs the model's entry point
+    # from the source tar.gz asset, with the configured hyperparameters; the SDK uploaded nothing.
+    assert train["AlgorithmSpecification"] == {"TrainingImage": "${TrainingImageUri}", "TrainingInputMode": "File"}
     channels = {c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"] for c in train["InputDataConfig"]}
-    assert channels["code"] == "s3://${CodeAssetBucket}/${TrainCodeKey}"
-    assert set(channels) == {"train", "validation", "code"}
-    assert train["HyperParameters"] == {"max_depth": "4", "eta": "0.2", "subsample": "0.9", "num_round": "100"}
+    assert set(channels) == {"train", "validation"}
+    model = config.load_cdk_json(ROOT / "cdk.json").model_build.model
+    assert train["HyperParameters"] == {
+        **model.hyperparameter_map,
+        "sagemaker_program": model.entry_point,
+        "sagemaker_submit_directory": "s3://${CodeAssetBucket}/${ModelSourceKey}",
+        "sagemaker_region": "${AWS::Region}",
+    }
+    assert set(train["HyperParameters"]) >= set(config.TOOLKIT_HYPERPARAMETERS)
 
 
 @pytest.mark.slow
@@ -183,15 +188,24 @@ def test_evaluate_gets_the_champion_and_the_gate_thresholds(definition: dict[str
     for flag, parameter in (
         ("--champion-model", "ChampionModelUri"),
         ("--champion-model-package-arn", "ChampionModelPackageArn"),
-        ("--min-metric", "MinMetric"),
+        ("--champion-evaluation", "ChampionEvaluationUri"),
+        ("--threshold", "MetricThreshold"),
         ("--allowed-regression", "AllowedRegression"),
     ):
         expected = {"Std:Join": {"On": "=", "Values": [flag, {"Get": f"Parameters.{parameter}"}]}}
         assert json.dumps(expected) in joined
+    model = config.load_cdk_json(ROOT / "cdk.json").model_build.model
+    assert {
+        "--task-type=binary_classification",
+        f"--metric={model.metric.name}",
+        "--higher-is-better=true",
+        f"--inference-image={model.images.inference.label}",
+    } <= {a for a in args if isinstance(a, str)}
+    assert steps_by_name(definition)["Evaluate"]["Arguments"]["AppSpecification"]["ImageUri"] == "${ProcessingImageUri}"
 
 
 def test_gate_condition_is_minimum_and_regression_against_champion(definition: dict[str, Any]) -> None:
-    """MinMetric and AllowedRegression reach the evaluate step, which applies them (failing closed
+    """MetricThreshold and AllowedRegression reach the evaluate step, which applies them (failing closed
     on NaN, infinite or missing numbers); the condition tests only its boolean decision."""
     conditions = steps_by_name(definition)["QualityGate"]["Arguments"]["Conditions"]
     assert [(c["Type"], c["LeftValue"]["Std:JsonGet"]["Path"], c["RightValue"]) for c in conditions] == [
@@ -215,6 +229,9 @@ def test_register_targets_the_group_with_metrics_baseline_and_metadata(definitio
     container = register["InferenceSpecification"]["Containers"][0]
     assert container["ModelDataUrl"] == {"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"}
     assert container["Environment"]["SAGEMAKER_REGION"] == "${AWS::Region}"
+    # The serving contract: the framework container imports inference.py from model.tar.gz's code/.
+    assert container["Image"] == "${InferenceImageUri}"
+    assert {k: container["Environment"][k] for k in builder.SERVING_ENVIRONMENT} == builder.SERVING_ENVIRONMENT
     assert register["InferenceSpecification"]["SupportedContentTypes"] == ["text/csv"]
     quality = register["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"]["Std:Join"]["Values"]
     assert quality[1] == "evaluation.json"
@@ -224,8 +241,23 @@ def test_register_targets_the_group_with_metrics_baseline_and_metadata(definitio
     metadata = register["CustomerMetadataProperties"]
     assert metadata["trigger_reason"] == {"Get": "Parameters.TriggerReason"}
     assert metadata["pipeline_execution_arn"] == {"Get": "Execution.PipelineExecutionArn"}
-    for key in ("metric_name", "metric_value", "champion_model_package_arn", "champion_metric_value", "metric_delta"):
+    for key in (
+        "metric_name",
+        "metric_value",
+        "champion_model_package_arn",
+        "champion_metric_value",
+        "metric_delta",
+        "comparison_basis",
+    ):
         assert metadata[key]["Std:JsonGet"]["Path"] == f"metadata.{key}"
+    # What the next run needs to decide whether it can score this version by its own code.
+    model = config.load_cdk_json(ROOT / "cdk.json").model_build.model
+    assert {k: metadata[k] for k in ("task_type", "metric_higher_is_better", "inference_image", "training_image")} == {
+        "task_type": model.task_type.value,
+        "metric_higher_is_better": "true",
+        "inference_image": model.images.inference.label,
+        "training_image": model.images.training.label,
+    }
 
 
 def test_definition_uses_only_variables_the_construct_fills(definition: dict[str, Any]) -> None:
@@ -239,7 +271,13 @@ def test_definition_uses_only_variables_the_construct_fills(definition: dict[str
     assert "us-east-1" not in text and "sagemaker-us-east-1" not in text
 
 
-def test_image_map_covers_the_configured_regions() -> None:
-    images = json.loads(builder.IMAGES_FILE.read_text())
+def test_image_map_covers_both_examples_in_the_configured_regions() -> None:
+    images = json.loads(builder.FRAMEWORK_IMAGES_FILE.read_text())
     for env in config.load_cdk_json(ROOT / "cdk.json").environments:
-        assert images[env.region].endswith("/sagemaker-xgboost:3.0-5")
+        for model, repository in (("xgboost", "sagemaker-xgboost:3.0-5"), ("sklearn", "sagemaker-scikit-learn:1.2-1")):
+            for role, image in config.load_model(f"models/{model}").images.by_role().items():
+                assert builder.image_uri(image, role, env.region).endswith(
+                    f"/{repository}" + ("-cpu-py3" * (model == "sklearn"))
+                )
+                scope = "inference" if role == "inference" else "training"
+                assert env.region in images[image.framework][image.version][scope]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -11,8 +12,10 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match, Template
 
+import config
 from constructs import model_build_pipeline as construct
 from tests.conftest import Assembly
+from tests.support import as_list
 
 STACK = "mlops-delivery-dev-model-build"
 
@@ -64,18 +67,25 @@ def test_pipeline_resource_fills_every_definition_variable(template: Template) -
         "PipelineRoleName",
         "ArtifactsBucket",
         "KmsKeyArn",
-        "ImageUri",
+        "ProcessingImageUri",
+        "TrainingImageUri",
+        "InferenceImageUri",
         "ModelPackageGroupName",
         "CodeAssetBucket",
+        "ModelSourceKey",
         "PreprocessCodeKey",
-        "TrainCodeKey",
         "EvaluateCodeKey",
         "BaselineCodeKey",
     }
-    assert variables["ImageUri"] == "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:3.0-5"
+    configured = construct.model_image_uris(config.load_cdk_json().model_build.model, "eu-west-1")
+    for role, uri in configured.items():
+        assert variables[f"{role.capitalize()}ImageUri"] == uri
+        assert uri.startswith("141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-")  # the examples' images
     assert variables["ModelPackageGroupName"] == "mlops-delivery"
-    for script in ("Preprocess", "Train", "Evaluate", "Baseline"):
+    for script in ("Preprocess", "Evaluate", "Baseline"):
         assert "/" not in variables[f"{script}CodeKey"] and variables[f"{script}CodeKey"].endswith(".py")
+    # The model's source directory: one deterministic tar.gz (the training toolkit opens it with r:gz).
+    assert "/" not in variables["ModelSourceKey"] and variables["ModelSourceKey"].endswith(".gz")
 
 
 def test_role_is_assumed_by_sagemaker_without_managed_full_access(template: Template) -> None:
@@ -157,9 +167,14 @@ def test_role_uses_the_environments_key_for_data_and_job_volumes(template: Templ
     assert "DataKey" in imports(statement["Resource"])
 
 
-def test_role_pulls_only_the_xgboost_image_repository(template: Template) -> None:
+def test_role_pulls_only_the_processing_and_training_image_repositories(template: Template) -> None:
     pull = statement_with(template, "ecr:BatchGetImage")
-    assert pull["Resource"] == "arn:aws:ecr:eu-west-1:141502667606:repository/sagemaker-xgboost"
+    images = construct.model_image_uris(config.load_cdk_json().model_build.model, "eu-west-1")
+    repositories = sorted(
+        {images["processing"].split("/", 1)[1].split(":")[0], images["training"].split("/", 1)[1].split(":")[0]}
+    )
+    expected = [f"arn:aws:ecr:eu-west-1:141502667606:repository/{r}" for r in repositories]
+    assert as_list(pull["Resource"]) == expected
     login = statement_with(template, "ecr:GetAuthorizationToken")
     assert login["Action"] == "ecr:GetAuthorizationToken" and login["Resource"] == "*"
 
@@ -174,20 +189,30 @@ def test_role_writes_only_sagemaker_job_logs_and_metrics(template: Template) -> 
     assert metrics["Condition"] == {"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}}
 
 
-def test_role_reads_exactly_the_step_script_assets(template: Template) -> None:
+def test_role_reads_exactly_the_step_script_and_model_source_assets(template: Template) -> None:
     scripts = statement_with(template, "s3:GetObject")
     assert scripts["Action"] == "s3:GetObject"
     assert len(scripts["Resource"]) == 4
     for resource in scripts["Resource"]:
         assert resource.startswith("arn:aws:s3:::cdk-hnb659fds-assets-222222222222-eu-west-1/")
-        assert resource.endswith(".py")
+    assert sorted(r.rsplit(".", 1)[1] for r in scripts["Resource"]) == ["gz", "py", "py", "py"]
     listing = statement_with(template, "s3:ListBucket")
     assert len(listing["Condition"]["StringEquals"]["s3:prefix"]) == 4
 
 
 def test_unknown_region_fails_with_the_allowed_regions() -> None:
-    with pytest.raises(ValueError, match=r"No SageMaker XGBoost image for region 'xx-nowhere-1'.*allowed: .*eu-west-1"):
-        construct.image_for_region("xx-nowhere-1")
+    model = config.load_model("models/xgboost")
+    with pytest.raises(config.ConfigError, match=r"in region 'xx-nowhere-1'; allowed: a region where .*eu-west-1"):
+        construct.model_image_uris(model, "xx-nowhere-1")
+
+
+def test_a_framework_image_missing_from_the_map_names_the_command_that_resolves_it() -> None:
+    model = config.load_model("models/xgboost")
+    newer = dataclasses.replace(model.images, training=config.ImageRef("xgboost", "9.9-9"))
+    with pytest.raises(
+        config.ConfigError, match=r"'xgboost:9\.9-9'.*framework_images\.json.*`make pipeline-definitions`"
+    ):
+        construct.model_image_uris(dataclasses.replace(model, images=newer), "eu-west-1")
 
 
 def test_model_build_template_passes_cfn_lint(assembly: Assembly, tmp_path: Path) -> None:

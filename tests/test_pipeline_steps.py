@@ -10,7 +10,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline_steps import baseline, evaluate, local_run, preprocess, sample_data, train
+import config
+from pipeline_steps import baseline, evaluate, local_run, preprocess, sample_data
+from tests.support import model_source
+
+train = model_source("xgboost", "train")
+inference = model_source("xgboost", "inference")
+XGBOOST = config.load_model("models/xgboost")
+# The local runs train small models: the examples' own hyperparameters are for real data.
+SMALL = {"models/xgboost": {"num_round": "10"}, "models/sklearn": {"n_estimators": "20"}}
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +94,7 @@ def splits(raw: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def test_train_writes_the_model_file_sagemaker_serves(splits: Path, tmp_path: Path) -> None:
+def test_train_writes_the_model_and_the_inference_code_that_serves_it(splits: Path, tmp_path: Path) -> None:
     train.main(
         [
             "--num_round=5",
@@ -94,21 +102,25 @@ def test_train_writes_the_model_file_sagemaker_serves(splits: Path, tmp_path: Pa
             *("--model-dir", str(tmp_path), "--checkpoint-dir", ""),
         ]
     )
-    booster = evaluate.load_model(tmp_path / train.MODEL_FILE, "candidate")
+    assert sorted(p.name for p in (tmp_path / "code").iterdir()) == ["inference.py", "train.py"]
+    booster = inference.model_fn(str(tmp_path))
     assert booster.num_boosted_rounds() == 5
     assert booster.num_features() == 30
+    body = (splits / "test" / "test.csv").read_text().splitlines()[0].split(",", 1)[1]
+    (probability,) = inference.predict_fn(inference.input_fn(body.encode(), "text/csv"), booster)
+    assert 0 <= probability <= 1
+    assert inference.output_fn(np.array([0.25, 0.5]), "text/csv") == "0.25\n0.5"
 
 
-def test_train_takes_the_jobs_hyperparameters_and_lets_arguments_win(splits: Path, tmp_path: Path) -> None:
-    job = tmp_path / "hyperparameters.json"
-    job.write_text(json.dumps({"max_depth": "6", "eta": "0.05", "sagemaker_program": "x.py"}))
-    args = train.parse_args([], job)
+def test_train_takes_the_toolkits_arguments_and_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Script mode: hyperparameters arrive as `--name value`, locations as SM_CHANNEL_* and SM_MODEL_DIR."""
+    monkeypatch.setenv("SM_CHANNEL_TRAIN", str(tmp_path / "train"))
+    monkeypatch.setenv("SM_MODEL_DIR", str(tmp_path / "model"))
+    args = train.parse_args(["--max_depth", "6", "--eta", "0.05"])
     assert (args.max_depth, args.eta, args.num_round) == (6, 0.05, 100)
-    assert train.parse_args(["--max_depth", "3"], job).max_depth == 3
-    assert train.parse_args([], tmp_path / "absent.json").max_depth == 4
-    job.write_text(json.dumps({"max_depth": "deep"}))
+    assert (args.train, args.model_dir) == (tmp_path / "train", tmp_path / "model")
     with pytest.raises(SystemExit):
-        train.parse_args([], job)
+        train.parse_args(["--max_depth", "deep"])
 
 
 def test_spot_restart_resumes_only_its_own_checkpoint(splits: Path, tmp_path: Path) -> None:
@@ -163,7 +175,7 @@ def test_quality_gate_names_the_failed_condition_and_numbers(candidate, champion
         metric="auc",
         candidate=candidate,
         champion=champion,
-        min_metric=0.8,
+        threshold=0.8,
         allowed_regression=0.01,
         class_counts={0: 30, 1: 55},
     )
@@ -174,23 +186,24 @@ def test_quality_gate_names_the_failed_condition_and_numbers(candidate, champion
 def test_gate_reports_the_regression_against_the_champion() -> None:
     both = {0: 30, 1: 55}
     first = evaluate.quality_gate(
-        metric="auc", candidate=0.9, champion=None, min_metric=0, allowed_regression=0, class_counts=both
+        metric="auc", candidate=0.9, champion=None, threshold=0, allowed_regression=0, class_counts=both
     )
     assert first.regression == 0
     better = evaluate.quality_gate(
-        metric="auc", candidate=0.95, champion=0.9, min_metric=0, allowed_regression=0, class_counts=both
+        metric="auc", candidate=0.95, champion=0.9, threshold=0, allowed_regression=0, class_counts=both
     )
     assert better.regression == pytest.approx(-0.05) and better.passed
 
 
 def test_evaluate_rejects_missing_models_and_mismatched_test_data(splits: Path, tmp_path: Path) -> None:
+    features, _ = evaluate.load_test(splits / "test")
     with pytest.raises(evaluate.EvaluationInputError, match="The candidate model is missing"):
-        evaluate.load_model(tmp_path / "nothing", "candidate")
+        evaluate.predict(tmp_path / "nothing", features, "candidate", evaluate.BINARY)
     archive = tmp_path / "model.tar.gz"
     with tarfile.open(archive, "w:gz") as tar:
         tar.add(splits / "test" / "test.csv", arcname="not-a-model")
-    with pytest.raises(evaluate.EvaluationInputError, match="has no 'xgboost-model' file"):
-        evaluate.load_model(archive, "champion")
+    with pytest.raises(evaluate.EvaluationInputError, match=r"has no code/inference.py: the training script must copy"):
+        evaluate.predict(archive, features, "champion", evaluate.BINARY)
     with pytest.raises(evaluate.EvaluationInputError, match=r"Test data: no \*\.csv file"):
         evaluate.load_test(tmp_path)
 
@@ -253,9 +266,7 @@ def test_weekly_batch_drifts_by_the_requested_amount(raw: pd.DataFrame) -> None:
 
 
 def test_local_pipeline_registers_a_first_model_then_compares_the_next_with_it(tmp_path: Path) -> None:
-    first, second = local_run.run_local_pipeline(
-        tmp_path, drift=0.8, min_metric=0.8, allowed_regression=0.01, num_round=10
-    )
+    first, second = local_run.run_local_pipeline(tmp_path, drift=0.8, model=XGBOOST, hyperparameters=SMALL)
     assert first.report["champion"] is None and first.report["gate"]["passed"]
     assert first.report["metadata"]["champion_metric_value"] == "none"
     comparison = second.report["comparison"]
@@ -264,11 +275,15 @@ def test_local_pipeline_registers_a_first_model_then_compares_the_next_with_it(t
     # The first model has not seen the shifted data; the retrained one has.
     assert comparison["delta"] > 0 and second.report["gate"]["passed"]
     assert (second.baseline_dir / "statistics.json").exists() and (second.baseline_dir / "constraints.json").exists()
+    assert comparison["basis"] == second.report["metadata"]["comparison_basis"] == evaluate.SAME_TEST_SPLIT
     table = local_run.metrics_table(second)
     assert "candidate" in table and "gate: REGISTER" in table
+    assert "champion scored on this test split by its own inference code (xgboost:3.0-5)" in table
 
 
 def test_local_gate_fails_a_candidate_below_the_minimum(tmp_path: Path) -> None:
-    first, _ = local_run.run_local_pipeline(tmp_path, drift=0.0, min_metric=0.9999, allowed_regression=0.0, num_round=2)
+    first, _ = local_run.run_local_pipeline(
+        tmp_path, drift=0.0, model=XGBOOST, hyperparameters={"models/xgboost": {"num_round": "2"}}, threshold=0.9999
+    )
     assert not first.report["gate"]["passed"]
     assert "below the minimum 0.9999" in local_run.metrics_table(first)

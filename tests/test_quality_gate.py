@@ -17,12 +17,20 @@ import botocore.session
 import pandas as pd
 import pytest
 
-from pipeline_steps import evaluate, local_run, preprocess, sample_data, train
+import config
+from pipeline_steps import evaluate, local_run, preprocess, sample_data
+from tests.support import model_source
+
+train = model_source("xgboost", "train")
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """(model.tar.gz, splits directory) from the sample data, as the pipeline produces them."""
+    """(model.tar.gz, splits directory) from the sample data, as the pipeline produces them.
+
+    Beside the archive, evaluation/evaluation.json: the report its own run registered, which a
+    later run reads when this model is its champion.
+    """
     root = tmp_path_factory.mktemp("trained")
     (root / "raw").mkdir()
     sample_data.initial_data().to_csv(root / "raw" / "data.csv", index=False)
@@ -36,8 +44,15 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     )
     archive = root / "model.tar.gz"
     with tarfile.open(archive, "w:gz") as tar:
-        tar.add(root / "model" / train.MODEL_FILE, arcname=train.MODEL_FILE)
+        for path in sorted((root / "model").rglob("*")):
+            tar.add(path, arcname=str(path.relative_to(root / "model")), recursive=False)
+    run_evaluate(archive, root / "splits" / "test", root / "evaluation")
     return archive, root / "splits"
+
+
+def as_champion(model: Path) -> list[str]:
+    """The evaluate arguments that make `model` (from the fixture) the champion."""
+    return [f"--champion-model={model}", f"--champion-evaluation={model.parent / 'evaluation' / 'evaluation.json'}"]
 
 
 def single_class_test_dir(splits: Path, directory: Path) -> tuple[Path, int]:
@@ -53,8 +68,11 @@ def run_evaluate(model: Path, test_dir: Path, output: Path, *extra: str) -> str:
     evaluate.main(
         [
             *("--model-dir", str(model), "--test-dir", str(test_dir), "--output-dir", str(output)),
+            "--task-type=binary_classification",
             "--metric=auc",
-            "--min-metric=0.8",
+            "--higher-is-better=true",
+            f"--inference-image={config.load_model('models/xgboost').images.inference.label}",
+            "--threshold=0.8",
             "--allowed-regression=0.01",
             *extra,
         ]
@@ -80,10 +98,10 @@ def test_single_class_test_split_never_passes_the_gate(
 ) -> None:
     model, splits = trained
     test_dir, negatives = single_class_test_dir(splits, tmp_path / "test")
-    champion = [f"--champion-model={model}"] if with_champion else []
+    champion = as_champion(model) if with_champion else []
     report = strict_json(run_evaluate(model, test_dir, tmp_path / "eval", *champion))
     assert report["gate"]["passed"] is False
-    assert f"test split has 1 class (0: {negatives} rows); need both classes" in report["gate"]["reason"]
+    assert f"test split has 1 class (0: {negatives} rows); need at least two classes" in report["gate"]["reason"]
     assert "auc is not a finite number" in report["gate"]["reason"]
     # An undefined AUC is written as null, never as a number a reader could take for a score.
     assert report["binary_classification_metrics"]["auc"]["value"] is None
@@ -92,26 +110,26 @@ def test_single_class_test_split_never_passes_the_gate(
 
 
 @pytest.mark.parametrize(
-    ("candidate", "champion", "min_metric", "reason"),
+    ("candidate", "champion", "threshold", "reason"),
     [
         (math.nan, None, 0.8, "auc is not a finite number (nan)"),
         (math.inf, None, 0.8, "auc is not a finite number (inf)"),
         (None, None, 0.8, "auc is not a finite number (missing)"),
         (0.9, math.nan, 0.8, "the champion's auc is not a finite number (nan)"),
         (math.nan, 0.9, 0.8, "auc is not a finite number (nan)"),
-        (0.9, None, math.nan, "the minimum is not a finite number (nan)"),
-        (0.9, 0.9, -math.inf, "the minimum is not a finite number (-inf)"),
+        (0.9, None, math.nan, "the threshold is not a finite number (nan)"),
+        (0.9, 0.9, -math.inf, "the threshold is not a finite number (-inf)"),
     ],
     ids=["nan", "inf", "missing", "champion-nan", "nan-against-champion", "minimum-nan", "minimum-inf"],
 )
 def test_quality_gate_fails_closed_on_numbers_that_are_not_finite(
-    candidate: float | None, champion: float | None, min_metric: float, reason: str
+    candidate: float | None, champion: float | None, threshold: float, reason: str
 ) -> None:
     decision = evaluate.quality_gate(
         metric="auc",
         candidate=candidate,
         champion=champion,
-        min_metric=min_metric,
+        threshold=threshold,
         allowed_regression=0.01,
         class_counts={0: 50, 1: 30},
     )
@@ -124,7 +142,7 @@ def test_quality_gate_fails_closed_on_a_tolerance_that_is_not_finite() -> None:
         metric="auc",
         candidate=0.5,
         champion=0.9,
-        min_metric=0.1,
+        threshold=0.1,
         allowed_regression=math.nan,
         class_counts={0: 50, 1: 30},
     )
@@ -134,7 +152,7 @@ def test_quality_gate_fails_closed_on_a_tolerance_that_is_not_finite() -> None:
 
 def test_quality_gate_decision_is_a_strict_boolean() -> None:
     decision = evaluate.quality_gate(
-        metric="auc", candidate=0.9, champion=0.89, min_metric=0.8, allowed_regression=0.01, class_counts={0: 5, 1: 5}
+        metric="auc", candidate=0.9, champion=0.89, threshold=0.8, allowed_regression=0.01, class_counts={0: 5, 1: 5}
     )
     assert decision.passed is True
 
@@ -144,7 +162,7 @@ def test_quality_gate_decision_is_a_strict_boolean() -> None:
 
 def test_evaluation_json_is_strict_json_with_a_boolean_decision(trained: tuple[Path, Path], tmp_path: Path) -> None:
     model, splits = trained
-    text = run_evaluate(model, splits / "test", tmp_path / "good", f"--champion-model={model}")
+    text = run_evaluate(model, splits / "test", tmp_path / "good", *as_champion(model))
     assert type(strict_json(text)["gate"]["passed"]) is bool
     test_dir, _ = single_class_test_dir(splits, tmp_path / "one-class")
     assert "NaN" not in run_evaluate(model, test_dir, tmp_path / "bad")
@@ -196,7 +214,7 @@ def metadata_contract() -> tuple[str, int, int]:
 
 @pytest.mark.parametrize(
     "champion_args",
-    [[], ["--champion-model={model}"], ["--champion-model={model}", f"--champion-model-package-arn={'a' * 40}"]],
+    [[], ["{champion}"], ["{champion}", f"--champion-model-package-arn={'a' * 40}"]],
     ids=["no-champion", "champion-without-arn", "champion-with-arn"],
 )
 def test_metadata_values_meet_the_registry_contract(
@@ -205,7 +223,7 @@ def test_metadata_values_meet_the_registry_contract(
     import re
 
     model, splits = trained
-    args = [a.format(model=model) for a in champion_args]
+    args = [a for arg in champion_args for a in (as_champion(model) if arg == "{champion}" else [arg])]
     report = strict_json(run_evaluate(model, splits / "test", tmp_path / "eval", *args))
     character_class, low, high = metadata_contract()
     for key, value in report["metadata"].items():
@@ -227,7 +245,7 @@ def test_champion_arn_outside_the_metadata_contract_is_refused(
             model,
             splits / "test",
             tmp_path / "eval",
-            f"--champion-model={model}",
+            *as_champion(model),
             f"--champion-model-package-arn={arn}",
         )
 
@@ -302,7 +320,7 @@ def test_preprocess_thresholds_are_arguments(tmp_path: Path) -> None:
 def test_local_run_table_shows_a_metric_without_a_number_as_a_dash(trained: tuple[Path, Path], tmp_path: Path) -> None:
     model, splits = trained
     test_dir, _ = single_class_test_dir(splits, tmp_path / "test")
-    report = strict_json(run_evaluate(model, test_dir, tmp_path / "eval", f"--champion-model={model}"))
+    report = strict_json(run_evaluate(model, test_dir, tmp_path / "eval", *as_champion(model)))
     table = local_run.metrics_table(local_run.RunResult("one-class", report, model, tmp_path))
     assert table.splitlines()[1].split() == ["auc", "-", "-", "-"]
     assert "gate: FAIL - the test split has 1 class" in table

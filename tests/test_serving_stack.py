@@ -292,12 +292,16 @@ def test_execution_role_reads_models_prefix_and_writes_only_its_capture_prefix(a
 def test_execution_role_pulls_only_the_registered_image_of_the_sagemaker_image_account(
     assembly: Assembly, env: str
 ) -> None:
-    """The release was registered in eu-west-1, whose SageMaker XGBoost image lives in 141502667606."""
+    """The release was registered in eu-west-1 with the configured inference image (no image_uri recorded)."""
     found = statements(serving(assembly, env), "EndpointExecutionRole")
     pulls = [s for s in found if "ecr:BatchGetImage" in as_list(s["Action"])]
-    assert [s["Resource"] for s in pulls] == ["arn:aws:ecr:eu-west-1:141502667606:repository/sagemaker-xgboost"]
-    checked_in = json.loads((ROOT / "pipeline_steps/definitions/xgboost_images.json").read_text())["eu-west-1"]
-    assert checked_in.startswith("141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:")
+    inference = SETTINGS.model_build.model.images.inference
+    checked_in = json.loads((ROOT / "pipeline_steps/definitions/framework_images.json").read_text())
+    uri = checked_in[inference.framework][inference.version]["inference"]["eu-west-1"]
+    # The SageMaker framework images of eu-west-1 live in the account 141502667606.
+    assert uri.startswith("141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-")
+    repository = uri.split("/", 1)[1].split(":")[0]
+    assert [s["Resource"] for s in pulls] == [f"arn:aws:ecr:eu-west-1:141502667606:repository/{repository}"]
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)

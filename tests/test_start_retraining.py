@@ -144,7 +144,15 @@ def register(client: Any, status: str, model_uri: str) -> str:
             "SupportedContentTypes": ["text/csv"],
             "SupportedResponseMIMETypes": ["text/csv"],
         },
+        # The Register step stores the evaluation report as the version's model-quality statistics.
+        ModelMetrics={
+            "ModelQuality": {"Statistics": {"ContentType": "application/json", "S3Uri": evaluation_uri(model_uri)}}
+        },
     )["ModelPackageArn"]
+
+
+def evaluation_uri(model_uri: str) -> str:
+    return model_uri.rsplit("/", 1)[0] + "/evaluation.json"
 
 
 def executions(client: Any) -> list[dict[str, Any]]:
@@ -184,6 +192,8 @@ def test_schedule_starts_a_run_with_the_contract_parameters(sagemaker: Any) -> N
         "TriggerReason": "schedule",
         "ChampionModelUri": "s3://artifacts/models/v1/model.tar.gz",
         "ChampionModelPackageArn": champion,
+        # What the evaluate step compares on when the champion's code cannot run in the candidate's image.
+        "ChampionEvaluationUri": "s3://artifacts/models/v1/evaluation.json",
         "ModelApprovalStatus": "PendingManualApproval",
     }
 

@@ -28,6 +28,9 @@ class Champion:
 
     model_package_arn: str
     model_data_url: str
+    # Its evaluation.json (ModelMetrics.ModelQuality.Statistics): the stored metrics and the image
+    # it was built for, which the evaluate step compares on when it cannot run the champion's code.
+    evaluation_uri: str = ""
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,7 @@ def pipeline_parameters(
         {"Name": contracts.TRIGGER_REASON_PARAMETER, "Value": trigger.metadata_reason},
         {"Name": contracts.CHAMPION_MODEL_URI_PARAMETER, "Value": champion.model_data_url if champion else ""},
         {"Name": contracts.CHAMPION_ARN_PARAMETER, "Value": champion.model_package_arn if champion else ""},
+        {"Name": contracts.CHAMPION_EVALUATION_URI_PARAMETER, "Value": champion.evaluation_uri if champion else ""},
         {"Name": contracts.APPROVAL_STATUS_PARAMETER, "Value": approval},
     ]
 
@@ -116,7 +120,12 @@ def find_champion(sagemaker: Any, group_name: str) -> Champion | None:
     containers = described.get("InferenceSpecification", {}).get("Containers", [])
     if not containers or not containers[0].get("ModelDataUrl"):
         raise ValueError(f"Champion {arn} has no ModelDataUrl in its inference specification.")
-    return Champion(model_package_arn=arn, model_data_url=containers[0]["ModelDataUrl"])
+    quality = (described.get("ModelMetrics") or {}).get("ModelQuality") or {}
+    return Champion(
+        model_package_arn=arn,
+        model_data_url=containers[0]["ModelDataUrl"],
+        evaluation_uri=(quality.get("Statistics") or {}).get("S3Uri", ""),
+    )
 
 
 def list_executions(sagemaker: Any, pipeline_name: str) -> list[Execution]:

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+import config
 from mlopsctl import registry
 from mlopsctl.cli import app
 from pipeline_steps import evaluate, local_run
@@ -27,16 +28,21 @@ runner = CliRunner()
 def evaluations(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     """evaluation.json of a first model and of a retrained one evaluated against it (as v1)."""
     root = tmp_path_factory.mktemp("local-run")
-    first, second = local_run.run_local_pipeline(root, drift=0.8, min_metric=0.8, allowed_regression=0.01, num_round=10)
-    first_json = root / first.name / "evaluation" / "evaluation.json"
+    model = config.load_model("models/xgboost")
+    first, second = local_run.run_local_pipeline(
+        root, drift=0.8, model=model, hyperparameters={model.origin: {"num_round": "10"}}
+    )
+    first_json = first.evaluation
     second_dir = root / "second-with-champion-arn"
     evaluate.main(
         [
             *("--model-dir", str(second.model_archive), "--output-dir", str(second_dir)),
             *("--test-dir", str(root / second.name / "splits" / "test")),
             f"--champion-model={first.model_archive}",
+            f"--champion-evaluation={first.evaluation}",
             f"--champion-model-package-arn={version_arn(1)}",
-            *("--metric=auc", "--min-metric=0.8", "--allowed-regression=0.01"),
+            f"--inference-image={model.images.inference.label}",
+            *("--metric=auc", "--threshold=0.8", "--allowed-regression=0.01"),
         ]
     )
     return [first_json, second_dir / "evaluation.json"]
@@ -62,7 +68,7 @@ def test_compare_reads_the_evaluate_steps_real_output(clients: Clients, evaluati
     data = json.loads(result.stdout)
     assert (data["a"]["model_package_arn"], data["b"]["model_package_arn"]) == (version_arn(1), version_arn(2))
     rows = {row["metric"]: row for row in data["metrics"]}
-    assert list(rows) == list(registry.METRICS)
+    assert list(rows) == list(evaluate.TASK_METRICS[evaluate.BINARY])
     for metric, row in rows.items():
         assert row["a"] == first["binary_classification_metrics"][metric]["value"]
         assert row["b"] == second["binary_classification_metrics"][metric]["value"]

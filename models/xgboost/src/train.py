@@ -1,14 +1,15 @@
-"""Train step: XGBoost, the same file as the entrypoint of SageMaker's XGBoost container and locally.
+"""XGBoost binary classifier in SageMaker script mode (the XGBoost framework image's training toolkit).
 
-In SageMaker the job's hyperparameters come from /opt/ml/input/config/hyperparameters.json and
-the data from the /opt/ml/input/data/<channel> defaults below (SM_* variables, when a training
-toolkit sets them, take precedence); locally give everything as arguments:
-    python pipeline_steps/train.py --train out/train --validation out/validation --model-dir model/
+The toolkit passes the job's hyperparameters as `--name value` arguments and the data and
+model locations as SM_CHANNEL_<CHANNEL> and SM_MODEL_DIR; locally give them as arguments:
+    python models/xgboost/src/train.py --train out/train --validation out/validation --model-dir model/
 
-Writes `xgboost-model` into the model directory (SageMaker tars it into model.tar.gz). With
-managed spot training the job can be interrupted and restarted: every few rounds a
-checkpoint is written, and a restart resumes from it, but only when the checkpoint was made
-from the same data and hyperparameters (the checkpoint prefix outlives one job).
+Writes `xgboost-model` into the model directory and copies this source directory to its
+`code/` folder, so model.tar.gz carries the inference.py that serves it (SAGEMAKER_PROGRAM,
+SAGEMAKER_SUBMIT_DIRECTORY=/opt/ml/model/code on the registered version). With managed spot
+training the job can be interrupted and restarted: every few rounds a checkpoint is written to
+/opt/ml/checkpoints, and a restart resumes from it, but only when the checkpoint was made from
+the same data and hyperparameters (the checkpoint prefix outlives one job).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import argparse
 import hashlib
 import json
 import os
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -28,7 +30,7 @@ import xgboost as xgb
 MODEL_FILE = "xgboost-model"
 CHECKPOINT_FILE = "checkpoint.ubj"
 CHECKPOINT_META = "checkpoint.json"
-HYPERPARAMETERS_FILE = Path("/opt/ml/input/config/hyperparameters.json")
+SOURCE_DIR = Path(__file__).resolve().parent
 
 
 class TrainingDataError(ValueError):
@@ -129,17 +131,12 @@ def train(
     )
 
 
-def job_hyperparameters(path: Path) -> dict[str, str]:
-    """The training job's hyperparameters (all strings), or none when not running in SageMaker."""
-    if not path.exists():
-        return {}
-    data = json.loads(path.read_text())
-    if not isinstance(data, dict):
-        raise TrainingDataError(f"{path}: expected a JSON object of hyperparameters.")
-    return {str(k): str(v) for k, v in data.items()}
+def ship_inference_code(model_dir: Path) -> None:
+    """This source directory into <model_dir>/code: the serving container and the evaluate step load it."""
+    shutil.copytree(SOURCE_DIR, model_dir / "code", ignore=shutil.ignore_patterns("__pycache__"), dirs_exist_ok=True)
 
 
-def parse_args(argv: Sequence[str] | None, hyperparameters_file: Path = HYPERPARAMETERS_FILE) -> argparse.Namespace:
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     env = os.environ
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--max_depth", type=int, default=4)
@@ -156,12 +153,7 @@ def parse_args(argv: Sequence[str] | None, hyperparameters_file: Path = HYPERPAR
     # SageMaker syncs /opt/ml/checkpoints with the job's CheckpointConfig S3 prefix.
     default_checkpoints = "/opt/ml/checkpoints" if Path("/opt/ml/checkpoints").is_dir() else ""
     parser.add_argument("--checkpoint-dir", default=default_checkpoints)
-    # Job hyperparameters are the defaults; explicit arguments still win. argparse converts
-    # string defaults with each argument's type, and SageMaker stores every value as a string.
-    known = {action.dest for action in parser._actions}
-    parser.set_defaults(**{k: v for k, v in job_hyperparameters(hyperparameters_file).items() if k in known})
-    # Unknown settings (e.g. a toolkit's sagemaker_* ones) are not ours.
-    args, _unknown = parser.parse_known_args(argv)
+    args = parser.parse_args(argv)
     for name in ("max_depth", "num_round"):
         if getattr(args, name) < 1:
             parser.error(f"--{name} must be at least 1, got {getattr(args, name)}")
@@ -178,8 +170,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         checkpoint_dir=Path(args.checkpoint_dir) if args.checkpoint_dir else None,
     )
     args.model_dir.mkdir(parents=True, exist_ok=True)
-    # Explicit UBJSON: the file name SageMaker's XGBoost container serves has no extension to infer it from.
+    # Explicit UBJSON: the file name has no extension to infer the format from.
     (args.model_dir / MODEL_FILE).write_bytes(bytes(booster.save_raw(raw_format="ubj")))
+    ship_inference_code(args.model_dir)
     print(json.dumps({"rounds": booster.num_boosted_rounds(), "model": str(args.model_dir / MODEL_FILE)}))
 
 
