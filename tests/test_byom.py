@@ -23,7 +23,7 @@ from config import ConfigError
 from constructs import model_build_pipeline as construct
 from constructs.image_access import grant_image_pull
 from constructs.model_registry import ModelRegistry
-from pipeline_steps import evaluate, local_run, source_archive
+from pipeline_steps import checked_in, evaluate, local_run, source_archive
 from pipeline_steps import model_build_pipeline as builder
 from stacks.serving_stack import serving_images
 from tests.conftest import ROOT, cdk_json_context, raw_config
@@ -362,7 +362,7 @@ def test_the_model_build_role_pulls_a_custom_ecr_training_image_and_nothing_else
     settings = builder.settings_from_config(app_config)
     inputs = tmp_path / "model_build.inputs.json"
     inputs.write_text(json.dumps(builder.definition_inputs(settings)))
-    monkeypatch.setattr(builder, "INPUTS_FILE", inputs)
+    monkeypatch.setattr(checked_in, "MODEL_BUILD_INPUTS", inputs)
     stack = cdk.Stack(
         cdk.App(context=cdk_json_context()), "Build", env=cdk.Environment(account="222222222222", region="eu-west-1")
     )
@@ -376,6 +376,7 @@ def test_the_model_build_role_pulls_a_custom_ecr_training_image_and_nothing_else
         artifacts_bucket=s3.Bucket(stack, "Artifacts"),
         key=key,
         registry=ModelRegistry(stack, "Registry", group_name="team", description="team models"),
+        network=config.NetworkConfig(),
     )
     assert pipeline.image_uris["training"] == TEAM_TRAINING
     template = Template.from_stack(stack)
@@ -391,12 +392,12 @@ def test_an_endpoint_may_pull_the_configured_image_and_the_releases_own(tmp_path
     """After a framework switch the release still names the image it was registered with."""
     app_config = load_with_model("models/sklearn", tmp_path)
     arn = "arn:aws:sagemaker:eu-west-1:222222222222:model-package/mlops-delivery/3"
-    recorded = config.Release(arn, image_uri=TEAM_SERVING)
+    recorded = config.Release(model_package_arn=arn, image_uri=TEAM_SERVING)
     assert serving_images(app_config, recorded, "eu-west-1") == [
         "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3",
         TEAM_SERVING,
     ]
-    assert serving_images(app_config, config.Release(arn), "eu-west-1") == [
+    assert serving_images(app_config, config.Release(model_package_arn=arn), "eu-west-1") == [
         "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
     ]
 
@@ -405,7 +406,7 @@ def test_a_release_file_records_its_image_and_refuses_what_is_not_an_ecr_uri(tmp
     arn = "arn:aws:sagemaker:eu-west-1:222222222222:model-package/mlops-delivery/3"
     (tmp_path / "dev.json").write_text(json.dumps({"model_package_arn": arn, "image_uri": TEAM_SERVING}))
     loaded = config.load({config.CONTEXT_KEY: raw_config()}, releases_dir=tmp_path)
-    assert loaded.environment("dev").release == config.Release(arn, image_uri=TEAM_SERVING)
+    assert loaded.environment("dev").release == config.Release(model_package_arn=arn, image_uri=TEAM_SERVING)
     (tmp_path / "dev.json").write_text(json.dumps({"model_package_arn": arn, "image_uri": "python:3.12"}))
     with pytest.raises(
         ConfigError, match=r"dev\.json\.image_uri': got 'python:3\.12'; allowed: an Amazon ECR image URI"

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 import config
+from pipeline_steps import checked_in
 from pipeline_steps import model_build_pipeline as builder
 from tests.conftest import ROOT
 
@@ -276,7 +277,7 @@ def test_image_map_covers_both_examples_in_the_configured_regions() -> None:
     for env in config.load_cdk_json(ROOT / "cdk.json").environments:
         for model, repository in (("xgboost", "sagemaker-xgboost:3.0-5"), ("sklearn", "sagemaker-scikit-learn:1.2-1")):
             for role, image in config.load_model(f"models/{model}").images.by_role().items():
-                assert builder.image_uri(image, role, env.region).endswith(
+                assert checked_in.image_uri(image, role, env.region).endswith(
                     f"/{repository}" + ("-cpu-py3" * (model == "sklearn"))
                 )
                 scope = "inference" if role == "inference" else "training"
