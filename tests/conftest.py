@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import functools
 import json
 import os
+import shutil
+import types
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import botocore.loaders
+import botocore.session
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,27 +33,34 @@ os.environ.update(
 )
 os.environ.pop("AWS_PROFILE", None)
 
+# moto gives every test a new boto3 default session, and each new botocore session parses the
+# service models it needs again (sagemaker's alone is megabytes of JSON): most of the time the
+# moto tests took. One loader per data path, shared by every session, reads each file once.
+# The models are the same read-only files for every session, so sharing cannot leak state.
+botocore.session.create_loader = functools.cache(botocore.loaders.create_loader)
+
 # A version ARN in the shape the registry returns, so serving stacks synthesize offline.
 EXAMPLE_RELEASE_ARN = "arn:aws:sagemaker:eu-west-1:222222222222:model-package/mlops-delivery/3"
 
 
-# Modules whose every test synthesizes stacks of its own; elsewhere a test that asks for the
-# session assembly is marked `template` by the hook below.
-_TEMPLATE_MODULES = {
-    "test_app_gates",
-    "test_cicd_stack",
-    "test_model_build_stack",
-    "test_retraining_stack",
-    "test_serving_stack",
-    "test_storage_stack",
-    "test_release_verification_template",
-}
+def _builds_cdk_apps(module: types.ModuleType) -> bool:
+    """A test module that imports the CDK or the synth helper below builds stacks of its own."""
+    for value in vars(module).values():
+        if value is synth:
+            return True
+        name = value.__name__ if isinstance(value, types.ModuleType) else getattr(value, "__module__", None)
+        if isinstance(name, str) and (name == "aws_cdk" or name.startswith("aws_cdk.")):
+            return True
+    return False
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tiers are derived, so new test files need no list: see the markers in pyproject.toml."""
     for item in items:
-        uses_assembly = "assembly" in getattr(item, "fixturenames", ())
-        if (uses_assembly or item.path.stem in _TEMPLATE_MODULES) and not item.get_closest_marker("slow"):
+        if item.get_closest_marker("slow"):
+            continue
+        module = getattr(item, "module", None)
+        if "assembly" in getattr(item, "fixturenames", ()) or (module is not None and _builds_cdk_apps(module)):
             item.add_marker(pytest.mark.template)
 
 
@@ -90,11 +104,33 @@ def synth(context: dict[str, Any], outdir: Path) -> Assembly:
     return Assembly(outdir)
 
 
+@contextlib.contextmanager
+def _exclusive(lock: Path) -> Iterator[None]:
+    with lock.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
 @pytest.fixture(scope="session")
-def assembly(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Assembly]:
-    """The whole app, synthesized once with cdk.json's context and cdk-nag on."""
+def assembly(tmp_path_factory: pytest.TempPathFactory) -> Assembly:
+    """The whole app, synthesized once per run with cdk.json's context and cdk-nag on.
+
+    Under pytest-xdist the first worker that needs it synthesizes it into the run's shared
+    temporary directory (the pattern pytest-xdist documents) and the others read that copy.
+    """
     context = cdk_json_context()
     context["release.dev"] = EXAMPLE_RELEASE_ARN
     context["release.staging"] = EXAMPLE_RELEASE_ARN
     context["release.prod"] = EXAMPLE_RELEASE_ARN
-    yield synth(context, tmp_path_factory.mktemp("cdk.out"))
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker is None:
+        return synth(context, tmp_path_factory.mktemp("cdk.out"))
+    shared = tmp_path_factory.getbasetemp().parent / "cdk.out"
+    with _exclusive(shared.with_name("cdk.out.lock")):
+        if not shared.is_dir():
+            # Renamed only once complete: a worker that failed halfway leaves nothing to reuse.
+            partial = shared.with_name(f"cdk.out.{worker}")
+            shutil.rmtree(partial, ignore_errors=True)
+            synth(context, partial)
+            partial.rename(shared)
+    return Assembly(shared)
