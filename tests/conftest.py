@@ -1,4 +1,4 @@
-"""Shared fixtures: fake AWS credentials, the real cdk.json context, one synth per session."""
+"""Shared fixtures: fake AWS credentials, the real cdk.json context, one synth of the app per test run."""
 
 from __future__ import annotations
 
@@ -8,8 +8,11 @@ import functools
 import json
 import os
 import shutil
+import subprocess
+import sys
 import types
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -57,10 +60,13 @@ def _builds_cdk_apps(module: types.ModuleType) -> bool:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Tiers are derived, so new test files need no list: see the markers in pyproject.toml."""
     for item in items:
+        fixtures = getattr(item, "fixturenames", ())
+        if "app_py_without_releases" in fixtures:
+            item.add_marker(pytest.mark.slow)
         if item.get_closest_marker("slow"):
             continue
         module = getattr(item, "module", None)
-        if "assembly" in getattr(item, "fixturenames", ()) or (module is not None and _builds_cdk_apps(module)):
+        if "assembly" in fixtures or (module is not None and _builds_cdk_apps(module)):
             item.add_marker(pytest.mark.template)
 
 
@@ -111,26 +117,61 @@ def _exclusive(lock: Path) -> Iterator[None]:
         yield
 
 
+def _once_per_run(tmp_path_factory: pytest.TempPathFactory, name: str, produce: Callable[[Path], None]) -> Path:
+    """The directory `produce` fills, made once per test run and shared by every xdist worker.
+
+    The pattern pytest-xdist documents: the first worker that needs it makes it in the run's
+    shared temporary directory, under a lock, and the others read that copy.
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker is None:
+        directory = tmp_path_factory.mktemp(name)
+        produce(directory)
+        return directory
+    shared = tmp_path_factory.getbasetemp().parent / name
+    with _exclusive(shared.with_name(f"{name}.lock")):
+        if not shared.is_dir():
+            # Renamed only once complete: a worker that failed halfway leaves nothing to reuse.
+            partial = shared.with_name(f"{name}.{worker}")
+            shutil.rmtree(partial, ignore_errors=True)
+            partial.mkdir()
+            produce(partial)
+            partial.rename(shared)
+    return shared
+
+
 @pytest.fixture(scope="session")
 def assembly(tmp_path_factory: pytest.TempPathFactory) -> Assembly:
-    """The whole app, synthesized once per run with cdk.json's context and cdk-nag on.
-
-    Under pytest-xdist the first worker that needs it synthesizes it into the run's shared
-    temporary directory (the pattern pytest-xdist documents) and the others read that copy.
-    """
+    """The whole app, synthesized once per run with cdk.json's context and cdk-nag on."""
     context = cdk_json_context()
     context["release.dev"] = EXAMPLE_RELEASE_ARN
     context["release.staging"] = EXAMPLE_RELEASE_ARN
     context["release.prod"] = EXAMPLE_RELEASE_ARN
-    worker = os.environ.get("PYTEST_XDIST_WORKER")
-    if worker is None:
-        return synth(context, tmp_path_factory.mktemp("cdk.out"))
-    shared = tmp_path_factory.getbasetemp().parent / "cdk.out"
-    with _exclusive(shared.with_name("cdk.out.lock")):
-        if not shared.is_dir():
-            # Renamed only once complete: a worker that failed halfway leaves nothing to reuse.
-            partial = shared.with_name(f"cdk.out.{worker}")
-            shutil.rmtree(partial, ignore_errors=True)
-            synth(context, partial)
-            partial.rename(shared)
-    return Assembly(shared)
+    return Assembly(_once_per_run(tmp_path_factory, "cdk.out", lambda directory: synth(context, directory)))
+
+
+def run_app_py(context: dict[str, object], outdir: Path) -> subprocess.CompletedProcess[str]:
+    """What `cdk synth` runs: app.py as a script, context and output directory from the CLI's variables."""
+    env = {**os.environ, "CDK_OUTDIR": str(outdir), "CDK_CONTEXT_JSON": json.dumps(context)}
+    return subprocess.run([sys.executable, "app.py"], cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+
+
+@dataclass(frozen=True)
+class AppPyRun:
+    returncode: int
+    output: str
+    outdir: Path
+
+
+@pytest.fixture(scope="session")
+def app_py_without_releases(tmp_path_factory: pytest.TempPathFactory) -> AppPyRun:
+    """`python app.py` with cdk.json's context alone, once per run: no release, so no serving stacks."""
+
+    def run(directory: Path) -> None:
+        result = run_app_py(cdk_json_context(), directory / "cdk.out")
+        outcome = {"returncode": result.returncode, "output": result.stdout + result.stderr}
+        (directory / "outcome.json").write_text(json.dumps(outcome))
+
+    directory = _once_per_run(tmp_path_factory, "app-py-without-releases", run)
+    outcome = json.loads((directory / "outcome.json").read_text())
+    return AppPyRun(returncode=outcome["returncode"], output=outcome["output"], outdir=directory / "cdk.out")

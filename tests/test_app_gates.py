@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT, Assembly, cdk_json_context, synth
+from tests.conftest import ROOT, AppPyRun, Assembly, cdk_json_context, synth
 
 GUARD_PLUGIN = "cdk-validator-cfnguard"
 
@@ -157,9 +157,12 @@ def test_library_and_project_constructs_import_side_by_side() -> None:
 
 
 def test_synth_opens_no_connection_needs_no_credentials_and_ignores_the_clock(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, app_py_without_releases: AppPyRun
 ) -> None:
     """No socket, no credentials; a Python clock a year ahead in another time zone changes no byte.
+
+    The reference is the run's `python app.py` with the same context (sockets, the tests' fake
+    credentials and the real clock); the synth here has none of them.
 
     The CDK's own runtime is a node process the jsii kernel started earlier, over pipes: its
     clock cannot be moved from here, and sockets it opened would not show. What this test
@@ -179,16 +182,15 @@ def test_synth_opens_no_connection_needs_no_credentials_and_ignores_the_clock(
         monkeypatch.delenv(variable, raising=False)
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
-    first = synth(cdk_json_context(), tmp_path / "a")
-
     now = time.time
     monkeypatch.setattr(time, "time", lambda: now() + 366 * 24 * 3600)
     monkeypatch.setenv("TZ", "Pacific/Kiritimati")
     time.tzset()
     try:
-        second = synth(cdk_json_context(), tmp_path / "b")
+        shifted = synth(cdk_json_context(), tmp_path / "shifted")
     finally:
         monkeypatch.undo()
         time.tzset()
     assert attempts == []
-    assert first.templates == second.templates
+    assert app_py_without_releases.returncode == 0, app_py_without_releases.output
+    assert shifted.templates == Assembly(app_py_without_releases.outdir).templates
