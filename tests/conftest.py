@@ -175,3 +175,58 @@ def app_py_without_releases(tmp_path_factory: pytest.TempPathFactory) -> AppPyRu
     directory = _once_per_run(tmp_path_factory, "app-py-without-releases", run)
     outcome = json.loads((directory / "outcome.json").read_text())
     return AppPyRun(returncode=outcome["returncode"], output=outcome["output"], outdir=directory / "cdk.out")
+
+
+@dataclass(frozen=True)
+class InsecureSynth:
+    """The app with an unencrypted bucket in its production stage: what synth refused, and where."""
+
+    error: str
+    outdir: Path
+    # Construct paths: the stages that got the bucket, and the stage the pipeline promotes to prod.
+    insecure_stages: list[str]
+    prod_promotion: str
+
+
+@pytest.fixture(scope="session")
+def insecure_prod_synth(tmp_path_factory: pytest.TempPathFactory) -> InsecureSynth:
+    """One synth, once per run, that every cdk-nag and Control Tower gate test inspects."""
+
+    def build(directory: Path) -> None:
+        import aws_cdk as cdk
+        from aws_cdk import aws_s3 as s3
+
+        import app
+
+        original = app.EnvironmentStage
+        insecure: list[str] = []
+
+        def prod_with_insecure_bucket(*args: Any, **kwargs: Any) -> Any:
+            stage = original(*args, **kwargs)
+            if kwargs["environment"].production:
+                s3.Bucket(stage.storage, "InsecureBucket")
+                insecure.append(stage.node.path)
+            return stage
+
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(app, "EnvironmentStage", prod_with_insecure_bucket)
+            application = cdk.App(context=cdk_json_context(), outdir=str(directory / "cdk.out"))
+            app.build_app(application)
+        delivery = application.node.find_child("Cicd").node.find_child("Delivery")
+        (prod_promotion,) = [p.stage.node.path for p in delivery.promotions if p.environment == "prod"]
+        try:
+            application.synth()
+            error = ""
+        except RuntimeError as refused:
+            error = str(refused)
+        outcome = {"error": error, "insecure": insecure, "prod_promotion": prod_promotion}
+        (directory / "outcome.json").write_text(json.dumps(outcome))
+
+    directory = _once_per_run(tmp_path_factory, "insecure-prod", build)
+    outcome = json.loads((directory / "outcome.json").read_text())
+    return InsecureSynth(
+        error=outcome["error"],
+        outdir=directory / "cdk.out",
+        insecure_stages=outcome["insecure"],
+        prod_promotion=outcome["prod_promotion"],
+    )

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT, AppPyRun, Assembly, cdk_json_context, synth
+from tests.conftest import ROOT, AppPyRun, Assembly, InsecureSynth, cdk_json_context, synth
 
 GUARD_PLUGIN = "cdk-validator-cfnguard"
 
@@ -61,28 +61,10 @@ def test_control_tower_rules_ran_and_passed(assembly: Assembly) -> None:
     assert (guard["conclusion"], guard["violations"]) == ("success", [])
 
 
-def test_cdk_nag_and_control_tower_rules_really_fail_synth_on_a_finding(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_cdk_nag_and_control_tower_rules_really_fail_synth_on_a_finding(insecure_prod_synth: InsecureSynth) -> None:
     """Guards against the checks being unregistered: an insecure bucket must fail synth, for both rule sets."""
-    import aws_cdk as cdk
-    from aws_cdk import aws_s3 as s3
-
-    import app
-
-    original = app.EnvironmentStage
-
-    def stage_with_insecure_bucket(*args, **kwargs):  # type: ignore[no-untyped-def]
-        stage = original(*args, **kwargs)
-        s3.Bucket(stage.storage, "InsecureBucket")
-        return stage
-
-    monkeypatch.setattr(app, "EnvironmentStage", stage_with_insecure_bucket)
-    application = cdk.App(context=cdk_json_context(), outdir=str(tmp_path))
-    app.build_app(application)
-    with pytest.raises(RuntimeError, match="AwsSolutions-S10"):
-        application.synth()
-    guard = _plugin_reports(tmp_path)[GUARD_PLUGIN]
+    assert "AwsSolutions-S10" in insecure_prod_synth.error
+    guard = _plugin_reports(insecure_prod_synth.outdir)[GUARD_PLUGIN]
     assert guard["conclusion"] == "failure"
     flagged = {
         (violation["ruleName"], construct["constructPath"])
@@ -90,7 +72,7 @@ def test_cdk_nag_and_control_tower_rules_really_fail_synth_on_a_finding(
         for construct in violation["violatingConstructs"]
     }
     # CT.S3.PR.10: the bucket has no customer-managed KMS key.
-    assert ("s3_bucket_default_encryption_kms_check", "Dev/Storage/InsecureBucket/Resource") in flagged
+    assert ("s3_bucket_default_encryption_kms_check", "Prod/Storage/InsecureBucket/Resource") in flagged
 
 
 def test_every_acknowledgement_has_a_reason_a_reviewer_can_read(assembly: Assembly) -> None:
