@@ -52,7 +52,8 @@ checkov: $(CHECKOV_VENV)/.installed  ## checkov on the templates of the last `ma
 
 # ruff and mypy run beside pytest (a cold mypy cache alone takes longer than the tests); each
 # one's output is printed in one piece when it ends, and any failure fails `make test`.
-test:  ## ruff, mypy and every pytest tier, all at once
+# The slow tier is `make test-slow`: CI (.ci/run) and the pipeline's build step run both.
+test:  ## ruff, mypy and the unit and template tests, all at once (about a minute)
 	$(MAKE) --no-print-directory --jobs=3 --output-sync=target lint typecheck unit
 
 lint: $(VENV)/.installed
@@ -71,7 +72,7 @@ PYTEST_WORKERS ?= auto
 PYTEST := $(VENV)/bin/pytest -p no:cacheprovider -n $(PYTEST_WORKERS)
 
 unit: $(VENV)/.installed node_modules/.installed
-	$(PYTEST)
+	$(PYTEST) -m "not slow"
 
 test-unit: $(VENV)/.installed  ## Tests that synthesize nothing (seconds)
 	$(PYTEST) -m "not template and not slow"
