@@ -21,7 +21,7 @@ time_target() {  # make target -> "wall cpu" of one run; a failing run stops the
 make --no-print-directory test >/dev/null 2>&1 || { echo "make test fails; run it to see why" >&2; exit 1; }
 printf '%s: best of %s runs on %s cores, load average %s\n' "$(date -u +%FT%TZ)" "$runs" "$(nproc)" \
   "$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)"
-printf '%-16s %10s %10s\n' target wall_s cpu_s
+printf '%-20s %10s %10s\n' target wall_s cpu_s
 for target in test test-unit test-template test-slow; do
   best=""
   for _ in $(seq "$runs"); do
@@ -30,5 +30,5 @@ for target in test test-unit test-template test-slow; do
       best="$sample"
     fi
   done
-  printf '%-16s %10s %10s\n' "make $target" "${best%% *}" "${best##* }"
+  printf '%-20s %10s %10s\n' "make $target" "${best%% *}" "${best##* }"
 done
