@@ -13,7 +13,7 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 # Synth never talks to AWS: no instance-metadata probing for credentials or region.
 export AWS_EC2_METADATA_DISABLED := true
 
-.PHONY: help synth synth-example checkov test lint typecheck unit test-unit test-template test-slow bench bench-build-step clean resolve-release pipeline-definitions local-pipeline
+.PHONY: help synth synth-example checkov test lint typecheck unit test-unit test-template test-slow bench bench-build-step bench-tests clean resolve-release pipeline-definitions local-pipeline
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -50,7 +50,11 @@ checkov: $(CHECKOV_VENV)/.installed  ## checkov on the templates of the last `ma
 	test -d $(CDK_OUT) || $(MAKE) synth
 	$(CHECKOV_VENV)/bin/checkov --directory $(CDK_OUT) --framework cloudformation --quiet --compact --skip-download
 
-test: lint typecheck unit  ## ruff, mypy and every pytest tier, in parallel
+# ruff and mypy run beside pytest (a cold mypy cache alone takes longer than the tests); each
+# one's output is printed in one piece when it ends, and any failure fails `make test`.
+# The slow tier is `make test-slow`: CI (.ci/run) and the pipeline's build step run both.
+test:  ## ruff, mypy and the unit and template tests, all at once (about a minute)
+	$(MAKE) --no-print-directory --jobs=3 --output-sync=target lint typecheck unit
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
@@ -64,12 +68,13 @@ typecheck: $(VENV)/.installed
 	MYPYPATH=lambda/start_retraining:. $(VENV)/bin/mypy lambda/start_retraining
 	for model in models/*/src; do MYPYPATH=$$model $(VENV)/bin/mypy $$model || exit 1; done
 
-# One xdist worker per core; each worker synthesizes the session's app once.
+# One xdist worker per core. The app synthesized for the template tests is made once per run and
+# shared by the workers (tests/conftest.py).
 PYTEST_WORKERS ?= auto
 PYTEST := $(VENV)/bin/pytest -p no:cacheprovider -n $(PYTEST_WORKERS)
 
 unit: $(VENV)/.installed node_modules/.installed
-	$(PYTEST)
+	$(PYTEST) -m "not slow"
 
 test-unit: $(VENV)/.installed  ## Tests that synthesize nothing (seconds)
 	$(PYTEST) -m "not template and not slow"
@@ -82,6 +87,9 @@ test-slow: $(VENV)/.installed node_modules/.installed  ## SDK regeneration of th
 
 bench: $(VENV)/.installed node_modules/.installed  ## Time a full synth against a one-bucket app
 	bash bench/synth.sh
+
+bench-tests: $(VENV)/.installed node_modules/.installed  ## Wall and CPU time of `make test` and of each pytest tier
+	bash bench/tests.sh
 
 bench-build-step:  ## Time the pipeline's build step: cold and warm installs, then its commands
 	bash bench/build_step.sh

@@ -114,6 +114,7 @@ class DeliveryPipeline(Construct):
             install_commands=[INSTALL],
             commands=[
                 "make test",
+                "make test-slow",
                 f"mkdir -p {RELEASES_DIR}",
                 *(f"{CLI} resolve-release --env {p.environment} --allow-none --own-credentials" for p in promotions),
                 "make synth",

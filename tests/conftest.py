@@ -1,13 +1,23 @@
-"""Shared fixtures: fake AWS credentials, the real cdk.json context, one synth per session."""
+"""Shared fixtures: fake AWS credentials, the real cdk.json context, one synth of the app per test run."""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import functools
 import json
 import os
-from collections.abc import Iterator
+import shutil
+import subprocess
+import sys
+import types
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import botocore.loaders
+import botocore.session
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,28 +36,37 @@ os.environ.update(
 )
 os.environ.pop("AWS_PROFILE", None)
 
+# moto gives every test a new boto3 default session, and each new botocore session parses the
+# service models it needs again (sagemaker's alone is megabytes of JSON): most of the time the
+# moto tests took. One loader per data path, shared by every session, reads each file once.
+# The models are the same read-only files for every session, so sharing cannot leak state.
+botocore.session.create_loader = functools.cache(botocore.loaders.create_loader)
+
 # A version ARN in the shape the registry returns, so serving stacks synthesize offline.
 EXAMPLE_RELEASE_ARN = "arn:aws:sagemaker:eu-west-1:222222222222:model-package/mlops-delivery/3"
 
 
-# Modules whose every test synthesizes stacks of its own; elsewhere a test that asks for the
-# session assembly is marked `template` by the hook below.
-_TEMPLATE_MODULES = {
-    "test_app_gates",
-    "test_cicd_stack",
-    "test_model_build_stack",
-    "test_nag_acknowledgments",
-    "test_retraining_stack",
-    "test_serving_stack",
-    "test_storage_stack",
-    "test_release_verification_template",
-}
+def _builds_cdk_apps(module: types.ModuleType) -> bool:
+    """A test module that imports the CDK or the synth helper below builds stacks of its own."""
+    for value in vars(module).values():
+        if value is synth:
+            return True
+        name = value.__name__ if isinstance(value, types.ModuleType) else getattr(value, "__module__", None)
+        if isinstance(name, str) and (name == "aws_cdk" or name.startswith("aws_cdk.")):
+            return True
+    return False
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tiers are derived, so new test files need no list: see the markers in pyproject.toml."""
     for item in items:
-        uses_assembly = "assembly" in getattr(item, "fixturenames", ())
-        if (uses_assembly or item.path.stem in _TEMPLATE_MODULES) and not item.get_closest_marker("slow"):
+        fixtures = getattr(item, "fixturenames", ())
+        if "app_py_without_releases" in fixtures:
+            item.add_marker(pytest.mark.slow)
+        if item.get_closest_marker("slow"):
+            continue
+        module = getattr(item, "module", None)
+        if "assembly" in fixtures or (module is not None and _builds_cdk_apps(module)):
             item.add_marker(pytest.mark.template)
 
 
@@ -91,11 +110,123 @@ def synth(context: dict[str, Any], outdir: Path) -> Assembly:
     return Assembly(outdir)
 
 
+@contextlib.contextmanager
+def _exclusive(lock: Path) -> Iterator[None]:
+    with lock.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+def _once_per_run(tmp_path_factory: pytest.TempPathFactory, name: str, produce: Callable[[Path], None]) -> Path:
+    """The directory `produce` fills, made once per test run and shared by every xdist worker.
+
+    The pattern pytest-xdist documents: the first worker that needs it makes it in the run's
+    shared temporary directory, under a lock, and the others read that copy.
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker is None:
+        directory = tmp_path_factory.mktemp(name)
+        produce(directory)
+        return directory
+    shared = tmp_path_factory.getbasetemp().parent / name
+    with _exclusive(shared.with_name(f"{name}.lock")):
+        if not shared.is_dir():
+            # Renamed only once complete: a worker that failed halfway leaves nothing to reuse.
+            partial = shared.with_name(f"{name}.{worker}")
+            shutil.rmtree(partial, ignore_errors=True)
+            partial.mkdir()
+            produce(partial)
+            partial.rename(shared)
+    return shared
+
+
 @pytest.fixture(scope="session")
-def assembly(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Assembly]:
-    """The whole app, synthesized once with cdk.json's context and cdk-nag on."""
+def assembly(tmp_path_factory: pytest.TempPathFactory) -> Assembly:
+    """The whole app, synthesized once per run with cdk.json's context and cdk-nag on."""
     context = cdk_json_context()
     context["release.dev"] = EXAMPLE_RELEASE_ARN
     context["release.staging"] = EXAMPLE_RELEASE_ARN
     context["release.prod"] = EXAMPLE_RELEASE_ARN
-    yield synth(context, tmp_path_factory.mktemp("cdk.out"))
+    return Assembly(_once_per_run(tmp_path_factory, "cdk.out", lambda directory: synth(context, directory)))
+
+
+def run_app_py(context: dict[str, object], outdir: Path) -> subprocess.CompletedProcess[str]:
+    """What `cdk synth` runs: app.py as a script, context and output directory from the CLI's variables."""
+    env = {**os.environ, "CDK_OUTDIR": str(outdir), "CDK_CONTEXT_JSON": json.dumps(context)}
+    return subprocess.run([sys.executable, "app.py"], cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+
+
+@dataclass(frozen=True)
+class AppPyRun:
+    returncode: int
+    output: str
+    outdir: Path
+
+
+@pytest.fixture(scope="session")
+def app_py_without_releases(tmp_path_factory: pytest.TempPathFactory) -> AppPyRun:
+    """`python app.py` with cdk.json's context alone, once per run: no release, so no serving stacks."""
+
+    def run(directory: Path) -> None:
+        result = run_app_py(cdk_json_context(), directory / "cdk.out")
+        outcome = {"returncode": result.returncode, "output": result.stdout + result.stderr}
+        (directory / "outcome.json").write_text(json.dumps(outcome))
+
+    directory = _once_per_run(tmp_path_factory, "app-py-without-releases", run)
+    outcome = json.loads((directory / "outcome.json").read_text())
+    return AppPyRun(returncode=outcome["returncode"], output=outcome["output"], outdir=directory / "cdk.out")
+
+
+@dataclass(frozen=True)
+class InsecureSynth:
+    """The app with an unencrypted bucket in its production stage: what synth refused, and where."""
+
+    error: str
+    outdir: Path
+    # Construct paths: the stages that got the bucket, and the stage the pipeline promotes to prod.
+    insecure_stages: list[str]
+    prod_promotion: str
+
+
+@pytest.fixture(scope="session")
+def insecure_prod_synth(tmp_path_factory: pytest.TempPathFactory) -> InsecureSynth:
+    """One synth, once per run, that every cdk-nag and Control Tower gate test inspects."""
+
+    def build(directory: Path) -> None:
+        import aws_cdk as cdk
+        from aws_cdk import aws_s3 as s3
+
+        import app
+
+        original = app.EnvironmentStage
+        insecure: list[str] = []
+
+        def prod_with_insecure_bucket(*args: Any, **kwargs: Any) -> Any:
+            stage = original(*args, **kwargs)
+            if kwargs["environment"].production:
+                s3.Bucket(stage.storage, "InsecureBucket")
+                insecure.append(stage.node.path)
+            return stage
+
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(app, "EnvironmentStage", prod_with_insecure_bucket)
+            application = cdk.App(context=cdk_json_context(), outdir=str(directory / "cdk.out"))
+            app.build_app(application)
+        delivery = application.node.find_child("Cicd").node.find_child("Delivery")
+        (prod_promotion,) = [p.stage.node.path for p in delivery.promotions if p.environment == "prod"]
+        try:
+            application.synth()
+            error = ""
+        except RuntimeError as refused:
+            error = str(refused)
+        outcome = {"error": error, "insecure": insecure, "prod_promotion": prod_promotion}
+        (directory / "outcome.json").write_text(json.dumps(outcome))
+
+    directory = _once_per_run(tmp_path_factory, "insecure-prod", build)
+    outcome = json.loads((directory / "outcome.json").read_text())
+    return InsecureSynth(
+        error=outcome["error"],
+        outdir=directory / "cdk.out",
+        insecure_stages=outcome["insecure"],
+        prod_promotion=outcome["prod_promotion"],
+    )

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT, Assembly, cdk_json_context, synth
+from tests.conftest import ROOT, AppPyRun, Assembly, InsecureSynth, cdk_json_context, synth
 
 GUARD_PLUGIN = "cdk-validator-cfnguard"
 
@@ -61,28 +61,10 @@ def test_control_tower_rules_ran_and_passed(assembly: Assembly) -> None:
     assert (guard["conclusion"], guard["violations"]) == ("success", [])
 
 
-def test_cdk_nag_and_control_tower_rules_really_fail_synth_on_a_finding(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_cdk_nag_and_control_tower_rules_really_fail_synth_on_a_finding(insecure_prod_synth: InsecureSynth) -> None:
     """Guards against the checks being unregistered: an insecure bucket must fail synth, for both rule sets."""
-    import aws_cdk as cdk
-    from aws_cdk import aws_s3 as s3
-
-    import app
-
-    original = app.EnvironmentStage
-
-    def stage_with_insecure_bucket(*args, **kwargs):  # type: ignore[no-untyped-def]
-        stage = original(*args, **kwargs)
-        s3.Bucket(stage.storage, "InsecureBucket")
-        return stage
-
-    monkeypatch.setattr(app, "EnvironmentStage", stage_with_insecure_bucket)
-    application = cdk.App(context=cdk_json_context(), outdir=str(tmp_path))
-    app.build_app(application)
-    with pytest.raises(RuntimeError, match="AwsSolutions-S10"):
-        application.synth()
-    guard = _plugin_reports(tmp_path)[GUARD_PLUGIN]
+    assert "AwsSolutions-S10" in insecure_prod_synth.error
+    guard = _plugin_reports(insecure_prod_synth.outdir)[GUARD_PLUGIN]
     assert guard["conclusion"] == "failure"
     flagged = {
         (violation["ruleName"], construct["constructPath"])
@@ -90,7 +72,7 @@ def test_cdk_nag_and_control_tower_rules_really_fail_synth_on_a_finding(
         for construct in violation["violatingConstructs"]
     }
     # CT.S3.PR.10: the bucket has no customer-managed KMS key.
-    assert ("s3_bucket_default_encryption_kms_check", "Dev/Storage/InsecureBucket/Resource") in flagged
+    assert ("s3_bucket_default_encryption_kms_check", "Prod/Storage/InsecureBucket/Resource") in flagged
 
 
 def test_every_acknowledgement_has_a_reason_a_reviewer_can_read(assembly: Assembly) -> None:
@@ -157,9 +139,12 @@ def test_library_and_project_constructs_import_side_by_side() -> None:
 
 
 def test_synth_opens_no_connection_needs_no_credentials_and_ignores_the_clock(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, app_py_without_releases: AppPyRun
 ) -> None:
     """No socket, no credentials; a Python clock a year ahead in another time zone changes no byte.
+
+    The reference is the run's `python app.py` with the same context (sockets, the tests' fake
+    credentials and the real clock); the synth here has none of them.
 
     The CDK's own runtime is a node process the jsii kernel started earlier, over pipes: its
     clock cannot be moved from here, and sockets it opened would not show. What this test
@@ -179,16 +164,15 @@ def test_synth_opens_no_connection_needs_no_credentials_and_ignores_the_clock(
         monkeypatch.delenv(variable, raising=False)
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
-    first = synth(cdk_json_context(), tmp_path / "a")
-
     now = time.time
     monkeypatch.setattr(time, "time", lambda: now() + 366 * 24 * 3600)
     monkeypatch.setenv("TZ", "Pacific/Kiritimati")
     time.tzset()
     try:
-        second = synth(cdk_json_context(), tmp_path / "b")
+        shifted = synth(cdk_json_context(), tmp_path / "shifted")
     finally:
         monkeypatch.undo()
         time.tzset()
     assert attempts == []
-    assert first.templates == second.templates
+    assert app_py_without_releases.returncode == 0, app_py_without_releases.output
+    assert shifted.templates == Assembly(app_py_without_releases.outdir).templates

@@ -3,51 +3,44 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT, Assembly, cdk_json_context
+from tests.conftest import AppPyRun, cdk_json_context, run_app_py
+from tests.test_app_gates import EXPECTED_STACKS
 
 # Each test runs app.py in a fresh interpreter: imports and a synth of its own.
 pytestmark = pytest.mark.slow
 
 
-def _run_app_py(context: dict[str, object], outdir: Path) -> subprocess.CompletedProcess[str]:
-    """What `cdk synth` runs: app.py as a script, context and output directory from the CLI's variables."""
-    env = {**os.environ, "CDK_OUTDIR": str(outdir), "CDK_CONTEXT_JSON": json.dumps(context)}
-    return subprocess.run([sys.executable, "app.py"], cwd=ROOT, env=env, capture_output=True, text=True, check=False)
-
-
-def test_app_py_synthesizes_every_stack_and_exits_cleanly(tmp_path: Path, assembly: Assembly) -> None:
+def test_app_py_synthesizes_every_stack_and_exits_cleanly(app_py_without_releases: AppPyRun) -> None:
     """Plain `app.synth()`: every stack written, the CDK's own template validator ran."""
     from scripts.list_templates import stacks
 
-    result = _run_app_py(cdk_json_context(), tmp_path)
-    assert result.returncode == 0, result.stderr
+    run = app_py_without_releases
+    assert run.returncode == 0, run.output
     # The notice is an annotation on the storage stack, which the CDK CLI prints after synth.
     notices = [
         entry["data"]
-        for path in tmp_path.rglob("*.metadata.json")
+        for path in run.outdir.rglob("*.metadata.json")
         for entries in json.loads(path.read_text()).values()
         for entry in entries
         if entry["type"] == "aws:cdk:info"
     ]
     assert any("mlops-delivery-prod-serving: skipped, no release for prod" in notice for notice in notices)
-    without_releases = {name for name in assembly.templates if not name.endswith("-serving")}
-    assert {name for name, _, _ in stacks(tmp_path)} == without_releases
-    assert (tmp_path / "validation-report.json").exists()
+    # The stacks of the session assembly (tests/test_app_gates.py) but the serving ones.
+    without_releases = {name for name in EXPECTED_STACKS if not name.endswith("-serving")}
+    assert {name for name, _, _ in stacks(run.outdir)} == without_releases
+    assert (run.outdir / "validation-report.json").exists()
 
 
 def test_app_py_reports_a_config_error_by_key_and_fails(tmp_path: Path) -> None:
     context = cdk_json_context()
     context["mlops"]["environments"]["prod"]["approval"] = "auto"
-    result = _run_app_py(context, tmp_path)
+    result = run_app_py(context, tmp_path)
     assert result.returncode == 1
     assert result.stderr.startswith("cdk.json: ")
     assert "approval" in result.stderr
@@ -75,7 +68,7 @@ def test_app_py_reports_what_the_constructs_would_refuse_as_one_line(
     """These once failed deep in a construct or in jsii, with a traceback instead of the key."""
     context = cdk_json_context()
     change(context["mlops"])
-    result = _run_app_py(context, tmp_path)
+    result = run_app_py(context, tmp_path)
     assert result.returncode == 1
     assert result.stderr.startswith(f"cdk.json: Invalid config '{key}'")
     assert result.stderr.count("\n") == 1, result.stderr
