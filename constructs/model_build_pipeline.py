@@ -14,7 +14,7 @@ from aws_cdk import aws_sagemaker as sagemaker
 import contracts
 from config import NetworkConfig
 from constructs import Construct
-from constructs.job_network import grant_vpc_access, with_network
+from constructs.job_network import grant_create_jobs, grant_vpc_access, with_network
 from constructs.model_registry import ModelRegistry
 from constructs.nag_acknowledgments import acknowledge_wildcards, objects_in
 from contracts import INPUT_MANIFESTS_PREFIX, MODEL_ARTIFACTS_PREFIX, PIPELINE_OUTPUT_PREFIX, STEP_SCRIPTS
@@ -119,6 +119,13 @@ class ModelBuildPipeline(Construct):
         self._grant_data(data_bucket, artifacts_bucket, key)
         registry.grant_register(self.role)
         self._grant_jobs(stack)
+        grant_create_jobs(
+            self.role,
+            job_arns=dict(zip(("Processing", "Training"), self._job_arns, strict=True)),
+            definition=definition,
+            vpc=network.vpc,
+            isolated_steps=network.isolated_steps,
+        )
         self._grant_image_pull(stack)
         self._grant_scripts()
         self._acknowledge(data_bucket, artifacts_bucket, registry, network)
@@ -153,10 +160,8 @@ class ModelBuildPipeline(Construct):
             iam.PolicyStatement(
                 sid="RunPipelineJobs",
                 actions=[
-                    "sagemaker:CreateProcessingJob",
                     "sagemaker:DescribeProcessingJob",
                     "sagemaker:StopProcessingJob",
-                    "sagemaker:CreateTrainingJob",
                     "sagemaker:DescribeTrainingJob",
                     "sagemaker:StopTrainingJob",
                     "sagemaker:AddTags",
@@ -264,5 +269,5 @@ class ModelBuildPipeline(Construct):
             "resource-level permissions; metrics are limited to the /aws/sagemaker/* namespaces by condition.",
         }
         if network.vpc is not None:
-            grant_vpc_access(self.role, network.vpc, findings)
+            grant_vpc_access(self.role, network.vpc, findings, runs_processing_jobs=True)
         acknowledge_wildcards(self.role, findings)

@@ -206,6 +206,38 @@ def test_isolating_a_step_the_definition_lacks_fails() -> None:
         job_network.with_network(BUILD_DEFINITION.read_text(), None, ["Tune"])
 
 
+def with_step(step: dict[str, Any]) -> str:
+    definition = json.loads(BUILD_DEFINITION.read_text())
+    definition["Steps"].append(step)
+    return json.dumps(definition)
+
+
+@pytest.mark.parametrize("step_type", ["Transform", "Tuning", "QualityCheck", "Model", "EMR"])
+def test_a_job_step_type_it_does_not_know_fails_instead_of_escaping_the_vpc(step_type: str) -> None:
+    vpc = load_with("dev", DEV_VPC).environment("dev").network.vpc
+    text = with_step({"Name": "Later", "Type": step_type, "Arguments": {}})
+    with pytest.raises(ValueError, match=f"'Later' has type '{step_type}'"):
+        job_network.with_network(text, vpc, ())
+
+
+def test_existing_network_settings_of_a_processing_step_are_kept() -> None:
+    vpc = load_with("dev", DEV_VPC).environment("dev").network.vpc
+    assert vpc is not None
+    text = with_step(
+        {
+            "Name": "Encrypted",
+            "Type": "Processing",
+            "Arguments": {"NetworkConfig": {"EnableInterContainerTrafficEncryption": True}},
+        }
+    )
+    steps = job_steps(json.loads(job_network.with_network(text, vpc, ())))
+    assert steps["Encrypted"]["Arguments"]["NetworkConfig"] == {
+        "EnableInterContainerTrafficEncryption": True,
+        "EnableNetworkIsolation": False,
+        "VpcConfig": vpc.sagemaker_vpc_config,
+    }
+
+
 def test_no_network_settings_leave_the_definition_text_as_generated() -> None:
     text = BUILD_DEFINITION.read_text()
     assert job_network.with_network(text, None, ()) is text
@@ -297,19 +329,42 @@ def test_jobs_and_endpoint_deploy_after_the_endpoints() -> None:
     assert stage.network in stage.serving.dependencies
 
 
+PROCESSING_ROLES = [
+    ("mlops-delivery-dev-model-build", "Runs the mlops-delivery-model-build pipeline"),
+    ("mlops-delivery-dev-serving", "mlops-delivery-dev: runs the drift check"),
+]
+ENI_ACTIONS = [
+    "ec2:CreateNetworkInterface",
+    "ec2:CreateNetworkInterfacePermission",
+    "ec2:DeleteNetworkInterface",
+    "ec2:DeleteNetworkInterfacePermission",
+]
+
+
 @pytest.mark.template
-@pytest.mark.parametrize(
-    ("stack", "role"),
-    [
-        ("mlops-delivery-dev-model-build", "Runs the mlops-delivery-model-build pipeline"),
-        ("mlops-delivery-dev-serving", "mlops-delivery-dev: pulls the released model"),
-        ("mlops-delivery-dev-serving", "mlops-delivery-dev: runs the drift check"),
-    ],
-)
-def test_job_roles_create_network_interfaces_only_in_the_configured_vpc(
+@pytest.mark.parametrize(("stack", "role"), PROCESSING_ROLES)
+def test_roles_that_run_processing_jobs_get_unscoped_network_interface_permissions(
     vpc_assembly: Assembly, stack: str, role: str
 ) -> None:
+    """SageMaker's processing-job validation fails on any resource or condition scoping (sagemaker-roles.md)."""
     statements = ec2_statements(policy_statements(vpc_assembly.template(stack), role))
+    assert set(statements) == {"ManageJobNetworkInterfaces", "DescribeVpcNetwork"}
+    manage = statements["ManageJobNetworkInterfaces"]
+    assert sorted(manage["Action"]) == ENI_ACTIONS
+    assert manage["Resource"] == "*" and "Condition" not in manage
+    assert sorted(statements["DescribeVpcNetwork"]["Action"]) == [
+        "ec2:DescribeDhcpOptions",
+        "ec2:DescribeNetworkInterfaces",
+        "ec2:DescribeSecurityGroups",
+        "ec2:DescribeSubnets",
+        "ec2:DescribeVpcs",
+    ]
+
+
+@pytest.mark.template
+def test_the_endpoint_role_creates_network_interfaces_only_in_the_configured_vpc(vpc_assembly: Assembly) -> None:
+    template = vpc_assembly.template("mlops-delivery-dev-serving")
+    statements = ec2_statements(policy_statements(template, "mlops-delivery-dev: pulls the released model"))
     assert set(statements) == {
         "AttachToConfiguredSubnetsAndGroups",
         "ManageNetworkInterfacesInVpc",
@@ -324,17 +379,65 @@ def test_job_roles_create_network_interfaces_only_in_the_configured_vpc(
         ]
     )
     manage = statements["ManageNetworkInterfacesInVpc"]
-    assert sorted(manage["Action"]) == [
-        "ec2:CreateNetworkInterface",
-        "ec2:CreateNetworkInterfacePermission",
-        "ec2:DeleteNetworkInterface",
-        "ec2:DeleteNetworkInterfacePermission",
-    ]
+    assert sorted(manage["Action"]) == ENI_ACTIONS
     assert manage["Resource"] == ec2_arn("network-interface/*")
     assert manage["Condition"] == {"ArnEquals": {"ec2:Vpc": ec2_arn(f"vpc/{DEV_VPC['vpc_id']}")}}
     describe = statements["DescribeVpcNetwork"]
     assert describe["Resource"] == "*"
+    # host-vpc.md lists it for models in a VPC.
+    assert "ec2:DescribeVpcEndpoints" in describe["Action"]
     assert all(action.startswith("ec2:Describe") for action in describe["Action"])
+
+
+def create_job_statements(template: Template, role: str) -> dict[str, dict[str, Any]]:
+    """Statements that allow sagemaker:Create*Job, by action; there must be exactly one per action."""
+    found: dict[str, dict[str, Any]] = {}
+    for statement in policy_statements(template, role):
+        for action in as_list(statement["Action"]):
+            if action.startswith("sagemaker:Create") and action.endswith("Job"):
+                assert action not in found, action
+                found[action] = statement
+    return found
+
+
+def vpc_conditions(settings: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "ForAllValues:StringEquals": {
+            "sagemaker:VpcSubnets": settings["subnet_ids"],
+            "sagemaker:VpcSecurityGroupIds": settings["security_group_ids"],
+        },
+        "Null": {"sagemaker:VpcSubnets": "false", "sagemaker:VpcSecurityGroupIds": "false"},
+    }
+
+
+@pytest.mark.template
+def test_the_pipeline_role_creates_jobs_only_in_the_vpc_and_training_only_isolated(vpc_assembly: Assembly) -> None:
+    creates = create_job_statements(
+        vpc_assembly.template("mlops-delivery-dev-model-build"), "Runs the mlops-delivery-model-build pipeline"
+    )
+    assert set(creates) == {"sagemaker:CreateProcessingJob", "sagemaker:CreateTrainingJob"}
+    # Evaluate is a processing step that can't be isolated, so only training requires isolation.
+    assert creates["sagemaker:CreateProcessingJob"]["Condition"] == vpc_conditions(DEV_VPC)
+    assert creates["sagemaker:CreateTrainingJob"]["Condition"] == {
+        **vpc_conditions(DEV_VPC),
+        "Bool": {"sagemaker:NetworkIsolation": "true"},
+    }
+
+
+@pytest.mark.template
+def test_the_drift_role_creates_jobs_only_in_the_vpc(vpc_assembly: Assembly) -> None:
+    creates = create_job_statements(
+        vpc_assembly.template("mlops-delivery-staging-serving"), "mlops-delivery-staging: runs the drift check"
+    )
+    assert list(creates) == ["sagemaker:CreateProcessingJob"]
+    assert creates["sagemaker:CreateProcessingJob"]["Condition"] == vpc_conditions(STAGING_VPC)
+
+
+def test_without_a_vpc_job_creation_has_no_network_conditions(assembly: Assembly) -> None:
+    creates = create_job_statements(
+        assembly.template("mlops-delivery-dev-model-build"), "Runs the mlops-delivery-model-build pipeline"
+    )
+    assert all("Condition" not in statement for statement in creates.values())
 
 
 # --- the shipped config (no VPC): as before -----------------------------------------------------
