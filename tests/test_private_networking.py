@@ -11,7 +11,7 @@ import pytest
 from aws_cdk.assertions import Template
 
 import config
-from constructs import job_network
+from constructs import job_network, model_monitor_schedule
 from constructs.model_build_pipeline import DEFINITION_FILE as BUILD_DEFINITION
 from constructs.private_endpoints import INTERFACE_SERVICES
 from tests.aws_contract import check, check_request
@@ -520,3 +520,31 @@ def test_model_monitor_jobs_run_in_the_vpc_without_isolation(tmp_path: Path) -> 
     (job,) = resources(Template.from_stack(stage.serving), "AWS::SageMaker::DataQualityJobDefinition")
     assert job["NetworkConfig"] == {"EnableNetworkIsolation": False, "VpcConfig": sagemaker_vpc(STAGING_VPC)}
     check_request("sagemaker", "CreateDataQualityJobDefinition", {"NetworkConfig": job["NetworkConfig"]})
+    staging = settings.environment("staging")
+    assert staging.release is not None
+    assert job["JobDefinitionName"] == model_monitor_schedule.job_definition_name(
+        "mlops-delivery-staging", staging.release.version, staging.network.vpc
+    )
+
+
+def test_a_network_change_renames_the_model_monitor_job_definition() -> None:
+    """Its NetworkConfig is create-only and its name custom: a changed network needs a new name."""
+    vpc = load_with("dev", DEV_VPC).environment("dev").network.vpc
+    other_subnets = load_with("dev", {**DEV_VPC, "subnet_ids": DEV_VPC["subnet_ids"][::-1]}).environment("dev")
+    other_groups = load_with("dev", {**DEV_VPC, "security_group_ids": ["sg-0a1b2c3d4e5f60009"]}).environment("dev")
+    name = model_monitor_schedule.job_definition_name
+    assert name("ml-dev", 3, None) == "ml-dev-dq-v3"
+    assert name("ml-dev", 3, vpc) == name("ml-dev", 3, vpc) != name("ml-dev", 3, None)
+    assert name("ml-dev", 3, vpc).startswith("ml-dev-dq-v3-")
+    assert len({name("ml-dev", 3, vpc), name("ml-dev", 3, other_subnets.network.vpc)}) == 2
+    assert len({name("ml-dev", 3, vpc), name("ml-dev", 3, other_groups.network.vpc)}) == 2
+    assert name("ml-dev", 3, vpc) != name("ml-dev", 4, vpc)
+
+
+def test_the_model_monitor_job_definition_name_fits_at_the_longest_endpoint_name() -> None:
+    vpc = load_with("dev", DEV_VPC).environment("dev").network.vpc
+    longest = "p" * 31 + "-" + "e" * 16  # project_name and environment at their limits (config.names)
+    names = {model_monitor_schedule.job_definition_name(longest[:-1] + last, 999_999, vpc) for last in "ef"}
+    assert len(names) == 2
+    for job_name in names:
+        check("sagemaker", "CreateDataQualityJobDefinition", "JobDefinitionName", job_name)
