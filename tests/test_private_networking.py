@@ -25,7 +25,7 @@ DEV_VPC = {
 }
 STAGING_VPC = {
     "vpc_id": "vpc-1234abcd",
-    "subnet_ids": ["subnet-1234abcd"],
+    "subnet_ids": ["subnet-1234abcd", "subnet-5678abcd"],
     "security_group_ids": ["sg-1234abcd", "sg-5678abcd"],
 }
 ROUTE_TABLES = ["rtb-0a1b2c3d4e5f60001", "rtb-0a1b2c3d4e5f60002"]
@@ -149,6 +149,26 @@ def test_network_settings_are_read_per_environment() -> None:
         ("dev", {"vpc_id": "vpc-0123456789abcdef0"}, "dev.network.subnet_ids", "vpc_id, subnet_ids and"),
         ("dev", {**DEV_VPC, "vpc_id": "vpc-123"}, "dev.network.vpc_id", "a VPC ID"),
         ("dev", {**DEV_VPC, "subnet_ids": ["subnet-x"]}, "dev.network.subnet_ids", "1 to 16 distinct subnet"),
+        ("dev", {**DEV_VPC, "subnet_ids": ["subnet-1234abcd"]}, "dev.network.subnet_ids", "2 to 16 distinct subnet"),
+        ("dev", {**DEV_VPC, "private_networking": True, "vpc_endpoints": ["sts"]}, "vpc_endpoints", "s3 | sagemaker"),
+        (
+            "dev",
+            {**DEV_VPC, "private_networking": True, "route_table_ids": ["rtb-1234abcd"], "vpc_endpoints": ["kms"] * 2},
+            "dev.network.vpc_endpoints",
+            "distinct names",
+        ),
+        ("dev", {**DEV_VPC, "endpoint_client_cidrs": ["10.0.0.0/16"]}, "endpoint_client_cidrs", "private_networking"),
+        (
+            "dev",
+            {
+                **DEV_VPC,
+                "private_networking": True,
+                "vpc_endpoints": ["logs"],
+                "endpoint_client_cidrs": ["10.0.0.0/33"],
+            },
+            "dev.network.endpoint_client_cidrs",
+            "IPv4 CIDR",
+        ),
         ("dev", {**DEV_VPC, "subnet_ids": [f"subnet-{i:08x}" for i in range(17)]}, "subnet_ids", "1 to 16"),
         ("dev", {**DEV_VPC, "subnet_ids": ["subnet-1234abcd"] * 2}, "subnet_ids", "distinct"),
         ("dev", {**DEV_VPC, "security_group_ids": [f"sg-{i:08x}" for i in range(6)]}, "security_group_ids", "1 to 5"),
@@ -297,7 +317,7 @@ def test_private_networking_creates_the_endpoints_only_where_asked(vpc_assembly:
         f"com.amazonaws.eu-west-1.{service}"
         for service in ("sagemaker.api", "sagemaker.runtime", "ecr.api", "ecr.dkr", "logs", "monitoring", "kms")
     )
-    assert len(interfaces) == len(INTERFACE_SERVICES)
+    assert len(interfaces) == len(INTERFACE_SERVICES) == len(config.VPC_ENDPOINT_SERVICES) - 1
     (group_id,) = template.find_resources("AWS::EC2::SecurityGroup")
     (group,) = resources(template, "AWS::EC2::SecurityGroup")
     for endpoint in interfaces:
@@ -311,6 +331,54 @@ def test_private_networking_creates_the_endpoints_only_where_asked(vpc_assembly:
     # No way out: CDK's rule that matches no traffic replaces EC2's default allow-all egress.
     (egress,) = group["SecurityGroupEgress"]
     assert egress["CidrIp"] == "255.255.255.255/32"
+
+
+def test_one_subnet_is_refused_with_the_hosting_rule() -> None:
+    with pytest.raises(config.ConfigError) as error:
+        load_with("dev", {**DEV_VPC, "subnet_ids": ["subnet-1234abcd"]})
+    assert "different Availability Zones" in str(error.value)
+
+
+def test_without_the_s3_gateway_no_route_tables_are_needed() -> None:
+    network = load_with("dev", {**DEV_VPC, "private_networking": True, "vpc_endpoints": ["sagemaker.api"]})
+    assert network.environment("dev").network.vpc_endpoints == ("sagemaker.api",)
+
+
+@pytest.mark.template
+def test_teams_choose_the_endpoints_and_who_may_use_them() -> None:
+    """A shared VPC: only some endpoints (others exist already), and its other workloads admitted."""
+    import aws_cdk as cdk
+
+    from stacks.network_stack import NetworkStack
+
+    network = (
+        load_with(
+            "dev",
+            {
+                **DEV_VPC,
+                "private_networking": True,
+                "vpc_endpoints": ["sagemaker.api", "monitoring"],
+                "endpoint_client_cidrs": ["10.0.0.0/16", "192.168.1.0/24"],
+            },
+        )
+        .environment("dev")
+        .network
+    )
+    template = Template.from_stack(NetworkStack(cdk.App(), "Network", network=network))
+    endpoints = resources(template, "AWS::EC2::VPCEndpoint")
+    assert sorted(in_region(e["ServiceName"]) for e in endpoints) == [
+        "com.amazonaws.eu-west-1.monitoring",
+        "com.amazonaws.eu-west-1.sagemaker.api",
+    ]
+    assert {e["VpcEndpointType"] for e in endpoints} == {"Interface"}
+    (group,) = resources(template, "AWS::EC2::SecurityGroup")
+    assert [
+        (r.get("SourceSecurityGroupId"), r.get("CidrIp"), r["FromPort"]) for r in group["SecurityGroupIngress"]
+    ] == [
+        *((sg, None, 443) for sg in DEV_VPC["security_group_ids"]),
+        (None, "10.0.0.0/16", 443),
+        (None, "192.168.1.0/24", 443),
+    ]
 
 
 @pytest.mark.template
