@@ -616,3 +616,27 @@ def test_the_model_monitor_job_definition_name_fits_at_the_longest_endpoint_name
     assert len(names) == 2
     for job_name in names:
         check("sagemaker", "CreateDataQualityJobDefinition", "JobDefinitionName", job_name)
+
+
+def test_the_deploy_policy_changes_only_security_groups_and_endpoints_of_the_network_stacks() -> None:
+    """Deletes, rule changes and endpoint changes need the CloudFormation stack-name tag, which the
+    registry handlers of both resource types put on at create (cloudFormationSystemTags, tagOnCreate)."""
+    from tests.test_readme import POLICIES
+
+    mutating = ("ec2:Authorize", "ec2:Revoke", "ec2:Delete", "ec2:Modify", "ec2:Update", "ec2:CreateTags")
+    own_kinds = ("security-group/", "vpc-endpoint/")
+    for policy in POLICIES:
+        for statement in json.loads(policy.read_text())["Statement"]:
+            if not any(action.startswith(mutating) for action in statement["Action"]):
+                continue
+            owned = [arn for arn in statement["Resource"] if any(kind in arn for kind in own_kinds)]
+            assert "*" not in statement["Resource"], statement["Sid"]
+            if not owned:
+                continue
+            condition = statement.get("Condition", {})
+            tagged = condition.get("StringLike", {}).get("aws:ResourceTag/aws:cloudformation:stack-name")
+            on_create = condition.get("StringEquals", {}).get("ec2:CreateAction")
+            only_attachments = statement["Action"] == ["ec2:ModifyVpcEndpoint"] and not any(
+                "vpc-endpoint/" in arn for arn in owned
+            )
+            assert tagged == "mlops-delivery-*-network" or on_create or only_attachments, statement["Sid"]
