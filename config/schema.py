@@ -874,6 +874,7 @@ class AppConfig(Schema):
         self._check_retained_names()
         self._check_regions()
         self._check_isolated_steps()
+        self._check_shared_endpoints()
         return self
 
     def _check_retained_names(self) -> None:
@@ -951,6 +952,24 @@ class AppConfig(Schema):
                     f"only in the model-build environment {self.build_environment.name!r}, "
                     "where the model-build pipeline's jobs run",
                 )
+
+    def _check_shared_endpoints(self) -> None:
+        """One VPC holds one endpoint per service with private DNS, and one S3 route per route table."""
+        created: dict[str, tuple[str, set[str]]] = {}
+        for env in self.environments:
+            network = env.network
+            if not network.private_networking or network.vpc_id is None:
+                continue
+            if network.vpc_id in created:
+                other, services = created[network.vpc_id]
+                both = sorted(services & set(network.vpc_endpoints))
+                if both:
+                    raise invalid(
+                        f"environments.{env.name}.network.vpc_endpoints",
+                        list(network.vpc_endpoints),
+                        f"none of {both}: environment {other!r} creates them in the same VPC {network.vpc_id}",
+                    )
+            created[network.vpc_id] = (env.name, set(network.vpc_endpoints))
 
     @property
     def names(self) -> ResourceNames:

@@ -344,6 +344,20 @@ def test_without_the_s3_gateway_no_route_tables_are_needed() -> None:
     assert network.environment("dev").network.vpc_endpoints == ("sagemaker.api",)
 
 
+def test_two_environments_cannot_create_the_same_endpoints_in_one_vpc() -> None:
+    raw = raw_config()
+    private = {**DEV_VPC, "private_networking": True, "route_table_ids": ROUTE_TABLES}
+    raw["environments"]["dev"]["network"] = private
+    raw["environments"]["staging"]["network"] = {**private, "vpc_endpoints": ["s3", "kms"]}
+    with pytest.raises(config.ConfigError) as error:
+        config.load({config.CONTEXT_KEY: raw})
+    assert "environments.staging.network.vpc_endpoints" in str(error.value)
+    assert "none of ['kms', 's3']: environment 'dev'" in str(error.value)
+    raw["environments"]["staging"]["network"] = {**private, "vpc_endpoints": []}
+    raw["environments"]["dev"]["network"]["vpc_endpoints"] = list(config.VPC_ENDPOINT_SERVICES)
+    assert config.load({config.CONTEXT_KEY: raw}).environment("staging").network.vpc_endpoints == ()
+
+
 @pytest.mark.template
 def test_teams_choose_the_endpoints_and_who_may_use_them() -> None:
     """A shared VPC: only some endpoints (others exist already), and its other workloads admitted."""
