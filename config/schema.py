@@ -28,6 +28,7 @@ from config.fields import (
     ENV_NAME,
     FEATURE,
     INSTANCE,
+    IPV4_CIDR,
     PACKAGE_ARN,
     PROJECT,
     REGION,
@@ -60,6 +61,13 @@ _MAX_CHECK_INTERVAL_HOURS = 96
 # Subnets, VpcSecurityGroupIds).
 MAX_SUBNETS = 16
 MAX_SECURITY_GROUPS = 5
+# SageMaker hosting: "You must create at least two subnets in different availability zones in
+# your private VPC, even if you have only one hosting instance" (developer guide, "Give SageMaker
+# Hosted Endpoints Access to Resources in Your Amazon VPC"). Config can't see the zones.
+MIN_ENDPOINT_SUBNETS = 2
+# The VPC endpoints `private_networking` can create, by the last part of their service name
+# (com.amazonaws.<region>.<name>): s3 is a gateway endpoint, the others interface endpoints.
+VPC_ENDPOINT_SERVICES = ("s3", "sagemaker.api", "sagemaker.runtime", "ecr.api", "ecr.dkr", "logs", "monitoring", "kms")
 # Application Auto Scaling cooldowns are seconds; a day is far beyond any useful SageMaker cooldown.
 _MAX_COOLDOWN_SECONDS = 86_400
 
@@ -541,8 +549,31 @@ class NetworkConfig(Schema):
     security_group_ids: Annotated[tuple[str, ...], _ids("security group", MAX_SECURITY_GROUPS)] = ()
     # Default: subnet_ids.
     endpoint_subnet_ids: Annotated[tuple[str, ...], _ids("subnet", MAX_SUBNETS)] = ()
-    # Create the VPC endpoints for S3, SageMaker, ECR, CloudWatch (logs, metrics) and KMS.
+    # Create the VPC endpoints in `vpc_endpoints` (default: S3, SageMaker, ECR, CloudWatch logs
+    # and metrics, KMS). Their private DNS answers for the whole VPC.
     private_networking: Annotated[bool, Flag()] = False
+    # Leave out those the VPC already has: a route table takes one S3 gateway route, and a
+    # private DNS name one interface endpoint per VPC.
+    vpc_endpoints: Annotated[
+        tuple[str, ...],
+        Listed(
+            "^(" + "|".join(re.escape(name) for name in VPC_ENDPOINT_SERVICES) + ")$",
+            f"distinct names from {' | '.join(VPC_ENDPOINT_SERVICES)}",
+            distinct=True,
+        ),
+    ] = VPC_ENDPOINT_SERVICES
+    # Besides the job security groups, who may use the interface endpoints (HTTPS): other
+    # workloads of a shared VPC, whose calls to these services private DNS also redirects.
+    endpoint_client_cidrs: Annotated[
+        tuple[str, ...],
+        Listed(
+            IPV4_CIDR,
+            "1 to 50 distinct IPv4 CIDR blocks such as 10.0.0.0/16",
+            high=50,
+            distinct=True,
+            null_is_empty=True,
+        ),
+    ] = ()
     # The route tables of the job subnets: the S3 gateway endpoint adds its route to them.
     # CreateVpcEndpoint sets no upper limit.
     route_table_ids: Annotated[tuple[str, ...], _ids("route table", 200)] = ()
@@ -567,12 +598,22 @@ class NetworkConfig(Schema):
                 True,
                 "false unless vpc_id, subnet_ids and security_group_ids are set: the VPC endpoints go into that VPC",
             )
-        if self.private_networking and not self.route_table_ids:
+        if given and len(self.subnet_ids) < MIN_ENDPOINT_SUBNETS:
+            raise invalid(
+                "subnet_ids",
+                list(self.subnet_ids),
+                f"{MIN_ENDPOINT_SUBNETS} to {MAX_SUBNETS} distinct subnet IDs in different Availability Zones: "
+                "SageMaker hosts the endpoint in at least two",
+            )
+        if self.private_networking and "s3" in self.vpc_endpoints and not self.route_table_ids:
             raise invalid(
                 "route_table_ids",
                 [],
-                "1 to 200 distinct route table (rtb-0123456789abcdef0) IDs with private_networking",
+                "1 to 200 distinct route table (rtb-0123456789abcdef0) IDs with private_networking "
+                "(or leave s3 out of vpc_endpoints)",
             )
+        if self.endpoint_client_cidrs and not self.private_networking:
+            raise invalid("endpoint_client_cidrs", list(self.endpoint_client_cidrs), "only with private_networking")
         return self
 
     @property
@@ -844,6 +885,7 @@ class AppConfig(Schema):
         self._check_shadow_task()
         self._check_regions()
         self._check_isolated_steps()
+        self._check_shared_endpoints()
         return self
 
     def _check_retained_names(self) -> None:
@@ -950,6 +992,24 @@ class AppConfig(Schema):
                     f"only in the model-build environment {self.build_environment.name!r}, "
                     "where the model-build pipeline's jobs run",
                 )
+
+    def _check_shared_endpoints(self) -> None:
+        """One VPC holds one endpoint per service with private DNS, and one S3 route per route table."""
+        created: dict[str, tuple[str, set[str]]] = {}
+        for env in self.environments:
+            network = env.network
+            if not network.private_networking or network.vpc_id is None:
+                continue
+            if network.vpc_id in created:
+                other, services = created[network.vpc_id]
+                both = sorted(services & set(network.vpc_endpoints))
+                if both:
+                    raise invalid(
+                        f"environments.{env.name}.network.vpc_endpoints",
+                        list(network.vpc_endpoints),
+                        f"none of {both}: environment {other!r} creates them in the same VPC {network.vpc_id}",
+                    )
+            created[network.vpc_id] = (env.name, set(network.vpc_endpoints))
 
     @property
     def names(self) -> ResourceNames:

@@ -90,7 +90,8 @@ class DriftMonitor(Construct):
         )
         if network.vpc is not None:
             findings: dict[str, str] = {}
-            grant_vpc_access(self.role, network.vpc, findings)
+            # The drift check and Model Monitor both run processing jobs.
+            grant_vpc_access(self.role, network.vpc, findings, runs_processing_jobs=True)
             acknowledge_wildcards(self.role, findings)
 
         self.check: ScheduledDriftCheck | None = None

@@ -240,5 +240,5 @@ class GuardedEndpoint(Construct):
                 "allows this account."
             )
         if network.vpc is not None:
-            grant_vpc_access(self.role, network.vpc, findings)
+            grant_vpc_access(self.role, network.vpc, findings, runs_processing_jobs=False)
         acknowledge_wildcards(self.role, findings)

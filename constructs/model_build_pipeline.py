@@ -16,7 +16,7 @@ import contracts
 from config import ModelConfig, NetworkConfig
 from constructs import Construct
 from constructs.image_access import LOGIN_FINDING, grant_image_pull
-from constructs.job_network import grant_vpc_access, with_network
+from constructs.job_network import grant_create_jobs, grant_vpc_access, with_network
 from constructs.model_registry import ModelRegistry
 from constructs.nag_acknowledgments import acknowledge_wildcards, objects_in
 from contracts import INPUT_MANIFESTS_PREFIX, MODEL_ARTIFACTS_PREFIX, PIPELINE_OUTPUT_PREFIX, STEP_SCRIPTS
@@ -110,6 +110,13 @@ class ModelBuildPipeline(Construct):
         self._grant_data(data_bucket, artifacts_bucket, key)
         registry.grant_register(self.role)
         self._grant_jobs(stack)
+        grant_create_jobs(
+            self.role,
+            job_arns=dict(zip(("Processing", "Training"), self._job_arns, strict=True)),
+            definition=definition,
+            vpc=network.vpc,
+            isolated_steps=network.isolated_steps,
+        )
         # Jobs pull the processing and training images; registering names the inference image,
         # which the pipeline never pulls (the serving environments' roles do).
         grant_image_pull(self.role, self, [self.image_uris["processing"], self.image_uris["training"]])
@@ -146,10 +153,8 @@ class ModelBuildPipeline(Construct):
             iam.PolicyStatement(
                 sid="RunPipelineJobs",
                 actions=[
-                    "sagemaker:CreateProcessingJob",
                     "sagemaker:DescribeProcessingJob",
                     "sagemaker:StopProcessingJob",
-                    "sagemaker:CreateTrainingJob",
                     "sagemaker:DescribeTrainingJob",
                     "sagemaker:StopTrainingJob",
                     "sagemaker:AddTags",
@@ -245,5 +250,5 @@ class ModelBuildPipeline(Construct):
             "resource-level permissions; metrics are limited to the /aws/sagemaker/* namespaces by condition.",
         }
         if network.vpc is not None:
-            grant_vpc_access(self.role, network.vpc, findings)
+            grant_vpc_access(self.role, network.vpc, findings, runs_processing_jobs=True)
         acknowledge_wildcards(self.role, findings)

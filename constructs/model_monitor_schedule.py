@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 
 from aws_cdk import Duration
@@ -26,6 +28,28 @@ def model_monitor_cron(expression: str) -> str:
     if unit.startswith("day"):
         return "cron(0 0 ? * * *)"
     return "cron(0 * ? * * *)" if count == 1 else f"cron(0 0/{count} ? * * *)"
+
+
+# CreateDataQualityJobDefinition's JobDefinitionName: at most 63 characters of
+# [a-zA-Z0-9](-*[a-zA-Z0-9]){0,62} (botocore sagemaker model, MonitoringJobDefinitionName).
+MAX_JOB_DEFINITION_NAME = 63
+
+
+def job_definition_name(endpoint_name: str, version: int, vpc: VpcSettings | None) -> str:
+    """`<endpoint>-dq-v<version>`, plus a hash of the network settings when there is a VPC.
+
+    Every property of AWS::SageMaker::DataQualityJobDefinition is create-only (NetworkConfig
+    included, CloudFormation resource schema) and CloudFormation can't replace a resource with a
+    custom name: a new release gets a new name by its version, a new network by its hash. The
+    hash covers the endpoint's name too, so when a long endpoint name has to be shortened to fit,
+    the name still belongs to that endpoint alone.
+    """
+    name = f"{endpoint_name}-dq-v{version}"
+    if vpc is None:
+        return name
+    network = json.dumps([endpoint_name, vpc.sagemaker_vpc_config], sort_keys=True)
+    suffix = f"-dq-v{version}-{hashlib.sha256(network.encode()).hexdigest()[:8]}"
+    return endpoint_name[: MAX_JOB_DEFINITION_NAME - len(suffix)].rstrip("-") + suffix
 
 
 class ModelMonitorSchedule:
@@ -56,8 +80,7 @@ class ModelMonitorSchedule:
         job = sagemaker.CfnDataQualityJobDefinition(
             scope,
             "DataQualityJob",
-            # Job definitions are immutable: a new release (new baseline) gets a new name.
-            job_definition_name=f"{endpoint_name}-dq-v{release.version}",
+            job_definition_name=job_definition_name(endpoint_name, release.version, vpc),
             role_arn=role.role_arn,
             data_quality_app_specification=sagemaker.CfnDataQualityJobDefinition.DataQualityAppSpecificationProperty(
                 image_uri=image_uri,

@@ -7,32 +7,44 @@ from aws_cdk import aws_ec2 as ec2
 from config import VpcSettings
 from constructs import Construct
 
-# What the jobs and the endpoint call from inside the VPC: SageMaker (the drift check's
-# DescribeModelPackage; sagemaker.runtime for callers inside the VPC), ECR (image pulls),
-# CloudWatch Logs and metrics (the drift check's PutMetricData) and KMS (the environment's key).
-# No STS: SageMaker hands the role's credentials to the container itself.
+# The interface endpoints config's `vpc_endpoints` may name, by construct ID (unchanged, so
+# logical IDs stay put). What the containers call: SageMaker (the drift check's
+# DescribeModelPackage), CloudWatch metrics (PutMetricData); sagemaker.runtime serves clients
+# of the endpoint inside the VPC, admitted by `endpoint_client_cidrs`. ECR, CloudWatch Logs and
+# KMS serve anything else in the VPC that the team points at them. No STS: SageMaker hands the
+# role's credentials to the container itself.
 INTERFACE_SERVICES = {
-    "SageMakerApi": ec2.InterfaceVpcEndpointAwsService.SAGEMAKER_API,
-    "SageMakerRuntime": ec2.InterfaceVpcEndpointAwsService.SAGEMAKER_RUNTIME,
-    "EcrApi": ec2.InterfaceVpcEndpointAwsService.ECR,
-    "EcrDocker": ec2.InterfaceVpcEndpointAwsService.ECR_DOCKER,
-    "Logs": ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS,
-    "Monitoring": ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_MONITORING,
-    "Kms": ec2.InterfaceVpcEndpointAwsService.KMS,
+    "sagemaker.api": ("SageMakerApi", ec2.InterfaceVpcEndpointAwsService.SAGEMAKER_API),
+    "sagemaker.runtime": ("SageMakerRuntime", ec2.InterfaceVpcEndpointAwsService.SAGEMAKER_RUNTIME),
+    "ecr.api": ("EcrApi", ec2.InterfaceVpcEndpointAwsService.ECR),
+    "ecr.dkr": ("EcrDocker", ec2.InterfaceVpcEndpointAwsService.ECR_DOCKER),
+    "logs": ("Logs", ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS),
+    "monitoring": ("Monitoring", ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_MONITORING),
+    "kms": ("Kms", ec2.InterfaceVpcEndpointAwsService.KMS),
 }
 HTTPS = 443
 
 
 class PrivateEndpoints(Construct):
-    """An S3 gateway endpoint on the job subnets' route tables and one interface endpoint per service.
+    """An S3 gateway endpoint on the job subnets' route tables and one interface endpoint per
+    service, of those `services` names.
 
-    The interface endpoints resolve the services' public names privately (private DNS) and
-    accept HTTPS only from the security groups the jobs and the endpoint run with. The VPC,
-    subnets, route tables and security groups are the team's own and are referenced by ID:
-    synth looks nothing up.
+    The interface endpoints resolve the services' public names privately for the whole VPC
+    (private DNS) and accept HTTPS from the security groups the jobs and the endpoint run with
+    and from `client_cidrs`. The VPC, subnets, route tables and security groups are the team's
+    own and are referenced by ID: synth looks nothing up.
     """
 
-    def __init__(self, scope: Construct, id_: str, *, vpc: VpcSettings, route_table_ids: tuple[str, ...]) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        vpc: VpcSettings,
+        route_table_ids: tuple[str, ...],
+        services: tuple[str, ...],
+        client_cidrs: tuple[str, ...],
+    ) -> None:
         super().__init__(scope, id_)
         self.security_group = ec2.CfnSecurityGroup(
             self,
@@ -48,6 +60,12 @@ class PrivateEndpoints(Construct):
                     description=f"HTTPS from SageMaker jobs in {group}",
                 )
                 for group in vpc.security_group_ids
+            ]
+            + [
+                ec2.CfnSecurityGroup.IngressProperty(
+                    ip_protocol="tcp", from_port=HTTPS, to_port=HTTPS, cidr_ip=cidr, description=f"HTTPS from {cidr}"
+                )
+                for cidr in client_cidrs
             ],
             # Endpoints only answer (security groups are stateful). A rule that matches no traffic
             # replaces the allow-all egress EC2 adds to a group created without egress rules.
@@ -61,13 +79,17 @@ class PrivateEndpoints(Construct):
                 )
             ],
         )
-        self.gateway = ec2.CfnVPCEndpoint(
-            self,
-            "S3",
-            vpc_id=vpc.vpc_id,
-            service_name=ec2.GatewayVpcEndpointAwsService.S3.name,
-            vpc_endpoint_type="Gateway",
-            route_table_ids=list(route_table_ids),
+        self.gateway = (
+            ec2.CfnVPCEndpoint(
+                self,
+                "S3",
+                vpc_id=vpc.vpc_id,
+                service_name=ec2.GatewayVpcEndpointAwsService.S3.name,
+                vpc_endpoint_type="Gateway",
+                route_table_ids=list(route_table_ids),
+            )
+            if "s3" in services
+            else None
         )
         self.interfaces = {
             name: ec2.CfnVPCEndpoint(
@@ -80,5 +102,6 @@ class PrivateEndpoints(Construct):
                 subnet_ids=list(vpc.endpoint_subnet_ids),
                 security_group_ids=[self.security_group.attr_group_id],
             )
-            for name, service in INTERFACE_SERVICES.items()
+            for key, (name, service) in INTERFACE_SERVICES.items()
+            if key in services
         }

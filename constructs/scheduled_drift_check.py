@@ -15,7 +15,7 @@ import contracts
 from config import DriftConfig, Release, VpcSettings
 from constructs import Construct
 from constructs.drift_alarm import ALARM_PERIOD_HOURS
-from constructs.job_network import with_network
+from constructs.job_network import grant_create_jobs, with_network
 from constructs.nag_acknowledgments import acknowledge_wildcards
 from pipeline_steps import checked_in
 
@@ -82,8 +82,9 @@ class ScheduledDriftCheck:
                 conditions={"StringEquals": {"s3:prefix": script.s3_object_key}},
             )
         )
+        networked = with_network(DEFINITION_FILE.read_text(), vpc, isolated_steps=())
         definition = Fn.sub(
-            with_network(DEFINITION_FILE.read_text(), vpc, isolated_steps=()),
+            networked,
             {
                 "RoleName": role.role_name,
                 "KmsKeyArn": key.key_arn,
@@ -115,7 +116,6 @@ class ScheduledDriftCheck:
             iam.PolicyStatement(
                 sid="RunDriftCheckJobs",
                 actions=[
-                    "sagemaker:CreateProcessingJob",
                     "sagemaker:DescribeProcessingJob",
                     "sagemaker:StopProcessingJob",
                     "sagemaker:AddTags",
@@ -123,6 +123,7 @@ class ScheduledDriftCheck:
                 resources=[jobs],
             )
         )
+        grant_create_jobs(role, job_arns={"Processing": jobs}, definition=networked, vpc=vpc, isolated_steps=())
         acknowledge_wildcards(
             role, {f"Resource::{jobs}": "Processing jobs the pipeline creates, all named pipelines-<id>-..."}
         )

@@ -65,14 +65,12 @@ class EnvironmentStage(Stage):
 
         self.network: NetworkStack | None = None
         if environment.network.private_networking:
-            assert environment.network.vpc is not None, "config (NetworkConfig) requires a VPC for private networking"
             self.network = NetworkStack(
                 self,
                 "Network",
                 stack_name=names.stack(environment.name, "network"),
                 description=f"{project} {environment.name}: VPC endpoints of the SageMaker jobs and endpoint",
-                vpc=environment.network.vpc,
-                route_table_ids=environment.network.route_table_ids,
+                network=environment.network,
             )
 
         self.model_build: ModelBuildStack | None = None

@@ -6,7 +6,7 @@ from typing import Any
 
 from aws_cdk import Stack
 
-from config import VpcSettings
+from config import NetworkConfig
 from constructs import Construct
 from constructs.private_endpoints import PrivateEndpoints
 
@@ -14,8 +14,14 @@ from constructs.private_endpoints import PrivateEndpoints
 class NetworkStack(Stack):
     """Only where the config asks for private networking; stateless, replaceable on any deploy."""
 
-    def __init__(
-        self, scope: Construct, id_: str, *, vpc: VpcSettings, route_table_ids: tuple[str, ...], **kwargs: Any
-    ) -> None:
+    def __init__(self, scope: Construct, id_: str, *, network: NetworkConfig, **kwargs: Any) -> None:
         super().__init__(scope, id_, **kwargs)
-        self.endpoints = PrivateEndpoints(self, "PrivateEndpoints", vpc=vpc, route_table_ids=route_table_ids)
+        assert network.vpc is not None, "config (NetworkConfig) requires a VPC for private networking"
+        self.endpoints = PrivateEndpoints(
+            self,
+            "PrivateEndpoints",
+            vpc=network.vpc,
+            route_table_ids=network.route_table_ids,
+            services=network.vpc_endpoints,
+            client_cidrs=network.endpoint_client_cidrs,
+        )

@@ -109,20 +109,24 @@ def test_role_passes_only_itself_and_only_to_sagemaker(template: Template) -> No
 
 
 def test_role_runs_only_processing_and_training_jobs_in_its_account(template: Template) -> None:
-    statement = statement_with(template, "sagemaker:CreateTrainingJob")
+    statement = statement_with(template, "sagemaker:DescribeTrainingJob")
     assert set(statement["Action"]) == {
         "sagemaker:AddTags",
-        "sagemaker:CreateProcessingJob",
         "sagemaker:DescribeProcessingJob",
         "sagemaker:StopProcessingJob",
-        "sagemaker:CreateTrainingJob",
         "sagemaker:DescribeTrainingJob",
         "sagemaker:StopTrainingJob",
     }
-    assert statement["Resource"] == [
-        "arn:aws:sagemaker:eu-west-1:222222222222:processing-job/*",
-        "arn:aws:sagemaker:eu-west-1:222222222222:training-job/*",
-    ]
+    jobs = {
+        "Processing": "arn:aws:sagemaker:eu-west-1:222222222222:processing-job/*",
+        "Training": "arn:aws:sagemaker:eu-west-1:222222222222:training-job/*",
+    }
+    assert statement["Resource"] == list(jobs.values())
+    # One statement per job type (job_network.grant_create_jobs), conditioned only with a VPC.
+    for kind, arn in jobs.items():
+        create = statement_with(template, f"sagemaker:Create{kind}Job")
+        assert create["Action"] == f"sagemaker:Create{kind}Job" and create["Resource"] == arn
+        assert "Condition" not in create
 
 
 def test_role_registers_only_into_the_model_package_group(template: Template) -> None:

@@ -11,7 +11,7 @@ import pytest
 from aws_cdk.assertions import Template
 
 import config
-from constructs import job_network
+from constructs import job_network, model_monitor_schedule
 from constructs.model_build_pipeline import DEFINITION_FILE as BUILD_DEFINITION
 from constructs.private_endpoints import INTERFACE_SERVICES
 from tests.aws_contract import check, check_request
@@ -25,7 +25,7 @@ DEV_VPC = {
 }
 STAGING_VPC = {
     "vpc_id": "vpc-1234abcd",
-    "subnet_ids": ["subnet-1234abcd"],
+    "subnet_ids": ["subnet-1234abcd", "subnet-5678abcd"],
     "security_group_ids": ["sg-1234abcd", "sg-5678abcd"],
 }
 ROUTE_TABLES = ["rtb-0a1b2c3d4e5f60001", "rtb-0a1b2c3d4e5f60002"]
@@ -149,6 +149,26 @@ def test_network_settings_are_read_per_environment() -> None:
         ("dev", {"vpc_id": "vpc-0123456789abcdef0"}, "dev.network.subnet_ids", "vpc_id, subnet_ids and"),
         ("dev", {**DEV_VPC, "vpc_id": "vpc-123"}, "dev.network.vpc_id", "a VPC ID"),
         ("dev", {**DEV_VPC, "subnet_ids": ["subnet-x"]}, "dev.network.subnet_ids", "1 to 16 distinct subnet"),
+        ("dev", {**DEV_VPC, "subnet_ids": ["subnet-1234abcd"]}, "dev.network.subnet_ids", "2 to 16 distinct subnet"),
+        ("dev", {**DEV_VPC, "private_networking": True, "vpc_endpoints": ["sts"]}, "vpc_endpoints", "s3 | sagemaker"),
+        (
+            "dev",
+            {**DEV_VPC, "private_networking": True, "route_table_ids": ["rtb-1234abcd"], "vpc_endpoints": ["kms"] * 2},
+            "dev.network.vpc_endpoints",
+            "distinct names",
+        ),
+        ("dev", {**DEV_VPC, "endpoint_client_cidrs": ["10.0.0.0/16"]}, "endpoint_client_cidrs", "private_networking"),
+        (
+            "dev",
+            {
+                **DEV_VPC,
+                "private_networking": True,
+                "vpc_endpoints": ["logs"],
+                "endpoint_client_cidrs": ["10.0.0.0/33"],
+            },
+            "dev.network.endpoint_client_cidrs",
+            "IPv4 CIDR",
+        ),
         ("dev", {**DEV_VPC, "subnet_ids": [f"subnet-{i:08x}" for i in range(17)]}, "subnet_ids", "1 to 16"),
         ("dev", {**DEV_VPC, "subnet_ids": ["subnet-1234abcd"] * 2}, "subnet_ids", "distinct"),
         ("dev", {**DEV_VPC, "security_group_ids": [f"sg-{i:08x}" for i in range(6)]}, "security_group_ids", "1 to 5"),
@@ -204,6 +224,38 @@ def test_the_isolation_keys_are_the_job_steps_of_the_checked_in_definition() -> 
 def test_isolating_a_step_the_definition_lacks_fails() -> None:
     with pytest.raises(ValueError, match="No processing or training step named \\['tune'\\]"):
         job_network.with_network(BUILD_DEFINITION.read_text(), None, ["Tune"])
+
+
+def with_step(step: dict[str, Any]) -> str:
+    definition = json.loads(BUILD_DEFINITION.read_text())
+    definition["Steps"].append(step)
+    return json.dumps(definition)
+
+
+@pytest.mark.parametrize("step_type", ["Transform", "Tuning", "QualityCheck", "Model", "EMR"])
+def test_a_job_step_type_it_does_not_know_fails_instead_of_escaping_the_vpc(step_type: str) -> None:
+    vpc = load_with("dev", DEV_VPC).environment("dev").network.vpc
+    text = with_step({"Name": "Later", "Type": step_type, "Arguments": {}})
+    with pytest.raises(ValueError, match=f"'Later' has type '{step_type}'"):
+        job_network.with_network(text, vpc, ())
+
+
+def test_existing_network_settings_of_a_processing_step_are_kept() -> None:
+    vpc = load_with("dev", DEV_VPC).environment("dev").network.vpc
+    assert vpc is not None
+    text = with_step(
+        {
+            "Name": "Encrypted",
+            "Type": "Processing",
+            "Arguments": {"NetworkConfig": {"EnableInterContainerTrafficEncryption": True}},
+        }
+    )
+    steps = job_steps(json.loads(job_network.with_network(text, vpc, ())))
+    assert steps["Encrypted"]["Arguments"]["NetworkConfig"] == {
+        "EnableInterContainerTrafficEncryption": True,
+        "EnableNetworkIsolation": False,
+        "VpcConfig": vpc.sagemaker_vpc_config,
+    }
 
 
 def test_no_network_settings_leave_the_definition_text_as_generated() -> None:
@@ -265,7 +317,7 @@ def test_private_networking_creates_the_endpoints_only_where_asked(vpc_assembly:
         f"com.amazonaws.eu-west-1.{service}"
         for service in ("sagemaker.api", "sagemaker.runtime", "ecr.api", "ecr.dkr", "logs", "monitoring", "kms")
     )
-    assert len(interfaces) == len(INTERFACE_SERVICES)
+    assert len(interfaces) == len(INTERFACE_SERVICES) == len(config.VPC_ENDPOINT_SERVICES) - 1
     (group_id,) = template.find_resources("AWS::EC2::SecurityGroup")
     (group,) = resources(template, "AWS::EC2::SecurityGroup")
     for endpoint in interfaces:
@@ -279,6 +331,68 @@ def test_private_networking_creates_the_endpoints_only_where_asked(vpc_assembly:
     # No way out: CDK's rule that matches no traffic replaces EC2's default allow-all egress.
     (egress,) = group["SecurityGroupEgress"]
     assert egress["CidrIp"] == "255.255.255.255/32"
+
+
+def test_one_subnet_is_refused_with_the_hosting_rule() -> None:
+    with pytest.raises(config.ConfigError) as error:
+        load_with("dev", {**DEV_VPC, "subnet_ids": ["subnet-1234abcd"]})
+    assert "different Availability Zones" in str(error.value)
+
+
+def test_without_the_s3_gateway_no_route_tables_are_needed() -> None:
+    network = load_with("dev", {**DEV_VPC, "private_networking": True, "vpc_endpoints": ["sagemaker.api"]})
+    assert network.environment("dev").network.vpc_endpoints == ("sagemaker.api",)
+
+
+def test_two_environments_cannot_create_the_same_endpoints_in_one_vpc() -> None:
+    raw = raw_config()
+    private = {**DEV_VPC, "private_networking": True, "route_table_ids": ROUTE_TABLES}
+    raw["environments"]["dev"]["network"] = private
+    raw["environments"]["staging"]["network"] = {**private, "vpc_endpoints": ["s3", "kms"]}
+    with pytest.raises(config.ConfigError) as error:
+        config.load({config.CONTEXT_KEY: raw})
+    assert "environments.staging.network.vpc_endpoints" in str(error.value)
+    assert "none of ['kms', 's3']: environment 'dev'" in str(error.value)
+    raw["environments"]["staging"]["network"] = {**private, "vpc_endpoints": []}
+    raw["environments"]["dev"]["network"]["vpc_endpoints"] = list(config.VPC_ENDPOINT_SERVICES)
+    assert config.load({config.CONTEXT_KEY: raw}).environment("staging").network.vpc_endpoints == ()
+
+
+@pytest.mark.template
+def test_teams_choose_the_endpoints_and_who_may_use_them() -> None:
+    """A shared VPC: only some endpoints (others exist already), and its other workloads admitted."""
+    import aws_cdk as cdk
+
+    from stacks.network_stack import NetworkStack
+
+    network = (
+        load_with(
+            "dev",
+            {
+                **DEV_VPC,
+                "private_networking": True,
+                "vpc_endpoints": ["sagemaker.api", "monitoring"],
+                "endpoint_client_cidrs": ["10.0.0.0/16", "192.168.1.0/24"],
+            },
+        )
+        .environment("dev")
+        .network
+    )
+    template = Template.from_stack(NetworkStack(cdk.App(), "Network", network=network))
+    endpoints = resources(template, "AWS::EC2::VPCEndpoint")
+    assert sorted(in_region(e["ServiceName"]) for e in endpoints) == [
+        "com.amazonaws.eu-west-1.monitoring",
+        "com.amazonaws.eu-west-1.sagemaker.api",
+    ]
+    assert {e["VpcEndpointType"] for e in endpoints} == {"Interface"}
+    (group,) = resources(template, "AWS::EC2::SecurityGroup")
+    assert [
+        (r.get("SourceSecurityGroupId"), r.get("CidrIp"), r["FromPort"]) for r in group["SecurityGroupIngress"]
+    ] == [
+        *((sg, None, 443) for sg in DEV_VPC["security_group_ids"]),
+        (None, "10.0.0.0/16", 443),
+        (None, "192.168.1.0/24", 443),
+    ]
 
 
 @pytest.mark.template
@@ -297,19 +411,42 @@ def test_jobs_and_endpoint_deploy_after_the_endpoints() -> None:
     assert stage.network in stage.serving.dependencies
 
 
+PROCESSING_ROLES = [
+    ("mlops-delivery-dev-model-build", "Runs the mlops-delivery-model-build pipeline"),
+    ("mlops-delivery-dev-serving", "mlops-delivery-dev: runs the drift check"),
+]
+ENI_ACTIONS = [
+    "ec2:CreateNetworkInterface",
+    "ec2:CreateNetworkInterfacePermission",
+    "ec2:DeleteNetworkInterface",
+    "ec2:DeleteNetworkInterfacePermission",
+]
+
+
 @pytest.mark.template
-@pytest.mark.parametrize(
-    ("stack", "role"),
-    [
-        ("mlops-delivery-dev-model-build", "Runs the mlops-delivery-model-build pipeline"),
-        ("mlops-delivery-dev-serving", "mlops-delivery-dev: pulls the released model"),
-        ("mlops-delivery-dev-serving", "mlops-delivery-dev: runs the drift check"),
-    ],
-)
-def test_job_roles_create_network_interfaces_only_in_the_configured_vpc(
+@pytest.mark.parametrize(("stack", "role"), PROCESSING_ROLES)
+def test_roles_that_run_processing_jobs_get_unscoped_network_interface_permissions(
     vpc_assembly: Assembly, stack: str, role: str
 ) -> None:
+    """SageMaker's processing-job validation fails on any resource or condition scoping (sagemaker-roles.md)."""
     statements = ec2_statements(policy_statements(vpc_assembly.template(stack), role))
+    assert set(statements) == {"ManageJobNetworkInterfaces", "DescribeVpcNetwork"}
+    manage = statements["ManageJobNetworkInterfaces"]
+    assert sorted(manage["Action"]) == ENI_ACTIONS
+    assert manage["Resource"] == "*" and "Condition" not in manage
+    assert sorted(statements["DescribeVpcNetwork"]["Action"]) == [
+        "ec2:DescribeDhcpOptions",
+        "ec2:DescribeNetworkInterfaces",
+        "ec2:DescribeSecurityGroups",
+        "ec2:DescribeSubnets",
+        "ec2:DescribeVpcs",
+    ]
+
+
+@pytest.mark.template
+def test_the_endpoint_role_creates_network_interfaces_only_in_the_configured_vpc(vpc_assembly: Assembly) -> None:
+    template = vpc_assembly.template("mlops-delivery-dev-serving")
+    statements = ec2_statements(policy_statements(template, "mlops-delivery-dev: pulls the released model"))
     assert set(statements) == {
         "AttachToConfiguredSubnetsAndGroups",
         "ManageNetworkInterfacesInVpc",
@@ -324,17 +461,65 @@ def test_job_roles_create_network_interfaces_only_in_the_configured_vpc(
         ]
     )
     manage = statements["ManageNetworkInterfacesInVpc"]
-    assert sorted(manage["Action"]) == [
-        "ec2:CreateNetworkInterface",
-        "ec2:CreateNetworkInterfacePermission",
-        "ec2:DeleteNetworkInterface",
-        "ec2:DeleteNetworkInterfacePermission",
-    ]
+    assert sorted(manage["Action"]) == ENI_ACTIONS
     assert manage["Resource"] == ec2_arn("network-interface/*")
     assert manage["Condition"] == {"ArnEquals": {"ec2:Vpc": ec2_arn(f"vpc/{DEV_VPC['vpc_id']}")}}
     describe = statements["DescribeVpcNetwork"]
     assert describe["Resource"] == "*"
+    # host-vpc.md lists it for models in a VPC.
+    assert "ec2:DescribeVpcEndpoints" in describe["Action"]
     assert all(action.startswith("ec2:Describe") for action in describe["Action"])
+
+
+def create_job_statements(template: Template, role: str) -> dict[str, dict[str, Any]]:
+    """Statements that allow sagemaker:Create*Job, by action; there must be exactly one per action."""
+    found: dict[str, dict[str, Any]] = {}
+    for statement in policy_statements(template, role):
+        for action in as_list(statement["Action"]):
+            if action.startswith("sagemaker:Create") and action.endswith("Job"):
+                assert action not in found, action
+                found[action] = statement
+    return found
+
+
+def vpc_conditions(settings: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "ForAllValues:StringEquals": {
+            "sagemaker:VpcSubnets": settings["subnet_ids"],
+            "sagemaker:VpcSecurityGroupIds": settings["security_group_ids"],
+        },
+        "Null": {"sagemaker:VpcSubnets": "false", "sagemaker:VpcSecurityGroupIds": "false"},
+    }
+
+
+@pytest.mark.template
+def test_the_pipeline_role_creates_jobs_only_in_the_vpc_and_training_only_isolated(vpc_assembly: Assembly) -> None:
+    creates = create_job_statements(
+        vpc_assembly.template("mlops-delivery-dev-model-build"), "Runs the mlops-delivery-model-build pipeline"
+    )
+    assert set(creates) == {"sagemaker:CreateProcessingJob", "sagemaker:CreateTrainingJob"}
+    # Evaluate is a processing step that can't be isolated, so only training requires isolation.
+    assert creates["sagemaker:CreateProcessingJob"]["Condition"] == vpc_conditions(DEV_VPC)
+    assert creates["sagemaker:CreateTrainingJob"]["Condition"] == {
+        **vpc_conditions(DEV_VPC),
+        "Bool": {"sagemaker:NetworkIsolation": "true"},
+    }
+
+
+@pytest.mark.template
+def test_the_drift_role_creates_jobs_only_in_the_vpc(vpc_assembly: Assembly) -> None:
+    creates = create_job_statements(
+        vpc_assembly.template("mlops-delivery-staging-serving"), "mlops-delivery-staging: runs the drift check"
+    )
+    assert list(creates) == ["sagemaker:CreateProcessingJob"]
+    assert creates["sagemaker:CreateProcessingJob"]["Condition"] == vpc_conditions(STAGING_VPC)
+
+
+def test_without_a_vpc_job_creation_has_no_network_conditions(assembly: Assembly) -> None:
+    creates = create_job_statements(
+        assembly.template("mlops-delivery-dev-model-build"), "Runs the mlops-delivery-model-build pipeline"
+    )
+    assert all("Condition" not in statement for statement in creates.values())
 
 
 # --- the shipped config (no VPC): as before -----------------------------------------------------
@@ -417,3 +602,55 @@ def test_model_monitor_jobs_run_in_the_vpc_without_isolation(tmp_path: Path) -> 
     (job,) = resources(Template.from_stack(stage.serving), "AWS::SageMaker::DataQualityJobDefinition")
     assert job["NetworkConfig"] == {"EnableNetworkIsolation": False, "VpcConfig": sagemaker_vpc(STAGING_VPC)}
     check_request("sagemaker", "CreateDataQualityJobDefinition", {"NetworkConfig": job["NetworkConfig"]})
+    staging = settings.environment("staging")
+    assert staging.release is not None
+    assert job["JobDefinitionName"] == model_monitor_schedule.job_definition_name(
+        "mlops-delivery-staging", staging.release.version, staging.network.vpc
+    )
+
+
+def test_a_network_change_renames_the_model_monitor_job_definition() -> None:
+    """Its NetworkConfig is create-only and its name custom: a changed network needs a new name."""
+    vpc = load_with("dev", DEV_VPC).environment("dev").network.vpc
+    other_subnets = load_with("dev", {**DEV_VPC, "subnet_ids": DEV_VPC["subnet_ids"][::-1]}).environment("dev")
+    other_groups = load_with("dev", {**DEV_VPC, "security_group_ids": ["sg-0a1b2c3d4e5f60009"]}).environment("dev")
+    name = model_monitor_schedule.job_definition_name
+    assert name("ml-dev", 3, None) == "ml-dev-dq-v3"
+    assert name("ml-dev", 3, vpc) == name("ml-dev", 3, vpc) != name("ml-dev", 3, None)
+    assert name("ml-dev", 3, vpc).startswith("ml-dev-dq-v3-")
+    assert len({name("ml-dev", 3, vpc), name("ml-dev", 3, other_subnets.network.vpc)}) == 2
+    assert len({name("ml-dev", 3, vpc), name("ml-dev", 3, other_groups.network.vpc)}) == 2
+    assert name("ml-dev", 3, vpc) != name("ml-dev", 4, vpc)
+
+
+def test_the_model_monitor_job_definition_name_fits_at_the_longest_endpoint_name() -> None:
+    vpc = load_with("dev", DEV_VPC).environment("dev").network.vpc
+    longest = "p" * 31 + "-" + "e" * 16  # project_name and environment at their limits (config.names)
+    names = {model_monitor_schedule.job_definition_name(longest[:-1] + last, 999_999, vpc) for last in "ef"}
+    assert len(names) == 2
+    for job_name in names:
+        check("sagemaker", "CreateDataQualityJobDefinition", "JobDefinitionName", job_name)
+
+
+def test_the_deploy_policy_changes_only_security_groups_and_endpoints_of_the_network_stacks() -> None:
+    """Deletes, rule changes and endpoint changes need the CloudFormation stack-name tag, which the
+    registry handlers of both resource types put on at create (cloudFormationSystemTags, tagOnCreate)."""
+    from tests.test_readme import POLICIES
+
+    mutating = ("ec2:Authorize", "ec2:Revoke", "ec2:Delete", "ec2:Modify", "ec2:Update", "ec2:CreateTags")
+    own_kinds = ("security-group/", "vpc-endpoint/")
+    for policy in POLICIES:
+        for statement in json.loads(policy.read_text())["Statement"]:
+            if not any(action.startswith(mutating) for action in statement["Action"]):
+                continue
+            owned = [arn for arn in statement["Resource"] if any(kind in arn for kind in own_kinds)]
+            assert "*" not in statement["Resource"], statement["Sid"]
+            if not owned:
+                continue
+            condition = statement.get("Condition", {})
+            tagged = condition.get("StringLike", {}).get("aws:ResourceTag/aws:cloudformation:stack-name")
+            on_create = condition.get("StringEquals", {}).get("ec2:CreateAction")
+            only_attachments = statement["Action"] == ["ec2:ModifyVpcEndpoint"] and not any(
+                "vpc-endpoint/" in arn for arn in owned
+            )
+            assert tagged == "mlops-delivery-*-network" or on_create or only_attachments, statement["Sid"]
