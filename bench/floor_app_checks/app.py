@@ -12,11 +12,11 @@ from pathlib import Path
 # The repository root, so that the app's `constructs` folder extends the `constructs` package.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-import aws_cdk as cdk  # noqa: E402
-from aws_cdk import aws_s3 as s3  # noqa: E402
-from cdk_nag import AwsSolutionsChecks  # noqa: E402
+import aws_cdk as cdk
+from aws_cdk import aws_s3 as s3
+from cdk_nag import AwsSolutionsChecks
 
-from constructs.control_tower import ControlTowerRules, guard_rule  # noqa: E402
+from constructs.control_tower import ControlTowerRules, guard_rule
 
 app = cdk.App()
 cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app), ControlTowerRules())
