@@ -504,7 +504,11 @@ class VpcSettings(Schema):
 
 # Steps whose script calls an AWS API from inside its container, which network isolation cuts
 # off ("the container can't make any outbound network calls", SageMaker "Network isolation").
-_STEPS_NEEDING_NETWORK = {"evaluate": "evaluate.py downloads the champion model through the S3 API"}
+_STEPS_NEEDING_NETWORK = {
+    "train": "script-mode training downloads the model's source directory (sagemaker_submit_directory) "
+    "from S3 inside the container",
+    "evaluate": "evaluate.py downloads the champion model through the S3 API",
+}
 
 
 class NetworkIsolation(Schema):

@@ -117,9 +117,10 @@ class ModelBuildPipeline(Construct):
             vpc=network.vpc,
             isolated_steps=network.isolated_steps,
         )
-        # Jobs pull the processing and training images; registering names the inference image,
-        # which the pipeline never pulls (the serving environments' roles do).
-        grant_image_pull(self.role, self, [self.image_uris["processing"], self.image_uris["training"]])
+        # Jobs pull the processing and training images. Registering a version names the inference
+        # image; whether CreateModelPackage checks the caller can pull it is not documented, so
+        # the role may pull it too (the same three read-only actions, on that one repository).
+        grant_image_pull(self.role, self, sorted(set(self.image_uris.values())))
         self._grant_scripts()
         self._acknowledge(data_bucket, artifacts_bucket, registry, network)
 

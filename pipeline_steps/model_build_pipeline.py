@@ -69,8 +69,14 @@ PIPELINE_OUTPUT_PREFIX = contracts.PIPELINE_OUTPUT_PREFIX.rstrip("/")
 # The serving contract of a registered version: the framework container imports inference.py
 # from the code/ folder the training script wrote into model.tar.gz (extracted to /opt/ml/model).
 # The toolkit copies a local SAGEMAKER_SUBMIT_DIRECTORY instead of downloading it, so serving
-# needs no S3 access for code and works with network isolation.
-SERVING_ENVIRONMENT = {"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"}
+# needs no S3 access for code and works with network isolation. The toolkit (sagemaker_containers,
+# _env.py) turns a request without Accept, or with */*, into application/json unless
+# SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT names another type: the models answer in CSV.
+SERVING_ENVIRONMENT = {
+    "SAGEMAKER_PROGRAM": "inference.py",
+    "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
+    "SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT": "text/csv",
+}
 
 # Every run reads its raw data through a manifest (S3DataType ManifestFile) that the
 # start-retraining function writes to the artifacts bucket before it starts the run. Its key

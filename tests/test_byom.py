@@ -347,10 +347,10 @@ def test_a_role_may_pull_exactly_the_repositories_its_images_name_in_any_account
     assert (login["Action"], login["Resource"]) == ("ecr:GetAuthorizationToken", "*")
 
 
-def test_the_model_build_role_pulls_a_custom_ecr_training_image_and_nothing_else(
+def test_the_model_build_role_pulls_a_custom_ecr_training_image_and_the_inference_image_only(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A team's own images synthesize: the pipeline role may pull its processing and training repositories.
+    """A team's own images synthesize: the pipeline role may pull the repositories of its three images.
 
     The definition's text does not depend on the image URIs (they are Fn::Sub variables), so the
     checked-in one serves; the inputs file says it was generated from this model.
@@ -381,7 +381,11 @@ def test_the_model_build_role_pulls_a_custom_ecr_training_image_and_nothing_else
     assert pipeline.image_uris["training"] == TEAM_TRAINING
     template = Template.from_stack(stack)
     pull = next(s for s in pull_statements(template) if s["Sid"] == "PullImages")
-    assert pull["Resource"] == "arn:aws:ecr:eu-west-1:999999999999:repository/team/churn-train"
+    # The inference image too: registering a version names it (here the XGBoost framework image).
+    assert pull["Resource"] == [
+        "arn:aws:ecr:eu-west-1:141502667606:repository/sagemaker-xgboost",
+        "arn:aws:ecr:eu-west-1:999999999999:repository/team/churn-train",
+    ]
     (props,) = [p["Properties"] for p in template.find_resources("AWS::SageMaker::Pipeline").values()]
     variables = props["PipelineDefinition"]["PipelineDefinitionBody"]["Fn::Sub"][1]
     assert variables["TrainingImageUri"] == variables["ProcessingImageUri"] == TEAM_TRAINING

@@ -109,7 +109,7 @@ def test_train_writes_the_model_and_the_inference_code_that_serves_it(splits: Pa
     body = (splits / "test" / "test.csv").read_text().splitlines()[0].split(",", 1)[1]
     (probability,) = inference.predict_fn(inference.input_fn(body.encode(), "text/csv"), booster)
     assert 0 <= probability <= 1
-    assert inference.output_fn(np.array([0.25, 0.5]), "text/csv") == "0.25\n0.5"
+    assert inference.output_fn(np.array([0.25, 0.5]), "text/csv") == ("0.25\n0.5", "text/csv")
 
 
 def test_train_takes_the_toolkits_arguments_and_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

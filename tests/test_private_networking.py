@@ -29,7 +29,7 @@ STAGING_VPC = {
     "security_group_ids": ["sg-1234abcd", "sg-5678abcd"],
 }
 ROUTE_TABLES = ["rtb-0a1b2c3d4e5f60001", "rtb-0a1b2c3d4e5f60002"]
-ISOLATED = {"preprocess", "train", "baseline"}
+ISOLATED = {"preprocess", "baseline"}
 
 
 def vpc_config() -> dict[str, Any]:
@@ -178,7 +178,8 @@ def test_network_settings_are_read_per_environment() -> None:
         ("dev", {"endpoint_subnet_ids": ["subnet-1234abcd"]}, "endpoint_subnet_ids", "only with vpc_id"),
         ("dev", {"network_isolation": {"evaluate": True}}, "network_isolation.evaluate", "champion model"),
         ("dev", {"network_isolation": {"drift_check": True}}, "network_isolation.drift_check", "allowed:"),
-        ("prod", {"network_isolation": {"train": True}}, "prod.network.network_isolation.train", "model-build"),
+        ("dev", {"network_isolation": {"train": True}}, "network_isolation.train", "source directory"),
+        ("prod", {"network_isolation": {"baseline": True}}, "prod.network.network_isolation.baseline", "model-build"),
         ("dev", {"vpc": "vpc-1234abcd"}, "dev.network.vpc", "did you mean 'vpc_id'"),
     ],
 )
@@ -493,17 +494,14 @@ def vpc_conditions(settings: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.mark.template
-def test_the_pipeline_role_creates_jobs_only_in_the_vpc_and_training_only_isolated(vpc_assembly: Assembly) -> None:
+def test_the_pipeline_role_creates_jobs_only_in_the_vpc(vpc_assembly: Assembly) -> None:
     creates = create_job_statements(
         vpc_assembly.template("mlops-delivery-dev-model-build"), "Runs the mlops-delivery-model-build pipeline"
     )
     assert set(creates) == {"sagemaker:CreateProcessingJob", "sagemaker:CreateTrainingJob"}
-    # Evaluate is a processing step that can't be isolated, so only training requires isolation.
+    # Evaluate and Train can't be isolated (they reach S3 themselves), so neither job type requires it.
     assert creates["sagemaker:CreateProcessingJob"]["Condition"] == vpc_conditions(DEV_VPC)
-    assert creates["sagemaker:CreateTrainingJob"]["Condition"] == {
-        **vpc_conditions(DEV_VPC),
-        "Bool": {"sagemaker:NetworkIsolation": "true"},
-    }
+    assert creates["sagemaker:CreateTrainingJob"]["Condition"] == vpc_conditions(DEV_VPC)
 
 
 @pytest.mark.template

@@ -38,7 +38,8 @@ def predict_fn(features: np.ndarray, model: xgb.Booster) -> np.ndarray:
     return np.asarray(model.predict(xgb.DMatrix(features)), dtype=float)
 
 
-def output_fn(prediction: np.ndarray, accept: str) -> str:
+def output_fn(prediction: np.ndarray, accept: str) -> tuple[str, str]:
+    """The body and its content type: the serving toolkit labels a bare string text/html."""
     if accept.split(";")[0].strip() not in (CSV, "*/*"):
         raise ValueError(f"Unsupported accept type {accept!r}; accept {CSV}.")
-    return "\n".join(repr(float(p)) for p in prediction)
+    return "\n".join(repr(float(p)) for p in prediction), CSV
