@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -415,31 +414,10 @@ def test_nag_checks_stacks_inside_the_pipelines_stages(insecure_prod_synth: Inse
     assert "AwsSolutions-S10" in insecure_prod_synth.error
 
 
-def test_a_stage_with_file_assets_still_passes_nag(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Lambda code is a file asset: it adds an Assets stage whose generated grants are acknowledged."""
-    import aws_cdk as cdk
-    from aws_cdk import aws_s3_assets as s3_assets
-
-    import app
-    from stacks import environment_stage
-
-    code = tmp_path / "code"
-    code.mkdir()
-    (code / "index.py").write_text("def handler(event, context):\n    return event\n")
-    original = environment_stage.EnvironmentStage
-
-    def stage_with_asset(*args, **kwargs):  # type: ignore[no-untyped-def]
-        stage = original(*args, **kwargs)
-        s3_assets.Asset(stage.storage, "Code", path=str(code))
-        return stage
-
-    monkeypatch.setattr(app, "EnvironmentStage", stage_with_asset)
-    application = cdk.App(context=cdk_json_context(), outdir=str(tmp_path / "out"))
-    app.build_app(application)
-    application.synth()  # raises on any unacknowledged finding
-    template = json.loads((tmp_path / "out" / "Cicd.template.json").read_text())
-    (pipeline,) = (r for r in template["Resources"].values() if r["Type"] == "AWS::CodePipeline::Pipeline")
-    names = [s["Name"] for s in pipeline["Properties"]["Stages"]]
+def test_file_assets_get_their_stage_before_the_first_environment_and_pass_nag(assembly: Assembly) -> None:
+    """The function's code and the step scripts are file assets: CDK Pipelines adds an Assets stage,
+    whose generated grants the session assembly's synth (cdk-nag and Control Tower on) accepted."""
+    names = [s["Name"] for s in pipeline_props(cicd(assembly))["Stages"]]
     assert names.index("Assets") < names.index("Dev")
 
 
