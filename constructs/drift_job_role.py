@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import ArnFormat, Stack
+from aws_cdk import Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
@@ -10,8 +10,8 @@ from aws_cdk import aws_s3 as s3
 import contracts
 from config import Release
 from constructs import Construct
-from constructs.image_access import grant_image_pull
 from constructs.nag_acknowledgments import acknowledge_wildcards, objects_in
+from constructs.sagemaker_role_grants import grant_build_account_reads, grant_container_logs, grant_image_pull
 
 # Where the model-building pipeline writes the baselines it registers (not its training data).
 REGISTERED_BASELINES = contracts.REGISTERED_BASELINES_PATTERN
@@ -69,7 +69,7 @@ class DriftJobRole(iam.Role):
 
     def _grant_baseline_read(self, bucket: s3.IBucket, release: Release) -> None:
         """The baselines registered with model versions, in this account or the model-building one."""
-        partition, region, account = Stack.of(self).partition, release.registry_region, release.registry_account
+        region, account = release.registry_region, release.registry_account
         self.add_to_policy(
             iam.PolicyStatement(
                 sid="FindRegisteredBaseline",
@@ -86,32 +86,24 @@ class DriftJobRole(iam.Role):
             "(its Baseline step's output), not its training data.",
         }
         if account != Stack.of(self).account:
-            self.add_to_policy(
-                iam.PolicyStatement(
-                    sid="ReadBaselineOfBuildAccount",
-                    actions=["s3:GetObject"],
-                    resources=[f"arn:{partition}:s3:::*/{REGISTERED_BASELINES}"],
-                    conditions={"StringEquals": {"s3:ResourceAccount": account}},
-                )
+            objects, keys = grant_build_account_reads(
+                self,
+                self,
+                what="Baseline",
+                pattern=REGISTERED_BASELINES,
+                actions=["s3:GetObject"],
+                account=account,
+                region=region,
             )
-            self.add_to_policy(
-                iam.PolicyStatement(
-                    sid="DecryptBaselineOfBuildAccount",
-                    actions=["kms:Decrypt"],
-                    resources=[f"arn:{partition}:kms:{region}:{account}:key/*"],
-                    conditions={"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}},
-                )
-            )
-            findings[f"Resource::arn:{partition}:s3:::*/{REGISTERED_BASELINES}"] = (
+            findings[f"Resource::{objects}"] = (
                 "Registered baselines in buckets owned by the model-building account only (s3:ResourceAccount)."
             )
-            findings[f"Resource::arn:{partition}:kms:{region}:{account}:key/*"] = (
+            findings[f"Resource::{keys}"] = (
                 "Decrypt through S3 only (kms:ViaService) with the model-building account's key."
             )
         acknowledge_wildcards(self, findings)
 
     def _grant_job_basics(self, image_uri: str, metric_namespace: str) -> None:
-        stack = Stack.of(self)
         grant_image_pull(self, self, [image_uri], sid="PullJobImages")
         self.add_to_policy(
             iam.PolicyStatement(
@@ -121,19 +113,7 @@ class DriftJobRole(iam.Role):
                 conditions={"StringEquals": {"cloudwatch:namespace": [metric_namespace, MODEL_MONITOR_NAMESPACE]}},
             )
         )
-        logs = stack.format_arn(
-            service="logs",
-            resource="log-group",
-            resource_name="/aws/sagemaker/ProcessingJobs:*",
-            arn_format=ArnFormat.COLON_RESOURCE_NAME,
-        )
-        self.add_to_policy(
-            iam.PolicyStatement(
-                sid="JobLogs",
-                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-                resources=[logs],
-            )
-        )
+        (logs,) = grant_container_logs(self, self, ["/aws/sagemaker/ProcessingJobs"], sid="JobLogs")
         acknowledge_wildcards(
             self,
             {

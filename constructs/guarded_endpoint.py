@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aws_cdk import ArnFormat, RemovalPolicy, Stack
+from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
@@ -12,10 +12,15 @@ from aws_cdk import aws_sagemaker as sagemaker
 
 from config import EndpointConfig, NetworkConfig, Release, RolloutConfig
 from constructs import Construct
-from constructs.image_access import LOGIN_FINDING, grant_image_pull
 from constructs.job_network import grant_vpc_access
 from constructs.nag_acknowledgments import acknowledge_wildcards, objects_in
 from constructs.rollback_alarms import RollbackAlarms
+from constructs.sagemaker_role_grants import (
+    LOGIN_FINDING,
+    grant_build_account_reads,
+    grant_container_logs,
+    grant_image_pull,
+)
 from contracts import MODEL_ARTIFACTS_PREFIX
 
 
@@ -170,8 +175,7 @@ class GuardedEndpoint(Construct):
         network: NetworkConfig,
         image_uris: Sequence[str],
     ) -> None:
-        stack = Stack.of(self)
-        partition, region, account = stack.partition, self.release.registry_region, self.release.registry_account
+        region, account = self.release.registry_region, self.release.registry_account
         bucket.grant_read(self.role, f"{MODEL_ARTIFACTS_PREFIX}*")
         bucket.grant_put(self.role, f"{capture_prefix}*")
         self.role.add_to_policy(
@@ -184,18 +188,8 @@ class GuardedEndpoint(Construct):
         # The registered version names its inference image: the release's own (recorded by
         # resolve-release) and the one the model config names, in the registry's region.
         grant_image_pull(self.role, self, image_uris)
-        log_streams = stack.format_arn(
-            service="logs",
-            resource="log-group",
-            resource_name=f"/aws/sagemaker/Endpoints/{self.endpoint_name}:*",
-            arn_format=ArnFormat.COLON_RESOURCE_NAME,
-        )
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                sid="ContainerLogs",
-                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-                resources=[log_streams],
-            )
+        (log_streams,) = grant_container_logs(
+            self.role, self, [f"/aws/sagemaker/Endpoints/{self.endpoint_name}"], sid="ContainerLogs"
         )
         findings = {
             "Action::s3:GetObject*": "grant_read on the models/ prefix only: object and version reads.",
@@ -211,25 +205,15 @@ class GuardedEndpoint(Construct):
             f"Resource::{log_streams}": "Log streams of this endpoint's own log group.",
         }
         if not artifacts_are_local:
-            # Model data lives in the model-building account's artifacts bucket, under models/;
-            # its name is not known here, so the grant is scoped by the owning account instead.
-            foreign_objects = f"arn:{partition}:s3:::*/{MODEL_ARTIFACTS_PREFIX}*"
-            foreign_keys = f"arn:{partition}:kms:{region}:{account}:key/*"
-            self.role.add_to_policy(
-                iam.PolicyStatement(
-                    sid="ReadModelArtifactsOfBuildAccount",
-                    actions=["s3:GetObject", "s3:GetObjectVersion"],
-                    resources=[foreign_objects],
-                    conditions={"StringEquals": {"s3:ResourceAccount": account}},
-                )
-            )
-            self.role.add_to_policy(
-                iam.PolicyStatement(
-                    sid="DecryptModelArtifactsOfBuildAccount",
-                    actions=["kms:Decrypt"],
-                    resources=[foreign_keys],
-                    conditions={"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}},
-                )
+            # Model data lives in the model-building account's artifacts bucket, under models/.
+            foreign_objects, foreign_keys = grant_build_account_reads(
+                self.role,
+                self,
+                what="ModelArtifacts",
+                pattern=f"{MODEL_ARTIFACTS_PREFIX}*",
+                actions=["s3:GetObject", "s3:GetObjectVersion"],
+                account=account,
+                region=region,
             )
             findings[f"Resource::{foreign_objects}"] = (
                 "models/ objects of buckets owned by the model-building account only (s3:ResourceAccount); "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from aws_cdk import ArnFormat, Fn, Stack
+from aws_cdk import Fn, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
@@ -15,10 +15,10 @@ from aws_cdk import aws_sagemaker as sagemaker
 import contracts
 from config import ModelConfig, NetworkConfig
 from constructs import Construct
-from constructs.image_access import LOGIN_FINDING, grant_image_pull
 from constructs.job_network import grant_create_jobs, grant_vpc_access, with_network
 from constructs.model_registry import ModelRegistry
 from constructs.nag_acknowledgments import acknowledge_wildcards, objects_in
+from constructs.sagemaker_role_grants import LOGIN_FINDING, grant_container_logs, grant_image_pull
 from contracts import INPUT_MANIFESTS_PREFIX, MODEL_ARTIFACTS_PREFIX, PIPELINE_OUTPUT_PREFIX, STEP_SCRIPTS
 from pipeline_steps import checked_in
 from pipeline_steps.source_archive import write_archive
@@ -141,15 +141,6 @@ class ModelBuildPipeline(Construct):
             stack.format_arn(service="sagemaker", resource=kind, resource_name="*")
             for kind in ("processing-job", "training-job")
         ]
-        self._log_group_arns = [
-            stack.format_arn(
-                service="logs",
-                resource="log-group",
-                resource_name=f"/aws/sagemaker/{kind}:*",
-                arn_format=ArnFormat.COLON_RESOURCE_NAME,
-            )
-            for kind in ("ProcessingJobs", "TrainingJobs")
-        ]
         self.role.add_to_principal_policy(
             iam.PolicyStatement(
                 sid="RunPipelineJobs",
@@ -171,12 +162,11 @@ class ModelBuildPipeline(Construct):
                 conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
             )
         )
-        self.role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="WriteJobLogs",
-                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-                resources=self._log_group_arns,
-            )
+        self._log_group_arns = grant_container_logs(
+            self.role,
+            self,
+            [f"/aws/sagemaker/{kind}" for kind in ("ProcessingJobs", "TrainingJobs")],
+            sid="WriteJobLogs",
         )
         self.role.add_to_principal_policy(
             iam.PolicyStatement(

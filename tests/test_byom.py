@@ -21,7 +21,7 @@ from aws_cdk.assertions import Template
 import config
 from config import ConfigError
 from constructs import model_build_pipeline as construct
-from constructs.image_access import grant_image_pull
+from constructs.sagemaker_role_grants import grant_image_pull
 from constructs.model_registry import ModelRegistry
 from pipeline_steps import checked_in, evaluate, local_run, source_archive
 from pipeline_steps import model_build_pipeline as builder
