@@ -323,9 +323,9 @@ def _inference_module(code_dir: Path, name: str) -> Iterator[Any]:
     """The model's inference.py, imported with its code/ folder first on the path, then forgotten.
 
     Candidate and champion may ship modules of the same names (inference, features, ...): each
-    is imported on its own and removed again, so one never runs the other's code.
+    is imported on its own and its modules (those loaded from `code_dir`) are removed again, so
+    one never runs the other's code; the image's packages (xgboost, sklearn) stay loaded.
     """
-    before = set(sys.modules)
     sys.path.insert(0, str(code_dir))
     try:
         spec = importlib.util.spec_from_file_location(name, code_dir / INFERENCE_CODE.name)
@@ -336,8 +336,10 @@ def _inference_module(code_dir: Path, name: str) -> Iterator[Any]:
         yield module
     finally:
         sys.path.remove(str(code_dir))
-        for loaded in set(sys.modules) - before:
-            del sys.modules[loaded]
+        for loaded, module in list(sys.modules.items()):
+            source = getattr(module, "__file__", None)
+            if loaded == name or (source and Path(source).resolve().is_relative_to(code_dir.resolve())):
+                del sys.modules[loaded]
 
 
 def predict(archive: Path, features: np.ndarray, role: str, task: str) -> np.ndarray:
@@ -391,14 +393,22 @@ def champion_result(
     """Scores the champion by its own code when it runs here, else takes its stored metric."""
     recorded = (champion_report or {}).get("model") or {}
     image, champion_task = recorded.get("inference_image"), recorded.get("task_type")
+    scoring_failure = None
     if image == inference_image and champion_task == task:
-        metrics = task_metrics(
-            task, labels, predict(_fetch(champion_model, workdir, "champion.tar.gz"), features, "champion", task)
-        )
-        note = f"champion scored on this test split by its own inference code ({image})"
-        return ChampionResult(SAME_TEST_SPLIT, metrics[metric]["value"], metrics, image, note)
+        try:
+            predictions = predict(_fetch(champion_model, workdir, "champion.tar.gz"), features, "champion", task)
+        except EvaluationInputError as error:
+            # E.g. the data gained a feature: the champion's own code cannot read the new split,
+            # which must not stop retraining; its stored metric still compares.
+            scoring_failure = str(error)
+        else:
+            metrics = task_metrics(task, labels, predictions)
+            note = f"champion scored on this test split by its own inference code ({image})"
+            return ChampionResult(SAME_TEST_SPLIT, metrics[metric]["value"], metrics, image, note)
     why = (
-        "its evaluation report is missing"
+        f"its own code could not score this test split ({scoring_failure})"
+        if scoring_failure
+        else "its evaluation report is missing"
         if champion_report is None
         else "its inference image is not recorded"
         if image is None

@@ -21,8 +21,8 @@ from aws_cdk.assertions import Template
 import config
 from config import ConfigError
 from constructs import model_build_pipeline as construct
-from constructs.sagemaker_role_grants import grant_image_pull
 from constructs.model_registry import ModelRegistry
+from constructs.sagemaker_role_grants import grant_image_pull
 from pipeline_steps import checked_in, evaluate, local_run, source_archive
 from pipeline_steps import model_build_pipeline as builder
 from stacks.serving_stack import serving_images
@@ -256,6 +256,30 @@ def test_the_champion_runs_its_own_code_even_where_the_candidate_ships_modules_o
     again = evaluate.predict(sklearn_candidate.model_archive, features, "candidate", evaluate.BINARY)
     assert np.array_equal(first, again) and not np.array_equal(first, second)
     assert len(labels) == len(first)
+
+
+def test_a_champion_whose_own_code_cannot_read_the_new_split_is_compared_on_its_stored_metric(
+    switch: list[local_run.RunResult], tmp_path: Path
+) -> None:
+    """The data gained a feature: the champion's inference code refuses it, and retraining goes on."""
+    champion, candidate = switch
+    features, labels = evaluate.load_test(candidate.model_archive.parent / "splits" / "test")
+    wider = np.hstack([features, np.zeros((len(features), 1))])
+    stored = json.loads(champion.evaluation.read_text())
+    result = evaluate.champion_result(
+        champion_model=str(champion.model_archive),
+        champion_report=stored,
+        task=evaluate.BINARY,
+        metric="auc",
+        inference_image="xgboost:3.0-5",
+        features=wider,
+        labels=labels,
+        workdir=tmp_path,
+    )
+    assert result.basis == evaluate.STORED_METRIC and result.failure is None
+    assert result.value == stored["binary_classification_metrics"]["auc"]["value"]
+    assert "its own code could not score this test split" in result.note
+    assert "expects 30 features; got 31" in result.note
 
 
 def test_a_champion_without_a_comparable_stored_metric_fails_the_gate_closed(
