@@ -66,7 +66,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if item.get_closest_marker("slow"):
             continue
         module = getattr(item, "module", None)
-        if "assembly" in fixtures or (module is not None and _builds_cdk_apps(module)):
+        if {"assembly", "variant_assembly"} & set(fixtures) or (module is not None and _builds_cdk_apps(module)):
             item.add_marker(pytest.mark.template)
 
 
@@ -148,6 +148,21 @@ def assembly(tmp_path_factory: pytest.TempPathFactory) -> Assembly:
     context["release.staging"] = EXAMPLE_RELEASE_ARN
     context["release.prod"] = EXAMPLE_RELEASE_ARN
     return Assembly(_once_per_run(tmp_path_factory, "cdk.out", lambda directory: synth(context, directory)))
+
+
+@pytest.fixture(scope="session")
+def variant_assembly(tmp_path_factory: pytest.TempPathFactory) -> Assembly:
+    """One synth, once per run, of the settings the session assembly lacks: dev and staging in VPCs
+    (tests/test_private_networking.py) and a shadow test before prod (tests/test_shadow_stage.py).
+    With cdk-nag and the Control Tower rules on, like every synth; a release in every stage."""
+    from tests.test_private_networking import vpc_config
+
+    context = cdk_json_context()
+    context["mlops"] = vpc_config()
+    context.update({f"release.{env}": EXAMPLE_RELEASE_ARN for env in ("dev", "staging", "prod")})
+    context["mlops.environments.prod.shadow.enabled"] = "true"
+    context["mlops.environments.prod.shadow.duration_minutes"] = "45"
+    return Assembly(_once_per_run(tmp_path_factory, "variant-cdk.out", lambda directory: synth(context, directory)))
 
 
 def run_app_py(context: dict[str, object], outdir: Path) -> subprocess.CompletedProcess[str]:

@@ -10,19 +10,16 @@ import pytest
 
 import config
 from config import ConfigError
-from tests.conftest import EXAMPLE_RELEASE_ARN, Assembly, cdk_json_context, raw_config, synth
+from tests.conftest import Assembly, raw_config
 from tests.test_cicd_stack import buildspec, cicd, project_of, stage, statements_of_role, verifier_arn
 
 PROD_SERVING = "mlops-delivery-prod-serving"
 
 
-@pytest.fixture(scope="module")
-def shadowed(tmp_path_factory: pytest.TempPathFactory) -> Assembly:
-    context = cdk_json_context()
-    context.update({f"release.{env}": EXAMPLE_RELEASE_ARN for env in ("dev", "staging", "prod")})
-    context["mlops.environments.prod.shadow.enabled"] = "true"
-    context["mlops.environments.prod.shadow.duration_minutes"] = "45"
-    return synth(context, tmp_path_factory.mktemp("shadowed"))
+@pytest.fixture
+def shadowed(variant_assembly: Assembly) -> Assembly:
+    """The app with a 45-minute shadow test before prod (dev and staging also run in VPCs there)."""
+    return variant_assembly
 
 
 def _load(raw: dict[str, Any], tmp_path: Path) -> config.AppConfig:
