@@ -23,6 +23,9 @@ from features import labelled_rows
 from sklearn.ensemble import GradientBoostingClassifier
 
 MODEL_FILE = "model.pkl"
+# Not shipped: bytecode, and what the training toolkit leaves when it installs this directory as
+# a package before running it (sagemaker-training: build/ and *.egg-info beside the sources).
+SHIP_IGNORES = shutil.ignore_patterns("__pycache__", "build", "*.egg-info")
 SOURCE_DIR = Path(__file__).resolve().parent
 
 
@@ -58,9 +61,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args.model_dir.mkdir(parents=True, exist_ok=True)
     with open(args.model_dir / MODEL_FILE, "wb") as file:
         pickle.dump(model, file)
-    shutil.copytree(
-        SOURCE_DIR, args.model_dir / "code", ignore=shutil.ignore_patterns("__pycache__"), dirs_exist_ok=True
-    )
+    shutil.copytree(SOURCE_DIR, args.model_dir / "code", ignore=SHIP_IGNORES, dirs_exist_ok=True)
     accuracy = float(model.score(validation_features, validation_labels))
     print(json.dumps({"validation_accuracy": round(accuracy, 4), "model": str(args.model_dir / MODEL_FILE)}))
 

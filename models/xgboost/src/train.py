@@ -30,6 +30,9 @@ import xgboost as xgb
 MODEL_FILE = "xgboost-model"
 CHECKPOINT_FILE = "checkpoint.ubj"
 CHECKPOINT_META = "checkpoint.json"
+# Not shipped: bytecode, and what the training toolkit leaves when it installs this directory as
+# a package before running it (sagemaker-training: build/ and *.egg-info beside the sources).
+SHIP_IGNORES = shutil.ignore_patterns("__pycache__", "build", "*.egg-info")
 SOURCE_DIR = Path(__file__).resolve().parent
 
 
@@ -133,7 +136,7 @@ def train(
 
 def ship_inference_code(model_dir: Path) -> None:
     """This source directory into <model_dir>/code: the serving container and the evaluate step load it."""
-    shutil.copytree(SOURCE_DIR, model_dir / "code", ignore=shutil.ignore_patterns("__pycache__"), dirs_exist_ok=True)
+    shutil.copytree(SOURCE_DIR, model_dir / "code", ignore=SHIP_IGNORES, dirs_exist_ok=True)
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
