@@ -90,7 +90,7 @@ def grant_vpc_access(
     not to scope them "with any conditions or resource filters. Otherwise, the validation checks
     that occur during the creation of the processing job fail"
     (https://docs.aws.amazon.com/sagemaker/latest/dg/sagemaker-roles.html#sagemaker-roles-createprocessingjob-perms):
-    those roles get them on every resource, and `grant_create_jobs_in_vpc` keeps their jobs in
+    those roles get them on every resource, and `grant_create_jobs` keeps their jobs in
     the VPC instead. Other roles (the endpoint's) create network interfaces only in the
     configured subnets with the configured security groups, and manage them only inside the VPC
     (the ec2:Vpc condition key of network-interface resources, Service Authorization Reference
