@@ -47,7 +47,7 @@ if TYPE_CHECKING:  # typing.TypeGuard is Python 3.10+: only the type checker imp
     from typing import TypeGuard  # novermin
 
 BINARY, MULTICLASS, REGRESSION = "binary_classification", "multiclass_classification", "regression"
-# The metrics of each task type and whether higher is better (config.py TASK_METRICS is the same
+# The metrics of each task type and whether higher is better (config/model_build.py TASK_METRICS is the same
 # table; tests/test_byom.py keeps them equal).
 TASK_METRICS: Mapping[str, Mapping[str, bool]] = {
     BINARY: {"auc": True, "accuracy": True, "f1": True},
