@@ -54,6 +54,8 @@ def build_app(app: cdk.App) -> cdk.App:
 def main() -> None:
     app = cdk.App()
     try:
+        # The CDK CLI keeps the last of two equal keys in cdk.json; a setting written twice is refused.
+        config.read_cdk_json(ROOT / "cdk.json")
         build_app(app)
     except config.ConfigError as error:
         sys.exit(f"cdk.json: {error}")

@@ -102,6 +102,8 @@ SkipWithoutRelease = Annotated[
         ),
     ),
 ]
+# Refused by the parser, before anything is read or changed: a status check at most every second.
+PollSeconds = Annotated[float, typer.Option(min=1.0, help="Seconds between endpoint status checks (at least 1).")]
 EndpointConfigName = Annotated[
     str | None,
     typer.Option(
@@ -193,6 +195,11 @@ def _run(as_json: bool, action: Any) -> Any:
         _fail(f"AWS {error.operation_name} failed: {e.get('Code')}: {e.get('Message', '')}", as_json)
     except BotoCoreError as error:
         _fail(f"AWS call failed: {error}", as_json)
+    except config.ConfigError as error:
+        _fail(str(error), as_json)
+    except OSError as error:
+        # A file named on the command line (--sample, --out, --cdk-json) that cannot be read or written.
+        _fail(f"{error.strerror or error}: {error.filename}" if error.filename else str(error), as_json)
 
 
 def _json(data: Any) -> None:
@@ -247,7 +254,8 @@ def status(
     as_json = shared.as_json
     result = _run(as_json, lambda: operations.status(shared.context(), env, executions))
     if as_json:
-        return _json(result)
+        _json(result)
+        return _exit_if_unreadable(result, as_json)
     table = Table(title="Environments")
     columns = ("env", "live (endpoint)", "ledger", "endpoint status", "endpoint config", "traffic", "rollback alarms")
     for column in columns:
@@ -275,6 +283,20 @@ def status(
             _alarms_text(item["rollback_alarms"]),
         )
     out.print(table)
+    _print_runs_and_pending(result)
+    _exit_if_unreadable(result, as_json)
+
+
+def _exit_if_unreadable(result: dict[str, Any], as_json: bool) -> None:
+    """`status` exits 1 when an environment could not be read: a script must not take it for healthy."""
+    unreadable = [item["environment"] for item in result["environments"] if "error" in item]
+    if unreadable:
+        if not as_json:  # the JSON document names each error already
+            err.print(f"error: could not read {', '.join(unreadable)} (see the table).", markup=False)
+        raise typer.Exit(1)
+
+
+def _print_runs_and_pending(result: dict[str, Any]) -> None:
     runs = result["executions"]
     if isinstance(runs, str):
         out.print(f"Pipeline {result['pipeline']}: {runs}")
@@ -301,7 +323,7 @@ def compare(
         bool, typer.Option("--online", help="Compare the running shadow variant with production on live traffic.")
     ] = False,
     env: Annotated[str | None, typer.Option("--env", help="Environment of the shadow test (with --online).")] = None,
-    minutes: Annotated[int, typer.Option(help="With --online: how many recent minutes to compare.")] = 60,
+    minutes: Annotated[int, typer.Option(min=1, help="With --online: how many recent minutes to compare.")] = 60,
 ) -> None:
     """Metrics of two versions side by side, with B - A deltas; --online: a running shadow test."""
     shared = _shared(ctx)
@@ -405,7 +427,7 @@ def rollback(
     reason: Annotated[str, typer.Option(help="Why; recorded on the rejected version and in the ledger.")] = (
         "manual rollback"
     ),
-    poll_seconds: Annotated[float, typer.Option(help="Seconds between endpoint status checks.")] = 30.0,
+    poll_seconds: PollSeconds = 30.0,
 ) -> None:
     """Return ENV to its last known-good version through a guarded blue/green update."""
     shared = _shared(ctx)
@@ -579,7 +601,7 @@ def shadow_test(
     ctx: typer.Context,
     env: EnvName,
     skip_without_release: SkipWithoutRelease = False,
-    poll_seconds: Annotated[float, typer.Option(help="Seconds between endpoint status checks.")] = 30.0,
+    poll_seconds: PollSeconds = 30.0,
 ) -> None:
     """Before ENV's deployment: run its release as a shadow of the live model, compare, restore."""
     shared = _shared(ctx)
