@@ -98,6 +98,11 @@ class ResourceNames:
         return f"{self.project}-{env}-deploy-check"
 
     @property
+    def restores_to_tag(self) -> str:
+        """Tag key on a shadow test's EndpointConfig: the config the endpoint returns to after the test."""
+        return f"{self.project}:restores-to"
+
+    @property
     def endpoint_resource_tag(self) -> str:
         """Tag key on the Models and EndpointConfigs made for an endpoint; the value is the endpoint's name."""
         return f"{self.project}:endpoint"

@@ -42,9 +42,6 @@ _BUILD_SPEC = {"phases": _RUNTIMES, "cache": {"paths": list(DOWNLOAD_CACHE_PATHS
 # The pipeline's artifact bucket: how long replaced artifacts and unfinished uploads are kept, in days.
 _ARTIFACT_NONCURRENT_DAYS = 30
 _ABORT_UPLOAD_DAYS = 7
-# A shadow test updates the endpoint twice (to the shadow config and back), waits for capture
-# files and CloudWatch datapoints, and installs the CLI: time on top of its duration.
-_SHADOW_UPDATE_ALLOWANCE_MINUTES = 90
 
 
 def _install_commands() -> list[str]:
@@ -68,7 +65,7 @@ class Promotion:
     smoke_test_after: bool
     # The serving stack's output naming the EndpointConfig it deployed; None without a release.
     requested_endpoint_config: CfnOutput | None = None
-    # Minutes of a shadow test of the release before the deployment; None: no shadow test.
+    # The shadow test's step timeout before the deployment (config.ShadowBudget.total); None: no shadow test.
     shadow_test_minutes: int | None = None
 
 
@@ -237,7 +234,8 @@ class DeliveryPipeline(Construct):
         """`mlopsctl shadow-test` before the deployment: the release as shadow of the live model.
 
         A failed comparison exits non-zero, so the stage never deploys and the pipeline's failure
-        notification carries the numbers. The build may run the test plus two endpoint updates.
+        notification carries the numbers. `minutes` is the sum of every phase's limit, which the
+        CLI keeps to, so the build never times out before the endpoint is restored.
         """
         env = promotion.environment
         return pipelines.CodeBuildStep(
@@ -247,7 +245,7 @@ class DeliveryPipeline(Construct):
             install_commands=_install_commands(),
             commands=[f"{CLI} shadow-test --env {env} --role-arn {promotion.verifier_role_arn} --skip-without-release"],
             role=self._check_role(promotion),
-            timeout=Duration.minutes(minutes + _SHADOW_UPDATE_ALLOWANCE_MINUTES),
+            timeout=Duration.minutes(minutes),
         )
 
     def _post_deploy_steps(self, promotion: Promotion, releases: pipelines.FileSet) -> list[pipelines.Step]:

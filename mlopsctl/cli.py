@@ -11,6 +11,9 @@ replaces them all with one role.
 from __future__ import annotations
 
 import json
+import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -202,6 +205,18 @@ def _run(as_json: bool, action: Any) -> Any:
         _fail(f"{error.strerror or error}: {error.filename}" if error.filename else str(error), as_json)
 
 
+def _progress(command: str, as_json: bool) -> Callable[[str, str], None]:
+    """Progress lines on stderr, `[elapsed] command stage: what is awaited`; none with --json (stdout is data)."""
+    start = time.monotonic()
+
+    def report(stage: str, detail: str) -> None:
+        if not as_json:
+            minutes, seconds = divmod(int(time.monotonic() - start), 60)
+            err.print(f"[{minutes:3d}m{seconds:02d}s] {command} {stage}: {detail}", markup=False)
+
+    return report
+
+
 def _json(data: Any) -> None:
     out.print_json(json.dumps(data, default=str))
 
@@ -383,6 +398,9 @@ def _print_verdict(verdict: dict[str, Any]) -> None:
         "",
         f"{verdict['disagreements']}/{verdict['compared_requests']} ({verdict['disagreement_percent']}%)",
     )
+    table.add_row(
+        "requests compared (replayed)", "", f"{verdict['compared_requests']} ({verdict['replayed_requests']})"
+    )
     out.print(table)
     out.print("PASS" if verdict["passed"] else "FAIL: " + "; ".join(verdict["failures"]), markup=False)
 
@@ -433,13 +451,14 @@ def rollback(
     shared = _shared(ctx)
     as_json = shared.as_json
 
-    def progress(state: str, elapsed: float) -> None:
-        if not as_json:
-            err.print(f"  {elapsed:6.0f} s  endpoint {state}", markup=False)
+    report = _progress(f"rollback {env}", as_json)
+
+    def waiting(state: str, elapsed: float) -> None:
+        report("update", f"endpoint {state}; the guardrails may still roll it back")
 
     result = _run(
         as_json,
-        lambda: rollbacks.rollback(shared.context(), env, to, reason, on_poll=progress, poll_seconds=poll_seconds),
+        lambda: rollbacks.rollback(shared.context(), env, to, reason, on_poll=waiting, poll_seconds=poll_seconds),
     )
     if as_json:
         return _json(result)
@@ -618,7 +637,9 @@ def shadow_test(
             if not (skip_without_release and error.operation_name == "AssumeRole"):
                 raise
             return {"skipped": True, "message": f"{env}: no serving stack yet (first release); nothing to compare."}
-        return shadow.shadow_test(make_ctx, env, poll_seconds=poll_seconds)
+        return shadow.shadow_test(
+            make_ctx, env, poll_seconds=poll_seconds, report=_progress(f"shadow-test {env}", as_json)
+        )
 
     result = _run(as_json, run)
     if as_json:
@@ -659,4 +680,7 @@ def cleanup(
 
 
 def main() -> None:
+    # Only our own lines by default: the AWS SDK's and HTTP libraries' chatter stays below WARNING.
+    for library in ("boto3", "botocore", "urllib3", "s3transfer"):
+        logging.getLogger(library).setLevel(logging.WARNING)
     app(prog_name="mlopsctl")
