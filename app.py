@@ -37,7 +37,7 @@ def build_app(app: cdk.App) -> cdk.App:
     registry = stages[settings.model_build.environment].storage.registry
     assert registry is not None, "the model-build environment always holds the registry"
     toolchain = settings.toolchain
-    CicdStack(
+    cicd = CicdStack(
         app,
         "Cicd",
         stack_name=settings.names.stack("toolchain", "cicd"),
@@ -48,6 +48,9 @@ def build_app(app: cdk.App) -> cdk.App:
         registry=registry,
         cdk_cli_version=pinned_cdk_cli_version(),
     )
+    # Shown by `cdk synth` (and kept in the assembly) on the stack that promotes every environment.
+    for message in settings.warnings:
+        cdk.Annotations.of(cicd).add_warning_v2("mlops:config", message)
     return app
 
 

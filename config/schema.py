@@ -49,9 +49,16 @@ from config.fields import (
     as_bool,
     as_int,
 )
-from config.instances import GUARDRAIL_EXCLUDED_FAMILIES, has_instance_storage, instance_family
+from config.instances import (
+    GUARDRAIL_EXCLUDED_FAMILIES,
+    InstanceUse,
+    has_instance_storage,
+    instance_family,
+    instance_type_problem,
+)
 from config.model_build import ModelBuildConfig
 from config.names import ResourceNames, physical_name_problem
+from config.schedules import schedule_problem
 from pipeline_steps.images import ECR_IMAGE_FORMAT, parse_ecr_image
 
 # The "drift check not running" alarm spans 1.5 checks; CloudWatch caps an alarm's span
@@ -232,6 +239,9 @@ class EndpointConfig(Schema):
 
     @model_validator(mode="after")
     def _check(self) -> Self:
+        problem = instance_type_problem(self.instance_type, InstanceUse.ENDPOINT)
+        if problem:
+            raise invalid("instance_type", self.instance_type, problem)
         if instance_family(self.instance_type) in GUARDRAIL_EXCLUDED_FAMILIES:
             raise invalid(
                 "instance_type",
@@ -434,6 +444,9 @@ class DriftConfig(Schema):
 
     @model_validator(mode="after")
     def _check(self) -> Self:
+        problem = schedule_problem(self.schedule)
+        if problem:
+            raise invalid("schedule", self.schedule, problem)
         rate = self._rate_minutes
         if rate is None and self.max_hours_between_checks is None:
             raise invalid(
@@ -1071,6 +1084,38 @@ class AppConfig(Schema):
                         f"none of {both}: environment {other!r} creates them in the same VPC {network.vpc_id}",
                     )
             created[network.vpc_id] = (env.name, set(network.vpc_endpoints))
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """Settings that lower safety without being wrong, each naming its key; synth shows them.
+
+        Production environments refuse auto-approval and destroy outright; whether an environment
+        is production comes from `production` (default: named prod), so a last environment named
+        otherwise, or one set production: false, would get them without a word. A one-account
+        sandbox legitimately ends in a non-production environment, so these warn, not refuse.
+        """
+        found: list[str] = []
+        last = self.promotion_order[-1]
+        if not last.production:
+            found.append(
+                f"{CONTEXT_KEY}.environments.{last.name}.production is false, but {last.name!r} is the last "
+                "environment the pipeline promotes to: no manual approval before it, and auto-approval and "
+                "removal_policy destroy are allowed there. Set it to true if it serves production traffic."
+            )
+        for env in self.environments:
+            if env.production:
+                continue
+            if env.approval is ApprovalMode.AUTO:
+                found.append(
+                    f"{CONTEXT_KEY}.environments.{env.name}.approval is auto: models built there are approved "
+                    f"without a review, because {CONTEXT_KEY}.environments.{env.name}.production is false."
+                )
+            if env.removal_policy is RemovalMode.DESTROY:
+                found.append(
+                    f"{CONTEXT_KEY}.environments.{env.name}.removal_policy is destroy: deleting its stacks deletes its "
+                    f"data, registry and ledger, because {CONTEXT_KEY}.environments.{env.name}.production is false."
+                )
+        return tuple(found)
 
     @property
     def names(self) -> ResourceNames:

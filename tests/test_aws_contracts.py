@@ -311,6 +311,8 @@ NAME_CONTRACTS = {
     "CodePipeline pipeline name": ("codepipeline", "CreatePipeline", "pipeline.name"),
     "CloudFormation stack name": ("cloudformation", "CreateStack", "StackName"),
     "SSM parameter name": ("ssm", "PutParameter", "Name"),
+    "SageMaker model name mlopsctl generates (rollback)": ("sagemaker", "CreateModel", "ModelName"),
+    "SageMaker model name mlopsctl generates (shadow)": ("sagemaker", "CreateModel", "ModelName"),
 }
 
 
