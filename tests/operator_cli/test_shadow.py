@@ -270,6 +270,22 @@ def _put_capture(shadow_sample: str) -> None:
         s3.put_object(Bucket=BUCKET, Key=key, Body=(SAMPLES / sample).read_bytes())
 
 
+def _expect_restore(sm: Stubber, rollout: Any) -> None:
+    """Back to the live config, guarded by the deployed alarms, whose new-fleet ones watch the live config."""
+    whole = [f"mlops-delivery-dev-rollback-endpoint-{w}" for w in ("5xx-rate", "model-error-rate")]
+    fleet = [f"mlops-delivery-dev-rollback-new-fleet-{w}" for w in ("5xx-rate", "p99-latency")]
+    sm.add_response(
+        "update_endpoint",
+        {"EndpointArn": "arn:aws:sagemaker:eu-west-1:222222222222:endpoint/x"},
+        {
+            "EndpointName": ENDPOINT,
+            "EndpointConfigName": LIVE_CONFIG,
+            "DeploymentConfig": rollout.deployment_config([*whole, *fleet]),
+        },
+    )
+    sm.add_response("describe_endpoint", _endpoint("InService", LIVE_CONFIG), {"EndpointName": ENDPOINT})
+
+
 def _run_shadow_test(clients: Clients, monkeypatch: pytest.MonkeyPatch, shadow_p99_ms: float | None) -> dict[str, Any]:
     overrides = {"release.dev": version_arn(4), "mlops.environments.dev.shadow.min_compared_requests": 5}
     ctx = Context(cfg=load_cdk_json(overrides=overrides), clients=clients)
@@ -338,19 +354,7 @@ def _run_shadow_test(clients: Clients, monkeypatch: pytest.MonkeyPatch, shadow_p
             sm.add_response("describe_endpoint", _endpoint("InService", name), {"EndpointName": ENDPOINT})
             sm.add_response("describe_endpoint_config", _live_config(), {"EndpointConfigName": name})
             sm.add_response("describe_endpoint", _endpoint("InService", name), {"EndpointName": ENDPOINT})
-            # Restoring is guarded by the deployed alarms, whose new-fleet ones watch the live config.
-            whole = [f"mlops-delivery-dev-rollback-endpoint-{w}" for w in ("5xx-rate", "model-error-rate")]
-            fleet = [f"mlops-delivery-dev-rollback-new-fleet-{w}" for w in ("5xx-rate", "p99-latency")]
-            sm.add_response(
-                "update_endpoint",
-                {"EndpointArn": "arn:aws:sagemaker:eu-west-1:222222222222:endpoint/x"},
-                {
-                    "EndpointName": ENDPOINT,
-                    "EndpointConfigName": LIVE_CONFIG,
-                    "DeploymentConfig": rollout.deployment_config([*whole, *fleet]),
-                },
-            )
-            sm.add_response("describe_endpoint", _endpoint("InService", LIVE_CONFIG), {"EndpointName": ENDPOINT})
+            _expect_restore(sm, rollout)
         try:
             return shadow.shadow_test(
                 lambda: ctx, "dev", sleep=lambda seconds: None, now=lambda: datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
@@ -391,8 +395,6 @@ def test_a_shadow_left_by_an_earlier_run_is_removed_before_anything_else(clients
     }
     left_config["EndpointConfigArn"] = f"arn:aws:sagemaker:{REGION}:222222222222:endpoint-config/{left}"
     rollout = ctx.cfg.environment("dev").rollout
-    whole = [f"mlops-delivery-dev-rollback-endpoint-{w}" for w in ("5xx-rate", "model-error-rate")]
-    fleet = [f"mlops-delivery-dev-rollback-new-fleet-{w}" for w in ("5xx-rate", "p99-latency")]
     with Stubber(clients.stub("sagemaker", "dev")) as sm:
         sm.add_response("describe_endpoint", _endpoint("InService", left), {"EndpointName": ENDPOINT})
         sm.add_response("describe_endpoint_config", left_config, {"EndpointConfigName": left})
@@ -401,16 +403,7 @@ def test_a_shadow_left_by_an_earlier_run_is_removed_before_anything_else(clients
             {"Tags": [*TAGS, {"Key": "mlops-delivery:restores-to", "Value": LIVE_CONFIG}]},
             {"ResourceArn": left_config["EndpointConfigArn"]},
         )
-        sm.add_response(
-            "update_endpoint",
-            {"EndpointArn": "arn:aws:sagemaker:eu-west-1:222222222222:endpoint/x"},
-            {
-                "EndpointName": ENDPOINT,
-                "EndpointConfigName": LIVE_CONFIG,
-                "DeploymentConfig": rollout.deployment_config([*whole, *fleet]),
-            },
-        )
-        sm.add_response("describe_endpoint", _endpoint("InService", LIVE_CONFIG), {"EndpointName": ENDPOINT})
+        _expect_restore(sm, rollout)
         result = shadow.shadow_test(lambda: ctx, "dev", sleep=lambda seconds: None)
         sm.assert_no_pending_responses()
     assert result == {"skipped": True, "message": "dev: no release, nothing to shadow-test."}
