@@ -12,6 +12,7 @@ from cdk_nag import AwsSolutionsChecks
 
 import config
 from constructs.control_tower import ControlTowerRules
+from constructs.wildcard_resources import WildcardResourceRule
 from stacks.cicd_stack import CicdStack
 from stacks.environment_stage import EnvironmentStage
 
@@ -27,7 +28,15 @@ def build_app(app: cdk.App) -> cdk.App:
     settings = config.load(app.node.get_all_context())
     # Registered on the App, so they also check every stack inside the pipeline's stages:
     # cdk-nag's AwsSolutions rules and the AWS Control Tower proactive controls (cfn-guard).
-    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app), ControlTowerRules())
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app), ControlTowerRules(), WildcardResourceRule())
+    # cdk-nag's finding for `Resource: "*"` names no action; WildcardResourceRule checks each statement's actions.
+    cdk.Validations.of(app).acknowledge(
+        cdk.Acknowledgment(
+            id="AwsSolutions-IAM5[Resource::*]",
+            reason="Each statement on '*' is checked action by action at synth (constructs/wildcard_resources.py): "
+            "only actions the Service Authorization Reference lists without resource types pass.",
+        )
+    )
     stages = {
         environment.name: EnvironmentStage(
             app, environment.name.capitalize(), app_config=settings, environment=environment
@@ -37,7 +46,7 @@ def build_app(app: cdk.App) -> cdk.App:
     registry = stages[settings.model_build.environment].storage.registry
     assert registry is not None, "the model-build environment always holds the registry"
     toolchain = settings.toolchain
-    CicdStack(
+    cicd = CicdStack(
         app,
         "Cicd",
         stack_name=settings.names.stack("toolchain", "cicd"),
@@ -48,12 +57,17 @@ def build_app(app: cdk.App) -> cdk.App:
         registry=registry,
         cdk_cli_version=pinned_cdk_cli_version(),
     )
+    # Shown by `cdk synth` (and kept in the assembly) on the stack that promotes every environment.
+    for message in settings.warnings:
+        cdk.Annotations.of(cicd).add_warning_v2("mlops:config", message)
     return app
 
 
 def main() -> None:
     app = cdk.App()
     try:
+        # The CDK CLI keeps the last of two equal keys in cdk.json; a setting written twice is refused.
+        config.read_cdk_json(ROOT / "cdk.json")
         build_app(app)
     except config.ConfigError as error:
         sys.exit(f"cdk.json: {error}")

@@ -12,7 +12,7 @@ reading (overrides, release files, the one-line errors), errors.py the error and
 
 from config.errors import CONTEXT_KEY, ConfigError
 from config.instances import has_instance_storage, instance_family
-from config.loading import RELEASES_DIR, apply_overrides, load, load_cdk_json
+from config.loading import CDK_JSON, RELEASES_DIR, apply_overrides, load, load_cdk_json, read_cdk_json
 from config.model_build import (
     INFERENCE_SCRIPT,
     MODEL_FILE,
@@ -27,7 +27,7 @@ from config.model_build import (
     TaskType,
     load_model,
 )
-from config.names import RESERVED_PROJECT_PREFIXES, ResourceNames
+from config.names import GENERATED_NAME_MAX, RESERVED_PROJECT_PREFIXES, Generated, ResourceNames
 from config.schema import (
     ALARM_PERIOD_SECONDS,
     CLOUDWATCH_DELAY_SECONDS,
@@ -51,6 +51,7 @@ from config.schema import (
     RemovalMode,
     RolloutConfig,
     RolloutType,
+    ShadowBudget,
     ShadowConfig,
     SourceConfig,
     SourceKind,
@@ -60,8 +61,10 @@ from config.schema import (
 
 __all__ = [
     "ALARM_PERIOD_SECONDS",
+    "CDK_JSON",
     "CLOUDWATCH_DELAY_SECONDS",
     "CONTEXT_KEY",
+    "GENERATED_NAME_MAX",
     "INFERENCE_SCRIPT",
     "MAX_SECURITY_GROUPS",
     "MAX_SUBNETS",
@@ -83,6 +86,7 @@ __all__ = [
     "DriftConfig",
     "EndpointConfig",
     "EnvironmentConfig",
+    "Generated",
     "ImageRef",
     "MetricConfig",
     "ModelBuildConfig",
@@ -96,6 +100,7 @@ __all__ = [
     "RetrainingConfig",
     "RolloutConfig",
     "RolloutType",
+    "ShadowBudget",
     "ShadowConfig",
     "SourceConfig",
     "SourceKind",
@@ -108,4 +113,5 @@ __all__ = [
     "load",
     "load_cdk_json",
     "load_model",
+    "read_cdk_json",
 ]

@@ -27,6 +27,7 @@ from config.schema import AppConfig, EnvironmentConfig, Release, unknown_key
 
 _ROOT = Path(__file__).resolve().parent.parent
 RELEASES_DIR = _ROOT / "releases"
+CDK_JSON = _ROOT / "cdk.json"
 
 _Model = TypeVar("_Model", bound=BaseModel)
 # Pydantic's own errors that mean "this should have been an object".
@@ -165,9 +166,35 @@ def _check_release(key: str, release: Release, settings: AppConfig) -> None:
         )
 
 
+def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise ValueError(f"the key {key!r} appears twice in one object; JSON parsers keep only the last one")
+        seen[key] = value
+    return seen
+
+
+def read_cdk_json(path: Path = CDK_JSON) -> dict[str, Any]:
+    """cdk.json's `context`, refusing what a JSON parser would silently accept: a repeated key.
+
+    The CDK CLI keeps the last of two equal keys (as JSON.parse does), so a setting written twice
+    would change without a word; app.py reads the file once more through this before synthesizing.
+    """
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"), object_pairs_hook=_refuse_duplicate_keys)
+    except OSError as error:
+        raise ConfigError(f"Cannot read settings file '{path}': {error.strerror or error}.") from None
+    except ValueError as error:  # json.JSONDecodeError and the repeated key above
+        raise ConfigError(f"Invalid settings file '{path}': {error}.") from None
+    context = document.get("context") if isinstance(document, dict) else None
+    if not isinstance(context, dict):
+        raise ConfigError(f"Invalid settings file '{path}': it has no \"context\" object (cdk.json's shape).")
+    return context
+
+
 def load_cdk_json(path: Path | None = None, overrides: Mapping[str, Any] | None = None) -> AppConfig:
     """Reads cdk.json directly (for scripts and the operator CLI, which run outside `cdk`)."""
-    path = path or _ROOT / "cdk.json"
-    context = dict(json.loads(path.read_text())["context"])
+    context = read_cdk_json(path or CDK_JSON)
     context.update(overrides or {})
     return load(context)

@@ -15,8 +15,9 @@ from typing import Any
 
 from config.errors import CONTEXT_KEY, _fail
 from config.fields import INSTANCE, SCHEDULE
-from config.instances import has_instance_storage
+from config.instances import InstanceUse, has_instance_storage, instance_type_problem
 from config.reader import _Reader
+from config.schedules import schedule_problem
 from pipeline_steps.images import ECR_IMAGE_FORMAT, parse_ecr_image
 
 _INSTANCE = re.compile(INSTANCE)
@@ -119,8 +120,12 @@ class ModelBuildConfig:
 def _retraining(r: _Reader) -> RetrainingConfig:
     r.only("schedule", "on_new_data", "on_drift", "incoming_prefix", "quiet_period_minutes", "one_trigger_at_a_time")
     prefix = r.string("incoming_prefix", re.compile(r"^[A-Za-z0-9!_.*'()/-]+/$"), "an S3 prefix ending in '/'")
+    schedule = r.optional_string("schedule", _SCHEDULE, "rate(N minutes|hours|days) or cron(6 fields)")
+    problem = schedule_problem(schedule) if schedule else None
+    if problem:
+        raise _fail(r.key("schedule"), schedule, problem)
     return RetrainingConfig(
-        schedule=r.optional_string("schedule", _SCHEDULE, "rate(N minutes|hours|days) or cron(6 fields)"),
+        schedule=schedule,
         on_new_data=r.boolean("on_new_data", True),
         on_drift=r.boolean("on_drift", True),
         incoming_prefix=prefix,
@@ -129,9 +134,12 @@ def _retraining(r: _Reader) -> RetrainingConfig:
     )
 
 
-def _job_instance_type(r: _Reader, name: str) -> str:
+def _job_instance_type(r: _Reader, name: str, use: InstanceUse) -> str:
     """A processing or training instance type: the pipelines encrypt its volume with the environment's key."""
     instance_type = r.string(name, _INSTANCE, "an ml.* instance type")
+    problem = instance_type_problem(instance_type, use)
+    if problem:
+        raise _fail(r.key(name), instance_type, problem)
     if has_instance_storage(instance_type):
         raise _fail(
             r.key(name),
@@ -279,8 +287,8 @@ def _model_build(r: _Reader, env_names: tuple[str, ...]) -> ModelBuildConfig:
         raise _fail(r.key("environment"), environment, "one of the configured environments: " + ", ".join(env_names))
     return ModelBuildConfig(
         environment=environment,
-        processing_instance_type=_job_instance_type(r, "processing_instance_type"),
-        training_instance_type=_job_instance_type(r, "training_instance_type"),
+        processing_instance_type=_job_instance_type(r, "processing_instance_type", InstanceUse.PROCESSING),
+        training_instance_type=_job_instance_type(r, "training_instance_type", InstanceUse.TRAINING),
         use_spot_training=r.boolean("use_spot_training", True),
         max_training_minutes=r.integer("max_training_minutes", 1, 5 * 24 * 60, 60, " minutes"),
         model=_model(r, "model"),

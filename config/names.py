@@ -2,8 +2,25 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+# CreateModel ModelName and CreateEndpointConfig EndpointConfigName: at most 63 letters, digits and
+# hyphens (SageMaker API Reference; tests/test_aws_contracts.py checks botocore's pattern).
+GENERATED_NAME_MAX = 63
+# UTC to the second, two-digit year: 12 digits, so a generated name fits beside the longest endpoint name.
+_STAMP = "%y%m%d%H%M%S"
+_STAMP_DIGITS = 12
+
+
+class Generated(StrEnum):
+    """What made a Model and EndpointConfig at run time: the letter after `<endpoint>-` in its name."""
+
+    ROLLBACK = "r"
+    SHADOW = "s"
 
 
 @dataclass(frozen=True)
@@ -81,6 +98,11 @@ class ResourceNames:
         return f"{self.project}-{env}-deploy-check"
 
     @property
+    def restores_to_tag(self) -> str:
+        """Tag key on a shadow test's EndpointConfig: the config the endpoint returns to after the test."""
+        return f"{self.project}:restores-to"
+
+    @property
     def endpoint_resource_tag(self) -> str:
         """Tag key on the Models and EndpointConfigs made for an endpoint; the value is the endpoint's name."""
         return f"{self.project}:endpoint"
@@ -94,6 +116,34 @@ class ResourceNames:
     def delivery_pipeline(self) -> str:
         """The CodePipeline that tests, synthesizes and promotes the app through every environment."""
         return f"{self.project}-pipeline"
+
+    def generated(self, env: str, kind: Generated, at: datetime) -> str:
+        """`<endpoint>-<kind><yymmddHHMMSS>` (UTC): the one rule for every Model and EndpointConfig mlopsctl creates.
+
+        The endpoint part is always whole, so the IAM scope `generated_pattern` allows the name: at
+        the longest endpoint name config accepts (48 characters) the name has 62 of SageMaker's 63.
+        """
+        return f"{self.endpoint(env)}-{kind.value}{at.strftime(_STAMP)}"
+
+    def generated_pattern(self, env: str, kind: Generated) -> str:
+        """The IAM resource-name pattern of every name `generated` gives for `kind`."""
+        return f"{self.endpoint(env)}-{kind.value}*"
+
+    def generated_regex(self, env: str, kind: Generated) -> re.Pattern[str]:
+        """Exactly the names `generated` gives for `kind` (cleanup recognizes them by name)."""
+        return re.compile(rf"{re.escape(self.endpoint(env))}-{kind.value}[0-9]{{{_STAMP_DIGITS}}}")
+
+    def guard_alarm_prefix(self, env: str) -> str:
+        """Copies of the new-fleet alarms that mlopsctl points at a config it deploys (see mlopsctl/guard.py)."""
+        return f"{self.rollback_alarm_prefix(env)}for-"
+
+    def guard_alarm(self, env: str, config_name: str, watch: str) -> str:
+        """The copy of the new-fleet alarm `watch` (e.g. "5xx-rate") that watches the fleet of `config_name`."""
+        return f"{self.guard_alarm_prefix(env)}{config_name}-{watch}"
+
+    def whole_endpoint_alarm_prefix(self, env: str) -> str:
+        """Rollback alarms on the whole endpoint (EndpointName and VariantName only)."""
+        return f"{self.rollback_alarm_prefix(env)}endpoint-"
 
     def stack(self, env: str, kind: str) -> str:
         return f"{self.project}-{env}-{kind}"
@@ -114,6 +164,11 @@ class ResourceNames:
             ("CodePipeline pipeline name", self.delivery_pipeline, 100),
             ("CloudFormation stack name", self.stack(env, "model-build"), 128),
             ("SSM parameter name", self.ledger_parameter(env), 1011),
+            *(
+                (f"SageMaker model name mlopsctl generates ({kind.name.lower()})", name, GENERATED_NAME_MAX)
+                for kind in Generated
+                for name in [self.generated(env, kind, datetime(2099, 12, 31, 23, 59, 59))]
+            ),
         )
 
 

@@ -13,6 +13,7 @@ import json
 import math
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Self
 
@@ -48,9 +49,16 @@ from config.fields import (
     as_bool,
     as_int,
 )
-from config.instances import GUARDRAIL_EXCLUDED_FAMILIES, has_instance_storage, instance_family
-from config.model_build import ModelBuildConfig, TaskType
+from config.instances import (
+    GUARDRAIL_EXCLUDED_FAMILIES,
+    InstanceUse,
+    has_instance_storage,
+    instance_family,
+    instance_type_problem,
+)
+from config.model_build import ModelBuildConfig
 from config.names import ResourceNames, physical_name_problem
+from config.schedules import schedule_problem
 from pipeline_steps.images import ECR_IMAGE_FORMAT, parse_ecr_image
 
 # The "drift check not running" alarm spans 1.5 checks; CloudWatch caps an alarm's span
@@ -231,6 +239,9 @@ class EndpointConfig(Schema):
 
     @model_validator(mode="after")
     def _check(self) -> Self:
+        problem = instance_type_problem(self.instance_type, InstanceUse.ENDPOINT)
+        if problem:
+            raise invalid("instance_type", self.instance_type, problem)
         if instance_family(self.instance_type) in GUARDRAIL_EXCLUDED_FAMILIES:
             raise invalid(
                 "instance_type",
@@ -433,6 +444,9 @@ class DriftConfig(Schema):
 
     @model_validator(mode="after")
     def _check(self) -> Self:
+        problem = schedule_problem(self.schedule)
+        if problem:
+            raise invalid("schedule", self.schedule, problem)
         rate = self._rate_minutes
         if rate is None and self.max_hours_between_checks is None:
             raise invalid(
@@ -468,23 +482,60 @@ class DriftConfig(Schema):
         return 60 * self.max_hours_between_checks
 
 
+# CodeBuild's build timeout: 5 to 2160 minutes (botocore codebuild model, BuildTimeOut).
+CODEBUILD_MAX_TIMEOUT_MINUTES = 2160
+
+
 class ShadowConfig(Schema):
     """A shadow test of the candidate beside the champion on live traffic, before the canary.
 
     Off by default (it costs a second fleet for `duration_minutes`); recommended for production.
+    What each phase may take, and so the pipeline step's timeout, is EnvironmentConfig.shadow_budget.
     """
+
+    # Time on top of the phases: CodeBuild's start and `make .venv/.installed`.
+    INSTALL_MINUTES: ClassVar[int] = 15
+    # SageMaker writes capture files and CloudWatch its datapoints a few minutes after the requests.
+    CAPTURE_DELAY_MINUTES: ClassVar[int] = 5
+    # Longest time spent replaying captured requests when too few pairs were seen (mlopsctl/shadow.py).
+    REPLAY_MINUTES: ClassVar[int] = 10
 
     enabled: Annotated[bool, Flag()] = False
     # Share of live requests SageMaker copies to the shadow variant.
     # ShadowModelVariantConfig.SamplingPercentage: at most 100 (SageMaker API reference).
     sampling_percent: Annotated[int, Whole(1, 100, " percent")] = 100
-    # The pipeline step's CodeBuild timeout covers this plus two endpoint updates.
-    duration_minutes: Annotated[int, Whole(10, 360, " minutes")] = 60
+    # With the updates and the install, it must fit CodeBuild's longest build (EnvironmentConfig checks).
+    duration_minutes: Annotated[int, Whole(10, 1440, " minutes")] = 60
     max_error_rate_increase_percent: Annotated[float, Number(0.0, 100.0)] = 0.5
     max_p99_latency_increase_ms: Annotated[int, Whole(0, 60_000)] = 50
     max_disagreement_percent: Annotated[float, Number(0.0, 100.0)] = 5.0
-    # Fewer requests seen by both variants than this, and the test cannot judge: it fails.
-    min_compared_requests: Annotated[int, Whole(1, 1_000_000)] = 100
+    # Regression only: an answer disagrees when it differs from the champion's by more than this
+    # share of the champion's answer (a champion answer of 0 admits only 0).
+    max_relative_error_percent: Annotated[float, Number(0.0, 1000.0)] = 10.0
+    # Fewer requests compared than this, and the test cannot judge: it fails.
+    min_compared_requests: Annotated[int, Whole(1, 100_000)] = 100
+
+
+@dataclass(frozen=True)
+class ShadowBudget:
+    """Minutes each phase of a shadow test may take; the pipeline step's timeout is their sum.
+
+    Three endpoint updates at most: restoring a shadow variant an earlier run left, adding the
+    candidate as shadow, and restoring the endpoint. Each may run its deployment's whole
+    MaximumExecutionTimeout and termination wait, plus a margin for SageMaker to report it.
+    """
+
+    install: int
+    update: int
+    duration: int
+    capture_delay: int
+    replay: int
+
+    UPDATES: ClassVar[int] = 3
+
+    @property
+    def total(self) -> int:
+        return self.install + self.UPDATES * self.update + self.duration + 2 * self.capture_delay + self.replay
 
 
 class VpcSettings(Schema):
@@ -753,7 +804,41 @@ class EnvironmentConfig(Schema):
                 True,
                 "false while rollout.type is ROLLING: SageMaker does not roll endpoints that have a shadow variant",
             )
+        if self.shadow.enabled and self.shadow_budget.total > CODEBUILD_MAX_TIMEOUT_MINUTES:
+            budget = self.shadow_budget
+            raise invalid(
+                "shadow.duration_minutes",
+                self.shadow.duration_minutes,
+                f"at most {CODEBUILD_MAX_TIMEOUT_MINUTES - (budget.total - budget.duration)} minutes: the shadow "
+                f"test's pipeline step must restore the endpoint within CodeBuild's limit of "
+                f"{CODEBUILD_MAX_TIMEOUT_MINUTES} minutes, after {budget.UPDATES} endpoint updates of up to "
+                f"{budget.update} minutes each "
+                "(rollout.max_execution_timeout_minutes + rollout.termination_wait_minutes + "
+                f"{self.UPDATE_REPORT_MARGIN_MINUTES}), {budget.install} minutes of install, "
+                f"{2 * budget.capture_delay} of capture delay and {budget.replay} of replay",
+            )
         return self
+
+    # After a deployment's own limits, time for SageMaker to report the endpoint settled.
+    UPDATE_REPORT_MARGIN_MINUTES: ClassVar[int] = 10
+
+    @property
+    def update_wait_minutes(self) -> int:
+        """Longest an endpoint update of this environment takes to settle (what mlopsctl waits for)."""
+        rollout = self.rollout
+        return (
+            rollout.max_execution_timeout_minutes + rollout.termination_wait_minutes + self.UPDATE_REPORT_MARGIN_MINUTES
+        )
+
+    @property
+    def shadow_budget(self) -> ShadowBudget:
+        return ShadowBudget(
+            install=ShadowConfig.INSTALL_MINUTES,
+            update=self.update_wait_minutes,
+            duration=self.shadow.duration_minutes,
+            capture_delay=ShadowConfig.CAPTURE_DELAY_MINUTES,
+            replay=ShadowConfig.REPLAY_MINUTES,
+        )
 
     def _key(self, relative: str) -> str:
         return f"{CONTEXT_KEY}.environments.{self.name}.{relative}"
@@ -886,7 +971,6 @@ class AppConfig(Schema):
         if problem:
             raise invalid("project_name", self.project_name, problem)
         self._check_retained_names()
-        self._check_shadow_task()
         self._check_regions()
         self._check_isolated_steps()
         self._check_shared_endpoints()
@@ -920,20 +1004,6 @@ class AppConfig(Schema):
                 f"leave them behind and start new, empty ones, set {CONTEXT_KEY}.retained_names.migrate_to.{name} "
                 f"to {value!r} (README: Renaming)",
             )
-
-    def _check_shadow_task(self) -> None:
-        """The shadow test compares the labels of binary probabilities (mlopsctl/shadow_compare.py)."""
-        task = self.model_build.model.task_type
-        if task is TaskType.BINARY_CLASSIFICATION:
-            return
-        for env in self.environments:
-            if env.shadow.enabled:
-                raise invalid(
-                    f"environments.{env.name}.shadow.enabled",
-                    True,
-                    f"false while model_build.model.task_type is {task.value}: the shadow test compares "
-                    "binary labels (a probability cut at 0.5)",
-                )
 
     def _check_regions(self) -> None:
         """Every environment serves in the model-build region, which has the images the model names.
@@ -1014,6 +1084,38 @@ class AppConfig(Schema):
                         f"none of {both}: environment {other!r} creates them in the same VPC {network.vpc_id}",
                     )
             created[network.vpc_id] = (env.name, set(network.vpc_endpoints))
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """Settings that lower safety without being wrong, each naming its key; synth shows them.
+
+        Production environments refuse auto-approval and destroy outright; whether an environment
+        is production comes from `production` (default: named prod), so a last environment named
+        otherwise, or one set production: false, would get them without a word. A one-account
+        sandbox legitimately ends in a non-production environment, so these warn, not refuse.
+        """
+        found: list[str] = []
+        last = self.promotion_order[-1]
+        if not last.production:
+            found.append(
+                f"{CONTEXT_KEY}.environments.{last.name}.production is false, but {last.name!r} is the last "
+                "environment the pipeline promotes to: no manual approval before it, and auto-approval and "
+                "removal_policy destroy are allowed there. Set it to true if it serves production traffic."
+            )
+        for env in self.environments:
+            if env.production:
+                continue
+            if env.approval is ApprovalMode.AUTO:
+                found.append(
+                    f"{CONTEXT_KEY}.environments.{env.name}.approval is auto: models built there are approved "
+                    f"without a review, because {CONTEXT_KEY}.environments.{env.name}.production is false."
+                )
+            if env.removal_policy is RemovalMode.DESTROY:
+                found.append(
+                    f"{CONTEXT_KEY}.environments.{env.name}.removal_policy is destroy: deleting its stacks deletes its "
+                    f"data, registry and ledger, because {CONTEXT_KEY}.environments.{env.name}.production is false."
+                )
+        return tuple(found)
 
     @property
     def names(self) -> ResourceNames:

@@ -117,8 +117,6 @@ class DriftJobRole(iam.Role):
         acknowledge_wildcards(
             self,
             {
-                "Resource::*": "ecr:GetAuthorizationToken has no resource-level permissions; cloudwatch:PutMetricData "
-                "has none either and is limited to the drift namespaces by the cloudwatch:namespace condition.",
                 f"Resource::{logs}": "Streams of SageMaker's processing-job log group, where jobs log.",
             },
         )

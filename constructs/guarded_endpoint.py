@@ -16,7 +16,6 @@ from constructs.job_network import grant_vpc_access
 from constructs.nag_acknowledgments import acknowledge_wildcards, objects_in
 from constructs.rollback_alarms import RollbackAlarms
 from constructs.sagemaker_role_grants import (
-    LOGIN_FINDING,
     grant_build_account_reads,
     grant_container_logs,
     grant_image_pull,
@@ -201,7 +200,6 @@ class GuardedEndpoint(Construct):
             objects_in(self, bucket, f"{MODEL_ARTIFACTS_PREFIX}*"): "Model artifacts: the models/ prefix only.",
             objects_in(self, bucket, f"{capture_prefix}*"): "Data capture writes under this environment's prefix only.",
             f"Resource::{self.release.package_arn_pattern}": "Versions of the one model package group served here.",
-            LOGIN_FINDING: "ecr:GetAuthorizationToken has no resource-level permissions (it returns a login token).",
             f"Resource::{log_streams}": "Log streams of this endpoint's own log group.",
         }
         if not artifacts_are_local:

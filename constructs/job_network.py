@@ -118,12 +118,10 @@ def grant_vpc_access(
         role.add_to_principal_policy(
             iam.PolicyStatement(sid="ManageJobNetworkInterfaces", actions=interface_actions, resources=["*"])
         )
-        reasons = [
-            "SageMaker's processing-job validation fails when the execution role's EC2 network-interface "
-            "permissions are scoped by resource or condition (developer guide, CreateProcessingJob API: Execution "
-            "Role Permissions); the role may create jobs only in the configured subnets and security groups "
-            "(sagemaker:VpcSubnets, sagemaker:VpcSecurityGroupIds)."
-        ]
+        # SageMaker's processing-job validation fails when the execution role's EC2 network-interface
+        # permissions are scoped by resource or condition (developer guide, CreateProcessingJob API: Execution
+        # Role Permissions); the role may create jobs only in the configured subnets and security groups
+        # (sagemaker:VpcSubnets, sagemaker:VpcSecurityGroupIds). constructs/wildcard_resources.py accepts it.
     else:
         interfaces = ec2_arn("network-interface", "*")
         role.add_to_principal_policy(
@@ -150,13 +148,10 @@ def grant_vpc_access(
         )
         # host-vpc.md ("Give SageMaker Hosted Endpoints Access to Resources in Your Amazon VPC") lists it.
         describe_actions.append("ec2:DescribeVpcEndpoints")
-        reasons = []
     role.add_to_principal_policy(
         iam.PolicyStatement(sid="DescribeVpcNetwork", actions=describe_actions, resources=["*"])
     )
-    reasons.append("The ec2:Describe* actions SageMaker checks the VPC with support no resource-level permissions.")
-    describe = " ".join(reasons)
-    findings["Resource::*"] = f"{findings['Resource::*']} {describe}" if "Resource::*" in findings else describe
+    # The ec2:Describe* actions take no resources (constructs/wildcard_resources.py checks each statement on '*').
 
 
 def job_network_conditions(vpc: VpcSettings | None, *, isolated: bool) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from constructs import Construct
 from constructs.job_network import grant_create_jobs, grant_vpc_access, with_network
 from constructs.model_registry import ModelRegistry
 from constructs.nag_acknowledgments import acknowledge_wildcards, objects_in
-from constructs.sagemaker_role_grants import LOGIN_FINDING, grant_container_logs, grant_image_pull
+from constructs.sagemaker_role_grants import grant_container_logs, grant_image_pull
 from contracts import INPUT_MANIFESTS_PREFIX, MODEL_ARTIFACTS_PREFIX, PIPELINE_OUTPUT_PREFIX, STEP_SCRIPTS
 from pipeline_steps import checked_in
 from pipeline_steps.source_archive import write_archive
@@ -237,8 +237,6 @@ class ModelBuildPipeline(Construct):
                 f"Resource::{arn}": "SageMaker writes each job's logs to this fixed group, one stream per job."
                 for arn in self._log_group_arns
             },
-            LOGIN_FINDING: "ecr:GetAuthorizationToken and cloudwatch:PutMetricData support no "
-            "resource-level permissions; metrics are limited to the /aws/sagemaker/* namespaces by condition.",
         }
         if network.vpc is not None:
             grant_vpc_access(self.role, network.vpc, findings, runs_processing_jobs=True)

@@ -9,7 +9,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 
-from config import AwsTarget, ResourceNames
+from config import AwsTarget, Generated, ResourceNames
 from constructs import Construct
 from constructs.model_registry import ModelRegistry
 from constructs.nag_acknowledgments import acknowledge_wildcards, objects_in
@@ -79,8 +79,16 @@ class OperatorRole(Construct):
             resource="model-package",
             resource_name=f"{names.model_package_group}/*",
         )
+        # cleanup keeps what the deployed serving template names, and waits while it changes.
+        serving_stack = stack.format_arn(
+            service="cloudformation", resource="stack", resource_name=f"{names.stack(env, 'serving')}/*"
+        )
         statements = {
             "ReadEndpoint": (["sagemaker:DescribeEndpoint"], [endpoint_arn]),
+            "ReadServingStack": (
+                ["cloudformation:DescribeStacks", "cloudformation:ListStackResources"],
+                [serving_stack],
+            ),
             "ReadWhatTheEndpointServes": (
                 ["sagemaker:DescribeEndpointConfig", "sagemaker:DescribeModel"],
                 [configs, models],
@@ -114,6 +122,7 @@ class OperatorRole(Construct):
                 f"Resource::{models}": "Describe only; model names are generated per release, so not known here.",
                 f"Resource::{alarms}": "Describe only, and only the alarms named with this environment's prefix.",
                 f"Resource::{packages}": "Describe the versions of the one released model group.",
+                f"Resource::{serving_stack}": "Read-only; the serving stack's id, which ends its ARN, is generated.",
             },
         )
 
@@ -173,11 +182,30 @@ class OperatorRole(Construct):
         )
 
 
+def guard_alarms_arn(stack: Stack, names: ResourceNames, env: str) -> str:
+    """The copies of the new-fleet alarms mlopsctl points at a config it deploys (mlopsctl/guard.py)."""
+    return stack.format_arn(
+        service="cloudwatch",
+        resource="alarm",
+        resource_name=f"{names.guard_alarm_prefix(env)}*",
+        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+    )
+
+
+def guard_alarm_statement(stack: Stack, names: ResourceNames, env: str) -> iam.PolicyStatement:
+    return iam.PolicyStatement(
+        sid="GuardAlarms",
+        actions=["cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms"],
+        resources=[guard_alarms_arn(stack, names, env)],
+    )
+
+
 class OperatorReleasePermissions(Construct):
     """What a rollback changes in a serving environment, attached to its operator role.
 
-    Only Models and EndpointConfigs named after the endpoint (`<endpoint>-v<version>-<time>`,
-    as mlopsctl names them) can be created, deleted or put on the endpoint.
+    Only Models and EndpointConfigs with the names mlopsctl generates for this endpoint
+    (config.ResourceNames.generated) can be created or put on the endpoint; those of a shadow
+    test too can be deleted (cleanup). Alarms only under the guard-alarm prefix.
     """
 
     def __init__(
@@ -185,17 +213,25 @@ class OperatorReleasePermissions(Construct):
         scope: Construct,
         id_: str,
         *,
-        role_name: str,
-        endpoint_name: str,
+        names: ResourceNames,
+        environment: str,
         execution_role: iam.IRole,
     ) -> None:
         super().__init__(scope, id_)
         stack = Stack.of(self)
         # Imported by name: no export couples the storage stack's role to this stack.
-        self.role = iam.Role.from_role_name(self, "OperatorRole", role_name)
-        endpoint_arn = stack.format_arn(service="sagemaker", resource="endpoint", resource_name=endpoint_name)
-        configs = stack.format_arn(service="sagemaker", resource="endpoint-config", resource_name=f"{endpoint_name}-v*")
-        models = stack.format_arn(service="sagemaker", resource="model", resource_name=f"{endpoint_name}-v*")
+        self.role = iam.Role.from_role_name(self, "OperatorRole", names.operator_role(environment))
+        endpoint_arn = stack.format_arn(
+            service="sagemaker", resource="endpoint", resource_name=names.endpoint(environment)
+        )
+
+        def generated(resource: str, kind: Generated) -> str:
+            return stack.format_arn(
+                service="sagemaker", resource=resource, resource_name=names.generated_pattern(environment, kind)
+            )
+
+        configs, models = generated("endpoint-config", Generated.ROLLBACK), generated("model", Generated.ROLLBACK)
+        shadow = [generated("endpoint-config", Generated.SHADOW), generated("model", Generated.SHADOW)]
         self.policy = iam.Policy(
             self,
             "Policy",
@@ -212,8 +248,14 @@ class OperatorReleasePermissions(Construct):
                     resources=[models, configs],
                 ),
                 iam.PolicyStatement(
+                    sid="CleanUpShadowTests",
+                    actions=["sagemaker:DeleteModel", "sagemaker:DeleteEndpointConfig"],
+                    resources=shadow,
+                ),
+                iam.PolicyStatement(
                     sid="UpdateEndpoint", actions=["sagemaker:UpdateEndpoint"], resources=[endpoint_arn, configs]
                 ),
+                guard_alarm_statement(stack, names, environment),
                 iam.PolicyStatement(
                     sid="PassExecutionRole",
                     actions=["iam:PassRole"],
@@ -227,5 +269,9 @@ class OperatorReleasePermissions(Construct):
             {
                 f"Resource::{models}": "Models mlopsctl names after this endpoint for a release; nothing else.",
                 f"Resource::{configs}": "EndpointConfigs mlopsctl names after this endpoint for a release.",
+                **{f"Resource::{arn}": "Deletes what a shadow test left, by its generated name." for arn in shadow},
+                f"Resource::{guard_alarms_arn(stack, names, environment)}": (
+                    "The alarms mlopsctl copies to guard the update to a config it creates, named after that config."
+                ),
             },
         )

@@ -112,6 +112,7 @@ class RollbackAlarms(Construct):
         new_endpoint_config_name: str,
         alarm_name_prefix: str,
         new_fleet_alarm_prefix: str,
+        whole_endpoint_alarm_prefix: str,
         config: AlarmConfig,
         topic: sns.ITopic,
     ) -> None:
@@ -120,7 +121,8 @@ class RollbackAlarms(Construct):
         self.worst_case_detection = Duration.seconds(config.worst_case_detection_seconds)
         whole = partial(endpoint_metric, endpoint_name, variant_name, period=period)
         new_fleet_suffix = new_fleet_alarm_prefix.removeprefix(alarm_name_prefix)
-        fleets = {new_fleet_suffix: partial(whole, endpoint_config_name=new_endpoint_config_name), "endpoint-": whole}
+        whole_suffix = whole_endpoint_alarm_prefix.removeprefix(alarm_name_prefix)
+        fleets = {new_fleet_suffix: partial(whole, endpoint_config_name=new_endpoint_config_name), whole_suffix: whole}
         rate = partial(error_rate, period=period, min_invocations=config.min_invocations)
         watches: dict[str, _Watch] = {}
         for prefix, metric in fleets.items():

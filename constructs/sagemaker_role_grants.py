@@ -14,8 +14,7 @@ from pipeline_steps.images import ECR_IMAGE_FORMAT, parse_ecr_image
 
 PULL_ACTIONS = ("ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability")
 # GetAuthorizationToken returns a registry login token and supports no resource-level
-# permissions (ECR's "Actions, resources, and condition keys"); acknowledged where it is granted.
-LOGIN_FINDING = "Resource::*"
+# permissions (ECR's "Actions, resources, and condition keys"): constructs/wildcard_resources.py.
 
 
 def repository_arn(scope: Construct, image_uri: str) -> str:

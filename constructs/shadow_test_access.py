@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
-from aws_cdk import Stack
+from aws_cdk import ArnFormat, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 
+from config import Generated, ResourceNames
 from constructs import Construct
 from constructs.nag_acknowledgments import acknowledge_wildcards, objects_in
+from constructs.operator_role import guard_alarm_statement, guard_alarms_arn
 
 
 class ShadowTestAccess(Construct):
     """A policy on the verifier role: create the shadow Model and EndpointConfig, switch, compare.
 
-    The shadow test names its Model and EndpointConfig `<endpoint>-shadow-*`, so creation is
-    scoped to that prefix; restoring the endpoint goes back to a CloudFormation-named config,
-    so UpdateEndpoint needs every config of the account and region (the endpoint is fixed).
+    The shadow test names its Model and EndpointConfig as config.ResourceNames.generated does, so
+    creation is scoped to that pattern; restoring the endpoint goes back to a CloudFormation-named
+    config, so UpdateEndpoint needs every config of the account and region (the endpoint is fixed).
+    Each update is guarded by the rollback alarms and copies of the new-fleet alarms it makes.
     """
 
     def __init__(
@@ -25,7 +28,8 @@ class ShadowTestAccess(Construct):
         id_: str,
         *,
         verifier_role: iam.IRole,
-        endpoint_name: str,
+        names: ResourceNames,
+        environment: str,
         execution_role: iam.IRole,
         capture_bucket: s3.IBucket,
         capture_prefix: str,
@@ -37,9 +41,16 @@ class ShadowTestAccess(Construct):
         def arn(resource: str, name: str) -> str:
             return stack.format_arn(service="sagemaker", resource=resource, resource_name=name)
 
-        shadow_models = arn("model", f"{endpoint_name}-shadow-*")
-        shadow_configs = arn("endpoint-config", f"{endpoint_name}-shadow-*")
+        endpoint_name = names.endpoint(environment)
+        shadow_models = arn("model", names.generated_pattern(environment, Generated.SHADOW))
+        shadow_configs = arn("endpoint-config", names.generated_pattern(environment, Generated.SHADOW))
         any_config = arn("endpoint-config", "*")
+        rollback_alarms = stack.format_arn(
+            service="cloudwatch",
+            resource="alarm",
+            resource_name=f"{names.rollback_alarm_prefix(environment)}*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
         self.policy = iam.Policy(
             self,
             "Policy",
@@ -51,6 +62,14 @@ class ShadowTestAccess(Construct):
                     actions=["sagemaker:CreateModel", "sagemaker:CreateEndpointConfig", "sagemaker:AddTags"],
                     resources=[shadow_models, shadow_configs],
                 ),
+                # A later run finds the config to return to in a left-behind shadow config's tags.
+                iam.PolicyStatement(
+                    sid="ReadShadowConfigTags", actions=["sagemaker:ListTags"], resources=[shadow_configs]
+                ),
+                iam.PolicyStatement(
+                    sid="ReadRollbackAlarms", actions=["cloudwatch:DescribeAlarms"], resources=[rollback_alarms]
+                ),
+                guard_alarm_statement(stack, names, environment),
                 iam.PolicyStatement(
                     sid="SwitchEndpointToShadowAndBack",
                     actions=["sagemaker:UpdateEndpoint"],
@@ -86,7 +105,10 @@ class ShadowTestAccess(Construct):
                 f"Resource::{any_config}": (
                     "UpdateEndpoint of this one endpoint back to its CloudFormation-named config, unknown here."
                 ),
-                "Resource::*": "cloudwatch:GetMetricData has no resource-level permissions.",
+                f"Resource::{rollback_alarms}": "Describe only, and only this environment's rollback alarms.",
+                f"Resource::{guard_alarms_arn(stack, names, environment)}": (
+                    "The alarm copies that guard an update to a shadow test's config, named after that config."
+                ),
             },
         )
         # On the role's default policy, where grant_read put its statements.

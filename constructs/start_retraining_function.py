@@ -302,7 +302,6 @@ class StartRetrainingFunction(Construct):
             {
                 objects_in(self, artifacts_bucket, INPUT_MANIFESTS): "Writes input manifests only; each is named "
                 "by the hash of the data it lists, known only when a run starts.",
-                "Resource::*": "X-Ray PutTraceSegments and PutTelemetryRecords support no resource-level permissions.",
                 f"Resource::{registry.package_arn_pattern}": "Reads the versions of this one model package group "
                 "only (to find the champion); version ARNs end in a number that is not known before registration.",
             },

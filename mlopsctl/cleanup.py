@@ -2,9 +2,12 @@
 
 They pile up on purpose: the serving stack retains the pair each release replaces (after a
 guardrail rollback the endpoint still runs it), and every `mlopsctl rollback` creates a pair.
-Only this app's own are candidates: tagged `<project>:endpoint=<endpoint>` by the serving stack,
-or named `<endpoint>-v<version>-<timestamp>` by a rollback. Never deleted: the current or pending
-EndpointConfig of any endpoint in the account and region, and the Models those configs name.
+Only this app's own are candidates: tagged `<project>:endpoint=<endpoint>` by the serving stack
+and the shadow test, or named by mlopsctl (config.ResourceNames.generated). Never deleted: the
+current or pending EndpointConfig of any endpoint in the account and region, the Model and
+EndpointConfig the deployed serving template names (after a guardrail rollback the endpoint runs
+the previous pair, but the stack's next update or rollback starts from the one it names), and the
+Models those configs name.
 Nothing is planned while any endpoint or the environment's serving stack is mid-update, because
 an update in flight (or a stack rolling back) may still switch to a config that looks unused now.
 """
@@ -17,7 +20,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from config import EnvironmentConfig
+from config import EnvironmentConfig, Generated
 from mlopsctl import endpoint
 from mlopsctl.errors import OperatorError
 from mlopsctl.operations import Context
@@ -74,12 +77,20 @@ def in_use(sm: Any) -> InUse:
     return used
 
 
-def _refuse_during_stack_update(cfn: Any, stack_name: str) -> None:
+# The serving template's resources that name what an endpoint runs (CloudFormation resource types).
+_NAMED_BY_TEMPLATE = {"AWS::SageMaker::EndpointConfig": "configs", "AWS::SageMaker::Model": "models"}
+
+
+def _named_by_stack(cfn: Any, stack_name: str) -> InUse:
+    """The Model and EndpointConfig the deployed serving stack names; refuses while it is changing.
+
+    Nothing when the stack does not exist (the environment has no release yet, or it was deleted).
+    """
     try:
         stacks = cfn.describe_stacks(StackName=stack_name)["Stacks"]
     except ClientError as error:
         if "does not exist" in error.response["Error"].get("Message", ""):
-            return
+            return InUse()
         raise
     status = stacks[0]["StackStatus"]
     if status.endswith("_IN_PROGRESS") or status == STUCK_STACK:
@@ -87,16 +98,22 @@ def _refuse_during_stack_update(cfn: Any, stack_name: str) -> None:
             f"Refusing cleanup: stack {stack_name} is {status}; CloudFormation may still need the previous "
             "Model and EndpointConfig. Run it again once the stack is *_COMPLETE."
         )
+    named = InUse()
+    for resource in _pages(cfn, "list_stack_resources", "StackResourceSummaries", StackName=stack_name):
+        kind = _NAMED_BY_TEMPLATE.get(resource["ResourceType"])
+        if kind and resource.get("PhysicalResourceId"):
+            getattr(named, kind).add(resource["PhysicalResourceId"])
+    return named
 
 
 def _owned(
-    sm: Any, items: list[dict[str, Any]], kind: str, tag: tuple[str, str], made_by_rollback: re.Pattern[str]
+    sm: Any, items: list[dict[str, Any]], kind: str, tag: tuple[str, str], generated: list[re.Pattern[str]]
 ) -> list[str]:
     """Names of the `kind` ("Model" or "EndpointConfig") summaries this app made for the endpoint."""
     names = []
     for item in items:
         name = item[f"{kind}Name"]
-        if made_by_rollback.fullmatch(name):
+        if any(pattern.fullmatch(name) for pattern in generated):
             names.append(name)
             continue
         tags = _pages(sm, "list_tags", "Tags", ResourceArn=item[f"{kind}Arn"])
@@ -109,15 +126,14 @@ def plan(ctx: Context, env: EnvironmentConfig) -> dict[str, Any]:
     names = ctx.cfg.names
     endpoint_name = names.endpoint(env.name)
     sm = ctx.in_env("sagemaker", env)
-    _refuse_during_stack_update(ctx.in_env("cloudformation", env), names.stack(env.name, "serving"))
+    named = _named_by_stack(ctx.in_env("cloudformation", env), names.stack(env.name, "serving"))
     used = in_use(sm)
+    used.configs |= named.configs
+    used.models |= named.models
     tag = (names.endpoint_resource_tag, endpoint_name)
-    # endpoint.create_release_config names a rollback's Model and EndpointConfig this way.
-    made_by_rollback = re.compile(rf"{re.escape(endpoint_name)}-v\d+-\d+")
-    configs = _owned(
-        sm, _pages(sm, "list_endpoint_configs", "EndpointConfigs"), "EndpointConfig", tag, made_by_rollback
-    )
-    models = _owned(sm, _pages(sm, "list_models", "Models"), "Model", tag, made_by_rollback)
+    generated = [names.generated_regex(env.name, kind) for kind in Generated]
+    configs = _owned(sm, _pages(sm, "list_endpoint_configs", "EndpointConfigs"), "EndpointConfig", tag, generated)
+    models = _owned(sm, _pages(sm, "list_models", "Models"), "Model", tag, generated)
     return {
         "environment": env.name,
         "endpoint_name": endpoint_name,

@@ -11,6 +11,9 @@ replaces them all with one role.
 from __future__ import annotations
 
 import json
+import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -102,6 +105,8 @@ SkipWithoutRelease = Annotated[
         ),
     ),
 ]
+# Refused by the parser, before anything is read or changed: a status check at most every second.
+PollSeconds = Annotated[float, typer.Option(min=1.0, help="Seconds between endpoint status checks (at least 1).")]
 EndpointConfigName = Annotated[
     str | None,
     typer.Option(
@@ -193,6 +198,23 @@ def _run(as_json: bool, action: Any) -> Any:
         _fail(f"AWS {error.operation_name} failed: {e.get('Code')}: {e.get('Message', '')}", as_json)
     except BotoCoreError as error:
         _fail(f"AWS call failed: {error}", as_json)
+    except config.ConfigError as error:
+        _fail(str(error), as_json)
+    except OSError as error:
+        # A file named on the command line (--sample, --out, --cdk-json) that cannot be read or written.
+        _fail(f"{error.strerror or error}: {error.filename}" if error.filename else str(error), as_json)
+
+
+def _progress(command: str, as_json: bool) -> Callable[[str, str], None]:
+    """Progress lines on stderr, `[elapsed] command stage: what is awaited`; none with --json (stdout is data)."""
+    start = time.monotonic()
+
+    def report(stage: str, detail: str) -> None:
+        if not as_json:
+            minutes, seconds = divmod(int(time.monotonic() - start), 60)
+            err.print(f"[{minutes:3d}m{seconds:02d}s] {command} {stage}: {detail}", markup=False)
+
+    return report
 
 
 def _json(data: Any) -> None:
@@ -247,7 +269,8 @@ def status(
     as_json = shared.as_json
     result = _run(as_json, lambda: operations.status(shared.context(), env, executions))
     if as_json:
-        return _json(result)
+        _json(result)
+        return _exit_if_unreadable(result, as_json)
     table = Table(title="Environments")
     columns = ("env", "live (endpoint)", "ledger", "endpoint status", "endpoint config", "traffic", "rollback alarms")
     for column in columns:
@@ -275,6 +298,20 @@ def status(
             _alarms_text(item["rollback_alarms"]),
         )
     out.print(table)
+    _print_runs_and_pending(result)
+    _exit_if_unreadable(result, as_json)
+
+
+def _exit_if_unreadable(result: dict[str, Any], as_json: bool) -> None:
+    """`status` exits 1 when an environment could not be read: a script must not take it for healthy."""
+    unreadable = [item["environment"] for item in result["environments"] if "error" in item]
+    if unreadable:
+        if not as_json:  # the JSON document names each error already
+            err.print(f"error: could not read {', '.join(unreadable)} (see the table).", markup=False)
+        raise typer.Exit(1)
+
+
+def _print_runs_and_pending(result: dict[str, Any]) -> None:
     runs = result["executions"]
     if isinstance(runs, str):
         out.print(f"Pipeline {result['pipeline']}: {runs}")
@@ -301,7 +338,7 @@ def compare(
         bool, typer.Option("--online", help="Compare the running shadow variant with production on live traffic.")
     ] = False,
     env: Annotated[str | None, typer.Option("--env", help="Environment of the shadow test (with --online).")] = None,
-    minutes: Annotated[int, typer.Option(help="With --online: how many recent minutes to compare.")] = 60,
+    minutes: Annotated[int, typer.Option(min=1, help="With --online: how many recent minutes to compare.")] = 60,
 ) -> None:
     """Metrics of two versions side by side, with B - A deltas; --online: a running shadow test."""
     shared = _shared(ctx)
@@ -361,6 +398,9 @@ def _print_verdict(verdict: dict[str, Any]) -> None:
         "",
         f"{verdict['disagreements']}/{verdict['compared_requests']} ({verdict['disagreement_percent']}%)",
     )
+    table.add_row(
+        "requests compared (replayed)", "", f"{verdict['compared_requests']} ({verdict['replayed_requests']})"
+    )
     out.print(table)
     out.print("PASS" if verdict["passed"] else "FAIL: " + "; ".join(verdict["failures"]), markup=False)
 
@@ -405,19 +445,20 @@ def rollback(
     reason: Annotated[str, typer.Option(help="Why; recorded on the rejected version and in the ledger.")] = (
         "manual rollback"
     ),
-    poll_seconds: Annotated[float, typer.Option(help="Seconds between endpoint status checks.")] = 30.0,
+    poll_seconds: PollSeconds = 30.0,
 ) -> None:
     """Return ENV to its last known-good version through a guarded blue/green update."""
     shared = _shared(ctx)
     as_json = shared.as_json
 
-    def progress(state: str, elapsed: float) -> None:
-        if not as_json:
-            err.print(f"  {elapsed:6.0f} s  endpoint {state}", markup=False)
+    report = _progress(f"rollback {env}", as_json)
+
+    def waiting(state: str, elapsed: float) -> None:
+        report("update", f"endpoint {state}; the guardrails may still roll it back")
 
     result = _run(
         as_json,
-        lambda: rollbacks.rollback(shared.context(), env, to, reason, on_poll=progress, poll_seconds=poll_seconds),
+        lambda: rollbacks.rollback(shared.context(), env, to, reason, on_poll=waiting, poll_seconds=poll_seconds),
     )
     if as_json:
         return _json(result)
@@ -579,7 +620,7 @@ def shadow_test(
     ctx: typer.Context,
     env: EnvName,
     skip_without_release: SkipWithoutRelease = False,
-    poll_seconds: Annotated[float, typer.Option(help="Seconds between endpoint status checks.")] = 30.0,
+    poll_seconds: PollSeconds = 30.0,
 ) -> None:
     """Before ENV's deployment: run its release as a shadow of the live model, compare, restore."""
     shared = _shared(ctx)
@@ -596,7 +637,9 @@ def shadow_test(
             if not (skip_without_release and error.operation_name == "AssumeRole"):
                 raise
             return {"skipped": True, "message": f"{env}: no serving stack yet (first release); nothing to compare."}
-        return shadow.shadow_test(make_ctx, env, poll_seconds=poll_seconds)
+        return shadow.shadow_test(
+            make_ctx, env, poll_seconds=poll_seconds, report=_progress(f"shadow-test {env}", as_json)
+        )
 
     result = _run(as_json, run)
     if as_json:
@@ -637,4 +680,7 @@ def cleanup(
 
 
 def main() -> None:
+    # Only our own lines by default: the AWS SDK's and HTTP libraries' chatter stays below WARNING.
+    for library in ("boto3", "botocore", "urllib3", "s3transfer"):
+        logging.getLogger(library).setLevel(logging.WARNING)
     app(prog_name="mlopsctl")

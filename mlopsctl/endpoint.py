@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -148,45 +147,6 @@ def live_state(sm: Any, endpoint_name: str, variant: str) -> LiveState | None:
     )
 
 
-def alarm_states(cw: Any, prefix: str) -> list[dict[str, Any]]:
-    """Name, state (OK | ALARM | INSUFFICIENT_DATA) and reason of every metric alarm named `prefix`*."""
-    alarms: list[dict[str, Any]] = []
-    request: dict[str, Any] = {"AlarmNamePrefix": prefix, "AlarmTypes": ["MetricAlarm"], "MaxRecords": 100}
-    while True:
-        page = cw.describe_alarms(**request)
-        alarms.extend(
-            {"name": a["AlarmName"], "state": a.get("StateValue"), "reason": a.get("StateReason")}
-            for a in page.get("MetricAlarms", [])
-        )
-        if not page.get("NextToken"):
-            break
-        request["NextToken"] = page["NextToken"]
-    return sorted(alarms, key=lambda alarm: alarm["name"])
-
-
-def rollback_alarms(cw: Any, prefix: str) -> list[str]:
-    return [alarm["name"] for alarm in alarm_states(cw, prefix)]
-
-
-def _stamp() -> str:
-    return datetime.now(UTC).strftime("%Y%m%d%H%M%S")
-
-
-# CreateModel ModelName and CreateEndpointConfig EndpointConfigName: at most 63 letters, digits
-# and hyphens, starting and ending with a letter or digit (SageMaker API Reference).
-RELEASE_NAME_MAX = 63
-
-
-def release_name(endpoint_name: str, version: int | None, stamp: str | None = None) -> str:
-    """`<endpoint>-v<version>-<stamp>`: the endpoint part gives way so the version and time stay whole.
-
-    An endpoint name can have 48 characters (config.ResourceNames at its longest), too long for
-    the whole name with a version and a 14-digit time stamp.
-    """
-    suffix = f"-v{version}-{stamp or _stamp()}"
-    return endpoint_name[: RELEASE_NAME_MAX - len(suffix)].rstrip("-") + suffix
-
-
 @dataclass
 class ReleaseSource:
     """The live serving settings a release copies: its EndpointConfig, variant and Model."""
@@ -250,14 +210,19 @@ def wait_until_settled(
     on_poll: Callable[[str, float], None] = lambda status, elapsed: None,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
+    expected_config: str | None = None,
 ) -> dict[str, Any]:
-    """Polls DescribeEndpoint until the update ends; returns the final description.
+    """Polls DescribeEndpoint until the update to `expected_config` ends; returns the final description.
 
-    Throttled polls (after botocore's own retries) back off exponentially up to
-    `max_backoff_seconds` and count against the timeout; raises StillInFlight on timeout.
+    A settled status on another config counts only once the update has shown (a status that is
+    not settled, e.g. Updating): DescribeEndpoint right after UpdateEndpoint may still report the
+    state before it, which is not a guardrail rollback. Throttled polls (after botocore's own
+    retries) back off exponentially up to `max_backoff_seconds` and count against the timeout;
+    raises StillInFlight on timeout.
     """
     start = clock()
     status, delay = UPDATING, poll_seconds
+    moved = expected_config is None
     while True:
         try:
             endpoint = describe(sm, endpoint_name)
@@ -271,8 +236,12 @@ def wait_until_settled(
             if endpoint is None:
                 raise OperatorError(f"Endpoint {endpoint_name} disappeared while waiting for the update.")
             status, delay = endpoint["EndpointStatus"], poll_seconds
-            on_poll(status, clock() - start)
-            if status in SETTLED:
+            moved = moved or status not in SETTLED or endpoint["EndpointConfigName"] == expected_config
+            on_poll(
+                status if moved else f"{status} on {endpoint['EndpointConfigName']} (update not shown yet)",
+                clock() - start,
+            )
+            if status in SETTLED and moved:
                 return endpoint
         if clock() - start >= timeout_seconds:
             raise StillInFlight(

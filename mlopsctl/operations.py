@@ -18,7 +18,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 import contracts
 from config import AppConfig, EnvironmentConfig, TaskType
-from mlopsctl import endpoint, ledger, registry, retraining_request, verification
+from mlopsctl import endpoint, guard, ledger, registry, retraining_request, verification
 from mlopsctl.aws import CALLER, REGISTRY, ClientFactory
 from mlopsctl.errors import NothingApproved, OperatorError
 
@@ -98,7 +98,10 @@ def _environment_status(ctx: Context, env: EnvironmentConfig) -> dict[str, Any]:
     names = ctx.cfg.names
     live = endpoint.live_state(ctx.in_env("sagemaker", env), names.endpoint(env.name), names.variant)
     record = ledger.current(ctx.in_env("ssm", env), names.ledger_parameter(env.name))
-    alarms = endpoint.alarm_states(ctx.in_env("cloudwatch", env), names.rollback_alarm_prefix(env.name))
+    alarms = [
+        {"name": a["AlarmName"], "state": a.get("StateValue"), "reason": a.get("StateReason")}
+        for a in guard.metric_alarms(ctx.in_env("cloudwatch", env), names.rollback_alarm_prefix(env.name))
+    ]
     return {
         "environment": env.name,
         "account": env.account,

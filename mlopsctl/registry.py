@@ -23,7 +23,7 @@ METRIC_SECTIONS = ("binary_classification_metrics", "multiclass_classification_m
 # What the evaluate step writes for "no champion" or "no number": metadata values cannot be empty.
 NONE = "none"
 
-_VERSION_ARN = re.compile(r"^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:model-package/([A-Za-z0-9-]+)/(\d+)$")
+_VERSION_ARN = re.compile(r"^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:[0-9]{12}:model-package/([A-Za-z0-9-]+)/([0-9]+)$")
 
 
 def partition(region: str) -> str:
@@ -48,7 +48,8 @@ def version_arn(cfg: AppConfig, version: int) -> str:
 
 def resolve_version(cfg: AppConfig, ref: str) -> str:
     """A version number ("7") or a version ARN of our group -> the version ARN."""
-    if ref.isdigit() and int(ref) > 0:
+    # ASCII digits only: str.isdigit() also accepts digits such as "²" that int() refuses.
+    if re.fullmatch(r"[0-9]+", ref) and int(ref) > 0:
         return version_arn(cfg, int(ref))
     match = _VERSION_ARN.match(ref)
     if not match or match.group(1) != cfg.names.model_package_group:

@@ -13,16 +13,22 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 import contracts
-from config import EnvironmentConfig
-from mlopsctl import endpoint, ledger, registry
+from config import EnvironmentConfig, Generated
+from mlopsctl import endpoint, guard, ledger, registry
 from mlopsctl.aws import REGISTRY
 from mlopsctl.errors import OperatorError
 from mlopsctl.operations import Context
+
+
+def utc_now() -> datetime:
+    """The time generated names carry (a module function, so tests can fix it)."""
+    return datetime.now(UTC)
 
 
 def _reason(error: Exception) -> str:
@@ -41,7 +47,9 @@ class Plan:
     live: endpoint.LiveState
     source: endpoint.ReleaseSource
     target_arn: str
+    # Whole-endpoint rollback alarms, and the new-fleet alarms whose copies watch the new config.
     alarms: list[str]
+    new_fleet_templates: list[dict[str, Any]]
     acting_as: dict[str, str]
     operator: str
     # The live version and its approval before the rollback; None when there is nothing to reject.
@@ -62,6 +70,18 @@ class Journal:
 
     def did(self, what: str, undo: Callable[[], Any] | None) -> None:
         self.steps.append((what, undo))
+
+    def retire(self, what: str) -> str | None:
+        """Undoes step `what` now, as its work is done, and forgets it; the reason if that failed."""
+        for index, (step, undo) in enumerate(self.steps):
+            if step == what and undo is not None:
+                del self.steps[index]
+                try:
+                    undo()
+                except (ClientError, BotoCoreError) as error:
+                    return _reason(error)
+                return None
+        return None
 
     def made(self) -> str:
         return "; ".join(what for what, _ in self.steps) or "none"
@@ -168,18 +188,12 @@ def plan(ctx: Context, env_name: str, to: str | None) -> Plan:
     operator = ctx.caller()
     endpoint_name = names.endpoint(env.name)
     live = _live(ctx, env, endpoint_name)
-    # The new-fleet alarms watch the EndpointConfig the serving template deployed, which in a
-    # rollback is the fleet being drained: only the whole-endpoint alarms guard this update.
-    alarms = [
-        name
-        for name in endpoint.rollback_alarms(ctx.in_env("cloudwatch", env), names.rollback_alarm_prefix(env.name))
-        if not name.startswith(names.new_fleet_alarm_prefix(env.name))
-    ]
-    if not alarms:
-        raise OperatorError(
-            f"Refusing rollback of {env.name}: no rollback alarms named {names.rollback_alarm_prefix(env.name)}* "
-            f"in {env.region}; the serving stack creates them and a rollback never deploys without guardrails."
-        )
+    # The deployed new-fleet alarms watch the serving template's config (the fleet a rollback
+    # drains); copies of them watch the new config once it exists (mlopsctl/guard.py).
+    cw = ctx.in_env("cloudwatch", env)
+    alarms = guard.whole_endpoint_alarms(cw, names, env.name)
+    templates = guard.new_fleet_alarms(cw, names, env.name)
+    guard.rollback_alarm_set(alarms, [t["AlarmName"] for t in templates], env=env.name)
     target_arn = _target_arn(ctx, env, live, to)
     if target_arn == live.model_package_arn:
         raise OperatorError(
@@ -187,7 +201,7 @@ def plan(ctx: Context, env_name: str, to: str | None) -> Plan:
         )
     _check_target(ctx, env, target_arn)
     source = endpoint.read_release_source(ctx.in_env("sagemaker", env), live.endpoint_config_name, names.variant)
-    result = Plan(env, endpoint_name, live, source, target_arn, alarms, acting_as, operator)
+    result = Plan(env, endpoint_name, live, source, target_arn, alarms, templates, acting_as, operator)
     bad = live.model_package_arn
     if bad and registry.in_group(ctx.cfg, bad):
         was = registry.describe(ctx.registry(), bad)["ModelApprovalStatus"]
@@ -196,9 +210,10 @@ def plan(ctx: Context, env_name: str, to: str | None) -> Plan:
     return result
 
 
-def _prepare(ctx: Context, p: Plan, journal: Journal) -> str:
-    sm = ctx.in_env("sagemaker", p.env)
-    name = endpoint.release_name(p.endpoint_name, p.target_version)
+def _prepare(ctx: Context, p: Plan, journal: Journal, now: datetime) -> tuple[str, list[str]]:
+    """The new Model and EndpointConfig, and the copies of the new-fleet alarms that watch its fleet."""
+    sm, cw = ctx.in_env("sagemaker", p.env), ctx.in_env("cloudwatch", p.env)
+    name = ctx.cfg.names.generated(p.env.name, Generated.ROLLBACK, now)
     model_request, config_request = endpoint.release_requests(
         p.source, name=name, package_arn=p.target_arn, instance_count=p.live.desired_instance_count
     )
@@ -207,9 +222,11 @@ def _prepare(ctx: Context, p: Plan, journal: Journal) -> str:
         journal.did(f"created model {name}", lambda: sm.delete_model(ModelName=name))
         sm.create_endpoint_config(**config_request)
         journal.did(f"created endpoint config {name}", lambda: sm.delete_endpoint_config(EndpointConfigName=name))
+        guards = guard.put_guard_alarms(cw, ctx.cfg.names, p.env.name, p.new_fleet_templates, name)
+        journal.did(_guards_step(guards), lambda: guard.delete_alarms(cw, guards))
     except ClientError as error:
         raise journal.failure(f"Rollback of {p.env.name} failed creating the release ({_reason(error)})") from error
-    return name
+    return name, guards
 
 
 def _reject(ctx: Context, p: Plan, journal: Journal, reason: str) -> None:
@@ -226,7 +243,7 @@ def _reject(ctx: Context, p: Plan, journal: Journal, reason: str) -> None:
     journal.did(f"v{v} {was} -> Rejected", lambda: registry.set_status(reg, bad, was, restored))
 
 
-def _update(ctx: Context, p: Plan, journal: Journal, new_config: str) -> None:
+def _update(ctx: Context, p: Plan, journal: Journal, new_config: str, guards: list[str]) -> None:
     try:
         ctx.in_env("sagemaker", p.env).update_endpoint(
             EndpointName=p.endpoint_name,
@@ -235,7 +252,7 @@ def _update(ctx: Context, p: Plan, journal: Journal, new_config: str) -> None:
             # registered with autoscaling; RetainAllVariantProperties keeps the count autoscaling
             # reached (SageMaker developer guide, "Update endpoints that use auto scaling").
             RetainAllVariantProperties=True,
-            DeploymentConfig=p.env.rollout.deployment_config(p.alarms),
+            DeploymentConfig=p.env.rollout.deployment_config([*p.alarms, *guards]),
         )
     except ClientError as error:
         raise journal.failure(
@@ -251,7 +268,9 @@ def _wait(ctx: Context, p: Plan, journal: Journal, new_config: str, **waiting: A
     timeout = (rollout.max_execution_timeout_minutes + rollout.termination_wait_minutes + 10) * 60
     sm = ctx.in_env("sagemaker", p.env)
     try:
-        return endpoint.wait_until_settled(sm, p.endpoint_name, timeout_seconds=timeout, **waiting)
+        return endpoint.wait_until_settled(
+            sm, p.endpoint_name, timeout_seconds=timeout, expected_config=new_config, **waiting
+        )
     except (endpoint.StillInFlight, ClientError, BotoCoreError) as error:
         bad = registry.version_of(p.reject_arn)
         restore = f" If the guardrails roll it back, restore v{bad} with `mlopsctl approve {bad}`." if bad else ""
@@ -260,6 +279,17 @@ def _wait(ctx: Context, p: Plan, journal: Journal, new_config: str, **waiting: A
             f"(v{p.target_version}) was accepted and may still complete, so nothing was undone. Changes made: "
             f"{journal.made()}. The ledger is unchanged. Follow it with `mlopsctl status --env {p.env.name}`.{restore}"
         ) from error
+
+
+def _drop_guards(journal: Journal, guards: list[str]) -> None:
+    """Deletes the settled update's guard alarms; one left behind only notifies, so a failure is noted, not raised."""
+    problem = journal.retire(_guards_step(guards))
+    if problem:
+        journal.did(f"alarms {', '.join(guards)} left in place (delete failed: {problem})", None)
+
+
+def _guards_step(guards: list[str]) -> str:
+    return f"created alarms {', '.join(guards)}"
 
 
 def _not_taken(p: Plan, journal: Journal, final: dict[str, Any], new_config: str) -> OperatorError:
@@ -288,18 +318,23 @@ def rollback(
     poll_seconds: float = 30.0,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
+    now: Callable[[], datetime] | None = None,
 ) -> dict[str, Any]:
     # Refused before anything changes: the ledger entry written at the end must fit SSM's 4 KB.
     if len(reason) > ledger.REASON_MAX_LENGTH:
         raise OperatorError(
             f"--reason has {len(reason)} characters; the ledger records at most {ledger.REASON_MAX_LENGTH}."
         )
+    if not poll_seconds > 0:
+        raise OperatorError(f"poll_seconds must be above 0, got {poll_seconds}; nothing was changed.")
     p = plan(ctx, env_name, to)
     journal = Journal(p.env.name)
-    new_config = _prepare(ctx, p, journal)
+    new_config, guards = _prepare(ctx, p, journal, (now or utc_now)())
     _reject(ctx, p, journal, reason)
-    _update(ctx, p, journal, new_config)
+    _update(ctx, p, journal, new_config, guards)
     final = _wait(ctx, p, journal, new_config, poll_seconds=poll_seconds, on_poll=on_poll, sleep=sleep, clock=clock)
+    # The update has settled: its guard alarms' work is done (the whole-endpoint alarms stay).
+    _drop_guards(journal, guards)
     if final["EndpointStatus"] != endpoint.IN_SERVICE or final["EndpointConfigName"] != new_config:
         raise _not_taken(p, journal, final, new_config)
 

@@ -1,40 +1,67 @@
 """Shadow test: the candidate beside the champion on live traffic, before the blue/green canary.
 
-Why a CLI step and not a CloudFormation phase: the serving stack holds one EndpointConfig
-and its rollback alarms watch that config's fleet; a second deployment of the stack with a
-shadow config would need its own alarms and would leave CloudFormation believing the
-endpoint runs a config that the next phase replaces again. Instead the delivery pipeline
-runs `mlopsctl shadow-test` before the environment's deployment:
+Why UpdateEndpoint with a shadow variant, and not SageMaker's inference experiments
+(CreateInferenceExperiment with ShadowModeConfig): an inference experiment changes the endpoint
+itself, through a role SageMaker assumes, and neither CreateInferenceExperiment nor
+StopInferenceExperiment takes a DeploymentConfig (botocore's sagemaker model), so its updates of
+the production fleet, adding the shadow and removing it, could not be rolled back by alarms.
+UpdateEndpoint takes one, and deployment guardrails exclude endpoints with several variants only
+from rolling deployments, not from blue/green ones (SageMaker developer guide, deployment
+guardrails, "Exclusions"); config refuses a shadow test where the rollout is ROLLING.
 
-1. from the live EndpointConfig (the champion, deployed by CloudFormation) it creates a
-   config with the same production variant plus the candidate release as the one
-   ShadowProductionVariant, and updates the endpoint to it (the champion keeps answering);
-2. waits `duration_minutes`, then compares both variants on the same requests (5XX rate and
-   p99 ModelLatency per VariantName from CloudWatch; label disagreement from captured data);
-3. always returns the endpoint to the config it ran before, so CloudFormation's blue/green
-   deployment starts from the state it deployed. A failed comparison exits non-zero, which
-   stops the pipeline before the deployment and notifies through the pipeline's failures.
+Why a CLI step and not a CloudFormation phase: the serving stack holds one EndpointConfig and its
+rollback alarms watch that config's fleet; the delivery pipeline runs `mlopsctl shadow-test`
+before the environment's deployment:
+
+1. a shadow variant an earlier run left (its config is tagged with the config to return to) is
+   removed first, through the same guarded update as below;
+2. from the live EndpointConfig (the champion) it creates one with the same production variant,
+   the candidate as the one ShadowProductionVariant and data capture of every request, and updates
+   the endpoint to it, guarded (mlopsctl/guard.py); the champion keeps answering;
+3. waits `duration_minutes`, then compares both variants: 5XX rate and p99 ModelLatency per
+   variant from CloudWatch, and the answers to the same requests from captured data
+   (mlopsctl/shadow_compare.py). With too few pairs it replays captured champion requests through
+   the endpoint, whose shadow receives its share of them, and compares again;
+4. always returns the endpoint to the config it ran before, guarded, so CloudFormation's deployment
+   starts from the state it deployed. A failed comparison exits non-zero, which stops the pipeline
+   before the deployment.
+
+Every phase keeps to the minutes config.ShadowBudget gives it; their sum is the pipeline step's
+timeout, so the step cannot end before the endpoint is restored.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlparse
 
-from config import EnvironmentConfig
+from botocore.exceptions import ClientError
+
+from config import EnvironmentConfig, Generated
 from contracts import INVOCATION_5XX_ERRORS_METRIC, INVOCATIONS_METRIC, MODEL_LATENCY_METRIC, SAGEMAKER_NAMESPACE
-from mlopsctl import endpoint, registry
+from mlopsctl import endpoint, guard, registry
 from mlopsctl.errors import OperatorError
 from mlopsctl.operations import Context
-from mlopsctl.shadow_compare import VariantMetrics, Verdict, disagreement, judge, predictions
+from mlopsctl.shadow_compare import Captured, VariantMetrics, Verdict, captured, compare, judge, pairs
 
 # ModelLatency is reported in microseconds (SageMaker "Invocation metrics").
 _MICROSECONDS_PER_MS = 1000
 # At most this many captured objects are read per variant; enough for a test window.
 _MAX_CAPTURE_OBJECTS = 500
+# Replayed requests carry this InferenceId prefix, which data capture records ("InferenceId" of InvokeEndpoint).
+REPLAY_ID_PREFIX = "shadow-replay-"
+
+Report = Callable[[str, str], None]
+"""(stage, what is awaited or found) -> shown to the person running the test."""
+
+
+def _silent(stage: str, detail: str) -> None:
+    return None
 
 
 def shadow_config_request(
@@ -47,15 +74,18 @@ def shadow_config_request(
     sampling_percent: int,
     tags: list[dict[str, str]],
     instance_count: int | None = None,
+    shadow_instance_count: int | None = None,
 ) -> dict[str, Any]:
     """CreateEndpointConfig: the live production variant unchanged plus the candidate as shadow.
 
     `instance_count` (the live DesiredInstanceCount) replaces the live config's starting count, so
-    the shadow phase never shrinks a fleet that autoscaling has grown; the shadow gets as many.
+    the shadow phase never shrinks a fleet that autoscaling has grown; the shadow gets
+    `shadow_instance_count` (default: as many).
 
     The shadow's share of copied requests is its InitialVariantWeight relative to the production
     variant's ("Testing models with shadow variants": a weight of 0.5 beside 1.0 samples 50 %).
-    Data capture and the volume key are those of the live config, so both variants are captured.
+    Data capture keeps the live destination and key but captures every request while the test
+    runs, so each copied request is captured on both variants and can be paired.
     """
     production = endpoint.variant_of(live_config, production_variant)
     kept = (
@@ -74,7 +104,7 @@ def shadow_config_request(
         "VariantName": shadow_variant,
         "ModelName": model_name,
         "InstanceType": production["InstanceType"],
-        "InitialInstanceCount": production["InitialInstanceCount"],
+        "InitialInstanceCount": shadow_instance_count or production["InitialInstanceCount"],
         "InitialVariantWeight": weight * sampling_percent / 100,
     }
     request: dict[str, Any] = {
@@ -83,10 +113,22 @@ def shadow_config_request(
         "ShadowProductionVariants": [shadow],
         "Tags": tags,
     }
-    for key in ("KmsKeyId", "DataCaptureConfig"):
-        if key in live_config:
-            request[key] = live_config[key]
+    if "KmsKeyId" in live_config:
+        request["KmsKeyId"] = live_config["KmsKeyId"]
+    if "DataCaptureConfig" in live_config:
+        request["DataCaptureConfig"] = {**live_config["DataCaptureConfig"], "InitialSamplingPercentage": 100}
     return request
+
+
+def shadow_instances(env: EnvironmentConfig, production_now: int) -> int:
+    """The shadow fleet: sized for its share of the largest production fleet the test can meet.
+
+    With autoscaling, production may grow to max_instances during the test while the shadow keeps
+    the count it started with; sizing it for that peak keeps it from failing on load alone.
+    """
+    scaling = env.endpoint.autoscaling
+    peak = max(production_now, scaling.max_instances) if scaling.enabled else production_now
+    return max(1, math.ceil(peak * env.shadow.sampling_percent / 100))
 
 
 def variant_metrics(cw: Any, endpoint_name: str, variant: str, start: datetime, end: datetime) -> VariantMetrics:
@@ -137,13 +179,19 @@ def captured_lines(s3: Any, capture_uri: str, endpoint_name: str, variant: str, 
     return lines
 
 
-def compare_online(ctx: Context, env_name: str, *, since: datetime, until: datetime | None = None) -> Verdict:
-    """The comparison of the shadow and production variants of ENV's endpoint since `since`."""
-    env = ctx.env(env_name)
-    names = ctx.cfg.names
-    endpoint_name = names.endpoint(env.name)
-    until = until or datetime.now(UTC)
+@dataclass
+class Window:
+    """What the comparison reads: the endpoint, its capture destination, and the time window."""
+
+    endpoint_name: str
+    capture_uri: str
+    since: datetime
+    until: datetime
+
+
+def _window(ctx: Context, env: EnvironmentConfig, since: datetime, until: datetime) -> Window:
     sm = ctx.in_env("sagemaker", env)
+    endpoint_name = ctx.cfg.names.endpoint(env.name)
     described = endpoint.describe(sm, endpoint_name)
     if described is None:
         raise OperatorError(f"Endpoint {endpoint_name} does not exist in {env.region}; no shadow to compare.")
@@ -151,15 +199,77 @@ def compare_online(ctx: Context, env_name: str, *, since: datetime, until: datet
     capture = live_config.get("DataCaptureConfig") or {}
     if not capture.get("DestinationS3Uri"):
         raise OperatorError(f"{described['EndpointConfigName']} captures no data; predictions cannot be compared.")
-    cw, s3 = ctx.in_env("cloudwatch", env), ctx.in_env("s3", env)
-    production = variant_metrics(cw, endpoint_name, names.variant, since, until)
-    shadow = variant_metrics(cw, endpoint_name, names.shadow_variant, since, until)
-    uri = capture["DestinationS3Uri"]
-    compared, differing = disagreement(
-        predictions(captured_lines(s3, uri, endpoint_name, names.variant, since)),
-        predictions(captured_lines(s3, uri, endpoint_name, names.shadow_variant, since)),
+    return Window(endpoint_name, capture["DestinationS3Uri"], since, until)
+
+
+def _records(ctx: Context, env: EnvironmentConfig, window: Window) -> tuple[list[Captured], list[Captured]]:
+    s3, names = ctx.in_env("s3", env), ctx.cfg.names
+    read = [
+        captured(captured_lines(s3, window.capture_uri, window.endpoint_name, variant, window.since))
+        for variant in (names.variant, names.shadow_variant)
+    ]
+    return read[0], read[1]
+
+
+def _verdict(ctx: Context, env: EnvironmentConfig, window: Window, replayed: list[Captured] | None = None) -> Verdict:
+    cw, names = ctx.in_env("cloudwatch", env), ctx.cfg.names
+    production_records, shadow_records = _records(ctx, env, window)
+    matched = pairs(production_records, shadow_records)
+    replayed_bodies = {record.request for record in replayed or []}
+    comparison = compare(
+        matched,
+        ctx.cfg.model_build.model.task_type,
+        env.shadow,
+        replayed=sum(1 for champion, _ in matched if champion.request in replayed_bodies),
     )
-    return judge(production, shadow, compared, differing, env.shadow)
+    return judge(
+        variant_metrics(cw, window.endpoint_name, names.variant, window.since, window.until),
+        variant_metrics(cw, window.endpoint_name, names.shadow_variant, window.since, window.until),
+        comparison,
+        env.shadow,
+    )
+
+
+def compare_online(ctx: Context, env_name: str, *, since: datetime, until: datetime | None = None) -> Verdict:
+    """The comparison of the shadow and production variants of ENV's endpoint since `since`."""
+    env = ctx.env(env_name)
+    return _verdict(ctx, env, _window(ctx, env, since, until or datetime.now(UTC)))
+
+
+def _replay_plan(env: EnvironmentConfig, verdict: Verdict, production: list[Captured]) -> list[Captured]:
+    """Captured champion requests to send again so that enough of them reach the shadow: the shadow
+    receives `sampling_percent` of what the endpoint receives."""
+    missing = env.shadow.min_compared_requests - verdict.comparison.compared
+    if missing <= 0 or not production:
+        return []
+    wanted = math.ceil(missing * 100 / env.shadow.sampling_percent)
+    return [production[i % len(production)] for i in range(wanted)]
+
+
+def replay(
+    runtime: Any,
+    endpoint_name: str,
+    requests: list[Captured],
+    *,
+    seconds: float,
+    clock: Callable[[], float] = time.monotonic,
+) -> list[Captured]:
+    """Sends captured requests to the endpoint again (within `seconds`); returns those it answered."""
+    start, sent = clock(), []
+    for number, record in enumerate(requests):
+        if clock() - start >= seconds:
+            break
+        try:
+            runtime.invoke_endpoint(
+                EndpointName=endpoint_name,
+                ContentType=record.content_type,
+                Body=record.request.encode("utf-8"),
+                InferenceId=f"{REPLAY_ID_PREFIX}{number}",
+            )
+        except ClientError:
+            continue  # the production variant's errors count in CloudWatch; the pair is simply missing
+        sent.append(record)
+    return sent
 
 
 def _create_candidate_model(
@@ -179,20 +289,96 @@ def _create_candidate_model(
     sm.create_model(**request)
 
 
-def _update_and_wait(
-    sm: Any, env: EnvironmentConfig, endpoint_name: str, config_name: str, *, retain_count: bool = False, **wait: Any
-) -> None:
-    # Back on CloudFormation's config, which starts at `instance_count`: with autoscaling, keep the
-    # count it reached instead (SageMaker developer guide, "Update endpoints that use auto scaling").
-    retain = {"RetainAllVariantProperties": True} if retain_count else {}
-    sm.update_endpoint(EndpointName=endpoint_name, EndpointConfigName=config_name, **retain)
-    timeout = (env.rollout.max_execution_timeout_minutes + 10) * 60
-    final = endpoint.wait_until_settled(sm, endpoint_name, timeout_seconds=timeout, **wait)
-    if final["EndpointStatus"] != endpoint.IN_SERVICE or final["EndpointConfigName"] != config_name:
-        why = f": {final['FailureReason']}" if final.get("FailureReason") else ""
+@dataclass
+class _Updater:
+    """Guarded endpoint updates of one environment (mlopsctl/guard.py), each within its time budget."""
+
+    ctx: Context
+    env: EnvironmentConfig
+    report: Report
+    poll_seconds: float
+    sleep: Callable[[float], None]
+
+    def __call__(self, target: str, *, retain_count: bool = False) -> None:
+        ctx, env, names = self.ctx, self.env, self.ctx.cfg.names
+        sm, cw = ctx.in_env("sagemaker", env), ctx.in_env("cloudwatch", env)
+        endpoint_name = names.endpoint(env.name)
+        fleet = guard.new_fleet_alarms(cw, names, env.name)
+        watching = [alarm["AlarmName"] for alarm in fleet if target in guard.watched_configs(alarm)]
+        copies = [] if watching else guard.put_guard_alarms(cw, names, env.name, fleet, target)
+        alarms = guard.rollback_alarm_set(
+            guard.whole_endpoint_alarms(cw, names, env.name), watching or copies, env=env.name
+        )
+        # Back on CloudFormation's config, which starts at `instance_count`: with autoscaling, keep the
+        # count it reached instead (SageMaker developer guide, "Update endpoints that use auto scaling").
+        retain = {"RetainAllVariantProperties": True} if retain_count else {}
+        minutes = env.update_wait_minutes
+        self.report("update", f"{endpoint_name} -> {target}, rolled back by {len(alarms)} alarms (up to {minutes} min)")
+        try:
+            sm.update_endpoint(
+                EndpointName=endpoint_name,
+                EndpointConfigName=target,
+                DeploymentConfig=env.rollout.deployment_config(alarms),
+                **retain,
+            )
+            final = endpoint.wait_until_settled(
+                sm,
+                endpoint_name,
+                timeout_seconds=minutes * 60,
+                poll_seconds=self.poll_seconds,
+                sleep=self.sleep,
+                expected_config=target,
+                on_poll=lambda status, elapsed: self.report("update", f"endpoint {status}"),
+            )
+        finally:
+            if copies:
+                guard.delete_alarms(cw, copies)
+        if final["EndpointStatus"] != endpoint.IN_SERVICE or final["EndpointConfigName"] != target:
+            why = f": {final['FailureReason']}" if final.get("FailureReason") else ""
+            raise OperatorError(
+                f"Endpoint {endpoint_name} is {final['EndpointStatus']} on {final['EndpointConfigName']}, not on "
+                f"{target}{why}."
+            )
+
+
+def _restore_leftover(ctx: Context, env: EnvironmentConfig, update: _Updater) -> str | None:
+    """Removes a shadow variant an earlier test left (its config names the one to return to); that config."""
+    names = ctx.cfg.names
+    sm = ctx.in_env("sagemaker", env)
+    described = endpoint.describe(sm, names.endpoint(env.name))
+    if described is None:
+        return None
+    config = sm.describe_endpoint_config(EndpointConfigName=described["EndpointConfigName"])
+    if not config.get("ShadowProductionVariants"):
+        return None
+    tags = sm.list_tags(ResourceArn=config["EndpointConfigArn"]).get("Tags", [])
+    target = next((t["Value"] for t in tags if t["Key"] == names.restores_to_tag), None)
+    if target is None:
         raise OperatorError(
-            f"Endpoint {endpoint_name} is {final['EndpointStatus']} on {final['EndpointConfigName']}, not on "
-            f"{config_name}{why}."
+            f"Endpoint {names.endpoint(env.name)} runs {config['EndpointConfigName']}, which has a shadow variant but "
+            f"no {names.restores_to_tag} tag: it was not made by a shadow test, so nothing was changed."
+        )
+    if described["EndpointStatus"] != endpoint.IN_SERVICE:
+        raise OperatorError(
+            f"Endpoint {names.endpoint(env.name)} still has the shadow variant of {config['EndpointConfigName']} "
+            f"and is {described['EndpointStatus']}; run the shadow test again once it is InService, and it "
+            f"restores {target}."
+        )
+    update.report("restore", f"a shadow variant an earlier test left: back to {target} first")
+    update(target, retain_count=env.endpoint.autoscaling.enabled)
+    return str(target)
+
+
+def _refuse_when_alarming(ctx: Context, env: EnvironmentConfig) -> None:
+    firing = [
+        alarm["AlarmName"]
+        for alarm in guard.metric_alarms(ctx.in_env("cloudwatch", env), ctx.cfg.names.rollback_alarm_prefix(env.name))
+        if alarm.get("StateValue") == "ALARM"
+    ]
+    if firing:
+        raise OperatorError(
+            f"Refusing the shadow test of {env.name}: rollback alarms in ALARM ({', '.join(firing)}); a guarded update "
+            "would be rolled back at once. Nothing was changed."
         )
 
 
@@ -203,19 +389,24 @@ def shadow_test(
     sleep: Callable[[float], None] = time.sleep,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     poll_seconds: float = 30.0,
+    report: Report = _silent,
 ) -> dict[str, Any]:
     """Runs the shadow test of ENV's release against its live endpoint; see the module docstring.
 
     `make_ctx` is called again after the wait: credentials of a chained role (the pipeline's check
     role assuming the verifier role) last at most one hour (IAM "Role chaining").
     """
+    if not poll_seconds > 0:
+        raise OperatorError(f"poll_seconds must be above 0, got {poll_seconds}; nothing was changed.")
     ctx = make_ctx()
     env = ctx.env(env_name)
     names = ctx.cfg.names
     endpoint_name = names.endpoint(env.name)
-    sm = ctx.in_env("sagemaker", env)
+    update = _Updater(ctx, env, report, poll_seconds, sleep)
+    restored_leftover = _restore_leftover(ctx, env, update)
     if env.release is None:
         return {"skipped": True, "message": f"{env.name}: no release, nothing to shadow-test."}
+    sm = ctx.in_env("sagemaker", env)
     candidate = env.release.model_package_arn
     live = endpoint.live_state(sm, endpoint_name, names.variant)
     if live is None:
@@ -224,15 +415,20 @@ def shadow_test(
         return {"skipped": True, "message": f"{env.name}: v{env.release.version} already serves; no candidate."}
     if live.status != endpoint.IN_SERVICE:
         raise OperatorError(f"Endpoint {endpoint_name} is {live.status}, not InService; no shadow test started.")
+    _refuse_when_alarming(ctx, env)
 
-    stamp = now().strftime("%Y%m%d%H%M%S")
-    # Names are at most 63 characters; the endpoint name is at most 39 (project 32 + env).
-    shadow_name = f"{endpoint_name}-shadow-v{env.release.version}-{stamp}"[:63].rstrip("-")
+    shadow_name = names.generated(env.name, Generated.SHADOW, now())
     live_config = sm.describe_endpoint_config(EndpointConfigName=live.endpoint_config_name)
     assert live.model_name is not None  # variant_of found the production variant's model
-    # The serving stack's tag, so `mlopsctl cleanup` deletes them once no endpoint uses them.
-    tags = [{"Key": names.endpoint_resource_tag, "Value": endpoint_name}]
-    _create_candidate_model(sm, live.model_name, shadow_name, candidate, tags)
+    # The endpoint tag lets `mlopsctl cleanup` delete them once no endpoint uses them; the other
+    # names the config to return to, for a later run that finds this shadow left behind.
+    tags = [
+        {"Key": names.endpoint_resource_tag, "Value": endpoint_name},
+        {"Key": names.restores_to_tag, "Value": live.endpoint_config_name},
+    ]
+    report("prepare", f"candidate v{env.release.version} as {shadow_name}")
+    _create_candidate_model(sm, live.model_name, shadow_name, candidate, tags[:1])
+    production_count = live.desired_instance_count
     sm.create_endpoint_config(
         **shadow_config_request(
             live_config,
@@ -242,33 +438,22 @@ def shadow_test(
             model_name=shadow_name,
             sampling_percent=env.shadow.sampling_percent,
             tags=tags,
-            instance_count=live.desired_instance_count,
+            instance_count=production_count,
+            shadow_instance_count=shadow_instances(env, production_count or 1),
         )
     )
     try:
-        _update_and_wait(sm, env, endpoint_name, shadow_name, poll_seconds=poll_seconds, sleep=sleep)
-        start = now()
-        sleep(env.shadow.duration_minutes * 60)
-        # CloudWatch publishes a minute's datapoint up to a minute later, capture files after a few.
-        sleep(180)
-        ctx = make_ctx()
-        sm = ctx.in_env("sagemaker", env)
-        until = start + timedelta(minutes=env.shadow.duration_minutes)
-        verdict = compare_online(ctx, env_name, since=start, until=until)
+        update(shadow_name)
+        verdict = _observe(make_ctx, env, update, now=now, sleep=sleep)
     finally:
         # The deployment that follows starts from what CloudFormation deployed, pass or fail; a
         # shadow update that SageMaker rolled back already left the endpoint there.
-        current = endpoint.describe(sm, endpoint_name)
+        ctx = make_ctx()
+        update.ctx = ctx
+        current = endpoint.describe(ctx.in_env("sagemaker", env), endpoint_name)
         if current is None or current["EndpointConfigName"] != live.endpoint_config_name:
-            _update_and_wait(
-                sm,
-                env,
-                endpoint_name,
-                live.endpoint_config_name,
-                retain_count=env.endpoint.autoscaling.enabled,
-                poll_seconds=poll_seconds,
-                sleep=sleep,
-            )
+            report("restore", f"back to {live.endpoint_config_name}")
+            update(live.endpoint_config_name, retain_count=env.endpoint.autoscaling.enabled)
     result = {
         "skipped": False,
         "environment": env.name,
@@ -277,6 +462,7 @@ def shadow_test(
         "candidate": candidate,
         "shadow_endpoint_config": shadow_name,
         "restored_endpoint_config": live.endpoint_config_name,
+        "restored_leftover_to": restored_leftover,
         "verdict": verdict.as_dict(),
     }
     if not verdict.passed:
@@ -286,3 +472,37 @@ def shadow_test(
             f"{live.endpoint_config_name}; the candidate is not deployed."
         )
     return result
+
+
+def _observe(
+    make_ctx: Callable[[], Context],
+    env: EnvironmentConfig,
+    update: _Updater,
+    *,
+    now: Callable[[], datetime],
+    sleep: Callable[[float], None],
+) -> Verdict:
+    """Live traffic for `duration_minutes`, then the verdict; replays captured requests when too few pairs."""
+    budget, report = env.shadow_budget, update.report
+    start = now()
+    minutes = env.shadow.duration_minutes
+    for elapsed in range(0, minutes, 10):
+        report("observe", f"candidate as shadow on live traffic: {elapsed} of {minutes} min")
+        sleep(min(10, minutes - elapsed) * 60)
+    report("observe", f"waiting {budget.capture_delay} min for capture files and metrics")
+    sleep(budget.capture_delay * 60)
+    ctx = make_ctx()
+    update.ctx = ctx
+    window = _window(ctx, env, start, start + timedelta(minutes=minutes))
+    verdict = _verdict(ctx, env, window)
+    report("compare", f"{verdict.comparison.compared} requests compared, {env.shadow.min_compared_requests} needed")
+    plan = _replay_plan(env, verdict, _records(ctx, env, window)[0])
+    if not plan:
+        return verdict
+    report("replay", f"{len(plan)} captured requests sent again (up to {budget.replay} min)")
+    sent = replay(ctx.in_env("sagemaker-runtime", env), window.endpoint_name, plan, seconds=budget.replay * 60)
+    sleep(budget.capture_delay * 60)
+    window.until = now()
+    verdict = _verdict(make_ctx(), env, window, replayed=sent)
+    report("compare", f"{verdict.comparison.compared} requests compared ({verdict.comparison.replayed} replayed)")
+    return verdict

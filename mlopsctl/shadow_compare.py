@@ -1,30 +1,43 @@
 """The verdict of a shadow test: pure functions over captured records and per-variant metrics.
 
-Captured records are SageMaker data capture JSON Lines, one object per request
-(`captureData.endpointInput/endpointOutput` with `data` and `encoding`, and `eventMetadata`
-with `eventId`, `inferenceTime` and, when the caller set InvokeEndpoint's InferenceId,
-`inferenceId`; SageMaker "Capture data from real-time endpoint"). Data capture writes each
-variant under its own prefix, <destination>/<endpoint>/<variant>/yyyy/mm/dd/hh/, so the
-variant of a record is known from where it was read, not from its content.
+Captured records are SageMaker data capture JSON Lines, one object per request, with
+`captureData.endpointInput` and `captureData.endpointOutput` (each `data` with its `encoding`;
+SageMaker "Capture data from real-time endpoint"). Data capture writes each variant under its
+own prefix, <destination>/<endpoint>/<variant>/yyyy/mm/dd/hh/, so the variant of a record is
+known from where it was read.
 
-The production and shadow copies of one request are paired by `inferenceId` when the caller
-sets one, else by `eventId`. AWS does not document that the shadow's copy keeps the
-production request's eventId; when no pairs are found the test cannot judge, and it fails
-(`min_compared_requests`) rather than passing on no evidence.
+Pairs rest on documented facts only: the shadow variant receives a copy of the production
+variant's request ("Shadow tests": SageMaker "replicates" a share of the requests), so a shadow
+record is paired with a production record of the same request body. No event id is needed (AWS
+does not document that the shadow's copy keeps the production record's eventId). A model that
+answers one body differently from call to call would count as disagreeing with itself; the
+served models are deterministic.
+
+An answer disagrees by task (config.TaskType):
+- binary classification: the label (a probability cut at 0.5) differs;
+- multiclass classification: the class differs (a class index per row, or one row of class
+  probabilities whose largest wins);
+- regression: the value differs from the champion's by more than `max_relative_error_percent`.
+An answer that is no number, not finite, outside its task's range (a probability outside [0, 1],
+a negative or fractional class) or with another number of rows disagrees whatever the champion
+said. A candidate that gives one answer to every request while the champion gives several fails
+on its own: on a skewed stream a constant can agree with most answers.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterable, Mapping
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from config import ShadowConfig
+from config import ShadowConfig, TaskType
 from mlopsctl.errors import OperatorError
 
-# The served model answers with a probability; a prediction is its label at this cut-off.
+# A binary classifier answers a probability; its label is the class at this cut-off.
 DECISION_THRESHOLD = 0.5
 
 
@@ -43,11 +56,32 @@ class VariantMetrics:
 
 
 @dataclass(frozen=True)
+class Captured:
+    """One captured request: its body as sent, and the answer the variant gave."""
+
+    request: str
+    content_type: str
+    answer: str
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """What the paired answers show: how many requests were compared and how they differed."""
+
+    compared: int
+    disagreements: int
+    # How many of the compared requests were replayed by the test itself (mlopsctl/shadow.py).
+    replayed: int = 0
+    # The one answer the candidate gave to every compared request, when the champion gave several.
+    constant_answer: str | None = None
+    champion_distinct_answers: int = 0
+
+
+@dataclass(frozen=True)
 class Verdict:
     production: VariantMetrics
     shadow: VariantMetrics
-    compared_requests: int
-    disagreements: int
+    comparison: Comparison
     failures: tuple[str, ...] = field(default=())
 
     @property
@@ -56,7 +90,8 @@ class Verdict:
 
     @property
     def disagreement_percent(self) -> float:
-        return 100.0 * self.disagreements / self.compared_requests if self.compared_requests else 0.0
+        c = self.comparison
+        return 100.0 * c.disagreements / c.compared if c.compared else 0.0
 
     def as_dict(self) -> dict[str, Any]:
         def variant(m: VariantMetrics) -> dict[str, Any]:
@@ -67,13 +102,16 @@ class Verdict:
                 "p99_latency_ms": None if m.p99_latency_ms is None else round(m.p99_latency_ms, 1),
             }
 
+        c = self.comparison
         return {
             "passed": self.passed,
             "production": variant(self.production),
             "shadow": variant(self.shadow),
-            "compared_requests": self.compared_requests,
-            "disagreements": self.disagreements,
+            "compared_requests": c.compared,
+            "replayed_requests": c.replayed,
+            "disagreements": c.disagreements,
             "disagreement_percent": round(self.disagreement_percent, 3),
+            "constant_answer": c.constant_answer,
             "failures": list(self.failures),
         }
 
@@ -85,58 +123,113 @@ def _decode(part: Mapping[str, Any]) -> str:
     return data
 
 
-def _labels(body: str) -> tuple[int, ...] | None:
-    """Labels of a response body of probabilities (one per row); None if it is not one."""
-    tokens = [t.strip() for t in body.replace(",", "\n").splitlines() if t.strip()]
-    try:
-        return tuple(int(float(t) >= DECISION_THRESHOLD) for t in tokens) or None
-    except ValueError:
-        return None
-
-
-def predictions(lines: Iterable[str]) -> dict[str, tuple[int, ...] | None]:
-    """Request id -> predicted labels, from captured JSON Lines (None for an unreadable answer)."""
-    result: dict[str, tuple[int, ...] | None] = {}
+def captured(lines: Iterable[str]) -> list[Captured]:
+    """The requests and answers of captured JSON Lines, in order."""
+    records: list[Captured] = []
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
-            metadata = record["eventMetadata"]
-            key = metadata.get("inferenceId") or metadata["eventId"]
-            output = record["captureData"]["endpointOutput"]
+            data = json.loads(line)["captureData"]
+            request, answer = data["endpointInput"], data["endpointOutput"]
         except (json.JSONDecodeError, KeyError, TypeError) as error:
             raise OperatorError(f"Captured record {number} is not SageMaker data capture JSON: {error}") from error
-        result[str(key)] = _labels(_decode(output))
-    return result
+        records.append(
+            Captured(
+                request=_decode(request).strip(),
+                content_type=str(request.get("observedContentType") or "text/csv"),
+                answer=_decode(answer),
+            )
+        )
+    return records
 
 
-def disagreement(
-    production: Mapping[str, tuple[int, ...] | None], shadow: Mapping[str, tuple[int, ...] | None]
-) -> tuple[int, int]:
-    """(requests both variants answered, how many of those got different labels).
+def pairs(production: Sequence[Captured], shadow: Sequence[Captured]) -> list[tuple[Captured, Captured]]:
+    """(production, shadow) records of the same request body; each production record pairs at most once."""
+    waiting: dict[str, list[Captured]] = defaultdict(list)
+    for record in production:
+        waiting[record.request].append(record)
+    matched = []
+    for record in shadow:
+        if waiting[record.request]:
+            matched.append((waiting[record.request].pop(0), record))
+    return matched
 
-    A shadow answer that is not a set of probabilities counts as a disagreement.
+
+def _numbers(text: str) -> list[float] | None:
+    try:
+        values = [float(token) for token in text.split(",") if token.strip()]
+    except ValueError:
+        return None
+    return values if values and all(math.isfinite(v) for v in values) else None
+
+
+def predictions(answer: str, task: TaskType) -> list[float] | None:
+    """One prediction per row of an answer (CSV, one row per line), or None if it is not a valid answer.
+
+    Binary: one probability in [0, 1] per row (commas tolerated: some XGBoost containers answer
+    a batch on one line). Multiclass: a class index per row, or class probabilities (the
+    likeliest class). Regression: one finite number per row.
     """
-    common = production.keys() & shadow.keys()
-    differing = sum(1 for key in common if production[key] is not None and production[key] != shadow[key])
-    compared = sum(1 for key in common if production[key] is not None)
-    return compared, differing
+    rows = [line.strip() for line in answer.splitlines() if line.strip()]
+    if task is TaskType.BINARY_CLASSIFICATION:
+        values = _numbers(",".join(rows))
+        if values is None or not all(0.0 <= v <= 1.0 for v in values):
+            return None
+        return [float(v >= DECISION_THRESHOLD) for v in values]
+    result = []
+    for row in rows:
+        values = _numbers(row)
+        if values is None:
+            return None
+        if task is TaskType.MULTICLASS_CLASSIFICATION:
+            if len(values) > 1:
+                result.append(float(values.index(max(values))))
+                continue
+            if values[0] < 0 or not values[0].is_integer():
+                return None
+        elif len(values) != 1:
+            return None
+        result.append(values[0])
+    return result or None
 
 
-def judge(
-    production: VariantMetrics,
-    shadow: VariantMetrics,
-    compared_requests: int,
-    disagreements: int,
-    limits: ShadowConfig,
-) -> Verdict:
+def _disagree(champion: list[float], candidate: list[float] | None, task: TaskType, tolerance: float) -> bool:
+    if candidate is None or len(candidate) != len(champion):
+        return True
+    if task is TaskType.REGRESSION:
+        return any(abs(b - a) > tolerance * abs(a) for a, b in zip(champion, candidate, strict=True))
+    return candidate != champion
+
+
+def compare(
+    matched: Sequence[tuple[Captured, Captured]], task: TaskType, limits: ShadowConfig, *, replayed: int = 0
+) -> Comparison:
+    """Compares each pair whose champion answer is valid (an invalid champion answer judges nothing)."""
+    tolerance = limits.max_relative_error_percent / 100
+    compared = differing = 0
+    champion_answers: set[str] = set()
+    candidate_answers: set[str] = set()
+    for champion_record, candidate_record in matched:
+        champion = predictions(champion_record.answer, task)
+        if champion is None:
+            continue
+        compared += 1
+        differing += _disagree(champion, predictions(candidate_record.answer, task), task, tolerance)
+        champion_answers.add(champion_record.answer.strip())
+        candidate_answers.add(candidate_record.answer.strip())
+    constant = next(iter(candidate_answers)) if len(candidate_answers) == 1 and len(champion_answers) > 1 else None
+    return Comparison(compared, differing, min(replayed, compared), constant, len(champion_answers))
+
+
+def judge(production: VariantMetrics, shadow: VariantMetrics, comparison: Comparison, limits: ShadowConfig) -> Verdict:
     """Fails on each limit the shadow exceeds, with the numbers, or when there is too little evidence."""
     failures: list[str] = []
-    verdict = Verdict(production, shadow, compared_requests, disagreements)
-    if compared_requests < limits.min_compared_requests:
+    verdict = Verdict(production, shadow, comparison)
+    compared, differing = comparison.compared, comparison.disagreements
+    if compared < limits.min_compared_requests:
         failures.append(
-            f"only {compared_requests} requests answered by both variants, at least "
+            f"only {compared} requests compared ({comparison.replayed} of them replayed), at least "
             f"{limits.min_compared_requests} needed to judge (more traffic, a higher sampling_percent or a longer "
             "duration_minutes)"
         )
@@ -155,9 +248,14 @@ def judge(
                 f"p99 model latency {shadow.p99_latency_ms:.1f} ms vs {production.p99_latency_ms:.1f} ms "
                 f"(+{latency_increase:.1f} ms, limit +{limits.max_p99_latency_increase_ms} ms)"
             )
-    if compared_requests and verdict.disagreement_percent > limits.max_disagreement_percent:
+    if compared and verdict.disagreement_percent > limits.max_disagreement_percent:
         failures.append(
-            f"predictions differ on {disagreements} of {compared_requests} requests "
+            f"predictions differ on {differing} of {compared} requests "
             f"({verdict.disagreement_percent:.2f}%, limit {limits.max_disagreement_percent}%)"
         )
-    return Verdict(production, shadow, compared_requests, disagreements, tuple(failures))
+    if comparison.constant_answer is not None:
+        failures.append(
+            f"the candidate answered {comparison.constant_answer[:40]!r} to all {compared} requests, where the "
+            f"champion gave {comparison.champion_distinct_answers} different answers"
+        )
+    return Verdict(production, shadow, comparison, tuple(failures))

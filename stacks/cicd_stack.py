@@ -59,7 +59,7 @@ class CicdStack(Stack):
                 # The last environment before production is where the release is smoke-tested.
                 smoke_test_after=not env.production and index + 1 < len(order) and order[index + 1].production,
                 requested_endpoint_config=_requested_endpoint_config(stages[env.name]),
-                shadow_test_minutes=env.shadow.duration_minutes if env.shadow.enabled else None,
+                shadow_test_minutes=env.shadow_budget.total if env.shadow.enabled else None,
             )
             for index, env in enumerate(order)
         ]

@@ -81,6 +81,7 @@ class ServingStack(Stack):
             new_endpoint_config_name=self.endpoint.endpoint_config.attr_endpoint_config_name,
             alarm_name_prefix=names.rollback_alarm_prefix(env),
             new_fleet_alarm_prefix=names.new_fleet_alarm_prefix(env),
+            whole_endpoint_alarm_prefix=names.whole_endpoint_alarm_prefix(env),
             config=environment.alarms,
             topic=alerts_topic,
         )
@@ -155,8 +156,8 @@ class ServingStack(Stack):
         self.operator_releases = OperatorReleasePermissions(
             self,
             "OperatorReleases",
-            role_name=names.operator_role(env),
-            endpoint_name=endpoint_name,
+            names=names,
+            environment=env,
             execution_role=self.endpoint.role,
         )
         if environment.shadow.enabled:
@@ -164,7 +165,8 @@ class ServingStack(Stack):
                 self,
                 "ShadowTestAccess",
                 verifier_role=self.verifier.role,
-                endpoint_name=endpoint_name,
+                names=names,
+                environment=env,
                 execution_role=self.endpoint.role,
                 capture_bucket=artifacts_bucket,
                 capture_prefix=capture_prefix,

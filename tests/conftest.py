@@ -194,7 +194,8 @@ def app_py_without_releases(tmp_path_factory: pytest.TempPathFactory) -> AppPyRu
 
 @dataclass(frozen=True)
 class InsecureSynth:
-    """The app with an unencrypted bucket in its production stage: what synth refused, and where."""
+    """The app with an unencrypted bucket in its production stage (and s3:GetObject on '*' for dev's
+    retraining function): what synth refused, and where."""
 
     error: str
     outdir: Path
@@ -209,6 +210,7 @@ def insecure_prod_synth(tmp_path_factory: pytest.TempPathFactory) -> InsecureSyn
 
     def build(directory: Path) -> None:
         import aws_cdk as cdk
+        from aws_cdk import aws_iam as iam
         from aws_cdk import aws_s3 as s3
 
         import app
@@ -218,6 +220,12 @@ def insecure_prod_synth(tmp_path_factory: pytest.TempPathFactory) -> InsecureSyn
 
         def prod_with_insecure_bucket(*args: Any, **kwargs: Any) -> Any:
             stage = original(*args, **kwargs)
+            retraining = getattr(stage, "retraining", None)
+            if retraining is not None:
+                # A wildcard-resource grant of an action that takes resources: WildcardResourceRule refuses it.
+                retraining.start_retraining.role.add_to_policy(
+                    iam.PolicyStatement(actions=["s3:GetObject"], resources=["*"])
+                )
             if kwargs["environment"].production:
                 s3.Bucket(stage.storage, "InsecureBucket")
                 insecure.append(stage.node.path)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import json
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ import pytest
 
 import config
 import contracts
-from mlopsctl import endpoint, retraining_request
+from mlopsctl import retraining_request
 from pipeline_steps import evaluate, images
 from pipeline_steps.checked_in import MODEL_BUILD_DEFINITION as DEFINITION_FILE
 from tests import aws_contract, support
@@ -310,6 +311,8 @@ NAME_CONTRACTS = {
     "CodePipeline pipeline name": ("codepipeline", "CreatePipeline", "pipeline.name"),
     "CloudFormation stack name": ("cloudformation", "CreateStack", "StackName"),
     "SSM parameter name": ("ssm", "PutParameter", "Name"),
+    "SageMaker model name mlopsctl generates (rollback)": ("sagemaker", "CreateModel", "ModelName"),
+    "SageMaker model name mlopsctl generates (shadow)": ("sagemaker", "CreateModel", "ModelName"),
 }
 
 
@@ -378,18 +381,16 @@ def test_config_refuses_a_reserved_project_prefix(project: str, tmp_path: Path) 
 # --- names the operator CLI creates --------------------------------------------------------------
 
 
-@pytest.mark.parametrize("version", [1, 123456, None])
-def test_rollback_model_and_endpoint_config_names_meet_the_sagemaker_contract(version: int | None) -> None:
-    longest_endpoint = config.ResourceNames("p" * 31).endpoint("e" * 16)
-    for endpoint_name in (longest_endpoint, "p" * 20 + "-" + "e" * 16, "mlops-delivery-dev"):
-        name = endpoint.release_name(endpoint_name, version, "20261127030000")
+@pytest.mark.parametrize("kind", list(config.Generated))
+def test_generated_model_and_endpoint_config_names_meet_the_sagemaker_contract(kind: config.Generated) -> None:
+    latest = datetime(2099, 12, 31, 23, 59, 59)
+    for names, env in ((config.ResourceNames("p" * 31), "e" * 16), (config.ResourceNames("mlops-delivery"), "dev")):
+        name = names.generated(env, kind, latest)
         check("sagemaker", "CreateModel", "ModelName", name)
         check("sagemaker", "CreateEndpointConfig", "EndpointConfigName", name)
-        assert name.endswith(f"-v{version}-20261127030000")
-
-
-def test_release_name_before_the_fix_would_have_cut_the_time_stamp() -> None:
-    assert endpoint.release_name("mlops-delivery-dev", 3, "20261127030000") == "mlops-delivery-dev-v3-20261127030000"
+        # The endpoint part whole, as the IAM scope needs it; the time to the second at the end.
+        assert name == f"{names.endpoint(env)}-{kind.value}991231235959"
+        assert names.generated_regex(env, kind).fullmatch(name)
 
 
 # --- the manual retraining request the CLI sends -----------------------------------------------

@@ -454,16 +454,15 @@ def test_the_smoke_test_expects_probabilities_only_from_a_binary_classifier() ->
         operations.parse_probabilities("nan\n1", 2, probabilities=False)
 
 
-def test_a_shadow_test_is_refused_for_a_model_that_does_not_answer_probabilities(tmp_path: Path) -> None:
+def test_a_regression_model_may_be_shadow_tested_with_its_relative_error_tolerance(tmp_path: Path) -> None:
+    """The shadow test compares each task's own answers (mlopsctl/shadow_compare.py)."""
     raw = raw_config()
     raw["model_build"]["model"] = inline_model(
         task_type="regression", metric={"name": "mae", "higher_is_better": False, "threshold": 3.0}
     )
-    raw["environments"]["prod"]["shadow"] = {"enabled": True}
-    with pytest.raises(
-        ConfigError, match=r"'mlops\.environments\.prod\.shadow\.enabled': got True; allowed: false while"
-    ):
-        config.load({config.CONTEXT_KEY: raw}, releases_dir=tmp_path)
+    raw["environments"]["prod"]["shadow"] = {"enabled": True, "max_relative_error_percent": 5}
+    prod = config.load({config.CONTEXT_KEY: raw}, releases_dir=tmp_path).environment("prod")
+    assert prod.shadow.enabled and prod.shadow.max_relative_error_percent == 5.0
 
 
 def test_a_dash_c_override_inside_a_model_directory_is_refused_not_ignored() -> None:

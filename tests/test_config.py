@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 import config
 from config import ApprovalMode, ConfigError, RolloutType
-from tests.conftest import EXAMPLE_RELEASE_ARN, cdk_json_context, raw_config
+from tests.conftest import EXAMPLE_RELEASE_ARN, ROOT, cdk_json_context, raw_config
 
 
 def load(raw: dict[str, Any], tmp_path: Path, **context: Any) -> config.AppConfig:
@@ -329,7 +329,9 @@ def test_local_storage_instances_serve_without_a_volume_key_but_never_run_jobs(
     serving = load(edit("environments.prod.endpoint.instance_type", instance_type), tmp_path)
     assert serving.environment("prod").endpoint.volume_kms_key_allowed is False
     for key in ("processing_instance_type", "training_instance_type"):
-        with pytest.raises(ConfigError, match=rf"'mlops\.model_build\.{key}'.*without local instance storage"):
+        # Refused for its storage, or before that because SageMaker does not offer it for jobs at all.
+        refused = r"(without local instance storage|SageMaker offers as (Training|Processing)InstanceType)"
+        with pytest.raises(ConfigError, match=rf"'mlops\.model_build\.{key}'.*{refused}"):
             load(edit(f"model_build.{key}", instance_type), tmp_path)
     assert load(raw_config(), tmp_path).environment("prod").endpoint.volume_kms_key_allowed is True
 
@@ -434,3 +436,80 @@ def test_a_section_that_is_not_an_object_is_named(tmp_path: Path) -> None:
 def test_a_setting_the_code_builds_refuses_unknown_fields_too() -> None:
     with pytest.raises(ValidationError, match="sampling"):
         config.ShadowConfig(enabled=True, sampling=5)  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "use"),
+    [
+        ("environments.prod.endpoint.instance_type", "ml.m5.huge", "ProductionVariantInstanceType"),
+        ("environments.prod.endpoint.instance_type", "ml.t3.nano", "ProductionVariantInstanceType"),
+        ("model_build.training_instance_type", "ml.t2.medium", "TrainingInstanceType"),
+        ("model_build.processing_instance_type", "ml.inf2.xlarge", "ProcessingInstanceType"),
+    ],
+)
+def test_an_instance_type_sagemaker_does_not_offer_for_its_use_is_refused(
+    key: str, value: str, use: str, tmp_path: Path
+) -> None:
+    """Each use has its own list in botocore's sagemaker model: ml.t2.medium hosts but never trains."""
+    with pytest.raises(ConfigError) as error:
+        load(edit(key, value), tmp_path)
+    assert str(error.value).startswith(f"Invalid config 'mlops.{key}': got {value!r}; allowed: an instance type")
+    assert use in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "why"),
+    [
+        ("model_build.retraining.schedule", "rate(1 hours)", "the unit is singular only for 1"),
+        ("model_build.retraining.schedule", "rate(0 days)", "at least 1"),
+        ("model_build.retraining.schedule", "cron(0 3 * * MON *)", "'?' in exactly one of Day-of-month"),
+        ("model_build.retraining.schedule", "cron(0 25 ? * MON *)", "Hours field of 0-23"),
+        ("environments.dev.drift.schedule", "rate(2 hour)", "the unit is singular only for 1"),
+        ("environments.dev.drift.schedule", "cron(0 * ? * MOX *)", "Day-of-week field of 1-7 or SUN-SAT"),
+    ],
+)
+def test_a_schedule_eventbridge_would_refuse_fails_synth_naming_the_key(
+    key: str, value: str, why: str, tmp_path: Path
+) -> None:
+    with pytest.raises(ConfigError) as error:
+        load(edit(key, value), tmp_path)
+    assert str(error.value).startswith(f"Invalid config 'mlops.{key}': got {value!r}; allowed: ")
+    assert why in str(error.value)
+
+
+def test_settings_that_lower_safety_outside_production_are_warned_naming_the_key(tmp_path: Path) -> None:
+    """A sandbox may end in a non-production environment: synth warns rather than refuses."""
+    raw = raw_config()
+    raw["environments"]["prod"]["production"] = False
+    raw["environments"]["staging"].update(approval="auto", removal_policy="destroy")
+    warnings = load(raw, tmp_path).warnings
+    assert [w.split(" ", 1)[0] for w in warnings] == [
+        "mlops.environments.prod.production",
+        "mlops.environments.staging.approval",
+        "mlops.environments.staging.removal_policy",
+    ]
+    assert "last environment the pipeline promotes to" in warnings[0]
+    assert load(raw_config(), tmp_path).warnings == ()
+
+
+@pytest.mark.template
+def test_synth_shows_the_warnings_on_the_pipelines_stack(tmp_path: Path) -> None:
+    import aws_cdk as cdk
+    from aws_cdk.assertions import Annotations, Match
+
+    import app
+
+    context = cdk_json_context()
+    context["mlops.environments.prod.production"] = "false"
+    application = cdk.App(context=context, outdir=str(tmp_path))
+    app.build_app(application)
+    cicd = application.node.find_child("Cicd")
+    Annotations.from_stack(cicd).has_warning("/Cicd", Match.string_like_regexp("environments.prod.production is false"))
+
+
+def test_a_key_written_twice_in_cdk_json_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "cdk.json"
+    path.write_text('{"context": {"mlops": {"project_name": "a", "project_name": "b"}}}')
+    with pytest.raises(ConfigError, match="the key 'project_name' appears twice in one object"):
+        config.read_cdk_json(path)
+    assert config.read_cdk_json(ROOT / "cdk.json")["mlops"]["project_name"] == "mlops-delivery"

@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Any
 
 import aws_cdk as cdk
 import botocore.session
 import pytest
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Template
 
-from config import AwsTarget, ResourceNames
-from constructs.operator_role import OperatorAccess, OperatorRole
+from config import AwsTarget, Generated, ResourceNames
+from config.names import physical_name_problem
+from constructs.operator_role import OperatorAccess, OperatorReleasePermissions, OperatorRole
+from constructs.shadow_test_access import ShadowTestAccess
 from tests.conftest import Assembly, cdk_json_context
+from tests.operator_cli.accounts import allowed, resolve
 from tests.support import as_list
 
 ACCOUNTS = {"dev": "222222222222", "staging": "333333333333", "prod": "444444444444"}
@@ -99,8 +105,8 @@ def test_serving_stack_lets_the_operator_release_only_models_named_after_its_end
     statements = {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
     prefix = f"arn:aws:sagemaker:eu-west-1:{ACCOUNTS[env]}"
     assert sorted(statements["PrepareReleases"]["Resource"]) == [
-        f"{prefix}:endpoint-config/mlops-delivery-{env}-v*",
-        f"{prefix}:model/mlops-delivery-{env}-v*",
+        f"{prefix}:endpoint-config/mlops-delivery-{env}-r*",
+        f"{prefix}:model/mlops-delivery-{env}-r*",
     ]
     assert f"{prefix}:endpoint/mlops-delivery-{env}" in statements["UpdateEndpoint"]["Resource"]
     pass_role = statements["PassExecutionRole"]
@@ -136,3 +142,62 @@ def test_operator_role_names_fit_iam_for_the_longest_project_and_environment_nam
     name = ResourceNames("p" * 32).operator_role("e" * 16)
     assert len(name) <= shape.metadata["max"]
     assert re.fullmatch(shape.metadata["pattern"], name)
+
+
+def _longest_names() -> ResourceNames:
+    """The longest project name config accepts beside the longest environment name (a 48-character endpoint)."""
+    project, env = "p" * 31, "e" * 16
+    assert physical_name_problem(project, [env]) is None and physical_name_problem(project + "p", [env]) is not None
+    names = ResourceNames(project)
+    assert len(names.endpoint(env)) == 48
+    return names
+
+
+def _granted(template: dict[str, Any], account: str) -> list[dict[str, Any]]:
+    return [
+        statement
+        for resource in template["Resources"].values()
+        if resource["Type"] == "AWS::IAM::Policy"
+        for statement in resolve(resource["Properties"], account, "eu-west-1", {})["PolicyDocument"]["Statement"]
+    ]
+
+
+def test_every_generated_name_at_the_longest_names_is_allowed_by_the_role_that_creates_it() -> None:
+    """Rollback names (operator role) and shadow-test names (verifier role), checked against the synthesized
+    policies as IAM checks SageMaker's ARNs (names in lower case)."""
+    names, env, account = _longest_names(), "e" * 16, "333333333333"
+    app = cdk.App(context=cdk_json_context())
+    stack = cdk.Stack(app, "Serving", env=cdk.Environment(account=account, region="eu-west-1"))
+    execution = iam.Role(stack, "Execution", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"))
+    OperatorReleasePermissions(stack, "OperatorReleases", names=names, environment=env, execution_role=execution)
+    verifier = iam.Role(stack, "Verifier", assumed_by=iam.AccountRootPrincipal())
+    ShadowTestAccess(
+        stack,
+        "Shadow",
+        verifier_role=verifier,
+        names=names,
+        environment=env,
+        execution_role=execution,
+        capture_bucket=s3.Bucket(stack, "Capture"),
+        capture_prefix="data-capture/e/",
+        key=kms.Key(stack, "Key"),
+    )
+    template = Template.from_stack(stack).to_json()
+    operator = [s for s in _granted(template, account) if s.get("Sid") in ("PrepareReleases", "UpdateEndpoint")]
+    shadow = [s for s in _granted(template, account) if s.get("Sid") == "CreateShadowModelAndConfig"]
+    latest = datetime(2099, 12, 31, 23, 59, 59)
+    model_shape = botocore.session.get_session().get_service_model("sagemaker").shape_for("ModelName")
+    for kind, statements, actions in (
+        (Generated.ROLLBACK, operator, ("sagemaker:CreateModel", "sagemaker:CreateEndpointConfig")),
+        (Generated.SHADOW, shadow, ("sagemaker:CreateModel", "sagemaker:CreateEndpointConfig")),
+    ):
+        name = names.generated(env, kind, latest)
+        assert name.startswith(names.endpoint(env)) and len(name) <= model_shape.metadata["max"]
+        assert re.fullmatch(model_shape.metadata["pattern"], name)
+        for action, resource in zip(actions, ("model", "endpoint-config"), strict=True):
+            arn = f"arn:aws:sagemaker:eu-west-1:{account}:{resource}/{name.lower()}"
+            assert allowed(statements, action, arn, {}), (kind, action, arn)
+    rollback_config = (
+        f"arn:aws:sagemaker:eu-west-1:{account}:endpoint-config/{names.generated(env, Generated.ROLLBACK, latest)}"
+    )
+    assert allowed(operator, "sagemaker:UpdateEndpoint", rollback_config, {})

@@ -34,7 +34,7 @@ def test_shadow_test_is_off_by_default(tmp_path: Path) -> None:
     ("key", "value", "allowed"),
     [
         ("sampling_percent", 0, "a whole number from 1 to 100 percent"),
-        ("duration_minutes", 5, "a whole number from 10 to 360 minutes"),
+        ("duration_minutes", 5, "a whole number from 10 to 1440 minutes"),
         ("max_disagreement_percent", 120, "a number from 0.0 to 100.0"),
         ("enabled", "yes", "true or false"),
     ],
@@ -68,8 +68,9 @@ def test_shadow_test_runs_after_the_approval_and_before_the_deployment(shadowed:
     assert buildspec(template, shadow)["phases"]["build"]["commands"] == [
         f".venv/bin/python -m mlopsctl shadow-test --env prod --role-arn {verifier_arn('prod')} --skip-without-release"
     ]
-    # 45 minutes of test plus two endpoint updates, within CodeBuild's 36-hour maximum.
-    assert project_of(template, shadow)["Properties"]["TimeoutInMinutes"] == 45 + 90
+    # Install, three updates of prod's longest deployment (120 + 15 + 10 minutes each), 45 minutes of
+    # test, twice the capture delay and the replay: every phase's limit, so the restore always fits.
+    assert project_of(template, shadow)["Properties"]["TimeoutInMinutes"] == 15 + 3 * (120 + 15 + 10) + 45 + 10 + 10
     for other in ("Dev", "Staging"):
         assert "ShadowTest" not in {a["Name"] for a in stage(template, other)}
 
@@ -91,8 +92,8 @@ def test_verifier_may_create_only_shadow_named_models_and_configs(shadowed: Asse
     create = statements["CreateShadowModelAndConfig"]
     assert sorted(create["Action"]) == ["sagemaker:AddTags", "sagemaker:CreateEndpointConfig", "sagemaker:CreateModel"]
     resources = json.dumps(create["Resource"])
-    assert ":model/mlops-delivery-prod-shadow-*" in resources
-    assert ":endpoint-config/mlops-delivery-prod-shadow-*" in resources
+    assert ":model/mlops-delivery-prod-s*" in resources
+    assert ":endpoint-config/mlops-delivery-prod-s*" in resources
     update = statements["SwitchEndpointToShadowAndBack"]
     assert update["Action"] == "sagemaker:UpdateEndpoint"
     assert ":endpoint/mlops-delivery-prod" in json.dumps(update["Resource"])
@@ -126,3 +127,28 @@ def test_a_shadow_test_on_a_rolling_environment_is_refused(tmp_path: Path) -> No
     raw["environments"]["prod"]["shadow"] = {"enabled": True}
     with pytest.raises(config.ConfigError, match=r"environments\.prod\.shadow\.enabled.*ROLLING"):
         config.load({config.CONTEXT_KEY: raw}, releases_dir=tmp_path)
+
+
+def test_a_shadow_test_that_cannot_restore_within_codebuilds_limit_is_refused(tmp_path: Path) -> None:
+    """Three updates of up to 480 + 60 + 10 minutes, install, capture and replay leave 475 minutes of test."""
+    raw = raw_config()
+    raw["environments"]["prod"]["rollout"].update(max_execution_timeout_minutes=480, termination_wait_minutes=60)
+    raw["environments"]["prod"]["shadow"] = {"enabled": True, "duration_minutes": 476}
+    with pytest.raises(ConfigError) as error:
+        _load(raw, tmp_path)
+    message = str(error.value)
+    assert message.startswith(
+        "Invalid config 'mlops.environments.prod.shadow.duration_minutes': got 476; allowed: at most 475 minutes"
+    )
+    for key in ("rollout.max_execution_timeout_minutes", "rollout.termination_wait_minutes", "2160"):
+        assert key in message
+    raw["environments"]["prod"]["shadow"]["duration_minutes"] = 475
+    assert _load(raw, tmp_path).environment("prod").shadow_budget.total == 2160
+
+
+def test_a_regression_or_multiclass_model_may_be_shadow_tested(tmp_path: Path) -> None:
+    """Each task has its own disagreement (mlopsctl/shadow_compare.py); the tolerance is validated."""
+    raw = raw_config()
+    raw["environments"]["prod"]["shadow"] = {"enabled": True, "max_relative_error_percent": -1}
+    with pytest.raises(ConfigError, match=r"shadow\.max_relative_error_percent': got -1; allowed: a number from 0"):
+        _load(raw, tmp_path)

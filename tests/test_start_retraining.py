@@ -321,6 +321,32 @@ def test_folder_marker_starts_nothing_and_says_why(sagemaker: Any, caplog: pytes
     assert invoke(object_created_event())["status"] == "started"
 
 
+@pytest.mark.parametrize(
+    ("key", "why"),
+    [
+        ("incoming/README.txt", "not a '*.csv' file"),
+        ("incoming/2026/week-1.CSV", "suffix other than '.csv' in lower case"),
+        ("incoming/2026/week-1.csv.gz", "compressed or archived"),
+    ],
+)
+def test_an_upload_that_is_not_training_data_starts_nothing_and_says_why(
+    sagemaker: Any, caplog: pytest.LogCaptureFixture, key: str, why: str
+) -> None:
+    outcome = invoke(object_created_event(key))
+    assert outcome["status"] == "skipped" and why in outcome["skip_reason"] and key in outcome["skip_reason"]
+    assert executions(sagemaker) == []
+
+
+def test_a_started_run_names_what_it_left_out_and_why(sagemaker: Any, s3: Any) -> None:
+    for key in ("incoming/README.txt", "incoming/week-2.CSV", "incoming/week-3.csv.gz"):
+        s3.put_object(Bucket=DATA_BUCKET, Key=key, Body=b"mean_radius,target\n1.0,0\n")
+    outcome = invoke(object_created_event())
+    assert outcome["status"] == "started"
+    skipped = dict(item.split(": ", 1) for item in outcome["skipped_objects"])
+    assert set(skipped) == {"incoming/README.txt", "incoming/week-2.CSV", "incoming/week-3.csv.gz"}
+    assert "rename it" in skipped["incoming/week-2.CSV"] and "compressed" in skipped["incoming/week-3.csv.gz"]
+
+
 def test_skipped_trigger_is_logged_with_the_running_execution(sagemaker: Any, caplog: pytest.LogCaptureFixture) -> None:
     first = invoke(manual_event(event_id="event-1"))
     mark_executing(first["pipeline_execution_arn"])

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from retraining_settings import Settings
-from training_data import take_snapshot, write_manifest
+from training_data import take_snapshot, why_not_training_data, write_manifest
 from trigger_events import Trigger, TriggerKind
 
 import contracts
@@ -72,9 +72,12 @@ def decide(trigger: Trigger, executions: list[Execution], *, now: datetime, quie
     Skips a folder marker, skips while a run is executing or stopping, and skips new data that
     arrives within the quiet period of a run's start.
     """
-    if trigger.kind is TriggerKind.NEW_DATA and all(uri.endswith("/") for uri in trigger.source_ids):
-        # The console's "Create folder" writes an empty object whose key ends in '/': no data.
-        return Decision(False, "the new object is a folder marker (its key ends in '/'), not training data")
+    if trigger.kind is TriggerKind.NEW_DATA:
+        # The console's "Create folder" writes an empty object whose key ends in '/': no data; nor is a
+        # README.txt, a .CSV or a .csv.gz, which preprocess would not read.
+        reasons = [why_not_training_data(uri) for uri in trigger.source_ids]
+        if all(reasons):
+            return Decision(False, f"the new object {trigger.source_ids[0]} is {reasons[0]}")
     running = sorted((e for e in executions if e.status in RUNNING), key=lambda e: e.start_time, reverse=True)
     if running:
         return Decision(False, "an execution of the pipeline is already running", running[0].arn)
@@ -204,6 +207,8 @@ def run(sagemaker: Any, s3: Any, settings: Settings, trigger: Trigger, *, now: d
         "client_request_token": token,
         "input_manifest_uri": manifest_uri,
         "input_objects": len(snapshot.objects),
+        # What the run leaves out under the incoming prefix, and why (preprocess would not read it).
+        "skipped_objects": list(snapshot.skipped),
         "model_approval_status": approval,
         "champion_model_package_arn": champion.model_package_arn if champion else None,
     }

@@ -40,10 +40,12 @@ class DataObject:
 
 @dataclass(frozen=True)
 class Snapshot:
-    """The objects a run reads, sorted by key, and where they live."""
+    """The objects a run reads, sorted by key, and where they live; `skipped`: the others, with why."""
 
     prefix_uri: str
     objects: tuple[DataObject, ...]
+    # Not part of the fingerprint: only what the run reads decides its cache key.
+    skipped: tuple[str, ...] = ()
 
     @property
     def fingerprint(self) -> str:
@@ -59,9 +61,29 @@ class Snapshot:
         return [{"prefix": self.prefix_uri}, *(o.key.removeprefix(incoming_prefix) for o in self.objects)]
 
 
+def why_not_training_data(key: str) -> str | None:
+    """Why the Preprocess step would not read the object `key`, or None when it would.
+
+    Preprocess reads uncompressed `*.csv` files, the suffix in lower case (contracts.RAW_DATA_SUFFIX).
+    `.CSV` and `.csv.gz` are refused with a reason rather than read: preprocess belongs to the data
+    contract, and a file it does not read must neither start a run nor vanish without a word.
+    """
+    name = key.rsplit("/", 1)[-1]
+    if key.endswith("/"):
+        return "a folder marker (its key ends in '/'), not training data"
+    if name.endswith(RAW_DATA_SUFFIX):
+        return None
+    lower = name.lower()
+    if lower.endswith(RAW_DATA_SUFFIX):
+        return f"named with a suffix other than '{RAW_DATA_SUFFIX}' in lower case, which preprocess reads (rename it)"
+    if RAW_DATA_SUFFIX + "." in lower:
+        return f"compressed or archived, and preprocess reads uncompressed '*{RAW_DATA_SUFFIX}' files"
+    return f"not a '*{RAW_DATA_SUFFIX}' file, so not training data"
+
+
 def is_training_object(key: str, settings: Settings) -> bool:
-    """A file the Preprocess step reads; folder markers (keys ending in '/') are not files."""
-    return not key.endswith("/") and key.endswith(RAW_DATA_SUFFIX)
+    """A file the Preprocess step reads (see why_not_training_data)."""
+    return why_not_training_data(key) is None
 
 
 def current_objects(s3: Any, settings: Settings) -> tuple[list[DataObject], list[str]]:
@@ -94,7 +116,8 @@ def take_snapshot(s3: Any, settings: Settings) -> Snapshot:
             f"No *{RAW_DATA_SUFFIX} object under {settings.incoming_uri}{others}: "
             "nothing to train on, so no run was started."
         )
-    return Snapshot(prefix_uri=settings.incoming_uri, objects=tuple(objects))
+    reasons = tuple(f"{key}: {why_not_training_data(key)}" for key in skipped if not key.endswith("/"))
+    return Snapshot(prefix_uri=settings.incoming_uri, objects=tuple(objects), skipped=reasons)
 
 
 def write_manifest(s3: Any, settings: Settings, snapshot: Snapshot) -> str:

@@ -171,6 +171,10 @@ def requests_for(service: str, operation: str, p: dict[str, Any], account: str) 
         return _sagemaker(operation, p, account)
     if service == "ssm" and operation in ("GetParameter", "GetParameterHistory", "PutParameter"):
         return [Request(f"ssm:{operation}", _arn("ssm", account, f"parameter{p['Name']}"))]
+    if service == "cloudwatch" and operation == "PutMetricAlarm":
+        return [Request("cloudwatch:PutMetricAlarm", _arn("cloudwatch", account, f"alarm:{p['AlarmName']}"))]
+    if service == "cloudwatch" and operation == "DeleteAlarms":
+        return [Request("cloudwatch:DeleteAlarms", _arn("cloudwatch", account, f"alarm:{n}")) for n in p["AlarmNames"]]
     if service == "cloudwatch" and operation == "DescribeAlarms":
         # The prefix bounds every alarm the call can return.
         return [Request("cloudwatch:DescribeAlarms", _arn("cloudwatch", account, f"alarm:{p['AlarmNamePrefix']}*"))]

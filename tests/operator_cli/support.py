@@ -335,23 +335,38 @@ def ledger_entries() -> list[dict[str, Any]]:
     return [json.loads(p["Value"]) for p in sorted(history, key=lambda p: p["Version"])]
 
 
-def rollback_alarms(*suffixes: str) -> None:
+WHOLE_ENDPOINT_ALARMS = ("endpoint-5xx-rate", "endpoint-model-error-rate")
+NEW_FLEET_ALARMS = ("new-fleet-5xx-rate", "new-fleet-p99-latency")
+
+
+def rollback_alarms(
+    whole_endpoint: tuple[str, ...] = WHOLE_ENDPOINT_ALARMS,
+    new_fleet: tuple[str, ...] = NEW_FLEET_ALARMS,
+    *,
+    env: str = "dev",
+    fleet_config: str = "cfg-v2",
+) -> None:
+    """The serving stack's rollback alarms: on the whole endpoint, and on the fleet of `fleet_config`."""
     cw = boto3.client("cloudwatch", region_name=REGION)
-    for suffix in suffixes:
+    endpoint_name = f"mlops-delivery-{env}"
+    dimensions = [{"Name": "EndpointName", "Value": endpoint_name}, {"Name": "VariantName", "Value": "AllTraffic"}]
+    for suffix in (*whole_endpoint, *new_fleet):
+        fleet = [{"Name": "EndpointConfigName", "Value": fleet_config}] if suffix.startswith("new-fleet-") else []
         cw.put_metric_alarm(
-            AlarmName=f"mlops-delivery-dev-rollback-{suffix}",
+            AlarmName=f"mlops-delivery-{env}-rollback-{suffix}",
             Namespace="AWS/SageMaker",
             MetricName="Invocation5XXErrors",
-            Dimensions=[{"Name": "EndpointName", "Value": ENDPOINT}, {"Name": "VariantName", "Value": "AllTraffic"}],
+            Dimensions=dimensions + fleet,
             Statistic="Sum",
             Period=60,
             EvaluationPeriods=2,
             Threshold=5,
             ComparisonOperator="GreaterThanThreshold",
+            AlarmActions=[f"arn:aws:sns:{REGION}:{ACCOUNT}:alerts"],
         )
     # Another environment's alarm must not end up in this endpoint's AutoRollbackConfiguration.
     cw.put_metric_alarm(
-        AlarmName="mlops-delivery-staging-rollback-5xx",
+        AlarmName="mlops-delivery-staging-rollback-endpoint-5xx-rate",
         Namespace="AWS/SageMaker",
         MetricName="Invocation5XXErrors",
         Statistic="Sum",
@@ -360,3 +375,16 @@ def rollback_alarms(*suffixes: str) -> None:
         Threshold=5,
         ComparisonOperator="GreaterThanThreshold",
     )
+
+
+def guarded_by(new_config: str, env: str = "dev") -> list[str]:
+    """The AutoRollbackConfiguration alarms of an update to `new_config`: whole endpoint, then its guard copies."""
+    return [f"mlops-delivery-{env}-rollback-{suffix}" for suffix in WHOLE_ENDPOINT_ALARMS] + [
+        f"mlops-delivery-{env}-rollback-for-{new_config}-{suffix.removeprefix('new-fleet-')}"
+        for suffix in NEW_FLEET_ALARMS
+    ]
+
+
+def alarm_names(prefix: str = "mlops-delivery-dev-rollback-") -> list[str]:
+    cw = boto3.client("cloudwatch", region_name=REGION)
+    return sorted(a["AlarmName"] for a in cw.describe_alarms(AlarmNamePrefix=prefix)["MetricAlarms"])

@@ -58,23 +58,38 @@ def account(clients: Clients) -> None:
     _config("EndpointConfig-v1", "EndpointModel-v1", ENDPOINT)
     _model("EndpointModel-v2", ENDPOINT)
     _config("EndpointConfig-v2", "EndpointModel-v2", ENDPOINT)
-    _model("mlops-delivery-dev-v1-20261127030000", None)
-    _config("mlops-delivery-dev-v1-20261127030000", "mlops-delivery-dev-v1-20261127030000", None)
+    _model("mlops-delivery-dev-r261127030000", None)
+    _config("mlops-delivery-dev-r261127030000", "mlops-delivery-dev-r261127030000", None)
     sm.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName="EndpointConfig-v2")
     # Another environment in the same account, an unrelated model, and someone else's endpoint
     # that happens to run one of dev's configs: none of these may go.
     _model("EndpointModel-staging", "mlops-delivery-staging")
     _config("EndpointConfig-staging", "EndpointModel-staging", "mlops-delivery-staging")
-    _model("mlops-delivery-dev2-v1-20261127030000", None)
+    _model("mlops-delivery-dev2-r261127030000", None)
     _model("notebook-experiment", None)
     _model("EndpointModel-borrowed", ENDPOINT)
     _config("EndpointConfig-borrowed", "EndpointModel-borrowed", ENDPOINT)
     sm.create_endpoint(EndpointName="someone-else", EndpointConfigName="EndpointConfig-borrowed")
 
 
+def _stack_resource(logical_id: str, kind: str, physical_id: str) -> dict[str, Any]:
+    return {
+        "LogicalResourceId": logical_id,
+        "PhysicalResourceId": physical_id,
+        "ResourceType": kind,
+        "LastUpdatedTimestamp": NOW,
+        "ResourceStatus": "UPDATE_COMPLETE",
+    }
+
+
 @contextmanager
-def serving_stack(clients: Clients, status: str | None = "UPDATE_COMPLETE") -> Iterator[Stubber]:
-    """DescribeStacks of dev's serving stack answers `status`, or that the stack does not exist (None)."""
+def serving_stack(
+    clients: Clients,
+    status: str | None = "UPDATE_COMPLETE",
+    names: tuple[str, str] = ("EndpointConfig-v2", "EndpointModel-v2"),
+) -> Iterator[Stubber]:
+    """DescribeStacks of dev's serving stack answers `status`, or that the stack does not exist (None);
+    a settled stack names the EndpointConfig and Model `names` (ListStackResources)."""
     with Stubber(clients.stub("cloudformation", "dev")) as stubber:
         if status is None:
             stubber.add_client_error(
@@ -89,12 +104,24 @@ def serving_stack(clients: Clients, status: str | None = "UPDATE_COMPLETE") -> I
                 {"Stacks": [{"StackName": SERVING_STACK, "CreationTime": NOW, "StackStatus": status}]},
                 {"StackName": SERVING_STACK},
             )
+            if not status.endswith(("_IN_PROGRESS", "_FAILED")):
+                stubber.add_response(
+                    "list_stack_resources",
+                    {
+                        "StackResourceSummaries": [
+                            _stack_resource("EndpointConfig", "AWS::SageMaker::EndpointConfig", names[0]),
+                            _stack_resource("EndpointModel", "AWS::SageMaker::Model", names[1]),
+                            _stack_resource("EndpointRole", "AWS::IAM::Role", "role"),
+                        ]
+                    },
+                    {"StackName": SERVING_STACK},
+                )
         yield stubber
         stubber.assert_no_pending_responses()
 
 
-UNUSED_CONFIGS = ["EndpointConfig-v1", "mlops-delivery-dev-v1-20261127030000"]
-UNUSED_MODELS = ["EndpointModel-v1", "mlops-delivery-dev-v1-20261127030000"]
+UNUSED_CONFIGS = ["EndpointConfig-v1", "mlops-delivery-dev-r261127030000"]
+UNUSED_MODELS = ["EndpointModel-v1", "mlops-delivery-dev-r261127030000"]
 
 
 def test_dry_run_lists_only_unused_resources_of_this_environment(
@@ -198,3 +225,19 @@ def test_a_pending_config_and_its_model_count_as_in_use(clients: Clients) -> Non
         stubber.assert_no_pending_responses()
     assert used.configs == {"cfg-live", "cfg-next"}
     assert used.models == {"m-live", "m-live-shadow", "m-next", "m-next-shadow"}
+
+
+def test_never_deletes_what_the_deployed_template_names(
+    account: None, clients: Clients, ctx: operations.Context
+) -> None:
+    """After a guardrail rollback the endpoint runs v2 while the stack names v3: v3 stays for the stack."""
+    _model("EndpointModel-v3", ENDPOINT)
+    _config("EndpointConfig-v3", "EndpointModel-v3", ENDPOINT)
+    with serving_stack(clients, names=("EndpointConfig-v3", "EndpointModel-v3")):
+        result = cleanup.cleanup(ctx, "dev", delete=True)
+    assert "EndpointConfig-v3" in result["in_use"]["endpoint_configs"]
+    assert "EndpointModel-v3" in result["in_use"]["models"]
+    configs, models = _names()
+    assert "EndpointConfig-v3" in configs and "EndpointModel-v3" in models
+    # The endpoint's own config (v2) is kept too; v1 and the rollback pair go as before.
+    assert "EndpointConfig-v2" in configs and not set(UNUSED_CONFIGS) & set(configs)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -19,7 +20,7 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from config import load_cdk_json
-from mlopsctl import aws, cli, endpoint, rollback
+from mlopsctl import aws, cli, rollback
 from mlopsctl.errors import OperatorError
 from mlopsctl.operations import Context
 from tests.conftest import Assembly
@@ -31,15 +32,18 @@ PROD_ENDPOINT = "mlops-delivery-prod"
 PROD_ROLE = f"arn:aws:iam::{PROD}:role/mlops-delivery-prod-operator"
 BUILD_ROLE = "arn:aws:iam::222222222222:role/mlops-delivery-dev-operator"
 KEY = f"arn:aws:kms:{REGION}:{PROD}:key/11111111-2222-3333-4444-555555555555"
-NEW = "mlops-delivery-prod-v1-20261201090000"
-ALARMS = ["mlops-delivery-prod-rollback-5xx", "mlops-delivery-prod-rollback-latency-p99"]
+NEW = "mlops-delivery-prod-r261201090000"
+WHOLE_ENDPOINT = ["mlops-delivery-prod-rollback-endpoint-5xx-rate"]
+NEW_FLEET = ["mlops-delivery-prod-rollback-new-fleet-5xx-rate"]
+# What the update names: the whole-endpoint alarm, and the new-fleet alarm's copy on the new config.
+ALARMS = [*WHOLE_ENDPOINT, f"mlops-delivery-prod-rollback-for-{NEW}-5xx-rate"]
 
 
 @pytest.fixture
 def world(assembly: Assembly, monkeypatch: pytest.MonkeyPatch) -> Iterator[FourAccounts]:
     # The registry's account is moto's default, so support.register() writes where the group lives.
     monkeypatch.setenv("MOTO_ACCOUNT_ID", "222222222222")
-    monkeypatch.setattr(endpoint, "_stamp", lambda: "20261201090000")
+    monkeypatch.setattr(rollback, "utc_now", lambda: datetime(2026, 12, 1, 9, 0, tzinfo=UTC))
     with mock_aws():
         fake = FourAccounts(assembly, load_cdk_json(overrides={}))
         aws.set_client_factory(fake)
@@ -81,7 +85,8 @@ def _prod_released_v1_then_v2(world: FourAccounts) -> None:
             Name="/mlops-delivery/prod/known-good", Type="String", Overwrite=True, Value=json.dumps(entry)
         )
     cw = world.moto("cloudwatch", PROD)
-    for name in ALARMS:
+    for name in [*WHOLE_ENDPOINT, *NEW_FLEET]:
+        fleet = [{"Name": "EndpointConfigName", "Value": "cfg-v2"}] if name in NEW_FLEET else []
         cw.put_metric_alarm(
             AlarmName=name,
             Namespace="AWS/SageMaker",
@@ -89,6 +94,7 @@ def _prod_released_v1_then_v2(world: FourAccounts) -> None:
             Dimensions=[
                 {"Name": "EndpointName", "Value": PROD_ENDPOINT},
                 {"Name": "VariantName", "Value": "AllTraffic"},
+                *fleet,
             ],
             Statistic="Sum",
             Period=60,
@@ -295,9 +301,14 @@ def test_rollback_whose_endpoint_update_fails_undoes_the_registry_change(world: 
         in message
     )
     assert (
-        f"Undone: v2 Approved -> Rejected; created endpoint config {NEW}; created model {NEW}. "
-        "Still in place: nothing. The ledger is unchanged." in message
+        f"Undone: v2 Approved -> Rejected; created alarms {ALARMS[1]}; created endpoint config {NEW}; "
+        f"created model {NEW}. Still in place: nothing. The ledger is unchanged." in message
     )
+    # The guard alarm made for the update is gone with it.
+    assert [a["AlarmName"] for a in world.moto("cloudwatch", PROD).describe_alarms()["MetricAlarms"]] == [
+        *WHOLE_ENDPOINT,
+        *NEW_FLEET,
+    ]
     v2 = _approval(2)
     assert v2["status"] == "Approved"
     assert v2["description"].startswith(f"Restored to Approved by {OPERATOR_SESSION}: the rollback of prod to v1")
@@ -436,7 +447,7 @@ def test_status_reads_every_account_and_shows_alarms_and_the_traffic_split(
     assert "not deployed" in rows["dev"] and "not deployed" in rows["staging"]
     assert "Updating (blue/green in progress)" in rows["prod"]
     assert "AllTraffic weight 1.0 x4 | new cfg-v3: AllTraffic weight 1.0 x1 Baking" in rows["prod"]
-    assert "ALARM mlops-delivery-prod-rollback-5xx" in rows["prod"]
+    assert f"ALARM {ALARMS[0]}" in rows["prod"]
     assert "Pending approval: v3" in result.stdout
     prod_status = json.loads(json_result.stdout)["environments"][0]
     assert prod_status["alarms_firing"] == [ALARMS[0]]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -17,10 +18,12 @@ from tests.operator_cli.support import (
     REGION,
     ROLE,
     Clients,
+    alarm_names,
     endpoint_description,
     expect_deployable,
     expect_live,
     expect_release,
+    guarded_by,
     ledger_entries,
     record,
     register,
@@ -28,13 +31,13 @@ from tests.operator_cli.support import (
     version_arn,
 )
 
-NEW = "mlops-delivery-dev-v1-20261127030000"
-ALARMS = ["mlops-delivery-dev-rollback-5xx", "mlops-delivery-dev-rollback-latency-p99"]
+NEW = "mlops-delivery-dev-r261127030000"
+ALARMS = guarded_by(NEW)
 
 
 @pytest.fixture
 def fixed_names(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(endpoint, "_stamp", lambda: "20261127030000")
+    monkeypatch.setattr(rollback, "utc_now", lambda: datetime(2026, 11, 27, 3, 0, tzinfo=UTC))
 
 
 def _approval(version: int) -> str:
@@ -47,8 +50,8 @@ def _two_weekly_releases() -> None:
     register(status="Approved", auc=0.945, champion=(1, (0.95, 0.9, 0.9)))
     record(1, "cfg-v1")
     record(2, "cfg-v2")
-    # A new-fleet alarm watches the config being rolled back from; ALARMS leaves it out.
-    rollback_alarms("5xx", "latency-p99", "new-fleet-5xx-rate")
+    # The new-fleet alarms watch the config being rolled back from; their copies watch the new one.
+    rollback_alarms()
 
 
 def _expect_release_of_v1(stubber: Stubber) -> None:
@@ -83,6 +86,10 @@ def test_rollback_returns_to_last_known_good_through_a_guarded_blue_green_update
         stubber.assert_no_pending_responses()
 
     assert polls == ["Updating", "InService"]
+    # Copies of the new-fleet alarms guarded the update (ALARMS) and are gone once it settled.
+    assert alarm_names() == sorted(
+        f"mlops-delivery-dev-rollback-{s}" for s in ("endpoint-5xx-rate", "endpoint-model-error-rate")
+    ) + sorted(f"mlops-delivery-dev-rollback-{s}" for s in ("new-fleet-5xx-rate", "new-fleet-p99-latency"))
     assert result["to"] == version_arn(1) and result["rejected"] == version_arn(2)
     assert _approval(2) == "Rejected"
     entries = ledger_entries()
@@ -149,7 +156,7 @@ def test_rollback_that_guardrails_undo_is_a_failure_and_records_nothing(
         stubber.add_response("delete_endpoint_config", {}, {"EndpointConfigName": NEW})
         stubber.add_response("delete_model", {}, {"ModelName": NEW})
         with pytest.raises(
-            OperatorError, match=r"is InService on cfg-v2, not on mlops-delivery-dev-v1-.*nothing"
+            OperatorError, match=r"is InService on cfg-v2, not on mlops-delivery-dev-r261127030000 .*nothing"
         ) as error:
             _rollback(ctx)
         stubber.assert_no_pending_responses()
@@ -205,7 +212,7 @@ def test_instance_count_falls_back_to_the_current_count_and_then_to_the_live_con
 def test_rollback_refuses_without_a_known_good_version(clients: Clients, ctx: operations.Context) -> None:
     register(status="Approved", auc=0.95)
     record(1, "cfg-v1")
-    rollback_alarms("5xx")
+    rollback_alarms()
     with Stubber(clients.stub("sagemaker", "dev")) as stubber:
         expect_live(stubber, status="InService", config="cfg-v1", model="model-v1", package_arn=version_arn(1))
         with pytest.raises(OperatorError, match=r"no known-good version other than the live one \(v1\)"):
@@ -240,7 +247,7 @@ def test_rollback_refuses_to_deploy_without_rollback_alarms(clients: Clients, ct
     record(2, "cfg-v2")
     with Stubber(clients.stub("sagemaker", "dev")) as stubber:
         expect_live(stubber, status="InService", config="cfg-v2", model="model-v2", package_arn=version_arn(2))
-        with pytest.raises(OperatorError, match=r"no rollback alarms named mlops-delivery-dev-rollback-\*"):
+        with pytest.raises(OperatorError, match=r"it has no whole-endpoint rollback alarms; the serving stack"):
             _rollback(ctx)
         stubber.assert_no_pending_responses()
 
@@ -355,7 +362,9 @@ def test_status_table_covers_every_environment_even_when_one_is_unreachable(
         result = CliRunner().invoke(cli.app, ["status"])
         for stubber in (dev, staging, prod):
             stubber.assert_no_pending_responses()
-    assert result.exit_code == 0, result.output
+    # Every environment is shown, and a script still learns that one could not be read.
+    assert result.exit_code == 1, result.output
+    assert result.stderr == "error: could not read prod (see the table).\n"
     rows = {line.split("│")[1].strip(): line for line in result.stdout.splitlines() if line.count("│") > 2}
     assert "Updating (blue/green in progress)" in rows["dev"] and "v1 pipeline" in rows["dev"]
     assert "not deployed" in rows["staging"]
@@ -408,3 +417,59 @@ def test_waiting_does_not_hide_errors_other_than_throttling() -> None:
         with pytest.raises(ClientError, match="AccessDeniedException"):
             endpoint.wait_until_settled(sm, ENDPOINT, timeout_seconds=60, sleep=lambda s: None)
         stubber.assert_no_pending_responses()
+
+
+def test_guard_alarms_copy_the_new_fleet_alarms_onto_the_new_config(clients: Clients) -> None:
+    """What SageMaker watches during the update: the same alarm, pointed at the config mlopsctl deploys."""
+    from mlopsctl import guard
+
+    rollback_alarms()
+    cw = boto3.client("cloudwatch", region_name=REGION)
+    names = load_cdk_json(overrides={}).names
+    templates = guard.new_fleet_alarms(cw, names, "dev")
+    created = guard.put_guard_alarms(cw, names, "dev", templates, NEW)
+    assert created == guarded_by(NEW)[2:]
+    (copy,) = cw.describe_alarms(AlarmNames=[created[0]])["MetricAlarms"]
+    (template,) = [t for t in templates if t["AlarmName"].endswith("new-fleet-5xx-rate")]
+    assert {d["Name"]: d["Value"] for d in copy["Dimensions"]} == {
+        "EndpointName": ENDPOINT,
+        "VariantName": "AllTraffic",
+        "EndpointConfigName": NEW,
+    }
+    same = ("Threshold", "EvaluationPeriods", "Period", "Statistic", "ComparisonOperator", "AlarmActions")
+    assert {k: copy[k] for k in same} == {k: template[k] for k in same}
+
+
+def test_a_stale_first_status_is_not_taken_for_a_guardrail_rollback(
+    clients: Clients, ctx: operations.Context, fixed_names: None
+) -> None:
+    """DescribeEndpoint right after UpdateEndpoint may still show InService on the old config."""
+    _two_weekly_releases()
+    polls: list[str] = []
+    with Stubber(clients.stub("sagemaker", "dev")) as stubber:
+        expect_live(stubber, status="InService", config="cfg-v2", model="model-v2", package_arn=version_arn(2))
+        _expect_release_of_v1(stubber)
+        stubber.add_response(
+            "describe_endpoint", endpoint_description("InService", "cfg-v2"), {"EndpointName": ENDPOINT}
+        )
+        stubber.add_response("describe_endpoint", endpoint_description("Updating", NEW), {"EndpointName": ENDPOINT})
+        stubber.add_response("describe_endpoint", endpoint_description("InService", NEW), {"EndpointName": ENDPOINT})
+        result = _rollback(ctx, on_poll=lambda state, elapsed: polls.append(state))
+        stubber.assert_no_pending_responses()
+    assert polls == ["InService on cfg-v2 (update not shown yet)", "Updating", "InService"]
+    assert result["endpoint_config_name"] == NEW and _approval(2) == "Rejected"
+
+
+@pytest.mark.parametrize("seconds", ["-1", "0", "0.5"])
+def test_poll_seconds_below_one_is_refused_before_anything_is_read(clients: Clients, seconds: str) -> None:
+    from typer.testing import CliRunner
+
+    from mlopsctl.cli import app
+
+    for command in (["rollback", "--env", "dev"], ["shadow-test", "--env", "dev"]):
+        result = CliRunner().invoke(app, [*command, "--poll-seconds", seconds])
+        assert result.exit_code == 2 and "Invalid value for '--poll-seconds'" in result.output
+    assert clients.calls == []
+    with pytest.raises(OperatorError, match="poll_seconds must be above 0"):
+        rollback.rollback(operations.Context(cfg=load_cdk_json(), clients=clients), "dev", None, "x", poll_seconds=-1)
+    assert clients.calls == []

@@ -9,6 +9,7 @@ rejects v2, and the ledger and the next release resolution agree on v1.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ import pytest
 from botocore.stub import Stubber
 from typer.testing import CliRunner
 
-from mlopsctl import endpoint
+from mlopsctl import rollback
 from mlopsctl.cli import app
 from tests.operator_cli.support import (
     ENDPOINT,
@@ -27,6 +28,7 @@ from tests.operator_cli.support import (
     expect_deployable,
     expect_live,
     expect_release,
+    guarded_by,
     ledger_entries,
     register,
     rollback_alarms,
@@ -34,7 +36,7 @@ from tests.operator_cli.support import (
 )
 
 runner = CliRunner()
-RESTORED = "mlops-delivery-dev-v1-20261130090000"
+RESTORED = "mlops-delivery-dev-r261130090000"
 
 
 def cli(*args: str) -> Any:
@@ -46,8 +48,8 @@ def cli(*args: str) -> Any:
 def test_weekly_retrain_that_regresses_online_is_rolled_back_to_the_previous_approved_version(
     clients: Clients, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(endpoint, "_stamp", lambda: "20261130090000")
-    rollback_alarms("5xx", "latency-p99")
+    monkeypatch.setattr(rollback, "utc_now", lambda: datetime(2026, 11, 30, 9, 0, tzinfo=UTC))
+    rollback_alarms()
     sm = clients.stub("sagemaker", "dev")
 
     # Week 1: the scheduled run's v1 is approved, released and recorded after the pipeline deploys it.
@@ -98,7 +100,7 @@ def test_weekly_retrain_that_regresses_online_is_rolled_back_to_the_previous_app
             live_package_arn=version_arn(2),
             new_name=RESTORED,
             package_arn=version_arn(1),
-            alarms=["mlops-delivery-dev-rollback-5xx", "mlops-delivery-dev-rollback-latency-p99"],
+            alarms=guarded_by(RESTORED),
             network_isolation=False,
         )
         stubber.add_response(
@@ -108,7 +110,7 @@ def test_weekly_retrain_that_regresses_online_is_rolled_back_to_the_previous_app
             "describe_endpoint", endpoint_description("InService", RESTORED), {"EndpointName": ENDPOINT}
         )
         result = runner.invoke(
-            app, ["rollback", "--env", "dev", "--reason", "conversion down 4% since v2", "--poll-seconds", "0"]
+            app, ["rollback", "--env", "dev", "--reason", "conversion down 4% since v2", "--poll-seconds", "1"]
         )
         stubber.assert_no_pending_responses()
     assert result.exit_code == 0, result.output
