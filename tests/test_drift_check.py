@@ -252,7 +252,9 @@ def test_feature_constant_in_the_baseline_is_still_checked() -> None:
 
     from pipeline_steps import baseline
 
-    stats = baseline.statistics(pd.DataFrame({"a": [3.0] * 100, "b": [i % 10 + 0.5 for i in range(100)]}))
+    features = [{"name": "a", "kind": "numeric"}, {"name": "b", "kind": "numeric"}]
+    table = pd.DataFrame({"a": [3.0] * 100, "b": [i % 10 + 0.5 for i in range(100)]})
+    stats = baseline.statistics(table, features)
     assert len(stats["features"][0]["numerical_statistics"]["distribution"]["kll"]["buckets"]) == 1
     same = check([record([[3.0, i % 10 + 0.5] for i in range(100)], END - timedelta(minutes=1))], stats)
     moved = check([record([[5.0, i % 10 + 0.5] for i in range(100)], END - timedelta(minutes=1))], stats)
