@@ -116,7 +116,7 @@ def _shift_categories(column: pd.Series, fraction: float, rng: np.random.Generat
 def weekly_batch(
     base: pd.DataFrame, contract: DataContract, *, week: int, drift: float, rows: int | None = None
 ) -> pd.DataFrame:
-    """A resample of `base` shifted as the module says; deterministic per `week`.
+    """A resample of `base` with every feature shifted as the module says; deterministic per `week`.
 
     `drift` 0 gives data like the original; around 0.5 and above the drift check notices and
     a model trained on the original starts to lose accuracy.
@@ -126,8 +126,20 @@ def weekly_batch(
     rng = np.random.default_rng(1000 + week)
     size = rows or len(base)
     sample = base.sample(n=size, replace=size > len(base), random_state=int(rng.integers(0, 2**31 - 1)))
-    batch = sample.reset_index(drop=True).copy()
-    for feature in contract.features:
+    return shifted(sample.reset_index(drop=True), base, contract, contract.feature_names, drift, rng)
+
+
+def shifted(
+    table: pd.DataFrame,
+    base: pd.DataFrame,
+    contract: DataContract,
+    names: Sequence[str],
+    drift: float,
+    rng: np.random.Generator,
+) -> pd.DataFrame:
+    """`table` with the features `names` shifted by `drift` (spreads and categories taken from `base`)."""
+    batch = table.copy()
+    for feature in (f for f in contract.features if f.name in names):
         column = batch[feature.name]
         if feature.kind is FeatureKind.CATEGORICAL:
             batch[feature.name] = _shift_categories(column.astype(str), min(drift / 2, 0.9), rng)
