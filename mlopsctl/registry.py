@@ -18,7 +18,7 @@ from contracts import (
 )
 from mlopsctl.errors import OperatorError
 
-METRICS = ("auc", "accuracy", "f1", "macro_f1", "rmse", "mae", "r2")
+METRICS = ("auc", "accuracy", "f1", "macro_f1", "log_loss", "rmse", "mae", "r2")
 METRIC_SECTIONS = ("binary_classification_metrics", "multiclass_classification_metrics", "regression_metrics")
 # What the evaluate step writes for "no champion" or "no number": metadata values cannot be empty.
 NONE = "none"
