@@ -122,7 +122,8 @@ def test_steps_and_their_data_dependencies(definition: dict[str, Any]) -> None:
     assert references(steps["Evaluate"]) == {"Preprocess", "Train"}
     assert references(steps["Baseline"]) == {"Preprocess"}
     assert references(steps["QualityGate"]["Arguments"]["Conditions"]) == {"Evaluate"}
-    assert references(steps["Register"]) == {"Train", "Evaluate", "Baseline"}
+    # Preprocess too: the version's sample payload (SamplePayloadUrl) is its held-out rows.
+    assert references(steps["Register"]) == {"Preprocess", "Train", "Evaluate", "Baseline"}
     assert steps["Register"]["Type"] == "RegisterModel"
     assert steps["QualityGateFailed"]["Type"] == "Fail"
 
