@@ -61,7 +61,7 @@ def input_fn(request_body: Any, content_type: str) -> np.ndarray | Refusal:
         # An empty cell is a missing value (NaN), which XGBoost handles; rows of unequal length fail.
         values = np.array([[float(cell) if cell.strip() else np.nan for cell in row] for row in rows], dtype=float)
     except (UnicodeDecodeError, csv.Error, ValueError) as error:
-        return Refusal(400, f"The body is not CSV rows of numbers: {error}")
+        return Refusal(400, f"The body is not UTF-8 CSV rows of numbers: {error}")
     if values.ndim != 2 or not len(values):
         return Refusal(400, "The body must hold CSV rows of the same number of features.")
     return values
