@@ -157,7 +157,9 @@ def _csv(r: _Reader, columns: Sequence[str]) -> CsvFormat:
     order = _names(r, "columns", low=2, high=len(columns))
     if sorted(order) != sorted(columns):
         raise _fail(
-            r.key("columns"), list(order), f"every column of the contract once, in the raw files' order: {', '.join(columns)}"
+            r.key("columns"),
+            list(order),
+            f"every column of the contract once, in the raw files' order: {', '.join(columns)}",
         )
     return CsvFormat(False, delimiter, order)
 
@@ -165,7 +167,9 @@ def _csv(r: _Reader, columns: Sequence[str]) -> CsvFormat:
 def _classes(r: _Reader, task: str) -> tuple[str, ...]:
     if task == "regression":
         if "classes" in r.data:
-            raise _fail(r.key("classes"), r.raw("classes"), "no classes for task_type regression (the label is a number)")
+            raise _fail(
+                r.key("classes"), r.raw("classes"), "no classes for task_type regression (the label is a number)"
+            )
         return ()
     low, what = (2, "exactly 2") if task == "binary_classification" else (3, "3 to 1000")
     classes = _values(r, "classes", f"a list of {what} distinct class labels for task_type {task}", low=low)
@@ -183,7 +187,9 @@ def parse_contract(r: _Reader, task: str) -> DataContract:
     taken = {label: "the label", **{f.name: "a feature" for f in features}}
     for name in ignore:
         if name in taken:
-            raise _fail(r.key("ignore"), name, f"columns that are neither the label nor a feature ({name} is {taken[name]})")
+            raise _fail(
+                r.key("ignore"), name, f"columns that are neither the label nor a feature ({name} is {taken[name]})"
+            )
     if label in {f.name for f in features}:
         raise _fail(r.key("label"), label, "a column that is not also a feature")
     columns = (label, *(f.name for f in features), *ignore)

@@ -22,7 +22,6 @@ from mlopsctl.aws import CALLER, REGISTRY, ClientFactory
 from mlopsctl.errors import NothingApproved, OperatorError
 
 
-
 @dataclass
 class Context:
     """Config plus the client factory; clients are built on first use, never at import time."""

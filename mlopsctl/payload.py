@@ -83,7 +83,9 @@ def _class_answer(line: str, class_count: int | None) -> None:
             raise OperatorError(f"Response value {value} is not a class index ({classes}).")
         return
     if class_count is not None and len(tokens) != class_count:
-        raise OperatorError(f"A response row has {len(tokens)} class probabilities; the model has {class_count} classes.")
+        raise OperatorError(
+            f"A response row has {len(tokens)} class probabilities; the model has {class_count} classes."
+        )
     total = sum(_probability(token) for token in tokens)
     if abs(total - 1.0) > PROBABILITY_SUM_TOLERANCE:
         raise OperatorError(f"A response row's class probabilities add up to {total:.4f}, not 1.")

@@ -391,9 +391,7 @@ def _inference_module(code_dir: Path, name: str) -> Iterator[Any]:
                 del sys.modules[loaded]
 
 
-def predict(
-    archive: Path, features: pd.DataFrame, role: str, task: str, class_count: int | None = None
-) -> np.ndarray:
+def predict(archive: Path, features: pd.DataFrame, role: str, task: str, class_count: int | None = None) -> np.ndarray:
     """The model's predictions through its own serving contract: model_fn, input_fn (text/csv), predict_fn."""
     with tempfile.TemporaryDirectory() as tmp:
         model_dir = extract_model(_archive(archive, role), Path(tmp), role)

@@ -119,7 +119,9 @@ def feature_table(report: drift_check.DriftReport, shifted: Sequence[str]) -> st
     for feature in report.features:
         psi = "-" if feature.psi is None else f"{feature.psi:.3f}"
         mark = "yes" if feature.feature in shifted else "no"
-        lines.append(f"  {feature.feature:<30}{feature.kind:<13}{mark:<9}{psi:>8}  {'DRIFT' if feature.drifted else 'ok'}")
+        lines.append(
+            f"  {feature.feature:<30}{feature.kind:<13}{mark:<9}{psi:>8}  {'DRIFT' if feature.drifted else 'ok'}"
+        )
     return "\n".join(lines)
 
 
@@ -144,8 +146,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     print(f"drifted batch, by feature ({model.origin}):\n{feature_table(reports['drifted'], shifted)}")
     if reports["undrifted"].status != "ok" or sorted(reports["drifted"].drifted_features) != sorted(shifted):
-        print("unexpected result: the undrifted batch must show no drift and the drifted batch drift in exactly "
-              "the shifted features", file=sys.stderr)
+        print(
+            "unexpected result: the undrifted batch must show no drift and the drifted batch drift in exactly "
+            "the shifted features",
+            file=sys.stderr,
+        )
         return 1
     return 0
 

@@ -88,7 +88,9 @@ def run_once(
     contract = root / "contract" / "data_contract.json"
     contract.parent.mkdir()
     contract.write_text(json.dumps(model.data.as_document(model.task_type.value)))
-    preprocess.main(["--contract", str(contract), "--input-dir", str(root / "raw"), "--output-dir", str(root / "splits")])
+    preprocess.main(
+        ["--contract", str(contract), "--input-dir", str(root / "raw"), "--output-dir", str(root / "splits")]
+    )
     archive = train_in_script_mode(model, root, {**model.hyperparameter_map, **(hyperparameters or {})})
     evaluation_dir = root / "evaluation"
     metric = model.metric

@@ -127,9 +127,8 @@ def read_file(path: Path, contract: Mapping[str, Any]) -> pd.DataFrame:
 
 def _fail_at(source: str, frame: pd.DataFrame, bad: Any, column: str, allowed: str) -> InputDataError:
     position = int(np.flatnonzero(np.asarray(bad))[0])
-    return InputDataError(
-        f"{source}: data row {position + 1}, column '{column}': value {frame[column].iloc[position]!r}; allowed: {allowed}."
-    )
+    value = frame[column].iloc[position]
+    return InputDataError(f"{source}: data row {position + 1}, column '{column}': value {value!r}; allowed: {allowed}.")
 
 
 def _numbers(frame: pd.DataFrame, column: str, source: str, *, whole: bool, missing_ok: bool) -> pd.Series:
@@ -146,9 +145,7 @@ def _numbers(frame: pd.DataFrame, column: str, source: str, *, whole: bool, miss
     return pd.Series(values, index=frame.index)
 
 
-def _categories(
-    frame: pd.DataFrame, column: str, source: str, *, values: Sequence[str], missing_ok: bool
-) -> pd.Series:
+def _categories(frame: pd.DataFrame, column: str, source: str, *, values: Sequence[str], missing_ok: bool) -> pd.Series:
     text = frame[column].str.strip()
     bad = (text == "") if not missing_ok else pd.Series(False, index=text.index)
     if values:
@@ -237,7 +234,9 @@ def split(
     for rows in groups:
         for name, chosen in _cut(rows, validation_fraction, test_fraction).items():
             parts[name].append(chosen)
-    result = {name: table.iloc[np.sort(np.concatenate(chosen))].reset_index(drop=True) for name, chosen in parts.items()}
+    result = {
+        name: table.iloc[np.sort(np.concatenate(chosen))].reset_index(drop=True) for name, chosen in parts.items()
+    }
     if any(result[name].empty for name in SPLITS):
         raise InputDataError(f"Only {len(table)} rows: too few to split into train, validation and test.")
     return result

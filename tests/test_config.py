@@ -88,7 +88,11 @@ _DELETE = object()
         ("environments.dev.notification_emails", ["not-an-email"], "e-mail addresses"),
         ("environments.dev.drift.schedule", "every hour", "rate(N minutes|hours|days)"),
         ("model_build.environment", "qa", "one of the configured environments: dev, staging, prod"),
-        ("model_build.model", "models/none", "a directory holding model.json (models/diabetes, models/sklearn, models/wine, models/xgboost)"),
+        (
+            "model_build.model",
+            "models/none",
+            "a directory holding model.json (models/diabetes, models/sklearn, models/wine, models/xgboost)",
+        ),
         ("model_build.model", 42, "a directory holding model.json"),
         ("model_build.retraining.schedule", "cron(0 3 * *)", "cron(6 fields)"),
         ("model_build.retraining.incoming_prefix", "incoming", "ending in '/'"),

@@ -135,7 +135,7 @@ def test_files_without_a_header_follow_the_contracts_column_order(tmp_path: Path
         ),
         (
             XGBOOST,
-            lambda t: t.assign(**{SECOND: [*t[SECOND][:4], ""] + list(t[SECOND][5:])}),
+            lambda t: t.assign(**{SECOND: [*t[SECOND][:4], "", *t[SECOND][5:]]}),
             rf"data row 5, column '{SECOND}': value ''; allowed: finite numbers\.",
         ),
         (
@@ -145,7 +145,11 @@ def test_files_without_a_header_follow_the_contracts_column_order(tmp_path: Path
         ),
         (XGBOOST, lambda t: t.iloc[0:0], "header but no data rows"),
         (DIABETES, lambda t: t.assign(sex=["3", *t["sex"][1:]]), r"column 'sex': value '3'; allowed: 1, 2\."),
-        (DIABETES, lambda t: t.assign(age=[30.5, *t["age"][1:]]), r"column 'age': value '30\.5'; allowed: whole numbers"),
+        (
+            DIABETES,
+            lambda t: t.assign(age=[30.5, *t["age"][1:]]),
+            r"column 'age': value '30\.5'; allowed: whole numbers",
+        ),
         (
             DIABETES,
             lambda t: t.assign(progression=["n/a", *t["progression"][1:]]),

@@ -288,7 +288,9 @@ def test_the_stratified_split_gives_every_split_each_class(tmp_path: Path) -> No
     table = pd.concat([rows_of_class(raw, 0, 198), rows_of_class(raw, 1, 3)])
     contract = json.loads(write_contract(XGBOOST, tmp_path).read_text())
     checked = preprocess.checked_rows(table.reset_index(drop=True).astype(str), contract, "data.csv")
-    parts = preprocess.split(checked, validation_fraction=0.15, test_fraction=0.15, seed=42, stratify_by=contract["label"])
+    parts = preprocess.split(
+        checked, validation_fraction=0.15, test_fraction=0.15, seed=42, stratify_by=contract["label"]
+    )
     assert [int((parts[n][contract["label"]] == 1).sum()) for n in preprocess.SPLITS] == [1, 1, 1]
     preprocess.check_classes(parts, contract, min_rows_per_class=1)
 
@@ -298,7 +300,9 @@ def test_preprocess_refuses_a_split_with_too_few_rows_of_a_class(tmp_path: Path)
     table = pd.concat([rows_of_class(raw, 0, 150), rows_of_class(raw, 1, 20)])
     contract = json.loads(write_contract(XGBOOST, tmp_path).read_text())
     checked = preprocess.checked_rows(table.reset_index(drop=True).astype(str), contract, "data.csv")
-    parts = preprocess.split(checked, validation_fraction=0.15, test_fraction=0.15, seed=42, stratify_by=contract["label"])
+    parts = preprocess.split(
+        checked, validation_fraction=0.15, test_fraction=0.15, seed=42, stratify_by=contract["label"]
+    )
     counts = parts["test"][contract["label"]].value_counts()
     first, second = XGBOOST.data.classes
     with pytest.raises(

@@ -35,7 +35,7 @@ def toolkit_response(module: Any, model: Any, body: bytes, content_type: str, ac
     """(HTTP status, body) as sagemaker-containers' Transformer and Flask worker would send them."""
     try:
         result = module.output_fn(module.predict_fn(module.input_fn(body, content_type), model), accept)
-    except Exception:  # noqa: BLE001 - error_wrapper re-raises every exception as ClientError: HTTP 500
+    except Exception:
         return 500, ""
     if isinstance(result, tuple):
         return 200, str(result[0])
@@ -47,8 +47,11 @@ def xgboost_model(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Any, P
     root = tmp_path_factory.mktemp("xgboost")
     splits = preprocessed(XGBOOST, sample_data.sample_for(XGBOOST.data), root)
     model_source("xgboost", "train").main(
-        ["--num_round=3", f"--train={splits / 'train'}", f"--validation={splits / 'validation'}"]
-        + [f"--model-dir={root / 'model'}", "--checkpoint-dir="]
+        [
+            "--num_round=3",
+            *(f"--train={splits / 'train'}", f"--validation={splits / 'validation'}"),
+            *(f"--model-dir={root / 'model'}", "--checkpoint-dir="),
+        ]
     )
     inference = model_source("xgboost", "inference")
     return inference, inference.model_fn(str(root / "model")), root / "model"
@@ -60,8 +63,11 @@ def sklearn_model(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Any, P
     root = tmp_path_factory.mktemp("sklearn")
     splits = preprocessed(DIABETES, sample_data.sample_for(DIABETES.data), root)
     model_source("sklearn", "train").main(
-        ["--n_estimators=5", f"--train={splits / 'train'}", f"--validation={splits / 'validation'}"]
-        + [f"--model-dir={root / 'model'}"]
+        [
+            "--n_estimators=5",
+            *(f"--train={splits / 'train'}", f"--validation={splits / 'validation'}"),
+            f"--model-dir={root / 'model'}",
+        ]
     )
     inference = model_source("sklearn", "inference")
     return inference, inference.model_fn(str(root / "model")), root / "model"
@@ -150,7 +156,7 @@ def offline_install(code: Path, target: Path, environment: dict[str, str]) -> su
     env.update(environment)
     env["PIP_NO_INDEX"] = "1"  # no network: nothing can be fetched
     command = [sys.executable, "-m", "pip", "install", ".", "--target", str(target), "--quiet"]
-    return subprocess.run(command, cwd=code, env=env, capture_output=True, text=True, check=False, timeout=300)  # noqa: S603
+    return subprocess.run(command, cwd=code, env=env, capture_output=True, text=True, check=False, timeout=300)
 
 
 @pytest.mark.parametrize("example", ["xgboost_model", "sklearn_model"])

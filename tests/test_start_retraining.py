@@ -659,7 +659,9 @@ def test_the_function_selects_exactly_the_files_preprocess_reads(tmp_path: Any) 
     model = load_model("models/diabetes")
     contract = model.data.as_document(model.task_type.value)
     header = ",".join(preprocess.raw_columns(contract))
-    row = ",".join("1" if c == "sex" else "normal" if c == "bmi_band" else "1.0" for c in preprocess.raw_columns(contract))
+    row = ",".join(
+        "1" if c == "sex" else "normal" if c == "bmi_band" else "1.0" for c in preprocess.raw_columns(contract)
+    )
     rows_per_file = {"a.csv": 1, "b.CSV": 2, "2026/c.csv": 4, "notes.txt": 8, "d.csv.gz": 16, "2026/.csv": 32}
     for name, rows in rows_per_file.items():
         path = tmp_path / name

@@ -198,7 +198,7 @@ def test_a_sample_of_rows_of_unequal_width_is_refused(tmp_path: Path) -> None:
     path.write_text("1,2,3\n4,5\n")
     with pytest.raises(OperatorError, match=r"has rows of \[2, 3\] values; expected one width"):
         payload.load_sample(path)
-    with pytest.raises(OperatorError, match="is not a tar.gz of CSV rows"):
+    with pytest.raises(OperatorError, match=r"is not a tar\.gz of CSV rows"):
         payload.rows_of_archive(b"not a tar", "s3://b/k")
 
 

@@ -82,7 +82,9 @@ def build_model(contract: Mapping[str, Any], args: argparse.Namespace) -> Pipeli
         "learning_rate": args.learning_rate,
         "random_state": args.seed,
     }
-    estimator = GradientBoostingClassifier(**settings) if contract.get("classes") else GradientBoostingRegressor(**settings)
+    estimator = (
+        GradientBoostingClassifier(**settings) if contract.get("classes") else GradientBoostingRegressor(**settings)
+    )
     return Pipeline([("encode", ColumnTransformer(encoders)), ("estimate", estimator)])
 
 
