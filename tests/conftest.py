@@ -75,6 +75,13 @@ def cdk_json_context() -> dict[str, Any]:
     return dict(json.loads((ROOT / "cdk.json").read_text())["context"])
 
 
+def configured_features() -> tuple[str, ...]:
+    """The features of the data contract cdk.json's model names (tests hold whatever model is configured)."""
+    import config
+
+    return config.load_cdk_json().model_build.model.data.feature_names
+
+
 def raw_config() -> dict[str, Any]:
     """A deep copy of the `mlops` settings from cdk.json, for tests that edit them."""
     return json.loads(json.dumps(cdk_json_context()["mlops"]))

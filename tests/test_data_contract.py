@@ -104,7 +104,12 @@ def test_each_example_states_its_data(model: str, task: str, classes: int) -> No
         (with_change("features.0.values", ["a"]), {}, "data.features[0].values", "categorical only"),
         (with_change("features.2.values", ["web", "web"]), {}, "data.features[2].values", "1 to 1000 distinct"),
         (with_change("features.2.values", [" web"]), {}, "data.features[2].values", "without surrounding spaces"),
-        (with_change("ignore", ["outcome"]), {}, "data.ignore", "neither the label nor a feature (outcome is the label)"),
+        (
+            with_change("ignore", ["outcome"]),
+            {},
+            "data.ignore",
+            "neither the label nor a feature (outcome is the label)",
+        ),
         (with_change("classes", ["no", "yes", "maybe"]), {}, "data.classes", "exactly 2 distinct class labels"),
         (with_change("classes", None), {}, "data.classes", "exactly 2 distinct class labels"),
         (
