@@ -16,7 +16,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 import contracts
-from config import AppConfig, EnvironmentConfig, TaskType
+from config import TASK_METRICS, AppConfig, EnvironmentConfig, TaskType
 from mlopsctl import endpoint, ledger, payload, registry, retraining_request, verification
 from mlopsctl.aws import CALLER, REGISTRY, ClientFactory
 from mlopsctl.errors import NothingApproved, OperatorError
@@ -167,8 +167,7 @@ def compare(ctx: Context, a: str | None, b: str | None) -> dict[str, Any]:
     names = [m for m in registry.METRICS if m in left.metrics or m in right.metrics]
     names += sorted((set(left.metrics) | set(right.metrics)) - set(names))
     rows: list[dict[str, Any]] = []
-    gate_metric = ctx.cfg.model_build.model.metric
-    gate = gate_metric.name
+    gate, higher_is_better = gate_metric(ctx.cfg, right.gate_metric)
     gate_delta: float | None = None
     for name in names:
         va, vb = left.metrics.get(name), right.metrics.get(name)
@@ -181,11 +180,19 @@ def compare(ctx: Context, a: str | None, b: str | None) -> dict[str, Any]:
         "b": right.as_dict(),
         "metrics": rows,
         "gate_metric": gate,
-        "allowed_regression": gate_metric.allowed_regression,
-        "higher_is_better": gate_metric.higher_is_better,
+        "allowed_regression": ctx.cfg.model_build.model.metric.allowed_regression,
+        "higher_is_better": higher_is_better,
         # B worse than A in the gate metric's direction.
-        "regression": gate_delta is not None and (gate_delta < 0 if gate_metric.higher_is_better else gate_delta > 0),
+        "regression": gate_delta is not None and (gate_delta < 0 if higher_is_better else gate_delta > 0),
     }
+
+
+def gate_metric(cfg: AppConfig, recorded: str | None) -> tuple[str, bool]:
+    """The metric a version was gated on (as it recorded it) and its direction; else the configured one."""
+    configured = cfg.model_build.model.metric
+    name = recorded or configured.name
+    directions = {metric: higher for metrics in TASK_METRICS.values() for metric, higher in metrics.items()}
+    return name, directions.get(name, configured.higher_is_better)
 
 
 # ---------------------------------------------------------------- approve / reject

@@ -131,6 +131,8 @@ class VersionMetrics:
     metrics: dict[str, float] = field(default_factory=dict)
     champion_arn: str | None = None
     evaluation_uri: str | None = None
+    # The metric the version was gated on: its report's comparison, else its metadata.
+    gate_metric: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -175,8 +177,11 @@ def version_metrics(sm: Any, s3: Any, arn: str) -> VersionMetrics:
                 result.metrics[name] = float(value["value"])
         champion = evaluation.get("champion") or {}
         result.champion_arn = _present(champion.get("model_package_arn")) or result.champion_arn
+        gated = (evaluation.get("comparison") or {}).get("metric")
+        result.gate_metric = gated if isinstance(gated, str) else None
     # Versions registered without a readable report still carry the gate metric as metadata.
     name, value = metadata.get(METADATA_METRIC_NAME), _present(metadata.get(METADATA_METRIC_VALUE))
+    result.gate_metric = result.gate_metric or name
     if name and value and name not in result.metrics:
         try:
             result.metrics[name] = float(value)
