@@ -252,6 +252,24 @@ def test_spot_restart_resumes_only_its_own_checkpoint(splits: Path, tmp_path: Pa
     assert again.num_boosted_rounds() == 10
 
 
+def test_the_xgboost_example_trains_the_contracts_task_and_refuses_categories(tmp_path: Path) -> None:
+    splits = preprocessed(WINE, sample_data.sample_for(WINE.data), tmp_path / "wine")
+    train.main(
+        [
+            "--num_round=3",
+            *(f"--train={splits / 'train'}", f"--validation={splits / 'validation'}"),
+            *(f"--model-dir={tmp_path / 'model'}", "--checkpoint-dir="),
+        ]
+    )
+    booster = inference.model_fn(str(tmp_path / "model"))
+    row = (splits / "test" / "test.csv").read_text().splitlines()[0].split(",", 1)[1]
+    (probabilities,) = inference.predict_fn(inference.input_fn(row.encode(), "text/csv"), booster)
+    assert probabilities.shape == (3,) and probabilities.sum() == pytest.approx(1.0, abs=1e-5)
+    categorical = preprocessed(DIABETES, sample_data.sample_for(DIABETES.data), tmp_path / "diabetes")
+    with pytest.raises(train.TrainingDataError, match=r"categorical features \(sex, bmi_band\).*models/sklearn"):
+        train.read_contract(categorical / "train")
+
+
 def test_train_rejects_missing_and_non_numeric_channels(tmp_path: Path) -> None:
     with pytest.raises(train.TrainingDataError, match=r"Channel 'train': no \*\.csv file"):
         train.load_channel(tmp_path, "train")
