@@ -264,6 +264,16 @@ def rows_of_class(table: pd.DataFrame, position: int, rows: int | None = None) -
     return chosen if rows is None else chosen.head(rows)
 
 
+def stratified_split(table: pd.DataFrame, tmp_path: Path) -> tuple[dict[str, Any], dict[str, pd.DataFrame]]:
+    """The breast-cancer contract, and `table`'s rows checked and split by class as preprocess does."""
+    contract = json.loads(write_contract(XGBOOST, tmp_path).read_text())
+    checked = preprocess.checked_rows(table.reset_index(drop=True).astype(str), contract, "data.csv")
+    parts = preprocess.split(
+        checked, validation_fraction=0.15, test_fraction=0.15, seed=42, stratify_by=contract["label"]
+    )
+    return contract, parts
+
+
 def test_preprocess_refuses_a_data_set_that_is_too_small(tmp_path: Path) -> None:
     raw = sample_data.sample_for(XGBOOST.data).head(preprocess.MIN_ROWS - 1)
     with pytest.raises(
@@ -285,24 +295,14 @@ def test_preprocess_refuses_a_data_set_missing_a_class_of_the_contract(tmp_path:
 def test_the_stratified_split_gives_every_split_each_class(tmp_path: Path) -> None:
     """Two rows of a class among 200: a shuffle alone would leave a split without it; per class, each split has one."""
     raw = sample_data.sample_for(XGBOOST.data)
-    table = pd.concat([rows_of_class(raw, 0, 198), rows_of_class(raw, 1, 3)])
-    contract = json.loads(write_contract(XGBOOST, tmp_path).read_text())
-    checked = preprocess.checked_rows(table.reset_index(drop=True).astype(str), contract, "data.csv")
-    parts = preprocess.split(
-        checked, validation_fraction=0.15, test_fraction=0.15, seed=42, stratify_by=contract["label"]
-    )
+    contract, parts = stratified_split(pd.concat([rows_of_class(raw, 0, 198), rows_of_class(raw, 1, 3)]), tmp_path)
     assert [int((parts[n][contract["label"]] == 1).sum()) for n in preprocess.SPLITS] == [1, 1, 1]
     preprocess.check_classes(parts, contract, min_rows_per_class=1)
 
 
 def test_preprocess_refuses_a_split_with_too_few_rows_of_a_class(tmp_path: Path) -> None:
     raw = sample_data.sample_for(XGBOOST.data)
-    table = pd.concat([rows_of_class(raw, 0, 150), rows_of_class(raw, 1, 20)])
-    contract = json.loads(write_contract(XGBOOST, tmp_path).read_text())
-    checked = preprocess.checked_rows(table.reset_index(drop=True).astype(str), contract, "data.csv")
-    parts = preprocess.split(
-        checked, validation_fraction=0.15, test_fraction=0.15, seed=42, stratify_by=contract["label"]
-    )
+    contract, parts = stratified_split(pd.concat([rows_of_class(raw, 0, 150), rows_of_class(raw, 1, 20)]), tmp_path)
     counts = parts["test"][contract["label"]].value_counts()
     first, second = XGBOOST.data.classes
     with pytest.raises(

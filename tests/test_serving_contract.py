@@ -42,35 +42,24 @@ def toolkit_response(module: Any, model: Any, body: bytes, content_type: str, ac
     return int(result.status_code), result.get_data(as_text=True)
 
 
+def trained(model: config.ModelConfig, source: str, root: Path, *arguments: str) -> tuple[Any, Any, Path]:
+    """(inference module, loaded model, model directory): `source`'s train.py run on `model`'s sample."""
+    splits = preprocessed(model, sample_data.sample_for(model.data), root)
+    channels = (f"--train={splits / 'train'}", f"--validation={splits / 'validation'}")
+    model_source(source, "train").main([*arguments, *channels, f"--model-dir={root / 'model'}"])
+    inference = model_source(source, "inference")
+    return inference, inference.model_fn(str(root / "model")), root / "model"
+
+
 @pytest.fixture(scope="module")
 def xgboost_model(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Any, Path]:
-    root = tmp_path_factory.mktemp("xgboost")
-    splits = preprocessed(XGBOOST, sample_data.sample_for(XGBOOST.data), root)
-    model_source("xgboost", "train").main(
-        [
-            "--num_round=3",
-            *(f"--train={splits / 'train'}", f"--validation={splits / 'validation'}"),
-            *(f"--model-dir={root / 'model'}", "--checkpoint-dir="),
-        ]
-    )
-    inference = model_source("xgboost", "inference")
-    return inference, inference.model_fn(str(root / "model")), root / "model"
+    return trained(XGBOOST, "xgboost", tmp_path_factory.mktemp("xgboost"), "--num_round=3", "--checkpoint-dir=")
 
 
 @pytest.fixture(scope="module")
 def sklearn_model(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Any, Path]:
     """The scikit-learn source on the diabetes contract: numbers and categories."""
-    root = tmp_path_factory.mktemp("sklearn")
-    splits = preprocessed(DIABETES, sample_data.sample_for(DIABETES.data), root)
-    model_source("sklearn", "train").main(
-        [
-            "--n_estimators=5",
-            *(f"--train={splits / 'train'}", f"--validation={splits / 'validation'}"),
-            f"--model-dir={root / 'model'}",
-        ]
-    )
-    inference = model_source("sklearn", "inference")
-    return inference, inference.model_fn(str(root / "model")), root / "model"
+    return trained(DIABETES, "sklearn", tmp_path_factory.mktemp("sklearn"), "--n_estimators=5")
 
 
 def request_row(model_dir: Path) -> bytes:
