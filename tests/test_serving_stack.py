@@ -13,6 +13,7 @@ import pytest
 from aws_cdk.assertions import Match, Template
 
 import config
+import contracts
 from pipeline_steps import drift_check
 from tests.conftest import EXAMPLE_RELEASE_ARN, ROOT, Assembly, cdk_json_context, configured_features, raw_config
 from tests.support import as_list
@@ -477,6 +478,21 @@ def test_deploy_verifier_role_is_trusted_by_the_pipelines_check_role_only_and_sc
         "arn:aws:ssm:eu-west-1:333333333333:parameter/mlops-delivery/staging/known-good"
     )
     assert found["ReadRegisteredVersions"]["Resource"].endswith(":model-package/mlops-delivery/*")
+
+
+def test_the_deploy_verifier_reads_the_sample_payloads_and_nothing_else_of_the_build_bucket(assembly: Assembly) -> None:
+    """The smoke test's rows: in the model-build account's bucket, only the Preprocess step's sample output."""
+    dev = {s.get("Sid"): s for s in statements(serving(assembly, "dev"), "DeployVerifier")}
+    assert dev["ReadSamplePayloads"]["Action"] == "s3:GetObject"
+    assert object_suffixes(dev["ReadSamplePayloads"]) == [f"/{contracts.SAMPLE_PAYLOADS_PATTERN}"]
+    staging = {s["Sid"]: s for s in statements(serving(assembly, "staging"), "DeployVerifier")}
+    cross = staging["ReadSamplePayloadOfBuildAccount"]
+    assert cross["Action"] == "s3:GetObject"
+    assert cross["Resource"] == f"arn:aws:s3:::*/{contracts.SAMPLE_PAYLOADS_PATTERN}"
+    assert cross["Condition"] == {"StringEquals": {"s3:ResourceAccount": "222222222222"}}
+    assert staging["DecryptSamplePayloadOfBuildAccount"]["Condition"] == {
+        "StringEquals": {"kms:ViaService": "s3.eu-west-1.amazonaws.com"}
+    }
 
 
 def test_synth_without_a_release_skips_serving_with_one_notice_each(
