@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 import config
+import contracts
 from pipeline_steps import baseline, evaluate, local_run, preprocess, sample_data
 from tests.support import model_source, preprocessed, write_contract
 
@@ -427,7 +428,7 @@ def test_a_users_csv_runs_through_the_local_pipeline(tmp_path: Path) -> None:
     small = {"models/wine": {"n_estimators": "10"}}
     first, _ = local_run.run_local_pipeline(tmp_path / "run", drift=0.5, model=WINE, hyperparameters=small, data=own)
     assert set(first.report["multiclass_classification_metrics"]) == {"accuracy", "macro_f1", "log_loss"}
-    assert first.report["metadata"]["class_count"] == "3"
+    assert first.report["metadata"][contracts.METADATA_CLASS_COUNT] == "3"
 
 
 def test_local_pipeline_registers_a_first_model_then_compares_the_next_with_it(tmp_path: Path) -> None:
