@@ -158,6 +158,9 @@ def run_local_pipeline(
     if first_model.data != contract:
         raise ValueError(f"{first_model.origin} and {model.origin} have different data contracts; both runs need one.")
     workdir.mkdir(parents=True, exist_ok=True)
+    if data:
+        # The Preprocess step's own column check, before the drifted copy is made of the file.
+        preprocess.read_file(data, contract.as_document(model.task_type.value))
     base = sample_data.read_csv(data, contract) if data else sample_data.sample_for(contract)
     first_csv = sample_data.write_csv(base, workdir / "data" / "week-0.csv", contract)
     drifted_csv = sample_data.write_csv(

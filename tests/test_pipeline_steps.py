@@ -429,6 +429,12 @@ def test_a_users_csv_runs_through_the_local_pipeline(tmp_path: Path) -> None:
     first, _ = local_run.run_local_pipeline(tmp_path / "run", drift=0.5, model=WINE, hyperparameters=small, data=own)
     assert set(first.report["multiclass_classification_metrics"]) == {"accuracy", "macro_f1", "log_loss"}
     assert first.report["metadata"][contracts.METADATA_CLASS_COUNT] == "3"
+    other = tmp_path / "other.csv"
+    other.write_text("cultivar;alcohol\nclass_0;13.2\n")
+    with pytest.raises(
+        SystemExit, match=r"other\.csv: columns do not match the data contract; missing: \['malic_acid'"
+    ):
+        local_run.main(["--model=models/wine", f"--data={other}", f"--output-dir={tmp_path / 'other'}"])
 
 
 def test_local_pipeline_registers_a_first_model_then_compares_the_next_with_it(tmp_path: Path) -> None:
