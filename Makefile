@@ -101,12 +101,15 @@ resolve-release: $(VENV)/.installed  ## Write releases/ENV.json (default dev): t
 pipeline-definitions: $(VENV)/.installed  ## Regenerate the checked-in SageMaker pipeline definitions (SDK, offline)
 	$(PY) -m pipeline_steps.model_build_pipeline
 
-# MODEL=sklearn (a folder of models/) trains that model instead of cdk.json's; FROM=xgboost trains the
-# first run's model (the champion) with another, as after a framework change.
+# MODEL=wine (a folder of models/) trains that model instead of cdk.json's; FROM=xgboost trains the
+# first run's model (the champion) with another, as after a framework change; DATA=my.csv runs on a
+# CSV of your own instead of the bundled sample (written as the model's data contract says).
 MODEL ?=
 FROM ?=
-local-pipeline: $(VENV)/.installed  ## Run the model-building steps locally on the sample data, twice (no AWS, no Docker); MODEL=, FROM=
-	$(PY) -m pipeline_steps.local_run --output-dir .local-run $(if $(MODEL),--model models/$(MODEL)) $(if $(FROM),--first-model models/$(FROM))
+DATA ?=
+LOCAL_ARGS = $(if $(MODEL),--model models/$(MODEL)) $(if $(DATA),--data $(DATA))
+local-pipeline: $(VENV)/.installed  ## Run the model-building steps locally, twice (no AWS, no Docker); MODEL=, FROM=, DATA=
+	$(PY) -m pipeline_steps.local_run --output-dir .local-run $(LOCAL_ARGS) $(if $(FROM),--first-model models/$(FROM))
 
 clean:  ## Remove generated output (keeps .venv and node_modules)
 	rm -rf $(CDK_OUT) .pytest_cache .mypy_cache .ruff_cache
@@ -116,8 +119,8 @@ clean:  ## Remove generated output (keeps .venv and node_modules)
 drift-check-definition: $(VENV)/.installed  ## Regenerate the checked-in drift-check pipeline definition (SDK, offline)
 	$(PY) -m pipeline_steps.drift_check_pipeline
 
-local-drift-check: $(VENV)/.installed  ## Drift check on the sample data: an undrifted and a drifted batch (no AWS)
-	$(PY) -m pipeline_steps.local_drift_check --output-dir .local-run/drift-check
+local-drift-check: $(VENV)/.installed  ## Drift check on a model's data: an undrifted and a drifted batch (no AWS); MODEL=, DATA=
+	$(PY) -m pipeline_steps.local_drift_check --output-dir .local-run/drift-check $(LOCAL_ARGS)
 
 # Extra prerequisites (no recipe): the drift check joins the other local run and generated definitions.
 local-pipeline: local-drift-check

@@ -28,6 +28,13 @@ BASELINE_OUTPUT = "baseline"
 REGISTERED_BASELINES_PATTERN = f"{PIPELINE_OUTPUT_PREFIX}*/{BASELINE_OUTPUT}/*"
 # The Evaluate step's report (candidate vs champion), which operators read.
 EVALUATION_REPORTS_PATTERN = f"{PIPELINE_OUTPUT_PREFIX}*/evaluate/evaluation/*"
+# The Preprocess step's sample payload: held-out request rows registered with each version
+# (CreateModelPackage SamplePayloadUrl), which the smoke test sends; serving accounts read them.
+SAMPLE_PAYLOAD_OUTPUT = "sample"
+SAMPLE_PAYLOAD_ARCHIVE = "payload.tar.gz"
+SAMPLE_PAYLOADS_PATTERN = f"{PIPELINE_OUTPUT_PREFIX}*/preprocess/{SAMPLE_PAYLOAD_OUTPUT}/*"
+# The data contract beside each split the Preprocess step writes (the training script reads it).
+DATA_CONTRACT_FILE = "data_contract.json"
 # The manifest each run reads its raw data through, written by the start-retraining function.
 INPUT_MANIFESTS_PREFIX = "input-manifests/"
 # The raw data objects a manifest lists: what preprocess.py reads.
@@ -82,6 +89,8 @@ METADATA_PIPELINE_EXECUTION_ARN = "pipeline_execution_arn"
 METADATA_COMPARISON_BASIS = "comparison_basis"
 METADATA_METRIC_HIGHER_IS_BETTER = "metric_higher_is_better"
 METADATA_TASK_TYPE = "task_type"
+# How many classes the data contract names ("none" for regression): the smoke test checks answers by it.
+METADATA_CLASS_COUNT = "class_count"
 
 
 def image_metadata_key(role: str) -> str:
@@ -120,6 +129,8 @@ MODEL_PACKAGE_GROUP_VARIABLE = "ModelPackageGroupName"
 CODE_BUCKET_VARIABLE = "CodeAssetBucket"
 # The model's source directory, a tar.gz file asset (the training toolkit extracts it with `r:gz`).
 MODEL_SOURCE_KEY_VARIABLE = "ModelSourceKey"
+# The data contract (config model_build.model.data) as the steps read it, a JSON file asset.
+DATA_CONTRACT_KEY_VARIABLE = "DataContractKey"
 
 
 def code_key_variable(script: str) -> str:

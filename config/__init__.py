@@ -6,10 +6,12 @@ time in some account. No CDK imports: the operator CLI and scripts read the same
 
 schema.py holds the shape (pydantic models with AWS's limits), fields.py the kinds of
 setting, instances.py what an instance type's name tells, names.py the physical names,
-model_build.py the model_build section (read by reader.py's `_Reader`), loading.py the
+model_build.py the model_build section (read by reader.py's `_Reader`), data_contract.py its data
+contract, loading.py the
 reading (overrides, release files, the one-line errors), errors.py the error and its format.
 """
 
+from config.data_contract import CsvFormat, DataContract, Feature, FeatureKind
 from config.errors import CONTEXT_KEY, ConfigError
 from config.instances import has_instance_storage, instance_family
 from config.loading import CDK_JSON, RELEASES_DIR, apply_overrides, load, load_cdk_json, read_cdk_json
@@ -83,9 +85,13 @@ __all__ = [
     "AwsTarget",
     "BatchSizeType",
     "ConfigError",
+    "CsvFormat",
+    "DataContract",
     "DriftConfig",
     "EndpointConfig",
     "EnvironmentConfig",
+    "Feature",
+    "FeatureKind",
     "Generated",
     "ImageRef",
     "MetricConfig",

@@ -13,6 +13,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from config.data_contract import DataContract, load_contract
 from config.errors import CONTEXT_KEY, _fail
 from config.fields import INSTANCE, SCHEDULE
 from config.instances import InstanceUse, has_instance_storage, instance_type_problem
@@ -48,7 +49,7 @@ class TaskType(StrEnum):
 # (pipeline_steps/evaluate.py TASK_METRICS holds the same table; a test keeps them equal).
 TASK_METRICS: Mapping[TaskType, Mapping[str, bool]] = {
     TaskType.BINARY_CLASSIFICATION: {"auc": True, "accuracy": True, "f1": True},
-    TaskType.MULTICLASS_CLASSIFICATION: {"accuracy": True, "macro_f1": True},
+    TaskType.MULTICLASS_CLASSIFICATION: {"accuracy": True, "macro_f1": True, "log_loss": False},
     TaskType.REGRESSION: {"rmse": False, "mae": False, "r2": True},
 }
 
@@ -90,7 +91,7 @@ class MetricConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """The model a team brings: its code, images, hyperparameters, metric and task type."""
+    """The model a team brings: its code, images, hyperparameters, metric, task type and data contract."""
 
     source_dir: Path
     entry_point: str
@@ -98,6 +99,7 @@ class ModelConfig:
     hyperparameters: tuple[tuple[str, str], ...]
     metric: MetricConfig
     task_type: TaskType
+    data: DataContract
     # Where it was configured: "models/xgboost" (a directory with model.json) or "inline".
     origin: str = "inline"
 
@@ -172,6 +174,7 @@ _METRIC_RANGES: Mapping[str, tuple[float, float]] = {
     "accuracy": (0.0, 1.0),
     "f1": (0.0, 1.0),
     "macro_f1": (0.0, 1.0),
+    "log_loss": (0.0, 1e12),
     "r2": (-1e12, 1.0),
     "rmse": (0.0, 1e12),
     "mae": (0.0, 1e12),
@@ -227,7 +230,7 @@ def _metric(r: _Reader, task: TaskType) -> MetricConfig:
 
 
 def _model_block(r: _Reader, base: Path, origin: str) -> ModelConfig:
-    r.only("source_dir", "entry_point", "images", "hyperparameters", "metric", "task_type")
+    r.only("source_dir", "entry_point", "images", "hyperparameters", "metric", "task_type", "data")
     source = r.raw("source_dir")
     source_dir = (base / source).resolve() if isinstance(source, str) and source else None
     if source_dir is None or not source_dir.is_dir():
@@ -247,6 +250,7 @@ def _model_block(r: _Reader, base: Path, origin: str) -> ModelConfig:
         hyperparameters=_hyperparameters(r),
         metric=_metric(r.child("metric"), task),
         task_type=task,
+        data=load_contract(r, "data", base, task.value),
         origin=origin,
     )
 

@@ -971,6 +971,7 @@ class AppConfig(Schema):
         if problem:
             raise invalid("project_name", self.project_name, problem)
         self._check_retained_names()
+        self._check_monitored_features()
         self._check_regions()
         self._check_isolated_steps()
         self._check_shared_endpoints()
@@ -1004,6 +1005,19 @@ class AppConfig(Schema):
                 f"leave them behind and start new, empty ones, set {CONTEXT_KEY}.retained_names.migrate_to.{name} "
                 f"to {value!r} (README: Renaming)",
             )
+
+    def _check_monitored_features(self) -> None:
+        """Model Monitor publishes a drift metric per feature of the data contract: only those can be watched."""
+        features = self.model_build.model.data.feature_names
+        for env in self.environments:
+            unknown = [name for name in env.drift.model_monitor_features if name not in features]
+            if unknown:
+                raise invalid(
+                    f"environments.{env.name}.drift.model_monitor_features",
+                    list(env.drift.model_monitor_features),
+                    f"features of model_build.model.data ({unknown[0]!r} is not one): {', '.join(features[:10])}"
+                    + (", ..." if len(features) > 10 else ""),
+                )
 
     def _check_regions(self) -> None:
         """Every environment serves in the model-build region, which has the images the model names.

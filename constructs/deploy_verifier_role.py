@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from aws_cdk import Stack
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
 
+from config import Release
 from constructs import Construct
-from constructs.nag_acknowledgments import acknowledge_wildcards
+from constructs.nag_acknowledgments import acknowledge_wildcards, objects_in
+from constructs.sagemaker_role_grants import grant_build_account_reads
+from contracts import SAMPLE_PAYLOADS_PATTERN
 
 
 class DeployVerifierRole(Construct):
@@ -18,8 +23,10 @@ class DeployVerifierRole(Construct):
     principal, so it deploys even before the pipeline's stack has created that role.
 
     After a deployment the pipeline checks that the endpoint serves the released model on
-    its current config (Describe*), smoke-tests it (InvokeEndpoint), and appends the
-    known-good entry to the ledger parameter (its version history is the ledger).
+    its current config (Describe*), smoke-tests it (InvokeEndpoint) with the sample payload
+    registered with the version it serves (read where the model-building pipeline wrote it, in
+    this account or the model-building one), and appends the known-good entry to the ledger
+    parameter (its version history is the ledger).
     """
 
     def __init__(
@@ -32,7 +39,9 @@ class DeployVerifierRole(Construct):
         caller_role_name: str,
         endpoint_name: str,
         ledger_parameter_name: str,
-        model_package_arn_pattern: str,
+        release: Release,
+        artifacts_bucket: s3.IBucket,
+        key: kms.IKey,
     ) -> None:
         super().__init__(scope, id_)
         stack = Stack.of(self)
@@ -80,7 +89,7 @@ class DeployVerifierRole(Construct):
             iam.PolicyStatement(
                 sid="ReadRegisteredVersions",
                 actions=["sagemaker:DescribeModelPackage"],
-                resources=[model_package_arn_pattern],
+                resources=[release.package_arn_pattern],
             )
         )
         acknowledge_wildcards(
@@ -88,6 +97,33 @@ class DeployVerifierRole(Construct):
             {
                 f"Resource::{configs}": "Describe only; config names are generated per release, so not known here.",
                 f"Resource::{models}": "Describe only; model names are generated per release, so not known here.",
-                f"Resource::{model_package_arn_pattern}": "Describe the versions of the one released model group.",
+                f"Resource::{release.package_arn_pattern}": "Describe the versions of the one released model group.",
+                **self._grant_sample_payloads(release, artifacts_bucket, key),
             },
         )
+
+    def _grant_sample_payloads(self, release: Release, bucket: s3.IBucket, key: kms.IKey) -> dict[str, str]:
+        """Read the versions' sample payloads (the smoke test's rows), not the training data beside them."""
+        if release.registry_account == Stack.of(self).account:
+            self.role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="ReadSamplePayloads",
+                    actions=["s3:GetObject"],
+                    resources=[bucket.arn_for_objects(SAMPLE_PAYLOADS_PATTERN)],
+                )
+            )
+            key.grant_decrypt(self.role)
+            return {objects_in(self, bucket, SAMPLE_PAYLOADS_PATTERN): "Sample payloads registered with versions only."}
+        objects, keys = grant_build_account_reads(
+            self.role,
+            self,
+            what="SamplePayload",
+            pattern=SAMPLE_PAYLOADS_PATTERN,
+            actions=["s3:GetObject"],
+            account=release.registry_account,
+            region=release.registry_region,
+        )
+        return {
+            f"Resource::{objects}": "Sample payloads in buckets the model-building account owns (s3:ResourceAccount).",
+            f"Resource::{keys}": "Decrypt through S3 only (kms:ViaService) with the model-building account's key.",
+        }

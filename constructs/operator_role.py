@@ -13,7 +13,7 @@ from config import AwsTarget, Generated, ResourceNames
 from constructs import Construct
 from constructs.model_registry import ModelRegistry
 from constructs.nag_acknowledgments import acknowledge_wildcards, objects_in
-from contracts import EVALUATION_REPORTS_PATTERN
+from contracts import EVALUATION_REPORTS_PATTERN, SAMPLE_PAYLOADS_PATTERN
 
 # Where the model-build pipeline's evaluation step writes evaluation.json (compare reads it).
 EVALUATION_REPORTS = EVALUATION_REPORTS_PATTERN
@@ -167,14 +167,17 @@ class OperatorRole(Construct):
             )
         )
         artifacts_bucket.grant_read(self.role, EVALUATION_REPORTS)
+        # The smoke test run by hand sends the sample payload registered with the served version.
+        artifacts_bucket.grant_read(self.role, SAMPLE_PAYLOADS_PATTERN)
         acknowledge_wildcards(
             self.role,
             {
                 f"Resource::{registry.package_arn_pattern}": "Approval status of the versions of the one model group.",
                 f"Resource::{executions}": "Parameters of the runs of the one model-build pipeline.",
                 objects_in(self, artifacts_bucket, EVALUATION_REPORTS): "Evaluation reports only, for compare.",
+                objects_in(self, artifacts_bucket, SAMPLE_PAYLOADS_PATTERN): "Sample payloads only, for smoke-test.",
                 "Action::s3:GetBucket*": "Read-only bucket metadata that grant_read adds with the object read.",
-                "Action::s3:GetObject*": "Object reads of the evaluation reports only.",
+                "Action::s3:GetObject*": "Object reads of the evaluation reports and sample payloads only.",
                 "Action::s3:List*": "Listing within the same bucket, added by grant_read.",
                 "Action::kms:GenerateDataKey*": "Added by grant_read for the bucket key; reads only.",
                 "Action::kms:ReEncrypt*": "Added by grant_read for the bucket key; reads only.",

@@ -31,7 +31,7 @@ def grant_image_pull(role: iam.IRole, scope: Construct, image_uris: Iterable[str
     """Pull the layers of exactly these images' repositories, and log in to ECR.
 
     A repository in another account also needs that repository's policy to allow the role's
-    account (docs/bring-your-own-model.md): this grants only the caller's side.
+    account (docs/bring-your-own-data-and-model.md): this grants only the caller's side.
     """
     repositories = sorted({repository_arn(scope, uri) for uri in image_uris})
     role.add_to_principal_policy(iam.PolicyStatement(sid=sid, actions=list(PULL_ACTIONS), resources=repositories))

@@ -68,7 +68,7 @@ class _SharedOptionsAnywhere(TyperGroup):
         return super().parse_args(ctx, shared + rest)
 
 
-# Metrics where a smaller number is the better model (rmse, mae): their increase shows red.
+# Metrics where a smaller number is the better model (log_loss, rmse, mae): their increase shows red.
 LOWER_IS_BETTER = frozenset(
     m for metrics in config.TASK_METRICS.values() for m, higher in metrics.items() if not higher
 )
@@ -588,11 +588,17 @@ def smoke_test(
     ctx: typer.Context,
     env: EnvName,
     max_latency_ms: Annotated[float, typer.Option(help="Slowest acceptable request, round trip.")] = 2000.0,
-    sample: Annotated[Path, typer.Option(help="CSV rows of the 30 features, no header.")] = operations.SAMPLE_PAYLOAD,
+    sample: Annotated[
+        Path | None,
+        typer.Option(
+            help="CSV rows of the model's features, no header (default: the sample payload registered with the "
+            "version the endpoint serves)."
+        ),
+    ] = None,
     endpoint_config: EndpointConfigName = None,
     skip_without_release: SkipWithoutRelease = False,
 ) -> None:
-    """Invoke ENV's endpoint with sample rows; check HTTP status, response schema and latency."""
+    """Invoke ENV's endpoint with its version's sample rows; check HTTP status, answers by task and latency."""
     shared = _shared(ctx)
     as_json = shared.as_json
     if skip_without_release and _skipped_without_release(env, shared, None):

@@ -7,7 +7,6 @@ or refusal raises OperatorError with a one-line message.
 from __future__ import annotations
 
 import json
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,13 +16,10 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 import contracts
-from config import AppConfig, EnvironmentConfig, TaskType
-from mlopsctl import endpoint, guard, ledger, registry, retraining_request, verification
+from config import TASK_METRICS, AppConfig, EnvironmentConfig, TaskType
+from mlopsctl import endpoint, guard, ledger, payload, registry, retraining_request, verification
 from mlopsctl.aws import CALLER, REGISTRY, ClientFactory
 from mlopsctl.errors import NothingApproved, OperatorError
-
-SAMPLE_PAYLOAD = Path(__file__).resolve().parent / "sample_payload.csv"
-FEATURE_COUNT = 30
 
 
 @dataclass
@@ -174,8 +170,7 @@ def compare(ctx: Context, a: str | None, b: str | None) -> dict[str, Any]:
     names = [m for m in registry.METRICS if m in left.metrics or m in right.metrics]
     names += sorted((set(left.metrics) | set(right.metrics)) - set(names))
     rows: list[dict[str, Any]] = []
-    gate_metric = ctx.cfg.model_build.model.metric
-    gate = gate_metric.name
+    gate, higher_is_better = gate_metric(ctx.cfg, right.gate_metric)
     gate_delta: float | None = None
     for name in names:
         va, vb = left.metrics.get(name), right.metrics.get(name)
@@ -188,11 +183,19 @@ def compare(ctx: Context, a: str | None, b: str | None) -> dict[str, Any]:
         "b": right.as_dict(),
         "metrics": rows,
         "gate_metric": gate,
-        "allowed_regression": gate_metric.allowed_regression,
-        "higher_is_better": gate_metric.higher_is_better,
+        "allowed_regression": ctx.cfg.model_build.model.metric.allowed_regression,
+        "higher_is_better": higher_is_better,
         # B worse than A in the gate metric's direction.
-        "regression": gate_delta is not None and (gate_delta < 0 if gate_metric.higher_is_better else gate_delta > 0),
+        "regression": gate_delta is not None and (gate_delta < 0 if higher_is_better else gate_delta > 0),
     }
+
+
+def gate_metric(cfg: AppConfig, recorded: str | None) -> tuple[str, bool]:
+    """The metric a version was gated on (as it recorded it) and its direction; else the configured one."""
+    configured = cfg.model_build.model.metric
+    name = recorded or configured.name
+    directions = {metric: higher for metrics in TASK_METRICS.values() for metric, higher in metrics.items()}
+    return name, directions.get(name, configured.higher_is_better)
 
 
 # ---------------------------------------------------------------- approve / reject
@@ -304,34 +307,44 @@ def record_deployment(ctx: Context, env_name: str, requested_config: str | None 
 # ---------------------------------------------------------------- smoke-test
 
 
-def load_sample(path: Path = SAMPLE_PAYLOAD) -> list[str]:
-    rows = [line.strip() for line in path.read_text().splitlines() if line.strip()]
-    for number, row in enumerate(rows, 1):
-        if len(row.split(",")) != FEATURE_COUNT:
-            count = len(row.split(","))
-            raise OperatorError(f"Sample row {number} of {path} has {count} values, expected {FEATURE_COUNT}.")
-    return rows
+def _s3_location(uri: str) -> tuple[str, str]:
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    return bucket, key
 
 
-def parse_probabilities(body: str, expected: int, *, probabilities: bool = True) -> list[float]:
-    """One prediction per row; newline-separated per the contract (commas tolerated, as some
-    XGBoost container versions answer a batch on one line). A binary classifier answers
-    probabilities; other task types (the model's `task_type`) any finite number."""
-    tokens = [t.strip() for t in body.replace(",", "\n").splitlines() if t.strip()]
-    if len(tokens) != expected:
-        raise OperatorError(f"Response has {len(tokens)} values for {expected} rows: {body[:120]!r}.")
-    values = []
-    for token in tokens:
-        try:
-            value = float(token)
-        except ValueError as error:
-            raise OperatorError(f"Response value {token[:40]!r} is not a number.") from error
-        if probabilities and not 0.0 <= value <= 1.0:
-            raise OperatorError(f"Response value {value} is not a probability in [0, 1].")
-        if not math.isfinite(value):
-            raise OperatorError(f"Response value {value} is not a finite number.")
-        values.append(value)
-    return values
+@dataclass(frozen=True)
+class ServedVersion:
+    """What the smoke test needs of the version an endpoint serves: its sample rows and how it answers."""
+
+    rows: list[str]
+    task: TaskType
+    class_count: int | None
+
+
+def served_version(ctx: Context, package_arn: str, sample: list[str] | None) -> ServedVersion:
+    """The version's registered sample payload (or the `sample` rows), task type and class count."""
+    package = registry.describe(ctx.registry(), package_arn)
+    metadata = package.get("CustomerMetadataProperties") or {}
+    try:
+        task = TaskType(metadata.get(contracts.METADATA_TASK_TYPE, ctx.cfg.model_build.model.task_type.value))
+    except ValueError as error:
+        raise OperatorError(f"{package_arn} records an unknown task_type: {error}") from error
+    count = str(metadata.get(contracts.METADATA_CLASS_COUNT, ""))
+    class_count = int(count) if count.isdigit() else None
+    if sample is not None:
+        return ServedVersion(sample, task, class_count)
+    uri = package.get("SamplePayloadUrl")
+    if not uri or not str(uri).startswith("s3://"):
+        raise OperatorError(
+            f"v{registry.version_of(package_arn)} has no sample payload registered (SamplePayloadUrl): "
+            "give rows of its features with --sample."
+        )
+    bucket, key = _s3_location(str(uri))
+    try:
+        content = ctx.registry("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    except ClientError as error:
+        raise OperatorError(f"Cannot read the sample payload {uri}: {_error_text(error)}") from error
+    return ServedVersion(payload.rows_of_archive(content, str(uri)), task, class_count)
 
 
 def smoke_test(
@@ -339,18 +352,30 @@ def smoke_test(
     env_name: str,
     max_latency_ms: float,
     *,
-    sample: Path = SAMPLE_PAYLOAD,
+    sample: Path | None = None,
     clock: Callable[[], float] = time.perf_counter,
     requested_config: str | None = None,
 ) -> dict[str, Any]:
-    """With `requested_config` (the pipeline's check), first the endpoint must serve ENV's release on it."""
+    """Sends the served version's own sample rows (or `sample`) and checks each answer by its task.
+
+    With `requested_config` (the pipeline's check), first the endpoint must serve ENV's release on it.
+    """
     env = ctx.env(env_name)
+    # A sample file that cannot be read is refused before any AWS call.
+    given_rows = payload.load_sample(sample) if sample is not None else None
     endpoint_name = ctx.cfg.names.endpoint(env.name)
     if requested_config is not None:
-        verification.served_release(ctx, env_name, requested_config, outcome="not smoke-tested")
+        live = verification.served_release(ctx, env_name, requested_config, outcome="not smoke-tested")
+    else:
+        found = endpoint.live_state(ctx.in_env("sagemaker", env), endpoint_name, ctx.cfg.names.variant)
+        if found is None:
+            raise OperatorError(f"Endpoint {endpoint_name} does not exist in {env.region}; not smoke-tested.")
+        live = found
+    if live.model_package_arn is None:
+        raise OperatorError(f"Endpoint {endpoint_name} serves no registered version; not smoke-tested.")
+    version = served_version(ctx, live.model_package_arn, given_rows)
+    rows = version.rows
     runtime = ctx.in_env("sagemaker-runtime", env)
-    rows = load_sample(sample)
-    binary = ctx.cfg.model_build.model.task_type is TaskType.BINARY_CLASSIFICATION
     # One single-row request per sample plus one batch: both shapes the serving code must accept.
     requests = [[row] for row in rows] + [rows]
     latencies = []
@@ -372,7 +397,7 @@ def smoke_test(
             raise OperatorError(f"Smoke test of {endpoint_name} failed: HTTP {code}.")
         body = response["Body"].read().decode("utf-8", errors="replace")
         try:
-            parse_probabilities(body, len(batch), probabilities=binary)
+            payload.check_answer(body, len(batch), version.task, version.class_count)
         except OperatorError as error:
             raise OperatorError(f"Smoke test of {endpoint_name} failed: {error}") from error
         if elapsed_ms > max_latency_ms:
@@ -385,6 +410,7 @@ def smoke_test(
         "endpoint_name": endpoint_name,
         "requests": len(requests),
         "rows": len(rows),
+        "model_package_arn": live.model_package_arn,
         "max_latency_ms": round(max(latencies), 1),
         "limit_ms": max_latency_ms,
     }

@@ -18,7 +18,7 @@ from contracts import (
 )
 from mlopsctl.errors import OperatorError
 
-METRICS = ("auc", "accuracy", "f1", "macro_f1", "rmse", "mae", "r2")
+METRICS = ("auc", "accuracy", "f1", "macro_f1", "log_loss", "rmse", "mae", "r2")
 METRIC_SECTIONS = ("binary_classification_metrics", "multiclass_classification_metrics", "regression_metrics")
 # What the evaluate step writes for "no champion" or "no number": metadata values cannot be empty.
 NONE = "none"
@@ -132,6 +132,8 @@ class VersionMetrics:
     metrics: dict[str, float] = field(default_factory=dict)
     champion_arn: str | None = None
     evaluation_uri: str | None = None
+    # The metric the version was gated on: its report's comparison, else its metadata.
+    gate_metric: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -176,8 +178,11 @@ def version_metrics(sm: Any, s3: Any, arn: str) -> VersionMetrics:
                 result.metrics[name] = float(value["value"])
         champion = evaluation.get("champion") or {}
         result.champion_arn = _present(champion.get("model_package_arn")) or result.champion_arn
+        gated = (evaluation.get("comparison") or {}).get("metric")
+        result.gate_metric = gated if isinstance(gated, str) else None
     # Versions registered without a readable report still carry the gate metric as metadata.
     name, value = metadata.get(METADATA_METRIC_NAME), _present(metadata.get(METADATA_METRIC_VALUE))
+    result.gate_metric = result.gate_metric or name
     if name and value and name not in result.metrics:
         try:
             result.metrics[name] = float(value)

@@ -4,12 +4,16 @@ Runs as the processing step of the drift-check pipeline and, unchanged, locally
 (`make local-drift-check`). A thin `main()` over pure functions:
 
 1. read SageMaker data-capture JSON Lines for the window (S3 or a local folder),
-2. check each captured row against the baseline's schema (one number per feature, CSV):
-   rows that do not fit are rejected and counted by reason; empty and NaN cells are
+2. check each captured row against the baseline's schema (one value per feature, CSV, in the
+   data contract's order; a number for a numeric feature, any text for a categorical one): rows
+   that do not fit are rejected and counted by reason; empty cells (and NaN numbers) are
    missing values, never drift,
-3. bin each feature's present values into the buckets of statistics.json (the file
-   registered with the live model version; a feature that was constant there gets the
-   buckets below, at and above its value) and compute the population stability index (PSI),
+3. count each feature's present values into the buckets of statistics.json (the file
+   registered with the live model version): a numeric feature into its histogram buckets (a
+   feature that was constant there gets the buckets below, at and above its value), a
+   categorical feature by category, with every category the baseline never saw counted in
+   one more bucket; and compute the population stability index (PSI) over those buckets.
+   Counts, not values, are kept, so the counts of two parts of a window add up,
 4. write a report JSON (the processing output uploads it to drift-reports/<env>/),
 5. publish, on every run, `RowsRead`, `RowsAccepted`, `RowsRejected` and
    `RejectedRowFraction` (dimension EndpointName) - the drift monitor's health alarms watch
@@ -41,7 +45,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Union
 from urllib.parse import urlparse
 
 LOG = logging.getLogger("drift_check")
@@ -66,7 +70,8 @@ NOT_CSV = "content-type-not-csv"
 COLUMN_COUNT = "column-count"
 NON_NUMERIC = "non-numeric"
 
-# PSI of an empty bucket would be infinite; this floor is the usual convention.
+# PSI of an empty bucket would be infinite; this floor is the usual convention. An unseen
+# category has an empty baseline bucket: its share of the window counts against the floor.
 _EPSILON = 1e-4
 _CONTAINER_OUTPUT = "/opt/ml/processing/output/report"
 
@@ -81,6 +86,8 @@ class RowRejected(Exception):
 
 @dataclass(frozen=True)
 class FeatureBaseline:
+    """A numeric feature: the baseline's histogram buckets."""
+
     name: str
     edges: tuple[float, ...]  # bucket boundaries, len(counts) + 1 values, ascending
     counts: tuple[float, ...]
@@ -89,10 +96,66 @@ class FeatureBaseline:
 
     @property
     def proportions(self) -> tuple[float, ...]:
-        total = sum(self.counts)
-        if total <= 0:
-            raise ValueError(f"baseline feature {self.name!r} has no counts in its buckets")
-        return tuple(c / total for c in self.counts)
+        return _proportions(self.name, self.counts)
+
+    def parse(self, text: str) -> float | None:
+        """A cell's number; None when missing (empty or NaN)."""
+        try:
+            value = float(text)
+        except ValueError:
+            raise RowRejected(NON_NUMERIC, f"feature {self.name!r} has the non-numeric value {text[:40]!r}") from None
+        return None if math.isnan(value) else value
+
+    def empty_counts(self) -> FeatureCounts:
+        return FeatureCounts(buckets=[0] * len(self.counts))
+
+    def count(self, counts: FeatureCounts, value: Any) -> None:
+        counts.buckets[bucket_index(value, self.edges)] += 1
+        if value < self.low or value > self.high:
+            counts.outside += 1
+
+
+@dataclass(frozen=True)
+class CategoricalBaseline:
+    """A categorical feature: how often the baseline saw each category (string_statistics)."""
+
+    name: str
+    categories: tuple[str, ...]
+    counts: tuple[float, ...]
+
+    @property
+    def proportions(self) -> tuple[float, ...]:
+        return _proportions(self.name, self.counts)
+
+    def parse(self, text: str) -> str | None:
+        return text
+
+    def empty_counts(self) -> FeatureCounts:
+        return FeatureCounts(buckets=[0] * len(self.counts))
+
+    def count(self, counts: FeatureCounts, value: Any) -> None:
+        counts.categories[value] += 1
+        if value not in self.categories:
+            counts.outside += 1
+
+
+Baseline = Union[FeatureBaseline, CategoricalBaseline]
+
+
+@dataclass
+class FeatureCounts:
+    """What a window held of one feature, as counts that two windows' add up: histogram buckets
+    (numeric) or categories (categorical), values outside the baseline's range or categories,
+    and missing values."""
+
+    buckets: list[int]
+    categories: Counter[str] = field(default_factory=Counter)
+    outside: int = 0
+    missing: int = 0
+
+    @property
+    def present(self) -> int:
+        return sum(self.buckets) + sum(self.categories.values())
 
 
 @dataclass(frozen=True)
@@ -101,8 +164,12 @@ class FeatureDrift:
     psi: float | None  # None when the window had no present value of the feature
     drifted: bool
     captured_count: int  # present (non-missing) values
-    out_of_range_count: int
+    out_of_range_count: int  # numeric: outside the baseline's range; categorical: categories it never saw
     missing_count: int = 0
+    kind: str = "numeric"
+    # Categorical only: the largest difference between a category's share in the window and in
+    # the baseline (Model Monitor's LInfinity categorical_drift_method), reported beside the PSI.
+    l_infinity: float | None = None
 
 
 @dataclass
@@ -136,6 +203,13 @@ class DriftReport:
         return json.dumps(document, indent=2, sort_keys=True)
 
 
+def _proportions(name: str, counts: Sequence[float]) -> tuple[float, ...]:
+    total = sum(counts)
+    if total <= 0:
+        raise ValueError(f"baseline feature {name!r} has no counts in its buckets")
+    return tuple(c / total for c in counts)
+
+
 def _single_bucket_baseline(name: str, low: float, high: float, count: float) -> FeatureBaseline:
     """A feature the baseline saw in one bucket (a constant one: low == high).
 
@@ -146,29 +220,42 @@ def _single_bucket_baseline(name: str, low: float, high: float, count: float) ->
     return FeatureBaseline(name, (-math.inf, low, upper_edge, math.inf), (0.0, count, 0.0), low, high)
 
 
-def parse_baseline(statistics: dict[str, Any]) -> list[FeatureBaseline]:
-    """Reads the per-feature KLL buckets of a Model Monitor-format statistics.json."""
+def _numeric_baseline(name: str, feature: dict[str, Any]) -> FeatureBaseline:
+    try:
+        buckets = feature["numerical_statistics"]["distribution"]["kll"]["buckets"]
+    except (KeyError, TypeError) as error:
+        raise ValueError(f"baseline feature {name!r} has no numerical_statistics.distribution.kll.buckets") from error
+    if not buckets:
+        raise ValueError(f"baseline feature {name!r} has an empty bucket list")
+    edges = [float(buckets[0]["lower_bound"])] + [float(b["upper_bound"]) for b in buckets]
+    counts = tuple(float(b["count"]) for b in buckets)
+    if len(buckets) == 1:
+        return _single_bucket_baseline(name, edges[0], edges[1], counts[0])
+    return FeatureBaseline(name, tuple(edges), counts, edges[0], edges[-1])
+
+
+def _categorical_baseline(name: str, feature: dict[str, Any]) -> CategoricalBaseline:
+    try:
+        buckets = feature["string_statistics"]["distribution"]["categorical"]["buckets"]
+    except (KeyError, TypeError) as error:
+        raise ValueError(
+            f"baseline feature {name!r} has no string_statistics.distribution.categorical.buckets"
+        ) from error
+    if not buckets:
+        raise ValueError(f"baseline feature {name!r} has an empty category list")
+    categories = tuple(str(b["value"]) for b in buckets)
+    return CategoricalBaseline(name, categories, tuple(float(b["count"]) for b in buckets))
+
+
+def parse_baseline(statistics: dict[str, Any]) -> list[Baseline]:
+    """Each feature of a Model Monitor-format statistics.json: KLL buckets, or categories (string_statistics)."""
     features = statistics.get("features")
     if not isinstance(features, list) or not features:
         raise ValueError("baseline statistics has no 'features' list")
-    baselines = []
-    for feature in features:
-        name = feature.get("name")
-        try:
-            buckets = feature["numerical_statistics"]["distribution"]["kll"]["buckets"]
-        except (KeyError, TypeError) as error:
-            raise ValueError(
-                f"baseline feature {name!r} has no numerical_statistics.distribution.kll.buckets"
-            ) from error
-        if not buckets:
-            raise ValueError(f"baseline feature {name!r} has an empty bucket list")
-        edges = [float(buckets[0]["lower_bound"])] + [float(b["upper_bound"]) for b in buckets]
-        counts = tuple(float(b["count"]) for b in buckets)
-        if len(buckets) == 1:
-            baselines.append(_single_bucket_baseline(name, edges[0], edges[1], counts[0]))
-        else:
-            baselines.append(FeatureBaseline(name, tuple(edges), counts, edges[0], edges[-1]))
-    return baselines
+    return [
+        _categorical_baseline(f.get("name"), f) if "string_statistics" in f else _numeric_baseline(f.get("name"), f)
+        for f in features
+    ]
 
 
 def bucket_index(value: float, edges: Sequence[float]) -> int:
@@ -191,21 +278,36 @@ def population_stability_index(expected: Sequence[float], actual: Sequence[float
     return total
 
 
-def feature_drift(
-    baseline: FeatureBaseline, values: Sequence[float], threshold: float, missing: int = 0
-) -> FeatureDrift:
-    """PSI of the present values (missing ones are not a distribution shift)."""
-    if not values:
-        return FeatureDrift(baseline.name, None, False, 0, 0, missing)
-    counts = [0] * len(baseline.counts)
-    outside = 0
-    for value in values:
-        counts[bucket_index(value, baseline.edges)] += 1
-        if value < baseline.low or value > baseline.high:
-            outside += 1
-    actual = [c / len(values) for c in counts]
+def _categorical_drift(baseline: CategoricalBaseline, counts: FeatureCounts, threshold: float) -> FeatureDrift:
+    """PSI over the baseline's categories plus one bucket for categories it never saw.
+
+    Each category is a bucket, as PSI is applied to categorical characteristics in credit
+    scoring (Siddiqi, Credit Risk Scorecards, 2006; Yurdakul, Statistical Properties of the
+    Population Stability Index, 2018), so one threshold serves both kinds of feature. The report
+    adds the L-infinity distance Model Monitor uses for categorical data.
+    """
+    present = counts.present
+    seen = [counts.categories.get(category, 0) / present for category in baseline.categories]
+    unseen = counts.outside / present
+    psi = round(population_stability_index((*baseline.proportions, 0.0), (*seen, unseen)), 6)
+    expected = dict(zip(baseline.categories, baseline.proportions))
+    shares = {category: count / present for category, count in counts.categories.items()}
+    distance = max(abs(shares.get(c, 0.0) - expected.get(c, 0.0)) for c in {*expected, *shares})
+    return FeatureDrift(
+        baseline.name, psi, psi > threshold, present, counts.outside, counts.missing, "categorical", round(distance, 6)
+    )
+
+
+def feature_drift(baseline: Baseline, counts: FeatureCounts, threshold: float) -> FeatureDrift:
+    """PSI of the present values' counts (missing ones are not a distribution shift)."""
+    kind = "categorical" if isinstance(baseline, CategoricalBaseline) else "numeric"
+    if counts.present == 0:
+        return FeatureDrift(baseline.name, None, False, 0, 0, counts.missing, kind)
+    if isinstance(baseline, CategoricalBaseline):
+        return _categorical_drift(baseline, counts, threshold)
+    actual = [c / counts.present for c in counts.buckets]
     psi = round(population_stability_index(baseline.proportions, actual), 6)
-    return FeatureDrift(baseline.name, psi, psi > threshold, len(values), outside, missing)
+    return FeatureDrift(baseline.name, psi, psi > threshold, counts.present, counts.outside, counts.missing)
 
 
 def decode_capture_rows(record: dict[str, Any]) -> list[list[str]]:
@@ -220,20 +322,14 @@ def decode_capture_rows(record: dict[str, Any]) -> list[list[str]]:
     return [row for row in csv.reader(io.StringIO(data)) if row]
 
 
-def parse_row(row: Sequence[str], feature_names: Sequence[str]) -> list[float]:
-    """One number per feature; an empty or NaN cell is a missing value (NaN), anything else rejects the row."""
-    if len(row) != len(feature_names):
-        raise RowRejected(COLUMN_COUNT, f"a row has {len(row)} values; the baseline has {len(feature_names)} features")
+def parse_row(row: Sequence[str], baselines: Sequence[Baseline]) -> list[Any]:
+    """One value per feature (None where missing); a number a numeric feature cannot read rejects the row."""
+    if len(row) != len(baselines):
+        raise RowRejected(COLUMN_COUNT, f"a row has {len(row)} values; the baseline has {len(baselines)} features")
     values = []
-    for name, cell in zip(feature_names, row):
+    for baseline, cell in zip(baselines, row):
         text = cell.strip()
-        if not text:
-            values.append(math.nan)
-            continue
-        try:
-            values.append(float(text))
-        except ValueError:
-            raise RowRejected(NON_NUMERIC, f"feature {name!r} has the non-numeric value {text[:40]!r}") from None
+        values.append(baseline.parse(text) if text else None)
     return values
 
 
@@ -244,28 +340,28 @@ def inference_time(record: dict[str, Any]) -> datetime:
 
 @dataclass
 class CapturedWindow:
-    """What the window's captured rows held: present values and missing counts per feature, rejections."""
+    """What the window's captured rows held: counts per feature (by name), and the rejections."""
 
-    values: dict[str, list[float]]
-    missing: dict[str, int]
+    counts: dict[str, FeatureCounts]
     accepted: int = 0
     rejections: Counter[str] = field(default_factory=Counter)
     examples: dict[str, str] = field(default_factory=dict)  # the first message of each rejection reason
 
     @classmethod
-    def empty(cls, feature_names: Sequence[str]) -> CapturedWindow:
-        return cls({name: [] for name in feature_names}, {name: 0 for name in feature_names})
+    def empty(cls, baselines: Sequence[Baseline]) -> CapturedWindow:
+        return cls({b.name: b.empty_counts() for b in baselines})
 
     @property
     def rejected(self) -> int:
         return sum(self.rejections.values())
 
-    def accept(self, feature_names: Sequence[str], values: Sequence[float]) -> None:
-        for name, value in zip(feature_names, values):
-            if math.isnan(value):
-                self.missing[name] += 1
+    def accept(self, baselines: Sequence[Baseline], values: Sequence[Any]) -> None:
+        for baseline, value in zip(baselines, values):
+            counts = self.counts[baseline.name]
+            if value is None:
+                counts.missing += 1
             else:
-                self.values[name].append(value)
+                baseline.count(counts, value)
         self.accepted += 1
 
     def reject(self, error: RowRejected) -> None:
@@ -274,10 +370,10 @@ class CapturedWindow:
 
 
 def collect_feature_values(
-    lines: Iterable[str], feature_names: Sequence[str], start: datetime, end: datetime
+    lines: Iterable[str], baselines: Sequence[Baseline], start: datetime, end: datetime
 ) -> CapturedWindow:
     """The captured rows in [start, end), parsed against the baseline's features; rejections counted."""
-    window = CapturedWindow.empty(feature_names)
+    window = CapturedWindow.empty(baselines)
     for line in lines:
         if not line.strip():
             continue
@@ -294,7 +390,7 @@ def collect_feature_values(
             continue
         for row in rows:
             try:
-                window.accept(feature_names, parse_row(row, feature_names))
+                window.accept(baselines, parse_row(row, baselines))
             except RowRejected as error:
                 window.reject(error)
     return window
@@ -325,8 +421,7 @@ def check_drift(
 ) -> DriftReport:
     """The whole comparison, free of I/O: baseline and captured lines in, report out."""
     baselines = parse_baseline(statistics)
-    names = [b.name for b in baselines]
-    window = collect_feature_values(capture_lines, names, start, end)
+    window = collect_feature_values(capture_lines, baselines, start, end)
     report = DriftReport(
         endpoint_name=endpoint_name,
         window_start=start.isoformat(),
@@ -346,7 +441,7 @@ def check_drift(
     if window.accepted < min_records:
         report.reason = f"{window.accepted} rows accepted in the window; the check needs at least {min_records}"
         return report
-    report.features = [feature_drift(b, window.values[b.name], threshold, window.missing[b.name]) for b in baselines]
+    report.features = [feature_drift(b, window.counts[b.name], threshold) for b in baselines]
     checked = [f.psi for f in report.features if f.psi is not None]
     if not checked:
         report.reason = "every feature was missing in every accepted row"

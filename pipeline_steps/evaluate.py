@@ -51,12 +51,16 @@ BINARY, MULTICLASS, REGRESSION = "binary_classification", "multiclass_classifica
 # table; tests/test_byom.py keeps them equal).
 TASK_METRICS: Mapping[str, Mapping[str, bool]] = {
     BINARY: {"auc": True, "accuracy": True, "f1": True},
-    MULTICLASS: {"accuracy": True, "macro_f1": True},
+    MULTICLASS: {"accuracy": True, "macro_f1": True, "log_loss": False},
     REGRESSION: {"rmse": False, "mae": False, "r2": True},
 }
 # SageMaker's model quality metrics JSON names the metrics object after the problem type.
 METRICS_KEY = {task: f"{task}_metrics" for task in TASK_METRICS}
 INFERENCE_CODE = PurePosixPath("code") / "inference.py"
+# Written by the preprocess step beside each split (contracts.DATA_CONTRACT_FILE): the classes.
+CONTRACT_FILE = "data_contract.json"
+# A probability is clipped to [1e-15, 1] before its logarithm, as log loss is usually computed.
+_LOG_LOSS_FLOOR = 1e-15
 CSV = "text/csv"
 BOOTSTRAP_SAMPLES = 200
 # CustomerMetadataProperties values must be non-empty strings; this marks "no champion" / "no number".
@@ -99,18 +103,34 @@ def f1(labels: np.ndarray, scores: np.ndarray, threshold: float = 0.5) -> float:
     return 2 * true_positives / denominator if denominator else 0.0
 
 
-def class_accuracy(labels: np.ndarray, classes: np.ndarray) -> float:
-    return float(np.mean(classes == labels))
+def _classes(predictions: np.ndarray) -> np.ndarray:
+    """A multiclass model's answer as classes: the likeliest of its class probabilities, or the class."""
+    return np.argmax(predictions, axis=1) if predictions.ndim == 2 else predictions
 
 
-def macro_f1(labels: np.ndarray, classes: np.ndarray) -> float:
+def class_accuracy(labels: np.ndarray, predictions: np.ndarray) -> float:
+    return float(np.mean(_classes(predictions) == labels))
+
+
+def macro_f1(labels: np.ndarray, predictions: np.ndarray) -> float:
     """F1 per class present in the labels or the predictions, averaged with equal weight."""
+    classes = _classes(predictions)
     scores = []
     for label in np.union1d(labels, classes):
         true_positives = float(np.sum((classes == label) & (labels == label)))
         denominator = float(np.sum(classes == label)) + float(np.sum(labels == label))
         scores.append(2 * true_positives / denominator if denominator else 0.0)
     return float(np.mean(scores)) if scores else float("nan")
+
+
+def log_loss(labels: np.ndarray, predictions: np.ndarray) -> float:
+    """Mean negative log of the probability given to the true class; needs class probabilities (NaN without)."""
+    if predictions.ndim != 2 or len(labels) == 0 or int(labels.max()) >= predictions.shape[1]:
+        return float("nan")
+    totals = predictions.sum(axis=1, keepdims=True)
+    probabilities = np.divide(predictions, totals, out=np.zeros_like(predictions), where=totals > 0)
+    chosen = np.clip(probabilities[np.arange(len(labels)), labels], _LOG_LOSS_FLOOR, 1.0)
+    return float(-np.mean(np.log(chosen)))
 
 
 def rmse(values: np.ndarray, predicted: np.ndarray) -> float:
@@ -128,7 +148,7 @@ def r2(values: np.ndarray, predicted: np.ndarray) -> float:
 
 _METRIC_FUNCTIONS: Mapping[str, Mapping[str, Callable[[np.ndarray, np.ndarray], float]]] = {
     BINARY: {"auc": auc, "accuracy": accuracy, "f1": f1},
-    MULTICLASS: {"accuracy": class_accuracy, "macro_f1": macro_f1},
+    MULTICLASS: {"accuracy": class_accuracy, "macro_f1": macro_f1, "log_loss": log_loss},
     REGRESSION: {"rmse": rmse, "mae": mae, "r2": r2},
 }
 
@@ -156,18 +176,28 @@ def binary_classification_metrics(labels: np.ndarray, scores: np.ndarray, *, see
     return task_metrics(BINARY, labels, scores, seed=seed)
 
 
-def as_predictions(task: str, raw: Any, rows: int, role: str) -> np.ndarray:
-    """What predict_fn returned, as the task's metrics read it: scores, classes or values."""
-    values = np.asarray(raw, dtype=float)
+def as_predictions(task: str, raw: Any, rows: int, role: str, class_count: int | None = None) -> np.ndarray:
+    """What predict_fn returned, as the task's metrics read it: scores, class probabilities or classes, values."""
+    try:
+        values = np.asarray(raw, dtype=float)
+    except (TypeError, ValueError) as error:
+        # E.g. the example models' answer to a request they refuse (an HTTP status for the client).
+        raise EvaluationInputError(f"The {role} model's predict_fn returned no predictions: {raw!r:.200}") from error
     if task == BINARY and values.ndim == 2 and values.shape[1] == 2:
         values = values[:, 1]  # class probabilities: the positive class's
-    elif task == MULTICLASS and values.ndim == 2:
-        values = np.argmax(values, axis=1).astype(float)  # class probabilities: the likeliest class
-    values = values.reshape(-1) if values.ndim == 2 and 1 in values.shape else values
-    if values.ndim != 1 or len(values) != rows:
+    keep_columns = task == MULTICLASS and values.ndim == 2 and values.shape[1] > 1
+    if values.ndim == 2 and 1 in values.shape and not keep_columns:
+        values = values.reshape(-1)
+    expected = f"one prediction per row ({rows})"
+    if task == MULTICLASS and class_count:
+        expected += f", or {class_count} class probabilities per row"
+        if keep_columns and values.shape[1] != class_count:
+            raise EvaluationInputError(
+                f"The {role} model's predict_fn returned shape {values.shape}; expected {expected} for {task}."
+            )
+    if not (values.ndim == 1 or keep_columns) or len(values) != rows:
         raise EvaluationInputError(
-            f"The {role} model's predict_fn returned shape {values.shape}; expected one prediction per row "
-            f"({rows}) for {task}."
+            f"The {role} model's predict_fn returned shape {values.shape}; expected {expected} for {task}."
         )
     return values
 
@@ -262,21 +292,37 @@ def quality_gate(
 # --- inputs --------------------------------------------------------------------------------------
 
 
-def load_test(test_dir: Path, task: str = BINARY) -> tuple[np.ndarray, np.ndarray]:
-    """Label-first, header-less CSVs -> (features, labels); class labels are whole numbers."""
+def load_test(test_dir: Path, task: str = BINARY) -> tuple[pd.DataFrame, np.ndarray]:
+    """Label-first, header-less CSVs -> (features as the raw cells a request carries, labels).
+
+    Class labels are whole numbers (the class's position in the data contract's classes).
+    """
     files = sorted(test_dir.glob("*.csv")) if test_dir.is_dir() else []
     if not files:
         raise EvaluationInputError(f"Test data: no *.csv file in {test_dir}.")
-    table = pd.concat([pd.read_csv(path, header=None) for path in files], ignore_index=True)
-    values = table.apply(pd.to_numeric, errors="coerce")
-    if table.shape[1] < 2 or values.isna().any().any():
-        raise EvaluationInputError(f"Test data in {test_dir}: expected numeric rows, label first, no header.")
-    labels = values.iloc[:, 0].to_numpy(dtype=float)
+    table = pd.concat(
+        [pd.read_csv(path, header=None, dtype=str, keep_default_na=False) for path in files], ignore_index=True
+    )
+    labels = pd.to_numeric(table.iloc[:, 0], errors="coerce").to_numpy(dtype=float) if table.shape[1] else None
+    if labels is None or table.shape[1] < 2 or not np.all(np.isfinite(labels)):
+        raise EvaluationInputError(f"Test data in {test_dir}: expected rows of a numeric label, then the features.")
     if task != REGRESSION:
         if not np.all(labels == np.round(labels)):
             raise EvaluationInputError(f"Test data in {test_dir}: {task} needs whole-number class labels.")
-        labels = labels.astype(int)
-    return values.iloc[:, 1:].to_numpy(dtype=float), labels
+        return table.iloc[:, 1:], labels.astype(int)
+    return table.iloc[:, 1:], labels
+
+
+def contract_class_count(test_dir: Path) -> int | None:
+    """How many classes the data contract beside the test split names (None: regression, or no contract)."""
+    path = test_dir / CONTRACT_FILE
+    if not path.is_file():
+        return None
+    try:
+        classes = json.loads(path.read_text()).get("classes")
+    except (json.JSONDecodeError, AttributeError) as error:
+        raise EvaluationInputError(f"{path} is not a data contract: {error}") from error
+    return len(classes) if isinstance(classes, list) and classes else None
 
 
 def _fetch(uri: str, workdir: Path, name: str) -> Path:
@@ -332,6 +378,9 @@ def _inference_module(code_dir: Path, name: str) -> Iterator[Any]:
         if spec is None or spec.loader is None:
             raise EvaluationInputError(f"Cannot import {code_dir / INFERENCE_CODE.name}.")
         module = importlib.util.module_from_spec(spec)
+        # Registered before it runs, as importlib's "importing a source file directly" recipe does:
+        # a dataclass in it looks its own module up there.
+        sys.modules[name] = module
         spec.loader.exec_module(module)
         yield module
     finally:
@@ -342,7 +391,7 @@ def _inference_module(code_dir: Path, name: str) -> Iterator[Any]:
                 del sys.modules[loaded]
 
 
-def predict(archive: Path, features: np.ndarray, role: str, task: str) -> np.ndarray:
+def predict(archive: Path, features: pd.DataFrame, role: str, task: str, class_count: int | None = None) -> np.ndarray:
     """The model's predictions through its own serving contract: model_fn, input_fn (text/csv), predict_fn."""
     with tempfile.TemporaryDirectory() as tmp:
         model_dir = extract_model(_archive(archive, role), Path(tmp), role)
@@ -351,12 +400,12 @@ def predict(archive: Path, features: np.ndarray, role: str, task: str) -> np.nda
             if missing:
                 raise EvaluationInputError(f"The {role} model's {INFERENCE_CODE} lacks {', '.join(missing)}.")
             model = inference.model_fn(str(model_dir))
-            body = pd.DataFrame(features).to_csv(header=False, index=False)
+            body = features.to_csv(header=False, index=False)
             try:
                 raw = inference.predict_fn(inference.input_fn(body, CSV), model)
             except ValueError as error:
                 raise EvaluationInputError(f"The {role} model cannot score the test data: {error}") from error
-    return as_predictions(task, raw, len(features), role)
+    return as_predictions(task, raw, len(features), role, class_count)
 
 
 # --- the champion ------------------------------------------------------------------------------
@@ -386,9 +435,10 @@ def champion_result(
     task: str,
     metric: str,
     inference_image: str,
-    features: np.ndarray,
+    features: pd.DataFrame,
     labels: np.ndarray,
     workdir: Path,
+    class_count: int | None = None,
 ) -> ChampionResult:
     """Scores the champion by its own code when it runs here, else takes its stored metric."""
     recorded = (champion_report or {}).get("model") or {}
@@ -396,7 +446,8 @@ def champion_result(
     scoring_failure = None
     if image == inference_image and champion_task == task:
         try:
-            predictions = predict(_fetch(champion_model, workdir, "champion.tar.gz"), features, "champion", task)
+            archive = _fetch(champion_model, workdir, "champion.tar.gz")
+            predictions = predict(archive, features, "champion", task, class_count)
         except EvaluationInputError as error:
             # E.g. the data gained a feature: the champion's own code cannot read the new split,
             # which must not stop retraining; its stored metric still compares.
@@ -460,6 +511,7 @@ def build_report(
     inference_image: str,
     gate: GateDecision,
     test_rows: int,
+    classes: int | None = None,
 ) -> dict[str, Any]:
     """The evaluation.json content, ready for strict JSON (no NaN or infinite number left)."""
     candidate_value = candidate[metric]["value"]
@@ -473,6 +525,8 @@ def build_report(
         "champion_metric_value": _number_text(champion_value),
         "metric_delta": _number_text(delta),
         "comparison_basis": basis,
+        # The smoke test checks each answer against the number of classes.
+        "class_count": str(classes) if classes else NONE,
     }
     champion_section = None
     if champion is not None:
@@ -534,7 +588,8 @@ def evaluate(
             f"{metric}: higher_is_better is {TASK_METRICS[task][metric]}, not {higher_is_better}."
         )
     features, labels = load_test(test_dir, task)
-    candidate = task_metrics(task, labels, predict(model, features, "candidate", task))
+    classes = contract_class_count(test_dir) if task != REGRESSION else None
+    candidate = task_metrics(task, labels, predict(model, features, "candidate", task, classes))
     champion = None
     with tempfile.TemporaryDirectory() as tmp:
         if champion_model:
@@ -547,6 +602,7 @@ def evaluate(
                 features=features,
                 labels=labels,
                 workdir=Path(tmp),
+                class_count=classes,
             )
     counts = None if task == REGRESSION else {int(k): int(v) for k, v in pd.Series(labels).value_counts().items()}
     gate = quality_gate(
@@ -572,6 +628,7 @@ def evaluate(
         inference_image=inference_image,
         gate=gate,
         test_rows=len(labels),
+        classes=classes,
     )
 
 

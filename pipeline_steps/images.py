@@ -80,6 +80,10 @@ XGBOOST = ImageContract(
         "python-dateutil==2.8.2:dateutil",
         "PyYAML==6.0.1:yaml",
         "requests==2.32.3",
+        # Serving (sagemaker-containers' Flask worker) and its offline `pip install .` of code/.
+        "Werkzeug==0.15.6:werkzeug",
+        "setuptools<81",
+        "wheel==0.45.1",
     ),
     source="github.com/aws/sagemaker-xgboost-container@d4a0e90 docker/3.0-5/base/Dockerfile.cpu, requirements.txt",
 )
@@ -97,6 +101,10 @@ SKLEARN = ImageContract(
         "boto3==1.28.57",
         "botocore>=1.31.57,<1.32.0",
         "python-dateutil==2.8.1:dateutil",
+        # Serving (sagemaker-containers' Flask worker) and its offline `pip install .` of code/.
+        "Werkzeug==2.0.3:werkzeug",
+        "setuptools",
+        "wheel",
     ),
     source="github.com/aws/sagemaker-scikit-learn-container@1.2-1 docker/1.2-1/base/Dockerfile.cpu, requirements.txt",
 )
@@ -144,4 +152,7 @@ STEP_IMAGES: Mapping[str, tuple[ImageContract, ...]] = MappingProxyType(
 )
 
 # The image each example model's source directory (models/<name>/src) is trained and served in.
-EXAMPLE_MODEL_IMAGES: Mapping[str, ImageContract] = MappingProxyType({"xgboost": XGBOOST, "sklearn": SKLEARN})
+# models/wine and models/diabetes train models/sklearn's source on their own data contracts.
+EXAMPLE_MODEL_IMAGES: Mapping[str, ImageContract] = MappingProxyType(
+    {"xgboost": XGBOOST, "sklearn": SKLEARN, "wine": SKLEARN, "diabetes": SKLEARN}
+)

@@ -1,90 +1,72 @@
-"""Runs the drift check locally: bundled sample data vs an undrifted and a drifted batch.
+"""Runs the drift check locally: a model's data vs an undrifted and a drifted batch of it.
 
-The baseline is built from one half of scikit-learn's breast-cancer set in the
-statistics.json format the model-build pipeline registers; the other half is written as
-SageMaker data-capture JSON Lines twice: as is, and with a few features shifted. The
-check must report no drift for the first batch and drift for the second; otherwise the
-command exits non-zero. Nothing reaches AWS (`--no-publish`).
+The data is the bundled sample whose columns are the model's data contract (or --data, a CSV
+written as the contract says). Its baseline is made by the pipeline's own baseline step code,
+in the statistics.json format the model-build pipeline registers; a resample of the data is
+written as SageMaker data-capture JSON Lines twice: as is, and with every other feature of each
+kind shifted (the 1st, 3rd, ... numeric and the 1st, 3rd, ... categorical feature; numbers by
+1.5 standard deviations, categories by moving 75 % of the rows to the rarest one). The check
+must report no drift for the first batch and, for the second, drift in exactly the shifted
+features (a shifted categorical flagged, an unshifted one not); otherwise the command exits
+non-zero. Nothing reaches AWS (`--no-publish`).
 
-Usage: python -m pipeline_steps.local_drift_check [--output-dir DIR]
+Usage: python -m pipeline_steps.local_drift_check [--model models/diabetes] [--data my.csv] [--output-dir DIR]
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
+import io
 import json
-import math
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from pipeline_steps import drift_check
+import numpy as np
+import pandas as pd
 
-BUCKETS = 10
-# Features moved in the drifted batch, and by how many baseline standard deviations.
-SHIFTED_FEATURES = ("mean_radius", "mean_texture", "worst_area")
+from config import DataContract, FeatureKind, ModelConfig
+from pipeline_steps import baseline, drift_check, sample_data
+
 SHIFT_STD = 1.5
 WINDOW_END = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
 
-def load_sample() -> tuple[list[str], list[list[float]]]:
-    from sklearn.datasets import load_breast_cancer
-
-    data = load_breast_cancer()
-    names = [str(n).replace(" ", "_") for n in data.feature_names]
-    return names, [[float(v) for v in row] for row in data.data]
-
-
-def statistics_json(names: Sequence[str], rows: Sequence[Sequence[float]]) -> dict[str, Any]:
-    """Model Monitor-format statistics with ten equal-width KLL buckets per feature."""
-    features = []
-    for index, name in enumerate(names):
-        column = [row[index] for row in rows]
-        low, high = min(column), max(column)
-        width = (high - low) / BUCKETS or 1.0
-        counts = [0] * BUCKETS
-        for value in column:
-            counts[min(int((value - low) / width), BUCKETS - 1)] += 1
-        mean = sum(column) / len(column)
-        std = math.sqrt(sum((v - mean) ** 2 for v in column) / len(column))
-        features.append(
-            {
-                "name": name,
-                "inferred_type": "Fractional",
-                "numerical_statistics": {
-                    "common": {"num_present": len(column), "num_missing": 0},
-                    "mean": mean,
-                    "sum": sum(column),
-                    "std_dev": std,
-                    "min": low,
-                    "max": high,
-                    "distribution": {
-                        "kll": {
-                            "buckets": [
-                                {"lower_bound": low + i * width, "upper_bound": low + (i + 1) * width, "count": c}
-                                for i, c in enumerate(counts)
-                            ]
-                        }
-                    },
-                },
-            }
-        )
-    return {"version": 0.0, "dataset": {"item_count": len(rows)}, "features": features}
+def shifted_features(contract: DataContract) -> list[str]:
+    """Every other feature of each kind, starting with the first."""
+    numeric = [f.name for f in contract.features if f.kind is not FeatureKind.CATEGORICAL]
+    categorical = [f.name for f in contract.features if f.kind is FeatureKind.CATEGORICAL]
+    return numeric[0::2] + categorical[0::2]
 
 
-def capture_lines(rows: Sequence[Sequence[float]], end: datetime) -> list[str]:
-    """One captured request per row, spread over the hour before `end`."""
+def statistics_json(table: pd.DataFrame, model: ModelConfig) -> dict[str, Any]:
+    """The baseline step's statistics of `table` (its features as the training split would hold them)."""
+    document = model.data.as_document(model.task_type.value)
+    features = table[list(model.data.feature_names)].copy()
+    for feature in model.data.features:
+        if feature.kind is FeatureKind.CATEGORICAL:
+            features[feature.name] = features[feature.name].astype(str).where(features[feature.name].notna())
+        else:
+            features[feature.name] = features[feature.name].astype(float)
+    return baseline.statistics(features, document["features"])
+
+
+def capture_lines(table: pd.DataFrame, names: Sequence[str], end: datetime) -> list[str]:
+    """One captured request per row (the features as the endpoint receives them), over the hour before `end`."""
     lines = []
-    for i, row in enumerate(rows):
-        at = end - timedelta(seconds=3500 - (i * 3400) // max(len(rows), 1))
+    for i, row in enumerate(table[list(names)].itertuples(index=False)):
+        cells = io.StringIO()
+        csv.writer(cells, lineterminator="").writerow("" if pd.isna(v) else v for v in row)
+        at = end - timedelta(seconds=3500 - (i * 3400) // max(len(table), 1))
         record = {
             "captureData": {
                 "endpointInput": {
                     "observedContentType": "text/csv",
                     "mode": "INPUT",
-                    "data": ",".join(f"{v:.6g}" for v in row),
+                    "data": cells.getvalue(),
                     "encoding": "CSV",
                 },
                 "endpointOutput": {
@@ -101,30 +83,27 @@ def capture_lines(rows: Sequence[Sequence[float]], end: datetime) -> list[str]:
     return lines
 
 
-def shifted(names: Sequence[str], rows: Sequence[Sequence[float]], stats: dict[str, Any]) -> list[list[float]]:
-    std = {f["name"]: f["numerical_statistics"]["std_dev"] for f in stats["features"]}
-    moved = [names.index(n) for n in SHIFTED_FEATURES]
-    return [[v + SHIFT_STD * std[names[i]] if i in moved else v for i, v in enumerate(row)] for row in rows]
-
-
-def run(output_dir: Path) -> dict[str, drift_check.DriftReport]:
-    names, rows = load_sample()
-    baseline_rows, live_rows = rows[0::2], rows[1::2]
-    stats = statistics_json(names, baseline_rows)
-    baseline = output_dir / "baseline" / "statistics.json"
-    baseline.parent.mkdir(parents=True, exist_ok=True)
-    baseline.write_text(json.dumps(stats))
+def run(output_dir: Path, model: ModelConfig, data: Path | None = None) -> dict[str, drift_check.DriftReport]:
+    contract = model.data
+    base = sample_data.read_csv(data, contract) if data else sample_data.sample_for(contract)
+    baseline_file = output_dir / "baseline" / "statistics.json"
+    baseline_file.parent.mkdir(parents=True, exist_ok=True)
+    baseline_file.write_text(json.dumps(statistics_json(base, model)))
+    undrifted = sample_data.weekly_batch(base, contract, week=1, drift=0.0)
+    rng = np.random.default_rng(7)
+    drifted = sample_data.shifted(undrifted, base, contract, shifted_features(contract), SHIFT_STD, rng)
 
     reports = {}
-    for batch, batch_rows in (("undrifted", live_rows), ("drifted", shifted(names, live_rows, stats))):
+    for batch, table in (("undrifted", undrifted), ("drifted", drifted)):
         capture = output_dir / batch / "capture" / "local" / "AllTraffic" / f"{WINDOW_END:%Y/%m/%d/%H}"
         capture.mkdir(parents=True, exist_ok=True)
-        (capture / "capture.jsonl").write_text("\n".join(capture_lines(batch_rows, WINDOW_END)) + "\n")
+        lines = capture_lines(table, contract.feature_names, WINDOW_END)
+        (capture / "capture.jsonl").write_text("\n".join(lines) + "\n")
         reports[batch] = drift_check.main(
             [
                 "--endpoint-name=local",
                 f"--capture={output_dir / batch / 'capture'}",
-                f"--baseline-statistics={baseline}",
+                f"--baseline-statistics={baseline_file}",
                 f"--end-time={WINDOW_END.isoformat()}",
                 f"--output-dir={output_dir / batch / 'report'}",
                 # The sample capture is written from clean data: any rejected row is a bug.
@@ -135,18 +114,43 @@ def run(output_dir: Path) -> dict[str, drift_check.DriftReport]:
     return reports
 
 
+def feature_table(report: drift_check.DriftReport, shifted: Sequence[str]) -> str:
+    lines = [f"  {'feature':<30}{'kind':<13}{'shifted':<9}{'psi':>8}  drifted"]
+    for feature in report.features:
+        psi = "-" if feature.psi is None else f"{feature.psi:.3f}"
+        mark = "yes" if feature.feature in shifted else "no"
+        lines.append(
+            f"  {feature.feature:<30}{feature.kind:<13}{mark:<9}{psi:>8}  {'DRIFT' if feature.drifted else 'ok'}"
+        )
+    return "\n".join(lines)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    import config
+
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--model", default="", help="a model directory such as models/diabetes (default: cdk.json's)")
+    parser.add_argument("--data", type=Path, default=None, help="a raw CSV of your own, as the model's contract says")
     parser.add_argument("--output-dir", type=Path, default=Path(".local-run/drift-check"))
     args = parser.parse_args(argv)
-    reports = run(args.output_dir)
+    try:
+        model = config.load_model(args.model) if args.model else config.load_cdk_json().model_build.model
+        reports = run(args.output_dir, model, args.data)
+    except (config.ConfigError, ValueError, OSError) as error:
+        raise SystemExit(str(error)) from error
+    shifted = shifted_features(model.data)
     for batch, report in reports.items():
         print(
             f"{batch:10s} status={report.status:5s} max_psi={report.max_psi:.3f} "
             f"drifted={','.join(report.drifted_features) or '-'}  report: {args.output_dir / batch / 'report'}"
         )
-    if reports["undrifted"].status != "ok" or reports["drifted"].status != "drift":
-        print("unexpected result: the undrifted batch must show no drift and the drifted batch must", file=sys.stderr)
+    print(f"drifted batch, by feature ({model.origin}):\n{feature_table(reports['drifted'], shifted)}")
+    if reports["undrifted"].status != "ok" or sorted(reports["drifted"].drifted_features) != sorted(shifted):
+        print(
+            "unexpected result: the undrifted batch must show no drift and the drifted batch drift in exactly "
+            "the shifted features",
+            file=sys.stderr,
+        )
         return 1
     return 0
 

@@ -1,16 +1,18 @@
-"""Runs the model-building steps locally on the sample data: no AWS, no Docker.
+"""Runs the model-building steps locally on sample data or a CSV of your own: no AWS, no Docker.
 
-Twice, as the pipeline would: first on the original data set (no champion), then on a
-drifted weekly batch with the first model as champion. Each run goes preprocess -> train
+Twice, as the pipeline would: first on the data set (no champion), then on a drifted weekly
+batch of it with the first model as champion. The data is the bundled sample whose columns are
+the model's data contract, or --data (a CSV written as the contract says). Each run goes preprocess -> train
 (the model's entry point in script mode: hyperparameters as arguments, SM_CHANNEL_* and
 SM_MODEL_DIR, from a copy of its source directory) -> model.tar.gz -> evaluate (+ the quality
 gate) -> baseline with the very scripts the pipeline ships, and prints a metrics table and the
 gate's decision. The model is cdk.json's `model_build.model` unless --model names another
 (`make local-pipeline MODEL=sklearn`); --first-model trains the first run with a different one,
-which shows the comparison after a framework change (`make local-pipeline MODEL=sklearn FROM=xgboost`).
+which shows the comparison after a framework change (`make local-pipeline MODEL=sklearn FROM=xgboost`);
+both must have the same data contract.
 
     python -m pipeline_steps.local_run [--model models/sklearn] [--first-model models/xgboost] \\
-        [--output-dir .local-run] [--drift 0.8]
+        [--data my-data.csv] [--output-dir .local-run] [--drift 0.8]
 """
 
 from __future__ import annotations
@@ -83,7 +85,12 @@ def run_once(
     shutil.rmtree(root, ignore_errors=True)
     (root / "raw").mkdir(parents=True)
     shutil.copy(raw_csv, root / "raw" / raw_csv.name)
-    preprocess.main(["--input-dir", str(root / "raw"), "--output-dir", str(root / "splits")])
+    contract = root / "contract" / "data_contract.json"
+    contract.parent.mkdir()
+    contract.write_text(json.dumps(model.data.as_document(model.task_type.value)))
+    preprocess.main(
+        ["--contract", str(contract), "--input-dir", str(root / "raw"), "--output-dir", str(root / "splits")]
+    )
     archive = train_in_script_mode(model, root, {**model.hyperparameter_map, **(hyperparameters or {})})
     evaluation_dir = root / "evaluation"
     metric = model.metric
@@ -139,19 +146,27 @@ def run_local_pipeline(
     first_model: ModelConfig | None = None,
     hyperparameters: Mapping[str, Mapping[str, str]] | None = None,
     threshold: float | None = None,
+    data: Path | None = None,
 ) -> list[RunResult]:
     """Run 1 with `first_model` (default `model`) and no champion; run 2 with `model` against run 1.
 
-    `hyperparameters` overrides by model origin (tests train smaller models).
+    `hyperparameters` overrides by model origin (tests train smaller models); `data` is a raw
+    CSV to use instead of the bundled sample.
     """
+    first_model = first_model or model
+    contract = model.data
+    if first_model.data != contract:
+        raise ValueError(f"{first_model.origin} and {model.origin} have different data contracts; both runs need one.")
     workdir.mkdir(parents=True, exist_ok=True)
-    base = sample_data.initial_data()
-    first_csv = sample_data.write_csv(base, workdir / "data" / "week-0.csv")
+    if data:
+        # The Preprocess step's own column check, before the drifted copy is made of the file.
+        preprocess.read_file(data, contract.as_document(model.task_type.value))
+    base = sample_data.read_csv(data, contract) if data else sample_data.sample_for(contract)
+    first_csv = sample_data.write_csv(base, workdir / "data" / "week-0.csv", contract)
     drifted_csv = sample_data.write_csv(
-        sample_data.weekly_batch(base, week=1, drift=drift), workdir / "data" / "week-1.csv"
+        sample_data.weekly_batch(base, contract, week=1, drift=drift), workdir / "data" / "week-1.csv", contract
     )
     overrides = hyperparameters or {}
-    first_model = first_model or model
     first = run_once(
         "run-1-first-model",
         first_csv,
@@ -179,6 +194,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--model", default="", help="a model directory such as models/sklearn (default: cdk.json's)")
     parser.add_argument("--first-model", default="", help="train the first run's model (the champion) with this one")
+    parser.add_argument("--data", type=Path, default=None, help="a raw CSV of your own, as the model's contract says")
     parser.add_argument("--output-dir", type=Path, default=Path(".local-run"))
     parser.add_argument("--drift", type=float, default=0.8, help="feature shift of the weekly batch, in std devs")
     args = parser.parse_args(argv)
@@ -187,7 +203,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         first_model = config.load_model(args.first_model) if args.first_model else None
     except config.ConfigError as error:
         raise SystemExit(str(error)) from error
-    results = run_local_pipeline(args.output_dir, drift=args.drift, model=model, first_model=first_model)
+    try:
+        results = run_local_pipeline(
+            args.output_dir, drift=args.drift, model=model, first_model=first_model, data=args.data
+        )
+    except (ValueError, OSError) as error:
+        raise SystemExit(str(error)) from error
     for result, used in zip(results, (first_model or model, model), strict=True):
         print(f"\n== {result.name} ({used.origin}: {used.images.training.label}) ==\n{metrics_table(result)}")
     print(f"\noutputs under {args.output_dir}/")

@@ -72,10 +72,20 @@ PIPELINE_OUTPUT_PREFIX = contracts.PIPELINE_OUTPUT_PREFIX.rstrip("/")
 # needs no S3 access for code and works with network isolation. The toolkit (sagemaker_containers,
 # _env.py) turns a request without Accept, or with */*, into application/json unless
 # SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT names another type: the models answer in CSV.
+# At start the toolkit runs `python -m pip install .` in that code (sagemaker-containers
+# 2.8.6.post2, _modules.import_module: prepare() writes a setup.py when there is none, then
+# install()), which both example images use. A pip that builds in an isolated environment
+# (PEP 517; the only way from pip 25.3) fetches setuptools from the index first, which an endpoint
+# with network isolation cannot reach. So pip builds with the image's own setuptools and wheel
+# (images.py checks both images have them): PIP_NO_BUILD_ISOLATION must be "false" to do that,
+# because pip applies the variable to the option's destination, build_isolation (pypa/pip#5735);
+# "true" would keep isolation on. The version check is skipped too: it, also, would go online.
 SERVING_ENVIRONMENT = {
     "SAGEMAKER_PROGRAM": "inference.py",
     "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
     "SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT": "text/csv",
+    "PIP_NO_BUILD_ISOLATION": "false",
+    "PIP_DISABLE_PIP_VERSION_CHECK": "true",
 }
 
 # Every run reads its raw data through a manifest (S3DataType ManifestFile) that the
@@ -95,6 +105,7 @@ KMS_KEY_ARN = KMS_KEY_ARN_VARIABLE
 MODEL_PACKAGE_GROUP = MODEL_PACKAGE_GROUP_VARIABLE
 CODE_BUCKET = CODE_BUCKET_VARIABLE
 MODEL_SOURCE_KEY = MODEL_SOURCE_KEY_VARIABLE
+DATA_CONTRACT_KEY = contracts.DATA_CONTRACT_KEY_VARIABLE
 IMAGE_VARIABLES = IMAGE_URI_VARIABLES
 PROCESSING_IMAGE_URI = contracts.PROCESSING_IMAGE_URI_VARIABLE
 TRAINING_IMAGE_URI = contracts.TRAINING_IMAGE_URI_VARIABLE
@@ -113,6 +124,7 @@ SUBSTITUTIONS: tuple[str, ...] = (
     MODEL_PACKAGE_GROUP,
     CODE_BUCKET,
     MODEL_SOURCE_KEY,
+    DATA_CONTRACT_KEY,
     *(code_key_variable(s) for s in STEP_SCRIPTS),
 )
 
@@ -211,14 +223,20 @@ def build_pipeline(settings: BuildSettings) -> Any:
         step_args=processor("preprocess").run(
             inputs=[
                 s3_input("raw", input_manifest, "/opt/ml/processing/input/raw", data_type="ManifestFile"),
+                # The data contract: a file asset, so a new contract is a new URI (and cache key).
+                s3_input(
+                    "contract",
+                    f"s3://{placeholder(CODE_BUCKET)}/{placeholder(DATA_CONTRACT_KEY)}",
+                    "/opt/ml/processing/input/contract",
+                ),
                 code_input("preprocess"),
             ],
             outputs=[
-                s3_output("preprocess", split, f"/opt/ml/processing/output/{split}")
-                for split in ("train", "validation", "test")
+                s3_output("preprocess", output, f"/opt/ml/processing/output/{output}")
+                for output in ("train", "validation", "test", contracts.SAMPLE_PAYLOAD_OUTPUT)
             ],
         ),
-        description="Validate the raw CSVs' schema, split train/validation/test deterministically.",
+        description="Check the raw CSVs against the data contract, split train/validation/test deterministically.",
         cache_config=cache,
     )
 
@@ -345,6 +363,11 @@ def build_pipeline(settings: BuildSettings) -> Any:
             drift_check_baselines=DriftCheckBaselines(
                 model_data_statistics=statistics, model_data_constraints=constraints
             ),
+            # Held-out request rows (one tar.gz, as CreateModelPackage's SamplePayloadUrl takes them).
+            sample_payload_url=Join(
+                on="/",
+                values=[output_uri(preprocess, contracts.SAMPLE_PAYLOAD_OUTPUT), contracts.SAMPLE_PAYLOAD_ARCHIVE],
+            ),
             customer_metadata_properties={
                 contracts.METADATA_TRIGGER_REASON: trigger_reason,
                 contracts.METADATA_METRIC_NAME: report("metadata.metric_name"),
@@ -355,6 +378,7 @@ def build_pipeline(settings: BuildSettings) -> Any:
                 contracts.METADATA_COMPARISON_BASIS: report("metadata.comparison_basis"),
                 contracts.METADATA_METRIC_HIGHER_IS_BETTER: str(metric.higher_is_better).lower(),
                 contracts.METADATA_TASK_TYPE: model_config.task_type.value,
+                contracts.METADATA_CLASS_COUNT: report("metadata.class_count"),
                 **{
                     contracts.image_metadata_key(role_name): image.label
                     for role_name, image in model_config.images.by_role().items()

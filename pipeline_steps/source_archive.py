@@ -1,4 +1,5 @@
-"""A model's source directory as a deterministic tar.gz: the training toolkit's `sagemaker_submit_directory`.
+"""A model's source directory as a deterministic tar.gz (the training toolkit's `sagemaker_submit_directory`),
+and its data contract as a JSON file: the two model files synth ships as assets.
 
 SageMaker's training toolkit downloads that S3 object and opens it with tarfile mode `r:gz`
 (sagemaker-training-toolkit, files.download_and_extract); a CDK directory asset would be a zip.
@@ -12,10 +13,13 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import json
 import os
 import tarfile
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 # Never shipped: interpreter caches and editor or VCS files.
 _SKIPPED_PARTS = frozenset({"__pycache__", ".git", ".mypy_cache", ".pytest_cache", ".ruff_cache"})
@@ -52,8 +56,17 @@ def archive_bytes(source_dir: Path) -> bytes:
 
 def write_archive(source_dir: Path, directory: Path) -> Path:
     """The archive, written once as <directory>/<sha256>.tar.gz (an unchanged source reuses it)."""
-    content = archive_bytes(source_dir)
-    target = directory / f"{hashlib.sha256(content).hexdigest()}.tar.gz"
+    return _write_once(archive_bytes(source_dir), directory, ".tar.gz")
+
+
+def write_data_contract(document: Mapping[str, Any], directory: Path) -> Path:
+    """The data contract as the steps read it, written once as <directory>/<sha256>.json (canonical JSON)."""
+    content = json.dumps(document, indent=2, sort_keys=True).encode() + b"\n"
+    return _write_once(content, directory, ".json")
+
+
+def _write_once(content: bytes, directory: Path, suffix: str) -> Path:
+    target = directory / f"{hashlib.sha256(content).hexdigest()}{suffix}"
     if not target.exists():
         directory.mkdir(parents=True, exist_ok=True)
         # Written aside and renamed: a parallel synth (test workers) never reads a half-written file.

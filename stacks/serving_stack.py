@@ -151,7 +151,9 @@ class ServingStack(Stack):
             caller_role_name=names.deploy_check_role(env),
             endpoint_name=endpoint_name,
             ledger_parameter_name=names.ledger_parameter(env),
-            model_package_arn_pattern=release.package_arn_pattern,
+            release=release,
+            artifacts_bucket=artifacts_bucket,
+            key=key,
         )
         self.operator_releases = OperatorReleasePermissions(
             self,

@@ -17,12 +17,13 @@ from constructs.kms_grant_restriction import restrict_grants_to_aws_services
 from constructs.model_registry import ModelRegistry
 from constructs.operator_role import OperatorAccess, OperatorRole
 from constructs.secure_bucket import AccessLogBucket, SecureBucket
-from contracts import MODEL_ARTIFACTS_PREFIX, REGISTERED_BASELINES_PATTERN
+from contracts import MODEL_ARTIFACTS_PREFIX, REGISTERED_BASELINES_PATTERN, SAMPLE_PAYLOADS_PATTERN
 
 # Serving accounts may read model artifacts (contracts.MODEL_ARTIFACTS_PREFIX) and the
 # data-quality baselines registered with each version, which their drift checks compare
-# captured data with (contracts.REGISTERED_BASELINES_PATTERN). Training data written beside
-# the baselines under the pipeline's output prefix stays private to this account.
+# captured data with (contracts.REGISTERED_BASELINES_PATTERN), and the sample payloads registered
+# with each version, which their smoke tests send (contracts.SAMPLE_PAYLOADS_PATTERN). Training data
+# written beside them under the pipeline's output prefix stays private to this account.
 
 
 class StorageStack(Stack):
@@ -105,13 +106,14 @@ class StorageStack(Stack):
                 artifacts_bucket=self.artifacts_bucket,
             )
             if consumer_accounts:
-                # Serving accounts read model artifacts and the baselines their drift checks use.
+                # Serving accounts read model artifacts, the baselines their drift checks use and the smoke test's rows.
                 artifacts.share_reads_with_accounts(
                     consumer_accounts,
                     sid_prefix="ServingAccounts",
                     patterns={
                         "ModelArtifacts": f"{MODEL_ARTIFACTS_PREFIX}*",
                         "DriftBaselines": REGISTERED_BASELINES_PATTERN,
+                        "SamplePayloads": SAMPLE_PAYLOADS_PATTERN,
                     },
                 )
             if approval_events_target:

@@ -7,7 +7,9 @@ tests exercise the same events.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 REGION = "eu-west-1"
@@ -133,3 +135,23 @@ def model_source(model: str, module: str) -> Any:
     sys.modules[name] = loaded
     spec.loader.exec_module(loaded)
     return loaded
+
+
+def write_contract(model: Any, directory: Path) -> Path:
+    """The model's data contract as the pipeline ships it to the Preprocess step: one JSON file."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "data_contract.json"
+    path.write_text(json.dumps(model.data.as_document(model.task_type.value)))
+    return path
+
+
+def preprocessed(model: Any, table: Any, root: Path, *extra: str) -> Path:
+    """`table` written as the model's raw CSV under root/raw and run through the Preprocess step into root/splits."""
+    from pipeline_steps import preprocess, sample_data
+
+    sample_data.write_csv(table, root / "raw" / "data.csv", model.data)
+    contract = write_contract(model, root / "contract")
+    preprocess.main(
+        ["--contract", str(contract), "--input-dir", str(root / "raw"), "--output-dir", str(root / "splits"), *extra]
+    )
+    return root / "splits"

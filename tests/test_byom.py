@@ -39,6 +39,7 @@ def inline_model(**changes: Any) -> dict[str, Any]:
     """The xgboost example's model.json as an inline block of cdk.json, with `changes` applied."""
     block = json.loads((ROOT / "models" / "xgboost" / "model.json").read_text())
     block["source_dir"] = "models/xgboost/src"
+    block["data"] = "models/data/breast_cancer.json"
     for dotted, value in changes.items():
         *parents, last = dotted.split(".")
         node = block
@@ -135,6 +136,7 @@ def test_ecr_images_of_any_account_and_a_regression_model_are_accepted(tmp_path:
                 "images.inference": {"uri": TEAM_SERVING},
                 "task_type": "regression",
                 "metric": {"name": "rmse", "higher_is_better": False, "threshold": 12.5, "allowed_regression": 0.5},
+                "data": "models/data/diabetes.json",
             }
         ),
         tmp_path,
@@ -155,11 +157,18 @@ def test_config_and_the_evaluate_step_share_one_metric_table() -> None:
 def test_multiclass_and_regression_metrics_match_hand_computed_values() -> None:
     labels = np.array([0, 1, 2, 2])
     probabilities = np.array([[0.8, 0.1, 0.1], [0.2, 0.7, 0.1], [0.1, 0.2, 0.7], [0.6, 0.3, 0.1]])
-    classes = evaluate.as_predictions(evaluate.MULTICLASS, probabilities, 4, "candidate")
-    assert list(classes) == [0, 1, 2, 0]
-    assert evaluate.class_accuracy(labels, classes) == pytest.approx(0.75)
+    predictions = evaluate.as_predictions(evaluate.MULTICLASS, probabilities, 4, "candidate", 3)
+    assert predictions.shape == (4, 3)
+    assert evaluate.class_accuracy(labels, predictions) == pytest.approx(0.75)
     # F1 per class: 0 -> 2/3, 1 -> 1, 2 -> 2/3.
-    assert evaluate.macro_f1(labels, classes) == pytest.approx((2 / 3 + 1 + 2 / 3) / 3)
+    assert evaluate.macro_f1(labels, predictions) == pytest.approx((2 / 3 + 1 + 2 / 3) / 3)
+    assert evaluate.log_loss(labels, predictions) == pytest.approx(-np.mean(np.log([0.8, 0.7, 0.7, 0.1])))
+    # A model that answers classes only: accuracy and F1, but no log loss (fails a gate on it, closed).
+    classes = evaluate.as_predictions(evaluate.MULTICLASS, [0, 1, 2, 0], 4, "candidate", 3)
+    assert evaluate.class_accuracy(labels, classes) == pytest.approx(0.75)
+    assert np.isnan(evaluate.log_loss(labels, classes))
+    with pytest.raises(evaluate.EvaluationInputError, match=r"or 3 class probabilities per row"):
+        evaluate.as_predictions(evaluate.MULTICLASS, probabilities[:, :2], 4, "candidate", 3)
     values, predicted = np.array([1.0, 2.0, 3.0, 4.0]), np.array([1.0, 2.0, 4.0, 2.0])
     assert evaluate.rmse(values, predicted) == pytest.approx(np.sqrt(5 / 4))
     assert evaluate.mae(values, predicted) == pytest.approx(0.75)
@@ -264,7 +273,7 @@ def test_a_champion_whose_own_code_cannot_read_the_new_split_is_compared_on_its_
     """The data gained a feature: the champion's inference code refuses it, and retraining goes on."""
     champion, candidate = switch
     features, labels = evaluate.load_test(candidate.model_archive.parent / "splits" / "test")
-    wider = np.hstack([features, np.zeros((len(features), 1))])
+    wider = features.assign(extra="0")
     stored = json.loads(champion.evaluation.read_text())
     result = evaluate.champion_result(
         champion_model=str(champion.model_archive),
@@ -442,23 +451,41 @@ def test_a_release_file_records_its_image_and_refuses_what_is_not_an_ecr_uri(tmp
         config.load({config.CONTEXT_KEY: raw_config()}, releases_dir=tmp_path)
 
 
-def test_the_smoke_test_expects_probabilities_only_from_a_binary_classifier() -> None:
-    from mlopsctl import operations
+@pytest.mark.parametrize(
+    ("task", "classes", "body", "problem"),
+    [
+        (config.TaskType.BINARY_CLASSIFICATION, None, "0.25\n0.75", None),
+        (config.TaskType.BINARY_CLASSIFICATION, None, "12.5\n0.75", r"not a probability in \[0, 1\]"),
+        (config.TaskType.REGRESSION, None, "12.5\n-3", None),
+        (config.TaskType.REGRESSION, None, "nan\n1", "not a finite number"),
+        (config.TaskType.MULTICLASS_CLASSIFICATION, 3, "0.2,0.3,0.5\n1,0,0", None),
+        (config.TaskType.MULTICLASS_CLASSIFICATION, 3, "2\n0", None),
+        (config.TaskType.MULTICLASS_CLASSIFICATION, 3, "0.2,0.8\n1,0", "has 2 class probabilities; the model has 3"),
+        (config.TaskType.MULTICLASS_CLASSIFICATION, 3, "0.2,0.3,0.6\n1,0,0", "add up to 1.1000, not 1"),
+        (config.TaskType.MULTICLASS_CLASSIFICATION, 3, "3\n0", r"not a class index \(0 to 2\)"),
+        (config.TaskType.MULTICLASS_CLASSIFICATION, 3, "0.2,0.3,0.5", "1 rows for 2 rows"),
+    ],
+)
+def test_the_smoke_test_reads_each_answer_by_the_versions_task(
+    task: config.TaskType, classes: int | None, body: str, problem: str | None
+) -> None:
+    from mlopsctl import payload
     from mlopsctl.errors import OperatorError
 
-    assert operations.parse_probabilities("0.25\n0.75", 2) == [0.25, 0.75]
-    with pytest.raises(OperatorError, match=r"not a probability in \[0, 1\]"):
-        operations.parse_probabilities("12.5\n0.75", 2)
-    assert operations.parse_probabilities("12.5\n-3", 2, probabilities=False) == [12.5, -3.0]
-    with pytest.raises(OperatorError, match="not a finite number"):
-        operations.parse_probabilities("nan\n1", 2, probabilities=False)
+    if problem is None:
+        payload.check_answer(body, 2, task, classes)
+        return
+    with pytest.raises(OperatorError, match=problem):
+        payload.check_answer(body, 2, task, classes)
 
 
 def test_a_regression_model_may_be_shadow_tested_with_its_relative_error_tolerance(tmp_path: Path) -> None:
     """The shadow test compares each task's own answers (mlopsctl/shadow_compare.py)."""
     raw = raw_config()
     raw["model_build"]["model"] = inline_model(
-        task_type="regression", metric={"name": "mae", "higher_is_better": False, "threshold": 3.0}
+        task_type="regression",
+        metric={"name": "mae", "higher_is_better": False, "threshold": 3.0},
+        data="models/data/diabetes.json",
     )
     raw["environments"]["prod"]["shadow"] = {"enabled": True, "max_relative_error_percent": 5}
     prod = config.load({config.CONTEXT_KEY: raw}, releases_dir=tmp_path).environment("prod")

@@ -12,7 +12,9 @@ from pydantic import ValidationError
 
 import config
 from config import ApprovalMode, ConfigError, RolloutType
-from tests.conftest import EXAMPLE_RELEASE_ARN, ROOT, cdk_json_context, raw_config
+from tests.conftest import EXAMPLE_RELEASE_ARN, ROOT, cdk_json_context, configured_features, raw_config
+
+FEATURES = configured_features()
 
 
 def load(raw: dict[str, Any], tmp_path: Path, **context: Any) -> config.AppConfig:
@@ -88,7 +90,11 @@ _DELETE = object()
         ("environments.dev.notification_emails", ["not-an-email"], "e-mail addresses"),
         ("environments.dev.drift.schedule", "every hour", "rate(N minutes|hours|days)"),
         ("model_build.environment", "qa", "one of the configured environments: dev, staging, prod"),
-        ("model_build.model", "models/none", "a directory holding model.json (models/sklearn, models/xgboost)"),
+        (
+            "model_build.model",
+            "models/none",
+            "a directory holding model.json (models/diabetes, models/sklearn, models/wine, models/xgboost)",
+        ),
         ("model_build.model", 42, "a directory holding model.json"),
         ("model_build.retraining.schedule", "cron(0 3 * *)", "cron(6 fields)"),
         ("model_build.retraining.incoming_prefix", "incoming", "ending in '/'"),
@@ -211,19 +217,19 @@ def test_model_monitor_needs_the_features_its_drift_alarm_watches(
 
 def test_model_monitor_rejects_sub_hourly_schedules(tmp_path: Path) -> None:
     raw = edit("environments.dev.drift.use_model_monitor", True)
-    raw["environments"]["dev"]["drift"].update(model_monitor_features=["mean_radius"], schedule="rate(15 minutes)")
+    raw["environments"]["dev"]["drift"].update(model_monitor_features=[FEATURES[0]], schedule="rate(15 minutes)")
     with pytest.raises(ConfigError, match=r"'mlops\.environments\.dev\.drift\.schedule'.*hourly or daily"):
         load(raw, tmp_path)
 
 
 def test_model_monitor_needs_a_release_with_both_baseline_files(tmp_path: Path) -> None:
     raw = edit("environments.dev.drift.use_model_monitor", True)
-    raw["environments"]["dev"]["drift"]["model_monitor_features"] = ["mean_radius"]
+    raw["environments"]["dev"]["drift"]["model_monitor_features"] = [FEATURES[0]]
     with pytest.raises(
         ConfigError, match=r"'mlops\.environments\.dev\.drift\.use_model_monitor'.*baseline_constraints_uri"
     ):
         load(raw, tmp_path, **{"release.dev": EXAMPLE_RELEASE_ARN})
-    assert load(raw, tmp_path).environment("dev").drift.model_monitor_features == ("mean_radius",)
+    assert load(raw, tmp_path).environment("dev").drift.model_monitor_features == (FEATURES[0],)
 
 
 def test_release_names_its_registry_and_version_pattern() -> None:
@@ -356,7 +362,7 @@ def test_a_region_without_a_pinned_image_is_refused_by_key(tmp_path: Path) -> No
     for env in raw["environments"].values():
         env["region"] = "ap-south-2"
     assert load(raw, tmp_path).environment("prod").region == "ap-south-2"
-    raw["environments"]["prod"]["drift"].update(use_model_monitor=True, model_monitor_features=["mean_radius"])
+    raw["environments"]["prod"]["drift"].update(use_model_monitor=True, model_monitor_features=[FEATURES[0]])
     with pytest.raises(ConfigError, match=r"'mlops\.environments\.prod\.region'.*pinned model-monitor image"):
         load(raw, tmp_path)
 

@@ -128,6 +128,21 @@ def test_the_drift_check_script_publishes_the_names_the_alarms_watch() -> None:
     assert {name: getattr(drift_check, name) for name in copies} == copies
 
 
+def test_the_scripts_that_ship_alone_name_the_data_contract_file_and_the_sample_payload_alike() -> None:
+    """Preprocess writes them, the other steps and the examples' training and serving code read them."""
+    from pipeline_steps import baseline, evaluate, preprocess
+    from tests.support import model_source
+
+    readers = [preprocess, baseline, evaluate, model_source("xgboost", "train"), model_source("sklearn", "features")]
+    assert {reader.__name__: reader.CONTRACT_FILE for reader in readers} == {
+        reader.__name__: contracts.DATA_CONTRACT_FILE for reader in readers
+    }
+    assert (preprocess.SAMPLE_DIR, preprocess.SAMPLE_ARCHIVE) == (
+        contracts.SAMPLE_PAYLOAD_OUTPUT,
+        contracts.SAMPLE_PAYLOAD_ARCHIVE,
+    )
+
+
 def test_the_function_asset_bundles_contracts_and_imports_without_the_project(tmp_path: Path) -> None:
     app = cdk.App(outdir=str(tmp_path))
     stack = cdk.Stack(app, "Bundle")

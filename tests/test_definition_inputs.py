@@ -15,12 +15,23 @@ import pytest
 
 import config
 from pipeline_steps import checked_in, drift_check_pipeline
+from pipeline_steps.source_archive import write_data_contract
 from tests.conftest import ROOT, cdk_json_context, raw_config
 
 ECR_IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/churn-serving:1.4"
 # Whichever example cdk.json trains, the other one: switching to it needs a new definition.
 CONFIGURED = config.load_cdk_json().model_build.model
 OTHER_EXAMPLE = "models/sklearn" if CONFIGURED.origin == "models/xgboost" else "models/xgboost"
+
+
+def inline_model(raw: dict[str, Any]) -> dict[str, Any]:
+    """The model.json of cdk.json's model as an inline block: its paths made relative to the repository root."""
+    directory = raw["model_build"]["model"]
+    model = json.loads((ROOT / directory / "model.json").read_text())
+    model["source_dir"] = f"{directory}/{model['source_dir']}"
+    if isinstance(model["data"], str):
+        model["data"] = f"{directory}/{model['data']}"
+    return dict(model)
 
 
 def settings(raw: dict[str, Any], tmp_path: Path, **context: Any) -> checked_in.BuildSettings:
@@ -64,8 +75,7 @@ def test_a_changed_model_build_setting_without_regenerating_is_refused_by_key(
 def test_every_model_setting_the_definition_bakes_in_is_checked(edit: Any, key: str, tmp_path: Path) -> None:
     """The model block, inline in cdk.json, with one value changed from the checked-in definition's."""
     raw = raw_config()
-    model = json.loads((ROOT / raw["model_build"]["model"] / "model.json").read_text())
-    model["source_dir"] = f"{raw['model_build']['model']}/{model['source_dir']}"
+    model = inline_model(raw)
     edit(model)
     raw["model_build"]["model"] = model
     with pytest.raises(config.ConfigError, match=rf"'mlops\.model_build\.model\.{re.escape(key)}' is "):
@@ -74,10 +84,26 @@ def test_every_model_setting_the_definition_bakes_in_is_checked(edit: Any, key: 
 
 def test_the_model_written_inline_is_the_model_named_by_its_directory(tmp_path: Path) -> None:
     raw = raw_config()
-    model = json.loads((ROOT / raw["model_build"]["model"] / "model.json").read_text())
-    model["source_dir"] = f"{raw['model_build']['model']}/{model['source_dir']}"
-    raw["model_build"]["model"] = model
+    raw["model_build"]["model"] = inline_model(raw)
     checked_in.check_definition_inputs(settings(raw, tmp_path))
+
+
+def test_a_changed_data_contract_needs_no_new_definition(tmp_path: Path) -> None:
+    """The definition names the contract's file asset (`${DataContractKey}`), not its content: a new
+    contract is a new asset (and a new Preprocess cache key), so no definition can hold an old one."""
+    raw = raw_config()
+    model = inline_model(raw)
+    contract = json.loads((ROOT / model["data"]).read_text()) if isinstance(model["data"], str) else model["data"]
+    contract["features"][0]["missing"] = True
+    model["data"] = contract
+    raw["model_build"]["model"] = model
+    changed = settings(raw, tmp_path)
+    checked_in.check_definition_inputs(changed)
+    assert not any(".data" in key for key in checked_in.definition_inputs(changed))
+    definition = checked_in.MODEL_BUILD_DEFINITION.read_text()
+    assert "${DataContractKey}" in definition and json.dumps(contract["features"][0]["name"]) not in definition
+    documents = [m.data.as_document(m.task_type.value) for m in (changed.build.model, CONFIGURED)]
+    assert len({write_data_contract(d, tmp_path / "assets") for d in documents}) == 2
 
 
 def test_the_build_environments_approval_mode_is_baked_in_too(tmp_path: Path) -> None:

@@ -252,7 +252,9 @@ def test_feature_constant_in_the_baseline_is_still_checked() -> None:
 
     from pipeline_steps import baseline
 
-    stats = baseline.statistics(pd.DataFrame({"a": [3.0] * 100, "b": [i % 10 + 0.5 for i in range(100)]}))
+    features = [{"name": "a", "kind": "numeric"}, {"name": "b", "kind": "numeric"}]
+    table = pd.DataFrame({"a": [3.0] * 100, "b": [i % 10 + 0.5 for i in range(100)]})
+    stats = baseline.statistics(table, features)
     assert len(stats["features"][0]["numerical_statistics"]["distribution"]["kll"]["buckets"]) == 1
     same = check([record([[3.0, i % 10 + 0.5] for i in range(100)], END - timedelta(minutes=1))], stats)
     moved = check([record([[5.0, i % 10 + 0.5] for i in range(100)], END - timedelta(minutes=1))], stats)
@@ -269,6 +271,89 @@ def test_metrics_carry_endpoint_and_feature_dimensions_and_an_all_features_maxim
     }
     assert set(psi) == {"a", "b", drift_check.ALL_FEATURES}
     assert psi[drift_check.ALL_FEATURES] == max(psi["a"], psi["b"])
+
+
+def categorical_statistics(name: str, counts: dict[str, int]) -> dict[str, Any]:
+    """A categorical feature of statistics.json in Model Monitor's string_statistics shape."""
+    buckets = [{"value": value, "count": count} for value, count in counts.items()]
+    return {
+        "name": name,
+        "inferred_type": "String",
+        "string_statistics": {
+            "common": {"num_present": sum(counts.values()), "num_missing": 0},
+            "distinct_count": len(counts),
+            "distribution": {"categorical": {"buckets": buckets}},
+        },
+    }
+
+
+def with_category(stats: dict[str, Any], name: str, counts: dict[str, int]) -> dict[str, Any]:
+    return {**stats, "features": [*stats["features"], categorical_statistics(name, counts)]}
+
+
+COLOURS = {"red": 50, "green": 30, "blue": 20}
+
+
+def coloured_rows(colours: list[str]) -> list[list[Any]]:
+    return [[i % 10 + 0.5, (i * 3) % 10 + 0.5, colours[i % len(colours)]] for i in range(200)]
+
+
+def test_a_categorical_feature_with_the_baselines_mix_does_not_drift() -> None:
+    stats = with_category(statistics(("a", UNIFORM), ("b", UNIFORM)), "colour", COLOURS)
+    mix = ["red"] * 5 + ["green"] * 3 + ["blue"] * 2
+    report = check([record(coloured_rows(mix), END - timedelta(minutes=5))], stats)
+    colour = report.features[2]
+    assert (colour.kind, colour.psi, colour.drifted, colour.l_infinity, colour.out_of_range_count) == (
+        "categorical",
+        0.0,
+        False,
+        0.0,
+        0,
+    )
+    assert report.status == drift_check.STATUS_OK
+
+
+def test_a_shifted_category_mix_drifts_with_its_l_infinity_distance_reported() -> None:
+    stats = with_category(statistics(("a", UNIFORM), ("b", UNIFORM)), "colour", COLOURS)
+    mix = ["red"] * 2 + ["green"] * 2 + ["blue"] * 6  # blue 20 % -> 60 %
+    report = check([record(coloured_rows(mix), END - timedelta(minutes=5))], stats)
+    colour = report.features[2]
+    expected = drift_check.population_stability_index([0.5, 0.3, 0.2, 0.0], [0.2, 0.2, 0.6, 0.0])
+    assert colour.psi == pytest.approx(expected, abs=1e-6) and colour.drifted
+    assert colour.l_infinity == pytest.approx(0.4)
+    assert report.drifted_features == ["colour"]
+
+
+def test_categories_the_baseline_never_saw_count_as_drift_not_as_rejected_rows() -> None:
+    stats = with_category(statistics(("a", UNIFORM), ("b", UNIFORM)), "colour", COLOURS)
+    mix = ["red"] * 4 + ["green"] * 3 + ["blue"] * 2 + ["purple"]  # 10 % unseen
+    report = check([record(coloured_rows(mix), END - timedelta(minutes=5))], stats)
+    colour = report.features[2]
+    assert report.rejected_records == 0 and colour.out_of_range_count == 20
+    assert colour.drifted and colour.psi > 0.2 and colour.l_infinity == pytest.approx(0.1)
+
+
+def test_window_counts_of_two_parts_add_up_to_the_whole() -> None:
+    """Counts, not values: a window split into parts (shards) merges by adding their counts."""
+    stats = with_category(statistics(("a", UNIFORM), ("b", UNIFORM)), "colour", COLOURS)
+    baselines = drift_check.parse_baseline(stats)
+    rows = [[str(v) for v in row] for row in coloured_rows(["red", "blue", "teal"])]
+    whole, first, second = (drift_check.CapturedWindow.empty(baselines) for _ in range(3))
+    for index, row in enumerate(rows):
+        values = drift_check.parse_row(row, baselines)
+        whole.accept(baselines, values)
+        (first if index < 77 else second).accept(baselines, values)
+    for name in ("a", "colour"):
+        assert [x + y for x, y in zip(first.counts[name].buckets, second.counts[name].buckets, strict=True)] == (
+            whole.counts[name].buckets
+        )
+        assert first.counts[name].categories + second.counts[name].categories == whole.counts[name].categories
+
+
+def test_a_categorical_baseline_without_categories_is_rejected_with_the_feature_name() -> None:
+    broken = {"features": [{"name": "colour", "string_statistics": {"distinct_count": 0}}]}
+    with pytest.raises(ValueError, match=r"colour.*string_statistics\.distribution\.categorical\.buckets"):
+        drift_check.parse_baseline(broken)
 
 
 def test_baseline_without_buckets_is_rejected_with_the_feature_name() -> None:
@@ -380,12 +465,23 @@ def test_main_reads_s3_resolves_the_registered_baseline_and_publishes(tmp_path: 
     assert [(p["Sum"], p["SampleCount"]) for p in rows] == [(200.0, 1.0)]
 
 
-def test_local_run_shows_no_drift_on_sample_data_and_drift_on_the_shifted_batch(tmp_path: Path) -> None:
-    reports = local_drift_check.run(tmp_path)
+@pytest.mark.parametrize("model", ["models/xgboost", "models/wine", "models/diabetes"])
+def test_local_run_flags_exactly_the_shifted_features(model: str, tmp_path: Path) -> None:
+    loaded = config.load_model(model)
+    reports = local_drift_check.run(tmp_path, loaded)
     assert reports["undrifted"].status == "ok"
     assert reports["drifted"].status == "drift"
-    assert set(local_drift_check.SHIFTED_FEATURES) <= set(reports["drifted"].drifted_features)
+    assert sorted(reports["drifted"].drifted_features) == sorted(local_drift_check.shifted_features(loaded.data))
     assert (tmp_path / "drifted" / "report" / "drift-report.json").exists()
+
+
+def test_the_local_run_shows_a_shifted_categorical_feature_flagged_and_an_unshifted_one_not(tmp_path: Path) -> None:
+    assert local_drift_check.main(["--model=models/diabetes", f"--output-dir={tmp_path}"]) == 0
+    report = json.loads((tmp_path / "drifted" / "report" / "drift-report.json").read_text())
+    features = {f["feature"]: f for f in report["features"]}
+    assert local_drift_check.shifted_features(config.load_model("models/diabetes").data)[-1] == "sex"
+    assert (features["sex"]["kind"], features["sex"]["drifted"]) == ("categorical", True)
+    assert (features["bmi_band"]["kind"], features["bmi_band"]["drifted"]) == ("categorical", False)
 
 
 # --- health alarms, role and config (synthesized app) ---

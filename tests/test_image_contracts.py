@@ -27,12 +27,12 @@ STEPS_DIR = ROOT / "pipeline_steps"
 DEFINITIONS = STEPS_DIR / "definitions"
 SCRIPTS = sorted(images.STEP_IMAGES)
 STEP_RUNS = [(name, image) for name in SCRIPTS for image in images.STEP_IMAGES[name]]
+# Each example's source directory (two examples may share one), with the image it runs in.
+MODEL_SOURCES = {
+    config.load_model(f"models/{model}").source_dir: image for model, image in images.EXAMPLE_MODEL_IMAGES.items()
+}
 # Every Python file of each example model's source directory, with the image it runs in.
-MODEL_FILES = [
-    (path, image)
-    for model, image in images.EXAMPLE_MODEL_IMAGES.items()
-    for path in sorted((ROOT / "models" / model / "src").glob("*.py"))
-]
+MODEL_FILES = [(path, image) for source, image in MODEL_SOURCES.items() for path in sorted(source.glob("*.py"))]
 # vermin's command line, installed beside this interpreter (requirements-dev.txt).
 VERMIN = Path(sys.executable).with_name("vermin")
 
@@ -170,7 +170,7 @@ def test_ruff_lints_each_script_for_its_images_python() -> None:
 
     assert targets == {
         **{f"pipeline_steps/{name}.py": oldest(images.STEP_IMAGES[name]) for name in SCRIPTS},
-        **{f"models/{m}/src/*.py": oldest((image,)) for m, image in images.EXAMPLE_MODEL_IMAGES.items()},
+        **{f"{source.relative_to(ROOT).as_posix()}/*.py": oldest((image,)) for source, image in MODEL_SOURCES.items()},
     }
 
 

@@ -122,7 +122,8 @@ def test_steps_and_their_data_dependencies(definition: dict[str, Any]) -> None:
     assert references(steps["Evaluate"]) == {"Preprocess", "Train"}
     assert references(steps["Baseline"]) == {"Preprocess"}
     assert references(steps["QualityGate"]["Arguments"]["Conditions"]) == {"Evaluate"}
-    assert references(steps["Register"]) == {"Train", "Evaluate", "Baseline"}
+    # Preprocess too: the version's sample payload (SamplePayloadUrl) is its held-out rows.
+    assert references(steps["Register"]) == {"Preprocess", "Train", "Evaluate", "Baseline"}
     assert steps["Register"]["Type"] == "RegisterModel"
     assert steps["QualityGateFailed"]["Type"] == "Fail"
 
@@ -197,9 +198,9 @@ def test_evaluate_gets_the_champion_and_the_gate_thresholds(definition: dict[str
         assert json.dumps(expected) in joined
     model = config.load_cdk_json(ROOT / "cdk.json").model_build.model
     assert {
-        "--task-type=binary_classification",
+        f"--task-type={model.task_type.value}",
         f"--metric={model.metric.name}",
-        "--higher-is-better=true",
+        f"--higher-is-better={str(model.metric.higher_is_better).lower()}",
         f"--inference-image={model.images.inference.label}",
     } <= {a for a in args if isinstance(a, str)}
     assert steps_by_name(definition)["Evaluate"]["Arguments"]["AppSpecification"]["ImageUri"] == "${ProcessingImageUri}"
@@ -249,13 +250,20 @@ def test_register_targets_the_group_with_metrics_baseline_and_metadata(definitio
         "champion_metric_value",
         "metric_delta",
         "comparison_basis",
+        "class_count",
     ):
         assert metadata[key]["Std:JsonGet"]["Path"] == f"metadata.{key}"
+    # The version's sample payload: the held-out rows the Preprocess step wrote, for the smoke test.
+    sample = register["SamplePayloadUrl"]["Std:Join"]["Values"]
+    assert sample == [
+        {"Get": "Steps.Preprocess.ProcessingOutputConfig.Outputs['sample'].S3Output.S3Uri"},
+        "payload.tar.gz",
+    ]
     # What the next run needs to decide whether it can score this version by its own code.
     model = config.load_cdk_json(ROOT / "cdk.json").model_build.model
     assert {k: metadata[k] for k in ("task_type", "metric_higher_is_better", "inference_image", "training_image")} == {
         "task_type": model.task_type.value,
-        "metric_higher_is_better": "true",
+        "metric_higher_is_better": str(model.metric.higher_is_better).lower(),
         "inference_image": model.images.inference.label,
         "training_image": model.images.training.label,
     }

@@ -73,6 +73,7 @@ def test_pipeline_resource_fills_every_definition_variable(template: Template) -
         "ModelPackageGroupName",
         "CodeAssetBucket",
         "ModelSourceKey",
+        "DataContractKey",
         "PreprocessCodeKey",
         "EvaluateCodeKey",
         "BaselineCodeKey",
@@ -193,15 +194,28 @@ def test_role_writes_only_sagemaker_job_logs_and_metrics(template: Template) -> 
     assert metrics["Condition"] == {"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}}
 
 
-def test_role_reads_exactly_the_step_script_and_model_source_assets(template: Template) -> None:
+def test_the_preprocess_step_reads_the_configured_data_contract(assembly: Assembly, template: Template) -> None:
+    """The contract reaches the pipeline as a file asset the definition names, never baked into it."""
+    (props,) = [r["Properties"] for r in template.find_resources("AWS::SageMaker::Pipeline").values()]
+    body, variables = props["PipelineDefinition"]["PipelineDefinitionBody"]["Fn::Sub"]
+    preprocess = next(step for step in json.loads(body)["Steps"] if step["Name"] == "Preprocess")
+    inputs = {i["InputName"]: i["S3Input"] for i in preprocess["Arguments"]["ProcessingInputs"]}
+    assert inputs["contract"]["S3Uri"] == "s3://${CodeAssetBucket}/${DataContractKey}"
+    assert inputs["contract"]["LocalPath"] == "/opt/ml/processing/input/contract"
+    (asset,) = assembly.directory.rglob(f"asset.{variables['DataContractKey']}")
+    model = config.load_cdk_json().model_build.model
+    assert json.loads(asset.read_text()) == model.data.as_document(model.task_type.value)
+
+
+def test_role_reads_exactly_the_step_script_model_source_and_data_contract_assets(template: Template) -> None:
     scripts = statement_with(template, "s3:GetObject")
     assert scripts["Action"] == "s3:GetObject"
-    assert len(scripts["Resource"]) == 4
+    assert len(scripts["Resource"]) == 5
     for resource in scripts["Resource"]:
         assert resource.startswith("arn:aws:s3:::cdk-hnb659fds-assets-222222222222-eu-west-1/")
-    assert sorted(r.rsplit(".", 1)[1] for r in scripts["Resource"]) == ["gz", "py", "py", "py"]
+    assert sorted(r.rsplit(".", 1)[1] for r in scripts["Resource"]) == ["gz", "json", "py", "py", "py"]
     listing = statement_with(template, "s3:ListBucket")
-    assert len(listing["Condition"]["StringEquals"]["s3:prefix"]) == 4
+    assert len(listing["Condition"]["StringEquals"]["s3:prefix"]) == 5
 
 
 def test_unknown_region_fails_with_the_allowed_regions() -> None:

@@ -2,86 +2,201 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import tarfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 
 import config
+import contracts
 from pipeline_steps import baseline, evaluate, local_run, preprocess, sample_data
-from tests.support import model_source
+from tests.support import model_source, preprocessed, write_contract
 
 train = model_source("xgboost", "train")
 inference = model_source("xgboost", "inference")
 XGBOOST = config.load_model("models/xgboost")
+WINE = config.load_model("models/wine")
+DIABETES = config.load_model("models/diabetes")
 # The local runs train small models: the examples' own hyperparameters are for real data.
 SMALL = {"models/xgboost": {"num_round": "10"}, "models/sklearn": {"n_estimators": "20"}}
+FIRST, SECOND = (f.name for f in XGBOOST.data.features[:2])
 
 
 @pytest.fixture(scope="module")
 def raw() -> pd.DataFrame:
-    return sample_data.initial_data()
+    return sample_data.sample_for(XGBOOST.data)
 
 
-def write_raw(table: pd.DataFrame, directory: Path) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    table.to_csv(directory / "data.csv", index=False)
-    return directory
+def run_preprocess(model: config.ModelConfig, table: pd.DataFrame, root: Path, *extra: str) -> None:
+    """`table` as a raw file (header and delimiter as the contract says, columns as they are), preprocessed."""
+    raw_dir = root / "in"
+    raw_dir.mkdir(parents=True, exist_ok=True)
+    table.to_csv(raw_dir / "data.csv", index=False, sep=model.data.csv.delimiter)
+    contract = write_contract(model, root / "contract")
+    preprocess.main(["--contract", str(contract), "--input-dir", str(raw_dir), "--output-dir", str(root / "o"), *extra])
 
 
-# --- preprocess ---------------------------------------------------------------------------
+# --- preprocess: the data contract ---------------------------------------------------------
 
 
-def test_sample_data_matches_the_pipeline_schema(raw: pd.DataFrame) -> None:
-    assert list(raw.columns) == [*preprocess.FEATURES, preprocess.LABEL]
-    assert len(raw) == 569
-    assert set(raw[preprocess.LABEL]) == {0, 1}
+@pytest.mark.parametrize(("model", "rows"), [(XGBOOST, 569), (WINE, 178), (DIABETES, 442)], ids=lambda v: str(v)[:20])
+def test_each_bundled_sample_has_the_columns_of_its_examples_contract(model: config.ModelConfig, rows: int) -> None:
+    table = sample_data.sample_for(model.data)
+    assert list(table.columns) == sample_data.contract_columns(model.data) and len(table) == rows
+    if model.data.classes:
+        assert set(table[model.data.label]) == set(model.data.classes)
 
 
-def test_split_is_deterministic_and_disjoint(raw: pd.DataFrame) -> None:
-    table = preprocess.to_numeric(raw.astype(str))
-    first = preprocess.split(table, validation_fraction=0.15, test_fraction=0.15, seed=7)
-    second = preprocess.split(table, validation_fraction=0.15, test_fraction=0.15, seed=7)
+def test_a_contract_without_a_bundled_sample_is_told_to_bring_its_csv() -> None:
+    other = dataclasses.replace(DIABETES.data, label="outcome")
+    with pytest.raises(ValueError, match=r"No bundled sample has the columns of this data contract.*DATA="):
+        sample_data.sample_for(other)
+
+
+def test_split_is_deterministic_disjoint_and_stratified_by_class(raw: pd.DataFrame, tmp_path: Path) -> None:
+    contract = json.loads(write_contract(XGBOOST, tmp_path).read_text())
+    table = preprocess.checked_rows(raw.astype(str), contract, "sample")
+    label = XGBOOST.data.label
+    first = preprocess.split(table, validation_fraction=0.15, test_fraction=0.15, seed=7, stratify_by=label)
+    second = preprocess.split(table, validation_fraction=0.15, test_fraction=0.15, seed=7, stratify_by=label)
     for name in preprocess.SPLITS:
         pd.testing.assert_frame_equal(first[name], second[name])
     assert sum(len(part) for part in first.values()) == len(raw)
-    assert len(first["test"]) == round(len(raw) * 0.15)
+    overall = table[label].mean()
+    for name in preprocess.SPLITS:
+        assert first[name][label].mean() == pytest.approx(overall, abs=0.02), name
 
 
-def test_preprocess_writes_label_first_headerless_splits(raw: pd.DataFrame, tmp_path: Path) -> None:
-    preprocess.main(["--input-dir", str(write_raw(raw, tmp_path / "in")), "--output-dir", str(tmp_path / "out")])
-    train_rows = pd.read_csv(tmp_path / "out" / "train" / "train.csv", header=None)
-    assert train_rows.shape[1] == 31
+def test_preprocess_writes_label_first_headerless_splits_with_the_contract(raw: pd.DataFrame, tmp_path: Path) -> None:
+    splits = preprocessed(XGBOOST, raw, tmp_path)
+    train_rows = pd.read_csv(splits / "train" / "train.csv", header=None)
+    assert train_rows.shape[1] == 1 + len(XGBOOST.data.features)
+    # The label is the class's position in the contract's classes.
     assert set(train_rows[0]) == {0, 1}
-    assert json.loads((tmp_path / "out" / "train" / "features.json").read_text()) == list(preprocess.FEATURES)
-    assert (tmp_path / "out" / "test" / "test.csv").exists()
+    for name in preprocess.SPLITS:
+        written = json.loads((splits / name / preprocess.CONTRACT_FILE).read_text())
+        assert written == XGBOOST.data.as_document(XGBOOST.task_type.value)
+    with tarfile.open(splits / "sample" / "payload.tar.gz") as archive:
+        (member,) = archive.getmembers()
+        rows = archive.extractfile(member).read().decode().splitlines()  # type: ignore[union-attr]
+    test_rows = (splits / "test" / "test.csv").read_text().splitlines()
+    assert member.name == "payload.csv" and rows == [row.split(",", 1)[1] for row in test_rows[: len(rows)]]
+    assert len(rows) == preprocess.SAMPLE_ROWS
+
+
+def test_regression_keeps_numbers_and_category_text_and_drops_ignored_columns(tmp_path: Path) -> None:
+    table = sample_data.sample_for(DIABETES.data)
+    splits = preprocessed(DIABETES, table, tmp_path)
+    rows = pd.read_csv(splits / "train" / "train.csv", header=None, dtype=str)
+    assert rows.shape[1] == 1 + len(DIABETES.data.features)
+    label = pd.to_numeric(rows[0])
+    assert label.between(table[DIABETES.data.label].min(), table[DIABETES.data.label].max()).all()
+    positions = {f.name: i + 1 for i, f in enumerate(DIABETES.data.features)}
+    assert set(rows[positions["sex"]]) == {"1", "2"}
+    assert set(rows[positions["bmi_band"]]) <= {"underweight", "normal", "overweight", "obese"}
+    # A random split: both splits keep a spread of values, with no class to stratify by.
+    test = pd.to_numeric(pd.read_csv(splits / "test" / "test.csv", header=None)[0])
+    assert len(test) == round(len(table) * 0.15) and test.std() > 0
+
+
+def test_a_file_written_with_another_delimiter_fails_naming_the_columns(tmp_path: Path) -> None:
+    table = sample_data.sample_for(WINE.data)
+    (tmp_path / "in").mkdir()
+    table.to_csv(tmp_path / "in" / "wine.csv", index=False)  # commas; the wine contract says ';'
+    with pytest.raises(preprocess.InputDataError, match=r"wine\.csv: columns do not match the data contract; missing"):
+        preprocess.main(
+            [f"--contract={write_contract(WINE, tmp_path / 'c')}", f"--input-dir={tmp_path / 'in'}", "--output-dir=o"]
+        )
+
+
+def test_files_without_a_header_follow_the_contracts_column_order(tmp_path: Path) -> None:
+    order = (*reversed(DIABETES.data.feature_names), DIABETES.data.label, *DIABETES.data.ignore)
+    model = dataclasses.replace(
+        DIABETES, data=dataclasses.replace(DIABETES.data, csv=config.CsvFormat(header=False, columns=order))
+    )
+    splits = preprocessed(model, sample_data.sample_for(DIABETES.data), tmp_path)
+    header_row = preprocessed(DIABETES, sample_data.sample_for(DIABETES.data), tmp_path / "with-header")
+    assert (splits / "train" / "train.csv").read_text() == (header_row / "train" / "train.csv").read_text()
 
 
 @pytest.mark.parametrize(
-    ("mutate", "message"),
+    ("model", "mutate", "message"),
     [
-        (lambda t: t.drop(columns=["mean_radius"]), r"missing: \['mean_radius'\]"),
-        (lambda t: t.assign(extra_column=1), r"unexpected: \['extra_column'\]"),
-        (lambda t: t.assign(mean_area="big"), r"Column 'mean_area' has a missing or non-numeric value 'big'"),
-        (lambda t: t.assign(target=2), r"Column 'target' has values \[2.0\]; allowed: 0 and 1"),
-        (lambda t: t.iloc[0:0], "header but no data rows"),
+        (XGBOOST, lambda t: t.drop(columns=[FIRST]), rf"missing: \['{FIRST}'\]; unexpected: none"),
+        (XGBOOST, lambda t: t.assign(extra_column=1), r"missing: none; unexpected: \['extra_column'\]"),
+        (
+            XGBOOST,
+            lambda t: t.assign(**{SECOND: ["big", *t[SECOND][1:]]}),
+            rf"data\.csv: data row 1, column '{SECOND}': value 'big'; allowed: finite numbers\.",
+        ),
+        (
+            XGBOOST,
+            lambda t: t.assign(**{SECOND: [*t[SECOND][:4], "", *t[SECOND][5:]]}),
+            rf"data row 5, column '{SECOND}': value ''; allowed: finite numbers\.",
+        ),
+        (
+            XGBOOST,
+            lambda t: t.assign(**{XGBOOST.data.label: ["unknown", *t[XGBOOST.data.label][1:]]}),
+            rf"column '{XGBOOST.data.label}': value 'unknown'; allowed: {', '.join(XGBOOST.data.classes)}\.",
+        ),
+        (XGBOOST, lambda t: t.iloc[0:0], "header but no data rows"),
+        (DIABETES, lambda t: t.assign(sex=["3", *t["sex"][1:]]), r"column 'sex': value '3'; allowed: 1, 2\."),
+        (
+            DIABETES,
+            lambda t: t.assign(age=[30.5, *t["age"][1:]]),
+            r"column 'age': value '30\.5'; allowed: whole numbers",
+        ),
+        (
+            DIABETES,
+            lambda t: t.assign(progression=["n/a", *t["progression"][1:]]),
+            r"column 'progression': value 'n/a'; allowed: finite numbers",
+        ),
     ],
-    ids=["missing-column", "extra-column", "non-numeric", "bad-label", "header-only"],
+    ids=[
+        "missing-column",
+        "extra-column",
+        "non-numeric",
+        "missing-value-not-allowed",
+        "unknown-class",
+        "header-only",
+        "category-not-allowed",
+        "integer-with-a-fraction",
+        "regression-label-not-a-number",
+    ],
 )
-def test_preprocess_rejects_bad_input_naming_the_problem(raw: pd.DataFrame, tmp_path: Path, mutate, message) -> None:
+def test_preprocess_rejects_bad_input_naming_file_row_column_and_value(
+    model: config.ModelConfig, mutate: Any, message: str, tmp_path: Path
+) -> None:
+    table = mutate(sample_data.sample_for(model.data).astype(object))
     with pytest.raises(preprocess.InputDataError, match=message):
-        preprocess.main(["--input-dir", str(write_raw(mutate(raw), tmp_path)), "--output-dir", str(tmp_path / "o")])
+        run_preprocess(model, table, tmp_path)
+
+
+def test_a_feature_that_may_be_missing_takes_an_empty_cell(tmp_path: Path) -> None:
+    features = tuple(
+        dataclasses.replace(f, missing=True) if f.name in ("bmi", "bmi_band") else f for f in DIABETES.data.features
+    )
+    model = dataclasses.replace(DIABETES, data=dataclasses.replace(DIABETES.data, features=features))
+    table = sample_data.sample_for(model.data).astype(object)
+    table.loc[:9, ["bmi", "bmi_band"]] = ""
+    run_preprocess(model, table, tmp_path)
+    rows = pd.concat(pd.read_csv(tmp_path / "o" / n / f"{n}.csv", header=None) for n in preprocess.SPLITS)
+    assert int(rows[3].isna().sum()) == 10 and int(rows[11].isna().sum()) == 10
 
 
 def test_preprocess_rejects_an_empty_file_and_an_empty_directory(tmp_path: Path) -> None:
+    contract = json.loads(write_contract(XGBOOST, tmp_path / "c").read_text())
+    (tmp_path / "in").mkdir()
     with pytest.raises(preprocess.InputDataError, match=r"No \*\.csv file"):
-        preprocess.read_raw(tmp_path)
-    (tmp_path / "empty.csv").write_text("")
+        preprocess.read_raw(tmp_path / "in", contract)
+    (tmp_path / "in" / "empty.csv").write_text("")
     with pytest.raises(preprocess.InputDataError, match=r"empty\.csv is empty"):
-        preprocess.read_raw(tmp_path)
+        preprocess.read_raw(tmp_path / "in", contract)
 
 
 # --- train --------------------------------------------------------------------------------
@@ -89,9 +204,7 @@ def test_preprocess_rejects_an_empty_file_and_an_empty_directory(tmp_path: Path)
 
 @pytest.fixture(scope="module")
 def splits(raw: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("splits")
-    preprocess.main(["--input-dir", str(write_raw(raw, root / "in")), "--output-dir", str(root)])
-    return root
+    return preprocessed(XGBOOST, raw, tmp_path_factory.mktemp("splits"))
 
 
 def test_train_writes_the_model_and_the_inference_code_that_serves_it(splits: Path, tmp_path: Path) -> None:
@@ -126,7 +239,8 @@ def test_train_takes_the_toolkits_arguments_and_environment(monkeypatch: pytest.
 def test_spot_restart_resumes_only_its_own_checkpoint(splits: Path, tmp_path: Path) -> None:
     data = train.load_channel(splits / "train", "train")
     validation = train.load_channel(splits / "validation", "validation")
-    params = {**train.booster_params(train.parse_args([])), "max_depth": 2}
+    contract = XGBOOST.data.as_document(XGBOOST.task_type.value)
+    params = {**train.booster_params(train.parse_args([]), contract), "max_depth": 2}
     train.train(data, validation, params, num_round=10, checkpoint_dir=tmp_path, checkpoint_every=5)
     assert json.loads((tmp_path / train.CHECKPOINT_META).read_text())["rounds"] == 10
     same_run = train.fingerprint(*data, params, 10)
@@ -137,6 +251,24 @@ def test_spot_restart_resumes_only_its_own_checkpoint(splits: Path, tmp_path: Pa
     # Resuming a finished run adds no rounds.
     again = train.train(data, validation, params, num_round=10, checkpoint_dir=tmp_path, checkpoint_every=5)
     assert again.num_boosted_rounds() == 10
+
+
+def test_the_xgboost_example_trains_the_contracts_task_and_refuses_categories(tmp_path: Path) -> None:
+    splits = preprocessed(WINE, sample_data.sample_for(WINE.data), tmp_path / "wine")
+    train.main(
+        [
+            "--num_round=3",
+            *(f"--train={splits / 'train'}", f"--validation={splits / 'validation'}"),
+            *(f"--model-dir={tmp_path / 'model'}", "--checkpoint-dir="),
+        ]
+    )
+    booster = inference.model_fn(str(tmp_path / "model"))
+    row = (splits / "test" / "test.csv").read_text().splitlines()[0].split(",", 1)[1]
+    (probabilities,) = inference.predict_fn(inference.input_fn(row.encode(), "text/csv"), booster)
+    assert probabilities.shape == (3,) and probabilities.sum() == pytest.approx(1.0, abs=1e-5)
+    categorical = preprocessed(DIABETES, sample_data.sample_for(DIABETES.data), tmp_path / "diabetes")
+    with pytest.raises(train.TrainingDataError, match=r"categorical features \(sex, bmi_band\).*models/sklearn"):
+        train.read_contract(categorical / "train")
 
 
 def test_train_rejects_missing_and_non_numeric_channels(tmp_path: Path) -> None:
@@ -212,19 +344,20 @@ def test_evaluate_rejects_missing_models_and_mismatched_test_data(splits: Path, 
 
 
 def test_baseline_has_the_model_monitor_shape_with_ten_buckets(splits: Path) -> None:
-    features = baseline.load_training_features(splits / "train")
-    stats = baseline.statistics(features)
+    contract = baseline.load_contract_features(splits / "train")
+    features = baseline.load_training_features(splits / "train", contract)
+    stats = baseline.statistics(features, contract)
     assert stats["version"] == 0.0 and stats["dataset"]["item_count"] == len(features)
-    assert [f["name"] for f in stats["features"]] == list(preprocess.FEATURES)
-    radius = stats["features"][0]["numerical_statistics"]
-    buckets = radius["distribution"]["kll"]["buckets"]
+    assert [f["name"] for f in stats["features"]] == list(XGBOOST.data.feature_names)
+    first = stats["features"][0]["numerical_statistics"]
+    buckets = first["distribution"]["kll"]["buckets"]
     assert len(buckets) == 10
-    assert buckets[0]["lower_bound"] == radius["min"] and buckets[-1]["upper_bound"] == radius["max"]
-    assert sum(b["count"] for b in buckets) == radius["common"]["num_present"] == len(features)
-    assert radius["mean"] == pytest.approx(features["mean_radius"].mean())
-    constraints = baseline.constraints(stats)
+    assert buckets[0]["lower_bound"] == first["min"] and buckets[-1]["upper_bound"] == first["max"]
+    assert sum(b["count"] for b in buckets) == first["common"]["num_present"] == len(features)
+    assert first["mean"] == pytest.approx(features[FIRST].mean())
+    constraints = baseline.constraints(stats, contract)
     assert constraints["features"][0] == {
-        "name": "mean_radius",
+        "name": FIRST,
         "inferred_type": "Fractional",
         "completeness": 1.0,
         "num_constraints": {"is_non_negative": True},
@@ -232,37 +365,76 @@ def test_baseline_has_the_model_monitor_shape_with_ten_buckets(splits: Path) -> 
     assert "monitoring_config" in constraints
 
 
+def test_baseline_counts_categories_in_model_monitors_string_statistics(tmp_path: Path) -> None:
+    """string_statistics with distinct_count and categorical buckets, the domain the contract allows."""
+    splits = preprocessed(DIABETES, sample_data.sample_for(DIABETES.data), tmp_path)
+    contract = baseline.load_contract_features(splits / "train")
+    table = baseline.load_training_features(splits / "train", contract)
+    stats = {f["name"]: f for f in baseline.statistics(table, contract)["features"]}
+    sex = stats["sex"]
+    counts = {b["value"]: b["count"] for b in sex["string_statistics"]["distribution"]["categorical"]["buckets"]}
+    assert sex["inferred_type"] == "String" and sex["string_statistics"]["distinct_count"] == 2
+    assert counts == {k: int(v) for k, v in table["sex"].value_counts().items()}
+    assert sex["string_statistics"]["common"] == {"num_present": len(table), "num_missing": 0}
+    assert stats["age"]["inferred_type"] == "Integral" and stats["bmi"]["inferred_type"] == "Fractional"
+    by_name = {c["name"]: c for c in baseline.constraints({"features": list(stats.values())}, contract)["features"]}
+    assert by_name["bmi_band"]["string_constraints"] == {"domains": ["underweight", "normal", "overweight", "obese"]}
+    distribution = baseline.constraints({"features": list(stats.values())}, contract)["monitoring_config"]
+    assert distribution["distribution_constraints"]["categorical_drift_method"] == "LInfinity"
+
+
 def test_baseline_histogram_of_a_constant_feature_is_one_bucket() -> None:
     assert baseline.histogram(np.array([2.0, 2.0]), 2.0, 2.0) == [
         {"lower_bound": 2.0, "upper_bound": 2.0, "count": 2.0}
     ]
-    assert baseline.inferred_type(np.array([1.0, 3.0])) == "Integral"
 
 
-def test_baseline_rejects_missing_feature_list_and_non_numeric_values(splits: Path, tmp_path: Path) -> None:
+def test_baseline_rejects_a_missing_contract_and_non_numeric_values(tmp_path: Path) -> None:
     (tmp_path / "train.csv").write_text("1,2.0\n")
-    with pytest.raises(baseline.BaselineInputError, match=r"features\.json is missing"):
-        baseline.load_training_features(tmp_path)
-    (tmp_path / "features.json").write_text('["a"]')
+    with pytest.raises(baseline.BaselineInputError, match=r"data_contract\.json is missing"):
+        baseline.load_contract_features(tmp_path)
+    features = [{"name": "a", "kind": "numeric"}]
     (tmp_path / "train.csv").write_text("1,2.0\n0,abc\n")
     with pytest.raises(baseline.BaselineInputError, match="Feature 'a' has the non-numeric value 'abc' at row 2"):
-        baseline.load_training_features(tmp_path)
-    (tmp_path / "features.json").write_text('["a", "b"]')
+        baseline.load_training_features(tmp_path, features)
     with pytest.raises(baseline.BaselineInputError, match="expected the label plus 2 features"):
-        baseline.load_training_features(tmp_path)
+        baseline.load_training_features(tmp_path, [*features, {"name": "b", "kind": "categorical"}])
 
 
 # --- sample data and the local run ---------------------------------------------------------
 
 
 def test_weekly_batch_drifts_by_the_requested_amount(raw: pd.DataFrame) -> None:
-    calm = sample_data.weekly_batch(raw, week=1, drift=0.0)
-    drifted = sample_data.weekly_batch(raw, week=1, drift=1.0)
-    shift = (drifted["mean_radius"].mean() - calm["mean_radius"].mean()) / raw["mean_radius"].std()
+    calm = sample_data.weekly_batch(raw, XGBOOST.data, week=1, drift=0.0)
+    drifted = sample_data.weekly_batch(raw, XGBOOST.data, week=1, drift=1.0)
+    shift = (drifted[FIRST].mean() - calm[FIRST].mean()) / raw[FIRST].std()
     assert shift == pytest.approx(1.0, abs=0.05)
-    pd.testing.assert_frame_equal(drifted, sample_data.weekly_batch(raw, week=1, drift=1.0))
+    pd.testing.assert_frame_equal(drifted, sample_data.weekly_batch(raw, XGBOOST.data, week=1, drift=1.0))
     with pytest.raises(ValueError, match="drift must be >= 0"):
-        sample_data.weekly_batch(raw, week=1, drift=-1)
+        sample_data.weekly_batch(raw, XGBOOST.data, week=1, drift=-1)
+
+
+def test_weekly_batch_moves_categories_to_the_rarest_and_keeps_integers_whole() -> None:
+    base = sample_data.sample_for(DIABETES.data)
+    drifted = sample_data.weekly_batch(base, DIABETES.data, week=1, drift=1.0)
+    rarest = base["bmi_band"].value_counts().idxmin()
+    assert (drifted["bmi_band"] == rarest).mean() > 0.5 > (base["bmi_band"] == rarest).mean()
+    assert (drifted["age"] == drifted["age"].round()).all() and drifted["age"].mean() > base["age"].mean()
+
+
+def test_a_users_csv_runs_through_the_local_pipeline(tmp_path: Path) -> None:
+    """DATA=: a CSV written as the contract says (here the wine sample, ';'-delimited) instead of the bundled one."""
+    own = sample_data.write_csv(sample_data.sample_for(WINE.data), tmp_path / "mine.csv", WINE.data)
+    small = {"models/wine": {"n_estimators": "10"}}
+    first, _ = local_run.run_local_pipeline(tmp_path / "run", drift=0.5, model=WINE, hyperparameters=small, data=own)
+    assert set(first.report["multiclass_classification_metrics"]) == {"accuracy", "macro_f1", "log_loss"}
+    assert first.report["metadata"][contracts.METADATA_CLASS_COUNT] == "3"
+    other = tmp_path / "other.csv"
+    other.write_text("cultivar;alcohol\nclass_0;13.2\n")
+    with pytest.raises(
+        SystemExit, match=r"other\.csv: columns do not match the data contract; missing: \['malic_acid'"
+    ):
+        local_run.main(["--model=models/wine", f"--data={other}", f"--output-dir={tmp_path / 'other'}"])
 
 
 def test_local_pipeline_registers_a_first_model_then_compares_the_next_with_it(tmp_path: Path) -> None:

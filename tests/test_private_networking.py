@@ -14,7 +14,7 @@ from constructs import job_network, model_monitor_schedule
 from constructs.model_build_pipeline import DEFINITION_FILE as BUILD_DEFINITION
 from constructs.private_endpoints import INTERFACE_SERVICES
 from tests.aws_contract import check, check_request
-from tests.conftest import EXAMPLE_RELEASE_ARN, Assembly, cdk_json_context, raw_config
+from tests.conftest import EXAMPLE_RELEASE_ARN, Assembly, cdk_json_context, configured_features, raw_config
 from tests.support import as_list
 
 DEV_VPC = {
@@ -29,6 +29,8 @@ STAGING_VPC = {
 }
 ROUTE_TABLES = ["rtb-0a1b2c3d4e5f60001", "rtb-0a1b2c3d4e5f60002"]
 ISOLATED = {"preprocess", "baseline"}
+
+FEATURES = configured_features()
 
 
 def vpc_config() -> dict[str, Any]:
@@ -575,7 +577,7 @@ def test_model_monitor_jobs_run_in_the_vpc_without_isolation(tmp_path: Path) -> 
     from stacks.environment_stage import EnvironmentStage
 
     raw = vpc_config()
-    raw["environments"]["staging"]["drift"].update(use_model_monitor=True, model_monitor_features=["mean_radius"])
+    raw["environments"]["staging"]["drift"].update(use_model_monitor=True, model_monitor_features=[FEATURES[0]])
     baseline = "s3://build-artifacts/pipelines/model-build/exec-1/baseline"
     (tmp_path / "staging.json").write_text(
         json.dumps(

@@ -19,9 +19,10 @@ import pytest
 
 import config
 from pipeline_steps import evaluate, local_run, preprocess, sample_data
-from tests.support import model_source
+from tests.support import model_source, preprocessed, write_contract
 
 train = model_source("xgboost", "train")
+XGBOOST = config.load_model("models/xgboost")
 
 
 @pytest.fixture(scope="module")
@@ -32,9 +33,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     later run reads when this model is its champion.
     """
     root = tmp_path_factory.mktemp("trained")
-    (root / "raw").mkdir()
-    sample_data.initial_data().to_csv(root / "raw" / "data.csv", index=False)
-    preprocess.main(["--input-dir", str(root / "raw"), "--output-dir", str(root / "splits")])
+    preprocessed(XGBOOST, sample_data.sample_for(XGBOOST.data), root)
     train.main(
         [
             "--num_round=5",
@@ -253,68 +252,87 @@ def test_champion_arn_outside_the_metadata_contract_is_refused(
 # --- preprocessing refuses data the gate could not judge -----------------------------------------
 
 
-def write_raw(table: pd.DataFrame, directory: Path) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    table.to_csv(directory / "data.csv", index=False)
-    return directory
+def preprocess_args(model: config.ModelConfig, table: pd.DataFrame, root: Path) -> list[str]:
+    sample_data.write_csv(table, root / "in" / "data.csv", model.data)
+    contract = write_contract(model, root / "contract")
+    return [f"--contract={contract}", f"--input-dir={root / 'in'}", f"--output-dir={root / 'o'}"]
+
+
+def rows_of_class(table: pd.DataFrame, position: int, rows: int | None = None) -> pd.DataFrame:
+    """Rows of the contract's class at `position` (0: its first class)."""
+    chosen = table[table[XGBOOST.data.label] == XGBOOST.data.classes[position]]
+    return chosen if rows is None else chosen.head(rows)
+
+
+def stratified_split(table: pd.DataFrame, tmp_path: Path) -> tuple[dict[str, Any], dict[str, pd.DataFrame]]:
+    """The breast-cancer contract, and `table`'s rows checked and split by class as preprocess does."""
+    contract = json.loads(write_contract(XGBOOST, tmp_path).read_text())
+    checked = preprocess.checked_rows(table.reset_index(drop=True).astype(str), contract, "data.csv")
+    parts = preprocess.split(
+        checked, validation_fraction=0.15, test_fraction=0.15, seed=42, stratify_by=contract["label"]
+    )
+    return contract, parts
 
 
 def test_preprocess_refuses_a_data_set_that_is_too_small(tmp_path: Path) -> None:
-    raw = sample_data.initial_data().head(preprocess.MIN_ROWS - 1)
+    raw = sample_data.sample_for(XGBOOST.data).head(preprocess.MIN_ROWS - 1)
     with pytest.raises(
         preprocess.InputDataError, match=rf"Only {preprocess.MIN_ROWS - 1} rows; need at least {preprocess.MIN_ROWS}"
     ):
-        preprocess.main(["--input-dir", str(write_raw(raw, tmp_path / "in")), "--output-dir", str(tmp_path / "o")])
+        preprocess.main(preprocess_args(XGBOOST, raw, tmp_path))
 
 
-def test_preprocess_refuses_a_data_set_of_one_class(tmp_path: Path) -> None:
-    raw = sample_data.initial_data()
-    negatives = raw[raw[preprocess.LABEL] == 0]
-    with pytest.raises(
-        preprocess.InputDataError, match=rf"The data set has 1 class \(0: {len(negatives)} rows\); need both classes"
-    ):
-        preprocess.main(
-            ["--input-dir", str(write_raw(negatives, tmp_path / "in")), "--output-dir", str(tmp_path / "o")]
-        )
-
-
-def test_preprocess_refuses_a_split_with_one_class_naming_the_numbers() -> None:
-    raw = sample_data.initial_data()
-    # Two positives among 200 rows: with this seed both land outside the test split.
-    table = pd.concat([raw[raw[preprocess.LABEL] == 0].head(198), raw[raw[preprocess.LABEL] == 1].head(2)])
-    numeric = preprocess.to_numeric(table.reset_index(drop=True).astype(str))
-    parts = preprocess.split(numeric, validation_fraction=0.15, test_fraction=0.15, seed=42)
-    assert set(parts["test"][preprocess.LABEL]) == {0}
-    with pytest.raises(
-        preprocess.InputDataError, match=rf"test split has 1 class \(0: {len(parts['test'])} rows\); need both classes"
-    ):
-        preprocess.check_classes(parts, min_rows_per_class=1)
-
-
-def test_preprocess_refuses_a_split_with_too_few_rows_of_a_class() -> None:
-    raw = sample_data.initial_data()
-    table = pd.concat([raw[raw[preprocess.LABEL] == 0].head(150), raw[raw[preprocess.LABEL] == 1].head(20)])
-    numeric = preprocess.to_numeric(table.reset_index(drop=True).astype(str))
-    parts = preprocess.split(numeric, validation_fraction=0.15, test_fraction=0.15, seed=42)
-    counts = parts["test"][preprocess.LABEL].value_counts()
+def test_preprocess_refuses_a_data_set_missing_a_class_of_the_contract(tmp_path: Path) -> None:
+    first = rows_of_class(sample_data.sample_for(XGBOOST.data), 0)
+    absent, present = XGBOOST.data.classes[1], XGBOOST.data.classes[0]
     with pytest.raises(
         preprocess.InputDataError,
-        match=rf"test split has {counts[1]} rows of class 1 \(0: {counts[0]} rows, 1: {counts[1]} rows\); "
-        rf"need at least {counts[1] + 1} of each class",
+        match=rf"The data set has no row of class '{absent}' \({present}: {len(first)} rows\); need every class",
     ):
-        preprocess.check_classes(parts, min_rows_per_class=counts[1] + 1)
+        preprocess.main(preprocess_args(XGBOOST, first, tmp_path))
+
+
+def test_the_stratified_split_gives_every_split_each_class(tmp_path: Path) -> None:
+    """Two rows of a class among 200: a shuffle alone would leave a split without it; per class, each split has one."""
+    raw = sample_data.sample_for(XGBOOST.data)
+    contract, parts = stratified_split(pd.concat([rows_of_class(raw, 0, 198), rows_of_class(raw, 1, 3)]), tmp_path)
+    assert [int((parts[n][contract["label"]] == 1).sum()) for n in preprocess.SPLITS] == [1, 1, 1]
+    preprocess.check_classes(parts, contract, min_rows_per_class=1)
+
+
+def test_preprocess_refuses_a_split_with_too_few_rows_of_a_class(tmp_path: Path) -> None:
+    raw = sample_data.sample_for(XGBOOST.data)
+    contract, parts = stratified_split(pd.concat([rows_of_class(raw, 0, 150), rows_of_class(raw, 1, 20)]), tmp_path)
+    counts = parts["test"][contract["label"]].value_counts()
+    first, second = XGBOOST.data.classes
+    with pytest.raises(
+        preprocess.InputDataError,
+        match=rf"test split has {counts[1]} rows of class {second} \({first}: {counts[0]} rows, {second}: "
+        rf"{counts[1]} rows\); need at least {counts[1] + 1} of each class",
+    ):
+        preprocess.check_classes(parts, contract, min_rows_per_class=counts[1] + 1)
+
+
+def test_a_regression_split_has_no_class_to_count(tmp_path: Path) -> None:
+    diabetes = config.load_model("models/diabetes")
+    contract = json.loads(write_contract(diabetes, tmp_path).read_text())
+    table = preprocess.checked_rows(sample_data.sample_for(diabetes.data).astype(str), contract, "data.csv")
+    parts = preprocess.split(table, validation_fraction=0.15, test_fraction=0.15, seed=1)
+    preprocess.check_classes(parts, contract, min_rows_per_class=10_000)
 
 
 def test_preprocess_thresholds_are_arguments(tmp_path: Path) -> None:
-    raw = write_raw(sample_data.initial_data().head(60), tmp_path / "in")
-    with pytest.raises(preprocess.InputDataError, match=r"test split has 3 rows of class 1 \(0: 6 rows, 1: 3 rows\)"):
-        preprocess.main(["--input-dir", str(raw), "--output-dir", str(tmp_path / "o"), "--min-rows=50"])
-    preprocess.main([f"--input-dir={raw}", f"--output-dir={tmp_path / 'o'}", "--min-rows=50", "--min-rows-per-class=2"])
+    raw = sample_data.sample_for(XGBOOST.data).head(60)
+    args = preprocess_args(XGBOOST, raw, tmp_path)
+    counts = raw[XGBOOST.data.label].value_counts()
+    rarest = counts.idxmin()
+    test_rows = round(counts[rarest] * 0.15)
+    with pytest.raises(preprocess.InputDataError, match=rf"test split has {test_rows} rows of class {rarest}"):
+        preprocess.main([*args, "--min-rows=50"])
+    preprocess.main([*args, "--min-rows=50", f"--min-rows-per-class={test_rows}"])
     assert (tmp_path / "o" / "test" / "test.csv").exists()
     with pytest.raises(preprocess.InputDataError, match=r"--min-rows-per-class must be at least 1; got 0"):
-        preprocess.main(
-            [f"--input-dir={raw}", f"--output-dir={tmp_path / 'o'}", "--min-rows=50", "--min-rows-per-class=0"]
-        )
+        preprocess.main([*args, "--min-rows=50", "--min-rows-per-class=0"])
 
 
 def test_local_run_table_shows_a_metric_without_a_number_as_a_dash(trained: tuple[Path, Path], tmp_path: Path) -> None:

@@ -13,8 +13,9 @@ import pytest
 from aws_cdk.assertions import Match, Template
 
 import config
+import contracts
 from pipeline_steps import drift_check
-from tests.conftest import EXAMPLE_RELEASE_ARN, ROOT, Assembly, cdk_json_context, raw_config
+from tests.conftest import EXAMPLE_RELEASE_ARN, ROOT, Assembly, cdk_json_context, configured_features, raw_config
 from tests.support import as_list
 
 ENVIRONMENTS = ["dev", "staging", "prod"]
@@ -22,6 +23,8 @@ SETTINGS = config.load_cdk_json()
 NAMES = SETTINGS.names
 BASELINE_URI = "s3://build-artifacts/pipelines/model-build/exec-1/baseline/statistics.json"
 CONSTRAINTS_URI = "s3://build-artifacts/pipelines/model-build/exec-1/baseline/constraints.json"
+
+FEATURES = configured_features()
 
 
 def serving(assembly: Assembly, env: str) -> Any:
@@ -397,7 +400,7 @@ def test_drift_alarm_watches_the_metric_the_drift_check_publishes(assembly: Asse
         rejected_records=0,
         status="drift",
         max_psi=0.5,
-        features=[drift_check.FeatureDrift("mean_radius", 0.5, True, 100, 0)],
+        features=[drift_check.FeatureDrift(FEATURES[0], 0.5, True, 100, 0)],
     )
     from datetime import UTC, datetime
 
@@ -477,6 +480,21 @@ def test_deploy_verifier_role_is_trusted_by_the_pipelines_check_role_only_and_sc
     assert found["ReadRegisteredVersions"]["Resource"].endswith(":model-package/mlops-delivery/*")
 
 
+def test_the_deploy_verifier_reads_the_sample_payloads_and_nothing_else_of_the_build_bucket(assembly: Assembly) -> None:
+    """The smoke test's rows: in the model-build account's bucket, only the Preprocess step's sample output."""
+    dev = {s.get("Sid"): s for s in statements(serving(assembly, "dev"), "DeployVerifier")}
+    assert dev["ReadSamplePayloads"]["Action"] == "s3:GetObject"
+    assert object_suffixes(dev["ReadSamplePayloads"]) == [f"/{contracts.SAMPLE_PAYLOADS_PATTERN}"]
+    staging = {s["Sid"]: s for s in statements(serving(assembly, "staging"), "DeployVerifier")}
+    cross = staging["ReadSamplePayloadOfBuildAccount"]
+    assert cross["Action"] == "s3:GetObject"
+    assert cross["Resource"] == f"arn:aws:s3:::*/{contracts.SAMPLE_PAYLOADS_PATTERN}"
+    assert cross["Condition"] == {"StringEquals": {"s3:ResourceAccount": "222222222222"}}
+    assert staging["DecryptSamplePayloadOfBuildAccount"]["Condition"] == {
+        "StringEquals": {"kms:ViaService": "s3.eu-west-1.amazonaws.com"}
+    }
+
+
 def test_synth_without_a_release_skips_serving_with_one_notice_each(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -497,7 +515,7 @@ def test_synth_without_a_release_skips_serving_with_one_notice_each(
 def test_model_monitor_option_feeds_the_same_drift_alarm_prefix(tmp_path: Path) -> None:
     raw = raw_config()
     raw["environments"]["prod"]["drift"].update(
-        use_model_monitor=True, model_monitor_features=["mean_radius", "worst_area"]
+        use_model_monitor=True, model_monitor_features=[FEATURES[0], FEATURES[-1]]
     )
     (tmp_path / "prod.json").write_text(
         json.dumps(
@@ -524,8 +542,8 @@ def test_model_monitor_option_feeds_the_same_drift_alarm_prefix(tmp_path: Path) 
     ]
     metrics = alarm_metrics(alarm)
     assert {m["MetricName"] for m in metrics} == {
-        "feature_baseline_drift_mean_radius",
-        "feature_baseline_drift_worst_area",
+        f"feature_baseline_drift_{FEATURES[0]}",
+        f"feature_baseline_drift_{FEATURES[-1]}",
     }
     for metric in metrics:
         assert metric["Namespace"] == "aws/sagemaker/Endpoints/data-metrics"

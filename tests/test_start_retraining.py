@@ -678,16 +678,21 @@ def test_run_without_training_data_is_refused_with_a_logged_reason(
 
 def test_the_function_selects_exactly_the_files_preprocess_reads(tmp_path: Any) -> None:
     """The function selects by contracts.RAW_DATA_SUFFIX; preprocess.py has its own glob: they must agree."""
+    from config import load_model
     from pipeline_steps import preprocess
 
     config = settings_module.Settings.from_env(ENV)
-    header = ",".join((*preprocess.FEATURES, preprocess.LABEL))
-    row = ",".join(["1.0"] * len(preprocess.FEATURES) + ["0"])
+    model = load_model("models/diabetes")
+    contract = model.data.as_document(model.task_type.value)
+    header = ",".join(preprocess.raw_columns(contract))
+    row = ",".join(
+        "1" if c == "sex" else "normal" if c == "bmi_band" else "1.0" for c in preprocess.raw_columns(contract)
+    )
     rows_per_file = {"a.csv": 1, "b.CSV": 2, "2026/c.csv": 4, "notes.txt": 8, "d.csv.gz": 16, "2026/.csv": 32}
     for name, rows in rows_per_file.items():
         path = tmp_path / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("\n".join([header, *[row] * rows]) + "\n")
     selected = [n for n in rows_per_file if training_data.is_training_object(f"incoming/{n}", config)]
-    assert len(preprocess.read_raw(tmp_path)) == sum(rows_per_file[n] for n in selected)
+    assert len(preprocess.read_raw(tmp_path, contract)) == sum(rows_per_file[n] for n in selected)
     assert not training_data.is_training_object("incoming/2026.csv/", config)

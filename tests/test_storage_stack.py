@@ -127,10 +127,11 @@ def test_serving_accounts_read_only_model_artifacts_and_baselines(assembly: Asse
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]
         if statement.get("Sid", "").startswith("ServingAccounts")
     }
-    # Training data under pipelines/ is never shared; only the registered baselines are.
+    # Training data under pipelines/ is never shared; only the registered baselines and sample payloads are.
     assert shared == {
         "ServingAccountsReadModelArtifacts": "/models/*",
         "ServingAccountsReadDriftBaselines": "/pipelines/model-build/*/baseline/*",
+        "ServingAccountsReadSamplePayloads": "/pipelines/model-build/*/preprocess/sample/*",
     }
     template.has_resource_properties(
         "AWS::S3::BucketPolicy",

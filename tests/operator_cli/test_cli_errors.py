@@ -48,7 +48,7 @@ def test_a_missing_settings_file_is_one_line(clients: Clients, tmp_path: Path) -
 def test_a_missing_sample_file_is_one_line(clients: Clients, tmp_path: Path) -> None:
     missing = tmp_path / "rows.csv"
     stderr = _one_line_error(runner.invoke(app, ["smoke-test", "--env", "dev", "--sample", str(missing)]))
-    assert stderr == f"error: No such file or directory: {missing}\n"
+    assert stderr == f"error: Cannot read the sample {missing}: No such file or directory.\n"
 
 
 @pytest.mark.parametrize("version", ["²", "٣", "7.0", "0"])

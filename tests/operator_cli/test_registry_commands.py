@@ -15,7 +15,7 @@ from mlopsctl import operations
 from mlopsctl.cli import app
 from mlopsctl.errors import OperatorError
 from tests.conftest import cdk_json_context
-from tests.operator_cli.support import ACCOUNT, REGION, Clients, register, version_arn
+from tests.operator_cli.support import ACCOUNT, REGION, Clients, register, register_evaluation, version_arn
 
 runner = CliRunner()
 
@@ -225,3 +225,18 @@ def test_first_installation_resolves_no_release_and_synth_skips_serving(clients:
     assert "no Approved version yet" in result.stdout
     assert not stale.exists()
     assert load(cdk_json_context(), releases_dir=tmp_path).environment("dev").release is None
+
+
+def test_compare_gates_on_the_metric_a_version_recorded_whatever_is_configured(ctx: operations.Context) -> None:
+    """A regression model's versions compare on their rmse (lower is better) under any cdk.json model."""
+
+    def report(rmse: float) -> bytes:
+        metrics = {"rmse": {"value": rmse, "standard_deviation": 0.5}, "r2": {"value": 0.4, "standard_deviation": 0}}
+        return json.dumps({"regression_metrics": metrics, "comparison": {"metric": "rmse"}}).encode()
+
+    register_evaluation(status="Approved", evaluation=report(50.0), metadata={"trigger_reason": "schedule"})
+    register_evaluation(
+        status="PendingManualApproval", evaluation=report(55.0), metadata={"trigger_reason": "schedule"}
+    )
+    result = operations.compare(ctx, None, None)
+    assert (result["gate_metric"], result["higher_is_better"], result["regression"]) == ("rmse", False, True)

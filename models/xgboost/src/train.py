@@ -1,4 +1,9 @@
-"""XGBoost binary classifier in SageMaker script mode (the XGBoost framework image's training toolkit).
+"""XGBoost in SageMaker script mode (the XGBoost framework image's training toolkit), for numeric features.
+
+The task comes from the data contract beside the training split (data_contract.json, written by
+the preprocess step): binary:logistic, multi:softprob over the contract's classes, or
+reg:squarederror. Every feature must be numeric or integer (an empty cell is a missing value,
+which XGBoost handles); a categorical feature is refused: models/sklearn encodes those.
 
 The toolkit passes the job's hyperparameters as `--name value` arguments and the data and
 model locations as SM_CHANNEL_<CHANNEL> and SM_MODEL_DIR; locally give them as arguments:
@@ -19,7 +24,7 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +33,14 @@ import pandas as pd
 import xgboost as xgb
 
 MODEL_FILE = "xgboost-model"
+# The preprocess step's name for it (contracts.DATA_CONTRACT_FILE; a test keeps them equal).
+CONTRACT_FILE = "data_contract.json"
+# The objective and evaluation metric of each task type the contract names.
+OBJECTIVES = {
+    "binary_classification": ("binary:logistic", "auc"),
+    "multiclass_classification": ("multi:softprob", "mlogloss"),
+    "regression": ("reg:squarederror", "rmse"),
+}
 CHECKPOINT_FILE = "checkpoint.ubj"
 CHECKPOINT_META = "checkpoint.json"
 # Not shipped: bytecode, and what the training toolkit leaves when it installs this directory as
@@ -40,27 +53,50 @@ class TrainingDataError(ValueError):
     """A data channel is missing, empty or malformed; the message names it."""
 
 
+def read_contract(directory: Path) -> dict[str, Any]:
+    """The data contract beside the training split; refuses what this model cannot train on."""
+    path = directory / CONTRACT_FILE
+    if not path.is_file():
+        raise TrainingDataError(f"{path} is missing: the preprocess step writes the data contract beside each split.")
+    contract = dict(json.loads(path.read_text()))
+    categorical = [f["name"] for f in contract["features"] if f["kind"] == "categorical"]
+    if categorical:
+        raise TrainingDataError(
+            f"The data contract has categorical features ({', '.join(categorical)}); this XGBoost example takes "
+            "numeric and integer features only: use models/sklearn, which encodes them."
+        )
+    if contract.get("task_type") not in OBJECTIVES:
+        raise TrainingDataError(f"Task type {contract.get('task_type')!r}; allowed: {', '.join(OBJECTIVES)}.")
+    return contract
+
+
 def load_channel(directory: Path, name: str) -> tuple[np.ndarray, np.ndarray]:
-    """Label-first, header-less CSVs of one channel -> (features, labels)."""
+    """Label-first, header-less CSVs of one channel -> (features, labels); an empty cell is missing (NaN)."""
     files = sorted(directory.glob("*.csv")) if directory.is_dir() else []
     if not files:
         raise TrainingDataError(f"Channel '{name}': no *.csv file in {directory}.")
     try:
-        table = pd.concat([pd.read_csv(path, header=None) for path in files], ignore_index=True)
+        table = pd.concat(
+            [pd.read_csv(path, header=None, dtype=str, keep_default_na=False) for path in files], ignore_index=True
+        )
     except pd.errors.EmptyDataError as error:
         raise TrainingDataError(f"Channel '{name}': a CSV file in {directory} is empty.") from error
     if table.shape[1] < 2:
         raise TrainingDataError(f"Channel '{name}': expected the label then the features in each row.")
-    values = table.apply(pd.to_numeric, errors="coerce")
-    if values.isna().any().any():
-        raise TrainingDataError(f"Channel '{name}': non-numeric or missing values in {directory}.")
+    text = table.apply(lambda column: column.str.strip())
+    values = text.apply(lambda column: pd.to_numeric(column.where(column != ""), errors="coerce"))
+    if (values.isna() & (text != "")).any().any() or values.iloc[:, 0].isna().any():
+        raise TrainingDataError(f"Channel '{name}': non-numeric values or a missing label in {directory}.")
     return values.iloc[:, 1:].to_numpy(dtype=float), values.iloc[:, 0].to_numpy(dtype=float)
 
 
-def booster_params(args: argparse.Namespace) -> dict[str, Any]:
+def booster_params(args: argparse.Namespace, contract: Mapping[str, Any]) -> dict[str, Any]:
+    objective, metric = OBJECTIVES[contract["task_type"]]
+    classes = {"num_class": len(contract["classes"])} if objective.startswith("multi:") else {}
     return {
-        "objective": "binary:logistic",
-        "eval_metric": "auc",
+        "objective": objective,
+        "eval_metric": metric,
+        **classes,
         "max_depth": args.max_depth,
         "eta": args.eta,
         "subsample": args.subsample,
@@ -165,10 +201,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
+    contract = read_contract(args.train)
     booster = train(
         load_channel(args.train, "train"),
         load_channel(args.validation, "validation"),
-        booster_params(args),
+        booster_params(args, contract),
         num_round=args.num_round,
         checkpoint_dir=Path(args.checkpoint_dir) if args.checkpoint_dir else None,
     )
