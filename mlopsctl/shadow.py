@@ -40,14 +40,23 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlparse
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from config import EnvironmentConfig, Generated
 from contracts import INVOCATION_5XX_ERRORS_METRIC, INVOCATIONS_METRIC, MODEL_LATENCY_METRIC, SAGEMAKER_NAMESPACE
 from mlopsctl import endpoint, guard, registry
 from mlopsctl.errors import OperatorError
 from mlopsctl.operations import Context
-from mlopsctl.shadow_compare import Captured, VariantMetrics, Verdict, captured, compare, judge, pairs
+from mlopsctl.shadow_compare import (
+    Captured,
+    VariantMetrics,
+    Verdict,
+    captured,
+    compare,
+    judge,
+    pairs,
+    replay_plan,
+)
 
 # ModelLatency is reported in microseconds (SageMaker "Invocation metrics").
 _MICROSECONDS_PER_MS = 1000
@@ -202,7 +211,11 @@ def _window(ctx: Context, env: EnvironmentConfig, since: datetime, until: dateti
     return Window(endpoint_name, capture["DestinationS3Uri"], since, until)
 
 
-def _records(ctx: Context, env: EnvironmentConfig, window: Window) -> tuple[list[Captured], list[Captured]]:
+Records = tuple[list[Captured], list[Captured]]
+"""The captured (production, shadow) records of a window."""
+
+
+def _records(ctx: Context, env: EnvironmentConfig, window: Window) -> Records:
     s3, names = ctx.in_env("s3", env), ctx.cfg.names
     read = [
         captured(captured_lines(s3, window.capture_uri, window.endpoint_name, variant, window.since))
@@ -211,10 +224,11 @@ def _records(ctx: Context, env: EnvironmentConfig, window: Window) -> tuple[list
     return read[0], read[1]
 
 
-def _verdict(ctx: Context, env: EnvironmentConfig, window: Window, replayed: list[Captured] | None = None) -> Verdict:
+def _verdict(
+    ctx: Context, env: EnvironmentConfig, window: Window, records: Records, replayed: list[Captured] | None = None
+) -> Verdict:
     cw, names = ctx.in_env("cloudwatch", env), ctx.cfg.names
-    production_records, shadow_records = _records(ctx, env, window)
-    matched = pairs(production_records, shadow_records)
+    matched = pairs(*records)
     replayed_bodies = {record.request for record in replayed or []}
     comparison = compare(
         matched,
@@ -233,17 +247,8 @@ def _verdict(ctx: Context, env: EnvironmentConfig, window: Window, replayed: lis
 def compare_online(ctx: Context, env_name: str, *, since: datetime, until: datetime | None = None) -> Verdict:
     """The comparison of the shadow and production variants of ENV's endpoint since `since`."""
     env = ctx.env(env_name)
-    return _verdict(ctx, env, _window(ctx, env, since, until or datetime.now(UTC)))
-
-
-def _replay_plan(env: EnvironmentConfig, verdict: Verdict, production: list[Captured]) -> list[Captured]:
-    """Captured champion requests to send again so that enough of them reach the shadow: the shadow
-    receives `sampling_percent` of what the endpoint receives."""
-    missing = env.shadow.min_compared_requests - verdict.comparison.compared
-    if missing <= 0 or not production:
-        return []
-    wanted = math.ceil(missing * 100 / env.shadow.sampling_percent)
-    return [production[i % len(production)] for i in range(wanted)]
+    window = _window(ctx, env, since, until or datetime.now(UTC))
+    return _verdict(ctx, env, window, _records(ctx, env, window))
 
 
 def replay(
@@ -266,7 +271,7 @@ def replay(
                 Body=record.request.encode("utf-8"),
                 InferenceId=f"{REPLAY_ID_PREFIX}{number}",
             )
-        except ClientError:
+        except (ClientError, BotoCoreError):
             continue  # the production variant's errors count in CloudWatch; the pair is simply missing
         sent.append(record)
     return sent
@@ -494,15 +499,19 @@ def _observe(
     ctx = make_ctx()
     update.ctx = ctx
     window = _window(ctx, env, start, start + timedelta(minutes=minutes))
-    verdict = _verdict(ctx, env, window)
-    report("compare", f"{verdict.comparison.compared} requests compared, {env.shadow.min_compared_requests} needed")
-    plan = _replay_plan(env, verdict, _records(ctx, env, window)[0])
+    records = _records(ctx, env, window)
+    verdict = _verdict(ctx, env, window, records)
+    needed = env.shadow.min_compared_requests
+    report("compare", f"{verdict.comparison.compared} distinct requests compared, {needed} needed")
+    plan = replay_plan(*records, env.shadow)
     if not plan:
         return verdict
     report("replay", f"{len(plan)} captured requests sent again (up to {budget.replay} min)")
     sent = replay(ctx.in_env("sagemaker-runtime", env), window.endpoint_name, plan, seconds=budget.replay * 60)
     sleep(budget.capture_delay * 60)
     window.until = now()
-    verdict = _verdict(make_ctx(), env, window, replayed=sent)
-    report("compare", f"{verdict.comparison.compared} requests compared ({verdict.comparison.replayed} replayed)")
+    ctx = make_ctx()
+    verdict = _verdict(ctx, env, window, _records(ctx, env, window), replayed=sent)
+    compared = verdict.comparison
+    report("compare", f"{compared.compared} distinct requests compared ({compared.replayed} replayed)")
     return verdict
