@@ -310,10 +310,11 @@ class _Updater:
         endpoint_name = names.endpoint(env.name)
         fleet = guard.new_fleet_alarms(cw, names, env.name)
         watching = [alarm["AlarmName"] for alarm in fleet if target in guard.watched_configs(alarm)]
+        whole = guard.whole_endpoint_alarms(cw, names, env.name)
+        # Refused before any copy exists; the copies are as many as the deployed new-fleet alarms.
+        guard.rollback_alarm_set(whole, watching or [alarm["AlarmName"] for alarm in fleet], env=env.name)
         copies = [] if watching else guard.put_guard_alarms(cw, names, env.name, fleet, target)
-        alarms = guard.rollback_alarm_set(
-            guard.whole_endpoint_alarms(cw, names, env.name), watching or copies, env=env.name
-        )
+        alarms = [*whole, *(watching or copies)]
         # Back on CloudFormation's config, which starts at `instance_count`: with autoscaling, keep the
         # count it reached instead (SageMaker developer guide, "Update endpoints that use auto scaling").
         retain = {"RetainAllVariantProperties": True} if retain_count else {}
@@ -326,6 +327,10 @@ class _Updater:
                 DeploymentConfig=env.rollout.deployment_config(alarms),
                 **retain,
             )
+        except (ClientError, BotoCoreError):
+            guard.delete_alarms(cw, copies)  # refused: nothing is deploying
+            raise
+        try:
             final = endpoint.wait_until_settled(
                 sm,
                 endpoint_name,
@@ -335,9 +340,13 @@ class _Updater:
                 expected_config=target,
                 on_poll=lambda status, elapsed: self.report("update", f"endpoint {status}"),
             )
-        finally:
-            if copies:
-                guard.delete_alarms(cw, copies)
+        except (endpoint.StillInFlight, ClientError, BotoCoreError) as error:
+            # Accepted and maybe still deploying: SageMaker may yet need the copies to roll it back.
+            kept = f"; its guard alarms stay until it settles: {', '.join(copies)}" if copies else ""
+            raise OperatorError(
+                f"The update of {endpoint_name} to {target} may still complete ({error}){kept}."
+            ) from error
+        guard.delete_alarms(cw, copies)
         if final["EndpointStatus"] != endpoint.IN_SERVICE or final["EndpointConfigName"] != target:
             why = f": {final['FailureReason']}" if final.get("FailureReason") else ""
             raise OperatorError(
