@@ -5,9 +5,16 @@ Why UpdateEndpoint with a shadow variant, and not SageMaker's inference experime
 itself, through a role SageMaker assumes, and neither CreateInferenceExperiment nor
 StopInferenceExperiment takes a DeploymentConfig (botocore's sagemaker model), so its updates of
 the production fleet, adding the shadow and removing it, could not be rolled back by alarms.
-UpdateEndpoint takes one, and deployment guardrails exclude endpoints with several variants only
-from rolling deployments, not from blue/green ones (SageMaker developer guide, deployment
-guardrails, "Exclusions"); config refuses a shadow test where the rollout is ROLLING.
+UpdateEndpoint takes one. What AWS documents, and what it does not: the guardrails' "Exclusions"
+(SageMaker developer guide) exclude multi-variant endpoints from rolling deployments only (config
+refuses a shadow test where the rollout is ROLLING) and ask a blue/green update to keep the old
+config's variant name, which the production variant does; neither they nor "Shadow variants" say
+whether a blue/green update may add or remove a shadow variant. Should SageMaker refuse it,
+UpdateEndpoint fails before anything changes and so does the test, which stops the pipeline
+before the deployment: there is no fallback to an unguarded update. Likewise undocumented: whether
+RetainAllVariantProperties (used on the way back with autoscaling, for the instance count) also
+keeps the shadow phase's 100 % data capture until the deployment that follows; VariantPropertyType
+lists DataCaptureConfig, "not currently supported".
 
 Why a CLI step and not a CloudFormation phase: the serving stack holds one EndpointConfig and its
 rollback alarms watch that config's fleet; the delivery pipeline runs `mlopsctl shadow-test`
