@@ -63,11 +63,12 @@ SCOPED_ELSEWHERE: Mapping[frozenset[str], str] = {
     ),
     frozenset({"cloudformation:DescribeStacks", "s3:ListBucket"}): (
         "CDK Pipelines' self-mutation role: the CDK CLI reads the bootstrap stack and checks its bucket with its "
-        "own credentials; both are read-only and the stack and bucket names come from the bootstrap"
+        "own credentials; both are read-only, and which stack and bucket the CLI reads is its own (toolkit stack "
+        "name and qualifier), so a narrower scope could stop the pipeline from updating itself"
     ),
     frozenset({"codebuild:BatchGetBuilds", "codebuild:StartBuild", "codebuild:StopBuild"}): (
-        "CDK Pipelines' shared asset-publishing role: it starts the generated asset projects of this pipeline, "
-        "whose names CloudFormation generates"
+        "CDK Pipelines' shared asset-publishing role, granted in CDK Pipelines' own policy: an explicit Deny outside "
+        "the pipeline's asset projects confines it to them (constructs/delivery_pipeline.py, _confine_asset_builds)"
     ),
 }
 
