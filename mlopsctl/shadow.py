@@ -327,6 +327,7 @@ class _Updater:
         retain = {"RetainAllVariantProperties": True} if retain_count else {}
         minutes = env.update_wait_minutes
         self.report("update", f"{endpoint_name} -> {target}, rolled back by {len(alarms)} alarms (up to {minutes} min)")
+        accepted = False
         try:
             sm.update_endpoint(
                 EndpointName=endpoint_name,
@@ -334,10 +335,7 @@ class _Updater:
                 DeploymentConfig=env.rollout.deployment_config(alarms),
                 **retain,
             )
-        except (ClientError, BotoCoreError):
-            guard.delete_alarms(cw, copies)  # refused: nothing is deploying
-            raise
-        try:
+            accepted = True
             final = endpoint.wait_until_settled(
                 sm,
                 endpoint_name,
@@ -348,7 +346,10 @@ class _Updater:
                 on_poll=lambda status, elapsed: self.report("update", f"endpoint {status}"),
             )
         except (endpoint.StillInFlight, ClientError, BotoCoreError) as error:
-            # Accepted and maybe still deploying: SageMaker may yet need the copies to roll it back.
+            if isinstance(error, ClientError) and not accepted:
+                guard.delete_alarms(cw, copies)  # refused: nothing is deploying
+                raise
+            # Accepted (or unanswered) and maybe still deploying: SageMaker may yet need the copies.
             kept = f"; its guard alarms stay until it settles: {', '.join(copies)}" if copies else ""
             raise OperatorError(
                 f"The update of {endpoint_name} to {target} may still complete ({error}){kept}."
