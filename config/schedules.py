@@ -7,7 +7,8 @@ pattern for scheduled rules"):
 - cron(Minutes Hours Day-of-month Month Day-of-week Year): Minutes 0-59, Hours 0-23,
   Day-of-month 1-31, Month 1-12 or JAN-DEC, Day-of-week 1-7 or SUN-SAT, Year 1970-2199; the
   wildcards , - * / everywhere, ? L W in Day-of-month, ? L # in Day-of-week; "you can't
-  specify the Day-of-month and Day-of-week fields in the same cron expression": one is ?.
+  specify the Day-of-month and Day-of-week fields in the same cron expression": one is ?; with
+  '#' the Day-of-week field holds one expression only ("3#1,6#3" is not valid).
 """
 
 from __future__ import annotations
@@ -90,6 +91,8 @@ def schedule_problem(expression: str) -> str | None:
             if index not in (_DAY_OF_MONTH, _DAY_OF_WEEK):
                 return f"'?' only in Day-of-month or Day-of-week, not in {field.name}"
             continue
+        if index == _DAY_OF_WEEK and "#" in text and "," in text:
+            return f"one expression in the cron Day-of-week field when it uses '#', not {text!r}"
         if not all(_item_ok(index, item) for item in text.split(",")):
             names = f" or {field.names[0]}-{field.names[-1]}" if field.names else ""
             allowed = f"{field.low}-{field.high}{names}"

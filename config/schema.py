@@ -482,7 +482,10 @@ class DriftConfig(Schema):
         return 60 * self.max_hours_between_checks
 
 
-# CodeBuild's build timeout: 5 to 2160 minutes (botocore codebuild model, BuildTimeOut).
+# CodeBuild's build timeout: 5 to 2160 minutes (botocore codebuild model, BuildTimeOut; the
+# AWS::CodeBuild::Project schema's TimeoutInMinutes maximum), raised from 480 in June 2024. The
+# CodeBuild quotas page still says 480, and the aws-cn CodePipeline quotas still give CodeBuild
+# actions 8 hours: keep a shadow test's budget under 480 minutes there.
 CODEBUILD_MAX_TIMEOUT_MINUTES = 2160
 
 

@@ -46,9 +46,31 @@ _ABORT_UPLOAD_DAYS = 7
 
 # Why the shared asset role may start builds on '*' (constructs/wildcard_resources.py accepts that statement).
 ASSET_STARTS = (
-    "codebuild:StartBuild/StopBuild/BatchGetBuilds that CDK Pipelines grants the shared asset role; publishing itself "
-    "goes through the target accounts' file-publishing roles, granted by ARN"
+    "codebuild:StartBuild/StopBuild/BatchGetBuilds that CDK Pipelines grants the shared asset role, denied outside "
+    "the pipeline's own asset projects (_confine_asset_builds); publishing itself goes through the target accounts' "
+    "file-publishing roles, granted by ARN"
 )
+
+
+def _confine_asset_builds(assets: IConstruct) -> None:
+    """CDK Pipelines lets its shared asset roles start, stop and read the builds of every CodeBuild
+    project of the account ('*', in its own policy); a Deny outside the pipeline's asset projects
+    leaves them only those, so no other project's build (the self-mutation's, a check role's) can be
+    started with their credentials."""
+    projects = [project.project_arn for project in assets.node.find_all() if isinstance(project, codebuild.Project)]
+    for role in assets.node.children:
+        if isinstance(role, iam.Role):
+            iam.Policy(
+                role,
+                "OwnAssetBuildsOnly",
+                statements=[
+                    iam.PolicyStatement(
+                        effect=iam.Effect.DENY,
+                        actions=["codebuild:BatchGetBuilds", "codebuild:StartBuild", "codebuild:StopBuild"],
+                        not_resources=projects,
+                    )
+                ],
+            ).attach_to_role(role)
 
 
 def _install_commands() -> list[str]:
@@ -432,6 +454,7 @@ class DeliveryPipeline(Construct):
             for policy in assets.node.find_all():
                 if isinstance(policy, iam.CfnPolicy):
                     skip_checkov(policy, {"CKV_AWS_111": f"CDK Pipelines assets: {ASSET_STARTS}."})
+            _confine_asset_builds(assets)
         acknowledge_wildcards(
             self.synth_role,
             {

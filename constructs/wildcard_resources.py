@@ -9,6 +9,7 @@ which the Service Authorization Reference ("Actions, resources, and condition ke
 lists no resource type, so no ARN could scope them (tests/test_wildcard_resources.py checks the
 table against that reference's data). Three statements are accepted by their exact action set in
 SCOPED_ELSEWHERE, each with why its `*` cannot be narrowed; any other action on `*` fails synth.
+NotResource and NotAction grant by exclusion, as broadly as `*`, and are judged as `*`.
 """
 
 from __future__ import annotations
@@ -62,11 +63,12 @@ SCOPED_ELSEWHERE: Mapping[frozenset[str], str] = {
     ),
     frozenset({"cloudformation:DescribeStacks", "s3:ListBucket"}): (
         "CDK Pipelines' self-mutation role: the CDK CLI reads the bootstrap stack and checks its bucket with its "
-        "own credentials; both are read-only and the stack and bucket names come from the bootstrap"
+        "own credentials; both are read-only, and which stack and bucket the CLI reads is its own (toolkit stack "
+        "name and qualifier), so a narrower scope could stop the pipeline from updating itself"
     ),
     frozenset({"codebuild:BatchGetBuilds", "codebuild:StartBuild", "codebuild:StopBuild"}): (
-        "CDK Pipelines' shared asset-publishing role: it starts the generated asset projects of this pipeline, "
-        "whose names CloudFormation generates"
+        "CDK Pipelines' shared asset-publishing role, granted in CDK Pipelines' own policy: an explicit Deny outside "
+        "the pipeline's asset projects confines it to them (constructs/delivery_pipeline.py, _confine_asset_builds)"
     ),
 }
 
@@ -75,13 +77,42 @@ def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
+# CloudFormation types that hold IAM policies: one document, or a list of inline policies.
+_ONE_DOCUMENT = (
+    "AWS::IAM::Policy",
+    "AWS::IAM::ManagedPolicy",
+    "AWS::IAM::RolePolicy",
+    "AWS::IAM::UserPolicy",
+    "AWS::IAM::GroupPolicy",
+)
+_INLINE_POLICIES = ("AWS::IAM::Role", "AWS::IAM::User", "AWS::IAM::Group")
+
+
 def _documents(resource: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
     properties = resource.get("Properties", {})
-    if resource.get("Type") in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+    if resource.get("Type") in _ONE_DOCUMENT:
         yield properties.get("PolicyDocument", {})
-    if resource.get("Type") == "AWS::IAM::Role":
+    if resource.get("Type") in _INLINE_POLICIES:
         for policy in properties.get("Policies", []):
             yield policy.get("PolicyDocument", {})
+
+
+def _refused(statement: Mapping[str, Any]) -> list[str]:
+    """What one statement grants on every resource that only NO_RESOURCE_ACTIONS may have there.
+
+    NotResource grants on every resource but those listed, and NotAction every action but those
+    listed: exclusions no table of actions can vouch for, so they count as `*`.
+    """
+    if statement.get("Effect") != "Allow":
+        return []
+    if "*" not in _as_list(statement.get("Resource", [])) and "NotResource" not in statement:
+        return []
+    if "NotAction" in statement:
+        return [f"NotAction {', '.join(sorted(_as_list(statement['NotAction'])))}"]
+    actions = frozenset(_as_list(statement.get("Action", [])))
+    if actions in SCOPED_ELSEWHERE:
+        return []
+    return sorted(action for action in actions if action not in NO_RESOURCE_ACTIONS)
 
 
 def wildcard_findings(template: Mapping[str, Any]) -> list[tuple[str, list[str]]]:
@@ -90,12 +121,7 @@ def wildcard_findings(template: Mapping[str, Any]) -> list[tuple[str, list[str]]
     for logical_id, resource in template.get("Resources", {}).items():
         for document in _documents(resource):
             for statement in _as_list(document.get("Statement", [])):
-                if statement.get("Effect") != "Allow" or "*" not in _as_list(statement.get("Resource", [])):
-                    continue
-                actions = frozenset(_as_list(statement.get("Action", [])))
-                if actions in SCOPED_ELSEWHERE:
-                    continue
-                refused = sorted(action for action in actions if action not in NO_RESOURCE_ACTIONS)
+                refused = _refused(statement)
                 if refused:
                     findings.append((logical_id, refused))
     return findings

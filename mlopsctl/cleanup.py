@@ -82,9 +82,12 @@ _NAMED_BY_TEMPLATE = {"AWS::SageMaker::EndpointConfig": "configs", "AWS::SageMak
 
 
 def _named_by_stack(cfn: Any, stack_name: str) -> InUse:
-    """The Model and EndpointConfig the deployed serving stack names; refuses while it is changing.
+    """The physical ids, in lower case, of the Model and EndpointConfig the deployed serving stack
+    names; refuses while it is changing.
 
-    Nothing when the stack does not exist (the environment has no release yet, or it was deleted).
+    CloudFormation identifies both by ARN (their Ref and the primaryIdentifier of their resource
+    schemas), not by name; see _named_among. Nothing when the stack does not exist (the
+    environment has no release yet, or it was deleted).
     """
     try:
         stacks = cfn.describe_stacks(StackName=stack_name)["Stacks"]
@@ -102,8 +105,18 @@ def _named_by_stack(cfn: Any, stack_name: str) -> InUse:
     for resource in _pages(cfn, "list_stack_resources", "StackResourceSummaries", StackName=stack_name):
         kind = _NAMED_BY_TEMPLATE.get(resource["ResourceType"])
         if kind and resource.get("PhysicalResourceId"):
-            getattr(named, kind).add(resource["PhysicalResourceId"])
+            getattr(named, kind).add(resource["PhysicalResourceId"].lower())
     return named
+
+
+def _named_among(items: list[dict[str, Any]], kind: str, physical_ids: set[str]) -> set[str]:
+    """Names of the `kind` summaries whose ARN (or name) is one of `physical_ids`, in any case:
+    SageMaker has written names into ARNs in lower case, so an ARN alone does not give the name."""
+    return {
+        item[f"{kind}Name"]
+        for item in items
+        if item[f"{kind}Arn"].lower() in physical_ids or item[f"{kind}Name"].lower() in physical_ids
+    }
 
 
 def _owned(
@@ -128,12 +141,14 @@ def plan(ctx: Context, env: EnvironmentConfig) -> dict[str, Any]:
     sm = ctx.in_env("sagemaker", env)
     named = _named_by_stack(ctx.in_env("cloudformation", env), names.stack(env.name, "serving"))
     used = in_use(sm)
-    used.configs |= named.configs
-    used.models |= named.models
+    config_items = _pages(sm, "list_endpoint_configs", "EndpointConfigs")
+    model_items = _pages(sm, "list_models", "Models")
+    used.configs |= _named_among(config_items, "EndpointConfig", named.configs)
+    used.models |= _named_among(model_items, "Model", named.models)
     tag = (names.endpoint_resource_tag, endpoint_name)
     generated = [names.generated_regex(env.name, kind) for kind in Generated]
-    configs = _owned(sm, _pages(sm, "list_endpoint_configs", "EndpointConfigs"), "EndpointConfig", tag, generated)
-    models = _owned(sm, _pages(sm, "list_models", "Models"), "Model", tag, generated)
+    configs = _owned(sm, config_items, "EndpointConfig", tag, generated)
+    models = _owned(sm, model_items, "Model", tag, generated)
     return {
         "environment": env.name,
         "endpoint_name": endpoint_name,

@@ -399,7 +399,7 @@ def _print_verdict(verdict: dict[str, Any]) -> None:
         f"{verdict['disagreements']}/{verdict['compared_requests']} ({verdict['disagreement_percent']}%)",
     )
     table.add_row(
-        "requests compared (replayed)", "", f"{verdict['compared_requests']} ({verdict['replayed_requests']})"
+        "distinct requests compared (replayed)", "", f"{verdict['compared_requests']} ({verdict['replayed_requests']})"
     )
     out.print(table)
     out.print("PASS" if verdict["passed"] else "FAIL: " + "; ".join(verdict["failures"]), markup=False)

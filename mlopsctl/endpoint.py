@@ -217,8 +217,8 @@ def wait_until_settled(
     A settled status on another config counts only once the update has shown (a status that is
     not settled, e.g. Updating): DescribeEndpoint right after UpdateEndpoint may still report the
     state before it, which is not a guardrail rollback. Throttled polls (after botocore's own
-    retries) back off exponentially up to `max_backoff_seconds` and count against the timeout;
-    raises StillInFlight on timeout.
+    retries) back off exponentially up to `max_backoff_seconds` and count against the timeout, which
+    no sleep overruns; raises StillInFlight on timeout.
     """
     start = clock()
     status, delay = UPDATING, poll_seconds
@@ -243,8 +243,10 @@ def wait_until_settled(
             )
             if status in SETTLED and moved:
                 return endpoint
-        if clock() - start >= timeout_seconds:
+        elapsed = clock() - start
+        if elapsed >= timeout_seconds:
             raise StillInFlight(
                 f"endpoint {endpoint_name} was still {status} after {timeout_seconds} s: its update is still in flight"
             )
-        sleep(delay)
+        # Never past the timeout: a shadow test's step timeout is the sum of its waits (config.ShadowBudget).
+        sleep(min(delay, timeout_seconds - elapsed))

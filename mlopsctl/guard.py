@@ -9,13 +9,17 @@ so before deploying one mlopsctl copies each deployed new-fleet alarm (same metr
 thresholds, periods and actions) with that dimension set to the new config, as CloudFormation
 updates the new-fleet alarms before a release's deployment. The update's AutoRollbackConfiguration
 names the whole-endpoint alarms and these copies; once the update has settled the copies are
-deleted (the whole-endpoint alarms go on watching).
+deleted (the whole-endpoint alarms go on watching). An update still in flight when mlopsctl stops
+waiting keeps its copies: SageMaker may still need them to roll it back.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
 
 from config import ResourceNames
 from mlopsctl.errors import OperatorError
@@ -30,12 +34,6 @@ _COPIED = (
     "OKActions",
     "AlarmActions",
     "InsufficientDataActions",
-    "MetricName",
-    "Namespace",
-    "Statistic",
-    "ExtendedStatistic",
-    "Period",
-    "Unit",
     "EvaluationPeriods",
     "DatapointsToAlarm",
     "Threshold",
@@ -44,6 +42,9 @@ _COPIED = (
     "EvaluateLowSampleCountPercentile",
     "ThresholdMetricId",
 )
+# The one metric of an alarm without `Metrics`. PutMetricAlarm refuses them beside `Metrics`, and
+# DescribeAlarms returns `Dimensions: []` for a metric-math alarm (as all the rate alarms are).
+_SINGLE_METRIC = ("MetricName", "Namespace", "Statistic", "ExtendedStatistic", "Period", "Unit")
 
 
 def metric_alarms(cw: Any, prefix: str) -> list[dict[str, Any]]:
@@ -68,15 +69,16 @@ def _pointed_at(dimensions: list[dict[str, str]], config_name: str) -> list[dict
 def copy_request(alarm: dict[str, Any], *, name: str, config_name: str) -> dict[str, Any]:
     """PutMetricAlarm for a copy of `alarm` (from DescribeAlarms) that watches the fleet of `config_name`."""
     request: dict[str, Any] = {"AlarmName": name, **{key: alarm[key] for key in _COPIED if key in alarm}}
-    if "Dimensions" in alarm:
-        request["Dimensions"] = _pointed_at(alarm["Dimensions"], config_name)
-    if "Metrics" in alarm:
+    if alarm.get("Metrics"):
         metrics = copy.deepcopy(alarm["Metrics"])
         for query in metrics:
             stat = query.get("MetricStat")
             if stat:
                 stat["Metric"]["Dimensions"] = _pointed_at(stat["Metric"].get("Dimensions", []), config_name)
         request["Metrics"] = metrics
+    else:
+        request.update({key: alarm[key] for key in _SINGLE_METRIC if key in alarm})
+        request["Dimensions"] = _pointed_at(alarm.get("Dimensions", []), config_name)
     return request
 
 
@@ -99,14 +101,22 @@ def new_fleet_alarms(cw: Any, names: ResourceNames, env: str) -> list[dict[str, 
 def put_guard_alarms(
     cw: Any, names: ResourceNames, env: str, templates: list[dict[str, Any]], config_name: str
 ) -> list[str]:
-    """Copies of the new-fleet alarms `templates` that watch `config_name`'s fleet; returns their names."""
+    """Copies of the new-fleet alarms `templates` that watch `config_name`'s fleet; returns their names.
+
+    All or none: when one cannot be created, those made before it are deleted and the error raised.
+    """
     prefix = names.new_fleet_alarm_prefix(env)
     created: list[str] = []
-    for alarm in templates:
-        watch = str(alarm["AlarmName"]).removeprefix(prefix)
-        name = names.guard_alarm(env, config_name, watch)
-        cw.put_metric_alarm(**copy_request(alarm, name=name, config_name=config_name))
-        created.append(name)
+    try:
+        for alarm in templates:
+            watch = str(alarm["AlarmName"]).removeprefix(prefix)
+            name = names.guard_alarm(env, config_name, watch)
+            cw.put_metric_alarm(**copy_request(alarm, name=name, config_name=config_name))
+            created.append(name)
+    except (ClientError, BotoCoreError):
+        with contextlib.suppress(ClientError, BotoCoreError):  # the first error is the one to report
+            delete_alarms(cw, created)
+        raise
     return created
 
 

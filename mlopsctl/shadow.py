@@ -5,9 +5,16 @@ Why UpdateEndpoint with a shadow variant, and not SageMaker's inference experime
 itself, through a role SageMaker assumes, and neither CreateInferenceExperiment nor
 StopInferenceExperiment takes a DeploymentConfig (botocore's sagemaker model), so its updates of
 the production fleet, adding the shadow and removing it, could not be rolled back by alarms.
-UpdateEndpoint takes one, and deployment guardrails exclude endpoints with several variants only
-from rolling deployments, not from blue/green ones (SageMaker developer guide, deployment
-guardrails, "Exclusions"); config refuses a shadow test where the rollout is ROLLING.
+UpdateEndpoint takes one. What AWS documents, and what it does not: the guardrails' "Exclusions"
+(SageMaker developer guide) exclude multi-variant endpoints from rolling deployments only (config
+refuses a shadow test where the rollout is ROLLING) and ask a blue/green update to keep the old
+config's variant name, which the production variant does; neither they nor "Shadow variants" say
+whether a blue/green update may add or remove a shadow variant. Should SageMaker refuse it,
+UpdateEndpoint fails before anything changes and so does the test, which stops the pipeline
+before the deployment: there is no fallback to an unguarded update. Likewise undocumented: whether
+RetainAllVariantProperties (used on the way back with autoscaling, for the instance count) also
+keeps the shadow phase's 100 % data capture until the deployment that follows; VariantPropertyType
+lists DataCaptureConfig, "not currently supported".
 
 Why a CLI step and not a CloudFormation phase: the serving stack holds one EndpointConfig and its
 rollback alarms watch that config's fleet; the delivery pipeline runs `mlopsctl shadow-test`
@@ -40,14 +47,23 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlparse
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from config import EnvironmentConfig, Generated
 from contracts import INVOCATION_5XX_ERRORS_METRIC, INVOCATIONS_METRIC, MODEL_LATENCY_METRIC, SAGEMAKER_NAMESPACE
 from mlopsctl import endpoint, guard, registry
 from mlopsctl.errors import OperatorError
 from mlopsctl.operations import Context
-from mlopsctl.shadow_compare import Captured, VariantMetrics, Verdict, captured, compare, judge, pairs
+from mlopsctl.shadow_compare import (
+    Captured,
+    VariantMetrics,
+    Verdict,
+    captured,
+    compare,
+    judge,
+    pairs,
+    replay_plan,
+)
 
 # ModelLatency is reported in microseconds (SageMaker "Invocation metrics").
 _MICROSECONDS_PER_MS = 1000
@@ -202,7 +218,11 @@ def _window(ctx: Context, env: EnvironmentConfig, since: datetime, until: dateti
     return Window(endpoint_name, capture["DestinationS3Uri"], since, until)
 
 
-def _records(ctx: Context, env: EnvironmentConfig, window: Window) -> tuple[list[Captured], list[Captured]]:
+Records = tuple[list[Captured], list[Captured]]
+"""The captured (production, shadow) records of a window."""
+
+
+def _records(ctx: Context, env: EnvironmentConfig, window: Window) -> Records:
     s3, names = ctx.in_env("s3", env), ctx.cfg.names
     read = [
         captured(captured_lines(s3, window.capture_uri, window.endpoint_name, variant, window.since))
@@ -211,10 +231,11 @@ def _records(ctx: Context, env: EnvironmentConfig, window: Window) -> tuple[list
     return read[0], read[1]
 
 
-def _verdict(ctx: Context, env: EnvironmentConfig, window: Window, replayed: list[Captured] | None = None) -> Verdict:
+def _verdict(
+    ctx: Context, env: EnvironmentConfig, window: Window, records: Records, replayed: list[Captured] | None = None
+) -> Verdict:
     cw, names = ctx.in_env("cloudwatch", env), ctx.cfg.names
-    production_records, shadow_records = _records(ctx, env, window)
-    matched = pairs(production_records, shadow_records)
+    matched = pairs(*records)
     replayed_bodies = {record.request for record in replayed or []}
     comparison = compare(
         matched,
@@ -233,17 +254,8 @@ def _verdict(ctx: Context, env: EnvironmentConfig, window: Window, replayed: lis
 def compare_online(ctx: Context, env_name: str, *, since: datetime, until: datetime | None = None) -> Verdict:
     """The comparison of the shadow and production variants of ENV's endpoint since `since`."""
     env = ctx.env(env_name)
-    return _verdict(ctx, env, _window(ctx, env, since, until or datetime.now(UTC)))
-
-
-def _replay_plan(env: EnvironmentConfig, verdict: Verdict, production: list[Captured]) -> list[Captured]:
-    """Captured champion requests to send again so that enough of them reach the shadow: the shadow
-    receives `sampling_percent` of what the endpoint receives."""
-    missing = env.shadow.min_compared_requests - verdict.comparison.compared
-    if missing <= 0 or not production:
-        return []
-    wanted = math.ceil(missing * 100 / env.shadow.sampling_percent)
-    return [production[i % len(production)] for i in range(wanted)]
+    window = _window(ctx, env, since, until or datetime.now(UTC))
+    return _verdict(ctx, env, window, _records(ctx, env, window))
 
 
 def replay(
@@ -266,7 +278,7 @@ def replay(
                 Body=record.request.encode("utf-8"),
                 InferenceId=f"{REPLAY_ID_PREFIX}{number}",
             )
-        except ClientError:
+        except (ClientError, BotoCoreError):
             continue  # the production variant's errors count in CloudWatch; the pair is simply missing
         sent.append(record)
     return sent
@@ -305,15 +317,17 @@ class _Updater:
         endpoint_name = names.endpoint(env.name)
         fleet = guard.new_fleet_alarms(cw, names, env.name)
         watching = [alarm["AlarmName"] for alarm in fleet if target in guard.watched_configs(alarm)]
+        whole = guard.whole_endpoint_alarms(cw, names, env.name)
+        # Refused before any copy exists; the copies are as many as the deployed new-fleet alarms.
+        guard.rollback_alarm_set(whole, watching or [alarm["AlarmName"] for alarm in fleet], env=env.name)
         copies = [] if watching else guard.put_guard_alarms(cw, names, env.name, fleet, target)
-        alarms = guard.rollback_alarm_set(
-            guard.whole_endpoint_alarms(cw, names, env.name), watching or copies, env=env.name
-        )
+        alarms = [*whole, *(watching or copies)]
         # Back on CloudFormation's config, which starts at `instance_count`: with autoscaling, keep the
         # count it reached instead (SageMaker developer guide, "Update endpoints that use auto scaling").
         retain = {"RetainAllVariantProperties": True} if retain_count else {}
         minutes = env.update_wait_minutes
         self.report("update", f"{endpoint_name} -> {target}, rolled back by {len(alarms)} alarms (up to {minutes} min)")
+        accepted = False
         try:
             sm.update_endpoint(
                 EndpointName=endpoint_name,
@@ -321,6 +335,7 @@ class _Updater:
                 DeploymentConfig=env.rollout.deployment_config(alarms),
                 **retain,
             )
+            accepted = True
             final = endpoint.wait_until_settled(
                 sm,
                 endpoint_name,
@@ -330,9 +345,16 @@ class _Updater:
                 expected_config=target,
                 on_poll=lambda status, elapsed: self.report("update", f"endpoint {status}"),
             )
-        finally:
-            if copies:
-                guard.delete_alarms(cw, copies)
+        except (endpoint.StillInFlight, ClientError, BotoCoreError) as error:
+            if isinstance(error, ClientError) and not accepted:
+                guard.delete_alarms(cw, copies)  # refused: nothing is deploying
+                raise
+            # Accepted (or unanswered) and maybe still deploying: SageMaker may yet need the copies.
+            kept = f"; its guard alarms stay until it settles: {', '.join(copies)}" if copies else ""
+            raise OperatorError(
+                f"The update of {endpoint_name} to {target} may still complete ({error}){kept}."
+            ) from error
+        guard.delete_alarms(cw, copies)
         if final["EndpointStatus"] != endpoint.IN_SERVICE or final["EndpointConfigName"] != target:
             why = f": {final['FailureReason']}" if final.get("FailureReason") else ""
             raise OperatorError(
@@ -494,15 +516,19 @@ def _observe(
     ctx = make_ctx()
     update.ctx = ctx
     window = _window(ctx, env, start, start + timedelta(minutes=minutes))
-    verdict = _verdict(ctx, env, window)
-    report("compare", f"{verdict.comparison.compared} requests compared, {env.shadow.min_compared_requests} needed")
-    plan = _replay_plan(env, verdict, _records(ctx, env, window)[0])
+    records = _records(ctx, env, window)
+    verdict = _verdict(ctx, env, window, records)
+    needed = env.shadow.min_compared_requests
+    report("compare", f"{verdict.comparison.compared} distinct requests compared, {needed} needed")
+    plan = replay_plan(*records, env.shadow)
     if not plan:
         return verdict
     report("replay", f"{len(plan)} captured requests sent again (up to {budget.replay} min)")
     sent = replay(ctx.in_env("sagemaker-runtime", env), window.endpoint_name, plan, seconds=budget.replay * 60)
     sleep(budget.capture_delay * 60)
     window.until = now()
-    verdict = _verdict(make_ctx(), env, window, replayed=sent)
-    report("compare", f"{verdict.comparison.compared} requests compared ({verdict.comparison.replayed} replayed)")
+    ctx = make_ctx()
+    verdict = _verdict(ctx, env, window, _records(ctx, env, window), replayed=sent)
+    compared = verdict.comparison
+    report("compare", f"{compared.compared} distinct requests compared ({compared.replayed} replayed)")
     return verdict

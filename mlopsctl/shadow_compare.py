@@ -9,9 +9,9 @@ known from where it was read.
 Pairs rest on documented facts only: the shadow variant receives a copy of the production
 variant's request ("Shadow tests": SageMaker "replicates" a share of the requests), so a shadow
 record is paired with a production record of the same request body. No event id is needed (AWS
-does not document that the shadow's copy keeps the production record's eventId). A model that
-answers one body differently from call to call would count as disagreeing with itself; the
-served models are deterministic.
+does not document that the shadow's copy keeps the production record's eventId). Each distinct
+body counts once, however often it was sent: the served models are deterministic, so a repeated
+or replayed request is no new evidence, and `min_compared_requests` counts distinct requests.
 
 An answer disagrees by task (config.TaskType):
 - binary classification: the label (a probability cut at 0.5) differs;
@@ -21,7 +21,8 @@ An answer disagrees by task (config.TaskType):
 An answer that is no number, not finite, outside its task's range (a probability outside [0, 1],
 a negative or fractional class) or with another number of rows disagrees whatever the champion
 said. A candidate that gives one answer to every request while the champion gives several fails
-on its own: on a skewed stream a constant can agree with most answers.
+on its own (once enough distinct requests were compared): on a skewed stream a constant can agree
+with most answers.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ from __future__ import annotations
 import base64
 import json
 import math
-from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -68,6 +68,7 @@ class Captured:
 class Comparison:
     """What the paired answers show: how many requests were compared and how they differed."""
 
+    # Distinct request bodies answered by both variants (see pairs).
     compared: int
     disagreements: int
     # How many of the compared requests were replayed by the test itself (mlopsctl/shadow.py).
@@ -144,16 +145,34 @@ def captured(lines: Iterable[str]) -> list[Captured]:
     return records
 
 
+def _first_of_each_body(records: Iterable[Captured]) -> dict[str, Captured]:
+    first: dict[str, Captured] = {}
+    for record in records:
+        first.setdefault(record.request, record)
+    return first
+
+
 def pairs(production: Sequence[Captured], shadow: Sequence[Captured]) -> list[tuple[Captured, Captured]]:
-    """(production, shadow) records of the same request body; each production record pairs at most once."""
-    waiting: dict[str, list[Captured]] = defaultdict(list)
-    for record in production:
-        waiting[record.request].append(record)
-    matched = []
-    for record in shadow:
-        if waiting[record.request]:
-            matched.append((waiting[record.request].pop(0), record))
-    return matched
+    """One (production, shadow) pair per distinct request body both variants answered.
+
+    A body seen again (a client repeating itself, or the test replaying it) is no new evidence:
+    the served models are deterministic, so it counts once.
+    """
+    champion = _first_of_each_body(production)
+    return [(champion[body], record) for body, record in _first_of_each_body(shadow).items() if body in champion]
+
+
+def replay_plan(production: Sequence[Captured], shadow: Sequence[Captured], limits: ShadowConfig) -> list[Captured]:
+    """Captured champion requests to send again when fewer distinct requests were compared than needed.
+
+    Only bodies not compared yet, up to twice as many as are missing. The shadow receives
+    `sampling_percent` of what the endpoint receives, so the plan sends them round after round,
+    100 / sampling_percent rounds: each body reaches the shadow once on average.
+    """
+    compared = {champion.request for champion, _ in pairs(production, shadow)}
+    missing = limits.min_compared_requests - len(compared)
+    fresh = [r for body, r in _first_of_each_body(production).items() if body not in compared][: 2 * max(missing, 0)]
+    return [record for _ in range(math.ceil(100 / limits.sampling_percent)) for record in fresh]
 
 
 def _numbers(text: str) -> list[float] | None:
@@ -205,7 +224,13 @@ def _disagree(champion: list[float], candidate: list[float] | None, task: TaskTy
 def compare(
     matched: Sequence[tuple[Captured, Captured]], task: TaskType, limits: ShadowConfig, *, replayed: int = 0
 ) -> Comparison:
-    """Compares each pair whose champion answer is valid (an invalid champion answer judges nothing)."""
+    """Compares each pair whose champion answer is valid (an invalid champion answer judges nothing).
+
+    One answer from the candidate to every request is judged only on as many distinct requests as
+    the verdict needs (`min_compared_requests`): below that the verdict fails for too little
+    evidence anyway, and a few similar requests may rightly share one answer (a tree ensemble maps
+    nearby inputs to the same leaves).
+    """
     tolerance = limits.max_relative_error_percent / 100
     compared = differing = 0
     champion_answers: set[str] = set()
@@ -218,7 +243,11 @@ def compare(
         differing += _disagree(champion, predictions(candidate_record.answer, task), task, tolerance)
         champion_answers.add(champion_record.answer.strip())
         candidate_answers.add(candidate_record.answer.strip())
-    constant = next(iter(candidate_answers)) if len(candidate_answers) == 1 and len(champion_answers) > 1 else None
+    constant = (
+        next(iter(candidate_answers))
+        if compared >= limits.min_compared_requests and len(candidate_answers) == 1 and len(champion_answers) > 1
+        else None
+    )
     return Comparison(compared, differing, min(replayed, compared), constant, len(champion_answers))
 
 
@@ -229,7 +258,7 @@ def judge(production: VariantMetrics, shadow: VariantMetrics, comparison: Compar
     compared, differing = comparison.compared, comparison.disagreements
     if compared < limits.min_compared_requests:
         failures.append(
-            f"only {compared} requests compared ({comparison.replayed} of them replayed), at least "
+            f"only {compared} distinct requests compared ({comparison.replayed} of them replayed), at least "
             f"{limits.min_compared_requests} needed to judge (more traffic, a higher sampling_percent or a longer "
             "duration_minutes)"
         )

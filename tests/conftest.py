@@ -224,11 +224,13 @@ def app_py_without_releases(tmp_path_factory: pytest.TempPathFactory) -> AppPyRu
 
 @dataclass(frozen=True)
 class InsecureSynth:
-    """The app with an unencrypted bucket in its production stage (and s3:GetObject on '*' for dev's
-    retraining function): what synth refused, and where."""
+    """The app with an unencrypted bucket in its production stage (and s3:GetObject on '*' for a role
+    of every stage and of the pipeline's stack): what synth refused, and where."""
 
     error: str
     outdir: Path
+    # Construct paths of the roles given s3:GetObject on '*'.
+    wildcard_roles: list[str]
     # Construct paths: the stages that got the bucket, and the stage the pipeline promotes to prod.
     insecure_stages: list[str]
     prod_promotion: str
@@ -248,14 +250,19 @@ def insecure_prod_synth(tmp_path_factory: pytest.TempPathFactory) -> InsecureSyn
         original = app.EnvironmentStage
         insecure: list[str] = []
 
+        # A wildcard-resource grant of an action that takes resources, on one role of every stage and
+        # of the pipeline's stack: WildcardResourceRule refuses each. A stage is changed as it is made:
+        # CDK Pipelines synthesizes it when the pipeline adds it, and ignores later changes.
+        wildcard_roles: list[str] = []
+
+        def grant_on_star(scope: Any) -> None:
+            role = next(c for c in scope.node.find_all() if isinstance(c, iam.Role))
+            role.add_to_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=["*"]))
+            wildcard_roles.append(role.node.path)
+
         def prod_with_insecure_bucket(*args: Any, **kwargs: Any) -> Any:
             stage = original(*args, **kwargs)
-            retraining = getattr(stage, "retraining", None)
-            if retraining is not None:
-                # A wildcard-resource grant of an action that takes resources: WildcardResourceRule refuses it.
-                retraining.start_retraining.role.add_to_policy(
-                    iam.PolicyStatement(actions=["s3:GetObject"], resources=["*"])
-                )
+            grant_on_star(stage)
             if kwargs["environment"].production:
                 s3.Bucket(stage.storage, "InsecureBucket")
                 insecure.append(stage.node.path)
@@ -265,6 +272,7 @@ def insecure_prod_synth(tmp_path_factory: pytest.TempPathFactory) -> InsecureSyn
             patch.setattr(app, "EnvironmentStage", prod_with_insecure_bucket)
             application = cdk.App(context=cdk_json_context(), outdir=str(directory / "cdk.out"))
             app.build_app(application)
+        grant_on_star(application.node.find_child("Cicd"))
         delivery = application.node.find_child("Cicd").node.find_child("Delivery")
         (prod_promotion,) = [p.stage.node.path for p in delivery.promotions if p.environment == "prod"]
         try:
@@ -272,7 +280,12 @@ def insecure_prod_synth(tmp_path_factory: pytest.TempPathFactory) -> InsecureSyn
             error = ""
         except RuntimeError as refused:
             error = str(refused)
-        outcome = {"error": error, "insecure": insecure, "prod_promotion": prod_promotion}
+        outcome = {
+            "error": error,
+            "insecure": insecure,
+            "prod_promotion": prod_promotion,
+            "wildcard_roles": wildcard_roles,
+        }
         (directory / "outcome.json").write_text(json.dumps(outcome))
 
     directory = _once_per_run(tmp_path_factory, "insecure-prod", build)
@@ -280,6 +293,7 @@ def insecure_prod_synth(tmp_path_factory: pytest.TempPathFactory) -> InsecureSyn
     return InsecureSynth(
         error=outcome["error"],
         outdir=directory / "cdk.out",
+        wildcard_roles=outcome["wildcard_roles"],
         insecure_stages=outcome["insecure"],
         prod_promotion=outcome["prod_promotion"],
     )

@@ -421,6 +421,22 @@ def test_file_assets_get_their_stage_before_the_first_environment_and_pass_nag(a
     assert names.index("Assets") < names.index("Dev")
 
 
+def test_the_shared_asset_role_builds_only_the_pipelines_own_asset_projects(assembly: Assembly) -> None:
+    """CDK Pipelines grants its asset role codebuild:StartBuild/StopBuild/BatchGetBuilds on '*'
+    (constructs/wildcard_resources.py accepts that statement); a Deny confines it to its projects."""
+    template = cicd(assembly)
+    projects = [pid for pid in template.find_resources("AWS::CodeBuild::Project") if "PipelineAssetsFileAsset" in pid]
+    (role,) = [rid for rid in template.find_resources("AWS::IAM::Role") if "PipelineAssetsFileRole" in rid]
+    statements = statements_of_role(template, role)
+    allow = [s for s in statements if s["Effect"] == "Allow" and s["Resource"] == "*"]
+    deny = [s for s in statements if s["Effect"] == "Deny"]
+    assert [sorted(s["Action"]) for s in allow] == [sorted(s["Action"]) for s in deny]
+    assert sorted(deny[0]["Action"]) == ["codebuild:BatchGetBuilds", "codebuild:StartBuild", "codebuild:StopBuild"]
+    denied_outside = deny[0]["NotResource"]
+    arns = [{"Fn::GetAtt": [pid, "Arn"]} for pid in projects]
+    assert projects and (denied_outside if isinstance(denied_outside, list) else [denied_outside]) == arns
+
+
 @pytest.fixture(scope="module")
 def single_account(tmp_path_factory: pytest.TempPathFactory) -> Assembly:
     """Everything in the toolchain's account and region: nothing to forward, nothing to admit.

@@ -472,6 +472,7 @@ def test_an_instance_type_sagemaker_does_not_offer_for_its_use_is_refused(
         ("model_build.retraining.schedule", "cron(0 25 ? * MON *)", "Hours field of 0-23"),
         ("environments.dev.drift.schedule", "rate(2 hour)", "the unit is singular only for 1"),
         ("environments.dev.drift.schedule", "cron(0 * ? * MOX *)", "Day-of-week field of 1-7 or SUN-SAT"),
+        ("model_build.retraining.schedule", "cron(0 9 ? * 3#1,6#3 *)", "one expression in the cron Day-of-week"),
     ],
 )
 def test_a_schedule_eventbridge_would_refuse_fails_synth_naming_the_key(
@@ -481,6 +482,30 @@ def test_a_schedule_eventbridge_would_refuse_fails_synth_naming_the_key(
         load(edit(key, value), tmp_path)
     assert str(error.value).startswith(f"Invalid config 'mlops.{key}': got {value!r}; allowed: ")
     assert why in str(error.value)
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        # The examples of EventBridge's "Using cron and rate expressions to schedule rules".
+        "cron(0 10 * * ? *)",
+        "cron(15 12 * * ? *)",
+        "cron(0 18 ? * MON-FRI *)",
+        "cron(0 8 1 * ? *)",
+        "cron(0/15 * * * ? *)",
+        "cron(0/10 * ? * MON-FRI *)",
+        "cron(0/5 8-17 ? * MON-FRI *)",
+        "cron(0 9 ? * 2#1 *)",
+        "cron(0 0 L * ? *)",
+        "cron(0 0 3W * ? *)",
+        "rate(1 minute)",
+        "rate(5 minutes)",
+    ],
+)
+def test_schedules_eventbridge_documents_are_accepted(expression: str) -> None:
+    from config.schedules import schedule_problem
+
+    assert schedule_problem(expression) is None
 
 
 def test_settings_that_lower_safety_outside_production_are_warned_naming_the_key(tmp_path: Path) -> None:

@@ -146,6 +146,19 @@ def test_a_shadow_test_that_cannot_restore_within_codebuilds_limit_is_refused(tm
     assert _load(raw, tmp_path).environment("prod").shadow_budget.total == 2160
 
 
+def test_codebuilds_longest_build_is_the_api_models_and_cloudformations() -> None:
+    """The limit a shadow test's budget is checked against, from CodeBuild's API model and the resource schema."""
+    from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
+
+    from config.schema import CODEBUILD_MAX_TIMEOUT_MINUTES
+    from tests import aws_contract
+
+    api = aws_contract.rule("codebuild", "CreateProject", "timeoutInMinutes")
+    assert api.max_value == CODEBUILD_MAX_TIMEOUT_MINUTES
+    schema = PROVIDER_SCHEMA_MANAGER.get_resource_schema("eu-west-1", "AWS::CodeBuild::Project").schema
+    assert schema["properties"]["TimeoutInMinutes"]["maximum"] == CODEBUILD_MAX_TIMEOUT_MINUTES
+
+
 def test_a_regression_or_multiclass_model_may_be_shadow_tested(tmp_path: Path) -> None:
     """Each task has its own disagreement (mlopsctl/shadow_compare.py); the tolerance is validated."""
     raw = raw_config()

@@ -63,6 +63,11 @@ def _template(*statements: dict[str, Any]) -> dict[str, Any]:
             ["cloudformation:DescribeStacks", "s3:GetObject", "s3:ListBucket"],
         ),
         ({"Effect": "Deny", "Action": "s3:GetObject", "Resource": "*"}, []),
+        # Grants by exclusion cover every resource, or every action, the way '*' does.
+        ({"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}, ["NotAction iam:*"]),
+        ({"Effect": "Allow", "NotAction": ["iam:*"], "NotResource": "arn:aws:s3:::b"}, ["NotAction iam:*"]),
+        ({"Effect": "Allow", "Action": "s3:GetObject", "NotResource": "arn:aws:s3:::b/private/*"}, ["s3:GetObject"]),
+        ({"Effect": "Allow", "Action": "xray:PutTraceSegments", "NotResource": "arn:aws:s3:::b"}, []),
     ],
 )
 def test_each_statement_on_star_is_judged_by_its_actions(statement: dict[str, Any], refused: list[str]) -> None:
@@ -70,8 +75,25 @@ def test_each_statement_on_star_is_judged_by_its_actions(statement: dict[str, An
     assert findings == ([("Policy", sorted(refused))] if refused else [])
 
 
+@pytest.mark.parametrize(
+    ("kind", "document"),
+    [
+        ("AWS::IAM::RolePolicy", lambda d: {"PolicyDocument": d}),
+        ("AWS::IAM::UserPolicy", lambda d: {"PolicyDocument": d}),
+        ("AWS::IAM::GroupPolicy", lambda d: {"PolicyDocument": d}),
+        ("AWS::IAM::User", lambda d: {"Policies": [{"PolicyName": "p", "PolicyDocument": d}]}),
+        ("AWS::IAM::Group", lambda d: {"Policies": [{"PolicyName": "p", "PolicyDocument": d}]}),
+    ],
+)
+def test_every_resource_that_holds_an_iam_policy_is_checked(kind: str, document: Any) -> None:
+    """cdk-nag's IAM5 finding is acknowledged app-wide, so no policy-holding resource may slip past this rule."""
+    statement = _statement(["s3:GetObject"])
+    template = {"Resources": {"Holder": {"Type": kind, "Properties": document({"Statement": [statement]})}}}
+    assert wildcard_findings(template) == [("Holder", ["s3:GetObject"])]
+
+
 def test_a_new_wildcard_resource_grant_fails_synth(insecure_prod_synth: InsecureSynth) -> None:
-    """tests/conftest.py adds s3:GetObject on '*' to dev's retraining function role: synth refuses it."""
+    """tests/conftest.py adds s3:GetObject on '*' to a role of every stage and of the pipeline's stack."""
     report = json.loads((insecure_prod_synth.outdir / "validation-report.json").read_text())
     (rule,) = [p for p in report["pluginReports"] if p["pluginName"] == "mlops-wildcard-resources"]
     assert rule["conclusion"] == "failure"
@@ -80,9 +102,12 @@ def test_a_new_wildcard_resource_grant_fails_synth(insecure_prod_synth: Insecure
         for violation in rule["violations"]
         for construct in violation["violatingConstructs"]
     ]
-    assert len(flagged) == 1
-    description, path = flagged[0]
-    assert description.startswith("s3:GetObject on Resource '*'") and path.startswith("Dev/Retraining/StartRetraining")
+    roles = insecure_prod_synth.wildcard_roles
+    assert sorted(role.split("/")[0] for role in roles) == ["Cicd", "Dev", "Prod", "Staging"]
+    assert len(flagged) == len(roles)
+    for role in roles:
+        (description,) = [d for d, path in flagged if path.startswith(f"{role}/")]
+        assert description.startswith("s3:GetObject on Resource '*'")
 
 
 def test_the_rule_is_a_synth_time_error_on_its_own(tmp_path: Any) -> None:

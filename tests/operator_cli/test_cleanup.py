@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from mlopsctl import cleanup, operations
 from mlopsctl.cli import app
 from mlopsctl.errors import OperatorError
-from tests.operator_cli.support import ENDPOINT, NOW, REGION, ROLE, Clients
+from tests.operator_cli.support import ACCOUNT, ENDPOINT, NOW, REGION, ROLE, Clients
 
 runner = CliRunner()
 TAG = "mlops-delivery:endpoint"
@@ -72,6 +72,10 @@ def account(clients: Clients) -> None:
     sm.create_endpoint(EndpointName="someone-else", EndpointConfigName="EndpointConfig-borrowed")
 
 
+def _arn(name: str, resource: str = "endpoint-config") -> str:
+    return f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:{resource}/{name.lower()}"
+
+
 def _stack_resource(logical_id: str, kind: str, physical_id: str) -> dict[str, Any]:
     return {
         "LogicalResourceId": logical_id,
@@ -89,7 +93,8 @@ def serving_stack(
     names: tuple[str, str] = ("EndpointConfig-v2", "EndpointModel-v2"),
 ) -> Iterator[Stubber]:
     """DescribeStacks of dev's serving stack answers `status`, or that the stack does not exist (None);
-    a settled stack names the EndpointConfig and Model `names` (ListStackResources)."""
+    a settled stack names the EndpointConfig and Model `names` (ListStackResources), by ARN as
+    CloudFormation identifies them, the name in lower case as SageMaker has written it in ARNs."""
     with Stubber(clients.stub("cloudformation", "dev")) as stubber:
         if status is None:
             stubber.add_client_error(
@@ -109,8 +114,8 @@ def serving_stack(
                     "list_stack_resources",
                     {
                         "StackResourceSummaries": [
-                            _stack_resource("EndpointConfig", "AWS::SageMaker::EndpointConfig", names[0]),
-                            _stack_resource("EndpointModel", "AWS::SageMaker::Model", names[1]),
+                            _stack_resource("EndpointConfig", "AWS::SageMaker::EndpointConfig", _arn(names[0])),
+                            _stack_resource("EndpointModel", "AWS::SageMaker::Model", _arn(names[1], "model")),
                             _stack_resource("EndpointRole", "AWS::IAM::Role", "role"),
                         ]
                     },

@@ -410,6 +410,26 @@ def test_waiting_backs_off_on_throttling_and_resets_once_answered() -> None:
     assert seen[0] == "Updating (status check throttled, next in 60 s)"
 
 
+def test_waiting_never_sleeps_past_its_timeout() -> None:
+    """The shadow test's step timeout is the sum of its waits: none may overrun by a poll interval."""
+    sm = boto3.client("sagemaker", region_name=REGION)
+    now = [0.0]
+    with Stubber(sm) as stubber:
+        for _ in range(5):
+            stubber.add_response("describe_endpoint", endpoint_description("Updating", NEW), {"EndpointName": ENDPOINT})
+        with pytest.raises(endpoint.StillInFlight):
+            endpoint.wait_until_settled(
+                sm,
+                ENDPOINT,
+                timeout_seconds=100,
+                poll_seconds=30,
+                sleep=lambda seconds: now.__setitem__(0, now[0] + seconds),
+                clock=lambda: now[0],
+            )
+        stubber.assert_no_pending_responses()
+    assert now[0] == 100
+
+
 def test_waiting_does_not_hide_errors_other_than_throttling() -> None:
     sm = boto3.client("sagemaker", region_name=REGION)
     with Stubber(sm) as stubber:

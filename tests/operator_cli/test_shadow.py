@@ -22,7 +22,16 @@ from mlopsctl import shadow
 from mlopsctl.cli import app
 from mlopsctl.errors import OperatorError
 from mlopsctl.operations import Context
-from mlopsctl.shadow_compare import Captured, Comparison, VariantMetrics, captured, compare, judge, pairs
+from mlopsctl.shadow_compare import (
+    Captured,
+    Comparison,
+    VariantMetrics,
+    captured,
+    compare,
+    judge,
+    pairs,
+    replay_plan,
+)
 from tests.operator_cli.support import BUCKET, ENDPOINT, REGION, ROLE, Clients, guarded_by, rollback_alarms, version_arn
 
 SAMPLES = Path(__file__).resolve().parent / "shadow_samples"
@@ -70,7 +79,7 @@ def test_prediction_shifted_shadow_fails_on_disagreement() -> None:
 def test_error_rate_increase_and_too_little_evidence_fail() -> None:
     verdict = judge(_metrics(40), _metrics(40, errors=12), Comparison(3, 0, replayed=2), LIMITS)
     assert len(verdict.failures) == 2
-    assert verdict.failures[0].startswith("only 3 requests compared (2 of them replayed), at least 5 needed")
+    assert verdict.failures[0].startswith("only 3 distinct requests compared (2 of them replayed), at least 5 needed")
     assert "5XX rate 2.00% vs 0.00%" in verdict.failures[1]
     assert verdict.as_dict()["compared_requests"] == 3 and verdict.as_dict()["replayed_requests"] == 2
 
@@ -116,6 +125,38 @@ def test_a_constant_candidate_fails_even_where_it_agrees() -> None:
     assert verdict.failures == (
         "the candidate answered '0.3' to all 6 requests, where the champion gave 6 different answers",
     )
+
+
+def test_a_request_sent_again_is_no_new_evidence() -> None:
+    """One captured request replayed a hundred times is one request compared, not a hundred."""
+    production = captured([_record("1,2", "0.9", f"p{i}") for i in range(100)])
+    candidate = captured([_record("1,2", "0.8", f"s{i}") for i in range(100)])
+    comparison = compare(pairs(production, candidate), TaskType.BINARY_CLASSIFICATION, LIMITS)
+    assert (comparison.compared, comparison.disagreements) == (1, 0)
+    verdict = judge(_metrics(40), _metrics(40), comparison, LIMITS)
+    assert verdict.failures == (
+        "only 1 distinct requests compared (0 of them replayed), at least 5 needed to judge (more traffic, a "
+        "higher sampling_percent or a longer duration_minutes)",
+    )
+
+
+def test_a_few_similar_requests_may_share_one_answer() -> None:
+    """Below the evidence the verdict needs, one answer to two requests is no failure of its own."""
+    production = captured([_record("1,2", "0.91", "a"), _record("1,3", "0.93", "b")])
+    candidate = captured([_record("1,2", "0.95", "x"), _record("1,3", "0.95", "y")])
+    comparison = compare(pairs(production, candidate), TaskType.BINARY_CLASSIFICATION, LIMITS)
+    assert comparison.constant_answer is None
+    (failure,) = judge(_metrics(40), _metrics(40), comparison, LIMITS).failures
+    assert failure.startswith("only 2 distinct requests compared")
+
+
+def test_replay_sends_requests_not_compared_yet_often_enough_to_reach_the_shadow() -> None:
+    """Two requests missing, three not compared yet: each is sent 100 / 50 = 2 times, round after round."""
+    production = captured([_record(f"{i},1", "0.5", f"p{i}") for i in range(4)] + [_record("0,1", "0.5", "again")])
+    candidate = captured([_record("0,1", "0.5", "s0")])
+    limits = ShadowConfig(enabled=True, min_compared_requests=3, sampling_percent=50)
+    assert [r.request for r in replay_plan(production, candidate, limits)] == ["1,1", "2,1", "3,1"] * 2
+    assert replay_plan(production, candidate, ShadowConfig(enabled=True, min_compared_requests=1)) == []
 
 
 @pytest.mark.parametrize(
@@ -440,7 +481,7 @@ def test_compare_online_cli_prints_a_table_and_the_failures(clients: Clients) ->
         cw.assert_no_pending_responses()
     assert result.exit_code == 0, result.output
     assert "Shadow vs production on the same live requests" in result.stdout
-    assert "FAIL: only 6 requests compared (0 of them replayed)" in result.stdout
+    assert "FAIL: only 6 distinct requests compared (0 of them replayed)" in result.stdout
     assert "predictions differ on 4 of 6 requests (66.67%, limit 5.0%)" in result.stdout
 
 
