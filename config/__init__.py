@@ -10,9 +10,9 @@ model_build.py the model_build section (read by reader.py's `_Reader`), loading.
 reading (overrides, release files, the one-line errors), errors.py the error and its format.
 """
 
-from config.errors import CONTEXT_KEY, ConfigError
+from config.errors import CONTEXT_KEY, SETTINGS_FILE_KEY, ConfigError
 from config.instances import has_instance_storage, instance_family
-from config.loading import RELEASES_DIR, apply_overrides, load, load_cdk_json
+from config.loading import RELEASES_DIR, apply_overrides, load, load_cdk_json, settings_source
 from config.model_build import (
     INFERENCE_SCRIPT,
     MODEL_FILE,
@@ -70,6 +70,7 @@ __all__ = [
     "MODEL_FILE",
     "RELEASES_DIR",
     "RESERVED_PROJECT_PREFIXES",
+    "SETTINGS_FILE_KEY",
     "TASK_METRICS",
     "TOOLKIT_HYPERPARAMETERS",
     "VPC_ENDPOINT_SERVICES",
@@ -108,4 +109,5 @@ __all__ = [
     "load",
     "load_cdk_json",
     "load_model",
+    "settings_source",
 ]

@@ -47,6 +47,11 @@ _ABORT_UPLOAD_DAYS = 7
 _SHADOW_UPDATE_ALLOWANCE_MINUTES = 90
 
 
+def cli(settings_file: str | None) -> str:
+    """`mlopsctl` reading the settings the app was synthesized from (cdk.json, or another layout's file over it)."""
+    return f"{CLI} --settings {settings_file}" if settings_file else CLI
+
+
 def _install_commands() -> list[str]:
     """The CLI plus the synth step's resolved releases, as every check step needs them."""
     return [
@@ -96,9 +101,12 @@ class DeliveryPipeline(Construct):
         cross_account_keys: bool,
         cdk_cli_version: str,
         access_logs: s3.IBucket,
+        settings_file: str | None = None,
     ) -> None:
         super().__init__(scope, id_)
         self.promotions = tuple(promotions)
+        # Every step reads the layout the app was synthesized with (`-c mlops-settings=<file>`).
+        self.cli = cli(settings_file)
         self.source = self._source(source)
         self.synth_role = iam.Role(
             self,
@@ -116,8 +124,11 @@ class DeliveryPipeline(Construct):
                 "make test",
                 "make test-slow",
                 f"mkdir -p {RELEASES_DIR}",
-                *(f"{CLI} resolve-release --env {p.environment} --allow-none --own-credentials" for p in promotions),
-                "make synth",
+                *(
+                    f"{self.cli} resolve-release --env {p.environment} --allow-none --own-credentials"
+                    for p in promotions
+                ),
+                f"make synth SETTINGS={settings_file}" if settings_file else "make synth",
             ],
             primary_output_directory="cdk.out",
             role=self.synth_role,
@@ -245,7 +256,9 @@ class DeliveryPipeline(Construct):
             input=self.source,
             additional_inputs={RESOLVED_RELEASES_INPUT: releases},
             install_commands=_install_commands(),
-            commands=[f"{CLI} shadow-test --env {env} --role-arn {promotion.verifier_role_arn} --skip-without-release"],
+            commands=[
+                f"{self.cli} shadow-test --env {env} --role-arn {promotion.verifier_role_arn} --skip-without-release"
+            ],
             role=self._check_role(promotion),
             timeout=Duration.minutes(minutes + _SHADOW_UPDATE_ALLOWANCE_MINUTES),
         )
@@ -271,7 +284,9 @@ class DeliveryPipeline(Construct):
                 input=self.source,
                 additional_inputs={RESOLVED_RELEASES_INPUT: releases},
                 install_commands=install,
-                commands=[f"{CLI} {command} --env {env} --role-arn {role_arn} --skip-without-release{config_check}"],
+                commands=[
+                    f"{self.cli} {command} --env {env} --role-arn {role_arn} --skip-without-release{config_check}"
+                ],
                 env_from_cfn_outputs=variables,
                 role=check_role,
             )
