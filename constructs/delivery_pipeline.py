@@ -31,8 +31,12 @@ RESOLVED_RELEASES_INPUT = "resolved-releases"
 REQUESTED_ENDPOINT_CONFIG_VARIABLE = "REQUESTED_ENDPOINT_CONFIG"
 
 # Pinned runtimes, so an image update cannot change the Python or Node that builds the app
-# (Python as in pyproject.toml; Node 22 because the CDK's jsii runtime no longer supports 20).
-_RUNTIMES = {"install": {"runtime-versions": {"python": "3.11", "nodejs": "22"}}}
+# (Python as in pyproject.toml; Node.js 22, the LTS line the CDK's jsii runtime supports, as the
+# README recommends). The build image offers both: Amazon Linux 2023 standard 5.0 lists Python
+# 3.9-3.14 and Node.js 18-24 (aws-codebuild-docker-images, al/x86_64/standard/5.0/runtimes.yml).
+NODE_MAJOR = "22"
+BUILD_IMAGE = codebuild.LinuxBuildImage.AMAZON_LINUX_2023_5
+_RUNTIMES = {"install": {"runtime-versions": {"python": "3.11", "nodejs": NODE_MAJOR}}}
 # pip's and npm's download caches (CodeBuild's images build as root) kept on the build host
 # between runs: LOCAL_CUSTOM_CACHE caches the buildspec's `cache: paths`, and "/**/*" is what
 # makes a path mean the whole directory (CodeBuild user guide, "Local caching"). The cache is
@@ -147,7 +151,7 @@ class DeliveryPipeline(Construct):
             cli_version=cdk_cli_version,
             publish_assets_in_parallel=False,
             code_build_defaults=pipelines.CodeBuildOptions(
-                build_environment=codebuild.BuildEnvironment(build_image=codebuild.LinuxBuildImage.AMAZON_LINUX_2_5),
+                build_environment=codebuild.BuildEnvironment(build_image=BUILD_IMAGE),
                 partial_build_spec=codebuild.BuildSpec.from_object(_BUILD_SPEC),
                 cache=codebuild.Cache.local(codebuild.LocalCacheMode.CUSTOM),
             ),

@@ -22,6 +22,14 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+
+@cache
+def _glob(pattern: str, *, case_sensitive: bool) -> re.Pattern[str]:
+    # IAM's wildcards are * and ? only (fnmatch would also read [...] as a character set).
+    translated = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.compile(translated, 0 if case_sensitive else re.IGNORECASE)
+
+
 # Condition operators and how each compares a request value with a policy value.
 _OPERATORS = {
     "StringEquals": lambda value, pattern: value == pattern,
@@ -29,13 +37,6 @@ _OPERATORS = {
     "ArnLike": lambda value, pattern: _glob(pattern, case_sensitive=True).fullmatch(value) is not None,
     "ArnEquals": lambda value, pattern: value == pattern,
 }
-
-
-@cache
-def _glob(pattern: str, *, case_sensitive: bool) -> re.Pattern[str]:
-    # IAM's wildcards are * and ? only (fnmatch would also read [...] as a character set).
-    translated = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-    return re.compile(translated, 0 if case_sensitive else re.IGNORECASE)
 
 
 def _as_list(value: Any) -> list[Any]:

@@ -109,4 +109,4 @@ def test_a_production_environment_with_addresses_is_not_warned_about(tmp_path: P
     (warning,) = Annotations.from_stack(stage.storage).find_warning(
         "*", Match.string_like_regexp("notification_emails")
     )
-    assert "docs/operations.md" in warning.entry.data
+    assert "docs/operations.md" in str(warning.entry.data)

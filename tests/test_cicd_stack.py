@@ -88,7 +88,12 @@ def test_synth_runs_what_developers_run_in_order(assembly: Assembly) -> None:
     spec = buildspec(template, synth_action)
     assert spec["phases"]["install"]["commands"] == ["make .venv/.installed node_modules/.installed"]
     runtimes = spec["phases"]["install"]["runtime-versions"]
-    assert runtimes["python"] == "3.11" and int(runtimes["nodejs"]) >= 20
+    assert runtimes == {"python": "3.11", "nodejs": "22"}
+    # Every project of the pipeline builds on the image whose runtimes include both.
+    images = {
+        p["Properties"]["Environment"]["Image"] for p in template.find_resources("AWS::CodeBuild::Project").values()
+    }
+    assert images == {"aws/codebuild/amazonlinux-x86_64-standard:5.0"}
     commands = spec["phases"]["build"]["commands"]
     assert commands[:2] == ["make test", "make test-slow"], "every test tier runs before anything is resolved"
     assert commands[-1] == "make synth", "cdk-nag and cfn-lint gate the assembly that gets deployed"

@@ -129,7 +129,7 @@ RUNTIME_NEEDS: dict[str, tuple[Need, ...]] = {
         Need(
             action, ("create", "update"), lambda d, r: _endpoint_config_keys(d, r), "SageMaker API reference, KmsKeyId"
         )
-        for action in ("kms:CreateGrant", "kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey")
+        for action in ("kms:CreateGrant", "kms:DescribeKey")
     ),
 }
 
@@ -595,7 +595,7 @@ def _unused(resource: Resource, permission: str) -> bool:
 
 
 def _context(
-    deployed: Deployed, resource: Resource, phase: str, action: str, arn: str, own: set[str]
+    deployed: Deployed, resource: Resource, phase: str, action: str, arn: str, own: list[str]
 ) -> dict[str, str]:
     """The condition keys IAM sees for this request."""
     context: dict[str, str] = {}

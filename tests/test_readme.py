@@ -109,3 +109,11 @@ def test_synth_listing_ends_with_how_to_see_the_serving_stacks(
 
     assert main(["list_templates", str(assembly("mlops-delivery-dev-storage", "mlops-delivery-dev-serving"))]) == 0
     assert "make synth-example" not in capsys.readouterr().out
+
+
+def test_node_22_is_recommended_and_node_20_runs_without_its_end_of_life_banner() -> None:
+    """jsii prints an 11-line banner on every run under Node.js 20; the app command and make silence it."""
+    assert "Node.js 22" in (ROOT / "README.md").read_text()
+    app = json.loads((ROOT / "cdk.json").read_text())["app"]
+    assert app == "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 .venv/bin/python app.py"
+    assert "export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20\n" in (ROOT / "Makefile").read_text()
