@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, Duration, RemovalPolicies, RemovalPolicy, Stack, Validations
+from aws_cdk import Acknowledgment, CfnOutput, Duration, RemovalPolicies, RemovalPolicy, Stack, Validations
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_iam as iam
@@ -67,32 +67,56 @@ class EventDeadLetters(Construct):
                 },
             )
         )
-        Validations.of(self.queue).acknowledge(
-            Acknowledgment(
-                id="AwsSolutions-SQS3",
-                reason="This queue is the dead-letter queue of the account's EventBridge rule targets; a "
-                "dead-letter queue of its own would only move the same messages one step further.",
-            ),
-            Acknowledgment(
-                id=guard_rule("sqs_dlq_check"),
-                reason="This queue is itself a dead-letter queue (see AwsSolutions-SQS3); its alarm notifies an "
-                "operator, who redelivers or drops the messages (docs/operations.md).",
-            ),
+        acknowledge_dead_letter_queue(
+            self.queue,
+            "the dead-letter queue of the account's EventBridge rule targets",
+            "its alarm notifies an operator, who redelivers or drops the messages (docs/operations.md)",
         )
         self.target: sqs.IQueue = sqs.Queue.from_queue_arn(self, "Target", self.queue.queue_arn)
-        self.alarm = cloudwatch.Alarm(
+        # One per stack; the runbook reads it by this name (docs/operations.md: Redelivering dead letters).
+        CfnOutput(
+            self, "QueueUrl", value=self.queue.queue_url, description="Events this account's rules could not deliver"
+        ).override_logical_id("UndeliveredEventsQueueUrl")
+        self.alarm = alarm_on_any_message(
             self,
             "DepthAlarm",
-            alarm_description=(
+            queue=self.queue,
+            topic=topic,
+            description=(
                 "An EventBridge rule could not deliver an event after its retries; the event waits in the "
                 "undelivered-events queue (docs/operations.md: Redelivering dead letters)."
             ),
-            metric=self.queue.metric_approximate_number_of_messages_visible(
-                period=Duration.minutes(5), statistic="Maximum"
-            ),
-            threshold=1,
-            evaluation_periods=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
-        self.alarm.add_alarm_action(cloudwatch_actions.SnsAction(topic))
+
+
+def acknowledge_dead_letter_queue(queue: sqs.IQueue, what: str, who_reads_it: str) -> None:
+    """cdk-nag's SQS3 and Control Tower's CT.SQS.PR.1 ask every queue for a dead-letter queue of its own."""
+    Validations.of(queue).acknowledge(
+        Acknowledgment(
+            id="AwsSolutions-SQS3",
+            reason=f"This queue is {what}; a dead-letter queue of its own would only move the same messages "
+            "one step further.",
+        ),
+        Acknowledgment(
+            id=guard_rule("sqs_dlq_check"),
+            reason=f"This queue is itself a dead-letter queue (see AwsSolutions-SQS3): {who_reads_it}.",
+        ),
+    )
+
+
+def alarm_on_any_message(
+    scope: Construct, id_: str, *, queue: sqs.IQueue, topic: sns.ITopic, description: str
+) -> cloudwatch.Alarm:
+    """An alarm that notifies `topic` as soon as a message is visible in the dead-letter queue `queue`."""
+    alarm = cloudwatch.Alarm(
+        scope,
+        id_,
+        alarm_description=description,
+        metric=queue.metric_approximate_number_of_messages_visible(period=Duration.minutes(5), statistic="Maximum"),
+        threshold=1,
+        evaluation_periods=1,
+        comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+    )
+    alarm.add_alarm_action(cloudwatch_actions.SnsAction(topic))
+    return alarm

@@ -95,12 +95,6 @@ class CicdStack(Stack):
             topic=self.notifications.publish_target,
             removal_policy=RemovalPolicy.DESTROY,
         )
-        CfnOutput(
-            self,
-            "UndeliveredEventsQueueUrl",
-            value=self.undelivered_events.queue.queue_url,
-            description="Approvals the trigger could not deliver (docs/operations.md: Redelivering dead letters)",
-        )
         self.approval_trigger = ModelApprovalTrigger(
             self,
             "ModelApprovalTrigger",

@@ -94,12 +94,6 @@ class StorageStack(Stack):
             topic=self.alerts_topic,
             removal_policy=removal_policy,
         )
-        CfnOutput(
-            self,
-            "UndeliveredEventsQueueUrl",
-            value=self.undelivered_events.queue.queue_url,
-            description="Events this account's rules could not deliver (docs/operations.md: Redelivering dead letters)",
-        )
         # Here, not in the serving stack: approvals happen before any release exists.
         self.operator = OperatorRole(self, "Operator", access=operator_access, key=self.key)
 

@@ -71,7 +71,6 @@ class Need:
     phases: tuple[str, ...]
     arns: Callable[[Deployed, Resource], list[str]]
     source: str
-    context: Callable[[Deployed, Resource], dict[str, str]] = lambda _deployed, _resource: {}
 
 
 def _variant_endpoint(deployed: Deployed, resource: Resource) -> list[str]:
@@ -627,7 +626,7 @@ def _renamed_service(action: str, arns: list[str]) -> str:
     return action
 
 
-def requests_of(deployed: Deployed, resource: Resource, findings: Findings) -> Iterator[tuple[str, Request]]:
+def requests_of(deployed: Deployed, resource: Resource, unplaced: list[str]) -> Iterator[tuple[str, Request]]:
     """(phase, request) for every permission the resource's handlers exercise with its properties."""
     own = [deployed.arn(resource.stack, resource.logical_id)]
     referenced = [arn for find in REFERENCES.get(resource.type, ()) for arn in find(deployed, resource)]
@@ -639,7 +638,7 @@ def requests_of(deployed: Deployed, resource: Resource, findings: Findings) -> I
             action = _renamed_service(IAM_ACTION_OF.get(permission, permission), referenced)
             patterns = resource_patterns(action)
             if patterns is None:
-                findings.unplaced.append(f"{where} {phase}: {permission} is no IAM action; list it in NOT_USED")
+                unplaced.append(f"{where} {phase}: {permission} is no IAM action; list it in NOT_USED")
                 continue
             # Tagging acts on the resource itself, though IAM lets the actions name any taggable type.
             candidates = own if TAGGING.search(action) else [*own, *referenced]
@@ -647,7 +646,7 @@ def requests_of(deployed: Deployed, resource: Resource, findings: Findings) -> I
             if not patterns or (not arns and action in CHECKED_AGAINST_ANY_RESOURCE):
                 arns = ["*"]
             if not arns:
-                findings.unplaced.append(
+                unplaced.append(
                     f"{where} {phase}: {permission} acts on none of {sorted([*own, *referenced])}; "
                     "add what it acts on to REFERENCES or list it in NOT_USED"
                 )
@@ -656,31 +655,35 @@ def requests_of(deployed: Deployed, resource: Resource, findings: Findings) -> I
     for need in RUNTIME_NEEDS.get(resource.type, ()):
         for phase in need.phases:
             for arn in need.arns(deployed, resource):
-                context = {
-                    **_context(deployed, resource, phase, need.action, arn, own),
-                    **need.context(deployed, resource),
-                }
-                yield phase, Request(need.action, arn, context)
+                yield phase, Request(need.action, arn, _context(deployed, resource, phase, need.action, arn, own))
+
+
+@cache
+def layout_requests(directory: Path) -> tuple[tuple[tuple[str, Request], ...], tuple[str, ...]]:
+    """(where, request) of everything deploying the assembly in `directory` asks IAM, and what
+    could not be placed; made once per layout and test process."""
+    deployed = Deployed(Assembly(directory))
+    unplaced: list[str] = []
+    found = [
+        (f"{stack} (template)", request)
+        for stack in deployed.assembly.templates
+        for request in template_requests(deployed, stack)
+    ]
+    for resource in deployed.resources():
+        if resource.type != "AWS::CDK::Metadata":
+            where = f"{resource.stack} {resource.logical_id} ({resource.type})"
+            found += [(f"{where} {phase}", request) for phase, request in requests_of(deployed, resource, unplaced)]
+    return tuple(found), tuple(unplaced)
 
 
 def check(assembly: Assembly, statements: list[Statement]) -> Findings:
-    deployed = Deployed(assembly)
-    findings = Findings()
-
-    def evaluate(where: str, request: Request) -> None:
+    requests, unplaced = layout_requests(assembly.directory)
+    findings = Findings(unplaced=list(unplaced))
+    for where, request in requests:
         allowed = allowing(statements, request)
         findings.allowed_by.append((request, allowed))
         if not allowed:
             findings.denied.append(f"{where}: {request}")
-
-    for stack in assembly.templates:
-        for request in template_requests(deployed, stack):
-            evaluate(f"{stack} (template)", request)
-    for resource in deployed.resources():
-        if resource.type == "AWS::CDK::Metadata":
-            continue
-        for phase, request in requests_of(deployed, resource, findings):
-            evaluate(f"{resource.stack} {resource.logical_id} ({resource.type}) {phase}", request)
     return findings
 
 
@@ -718,6 +721,11 @@ def option_requests() -> list[Request]:
     return requests
 
 
+def every_request(*layouts: Assembly) -> list[Request]:
+    """What deploying every layout asks IAM, and what the option-only resources would."""
+    return [request for layout in layouts for _, request in layout_requests(layout.directory)[0]] + option_requests()
+
+
 # --- the tests ----------------------------------------------------------------------------------
 
 
@@ -745,13 +753,9 @@ def test_every_statement_of_the_deploy_policies_is_needed_by_some_layout(
 ) -> None:
     """Each statement is the only one allowing some request: removing it fails the test above."""
     statements = read_statements(POLICIES)
-    requests = [
-        request
-        for layout in (assembly, variant_assembly, sandbox_assembly)
-        for request, _ in check(layout, statements).allowed_by
-    ]
+    requests = every_request(assembly, variant_assembly, sandbox_assembly)
     needed: set[tuple[str, str]] = set()
-    for request in [*requests, *option_requests()]:
+    for request in requests:
         allowed = allowing(statements, request)
         if len(allowed) == 1:
             needed.add((allowed[0].policy, allowed[0].sid))
@@ -770,12 +774,7 @@ def test_every_action_of_the_deploy_policies_is_exercised_or_kept_for_a_reason(
 ) -> None:
     """Least privilege, action by action: what no handler of any layout needs is not granted."""
     statements = read_statements(POLICIES)
-    requests = [
-        request
-        for layout in (assembly, variant_assembly, sandbox_assembly)
-        for request, _ in check(layout, statements).allowed_by
-    ]
-    requests += option_requests()
+    requests = every_request(assembly, variant_assembly, sandbox_assembly)
     exercised = {
         (s.sid, pattern)
         for request in requests

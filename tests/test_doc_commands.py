@@ -408,6 +408,25 @@ def test_every_cdk_command_in_the_docs_exists_with_its_options_and_stacks(
     assert not problems, "\n".join(problems)
 
 
+def test_every_stack_output_the_docs_read_exists(assembly: Assembly, sandbox_assembly: Assembly) -> None:
+    """`describe-stacks --stack-name S --query "...OutputKey=='X'..."` reads an output X that stack S has."""
+    outputs: dict[str, set[str]] = {}
+    for layout in (assembly, sandbox_assembly):
+        for stack, template in layout.templates.items():
+            outputs.setdefault(stack, set()).update(template.get("Outputs", {}))
+    read = 0
+    for command in all_commands():
+        options = _options(command.words)
+        key = re.search(r"OutputKey=='(\w+)'", options.get("--query") or "")
+        if command.words[1:3] != ("cloudformation", "describe-stacks") or key is None:
+            continue
+        read += 1
+        stack = options["--stack-name"]
+        assert stack in outputs, f"{command}: no stack {stack}"
+        assert key.group(1) in outputs[stack], f"{command}: {stack} has no output {key.group(1)}"
+    assert read >= 3
+
+
 def test_every_program_the_docs_run_is_checked_or_known() -> None:
     unchecked = {
         str(command)
