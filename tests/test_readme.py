@@ -105,7 +105,13 @@ def test_synth_listing_ends_with_how_to_see_the_serving_stacks(
 
     assert main(["list_templates", str(assembly("mlops-delivery-dev-storage"))]) == 0
     last_line = capsys.readouterr().out.splitlines()[-1]
+    assert "Not synthesized, no release: mlops-delivery-dev-serving (`make resolve-release ENV=<env>`" in last_line
     assert "make synth-example" in last_line
+
+    # One environment with a release, one without: the missing one is named.
+    storage_only = ("mlops-delivery-dev-storage", "mlops-delivery-dev-serving", "mlops-delivery-prod-storage")
+    assert main(["list_templates", str(assembly(*storage_only))]) == 0
+    assert "no release: mlops-delivery-prod-serving (" in capsys.readouterr().out.splitlines()[-1]
 
     assert main(["list_templates", str(assembly("mlops-delivery-dev-storage", "mlops-delivery-dev-serving"))]) == 0
     assert "make synth-example" not in capsys.readouterr().out
