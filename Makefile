@@ -13,7 +13,7 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 # Synth never talks to AWS: no instance-metadata probing for credentials or region.
 export AWS_EC2_METADATA_DISABLED := true
 
-.PHONY: help synth synth-example checkov test lint typecheck unit test-unit test-template test-slow bench bench-build-step bench-tests clean resolve-release pipeline-definitions local-pipeline
+.PHONY: help synth synth-example synth-sandbox checkov test lint typecheck unit test-unit test-template test-slow bench bench-build-step bench-tests clean resolve-release pipeline-definitions local-pipeline
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -28,9 +28,16 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+# Another layout: SETTINGS=cdk.sandbox.json synthesizes the one-account sandbox, whose settings file
+# replaces cdk.json's sections of the same name (docs/deploy.md).
+SETTINGS ?=
+SETTINGS_ARG := $(if $(SETTINGS),-c mlops-settings=$(SETTINGS))
+
 synth: $(VENV)/.installed node_modules/.installed  ## Synthesize every stage offline, gate on cdk-nag, Control Tower rules, cfn-lint
 	rm -rf $(CDK_OUT)
-	$(CDK) synth --quiet --output $(CDK_OUT) $(SYNTH_ARGS)
+	@echo "cdk synth: starting the CDK's runtime (the first run unpacks it into a cache: ~15 s more)"
+	$(CDK) synth --quiet --output $(CDK_OUT) $(SETTINGS_ARG) $(SYNTH_ARGS)
+	@echo "cfn-lint: checking every template against CloudFormation's resource schemas"
 	$(VENV)/bin/cfn-lint --ignore-checks W3005 -- $$(find $(CDK_OUT) -name '*.template.json' | sort)
 	$(PY) scripts/list_templates.py $(CDK_OUT)
 
@@ -38,6 +45,11 @@ synth: $(VENV)/.installed node_modules/.installed  ## Synthesize every stage off
 EXAMPLE_RELEASE := arn:aws:sagemaker:eu-west-1:222222222222:model-package/mlops-delivery/3
 synth-example:  ## Like synth, with an example release for dev, staging and prod, so the serving stacks appear
 	$(MAKE) synth SYNTH_ARGS="$(foreach env,dev staging prod,-c release.$(env)=$(EXAMPLE_RELEASE))"
+
+# The sandbox's registry is in its one account (cdk.sandbox.json), so its example release is too.
+SANDBOX_RELEASE := arn:aws:sagemaker:eu-west-1:111111111111:model-package/mlops-delivery/1
+synth-sandbox:  ## The one-account sandbox (cdk.sandbox.json), with an example release so its endpoint appears
+	$(MAKE) synth SETTINGS=cdk.sandbox.json SYNTH_ARGS="-c release.dev=$(SANDBOX_RELEASE)"
 
 # checkov lives in its own venv: ~100 packages that neither the app nor its tests need.
 CHECKOV_VENV := .venv-checkov

@@ -12,9 +12,17 @@ reading (overrides, release files, the one-line errors), errors.py the error and
 """
 
 from config.data_contract import CsvFormat, DataContract, Feature, FeatureKind
-from config.errors import CONTEXT_KEY, ConfigError
+from config.errors import CONTEXT_KEY, SETTINGS_FILE_KEY, ConfigError
 from config.instances import has_instance_storage, instance_family
-from config.loading import CDK_JSON, RELEASES_DIR, apply_overrides, load, load_cdk_json, read_cdk_json
+from config.loading import (
+    CDK_JSON,
+    RELEASES_DIR,
+    apply_overrides,
+    load,
+    load_cdk_json,
+    read_cdk_json,
+    settings_source,
+)
 from config.model_build import (
     INFERENCE_SCRIPT,
     MODEL_FILE,
@@ -75,6 +83,7 @@ __all__ = [
     "MODEL_FILE",
     "RELEASES_DIR",
     "RESERVED_PROJECT_PREFIXES",
+    "SETTINGS_FILE_KEY",
     "TASK_METRICS",
     "TOOLKIT_HYPERPARAMETERS",
     "VPC_ENDPOINT_SERVICES",
@@ -120,4 +129,5 @@ __all__ = [
     "load_cdk_json",
     "load_model",
     "read_cdk_json",
+    "settings_source",
 ]

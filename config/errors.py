@@ -8,6 +8,9 @@ from pydantic_core import PydanticCustomError
 
 # The cdk.json context key that holds the settings; every key path in a message starts with it.
 CONTEXT_KEY = "mlops"
+# The context key naming another settings file, whose `context.mlops` replaces cdk.json's
+# (`-c mlops-settings=cdk.sandbox.json`): one layout or another, through the same code.
+SETTINGS_FILE_KEY = "mlops-settings"
 
 
 class ConfigError(ValueError):

@@ -5,6 +5,11 @@ Overrides: any context key starting with ``mlops.`` replaces one value, e.g.
 ``-c mlops.environments.dev.rollout.type=LINEAR``. Values are parsed as JSON when they
 look like JSON (numbers, true/false, lists), otherwise taken as strings.
 
+Another layout: `-c mlops-settings=<file>` names a JSON file shaped like cdk.json (the repository's
+`cdk.sandbox.json`, the one-account sandbox): each top-level key of its `context.mlops` replaces
+cdk.json's key of that name, the others come from cdk.json; `mlops.` overrides and releases apply
+on top, and the same validation runs.
+
 Whatever is wrong, loading raises one ConfigError whose single line names the key, the value
 and what is allowed: pydantic's ValidationError is turned into that line here.
 """
@@ -19,7 +24,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from config.errors import CONTEXT_KEY, ConfigError, _fail
+from config.errors import CONTEXT_KEY, SETTINGS_FILE_KEY, ConfigError, _fail
 from config.fields import ENV_NAME, PACKAGE_ARN
 from config.model_build import _model_build
 from config.reader import _Reader
@@ -28,6 +33,9 @@ from config.schema import AppConfig, EnvironmentConfig, Release, unknown_key
 _ROOT = Path(__file__).resolve().parent.parent
 RELEASES_DIR = _ROOT / "releases"
 CDK_JSON = _ROOT / "cdk.json"
+
+# A settings file is named relative to the repository root, as the pipeline's build checks it out.
+_SETTINGS_FILE = re.compile(r"^(?!/)(?!.*\.\.)[A-Za-z0-9_./-]+\.json$")
 
 _Model = TypeVar("_Model", bound=BaseModel)
 # Pydantic's own errors that mean "this should have been an object".
@@ -89,13 +97,42 @@ def apply_overrides(base: Mapping[str, Any], context: Mapping[str, Any]) -> dict
     return merged
 
 
+def settings_source(context: Mapping[str, Any]) -> str:
+    """Where the settings come from: the file `-c mlops-settings=<file>` names, or cdk.json."""
+    named = context.get(SETTINGS_FILE_KEY)
+    return named if isinstance(named, str) and named else "cdk.json"
+
+
+def _settings_file(name: Any) -> Any:
+    """The `context.mlops` of the settings file `name` (relative to the repository root)."""
+    if not isinstance(name, str) or not _SETTINGS_FILE.match(name):
+        raise _fail(SETTINGS_FILE_KEY, name, "a .json file in this repository, e.g. cdk.sandbox.json")
+    path = _ROOT / name
+    try:
+        document = json.loads(path.read_text())
+    except OSError:
+        raise _fail(SETTINGS_FILE_KEY, name, "a .json file in this repository, e.g. cdk.sandbox.json") from None
+    except json.JSONDecodeError as error:
+        raise ConfigError(f"Invalid settings file '{name}': {error}.") from None
+    settings = document.get("context", {}).get(CONTEXT_KEY) if isinstance(document, dict) else None
+    if settings is None:
+        raise ConfigError(f"Missing config: settings file '{name}' has no 'context.{CONTEXT_KEY}'.")
+    return settings
+
+
 def load(context: Mapping[str, Any], releases_dir: Path = RELEASES_DIR) -> AppConfig:
-    """Builds the validated config from CDK context (cdk.json plus `-c` overrides)."""
+    """Builds the validated config from CDK context (cdk.json, a settings file over it, `-c` overrides)."""
     raw = context.get(CONTEXT_KEY)
     if isinstance(raw, str):
         raw = _parse_override(raw)
     if raw is None:
         raise ConfigError(f"Missing config: cdk.json has no '{CONTEXT_KEY}' context.")
+    settings_file = context.get(SETTINGS_FILE_KEY)
+    if settings_file is not None and isinstance(raw, Mapping):
+        layout = _settings_file(settings_file)
+        if not isinstance(layout, Mapping):
+            raise _fail(f"{settings_file}: context.{CONTEXT_KEY}", layout, "an object")
+        raw = {**raw, **layout}
     raw = apply_overrides(raw, context) if isinstance(raw, Mapping) else raw
     if not isinstance(raw, Mapping):
         raise _fail(CONTEXT_KEY, raw, "an object")
@@ -117,7 +154,11 @@ def load(context: Mapping[str, Any], releases_dir: Path = RELEASES_DIR) -> AppCo
         raise _fail(f"release.{name}", releases[name], "release.<env> for: " + ", ".join(envs_raw))
     environments = tuple(_environment(name, envs_raw[name], releases.get(name), releases_dir) for name in envs_raw)
     model_build = _model_build(_Reader(raw, CONTEXT_KEY).child("model_build"), tuple(envs_raw))
-    settings = _validated(AppConfig, {**raw, "model_build": model_build, "environments": environments}, CONTEXT_KEY)
+    settings = _validated(
+        AppConfig,
+        {**raw, "model_build": model_build, "environments": environments, "settings_file": settings_file},
+        CONTEXT_KEY,
+    )
     for env in settings.environments:
         if env.release:
             source = (

@@ -951,7 +951,13 @@ class RetainedNames(Schema):
 class AppConfig(Schema):
     """The whole config; loading.py validates the environments and the model_build section first."""
 
+    # The settings file `-c mlops-settings=<file>` named, which the pipeline's build reads again.
+    derived_keys: ClassVar[tuple[str, ...]] = ("settings_file",)
+
     project_name: Annotated[str, Text(PROJECT, "3-32 lower-case letters, digits and hyphens")]
+    # The one-account sandbox (cdk.sandbox.json): model building, one serving environment and
+    # the toolchain in one account and region, with no production environment to promote to.
+    sandbox: Annotated[bool, Flag()] = False
     retained_names: RetainedNames
     toolchain: ToolchainConfig
     source: SourceConfig
@@ -962,6 +968,7 @@ class AppConfig(Schema):
     operator_principals: Annotated[
         tuple[str, ...], Listed(ROLE_ARN, "a list of IAM role ARNs (arn:aws:iam::<account>:role/<name>)")
     ] = ()
+    settings_file: str | None = None
 
     @classmethod
     def with_defaults(cls, data: dict[str, Any], context: Mapping[str, Any]) -> dict[str, Any]:
@@ -974,6 +981,7 @@ class AppConfig(Schema):
         if problem:
             raise invalid("project_name", self.project_name, problem)
         self._check_retained_names()
+        self._check_sandbox()
         self._check_monitored_features()
         self._check_regions()
         self._check_isolated_steps()
@@ -1007,6 +1015,27 @@ class AppConfig(Schema):
                 f"{created_with!r} ({CONTEXT_KEY}.retained_names.{name}), the name {what} were created with; to "
                 f"leave them behind and start new, empty ones, set {CONTEXT_KEY}.retained_names.migrate_to.{name} "
                 f"to {value!r} (README: Renaming)",
+            )
+
+    def _check_sandbox(self) -> None:
+        """A sandbox is what its name says: one environment, not production, in the toolchain's account and region."""
+        if not self.sandbox:
+            return
+        why = "with sandbox: true (model building, serving and the toolchain share one account and region)"
+        if len(self.environments) != 1:
+            raise invalid("environments", list(self.environment_names), f"exactly one environment {why}")
+        env, toolchain = self.environments[0], self.toolchain
+        for key, value, expected in (
+            ("account", env.account, toolchain.account),
+            ("region", env.region, toolchain.region),
+        ):
+            if value != expected:
+                raise invalid(f"environments.{env.name}.{key}", value, f"{expected!r}, the toolchain's {key}, {why}")
+        if env.production:
+            raise invalid(
+                f"environments.{env.name}.production",
+                True,
+                f"false {why}: production needs the four-account layout's staging, smoke test and approval",
             )
 
     def _check_monitored_features(self) -> None:
@@ -1109,9 +1138,12 @@ class AppConfig(Schema):
         Production environments refuse auto-approval and destroy outright; whether an environment
         is production comes from `production` (default: named prod), so a last environment named
         otherwise, or one set production: false, would get them without a word. A one-account
-        sandbox legitimately ends in a non-production environment, so these warn, not refuse.
+        sandbox legitimately ends in a non-production environment, so these warn, not refuse; a layout
+        that declares `sandbox: true` has said so already and gets none of them.
         """
         found: list[str] = []
+        if self.sandbox:
+            return ()
         last = self.promotion_order[-1]
         if not last.production:
             found.append(

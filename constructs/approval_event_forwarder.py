@@ -7,6 +7,7 @@ from typing import Any
 
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_sqs as sqs
 
 import contracts
 from constructs import Construct
@@ -36,7 +37,8 @@ class ApprovalEventForwarder(Construct):
 
     Used when the delivery pipeline lives in another account or region: SageMaker only
     emits the event on the registry account's default bus, so the event has to be carried
-    to the pipeline's default bus, where a rule starts the pipeline.
+    to the pipeline's default bus, where a rule starts the pipeline. What the other bus refuses
+    lands in `dead_letter_queue` after EventBridge's retries.
     """
 
     def __init__(
@@ -46,6 +48,7 @@ class ApprovalEventForwarder(Construct):
         *,
         registry: ModelRegistry,
         destination: events.IEventBus,
+        dead_letter_queue: sqs.IQueue,
     ) -> None:
         super().__init__(scope, id_)
         self.rule = events.Rule(
@@ -53,5 +56,5 @@ class ApprovalEventForwarder(Construct):
             "Rule",
             description=f"Sends approval decisions on model package group {registry.group_name} to the pipeline",
             event_pattern=approval_event_pattern(registry.group_name),
-            targets=[targets.EventBus(destination)],
+            targets=[targets.EventBus(destination, dead_letter_queue=dead_letter_queue)],
         )

@@ -7,6 +7,8 @@ of a resource lives with the resource (e.g. kms_grant_restriction.py for CT.KMS.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import jsii
 from aws_cdk import (
     IPolicyValidationContext,
@@ -31,8 +33,9 @@ class ControlTowerRules:
     message that no longer fails synth (tests/test_app_gates.py proves it fails).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, progress: Callable[[str], None] | None = None) -> None:
         self._guard = CfnGuardValidator()
+        self._progress = progress
 
     @property
     def name(self) -> str:
@@ -47,6 +50,8 @@ class ControlTowerRules:
         return self._guard.version
 
     def validate(self, context: IPolicyValidationContext) -> PolicyValidationPluginReport:
+        if self._progress is not None:
+            self._progress(f"checking {len(context.template_paths)} templates with the Control Tower rules (cfn-guard)")
         report = self._guard.validate(context)
         violations = [
             PolicyViolation(

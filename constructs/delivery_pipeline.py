@@ -31,8 +31,12 @@ RESOLVED_RELEASES_INPUT = "resolved-releases"
 REQUESTED_ENDPOINT_CONFIG_VARIABLE = "REQUESTED_ENDPOINT_CONFIG"
 
 # Pinned runtimes, so an image update cannot change the Python or Node that builds the app
-# (Python as in pyproject.toml; Node 22 because the CDK's jsii runtime no longer supports 20).
-_RUNTIMES = {"install": {"runtime-versions": {"python": "3.11", "nodejs": "22"}}}
+# (Python as in pyproject.toml; Node.js 22, the LTS line the CDK's jsii runtime supports, as the
+# README recommends). The build image offers both: Amazon Linux 2023 standard 5.0 lists Python
+# 3.9-3.14 and Node.js 18-24 (aws-codebuild-docker-images, al/x86_64/standard/5.0/runtimes.yml).
+NODE_MAJOR = "22"
+BUILD_IMAGE = codebuild.LinuxBuildImage.AMAZON_LINUX_2023_5
+_RUNTIMES = {"install": {"runtime-versions": {"python": "3.11", "nodejs": NODE_MAJOR}}}
 # pip's and npm's download caches (CodeBuild's images build as root) kept on the build host
 # between runs: LOCAL_CUSTOM_CACHE caches the buildspec's `cache: paths`, and "/**/*" is what
 # makes a path mean the whole directory (CodeBuild user guide, "Local caching"). The cache is
@@ -71,6 +75,11 @@ def _confine_asset_builds(assets: IConstruct) -> None:
                     )
                 ],
             ).attach_to_role(role)
+
+
+def cli(settings_file: str | None) -> str:
+    """`mlopsctl` reading the settings the app was synthesized from (cdk.json, or another layout's file over it)."""
+    return f"{CLI} --settings {settings_file}" if settings_file else CLI
 
 
 def _install_commands() -> list[str]:
@@ -122,9 +131,12 @@ class DeliveryPipeline(Construct):
         cross_account_keys: bool,
         cdk_cli_version: str,
         access_logs: s3.IBucket,
+        settings_file: str | None = None,
     ) -> None:
         super().__init__(scope, id_)
         self.promotions = tuple(promotions)
+        # Every step reads the layout the app was synthesized with (`-c mlops-settings=<file>`).
+        self.cli = cli(settings_file)
         self.source = self._source(source)
         self.synth_role = iam.Role(
             self,
@@ -142,8 +154,11 @@ class DeliveryPipeline(Construct):
                 "make test",
                 "make test-slow",
                 f"mkdir -p {RELEASES_DIR}",
-                *(f"{CLI} resolve-release --env {p.environment} --allow-none --own-credentials" for p in promotions),
-                "make synth",
+                *(
+                    f"{self.cli} resolve-release --env {p.environment} --allow-none --own-credentials"
+                    for p in promotions
+                ),
+                f"make synth SETTINGS={settings_file}" if settings_file else "make synth",
             ],
             primary_output_directory="cdk.out",
             role=self.synth_role,
@@ -162,7 +177,7 @@ class DeliveryPipeline(Construct):
             cli_version=cdk_cli_version,
             publish_assets_in_parallel=False,
             code_build_defaults=pipelines.CodeBuildOptions(
-                build_environment=codebuild.BuildEnvironment(build_image=codebuild.LinuxBuildImage.AMAZON_LINUX_2_5),
+                build_environment=codebuild.BuildEnvironment(build_image=BUILD_IMAGE),
                 partial_build_spec=codebuild.BuildSpec.from_object(_BUILD_SPEC),
                 cache=codebuild.Cache.local(codebuild.LocalCacheMode.CUSTOM),
             ),
@@ -272,7 +287,9 @@ class DeliveryPipeline(Construct):
             input=self.source,
             additional_inputs={RESOLVED_RELEASES_INPUT: releases},
             install_commands=_install_commands(),
-            commands=[f"{CLI} shadow-test --env {env} --role-arn {promotion.verifier_role_arn} --skip-without-release"],
+            commands=[
+                f"{self.cli} shadow-test --env {env} --role-arn {promotion.verifier_role_arn} --skip-without-release"
+            ],
             role=self._check_role(promotion),
             timeout=Duration.minutes(minutes),
         )
@@ -298,7 +315,9 @@ class DeliveryPipeline(Construct):
                 input=self.source,
                 additional_inputs={RESOLVED_RELEASES_INPUT: releases},
                 install_commands=install,
-                commands=[f"{CLI} {command} --env {env} --role-arn {role_arn} --skip-without-release{config_check}"],
+                commands=[
+                    f"{self.cli} {command} --env {env} --role-arn {role_arn} --skip-without-release{config_check}"
+                ],
                 env_from_cfn_outputs=variables,
                 role=check_role,
             )

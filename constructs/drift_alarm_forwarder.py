@@ -5,6 +5,7 @@ from __future__ import annotations
 from aws_cdk import Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_sqs as sqs
 
 import contracts
 from config import AwsTarget
@@ -15,10 +16,19 @@ class DriftAlarmForwarder(events.Rule):
     """Sends the state changes of alarms named `<alarm_name_prefix>...` to `model_build_target`.
 
     Needed only when models are built in another account or region: the retraining rule
-    listens on the default bus of the model-building environment.
+    listens on the default bus of the model-building environment. What that bus refuses lands in
+    `dead_letter_queue` after EventBridge's retries.
     """
 
-    def __init__(self, scope: Construct, id_: str, *, alarm_name_prefix: str, model_build_target: AwsTarget) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        alarm_name_prefix: str,
+        model_build_target: AwsTarget,
+        dead_letter_queue: sqs.IQueue,
+    ) -> None:
         super().__init__(
             scope,
             id_,
@@ -40,4 +50,4 @@ class DriftAlarmForwarder(events.Rule):
                 resource_name="default",
             ),
         )
-        self.add_target(targets.EventBus(bus))
+        self.add_target(targets.EventBus(bus, dead_letter_queue=dead_letter_queue))

@@ -10,6 +10,7 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
 
 from config import AwsTarget, DriftConfig, NetworkConfig, Release
 from constructs import Construct
@@ -42,6 +43,9 @@ class DriftMonitor(Construct):
     The check's jobs run in the environment's VPC when `network` names one, never with network
     isolation: drift_check.py reads captured data, looks up the baseline and publishes its
     metrics through AWS APIs, and Model Monitor publishes its metrics to CloudWatch.
+
+    A scheduled start or a forwarded alarm state change that EventBridge cannot deliver lands in
+    `dead_letter_queue` (the environment's EventDeadLetters), whose alarm notifies `topic`.
     """
 
     def __init__(
@@ -59,6 +63,7 @@ class DriftMonitor(Construct):
         artifacts_bucket: s3.IBucket,
         key: kms.IKey,
         topic: sns.ITopic,
+        dead_letter_queue: sqs.IQueue,
         metric_namespace: str,
         alarm_name_prefix: str,
         health_alarm_prefix: str,
@@ -130,6 +135,7 @@ class DriftMonitor(Construct):
                 instance_type=instance_type,
                 metric_namespace=metric_namespace,
                 vpc=network.vpc,
+                dead_letter_queue=dead_letter_queue,
             )
             self.drift_metric = self.check.drift_metric
             self.records_metric = self.check.records_metric
@@ -157,5 +163,9 @@ class DriftMonitor(Construct):
         self.forward_rule: events.Rule | None = None
         if (model_build_target.account, model_build_target.region) != (stack.account, stack.region):
             self.forward_rule = DriftAlarmForwarder(
-                self, "ForwardDriftAlarms", alarm_name_prefix=alarm_name_prefix, model_build_target=model_build_target
+                self,
+                "ForwardDriftAlarms",
+                alarm_name_prefix=alarm_name_prefix,
+                model_build_target=model_build_target,
+                dead_letter_queue=dead_letter_queue,
             )

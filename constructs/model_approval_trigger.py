@@ -7,6 +7,7 @@ from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_sqs as sqs
 
 from constructs import Construct
 from constructs.approval_event_forwarder import APPROVAL_DETAIL_TYPE, APPROVAL_SOURCE, approval_event_pattern
@@ -22,6 +23,7 @@ class ModelApprovalTrigger(Construct):
     approval before production. When the registry lives in another account, that account's
     forwarder puts the events on this account's default bus, and the bus policy admits that
     account only, for PutEvents of SageMaker model package state changes only, on the default bus.
+    An approval the rule cannot turn into a pipeline start lands in `dead_letter_queue`.
     """
 
     def __init__(
@@ -31,6 +33,7 @@ class ModelApprovalTrigger(Construct):
         *,
         pipeline: codepipeline.IPipeline,
         registry: ModelRegistry,
+        dead_letter_queue: sqs.IQueue,
     ) -> None:
         super().__init__(scope, id_)
         stack = Stack.of(self)
@@ -57,5 +60,5 @@ class ModelApprovalTrigger(Construct):
             description=f"Starts the delivery pipeline when a version of {registry.group_name} is approved or rejected",
             # The account filter keeps any other account's look-alike events from starting a deploy.
             event_pattern=approval_event_pattern(registry.group_name, accounts=[registry_account]),
-            targets=[targets.CodePipeline(pipeline)],
+            targets=[targets.CodePipeline(pipeline, dead_letter_queue=dead_letter_queue)],
         )

@@ -10,6 +10,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_assets as assets
 from aws_cdk import aws_sagemaker as sagemaker
+from aws_cdk import aws_sqs as sqs
 
 import contracts
 from config import DriftConfig, Release, VpcSettings
@@ -38,7 +39,8 @@ def check_metric(namespace: str, endpoint_name: str, name: str, statistic: str, 
 class ScheduledDriftCheck:
     """The drift-check pipeline (definition generated from pipeline_steps/drift_check_pipeline.py
     and checked in), started on `drift.schedule` with the release's model package ARN and
-    baseline URI as parameters. It publishes PSI per feature and Feature="ALL" (the maximum)
+    baseline URI as parameters; a start EventBridge cannot deliver goes to `dead_letter_queue`.
+    It publishes PSI per feature and Feature="ALL" (the maximum)
     to `metric_namespace`; `drift_metric` is that maximum, `records_metric` the rows checked.
 
     Not a construct of its own: its resources are created in `scope` (the DriftMonitor) under
@@ -63,6 +65,7 @@ class ScheduledDriftCheck:
         instance_type: str,
         metric_namespace: str,
         vpc: VpcSettings | None,
+        dead_letter_queue: sqs.IQueue,
     ) -> None:
         stack = Stack.of(scope)
         script = assets.Asset(scope, "DriftCheckScript", path=str(DRIFT_SCRIPT))
@@ -170,6 +173,8 @@ class ScheduledDriftCheck:
                         pipeline_parameter_list=parameters
                     ),
                     retry_policy=events.CfnRule.RetryPolicyProperty(maximum_retry_attempts=3),
+                    # A start SageMaker refuses (throttled, the pipeline gone) is kept, not dropped.
+                    dead_letter_config=events.CfnRule.DeadLetterConfigProperty(arn=dead_letter_queue.queue_arn),
                 )
             ],
         )

@@ -21,8 +21,6 @@ from aws_cdk import (
     Stack,
     Validations,
 )
-from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -36,6 +34,7 @@ from config import ApprovalMode, RetrainingConfig
 from constructs import Construct
 from constructs.checkov_skips import skip_checkov
 from constructs.control_tower import guard_rule
+from constructs.event_dead_letters import acknowledge_dead_letter_queue, alarm_on_any_message
 from constructs.kms_grant_restriction import restrict_grants_to_aws_services
 from constructs.model_registry import ModelRegistry
 from constructs.nag_acknowledgments import acknowledge_wildcards, objects_in
@@ -158,17 +157,10 @@ class StartRetrainingFunction(Construct):
         )
         # The queue's SSL-only policy is kept or removed with the queue it protects.
         RemovalPolicies.of(self.dead_letter_queue).apply(removal_policy)
-        Validations.of(self.dead_letter_queue).acknowledge(
-            Acknowledgment(
-                id="AwsSolutions-SQS3",
-                reason="This queue is the dead-letter queue of the function and of the retraining rules; "
-                "a dead-letter queue of its own would only move the same messages one step further.",
-            ),
-            Acknowledgment(
-                id=guard_rule("sqs_dlq_check"),
-                reason="This queue is itself the dead-letter queue (see AwsSolutions-SQS3); its alarm pages "
-                "an operator, who redrives or drops the messages.",
-            ),
+        acknowledge_dead_letter_queue(
+            self.dead_letter_queue,
+            "the dead-letter queue of the function and of the retraining rules",
+            "its alarm pages an operator, who redrives or drops the messages",
         )
 
         self.log_group = logs.LogGroup(
@@ -283,19 +275,13 @@ class StartRetrainingFunction(Construct):
             stack, data_bucket=data_bucket, artifacts_bucket=artifacts_bucket, key=key, retraining=retraining
         )
 
-        self.dead_letter_alarm = cloudwatch.Alarm(
+        self.dead_letter_alarm = alarm_on_any_message(
             self,
             "DeadLetterAlarm",
-            alarm_description="A retraining trigger failed after its retries and waits in the dead-letter queue.",
-            metric=self.dead_letter_queue.metric_approximate_number_of_messages_visible(
-                period=Duration.minutes(5), statistic="Maximum"
-            ),
-            threshold=1,
-            evaluation_periods=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            queue=self.dead_letter_queue,
+            topic=alerts_topic,
+            description="A retraining trigger failed after its retries and waits in the dead-letter queue.",
         )
-        self.dead_letter_alarm.add_alarm_action(cloudwatch_actions.SnsAction(alerts_topic))
 
         acknowledge_wildcards(
             self.role,

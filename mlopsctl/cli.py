@@ -1,8 +1,8 @@
 """`python -m mlopsctl`: release control for operators and for the delivery pipeline's checks.
 
 Exit codes: 0 success; 1 a failure or a refusal (one line on stderr, or {"error": ...} with
---json); 2 a usage error. Every command takes --profile/--region/--role-arn, --json and
---cdk-json, before or after the command name (one callback holds them).
+--json); 2 a usage error. Every command takes --profile/--region/--role-arn, --json,
+--cdk-json and --settings, before or after the command name (one callback holds them).
 From the profile's identity, each command assumes the operator role of every account it acts
 in (`<project>-<env>-operator`; the model-build environment's for the registry); --role-arn
 replaces them all with one role.
@@ -34,8 +34,8 @@ from mlopsctl.errors import NothingApproved, OperatorError
 
 # The options every command takes; they are the callback's, and may stand before or after the command.
 _SHARED_FLAGS = {"--json"}
-_SHARED_VALUED = {"--profile", "--region", "--role-arn", "--cdk-json"}
-_SHARED_HELP = "Also takes --profile, --region, --role-arn, --json and --cdk-json (see mlopsctl --help)."
+_SHARED_VALUED = {"--profile", "--region", "--role-arn", "--cdk-json", "--settings"}
+_SHARED_HELP = "Also takes --profile, --region, --role-arn, --json, --cdk-json and --settings (see mlopsctl --help)."
 
 
 class _SharedOptionsAnywhere(TyperGroup):
@@ -95,6 +95,13 @@ RoleArn = Annotated[
 AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON document for scripts.")]
 EnvName = Annotated[str, typer.Option("--env", help="Environment name from cdk.json.")]
 Cdk = Annotated[Path | None, typer.Option("--cdk-json", help="Settings file (default: the project's cdk.json).")]
+Settings = Annotated[
+    str | None,
+    typer.Option(
+        "--settings",
+        help="Another layout's settings over cdk.json's, as `cdk -c mlops-settings=FILE` (e.g. cdk.sandbox.json).",
+    ),
+]
 SkipWithoutRelease = Annotated[
     bool,
     typer.Option(
@@ -125,12 +132,18 @@ class Shared:
     role_arn: str | None
     as_json: bool
     cdk_json: Path | None
+    settings: str | None = None
 
-    def context(self, overrides: dict[str, Any] | None = None, *, operator_roles: bool = True) -> operations.Context:
+    def load(self, overrides: dict[str, Any] | None = None) -> config.AppConfig:
+        """The settings every command reads: cdk.json (or --cdk-json), --settings over it, `overrides`."""
+        layout = {config.SETTINGS_FILE_KEY: self.settings} if self.settings else {}
         try:
-            cfg = config.load_cdk_json(self.cdk_json, overrides)
+            return config.load_cdk_json(self.cdk_json, {**layout, **(overrides or {})})
         except (config.ConfigError, OSError) as error:
             raise OperatorError(str(error)) from error
+
+    def context(self, overrides: dict[str, Any] | None = None, *, operator_roles: bool = True) -> operations.Context:
+        cfg = self.load(overrides)
         roles = operations.operator_role_arns(cfg) if operator_roles else None
         clients = session_factory(self.profile, self.region, self.role_arn, roles)
         return operations.Context(cfg=cfg, clients=clients)
@@ -144,9 +157,12 @@ def shared_options(
     role_arn: RoleArn = None,
     as_json: AsJson = False,
     cdk_json: Cdk = None,
+    settings: Settings = None,
 ) -> None:
     """Release control for mlops-delivery: status, compare, approve, reject, rollback, retrain, shadow-test, cleanup."""
-    ctx.obj = Shared(profile=profile, region=region, role_arn=role_arn, as_json=as_json, cdk_json=cdk_json)
+    ctx.obj = Shared(
+        profile=profile, region=region, role_arn=role_arn, as_json=as_json, cdk_json=cdk_json, settings=settings
+    )
 
 
 def _shared(ctx: typer.Context) -> Shared:
@@ -160,8 +176,8 @@ def _skipped_without_release(env: str, shared: Shared, overrides: dict[str, Any]
 
     def has_release() -> bool:
         try:
-            return config.load_cdk_json(shared.cdk_json, overrides).environment(env).release is not None
-        except (config.ConfigError, OSError) as error:
+            return shared.load(overrides).environment(env).release is not None
+        except config.ConfigError as error:
             raise OperatorError(str(error)) from error
 
     as_json = shared.as_json

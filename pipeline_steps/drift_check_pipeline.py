@@ -22,6 +22,7 @@ from pipeline_steps.sdk_session import (
     canonical_json,
     image_uris_by_region,
     offline_pipeline_session,
+    report_for_people,
     role_arn_placeholder,
     stale_files,
     write_files,
@@ -152,6 +153,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="exit 1 if the checked-in files are stale")
     args = parser.parse_args(argv)
+    progress = report_for_people()
+    progress("drift check: building its pipeline definition and image URIs with the SageMaker SDK")
     files = render()
     if not args.check:
         write_files(files)

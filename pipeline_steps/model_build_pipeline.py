@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,7 @@ from pipeline_steps.sdk_session import (
     image_uris_by_region,
     offline_pipeline_session,
     placeholder,
+    report_for_people,
     role_arn_placeholder,
     stale_files,
     write_files,
@@ -460,25 +461,30 @@ def build_image_map(settings: BuildSettings) -> str:
     return canonical_json(resolved)
 
 
-def generated_files(settings: BuildSettings) -> dict[Path, str]:
+def _no_progress(_message: str) -> None:
+    """The default: generate without a word (tests)."""
+
+
+def generated_files(settings: BuildSettings, progress: Callable[[str], None] = _no_progress) -> dict[Path, str]:
+    progress("model build: building its pipeline definition with the SageMaker SDK")
+    definition = build_definition(settings)
+    images = ", ".join(f"{framework} {version}" for framework, version in framework_images(settings))
+    progress(f"model build: resolving the image URIs of {images} in every region")
     return {
-        DEFINITION_FILE: build_definition(settings),
+        DEFINITION_FILE: definition,
         INPUTS_FILE: canonical_json(definition_inputs(settings)),
         FRAMEWORK_IMAGES_FILE: build_image_map(settings),
     }
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    import logging
-
     import config
 
     parser = argparse.ArgumentParser(description="Write the checked-in model-build pipeline definition.")
     parser.add_argument("--check", action="store_true", help="fail if the checked-in files are not current")
     args = parser.parse_args(argv)
-    # The SDK logs every default it applies; the files are what matters here.
-    logging.getLogger("sagemaker").setLevel(logging.ERROR)
-    files = generated_files(settings_from_config(config.load_cdk_json()))
+    progress = report_for_people()
+    files = generated_files(settings_from_config(config.load_cdk_json()), progress)
     if args.check:
         stale = stale_files(files)
         if stale:

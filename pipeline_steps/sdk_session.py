@@ -15,8 +15,13 @@ environment variables below are in place before the SDK reads them at import tim
 from __future__ import annotations
 
 import json
+import logging
 import os
-from collections.abc import Mapping
+import re
+import sys
+import time
+import warnings
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +35,48 @@ SDK_DEFAULTS: dict[str, Any] = {
 # Placeholder credentials for the boto3 session the SDK insists on: no call is ever signed
 # with them, and they keep botocore from searching the machine for real ones.
 _OFFLINE_CREDENTIALS = {"aws_access_key_id": "offline", "aws_secret_access_key": "offline"}
+
+
+# What the SDK says on every offline generation, as designed: it never waits for, logs or starts a
+# job, and it leaves out the names SageMaker gives each execution's jobs and model package. Any
+# other warning or error of the SDK is shown.
+_EXPECTED_SDK_WARNINGS = (
+    re.compile(r"^Running within a PipelineSession, there will be No Wait, No Logs, and No Job being started"),
+    re.compile(r"^Popping out '\w+' from the pipeline definition"),
+)
+
+
+class _SdkNoise(logging.Filter):
+    """Drops the SDK's informational records and its expected warnings; passes everything else."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith("sagemaker"):
+            return True
+        if record.levelno < logging.WARNING:
+            return False
+        return not any(pattern.match(record.getMessage()) for pattern in _EXPECTED_SDK_WARNINGS)
+
+
+def report_for_people() -> Callable[[str], None]:
+    """Output for `make pipeline-definitions`: progress lines, the SDK's real warnings and errors, no noise.
+
+    Call it before the SDK is imported: one of its modules configures the root logger at INFO
+    when it is imported (logging.basicConfig), and several set their own loggers to INFO or
+    DEBUG, so the SDK alone prints dozens of lines per run. Returns `progress(message)`, which
+    prints a line with the seconds since this call.
+    """
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(_SdkNoise())
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.WARNING, handlers=[handler])
+    for pattern in _EXPECTED_SDK_WARNINGS:
+        warnings.filterwarnings("ignore", message=pattern.pattern.lstrip("^"), category=UserWarning)
+    started = time.monotonic()
+
+    def progress(message: str) -> None:
+        print(f"[{time.monotonic() - started:5.1f} s] {message}", flush=True)
+
+    return progress
 
 
 def _prepare_environment(region: str) -> None:

@@ -32,8 +32,18 @@ def main(argv: list[str]) -> int:
     print(f"\nSynthesized {len(rows)} stacks (cdk-nag, Control Tower rules and cfn-lint clean):")
     for name, environment, template in rows:
         print(f"  {name:<{width}}  {environment:<32}  {template}")
-    if not any(name.endswith("-serving") for name, _, _ in rows):
-        print("No serving stacks: no environment has a release. See them with `make synth-example`.")
+    names = {name for name, _, _ in rows}
+    # Every environment has a storage stack; one without a release has no serving stack beside it.
+    unreleased = sorted(
+        name.removesuffix("-storage") + "-serving"
+        for name in names
+        if name.endswith("-storage") and name.removesuffix("-storage") + "-serving" not in names
+    )
+    if unreleased:
+        print(
+            f"Not synthesized, no release: {', '.join(unreleased)} (`make resolve-release ENV=<env>`, or "
+            "-c release.<env>=<model package version ARN>). See them all with `make synth-example`."
+        )
     return 0
 
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from aws_cdk import CfnOutput, RemovalPolicy, Stack
+from aws_cdk import Annotations, CfnOutput, RemovalPolicy, Stack
 from aws_cdk import aws_codepipeline as codepipeline
 
-from config import AppConfig
+from config import CONTEXT_KEY, AppConfig
 from constructs import Construct
 from constructs.alerts_topic import AlertsTopic
 from constructs.delivery_pipeline import DeliveryPipeline, Promotion
+from constructs.event_dead_letters import EventDeadLetters
 from constructs.model_approval_trigger import ModelApprovalTrigger
 from constructs.model_registry import ModelRegistry
 from constructs.secure_bucket import AccessLogBucket
@@ -75,12 +76,31 @@ class CicdStack(Stack):
             cross_account_keys=any(env.account != app_config.toolchain.account for env in app_config.environments),
             cdk_cli_version=cdk_cli_version,
             access_logs=self.access_logs,
-        )
-        self.approval_trigger = ModelApprovalTrigger(
-            self, "ModelApprovalTrigger", pipeline=self.delivery.pipeline, registry=registry
+            settings_file=app_config.settings_file,
         )
         self.notifications = AlertsTopic(
             self, "Notifications", emails=app_config.toolchain.notification_emails, removal_policy=RemovalPolicy.DESTROY
+        )
+        if not app_config.toolchain.notification_emails and any(env.production for env in order):
+            Annotations.of(self).add_warning_v2(
+                "mlops:noNotificationEmails",
+                f"{CONTEXT_KEY}.toolchain.notification_emails is empty: failed pipeline runs and the approval "
+                "waiting before production notify a topic nobody subscribes to. Add who must act "
+                "(docs/operations.md).",
+            )
+        self.undelivered_events = EventDeadLetters(
+            self,
+            "UndeliveredEvents",
+            key=self.notifications.key,
+            topic=self.notifications.publish_target,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        self.approval_trigger = ModelApprovalTrigger(
+            self,
+            "ModelApprovalTrigger",
+            pipeline=self.delivery.pipeline,
+            registry=registry,
+            dead_letter_queue=self.undelivered_events.target,
         )
         self.delivery.pipeline.notify_on(
             "FailedOrWaitingForApproval",

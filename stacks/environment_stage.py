@@ -6,7 +6,7 @@ from typing import Any
 
 from aws_cdk import Annotations, Environment, RemovalPolicy, Stage
 
-from config import AppConfig, EnvironmentConfig, RemovalMode
+from config import CONTEXT_KEY, AppConfig, EnvironmentConfig, RemovalMode
 from constructs import Construct
 from constructs.operator_role import OperatorAccess
 from pipeline_steps.checked_in import settings_from_config
@@ -62,6 +62,15 @@ class EnvironmentStage(Stage):
             registry_reader_accounts=app_config.registry_reader_accounts if builds_models else (),
             approval_events_target=app_config.toolchain.target if builds_models and pipeline_elsewhere else None,
         )
+
+        if environment.production and not environment.notification_emails:
+            # A warning, not a refusal: the first synth of a fresh clone has no addresses yet.
+            Annotations.of(self.storage).add_warning_v2(
+                "mlops:noNotificationEmails",
+                f"{CONTEXT_KEY}.environments.{environment.name}.notification_emails is empty: the alarms of "
+                f"production environment {environment.name!r} (rollback, drift, drift-check health, undelivered "
+                "events) notify a topic nobody subscribes to. Add who must act (docs/operations.md).",
+            )
 
         self.network: NetworkStack | None = None
         if environment.network.private_networking:
@@ -133,6 +142,7 @@ class EnvironmentStage(Stage):
                 artifacts_bucket=self.storage.artifacts_bucket,
                 key=self.storage.key,
                 alerts_topic=self.storage.alerts_topic,
+                undelivered_events=self.storage.undelivered_events.target,
             )
             if self.network:
                 self.serving.add_stack_dependency(self.network, "the endpoint reaches AWS through the VPC endpoints")

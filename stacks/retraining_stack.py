@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from aws_cdk import RemovalPolicy, Stack
+from aws_cdk import CfnOutput, RemovalPolicy, Stack
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
@@ -70,6 +70,19 @@ class RetrainingStack(Stack):
             drift_alarm_prefixes=drift_alarm_prefixes,
             drift_alarm_accounts=drift_alarm_accounts,
             forwarding_accounts=forwarding_accounts,
+        )
+        # What redelivering a failed trigger needs (docs/operations.md: Redelivering dead letters).
+        CfnOutput(
+            self,
+            "DeadLetterQueueUrl",
+            value=self.start_retraining.dead_letter_queue.queue_url,
+            description="Retraining triggers that failed after their retries",
+        )
+        CfnOutput(
+            self,
+            "StartRetrainingFunctionName",
+            value=self.start_retraining.function.function_name,
+            description="The function every retraining trigger invokes",
         )
         self.notifications = PipelineNotifications(
             self,

@@ -8,6 +8,7 @@ from aws_cdk import CfnOutput, Stack, Tags
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
 
 from config import AppConfig, EnvironmentConfig, Release
 from constructs import Construct
@@ -49,6 +50,7 @@ class ServingStack(Stack):
         artifacts_bucket: s3.IBucket,
         key: kms.IKey,
         alerts_topic: sns.ITopic,
+        undelivered_events: sqs.IQueue,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, id_, **kwargs)
@@ -122,6 +124,7 @@ class ServingStack(Stack):
             artifacts_bucket=artifacts_bucket,
             key=key,
             topic=alerts_topic,
+            dead_letter_queue=undelivered_events,
             metric_namespace=names.drift_metric_namespace,
             alarm_name_prefix=names.drift_alarm_prefix(env),
             health_alarm_prefix=names.health_alarm_prefix(env),

@@ -13,6 +13,7 @@ from config import AwsTarget
 from constructs import Construct
 from constructs.alerts_topic import AlertsTopic
 from constructs.approval_event_forwarder import ApprovalEventForwarder
+from constructs.event_dead_letters import EventDeadLetters
 from constructs.kms_grant_restriction import restrict_grants_to_aws_services
 from constructs.model_registry import ModelRegistry
 from constructs.operator_role import OperatorAccess, OperatorRole
@@ -85,6 +86,15 @@ class StorageStack(Stack):
         )
         self.notifications = AlertsTopic(self, "Alerts", emails=notification_emails, removal_policy=removal_policy)
         self.alerts_topic = self.notifications.publish_target
+        # Every rule target of this environment's account (this stack's and the serving stack's)
+        # leaves what it cannot deliver here.
+        self.undelivered_events = EventDeadLetters(
+            self,
+            "UndeliveredEvents",
+            key=self.notifications.key,
+            topic=self.alerts_topic,
+            removal_policy=removal_policy,
+        )
         # Here, not in the serving stack: approvals happen before any release exists.
         self.operator = OperatorRole(self, "Operator", access=operator_access, key=self.key)
 
@@ -130,4 +140,5 @@ class StorageStack(Stack):
                     "ApprovalEventsToPipeline",
                     registry=self.registry,
                     destination=events.EventBus.from_event_bus_arn(self, "PipelineEventBus", toolchain_bus_arn),
+                    dead_letter_queue=self.undelivered_events.target,
                 )

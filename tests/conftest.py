@@ -66,7 +66,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if item.get_closest_marker("slow"):
             continue
         module = getattr(item, "module", None)
-        if {"assembly", "variant_assembly"} & set(fixtures) or (module is not None and _builds_cdk_apps(module)):
+        if {"assembly", "variant_assembly", "sandbox_assembly"} & set(fixtures) or (
+            module is not None and _builds_cdk_apps(module)
+        ):
             item.add_marker(pytest.mark.template)
 
 
@@ -87,6 +89,11 @@ def raw_config() -> dict[str, Any]:
     return json.loads(json.dumps(cdk_json_context()["mlops"]))
 
 
+def _account_region(environment: str) -> tuple[str, str]:
+    account, region = environment.removeprefix("aws://").split("/", 1)
+    return account, region
+
+
 class Assembly:
     """A synthesized cloud assembly with templates looked up by stack name."""
 
@@ -94,9 +101,10 @@ class Assembly:
         from scripts.list_templates import stacks
 
         self.directory = directory
-        self.templates: dict[str, dict[str, Any]] = {
-            name: json.loads(path.read_text()) for name, _, path in stacks(directory)
-        }
+        found = stacks(directory)
+        self.templates: dict[str, dict[str, Any]] = {name: json.loads(path.read_text()) for name, _, path in found}
+        # Stack name -> (account, region), from the manifest's aws://account/region.
+        self.environments = {name: _account_region(environment) for name, environment, _ in found}
 
     def template(self, stack_name: str) -> Any:
         from aws_cdk.assertions import Template
@@ -157,10 +165,15 @@ def assembly(tmp_path_factory: pytest.TempPathFactory) -> Assembly:
     return Assembly(_once_per_run(tmp_path_factory, "cdk.out", lambda directory: synth(context, directory)))
 
 
+# A connection created before the CodeConnections rename, as the variant's source.
+OLD_CONNECTION = "arn:aws:codestar-connections:eu-west-1:111111111111:connection/11111111-1111-1111-1111-111111111111"
+
+
 @pytest.fixture(scope="session")
 def variant_assembly(tmp_path_factory: pytest.TempPathFactory) -> Assembly:
     """One synth, once per run, of the settings the session assembly lacks: dev and staging in VPCs
-    (tests/test_private_networking.py) and a shadow test before prod (tests/test_shadow_stage.py).
+    (tests/test_private_networking.py), a shadow test before prod (tests/test_shadow_stage.py) and a
+    ROLLING staging.
     With cdk-nag and the Control Tower rules on, like every synth; a release in every stage."""
     from tests.test_private_networking import vpc_config
 
@@ -169,30 +182,24 @@ def variant_assembly(tmp_path_factory: pytest.TempPathFactory) -> Assembly:
     context.update({f"release.{env}": EXAMPLE_RELEASE_ARN for env in ("dev", "staging", "prod")})
     context["mlops.environments.prod.shadow.enabled"] = "true"
     context["mlops.environments.prod.shadow.duration_minutes"] = "45"
-    return Assembly(
-        _once_per_run(tmp_path_factory, "variant-cdk.out", lambda directory: synth_binary(context, directory))
-    )
+    # Staging rolls its fleet in batches: SageMaker refuses ROLLING beside a shadow variant, so not prod.
+    context["mlops.environments.staging.rollout.type"] = "ROLLING"
+    # Options whose resources or permissions the default layout lacks (tests/test_deploy_policies.py):
+    # reserved concurrency for the retraining function, a connection ARN from before the rename.
+    context["mlops.model_build.retraining.one_trigger_at_a_time"] = "true"
+    context["mlops.source.connection_arn"] = OLD_CONNECTION
+    return Assembly(_once_per_run(tmp_path_factory, "variant-cdk.out", lambda directory: synth(context, directory)))
 
 
-def synth_binary(context: dict[str, Any], outdir: Path) -> Assembly:
-    """`synth`, with a binary classifier: config allows a shadow test only for one (it compares binary labels).
+# The sandbox's example release: its registry is in its one account (as `make synth-sandbox`).
+SANDBOX_RELEASE_ARN = "arn:aws:sagemaker:eu-west-1:111111111111:model-package/mlops-delivery/1"
 
-    With another task configured in cdk.json, the XGBoost example stands in; the checked-in
-    definition was generated for the configured model, so an inputs file of the stand-in's settings
-    is written beside the assembly for this synth (what `make pipeline-definitions` would record).
-    """
-    import config
-    from pipeline_steps import checked_in
 
-    if config.load_cdk_json().model_build.model.task_type is config.TaskType.BINARY_CLASSIFICATION:
-        return synth(context, outdir)
-    context = {**context, "mlops.model_build.model": "models/xgboost"}
-    settings = checked_in.settings_from_config(config.load(context, releases_dir=outdir / "no-releases"))
-    inputs = outdir / "model_build.inputs.json"
-    inputs.write_text(json.dumps(checked_in.definition_inputs(settings)))
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(checked_in, "MODEL_BUILD_INPUTS", inputs)
-        return synth(context, outdir)
+@pytest.fixture(scope="session")
+def sandbox_assembly(tmp_path_factory: pytest.TempPathFactory) -> Assembly:
+    """The one-account sandbox (cdk.sandbox.json over cdk.json), once per run, with a release so it serves."""
+    context = {**cdk_json_context(), "mlops-settings": "cdk.sandbox.json", "release.dev": SANDBOX_RELEASE_ARN}
+    return Assembly(_once_per_run(tmp_path_factory, "sandbox-cdk.out", lambda directory: synth(context, directory)))
 
 
 def run_app_py(context: dict[str, object], outdir: Path) -> subprocess.CompletedProcess[str]:

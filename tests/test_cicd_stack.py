@@ -8,14 +8,13 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match
 
-from tests.conftest import ROOT, Assembly, InsecureSynth, cdk_json_context, raw_config, synth
+from tests.conftest import OLD_CONNECTION, ROOT, AppPyRun, Assembly, InsecureSynth
 from tests.support import as_list, assert_topic_admits_only_this_accounts_publishers
 
 CICD = "mlops-delivery-toolchain-cicd"
 ACCOUNTS = {"dev": "222222222222", "staging": "333333333333", "prod": "444444444444"}
 TOOLCHAIN_ACCOUNT = "111111111111"
 GROUP = "mlops-delivery"
-OLD_CONNECTION = "arn:aws:codestar-connections:eu-west-1:111111111111:connection/11111111-1111-1111-1111-111111111111"
 
 
 def verifier_arn(env: str) -> str:
@@ -89,7 +88,12 @@ def test_synth_runs_what_developers_run_in_order(assembly: Assembly) -> None:
     spec = buildspec(template, synth_action)
     assert spec["phases"]["install"]["commands"] == ["make .venv/.installed node_modules/.installed"]
     runtimes = spec["phases"]["install"]["runtime-versions"]
-    assert runtimes["python"] == "3.11" and int(runtimes["nodejs"]) >= 20
+    assert runtimes == {"python": "3.11", "nodejs": "22"}
+    # Every project of the pipeline builds on the image whose runtimes include both.
+    images = {
+        p["Properties"]["Environment"]["Image"] for p in template.find_resources("AWS::CodeBuild::Project").values()
+    }
+    assert images == {"aws/codebuild/amazonlinux-x86_64-standard:5.0"}
     commands = spec["phases"]["build"]["commands"]
     assert commands[:2] == ["make test", "make test-slow"], "every test tier runs before anything is resolved"
     assert commands[-1] == "make synth", "cdk-nag and cfn-lint gate the assembly that gets deployed"
@@ -390,8 +394,11 @@ def test_source_may_use_a_codeconnections_connection(assembly: Assembly) -> None
     assert ("codeconnections:UseConnection", arn) in connection_grants(cicd(assembly))
 
 
-def test_source_may_use_an_older_codestar_connections_connection(single_account: Assembly) -> None:
-    assert connection_grants(single_account.template(CICD)) == {("codestar-connections:UseConnection", OLD_CONNECTION)}
+def test_source_may_use_an_older_codestar_connections_connection(variant_assembly: Assembly) -> None:
+    """The variant's source is a connection created before the CodeConnections rename."""
+    assert connection_grants(variant_assembly.template(CICD)) == {
+        ("codestar-connections:UseConnection", OLD_CONNECTION)
+    }
 
 
 def test_failures_and_pending_approvals_notify_an_encrypted_topic(assembly: Assembly) -> None:
@@ -437,40 +444,13 @@ def test_the_shared_asset_role_builds_only_the_pipelines_own_asset_projects(asse
     assert projects and (denied_outside if isinstance(denied_outside, list) else [denied_outside]) == arns
 
 
-@pytest.fixture(scope="module")
-def single_account(tmp_path_factory: pytest.TempPathFactory) -> Assembly:
-    """Everything in the toolchain's account and region: nothing to forward, nothing to admit.
-
-    Its source is a connection created before the CodeConnections rename (a codestar-connections ARN).
-    """
-    raw = raw_config()
-    for env in raw["environments"].values():
-        env["account"] = TOOLCHAIN_ACCOUNT
-    raw["source"]["connection_arn"] = OLD_CONNECTION
-    context = {**cdk_json_context(), "mlops": raw}
-    return synth(context, tmp_path_factory.mktemp("single-account"))
-
-
-def test_single_account_needs_no_forwarder_no_bus_policy_and_no_cross_account_key(single_account: Assembly) -> None:
-    template = single_account.template(CICD)
-    template.resource_count_is("AWS::Events::EventBusPolicy", 0)
-    single_account.template("mlops-delivery-dev-storage").resource_count_is("AWS::Events::Rule", 0)
-    # The approval rule still starts the pipeline, filtered to this account's registry.
-    template.has_resource_properties("AWS::Events::Rule", {"EventPattern": {"account": [TOOLCHAIN_ACCOUNT]}})
-    # Artifacts stay KMS-encrypted (the AWS-managed S3 key) without a cross-account key.
-    store = pipeline_props(template)["ArtifactStore"]
-    assert "EncryptionKey" not in store
-    bucket = template.find_resources("AWS::S3::Bucket")[store["Location"]["Ref"]]["Properties"]
-    sse = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
-    assert sse["SSEAlgorithm"] == "aws:kms"
-
-
-def test_without_a_release_the_post_deploy_checks_still_run_but_request_no_config(single_account: Assembly) -> None:
+def test_without_a_release_the_post_deploy_checks_still_run_but_request_no_config(
+    app_py_without_releases: AppPyRun,
+) -> None:
     """No serving stack, so no requested config; the step itself fails if an endpoint is left serving."""
-    template = single_account.template(CICD)
+    template = Assembly(app_py_without_releases.outdir).template(CICD)
     for stage_name, env in (("Dev", "dev"), ("Staging", "staging"), ("Prod", "prod")):
         record = action_named(stage(template, stage_name), "RecordDeployment")
         assert "EnvironmentVariables" not in record["Configuration"]
         (command,) = buildspec(template, record)["phases"]["build"]["commands"]
-        role = f"arn:aws:iam::{TOOLCHAIN_ACCOUNT}:role/mlops-delivery-{env}-deploy-verifier"
-        assert command.endswith(f"record-deployment --env {env} --role-arn {role} --skip-without-release")
+        assert command.endswith(f"record-deployment --env {env} --role-arn {verifier_arn(env)} --skip-without-release")

@@ -540,37 +540,6 @@ def test_without_a_vpc_nothing_of_it_reaches_the_templates(assembly: Assembly) -
 
 
 @pytest.mark.template
-def test_the_deploy_policy_grants_what_cloudformation_needs_for_the_network_stack(vpc_assembly: Assembly) -> None:
-    """The EC2 permissions of each handler CloudFormation runs for these resources (its resource schemas)."""
-    from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
-
-    from tests.test_readme import POLICIES
-
-    granted = {
-        action
-        for policy in POLICIES
-        for statement in json.loads(policy.read_text())["Statement"]
-        for action in statement["Action"]
-    }
-    types = {
-        resource["Type"]
-        for template in vpc_assembly.templates.values()
-        for resource in template["Resources"].values()
-        if resource["Type"].startswith("AWS::EC2::")
-    }
-    assert types == {"AWS::EC2::VPCEndpoint", "AWS::EC2::SecurityGroup"}
-    for kind in types:
-        handlers = PROVIDER_SCHEMA_MANAGER.get_resource_schema("eu-west-1", kind).schema["handlers"]
-        needed = {
-            permission
-            for handler in ("create", "update", "delete")
-            for permission in handlers[handler]["permissions"]
-            if permission.startswith("ec2:")
-        }
-        assert needed <= granted, f"{kind}: {sorted(needed - granted)}"
-
-
-@pytest.mark.template
 def test_model_monitor_jobs_run_in_the_vpc_without_isolation(tmp_path: Path) -> None:
     import aws_cdk as cdk
 
@@ -630,7 +599,7 @@ def test_the_model_monitor_job_definition_name_fits_at_the_longest_endpoint_name
 def test_the_deploy_policy_changes_only_security_groups_and_endpoints_of_the_network_stacks() -> None:
     """Deletes, rule changes and endpoint changes need the CloudFormation stack-name tag, which the
     registry handlers of both resource types put on at create (cloudFormationSystemTags, tagOnCreate)."""
-    from tests.test_readme import POLICIES
+    from tests.test_deploy_policies import POLICIES
 
     mutating = ("ec2:Authorize", "ec2:Revoke", "ec2:Delete", "ec2:Modify", "ec2:Update", "ec2:CreateTags")
     own_kinds = ("security-group/", "vpc-endpoint/")

@@ -1,6 +1,6 @@
 """The README and docs/ point at tests, make targets, files and each other; none of it may go stale.
 
-The deploy policies in docs/bootstrap/ are checked here too: they are documentation a reader runs.
+The deploy policies in docs/bootstrap/ are checked in tests/test_deploy_policies.py.
 """
 
 from __future__ import annotations
@@ -11,34 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, Assembly
+from tests.conftest import ROOT
 
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-POLICIES = sorted((ROOT / "docs" / "bootstrap").glob("*.json"))
 # Markdown links and images whose target is not a URL or a bare anchor.
 RELATIVE_LINK = re.compile(r"\]\((?!https?://|mailto:|#)([^)\s]+)\)")
-# IAM quota: a customer managed policy holds at most 6,144 characters, whitespace not counted.
-# https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html
-MANAGED_POLICY_MAX_CHARACTERS = 6144
-# CloudFormation namespace -> IAM service prefix, for every namespace the templates use.
-IAM_PREFIX = {
-    "ApplicationAutoScaling": "application-autoscaling",
-    "CloudWatch": "cloudwatch",
-    "CodeBuild": "codebuild",
-    "CodePipeline": "codepipeline",
-    "CodeStarNotifications": "codestar-notifications",
-    "EC2": "ec2",
-    "Events": "events",
-    "IAM": "iam",
-    "KMS": "kms",
-    "Lambda": "lambda",
-    "Logs": "logs",
-    "S3": "s3",
-    "SNS": "sns",
-    "SQS": "sqs",
-    "SSM": "ssm",
-    "SageMaker": "sagemaker",
-}
 
 
 def page_ids() -> list[str]:
@@ -100,38 +77,6 @@ def test_no_section_appears_twice_across_readme_and_docs() -> None:
     assert not repeated, f"sections appear more than once: {repeated}"
 
 
-@pytest.mark.parametrize("policy", POLICIES, ids=[policy.name for policy in POLICIES])
-def test_deploy_policy_is_a_valid_managed_policy(policy: Path) -> None:
-    text = policy.read_text()
-    document = json.loads(text)
-    assert document["Version"] == "2012-10-17"
-    assert len(re.sub(r"\s", "", text)) <= MANAGED_POLICY_MAX_CHARACTERS
-    for statement in document["Statement"]:
-        assert statement["Effect"] == "Allow", statement["Sid"]
-        assert "*" not in statement["Action"], statement["Sid"]
-        assert not any(action.endswith(":*") for action in statement["Action"]), statement["Sid"]
-
-
-def test_deploy_policies_cover_every_service_the_templates_use(assembly: Assembly) -> None:
-    """A stack that starts creating a new kind of resource needs the deploy policies to say so."""
-    granted = {
-        action.split(":", 1)[0]
-        for policy in POLICIES
-        for statement in json.loads(policy.read_text())["Statement"]
-        for action in statement["Action"]
-    }
-    namespaces = {
-        resource["Type"].split("::")[1]
-        for template in assembly.templates.values()
-        for resource in template["Resources"].values()
-        if not resource["Type"].startswith("AWS::CDK::")
-    }
-    unknown = namespaces - IAM_PREFIX.keys()
-    assert not unknown, f"map these CloudFormation namespaces to IAM prefixes: {sorted(unknown)}"
-    missing = {IAM_PREFIX[namespace] for namespace in namespaces} - granted
-    assert not missing, f"the deploy policies in docs/bootstrap/ grant nothing for: {sorted(missing)}"
-
-
 def test_make_synth_example_uses_the_tests_example_release() -> None:
     from tests.conftest import EXAMPLE_RELEASE_ARN
 
@@ -160,7 +105,21 @@ def test_synth_listing_ends_with_how_to_see_the_serving_stacks(
 
     assert main(["list_templates", str(assembly("mlops-delivery-dev-storage"))]) == 0
     last_line = capsys.readouterr().out.splitlines()[-1]
+    assert "Not synthesized, no release: mlops-delivery-dev-serving (`make resolve-release ENV=<env>`" in last_line
     assert "make synth-example" in last_line
+
+    # One environment with a release, one without: the missing one is named.
+    storage_only = ("mlops-delivery-dev-storage", "mlops-delivery-dev-serving", "mlops-delivery-prod-storage")
+    assert main(["list_templates", str(assembly(*storage_only))]) == 0
+    assert "no release: mlops-delivery-prod-serving (" in capsys.readouterr().out.splitlines()[-1]
 
     assert main(["list_templates", str(assembly("mlops-delivery-dev-storage", "mlops-delivery-dev-serving"))]) == 0
     assert "make synth-example" not in capsys.readouterr().out
+
+
+def test_node_22_is_recommended_and_node_20_runs_without_its_end_of_life_banner() -> None:
+    """jsii prints an 11-line banner on every run under Node.js 20; the app command and make silence it."""
+    assert "Node.js 22" in (ROOT / "README.md").read_text()
+    app = json.loads((ROOT / "cdk.json").read_text())["app"]
+    assert app == "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 .venv/bin/python app.py"
+    assert "export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20\n" in (ROOT / "Makefile").read_text()
