@@ -169,30 +169,7 @@ def variant_assembly(tmp_path_factory: pytest.TempPathFactory) -> Assembly:
     context.update({f"release.{env}": EXAMPLE_RELEASE_ARN for env in ("dev", "staging", "prod")})
     context["mlops.environments.prod.shadow.enabled"] = "true"
     context["mlops.environments.prod.shadow.duration_minutes"] = "45"
-    return Assembly(
-        _once_per_run(tmp_path_factory, "variant-cdk.out", lambda directory: synth_binary(context, directory))
-    )
-
-
-def synth_binary(context: dict[str, Any], outdir: Path) -> Assembly:
-    """`synth`, with a binary classifier: config allows a shadow test only for one (it compares binary labels).
-
-    With another task configured in cdk.json, the XGBoost example stands in; the checked-in
-    definition was generated for the configured model, so an inputs file of the stand-in's settings
-    is written beside the assembly for this synth (what `make pipeline-definitions` would record).
-    """
-    import config
-    from pipeline_steps import checked_in
-
-    if config.load_cdk_json().model_build.model.task_type is config.TaskType.BINARY_CLASSIFICATION:
-        return synth(context, outdir)
-    context = {**context, "mlops.model_build.model": "models/xgboost"}
-    settings = checked_in.settings_from_config(config.load(context, releases_dir=outdir / "no-releases"))
-    inputs = outdir / "model_build.inputs.json"
-    inputs.write_text(json.dumps(checked_in.definition_inputs(settings)))
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(checked_in, "MODEL_BUILD_INPUTS", inputs)
-        return synth(context, outdir)
+    return Assembly(_once_per_run(tmp_path_factory, "variant-cdk.out", lambda directory: synth(context, directory)))
 
 
 def run_app_py(context: dict[str, object], outdir: Path) -> subprocess.CompletedProcess[str]:
