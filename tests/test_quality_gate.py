@@ -108,6 +108,25 @@ def test_single_class_test_split_never_passes_the_gate(
     assert report["metadata"]["metric_value"] == evaluate.NONE
 
 
+def test_a_champion_of_other_classes_is_not_scored_by_its_own_code_on_this_split(
+    trained: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """The contract's classes reordered (the positive class swapped): the champion's own code answers in its
+    old order, which would read as an inverted AUC on the new labels; its stored metric is compared instead."""
+    model, splits = trained
+    contract = json.loads((splits / "test" / "data_contract.json").read_text())
+    swapped = tmp_path / "test"
+    swapped.mkdir()
+    rows = pd.read_csv(splits / "test" / "test.csv", header=None)
+    rows[0] = 1 - rows[0]
+    rows.to_csv(swapped / "test.csv", header=False, index=False)
+    (swapped / "data_contract.json").write_text(json.dumps({**contract, "classes": contract["classes"][::-1]}))
+    report = strict_json(run_evaluate(model, swapped, tmp_path / "eval", *as_champion(model)))
+    assert report["comparison"]["basis"] == evaluate.STORED_METRIC
+    assert "classes" in report["comparison"]["note"]
+    assert report["model"]["classes"] == contract["classes"][::-1]
+
+
 @pytest.mark.parametrize(
     ("candidate", "champion", "threshold", "reason"),
     [
