@@ -319,6 +319,16 @@ def test_the_stratified_split_gives_every_split_each_class(tmp_path: Path) -> No
     preprocess.check_classes(parts, contract, min_rows_per_class=1)
 
 
+def test_the_preprocess_step_splits_a_classifiers_data_by_class(tmp_path: Path) -> None:
+    """The step itself, not only its split function: three rows of a class among 201, one in each split."""
+    raw = sample_data.sample_for(XGBOOST.data)
+    table = pd.concat([rows_of_class(raw, 0, 198), rows_of_class(raw, 1, 3)])
+    preprocess.main([*preprocess_args(XGBOOST, table, tmp_path), "--min-rows-per-class=1"])
+    for name in preprocess.SPLITS:
+        labels = pd.read_csv(tmp_path / "o" / name / f"{name}.csv", header=None)[0]
+        assert int((labels == 1).sum()) == 1, name
+
+
 def test_preprocess_refuses_a_split_with_too_few_rows_of_a_class(tmp_path: Path) -> None:
     raw = sample_data.sample_for(XGBOOST.data)
     contract, parts = stratified_split(pd.concat([rows_of_class(raw, 0, 150), rows_of_class(raw, 1, 20)]), tmp_path)
