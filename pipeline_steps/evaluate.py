@@ -10,7 +10,8 @@ Framework-neutral: a model is scored through its own serving contract, the infer
 training script put into model.tar.gz's code/ folder (model_fn, input_fn with text/csv,
 predict_fn), so the champion is scored by the champion's code, never the candidate's. That
 code can run here only when the champion was built for the same inference image (and task
-type) as the candidate; otherwise, e.g. on the first run after a framework change, the
+type, and class order: its answers follow the classes it was trained on) as the candidate;
+otherwise, e.g. on the first run after a framework change, the
 champion is compared on the metric stored in its own evaluation.json (--champion-evaluation,
 its registered ModelMetrics), and the report and the registered metadata say so.
 
