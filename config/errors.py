@@ -17,8 +17,21 @@ class ConfigError(ValueError):
     """A configuration value is invalid; the message names the key and what is allowed."""
 
 
+# A value is shown up to this many characters: a list of a thousand classes would bury the key.
+_SHOWN = 120
+
+
+def shown(value: Any) -> str:
+    """`value`'s repr, cut short when long (with the item count of a list or object)."""
+    text = repr(value)
+    if len(text) <= _SHOWN:
+        return text
+    count = f" ({len(value)} items)" if isinstance(value, (list, tuple, dict)) else ""
+    return f"{text[:_SHOWN]}...{count}"
+
+
 def _fail(key: str, value: Any, allowed: str) -> ConfigError:
-    return ConfigError(f"Invalid config '{key}': got {value!r}; allowed: {allowed}.")
+    return ConfigError(f"Invalid config '{key}': got {shown(value)}; allowed: {allowed}.")
 
 
 def invalid(key: str, value: Any, allowed: str, got: str | None = None) -> PydanticCustomError:

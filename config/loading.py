@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from config.errors import CONTEXT_KEY, SETTINGS_FILE_KEY, ConfigError, _fail
+from config.errors import CONTEXT_KEY, SETTINGS_FILE_KEY, ConfigError, _fail, shown
 from config.fields import ENV_NAME, PACKAGE_ARN
 from config.model_build import _model_build
 from config.reader import _Reader
@@ -52,7 +52,7 @@ def _config_error(error: ValidationError, prefix: str) -> ConfigError:
         return _unknown(path, ctx)
     if kind == "missing":
         return ConfigError(f"Missing config '{path}'.")
-    got = ctx.get("got") or repr(ctx["value"] if "value" in ctx else first["input"])
+    got = ctx.get("got") or shown(ctx["value"] if "value" in ctx else first["input"])
     allowed = ctx.get("allowed") or ("an object" if kind in _NOT_AN_OBJECT else first["msg"].lower())
     return ConfigError(f"Invalid config '{path}': got {got}; allowed: {allowed}.")
 

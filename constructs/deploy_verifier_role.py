@@ -24,9 +24,10 @@ class DeployVerifierRole(Construct):
 
     After a deployment the pipeline checks that the endpoint serves the released model on
     its current config (Describe*), smoke-tests it (InvokeEndpoint) with the sample payload
-    registered with the version it serves (read where the model-building pipeline wrote it, in
-    this account or the model-building one), and appends the known-good entry to the ledger
-    parameter (its version history is the ledger).
+    registered with the version it serves (read where the model-building pipeline wrote it: this
+    environment's bucket when it is the model-building environment, else a bucket of the
+    model-building account, which may be this very account), and appends the known-good entry to
+    the ledger parameter (its version history is the ledger).
     """
 
     def __init__(
@@ -42,6 +43,7 @@ class DeployVerifierRole(Construct):
         release: Release,
         artifacts_bucket: s3.IBucket,
         key: kms.IKey,
+        sample_payloads_are_local: bool,
     ) -> None:
         super().__init__(scope, id_)
         stack = Stack.of(self)
@@ -98,13 +100,19 @@ class DeployVerifierRole(Construct):
                 f"Resource::{configs}": "Describe only; config names are generated per release, so not known here.",
                 f"Resource::{models}": "Describe only; model names are generated per release, so not known here.",
                 f"Resource::{release.package_arn_pattern}": "Describe the versions of the one released model group.",
-                **self._grant_sample_payloads(release, artifacts_bucket, key),
+                **self._grant_sample_payloads(release, artifacts_bucket, key, local=sample_payloads_are_local),
             },
         )
 
-    def _grant_sample_payloads(self, release: Release, bucket: s3.IBucket, key: kms.IKey) -> dict[str, str]:
-        """Read the versions' sample payloads (the smoke test's rows), not the training data beside them."""
-        if release.registry_account == Stack.of(self).account:
+    def _grant_sample_payloads(
+        self, release: Release, bucket: s3.IBucket, key: kms.IKey, *, local: bool
+    ) -> dict[str, str]:
+        """Read the versions' sample payloads (the smoke test's rows), not the training data beside them.
+
+        `local`: this environment builds the models, so `bucket` is the one they are written to. Any
+        other environment reads the model-building environment's bucket, even in the same account.
+        """
+        if local:
             self.role.add_to_policy(
                 iam.PolicyStatement(
                     sid="ReadSamplePayloads",

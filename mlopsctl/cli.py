@@ -393,10 +393,9 @@ def compare(
     table.add_row("compared with", _v(left["champion_model_package_arn"]), _v(right["champion_model_package_arn"]), "")
     out.print(table)
     if result["regression"]:
-        out.print(
-            f"B is worse than A on {result['gate_metric']} "
-            f"(the build gate tolerates up to {result['allowed_regression']})."
-        )
+        tolerance = result["allowed_regression"]
+        tolerated = "" if tolerance is None else f" (the build gate tolerates up to {tolerance})"
+        out.print(f"B is worse than A on {result['gate_metric']}{tolerated}.")
 
 
 def _print_verdict(verdict: dict[str, Any]) -> None:

@@ -171,6 +171,7 @@ def compare(ctx: Context, a: str | None, b: str | None) -> dict[str, Any]:
     names += sorted((set(left.metrics) | set(right.metrics)) - set(names))
     rows: list[dict[str, Any]] = []
     gate, higher_is_better = gate_metric(ctx.cfg, right.gate_metric)
+    configured = ctx.cfg.model_build.model.metric
     gate_delta: float | None = None
     for name in names:
         va, vb = left.metrics.get(name), right.metrics.get(name)
@@ -183,7 +184,8 @@ def compare(ctx: Context, a: str | None, b: str | None) -> dict[str, Any]:
         "b": right.as_dict(),
         "metrics": rows,
         "gate_metric": gate,
-        "allowed_regression": ctx.cfg.model_build.model.metric.allowed_regression,
+        # The configured tolerance belongs to the configured metric; a version gated on another has none here.
+        "allowed_regression": configured.allowed_regression if gate == configured.name else None,
         "higher_is_better": higher_is_better,
         # B worse than A in the gate metric's direction.
         "regression": gate_delta is not None and (gate_delta < 0 if higher_is_better else gate_delta > 0),

@@ -11,6 +11,7 @@ probability in [0, 1] per row (binary), a class index or one probability per cla
 
 from __future__ import annotations
 
+import csv
 import io
 import math
 import tarfile
@@ -26,11 +27,14 @@ PROBABILITY_SUM_TOLERANCE = 1e-3
 
 
 def rows_of(text: str, source: str) -> list[str]:
-    """The non-empty lines of a CSV sample (one request row each), all of one width."""
+    """The non-empty lines of a CSV sample (one request row each), all of one width.
+
+    A width counts cells as the csv module reads them: a quoted category may hold a comma.
+    """
     rows = [line.strip() for line in text.splitlines() if line.strip()]
     if not rows:
         raise OperatorError(f"The sample {source} holds no rows.")
-    widths = {len(row.split(",")) for row in rows}
+    widths = {len(cells) for cells in csv.reader(rows)}
     if len(widths) != 1:
         raise OperatorError(f"The sample {source} has rows of {sorted(widths)} values; expected one width.")
     return rows

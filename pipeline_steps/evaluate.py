@@ -10,7 +10,8 @@ Framework-neutral: a model is scored through its own serving contract, the infer
 training script put into model.tar.gz's code/ folder (model_fn, input_fn with text/csv,
 predict_fn), so the champion is scored by the champion's code, never the candidate's. That
 code can run here only when the champion was built for the same inference image (and task
-type) as the candidate; otherwise, e.g. on the first run after a framework change, the
+type, and class order: its answers follow the classes it was trained on) as the candidate;
+otherwise, e.g. on the first run after a framework change, the
 champion is compared on the metric stored in its own evaluation.json (--champion-evaluation,
 its registered ModelMetrics), and the report and the registered metadata say so.
 
@@ -313,8 +314,8 @@ def load_test(test_dir: Path, task: str = BINARY) -> tuple[pd.DataFrame, np.ndar
     return table.iloc[:, 1:], labels
 
 
-def contract_class_count(test_dir: Path) -> int | None:
-    """How many classes the data contract beside the test split names (None: regression, or no contract)."""
+def contract_classes(test_dir: Path) -> list[str] | None:
+    """The classes the data contract beside the test split names, in its order (None: regression, or no contract)."""
     path = test_dir / CONTRACT_FILE
     if not path.is_file():
         return None
@@ -322,7 +323,7 @@ def contract_class_count(test_dir: Path) -> int | None:
         classes = json.loads(path.read_text()).get("classes")
     except (json.JSONDecodeError, AttributeError) as error:
         raise EvaluationInputError(f"{path} is not a data contract: {error}") from error
-    return len(classes) if isinstance(classes, list) and classes else None
+    return [str(c) for c in classes] if isinstance(classes, list) and classes else None
 
 
 def _fetch(uri: str, workdir: Path, name: str) -> Path:
@@ -438,16 +439,23 @@ def champion_result(
     features: pd.DataFrame,
     labels: np.ndarray,
     workdir: Path,
-    class_count: int | None = None,
+    classes: Sequence[str] | None = None,
 ) -> ChampionResult:
-    """Scores the champion by its own code when it runs here, else takes its stored metric."""
+    """Scores the champion by its own code when it runs here, else takes its stored metric.
+
+    Its own code answers by the class positions of the contract it was trained on: when that
+    recorded the classes in another order (or others), its answers cannot be read against this
+    split's labels, so its stored metric is compared instead.
+    """
     recorded = (champion_report or {}).get("model") or {}
     image, champion_task = recorded.get("inference_image"), recorded.get("task_type")
+    champion_classes = recorded.get("classes")
+    other_classes = isinstance(champion_classes, list) and classes is not None and champion_classes != list(classes)
     scoring_failure = None
-    if image == inference_image and champion_task == task:
+    if image == inference_image and champion_task == task and not other_classes:
         try:
             archive = _fetch(champion_model, workdir, "champion.tar.gz")
-            predictions = predict(archive, features, "champion", task, class_count)
+            predictions = predict(archive, features, "champion", task, len(classes) if classes else None)
         except EvaluationInputError as error:
             # E.g. the data gained a feature: the champion's own code cannot read the new split,
             # which must not stop retraining; its stored metric still compares.
@@ -464,6 +472,8 @@ def champion_result(
         else "its inference image is not recorded"
         if image is None
         else f"it was built for {image} ({champion_task}), the candidate for {inference_image} ({task})"
+        if image != inference_image or champion_task != task
+        else "its data contract's classes differ from the candidate's, or their order does (its answers follow its own)"
     )
     stored = _stored_value(champion_report or {}, task, metric) if champion_task in (None, task) else None
     if stored is not None:
@@ -511,7 +521,7 @@ def build_report(
     inference_image: str,
     gate: GateDecision,
     test_rows: int,
-    classes: int | None = None,
+    classes: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """The evaluation.json content, ready for strict JSON (no NaN or infinite number left)."""
     candidate_value = candidate[metric]["value"]
@@ -526,7 +536,7 @@ def build_report(
         "metric_delta": _number_text(delta),
         "comparison_basis": basis,
         # The smoke test checks each answer against the number of classes.
-        "class_count": str(classes) if classes else NONE,
+        "class_count": str(len(classes)) if classes else NONE,
     }
     champion_section = None
     if champion is not None:
@@ -545,6 +555,8 @@ def build_report(
                 "inference_image": inference_image,
                 "metric": metric,
                 "higher_is_better": higher_is_better,
+                # The class order its answers follow (the data contract's), empty for regression.
+                "classes": list(classes or []),
             },
             "champion": champion_section,
             "comparison": {
@@ -588,8 +600,10 @@ def evaluate(
             f"{metric}: higher_is_better is {TASK_METRICS[task][metric]}, not {higher_is_better}."
         )
     features, labels = load_test(test_dir, task)
-    classes = contract_class_count(test_dir) if task != REGRESSION else None
-    candidate = task_metrics(task, labels, predict(model, features, "candidate", task, classes))
+    classes = contract_classes(test_dir) if task != REGRESSION else None
+    candidate = task_metrics(
+        task, labels, predict(model, features, "candidate", task, len(classes) if classes else None)
+    )
     champion = None
     with tempfile.TemporaryDirectory() as tmp:
         if champion_model:
@@ -602,7 +616,7 @@ def evaluate(
                 features=features,
                 labels=labels,
                 workdir=Path(tmp),
-                class_count=classes,
+                classes=classes,
             )
     counts = None if task == REGRESSION else {int(k): int(v) for k, v in pd.Series(labels).value_counts().items()}
     gate = quality_gate(

@@ -157,6 +157,7 @@ class ServingStack(Stack):
             release=release,
             artifacts_bucket=artifacts_bucket,
             key=key,
+            sample_payloads_are_local=env == build.name,
         )
         self.operator_releases = OperatorReleasePermissions(
             self,

@@ -210,11 +210,29 @@ def test_an_image_label_of_any_accepted_image_is_a_valid_metadata_value() -> Non
         check(*METADATA_VALUE, label)
 
 
-def _register_metadata() -> dict[str, Any]:
+def _register_arguments() -> dict[str, Any]:
     definition = json.loads(Path(DEFINITION_FILE).read_text())
     gate = next(step for step in definition["Steps"] if step["Type"] == "Condition")
     register = next(step for step in gate["Arguments"]["IfSteps"] if step["Name"] == "Register")
-    return dict(register["Arguments"]["CustomerMetadataProperties"])
+    return dict(register["Arguments"])
+
+
+def _register_metadata() -> dict[str, Any]:
+    return dict(_register_arguments()["CustomerMetadataProperties"])
+
+
+def test_the_registered_sample_payload_url_meets_the_create_model_package_contract() -> None:
+    """SamplePayloadUrl: an S3 URI of one gzip-compressed tar archive with the .tar.gz suffix (CreateModelPackage),
+    resolved with the longest bucket name S3 allows and a pipeline execution id."""
+    url = _register_arguments()["SamplePayloadUrl"]["Std:Join"]
+    (output, archive) = url["Values"]
+    assert output == {"Get": "Steps.Preprocess.ProcessingOutputConfig.Outputs['sample'].S3Output.S3Uri"}
+    prefix = (
+        f"s3://{'b' * 63}/{contracts.PIPELINE_OUTPUT_PREFIX}abcdefghijkl/preprocess/{contracts.SAMPLE_PAYLOAD_OUTPUT}"
+    )
+    resolved = url["On"].join([prefix, archive])
+    check("sagemaker", "CreateModelPackage", "SamplePayloadUrl", resolved)
+    assert resolved.endswith(".tar.gz")
 
 
 def _reports() -> list[dict[str, Any]]:

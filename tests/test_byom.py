@@ -176,6 +176,14 @@ def test_multiclass_and_regression_metrics_match_hand_computed_values() -> None:
     assert set(evaluate.task_metrics(evaluate.REGRESSION, values, predicted)) == {"rmse", "mae", "r2"}
 
 
+def test_log_loss_clips_a_zero_probability_of_the_true_class_and_rescales_rows() -> None:
+    """A sure but wrong answer costs -log(1e-15), not infinity (which no gate could compare)."""
+    labels = np.array([0, 1])
+    sure_and_wrong = np.array([[0.0, 1.0], [0.0, 2.0]])  # the second row is rescaled to [0, 1]
+    assert evaluate.log_loss(labels, sure_and_wrong) == pytest.approx(-np.log(1e-15) / 2)
+    assert evaluate.finite(evaluate.task_metrics(evaluate.MULTICLASS, labels, sure_and_wrong)["log_loss"]["value"])
+
+
 def test_a_binary_model_may_return_both_class_probabilities() -> None:
     scores = evaluate.as_predictions(evaluate.BINARY, [[0.9, 0.1], [0.2, 0.8]], 2, "champion")
     assert list(scores) == [0.1, 0.8]

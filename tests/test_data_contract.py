@@ -168,6 +168,20 @@ def test_a_bad_contract_fails_synth_in_one_line_naming_the_key(
     assert allowed is None or allowed in message, message
 
 
+def test_a_long_bad_value_is_shown_shortened_so_the_error_stays_readable(tmp_path: Path) -> None:
+    """1001 classes: the message names the key and what is allowed, not a thousand values."""
+    with pytest.raises(ConfigError) as error:
+        load(
+            with_change("classes", [f"c{i}" for i in range(1001)]),
+            tmp_path,
+            task="multiclass_classification",
+            metric="accuracy",
+        )
+    message = str(error.value)
+    assert "data.classes': got ['c0', 'c1'" in message and "(1001 items)" in message
+    assert "allowed: a list of 3 to 1000 distinct class labels" in message and len(message) < 500
+
+
 def test_an_unknown_contract_key_is_refused_with_a_suggestion(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"Unknown config 'mlops\.model_build\.model\.data\.lable': did you mean"):
         load({**BASE, "lable": "x"}, tmp_path)

@@ -108,6 +108,25 @@ def test_single_class_test_split_never_passes_the_gate(
     assert report["metadata"]["metric_value"] == evaluate.NONE
 
 
+def test_a_champion_of_other_classes_is_not_scored_by_its_own_code_on_this_split(
+    trained: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """The contract's classes reordered (the positive class swapped): the champion's own code answers in its
+    old order, which would read as an inverted AUC on the new labels; its stored metric is compared instead."""
+    model, splits = trained
+    contract = json.loads((splits / "test" / "data_contract.json").read_text())
+    swapped = tmp_path / "test"
+    swapped.mkdir()
+    rows = pd.read_csv(splits / "test" / "test.csv", header=None)
+    rows[0] = 1 - rows[0]
+    rows.to_csv(swapped / "test.csv", header=False, index=False)
+    (swapped / "data_contract.json").write_text(json.dumps({**contract, "classes": contract["classes"][::-1]}))
+    report = strict_json(run_evaluate(model, swapped, tmp_path / "eval", *as_champion(model)))
+    assert report["comparison"]["basis"] == evaluate.STORED_METRIC
+    assert "classes" in report["comparison"]["note"]
+    assert report["model"]["classes"] == contract["classes"][::-1]
+
+
 @pytest.mark.parametrize(
     ("candidate", "champion", "threshold", "reason"),
     [
@@ -298,6 +317,16 @@ def test_the_stratified_split_gives_every_split_each_class(tmp_path: Path) -> No
     contract, parts = stratified_split(pd.concat([rows_of_class(raw, 0, 198), rows_of_class(raw, 1, 3)]), tmp_path)
     assert [int((parts[n][contract["label"]] == 1).sum()) for n in preprocess.SPLITS] == [1, 1, 1]
     preprocess.check_classes(parts, contract, min_rows_per_class=1)
+
+
+def test_the_preprocess_step_splits_a_classifiers_data_by_class(tmp_path: Path) -> None:
+    """The step itself, not only its split function: three rows of a class among 201, one in each split."""
+    raw = sample_data.sample_for(XGBOOST.data)
+    table = pd.concat([rows_of_class(raw, 0, 198), rows_of_class(raw, 1, 3)])
+    preprocess.main([*preprocess_args(XGBOOST, table, tmp_path), "--min-rows-per-class=1"])
+    for name in preprocess.SPLITS:
+        labels = pd.read_csv(tmp_path / "o" / name / f"{name}.csv", header=None)[0]
+        assert int((labels == 1).sum()) == 1, name
 
 
 def test_preprocess_refuses_a_split_with_too_few_rows_of_a_class(tmp_path: Path) -> None:

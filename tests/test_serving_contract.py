@@ -110,6 +110,17 @@ def test_a_word_where_a_number_belongs_is_a_400(example: str, cell: bytes, reque
     assert status == 400 and "number" in body
 
 
+@pytest.mark.parametrize("example", ["xgboost_model", "sklearn_model"])
+@pytest.mark.parametrize("cell", [b"inf", b"-Infinity", b"1e400", b"nan"])
+def test_a_number_that_is_not_finite_is_a_400(example: str, cell: bytes, request: pytest.FixtureRequest) -> None:
+    """Both estimators raise on infinity: left to them, any client could make the endpoint answer 500."""
+    module, model, model_dir = request.getfixturevalue(example)
+    row = request_row(model_dir).split(b",")
+    row[0] = cell
+    status, body = toolkit_response(module, model, b",".join(row), CSV)
+    assert status == 400 and "finite number" in body, (status, body)
+
+
 def test_an_unseen_category_is_answered_not_refused(sklearn_model: tuple[Any, Any, Path]) -> None:
     """The drift check counts it; the one-hot encoding ignores it."""
     module, model, model_dir = sklearn_model

@@ -495,6 +495,22 @@ def test_the_deploy_verifier_reads_the_sample_payloads_and_nothing_else_of_the_b
     }
 
 
+def test_a_serving_environment_sharing_the_build_account_reads_the_build_buckets_sample_payloads(
+    tmp_path: Path,
+) -> None:
+    """One account for every environment: staging's own bucket holds no payload, the build environment's does."""
+    raw = raw_config()
+    build_account = raw["environments"][raw["model_build"]["environment"]]["account"]
+    for settings in raw["environments"].values():
+        settings["account"] = build_account
+    stage = stage_for(raw, tmp_path, "staging", **{"release.staging": EXAMPLE_RELEASE_ARN})
+    found = {s.get("Sid"): s for s in statements(Template.from_stack(stage.serving), "DeployVerifier")}
+    assert "ReadSamplePayloads" not in found
+    reads = found["ReadSamplePayloadOfBuildAccount"]
+    assert reads["Resource"] == f"arn:aws:s3:::*/{contracts.SAMPLE_PAYLOADS_PATTERN}"
+    assert reads["Condition"] == {"StringEquals": {"s3:ResourceAccount": build_account}}
+
+
 def test_synth_without_a_release_skips_serving_with_one_notice_each(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

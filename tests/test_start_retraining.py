@@ -111,7 +111,7 @@ def create_buckets(s3: Any) -> None:
     for bucket in (DATA_BUCKET, ARTIFACTS_BUCKET):
         s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
         s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-    s3.put_object(Bucket=DATA_BUCKET, Key="incoming/week-0.csv", Body=b"mean_radius,target\n1.0,0\n")
+    s3.put_object(Bucket=DATA_BUCKET, Key="incoming/week-0.csv", Body=b"feature,label\n1.0,0\n")
 
 
 @pytest.fixture
@@ -339,7 +339,7 @@ def test_an_upload_that_is_not_training_data_starts_nothing_and_says_why(
 
 def test_a_started_run_names_what_it_left_out_and_why(sagemaker: Any, s3: Any) -> None:
     for key in ("incoming/README.txt", "incoming/week-2.CSV", "incoming/week-3.csv.gz"):
-        s3.put_object(Bucket=DATA_BUCKET, Key=key, Body=b"mean_radius,target\n1.0,0\n")
+        s3.put_object(Bucket=DATA_BUCKET, Key=key, Body=b"feature,label\n1.0,0\n")
     outcome = invoke(object_created_event())
     assert outcome["status"] == "started"
     skipped = dict(item.split(": ", 1) for item in outcome["skipped_objects"])
@@ -604,11 +604,11 @@ def test_runs_on_new_data_miss_the_cache_and_runs_on_the_same_data_hit_it(sagema
     first = cache_key_of_next_run()
     assert cache_key_of_next_run() == first, "same data, other trigger: the cached steps may be reused"
 
-    s3.put_object(Bucket=DATA_BUCKET, Key="incoming/week-1.csv", Body=b"mean_radius,target\n2.0,1\n")
+    s3.put_object(Bucket=DATA_BUCKET, Key="incoming/week-1.csv", Body=b"feature,label\n2.0,1\n")
     new_file = cache_key_of_next_run()
     assert new_file != first
 
-    s3.put_object(Bucket=DATA_BUCKET, Key="incoming/week-0.csv", Body=b"mean_radius,target\n1.5,0\n")
+    s3.put_object(Bucket=DATA_BUCKET, Key="incoming/week-0.csv", Body=b"feature,label\n1.5,0\n")
     rewritten = cache_key_of_next_run()
     assert rewritten not in (first, new_file)
 
@@ -623,7 +623,7 @@ def test_runs_on_new_data_miss_the_cache_and_runs_on_the_same_data_hit_it(sagema
 
 def test_manifest_lists_exactly_the_current_training_files(sagemaker: Any, s3: Any) -> None:
     for key in ("incoming/week-0.csv", "incoming/2026/week-1.csv", "incoming/2026/week-2.csv", "reports/x.csv"):
-        s3.put_object(Bucket=DATA_BUCKET, Key=key, Body=b"mean_radius,target\n1.0,0\n")
+        s3.put_object(Bucket=DATA_BUCKET, Key=key, Body=b"feature,label\n1.0,0\n")
     s3.put_object(Bucket=DATA_BUCKET, Key="incoming-archive/old.csv", Body=b"outside the prefix")
     s3.put_object(Bucket=DATA_BUCKET, Key="incoming/2026/", Body=b"")
     s3.put_object(Bucket=DATA_BUCKET, Key="incoming/_SUCCESS", Body=b"")
@@ -685,9 +685,9 @@ def test_the_function_selects_exactly_the_files_preprocess_reads(tmp_path: Any) 
     model = load_model("models/diabetes")
     contract = model.data.as_document(model.task_type.value)
     header = ",".join(preprocess.raw_columns(contract))
-    row = ",".join(
-        "1" if c == "sex" else "normal" if c == "bmi_band" else "1.0" for c in preprocess.raw_columns(contract)
-    )
+    # A category the contract allows, a number anywhere else (the label, numeric and ignored columns).
+    allowed = {f["name"]: f["values"][0] for f in contract["features"] if f["values"]}
+    row = ",".join(allowed.get(column, "1") for column in preprocess.raw_columns(contract))
     rows_per_file = {"a.csv": 1, "b.CSV": 2, "2026/c.csv": 4, "notes.txt": 8, "d.csv.gz": 16, "2026/.csv": 32}
     for name, rows in rows_per_file.items():
         path = tmp_path / name

@@ -240,3 +240,7 @@ def test_compare_gates_on_the_metric_a_version_recorded_whatever_is_configured(c
     )
     result = operations.compare(ctx, None, None)
     assert (result["gate_metric"], result["higher_is_better"], result["regression"]) == ("rmse", False, True)
+    # cdk.json's tolerance is for cdk.json's metric: none is claimed for another one.
+    configured = ctx.cfg.model_build.model.metric
+    expected = configured.allowed_regression if configured.name == "rmse" else None
+    assert result["allowed_regression"] == expected

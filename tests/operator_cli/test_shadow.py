@@ -17,6 +17,7 @@ from botocore.stub import ANY, Stubber
 from botocore.validate import ParamValidator
 from typer.testing import CliRunner
 
+import config
 from config import ShadowConfig, TaskType, load_cdk_json
 from mlopsctl import shadow
 from mlopsctl.cli import app
@@ -41,6 +42,18 @@ LIVE_MODEL = "mlops-delivery-dev-model-abc"
 CAPTURE_URI = f"s3://{BUCKET}/data-capture/dev/"
 TAGS = [{"Key": "mlops-delivery:endpoint", "Value": ENDPOINT}]
 runner = CliRunner()
+# The bundled captures (shadow_samples/) hold a binary classifier's answers: the tests that read them
+# through the configured task type configure a binary model, whatever cdk.json trains.
+BINARY_MODEL = {"mlops.model_build.model": "models/xgboost"}
+
+
+@pytest.fixture
+def binary_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI's settings with BINARY_MODEL (the CLI reads cdk.json itself)."""
+    load = config.load_cdk_json
+    monkeypatch.setattr(
+        config, "load_cdk_json", lambda path=None, overrides=None: load(path, {**(overrides or {}), **BINARY_MODEL})
+    )
 
 
 def _lines(name: str) -> list[str]:
@@ -328,7 +341,11 @@ def _expect_restore(sm: Stubber, rollout: Any) -> None:
 
 
 def _run_shadow_test(clients: Clients, monkeypatch: pytest.MonkeyPatch, shadow_p99_ms: float | None) -> dict[str, Any]:
-    overrides = {"release.dev": version_arn(4), "mlops.environments.dev.shadow.min_compared_requests": 5}
+    overrides = {
+        "release.dev": version_arn(4),
+        "mlops.environments.dev.shadow.min_compared_requests": 5,
+        **BINARY_MODEL,
+    }
     ctx = Context(cfg=load_cdk_json(overrides=overrides), clients=clients)
     rollout = ctx.cfg.environment("dev").rollout
     _put_capture("shadow_agreeing.jsonl")
@@ -450,6 +467,7 @@ def test_a_shadow_left_by_an_earlier_run_is_removed_before_anything_else(clients
     assert result == {"skipped": True, "message": "dev: no release, nothing to shadow-test."}
 
 
+@pytest.mark.usefixtures("binary_model")
 def test_compare_online_cli_prints_the_verdict_as_json(clients: Clients) -> None:
     _put_capture("shadow_shifted.jsonl")
     with Stubber(clients.stub("sagemaker", "dev")) as sm, Stubber(clients.stub("cloudwatch", "dev")) as cw:
@@ -472,6 +490,7 @@ def test_shadow_test_cli_skips_an_environment_without_release(clients: Clients) 
     assert json.loads(result.stdout) == {"skipped": True, "message": "dev: no release, nothing to shadow-test."}
 
 
+@pytest.mark.usefixtures("binary_model")
 def test_compare_online_cli_prints_a_table_and_the_failures(clients: Clients) -> None:
     _put_capture("shadow_shifted.jsonl")
     with Stubber(clients.stub("sagemaker", "dev")) as sm, Stubber(clients.stub("cloudwatch", "dev")) as cw:

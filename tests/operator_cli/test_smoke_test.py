@@ -202,6 +202,17 @@ def test_a_sample_of_rows_of_unequal_width_is_refused(tmp_path: Path) -> None:
         payload.rows_of_archive(b"not a tar", "s3://b/k")
 
 
+def test_a_category_holding_the_delimiter_is_one_cell_not_two(tmp_path: Path) -> None:
+    """Preprocess writes the payload with the csv module's quoting (a category may hold a comma)."""
+    from mlopsctl import payload
+
+    rows = ['1.5,"Paris, 75001",red', "3.5,Lyon,blue"]
+    assert payload.rows_of_archive(archive(rows), "s3://b/k") == rows
+    path = tmp_path / "rows.csv"
+    path.write_text("\n".join(rows) + "\n")
+    assert payload.load_sample(path) == rows
+
+
 def test_checks_without_the_skip_flag_still_refuse_a_missing_release() -> None:
     result = CliRunner().invoke(app, ["record-deployment", "--env", "prod"])
     assert result.exit_code == 1

@@ -50,10 +50,11 @@ def feature_table(cells: pd.DataFrame, contract: Mapping[str, Any]) -> pd.DataFr
             table[feature["name"]] = present
             continue
         values = pd.to_numeric(present, errors="coerce")
-        bad = values.isna() & present.notna()
+        # Infinity too: scikit-learn's estimators raise on it.
+        bad = (values.isna() & present.notna()) | np.isinf(values.astype(float))
         if bad.any():
             value = text[bad].iloc[0]
-            raise ValueError(f"Feature '{feature['name']}' takes numbers; got {value[:40]!r}.")
+            raise ValueError(f"Feature '{feature['name']}' takes finite numbers; got {value[:40]!r}.")
         table[feature["name"]] = values.astype(float)
     return table
 

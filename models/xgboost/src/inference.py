@@ -64,6 +64,10 @@ def input_fn(request_body: Any, content_type: str) -> np.ndarray | Refusal:
         return Refusal(400, f"The body is not UTF-8 CSV rows of numbers: {error}")
     if values.ndim != 2 or not len(values):
         return Refusal(400, "The body must hold CSV rows of the same number of features.")
+    # XGBoost raises on infinity (a 500); "nan" written out is not the empty cell that means missing.
+    written = np.array([[bool(cell.strip()) for cell in row] for row in rows])
+    if not np.isfinite(values[written]).all():
+        return Refusal(400, "The body holds a value that is not a finite number (leave a missing value empty).")
     return values
 
 
