@@ -12,6 +12,7 @@ reading (overrides, release files, the one-line errors), errors.py the error and
 """
 
 from config.data_contract import CsvFormat, DataContract, Feature, FeatureKind
+from config.ecr_images import ECR_IMAGE_FORMAT, EcrImage, parse_ecr_image
 from config.errors import CONTEXT_KEY, SETTINGS_FILE_KEY, ConfigError
 from config.instances import has_instance_storage, instance_family
 from config.loading import (
@@ -74,6 +75,7 @@ __all__ = [
     "CDK_JSON",
     "CLOUDWATCH_DELAY_SECONDS",
     "CONTEXT_KEY",
+    "ECR_IMAGE_FORMAT",
     "GENERATED_NAME_MAX",
     "INFERENCE_SCRIPT",
     "MAX_SECURITY_GROUPS",
@@ -97,6 +99,7 @@ __all__ = [
     "CsvFormat",
     "DataContract",
     "DriftConfig",
+    "EcrImage",
     "EndpointConfig",
     "EnvironmentConfig",
     "Feature",
@@ -128,6 +131,7 @@ __all__ = [
     "load",
     "load_cdk_json",
     "load_model",
+    "parse_ecr_image",
     "read_cdk_json",
     "settings_source",
 ]

@@ -20,6 +20,7 @@ from typing import Annotated, Any, ClassVar, Self
 from pydantic import BaseModel, ConfigDict, Field, InstanceOf, ValidationError, ValidationInfo, model_validator
 from pydantic_core import PydanticCustomError
 
+from config.ecr_images import ECR_IMAGE_FORMAT, parse_ecr_image
 from config.errors import CONTEXT_KEY, ConfigError, invalid, missing
 from config.fields import (
     ACCOUNT,
@@ -59,7 +60,6 @@ from config.instances import (
 from config.model_build import ModelBuildConfig
 from config.names import ResourceNames, physical_name_problem
 from config.schedules import schedule_problem
-from pipeline_steps.images import ECR_IMAGE_FORMAT, parse_ecr_image
 
 # The "drift check not running" alarm spans 1.5 checks; CloudWatch caps an alarm's span
 # (constructs/drift_check_health_alarms.py, health_alarm_window), and a check less often than every
