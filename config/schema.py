@@ -9,7 +9,6 @@ validation (`with_defaults`). config/loading.py turns the first failure into one
 from __future__ import annotations
 
 import difflib
-import json
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -1052,20 +1051,14 @@ class AppConfig(Schema):
                 )
 
     def _check_regions(self) -> None:
-        """Every environment serves in the model-build region, which has the images the model names.
+        """Every environment serves in the model-build region, where the model's ECR images must be.
 
         Serving reads the registry and the model artifacts of the model-build environment, which
         are not copied across regions; SageMaker runs only images of a job's or endpoint's own
-        region, so an ECR image must be in that region and a framework image must be published
-        there (per region in the checked-in map; a framework image missing from the map fails synth
-        in the model-build construct, naming `make pipeline-definitions`, which resolves it).
+        region. Whether a framework image or the drift check's image is published in a region is
+        for the checked-in image maps to say (pipeline_steps/checked_in.py, `check_images`).
         """
-        from pipeline_steps.checked_in import DRIFT_CHECK_IMAGES as DRIFT_IMAGES
-        from pipeline_steps.checked_in import FRAMEWORK_IMAGES
-
         build = self.build_environment
-        # Absent only before the first `make pipeline-definitions`, which writes it.
-        framework_images = json.loads(FRAMEWORK_IMAGES.read_text()) if FRAMEWORK_IMAGES.exists() else {}
         for role, image in self.model_build.model.images.by_role().items():
             ecr = parse_ecr_image(image.uri) if image.uri else None
             if ecr is not None and ecr.region != build.region:
@@ -1075,16 +1068,6 @@ class AppConfig(Schema):
                     f"an image in {build.region!r}, the region of the model-build environment {build.name!r} "
                     "(SageMaker pulls images from its own region only)",
                 )
-            scope = "inference" if role == "inference" else "training"
-            regions = framework_images.get(image.framework, {}).get(image.version, {}).get(scope, {})
-            if regions and build.region not in regions:
-                raise invalid(
-                    f"environments.{build.name}.region",
-                    build.region,
-                    f"a region where SageMaker publishes the {role} image {image.label} "
-                    f"({FRAMEWORK_IMAGES.name}): {', '.join(sorted(regions))}",
-                )
-        drift_images = json.loads(DRIFT_IMAGES.read_text())
         for env in self.environments:
             if env.region != build.region:
                 raise invalid(
@@ -1092,14 +1075,6 @@ class AppConfig(Schema):
                     env.region,
                     f"{build.region!r}, the region of the model-build environment {build.name!r}: the registry and "
                     "model artifacts are not copied across regions",
-                )
-            kind = "model-monitor" if env.drift.use_model_monitor else "sklearn"
-            if env.region not in drift_images[kind]:
-                raise invalid(
-                    f"environments.{env.name}.region",
-                    env.region,
-                    f"a region with a pinned {kind} image in {DRIFT_IMAGES.name}: "
-                    f"{', '.join(sorted(drift_images[kind]))}",
                 )
 
     def _check_isolated_steps(self) -> None:

@@ -17,12 +17,12 @@ from constructs.drift_monitor import DriftMonitor
 from constructs.endpoint_autoscaling import EndpointAutoscaling
 from constructs.endpoint_dashboard import EndpointDashboard
 from constructs.guarded_endpoint import GuardedEndpoint
-from constructs.model_build_pipeline import model_image_uris
 from constructs.operator_role import OperatorReleasePermissions
 from constructs.rollback_alarms import RollbackAlarms
 from constructs.shadow_dashboard import add_shadow_widgets
 from constructs.shadow_test_access import ShadowTestAccess
 from contracts import data_capture_prefix
+from pipeline_steps.checked_in import model_image_uris
 
 
 def serving_images(app_config: AppConfig, release: Release, region: str) -> list[str]:

@@ -12,6 +12,8 @@ from pydantic import ValidationError
 
 import config
 from config import ApprovalMode, ConfigError, RolloutType
+from pipeline_steps import checked_in
+from pipeline_steps.checked_in import CheckedInError
 from tests.conftest import EXAMPLE_RELEASE_ARN, ROOT, cdk_json_context, configured_features, raw_config
 
 FEATURES = configured_features()
@@ -352,19 +354,22 @@ def test_a_serving_region_other_than_the_model_build_region_is_refused_naming_bo
 
 
 def test_a_region_without_a_pinned_image_is_refused_by_key(tmp_path: Path) -> None:
+    """The config holds no image map: the checked-in maps say where each image exists, once."""
     raw = raw_config()
     for env in raw["environments"].values():
         env["region"] = "eu-west-9"
-    with pytest.raises(ConfigError, match=r"'mlops\.environments\.dev\.region': got 'eu-west-9'.*framework_images"):
-        load(raw, tmp_path)
+    with pytest.raises(
+        CheckedInError, match=r"'mlops\.model_build\.model\.images\.processing'.*'eu-west-9'.*framework"
+    ):
+        checked_in.check_images(load(raw, tmp_path))
     # Model Monitor's image exists in fewer regions than the drift check's scikit-learn image.
     raw = raw_config()
     for env in raw["environments"].values():
         env["region"] = "ap-south-2"
-    assert load(raw, tmp_path).environment("prod").region == "ap-south-2"
+    checked_in.check_images(load(raw, tmp_path))
     raw["environments"]["prod"]["drift"].update(use_model_monitor=True, model_monitor_features=[FEATURES[0]])
-    with pytest.raises(ConfigError, match=r"'mlops\.environments\.prod\.region'.*pinned model-monitor image"):
-        load(raw, tmp_path)
+    with pytest.raises(CheckedInError, match=r"'mlops\.environments\.prod\.region'.*pinned model-monitor image"):
+        checked_in.check_images(load(raw, tmp_path))
 
 
 def test_a_codecommit_repository_name_with_a_slash_is_refused(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from aws_cdk.assertions import Match, Template
 
 import config
 from constructs import model_build_pipeline as construct
+from pipeline_steps import checked_in
 from tests.conftest import Assembly
 from tests.support import as_list
 
@@ -78,7 +79,7 @@ def test_pipeline_resource_fills_every_definition_variable(template: Template) -
         "EvaluateCodeKey",
         "BaselineCodeKey",
     }
-    configured = construct.model_image_uris(config.load_cdk_json().model_build.model, "eu-west-1")
+    configured = checked_in.model_image_uris(config.load_cdk_json().model_build.model, "eu-west-1")
     for role, uri in configured.items():
         assert variables[f"{role.capitalize()}ImageUri"] == uri
         assert uri.startswith("141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-")  # the examples' images
@@ -174,7 +175,7 @@ def test_role_uses_the_environments_key_for_data_and_job_volumes(template: Templ
 
 def test_role_pulls_only_the_processing_and_training_image_repositories(template: Template) -> None:
     pull = statement_with(template, "ecr:BatchGetImage")
-    images = construct.model_image_uris(config.load_cdk_json().model_build.model, "eu-west-1")
+    images = checked_in.model_image_uris(config.load_cdk_json().model_build.model, "eu-west-1")
     repositories = sorted(
         {images["processing"].split("/", 1)[1].split(":")[0], images["training"].split("/", 1)[1].split(":")[0]}
     )
@@ -220,17 +221,19 @@ def test_role_reads_exactly_the_step_script_model_source_and_data_contract_asset
 
 def test_unknown_region_fails_with_the_allowed_regions() -> None:
     model = config.load_model("models/xgboost")
-    with pytest.raises(config.ConfigError, match=r"in region 'xx-nowhere-1'; allowed: a region where .*eu-west-1"):
-        construct.model_image_uris(model, "xx-nowhere-1")
+    with pytest.raises(
+        checked_in.CheckedInError, match=r"in region 'xx-nowhere-1'; allowed: a region where .*eu-west-1"
+    ):
+        checked_in.model_image_uris(model, "xx-nowhere-1")
 
 
 def test_a_framework_image_missing_from_the_map_names_the_command_that_resolves_it() -> None:
     model = config.load_model("models/xgboost")
     newer = dataclasses.replace(model.images, training=config.ImageRef("xgboost", "9.9-9"))
     with pytest.raises(
-        config.ConfigError, match=r"'xgboost:9\.9-9'.*framework_images\.json.*`make pipeline-definitions`"
+        checked_in.CheckedInError, match=r"'xgboost:9\.9-9'.*framework_images\.json.*`make pipeline-definitions`"
     ):
-        construct.model_image_uris(dataclasses.replace(model, images=newer), "eu-west-1")
+        checked_in.model_image_uris(dataclasses.replace(model, images=newer), "eu-west-1")
 
 
 def test_model_build_template_passes_cfn_lint(assembly: Assembly, tmp_path: Path) -> None:
