@@ -325,46 +325,6 @@ class RolloutConfig(Schema):
         termination = 0 if self.type is RolloutType.ROLLING else self.termination_wait_minutes
         return self.traffic_steps(instance_count) * self.wait_interval_minutes + termination
 
-    def deployment_config(self, alarm_names: Sequence[str]) -> dict[str, Any]:
-        """An endpoint's DeploymentConfig: this rollout, rolled back by `alarm_names`.
-
-        The serving stack's endpoint and the CLI's rollback both use it, so both update the same way.
-        It holds exactly one update policy ("Only one update policy should be used in the
-        deployment configuration", AWS::SageMaker::Endpoint DeploymentConfig).
-        """
-        policy = (
-            {"RollingUpdatePolicy": self._rolling_update_policy()}
-            if self.type is RolloutType.ROLLING
-            else {"BlueGreenUpdatePolicy": self._blue_green_update_policy()}
-        )
-        # AWS accepts at most 10 alarms; the serving stack creates fewer.
-        return {**policy, "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": name} for name in alarm_names[:10]]}}
-
-    def _blue_green_update_policy(self) -> dict[str, Any]:
-        routing: dict[str, Any] = {"Type": self.type.value, "WaitIntervalInSeconds": self.wait_interval_minutes * 60}
-        if self.type is RolloutType.CANARY:
-            routing["CanarySize"] = {"Type": "CAPACITY_PERCENT", "Value": self.canary_size_percent}
-        elif self.type is RolloutType.LINEAR:
-            routing["LinearStepSize"] = {"Type": "CAPACITY_PERCENT", "Value": self.linear_step_percent}
-        return {
-            "TrafficRoutingConfiguration": routing,
-            "TerminationWaitInSeconds": self.termination_wait_minutes * 60,
-            "MaximumExecutionTimeoutInSeconds": self.max_execution_timeout_minutes * 60,
-        }
-
-    def _rolling_update_policy(self) -> dict[str, Any]:
-        policy: dict[str, Any] = {
-            "MaximumBatchSize": {"Type": self.rolling_batch_type.value, "Value": self.rolling_batch_size},
-            "WaitIntervalInSeconds": self.wait_interval_minutes * 60,
-            "MaximumExecutionTimeoutInSeconds": self.max_execution_timeout_minutes * 60,
-        }
-        if self.rollback_batch_size is not None:
-            policy["RollbackMaximumBatchSize"] = {
-                "Type": self.rolling_batch_type.value,
-                "Value": self.rollback_batch_size,
-            }
-        return policy
-
 
 # SageMaker publishes invocation metrics once a minute unless enhanced metrics change the
 # frequency (MetricsConfig.MetricPublishFrequencyInSeconds, which this app does not set), so

@@ -30,6 +30,7 @@ from mlopsctl import cleanup as cleanup_ops
 from mlopsctl import operations, registry, shadow, verification
 from mlopsctl import rollback as rollbacks
 from mlopsctl.aws import session_factory
+from mlopsctl.context import Context, operator_role_arns
 from mlopsctl.errors import NothingApproved, OperatorError
 
 # The options every command takes; they are the callback's, and may stand before or after the command.
@@ -142,11 +143,11 @@ class Shared:
         except (config.ConfigError, OSError) as error:
             raise OperatorError(str(error)) from error
 
-    def context(self, overrides: dict[str, Any] | None = None, *, operator_roles: bool = True) -> operations.Context:
+    def context(self, overrides: dict[str, Any] | None = None, *, operator_roles: bool = True) -> Context:
         cfg = self.load(overrides)
-        roles = operations.operator_role_arns(cfg) if operator_roles else None
+        roles = operator_role_arns(cfg) if operator_roles else None
         clients = session_factory(self.profile, self.region, self.role_arn, roles)
-        return operations.Context(cfg=cfg, clients=clients)
+        return Context(cfg=cfg, clients=clients)
 
 
 @app.callback()
@@ -648,7 +649,7 @@ def shadow_test(
     as_json = shared.as_json
 
     def run() -> dict[str, Any]:
-        def make_ctx() -> operations.Context:
+        def make_ctx() -> Context:
             return shared.context()
 
         try:

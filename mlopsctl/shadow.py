@@ -51,9 +51,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from config import EnvironmentConfig, Generated
 from contracts import INVOCATION_5XX_ERRORS_METRIC, INVOCATIONS_METRIC, MODEL_LATENCY_METRIC, SAGEMAKER_NAMESPACE
+from endpoint_deployment import deployment_config
 from mlopsctl import endpoint, guard, registry
+from mlopsctl.context import Context
 from mlopsctl.errors import OperatorError
-from mlopsctl.operations import Context
 from mlopsctl.shadow_compare import (
     Captured,
     VariantMetrics,
@@ -332,7 +333,7 @@ class _Updater:
             sm.update_endpoint(
                 EndpointName=endpoint_name,
                 EndpointConfigName=target,
-                DeploymentConfig=env.rollout.deployment_config(alarms),
+                DeploymentConfig=deployment_config(env.rollout, alarms),
                 **retain,
             )
             accepted = True

@@ -21,8 +21,8 @@ from typer.testing import CliRunner
 
 from config import load_cdk_json
 from mlopsctl import aws, cli, rollback
+from mlopsctl.context import Context
 from mlopsctl.errors import OperatorError
-from mlopsctl.operations import Context
 from tests.conftest import Assembly
 from tests.operator_cli.accounts import OPERATOR_SESSION, REGION, FourAccounts, ledger_history
 from tests.operator_cli.support import BUCKET, GROUP, NOW, register, version_arn

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from config import load
 from mlopsctl import operations
 from mlopsctl.cli import app
+from mlopsctl.context import Context
 from mlopsctl.errors import OperatorError
 from tests.conftest import cdk_json_context
 from tests.operator_cli.support import ACCOUNT, REGION, Clients, register, register_evaluation, version_arn
@@ -25,7 +26,7 @@ def _status(arn: str) -> dict[str, str]:
     return {"status": package["ModelApprovalStatus"], "description": package.get("ApprovalDescription", "")}
 
 
-def test_compare_defaults_to_newest_pending_against_champion_not_newest_approved(ctx: operations.Context) -> None:
+def test_compare_defaults_to_newest_pending_against_champion_not_newest_approved(ctx: Context) -> None:
     register(status="Approved", auc=0.93)
     register(status="Approved", auc=0.95, champion=(1, (0.93, 0.9, 0.9)))
     register(status="Rejected", auc=0.99)
@@ -41,7 +42,7 @@ def test_compare_defaults_to_newest_pending_against_champion_not_newest_approved
     assert result["b"]["champion_model_package_arn"] == version_arn(2)
 
 
-def test_compare_explicit_versions_by_number_and_arn(ctx: operations.Context) -> None:
+def test_compare_explicit_versions_by_number_and_arn(ctx: Context) -> None:
     register(status="Approved", auc=0.93)
     register(status="Approved", auc=0.95)
     result = operations.compare(ctx, "1", version_arn(2))
@@ -49,13 +50,13 @@ def test_compare_explicit_versions_by_number_and_arn(ctx: operations.Context) ->
     assert result["regression"] is False
 
 
-def test_compare_without_pending_version_says_what_to_pass(ctx: operations.Context) -> None:
+def test_compare_without_pending_version_says_what_to_pass(ctx: Context) -> None:
     register(status="Approved", auc=0.93)
     with pytest.raises(OperatorError, match=r"No version is pending approval; give the versions"):
         operations.compare(ctx, None, None)
 
 
-def test_compare_refuses_a_version_of_another_group(ctx: operations.Context) -> None:
+def test_compare_refuses_a_version_of_another_group(ctx: Context) -> None:
     with pytest.raises(OperatorError, match="group 'mlops-delivery'"):
         operations.compare(ctx, "1", f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model-package/other/1")
 
@@ -227,7 +228,7 @@ def test_first_installation_resolves_no_release_and_synth_skips_serving(clients:
     assert load(cdk_json_context(), releases_dir=tmp_path).environment("dev").release is None
 
 
-def test_compare_gates_on_the_metric_a_version_recorded_whatever_is_configured(ctx: operations.Context) -> None:
+def test_compare_gates_on_the_metric_a_version_recorded_whatever_is_configured(ctx: Context) -> None:
     """A regression model's versions compare on their rmse (lower is better) under any cdk.json model."""
 
     def report(rmse: float) -> bytes:

@@ -19,10 +19,11 @@ from typer.testing import CliRunner
 
 import config
 from config import ShadowConfig, TaskType, load_cdk_json
+from endpoint_deployment import deployment_config
 from mlopsctl import shadow
 from mlopsctl.cli import app
+from mlopsctl.context import Context
 from mlopsctl.errors import OperatorError
-from mlopsctl.operations import Context
 from mlopsctl.shadow_compare import (
     Captured,
     Comparison,
@@ -334,7 +335,7 @@ def _expect_restore(sm: Stubber, rollout: Any) -> None:
         {
             "EndpointName": ENDPOINT,
             "EndpointConfigName": LIVE_CONFIG,
-            "DeploymentConfig": rollout.deployment_config([*whole, *fleet]),
+            "DeploymentConfig": deployment_config(rollout, [*whole, *fleet]),
         },
     )
     sm.add_response("describe_endpoint", _endpoint("InService", LIVE_CONFIG), {"EndpointName": ENDPOINT})
@@ -399,7 +400,7 @@ def _run_shadow_test(clients: Clients, monkeypatch: pytest.MonkeyPatch, shadow_p
             {
                 "EndpointName": ENDPOINT,
                 "EndpointConfigName": name,
-                "DeploymentConfig": rollout.deployment_config(guarded_by(name)),
+                "DeploymentConfig": deployment_config(rollout, guarded_by(name)),
             },
         )
         if shadow_p99_ms is None:
