@@ -384,6 +384,11 @@ class AlarmConfig(Schema):
         return self.period_seconds * self.evaluation_periods + CLOUDWATCH_DELAY_SECONDS
 
 
+# The drift alarm's and the drift check's metric period: one data point per check, and an hour-long
+# period holds every check of an hourly schedule.
+DRIFT_ALARM_PERIOD_HOURS = 1
+# Model Monitor's data-quality metrics for a real-time endpoint, as deployed monitors publish them.
+MODEL_MONITOR_NAMESPACE = "aws/sagemaker/Endpoints/data-metrics"
 _FEATURES = "1 to 10 feature names (the drift alarm's metrics) when use_model_monitor is true"
 
 
