@@ -24,11 +24,14 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from config.app_config import AppConfig
+from config.environment import EnvironmentConfig
 from config.errors import CONTEXT_KEY, SETTINGS_FILE_KEY, ConfigError, _fail, shown
 from config.fields import ENV_NAME, PACKAGE_ARN
 from config.model_build import _model_build
 from config.reader import _Reader
-from config.schema import AppConfig, EnvironmentConfig, Release, unknown_key
+from config.release import Release
+from config.schema import unknown_key
 
 _ROOT = Path(__file__).resolve().parent.parent
 RELEASES_DIR = _ROOT / "releases"

@@ -1,6 +1,6 @@
 """The model_build section: the model-building pipeline's settings and its retraining triggers.
 
-Parsed with `_Reader` (config/reader.py) rather than a pydantic model in config/schema.py.
+Parsed with `_Reader` (config/reader.py) rather than a pydantic model on config/schema.py's base.
 """
 
 from __future__ import annotations

@@ -150,7 +150,7 @@ def test_codebuilds_longest_build_is_the_api_models_and_cloudformations() -> Non
     """The limit a shadow test's budget is checked against, from CodeBuild's API model and the resource schema."""
     from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
 
-    from config.schema import CODEBUILD_MAX_TIMEOUT_MINUTES
+    from config.shadow import CODEBUILD_MAX_TIMEOUT_MINUTES
     from tests import aws_contract
 
     api = aws_contract.rule("codebuild", "CreateProject", "timeoutInMinutes")
