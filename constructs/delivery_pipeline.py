@@ -288,7 +288,7 @@ class DeliveryPipeline(Construct):
             additional_inputs={RESOLVED_RELEASES_INPUT: releases},
             install_commands=_install_commands(),
             commands=[
-                f"{self.cli} shadow-test --env {env} --role-arn {promotion.verifier_role_arn} --skip-without-release"
+                f"{self.cli} --role-arn {promotion.verifier_role_arn} shadow-test --env {env} --skip-without-release"
             ],
             role=self._check_role(promotion),
             timeout=Duration.minutes(minutes),
@@ -316,7 +316,7 @@ class DeliveryPipeline(Construct):
                 additional_inputs={RESOLVED_RELEASES_INPUT: releases},
                 install_commands=install,
                 commands=[
-                    f"{self.cli} {command} --env {env} --role-arn {role_arn} --skip-without-release{config_check}"
+                    f"{self.cli} --role-arn {role_arn} {command} --env {env} --skip-without-release{config_check}"
                 ],
                 env_from_cfn_outputs=variables,
                 role=check_role,

@@ -155,3 +155,42 @@ def preprocessed(model: Any, table: Any, root: Path, *extra: str) -> Path:
         ["--contract", str(contract), "--input-dir", str(root / "raw"), "--output-dir", str(root / "splits"), *extra]
     )
     return root / "splits"
+
+
+def mlopsctl_problems(args: Sequence[str]) -> list[str]:
+    """What mlopsctl's parser refuses in the arguments after `mlopsctl` (none: the command parses).
+
+    Parsed as Click parses a command group: the options every command takes, then the command's
+    name, then that command's arguments and options. Nothing runs.
+    """
+    import typer
+
+    from mlopsctl.cli import app
+
+    # Typer bundles its own Click and exports its errors' common base only through its subclasses.
+    usage_errors: type[Exception] = next(
+        base for base in typer.BadParameter.__mro__ if base.__name__ == "ClickException"
+    )
+    group: Any = typer.main.get_command(app)
+    shared = {name: param for param in group.params for name in param.opts}
+    words = iter(args)
+    before: list[str] = []
+    name = ""
+    for word in words:
+        param = shared.get(word.split("=", 1)[0])
+        if param is None:
+            name = word
+            break
+        before.append(word)
+        if not param.is_flag and "=" not in word:
+            before.append(next(words, ""))
+    rest = list(words)
+    try:
+        with group.make_context("mlopsctl", [*before, name, *rest]) as context:
+            subcommand = group.get_command(context, name)
+            if subcommand is None:
+                return [f"mlopsctl has no command {name!r}"]
+            subcommand.make_context(name, rest, parent=context)
+    except usage_errors as error:
+        return [str(error)]
+    return []

@@ -147,7 +147,7 @@ def test_the_sandbox_pipeline_builds_and_checks_the_same_layout(sandbox_assembly
     ] or True
     record = action_named(stage(template, "Dev"), "RecordDeployment")
     (command,) = buildspec(template, record)["phases"]["build"]["commands"]
-    assert command.startswith(f"{CLI_SANDBOX} record-deployment --env dev")
+    assert command.startswith(f"{CLI_SANDBOX} --role-arn ") and " record-deployment --env dev " in command
     assert "ApproveRelease" not in json.dumps(pipeline_props(template))
 
 

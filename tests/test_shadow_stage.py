@@ -66,7 +66,7 @@ def test_shadow_test_runs_after_the_approval_and_before_the_deployment(shadowed:
     deploys = [a for a in prod if a["ActionTypeId"]["Category"] == "Deploy"]
     assert approval["RunOrder"] < shadow["RunOrder"] < min(a["RunOrder"] for a in deploys)
     assert buildspec(template, shadow)["phases"]["build"]["commands"] == [
-        f".venv/bin/python -m mlopsctl shadow-test --env prod --role-arn {verifier_arn('prod')} --skip-without-release"
+        f".venv/bin/python -m mlopsctl --role-arn {verifier_arn('prod')} shadow-test --env prod --skip-without-release"
     ]
     # Install, three updates of prod's longest deployment (120 + 15 + 10 minutes each), 45 minutes of
     # test, twice the capture delay and the replay: every phase's limit, so the restore always fits.

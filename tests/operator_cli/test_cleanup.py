@@ -160,7 +160,7 @@ def test_cli_is_a_dry_run_unless_yes(account: None, clients: Clients) -> None:
     assert "Would delete 2 endpoint configs and 2 models" in dry.stdout and "--yes" in dry.stdout
     assert _names() == before
     with serving_stack(clients):
-        done = runner.invoke(app, ["cleanup", "--env", "dev", "--yes", "--json"])
+        done = runner.invoke(app, ["--json", "cleanup", "--env", "dev", "--yes"])
     assert done.exit_code == 0, done.output
     assert json.loads(done.stdout)["deleted"] is True
     assert not set(UNUSED_CONFIGS) & set(_names()[0])

@@ -67,7 +67,7 @@ def test_compare_cli_prints_a_table_and_json(clients: Clients) -> None:
     table = runner.invoke(app, ["compare"])
     assert table.exit_code == 0, table.output
     assert "-0.0100" in table.output and "worse than A on auc" in table.output
-    data = runner.invoke(app, ["compare", "1", "2", "--json"])
+    data = runner.invoke(app, ["--json", "compare", "1", "2"])
     assert json.loads(data.stdout)["metrics"][0]["metric"] == "auc"
 
 
@@ -91,7 +91,7 @@ def test_reject_requires_a_reason(clients: Clients) -> None:
 
 def test_reject_records_who_and_why(clients: Clients) -> None:
     register(status="Approved", auc=0.95)
-    result = runner.invoke(app, ["reject", "1", "--reason", "worse online", "--json"])
+    result = runner.invoke(app, ["--json", "reject", "1", "--reason", "worse online"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["to"] == "Rejected"
     assert _status(version_arn(1))["description"].endswith(": worse online")
@@ -134,7 +134,13 @@ def test_resolve_release_fails_clearly_when_nothing_is_approved(clients: Clients
 
 
 def test_unknown_environment_names_the_configured_ones(clients: Clients) -> None:
-    result = runner.invoke(app, ["resolve-release", "--env", "qa", "--json"])
+    result = runner.invoke(app, ["--json", "resolve-release", "--env", "qa"])
+    assert result.exit_code == 1
+    assert "configured: dev, staging, prod" in json.loads(result.stdout)["error"]
+
+
+def test_shared_options_go_before_the_command(clients: Clients) -> None:
+    result = runner.invoke(app, ["--json", "--cdk-json=cdk.json", "resolve-release", "--env", "qa"])
     assert result.exit_code == 1
     assert "configured: dev, staging, prod" in json.loads(result.stdout)["error"]
 
@@ -142,20 +148,20 @@ def test_unknown_environment_names_the_configured_ones(clients: Clients) -> None
 @pytest.mark.parametrize(
     "args",
     [
-        ["resolve-release", "--env", "qa", "--json", "--cdk-json", "cdk.json"],
-        ["--json", "--cdk-json=cdk.json", "resolve-release", "--env", "qa"],
-        ["--cdk-json", "cdk.json", "resolve-release", "--json", "--env", "qa"],
+        ["resolve-release", "--env", "qa", "--json"],
+        ["--json", "resolve-release", "--cdk-json", "cdk.json", "--env", "qa"],
     ],
-    ids=["after the command", "before the command", "on both sides"],
+    ids=["flag", "option with a value"],
 )
-def test_shared_options_work_before_or_after_the_command(clients: Clients, args: list[str]) -> None:
+def test_a_shared_option_after_the_command_is_a_usage_error(clients: Clients, args: list[str]) -> None:
+    """As Click parses a group: the command's own options follow its name, the group's come before it."""
     result = runner.invoke(app, args)
-    assert result.exit_code == 1
-    assert "configured: dev, staging, prod" in json.loads(result.stdout)["error"]
+    assert result.exit_code == 2
+    assert "No such option" in result.stderr and "mlopsctl resolve-release --help" in result.stderr
 
 
 def test_a_missing_value_of_a_shared_option_is_a_usage_error(clients: Clients) -> None:
-    result = runner.invoke(app, ["resolve-release", "--env", "dev", "--profile"])
+    result = runner.invoke(app, ["--profile"])
     assert result.exit_code == 2
     assert "Option '--profile' requires an argument." in result.stderr
 
@@ -212,7 +218,7 @@ def test_retrain_refuses_an_empty_reason(clients: Clients) -> None:
 
 def test_resolve_release_print_context_with_json_for_scripts(clients: Clients) -> None:
     register(status="Approved", auc=0.93)
-    result = runner.invoke(app, ["resolve-release", "--env", "prod", "--print-context", "--json"])
+    result = runner.invoke(app, ["--json", "resolve-release", "--env", "prod", "--print-context"])
     assert json.loads(result.stdout)["context"] == f"-c release.prod={version_arn(1)}"
 
 

@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
 from config import load_cdk_json
-from mlopsctl import endpoint, operations, rollback
+from mlopsctl import endpoint, operations, render, rollback
 from mlopsctl.context import Context
 from mlopsctl.errors import OperatorError
 from tests.operator_cli.support import (
@@ -338,7 +338,7 @@ def test_status_table_covers_every_environment_even_when_one_is_unreachable(
     from mlopsctl import cli
 
     # Wide enough that no table cell wraps (a pipe would otherwise get 80 columns).
-    monkeypatch.setattr(cli, "out", Console(width=200, highlight=False, soft_wrap=True))
+    monkeypatch.setattr(render, "out", Console(width=200, highlight=False, soft_wrap=True))
 
     register(status="Approved", auc=0.95)
     record(1, "cfg-v1")

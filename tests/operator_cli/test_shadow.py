@@ -473,7 +473,7 @@ def test_compare_online_cli_prints_the_verdict_as_json(clients: Clients) -> None
     _put_capture("shadow_shifted.jsonl")
     with Stubber(clients.stub("sagemaker", "dev")) as sm, Stubber(clients.stub("cloudwatch", "dev")) as cw:
         _expect_comparison(sm, cw, LIVE_CONFIG, 41_000)
-        result = runner.invoke(app, ["compare", "--online", "--env", "dev", "--minutes", "100000", "--json"])
+        result = runner.invoke(app, ["--json", "compare", "--online", "--env", "dev", "--minutes", "100000"])
         sm.assert_no_pending_responses()
         cw.assert_no_pending_responses()
     verdict = json.loads(result.stdout)
@@ -485,7 +485,7 @@ def test_shadow_test_cli_skips_an_environment_without_release(clients: Clients) 
     with Stubber(clients.stub("sagemaker", "dev")) as sm:
         # It first looks for a shadow an earlier run left: there is no endpoint at all.
         sm.add_client_error("describe_endpoint", "ValidationException", f"Could not find endpoint {ENDPOINT}.")
-        result = runner.invoke(app, ["shadow-test", "--env", "dev", "--json"])
+        result = runner.invoke(app, ["--json", "shadow-test", "--env", "dev"])
         sm.assert_no_pending_responses()
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == {"skipped": True, "message": "dev: no release, nothing to shadow-test."}

@@ -186,7 +186,7 @@ def test_smoke_test_cli_json_reports_success(clients: Clients) -> None:
     _expect(runtime, ROWS[1:], "0.12\n")
     _expect(runtime, ROWS, "0.93,0.12")
     activate([*stubbers, runtime])
-    result = runner.invoke(app, ["smoke-test", "--env", "dev", "--json"])
+    result = runner.invoke(app, ["--json", "smoke-test", "--env", "dev"])
     done([*stubbers, runtime])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["endpoint_name"] == ENDPOINT

@@ -158,7 +158,7 @@ def test_pipeline_smoke_test_fails_on_a_rolled_back_endpoint_without_invoking_it
     with Stubber(clients.stub("sagemaker", "dev")) as stubber, Stubber(runtime) as invocations:
         expect_live(stubber, status="InService", config="cfg-v1", model="model-v1", package_arn=version_arn(1))
         result = runner.invoke(
-            app, ["smoke-test", "--env", "dev", "--endpoint-config", "cfg-v2", "--cdk-json", str(settings)]
+            app, ["--cdk-json", str(settings), "smoke-test", "--env", "dev", "--endpoint-config", "cfg-v2"]
         )
         stubber.assert_no_pending_responses()
         invocations.assert_no_pending_responses()
