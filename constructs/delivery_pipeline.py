@@ -16,7 +16,7 @@ from config import SourceConfig, SourceKind
 from constructs import Construct, IConstruct
 from constructs.checkov_skips import skip_checkov
 from constructs.control_tower import guard_rule
-from constructs.kms_grant_restriction import restrict_grants_to_aws_services
+from constructs.kms_keys import restrict_grants_to_aws_services
 from constructs.model_registry import ModelRegistry
 from constructs.nag_acknowledgments import acknowledge_wildcards
 

@@ -35,7 +35,7 @@ from constructs import Construct
 from constructs.checkov_skips import skip_checkov
 from constructs.control_tower import guard_rule
 from constructs.event_dead_letters import acknowledge_dead_letter_queue, alarm_on_any_message
-from constructs.kms_grant_restriction import restrict_grants_to_aws_services
+from constructs.kms_keys import managed_key
 from constructs.model_registry import ModelRegistry
 from constructs.nag_acknowledgments import acknowledge_wildcards, objects_in
 
@@ -127,15 +127,13 @@ class StartRetrainingFunction(Construct):
         stack = Stack.of(self)
         self.pipeline_arn = stack.format_arn(service="sagemaker", resource="pipeline", resource_name=pipeline_name)
 
-        self.queue_key = kms.Key(
+        self.queue_key = managed_key(
             self,
             "DeadLetterKey",
             description="Encrypts the start-retraining dead-letter queue and log group",
-            enable_key_rotation=True,
             removal_policy=removal_policy,
-            pending_window=Duration.days(7),
+            pending_window_days=7,
         )
-        restrict_grants_to_aws_services(self.queue_key)
         # EventBridge writes undeliverable events to the queue and must encrypt them with this key.
         self.queue_key.add_to_resource_policy(
             iam.PolicyStatement(
