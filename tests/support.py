@@ -112,6 +112,34 @@ def assert_topic_admits_only_this_accounts_publishers(template: Any, account: st
     assert "Condition" not in by_service["events.amazonaws.com"]
 
 
+def exported(assembly: Any, reference: Any) -> tuple[str, str]:
+    """(stack, logical ID) of the resource a cross-stack reference ({"Fn::ImportValue": name}) reads."""
+    name = reference["Fn::ImportValue"]
+    for stack, template in assembly.templates.items():
+        for output in template.get("Outputs", {}).values():
+            if output.get("Export", {}).get("Name") == name:
+                value = output["Value"]
+                return stack, value["Ref"] if "Ref" in value else value["Fn::GetAtt"][0]
+    raise AssertionError(f"no stack of the assembly exports {name}")
+
+
+def imported_resources(assembly: Any, value: Any) -> set[tuple[str, str]]:
+    """Every (stack, logical ID) that the cross-stack references anywhere inside `value` read."""
+    if isinstance(value, dict):
+        if set(value) == {"Fn::ImportValue"}:
+            return {exported(assembly, value)}
+        return {found for item in value.values() for found in imported_resources(assembly, item)}
+    if isinstance(value, list):
+        return {found for item in value for found in imported_resources(assembly, item)}
+    return set()
+
+
+def data_bucket(assembly: Any, env: str = "dev") -> tuple[str, str]:
+    """(stack, logical ID) of `env`'s data bucket: the one whose name the storage stack outputs for uploads."""
+    storage = f"mlops-delivery-{env}-storage"
+    return storage, assembly.templates[storage]["Outputs"]["DataBucketName"]["Value"]["Ref"]
+
+
 def model_source(model: str, module: str) -> Any:
     """`models/<model>/src/<module>.py` imported as the training toolkit would run it: its folder first on the path.
 

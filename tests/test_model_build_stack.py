@@ -16,7 +16,7 @@ import config
 from constructs import model_build_pipeline as construct
 from pipeline_steps import checked_in
 from tests.conftest import Assembly
-from tests.support import as_list
+from tests.support import as_list, data_bucket, imported_resources
 
 STACK = "mlops-delivery-dev-model-build"
 
@@ -143,12 +143,13 @@ def imports(resource: Any) -> str:
     return json.dumps(resource)
 
 
-def test_role_reads_data_and_writes_only_pipeline_and_model_prefixes(template: Template) -> None:
+def test_role_reads_data_and_writes_only_pipeline_and_model_prefixes(template: Template, assembly: Assembly) -> None:
     read = statement_with(template, "s3:GetObject*")
     write = statement_with(template, "s3:PutObject")
-    assert "s3:PutObject" not in read["Action"] and "DataBucket" in imports(read["Resource"])
-    written = imports(write["Resource"])
-    assert "ArtifactsBucket" in written and "DataBucket" not in written
+    assert "s3:PutObject" not in read["Action"]
+    assert data_bucket(assembly) in imported_resources(assembly, read["Resource"])
+    ((storage, written),) = imported_resources(assembly, write["Resource"])
+    assert storage == data_bucket(assembly)[0] and written.startswith("ArtifactsBucket")
     object_patterns = sorted(r["Fn::Join"][1][1] for r in write["Resource"] if "Fn::Join" in r)
     assert object_patterns == ["/models/*", "/pipelines/model-build/*"]
 
