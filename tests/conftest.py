@@ -172,8 +172,8 @@ OLD_CONNECTION = "arn:aws:codestar-connections:eu-west-1:111111111111:connection
 @pytest.fixture(scope="session")
 def variant_assembly(tmp_path_factory: pytest.TempPathFactory) -> Assembly:
     """One synth, once per run, of the settings the session assembly lacks: dev and staging in VPCs
-    (tests/test_private_networking.py), a shadow test before prod (tests/test_shadow_stage.py) and a
-    ROLLING staging.
+    (tests/test_private_networking.py), a shadow test before prod (tests/test_shadow_stage.py), a
+    ROLLING staging and a canary of 10 % in dev.
     With cdk-nag and the Control Tower rules on, like every synth; a release in every stage."""
     from tests.test_private_networking import vpc_config
 
@@ -184,6 +184,8 @@ def variant_assembly(tmp_path_factory: pytest.TempPathFactory) -> Assembly:
     context["mlops.environments.prod.shadow.duration_minutes"] = "45"
     # Staging rolls its fleet in batches: SageMaker refuses ROLLING beside a shadow variant, so not prod.
     context["mlops.environments.staging.rollout.type"] = "ROLLING"
+    # A canary of 10 % in dev, where cdk.json and the sandbox keep the default 50 %.
+    context["mlops.environments.dev.rollout.canary_size_percent"] = "10"
     # Options whose resources or permissions the default layout lacks (tests/test_deploy_policies.py):
     # reserved concurrency for the retraining function, a connection ARN from before the rename.
     context["mlops.model_build.retraining.one_trigger_at_a_time"] = "true"

@@ -47,6 +47,13 @@ def test_default_rollback_detection_is_four_minutes_and_shorter_than_every_defau
         )
 
 
+@pytest.mark.parametrize("percent", [1, 10, 50])
+def test_a_canary_from_one_to_half_the_fleet_is_accepted(percent: int, tmp_path: Path) -> None:
+    """SageMaker's canary is at most 50 % of the new fleet; the config's bounds are both inclusive."""
+    rollout = load(edit("environments.dev.rollout.canary_size_percent", percent), tmp_path).environment("dev").rollout
+    assert rollout.canary_size_percent == percent
+
+
 def edit(path: str, value: Any) -> dict[str, Any]:
     raw = raw_config()
     *parents, last = path.split(".")
@@ -68,6 +75,7 @@ _DELETE = object()
     [
         ("environments.dev.rollout.type", "BLUE_GREEN", "ALL_AT_ONCE | CANARY | LINEAR"),
         ("environments.dev.rollout.canary_size_percent", 0, "from 1 to 50"),
+        ("environments.dev.rollout.canary_size_percent", 51, "from 1 to 50"),
         ("environments.dev.rollout.canary_size_percent", 60, "from 1 to 50"),
         ("environments.dev.rollout.linear_step_percent", 5, "from 10 to 50"),
         ("environments.dev.rollout.wait_interval_minutes", 61, "from 0 to 60"),

@@ -92,6 +92,12 @@ def test_rollout_type_from_config_becomes_the_blue_green_policy(
     }
 
 
+def test_a_canary_of_ten_percent_reaches_the_endpoint_as_configured(variant_assembly: Assembly) -> None:
+    """Not the default 50 %: the variant layout's dev canaries 10 % of its fleet (tests/conftest.py)."""
+    policy = endpoint(serving(variant_assembly, "dev"))["DeploymentConfig"]["BlueGreenUpdatePolicy"]
+    assert policy["TrafficRoutingConfiguration"]["CanarySize"] == {"Type": "CAPACITY_PERCENT", "Value": 10}
+
+
 def test_all_at_once_on_a_single_instance_shifts_everything_in_one_step(tmp_path: Path) -> None:
     raw = raw_config()
     dev = raw["environments"]["dev"]

@@ -98,6 +98,22 @@ def test_error_rate_increase_and_too_little_evidence_fail() -> None:
     assert verdict.as_dict()["compared_requests"] == 3 and verdict.as_dict()["replayed_requests"] == 2
 
 
+@pytest.mark.parametrize(("disagreements", "passes"), [(4, True), (5, True), (6, False)])
+def test_the_disagreement_limit_holds_to_the_request(disagreements: int, passes: bool) -> None:
+    """A limit of 2.5 % (not the default) on 200 compared requests is 5: one request more fails."""
+    limits = ShadowConfig(enabled=True, max_disagreement_percent=2.5, min_compared_requests=200)
+    verdict = judge(_metrics(40), _metrics(40), Comparison(200, disagreements), limits)
+    assert verdict.passed is passes, verdict.failures
+
+
+@pytest.mark.parametrize(("compared", "passes"), [(119, False), (120, True), (121, True)])
+def test_the_least_evidence_holds_to_the_request(compared: int, passes: bool) -> None:
+    """min_compared_requests of 120 (not the default): one distinct request fewer and the test cannot judge."""
+    limits = ShadowConfig(enabled=True, min_compared_requests=120)
+    verdict = judge(_metrics(40), _metrics(40), Comparison(compared, 0), limits)
+    assert verdict.passed is passes, verdict.failures
+
+
 def _record(body: str, answer: str, event_id: str) -> str:
     return json.dumps(
         {
