@@ -87,6 +87,23 @@ def test_rollback_returns_to_last_known_good_through_a_guarded_blue_green_update
         stubber.assert_no_pending_responses()
 
     assert polls == ["Updating", "InService"]
+    # The documented order (mlopsctl/rollback.py): prepare, guard, reject, update, wait, ledger.
+    changes = [op for op in clients.operations if op.split(":")[1].startswith(("Create", "Put", "Update", "Delete"))]
+    assert changes == [
+        "sagemaker:CreateModel",
+        "sagemaker:CreateEndpointConfig",
+        # Copies of the new-fleet alarms that guard the update, made before it can start.
+        "cloudwatch:PutMetricAlarm",
+        "cloudwatch:PutMetricAlarm",
+        # Rejected before the update, so no pipeline run started meanwhile ships the version again.
+        "sagemaker:UpdateModelPackage",
+        "sagemaker:UpdateEndpoint",
+        "cloudwatch:DeleteAlarms",
+        "ssm:PutParameter",
+    ]
+    # Known-good only once the wait saw the endpoint InService on the new config.
+    last_look = max(i for i, op in enumerate(clients.operations) if op == "sagemaker:DescribeEndpoint")
+    assert clients.operations.index("ssm:PutParameter") > last_look
     # Copies of the new-fleet alarms guarded the update (ALARMS) and are gone once it settled.
     assert alarm_names() == sorted(
         f"mlops-delivery-dev-rollback-{s}" for s in ("endpoint-5xx-rate", "endpoint-model-error-rate")
