@@ -175,7 +175,7 @@ def variant_assembly(tmp_path_factory: pytest.TempPathFactory) -> Assembly:
     (tests/test_private_networking.py), a shadow test before prod (tests/test_shadow_stage.py), a
     ROLLING staging and a canary of 10 % in dev.
     With cdk-nag and the Control Tower rules on, like every synth; a release in every stage."""
-    from tests.test_private_networking import vpc_config
+    from tests.support import vpc_config
 
     context = cdk_json_context()
     context["mlops"] = vpc_config()

@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import Assembly, raw_config
 from tests.deployed_names import Deployed
-from tests.test_serving_stack import stage_for
+from tests.support import stage_for
 
 LAYOUTS = ("assembly", "variant_assembly", "sandbox_assembly")
 QUEUE_DEPTH = "ApproximateNumberOfMessagesVisible"

@@ -13,16 +13,10 @@ from typing import Any
 import pytest
 
 from tests.conftest import ROOT, AppPyRun, Assembly, InsecureSynth, cdk_json_context, synth
+from tests.support import EXPECTED_STACKS
 
 GUARD_PLUGIN = "cdk-validator-cfnguard"
 ANNOTATIONS_PLUGIN = "Construct Annotations"
-
-EXPECTED_STACKS = {
-    "mlops-delivery-toolchain-cicd",
-    *(f"mlops-delivery-{env}-{unit}" for env in ("dev", "staging", "prod") for unit in ("storage", "serving")),
-    "mlops-delivery-dev-model-build",
-    "mlops-delivery-dev-retraining",
-}
 
 
 def acknowledgements(directory: Path) -> dict[str, dict[str, str]]:

@@ -10,50 +10,24 @@ import pytest
 from aws_cdk.assertions import Match
 
 from tests.conftest import OLD_CONNECTION, ROOT, AppPyRun, Assembly, InsecureSynth
-from tests.support import as_list, assert_topic_admits_only_this_accounts_publishers, mlopsctl_problems
+from tests.support import (
+    ACCOUNTS,
+    CICD,
+    action_named,
+    as_list,
+    assert_topic_admits_only_this_accounts_publishers,
+    buildspec,
+    cicd,
+    mlopsctl_problems,
+    pipeline_props,
+    project_of,
+    stage,
+    statements_of_role,
+    verifier_arn,
+)
 
-CICD = "mlops-delivery-toolchain-cicd"
-ACCOUNTS = {"dev": "222222222222", "staging": "333333333333", "prod": "444444444444"}
 TOOLCHAIN_ACCOUNT = "111111111111"
 GROUP = "mlops-delivery"
-
-
-def verifier_arn(env: str) -> str:
-    return f"arn:aws:iam::{ACCOUNTS[env]}:role/mlops-delivery-{env}-deploy-verifier"
-
-
-def cicd(assembly: Assembly) -> Any:
-    return assembly.template(CICD)
-
-
-def pipeline_props(template: Any) -> dict[str, Any]:
-    (pipeline,) = template.find_resources("AWS::CodePipeline::Pipeline").values()
-    return pipeline["Properties"]
-
-
-def stage(template: Any, name: str) -> list[dict[str, Any]]:
-    stages = {s["Name"]: s["Actions"] for s in pipeline_props(template)["Stages"]}
-    return sorted(stages[name], key=lambda action: action["RunOrder"])
-
-
-def project_of(template: Any, action: dict[str, Any]) -> dict[str, Any]:
-    return template.find_resources("AWS::CodeBuild::Project")[action["Configuration"]["ProjectName"]["Ref"]]
-
-
-def buildspec(template: Any, action: dict[str, Any]) -> dict[str, Any]:
-    return json.loads(project_of(template, action)["Properties"]["Source"]["BuildSpec"])
-
-
-def action_named(actions: list[dict[str, Any]], name: str) -> dict[str, Any]:
-    return next(a for a in actions if a["Name"] == name)
-
-
-def statements_of_role(template: Any, role_logical_id: str) -> list[dict[str, Any]]:
-    found = []
-    for policy in template.find_resources("AWS::IAM::Policy").values():
-        if {"Ref": role_logical_id} in policy["Properties"]["Roles"]:
-            found += policy["Properties"]["PolicyDocument"]["Statement"]
-    return found
 
 
 def test_pipeline_is_v2_self_mutating_and_named(assembly: Assembly) -> None:

@@ -15,7 +15,7 @@ import config
 from config import ConfigError
 from constructs.endpoint_autoscaling import PREDEFINED_METRIC, SCALABLE_DIMENSION, SERVICE_NAMESPACE
 from tests.conftest import EXAMPLE_RELEASE_ARN, Assembly, raw_config
-from tests.test_serving_stack import resources, serving, stage_for
+from tests.support import resources, serving, stage_for
 
 SETTINGS = config.load_cdk_json()
 NAMES = SETTINGS.names

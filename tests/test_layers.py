@@ -229,3 +229,19 @@ def test_imports_in_functions_and_under_type_checking_count() -> None:
     assert _imports_of("import trigger_events", "lambda/start_retraining/x.py") == [
         ("lambda.start_retraining.trigger_events", None)
     ]
+
+
+def test_no_test_module_imports_another() -> None:
+    """Helpers two test modules (or a conftest) share live in tests/support.py or a support module beside it."""
+    found = []
+    for path in sorted((ROOT / "tests").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = (
+                [alias.name for alias in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            found += [f"{path.relative_to(ROOT)}:{node.lineno} imports {n}" for n in names if ".test_" in f".{n}"]
+    assert found == [], "\n".join(found)

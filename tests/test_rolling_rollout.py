@@ -16,7 +16,7 @@ import config
 from config import BatchSizeType, ConfigError, RolloutType
 from endpoint_deployment import deployment_config
 from tests.conftest import EXAMPLE_RELEASE_ARN, raw_config
-from tests.test_serving_stack import endpoint, stage_for
+from tests.support import endpoint, stage_for
 
 SAGEMAKER = botocore.session.get_session().get_service_model("sagemaker")
 ALARMS = ["mlops-delivery-dev-rollback-5xx", "mlops-delivery-dev-rollback-new-fleet-5xx-rate"]

@@ -10,7 +10,7 @@ import pytest
 
 import config
 from tests.conftest import ROOT, SANDBOX_RELEASE_ARN, Assembly, cdk_json_context
-from tests.test_cicd_stack import CICD, action_named, buildspec, pipeline_props, stage
+from tests.support import CICD, action_named, buildspec, pipeline_props, stage
 
 SANDBOX_FILE = "cdk.sandbox.json"
 ACCOUNT = "111111111111"

@@ -15,8 +15,8 @@ from aws_cdk.assertions import Match, Template
 import config
 import contracts
 from pipeline_steps import drift_check
-from tests.conftest import EXAMPLE_RELEASE_ARN, ROOT, Assembly, cdk_json_context, configured_features, raw_config
-from tests.support import as_list
+from tests.conftest import EXAMPLE_RELEASE_ARN, ROOT, Assembly, configured_features, raw_config
+from tests.support import as_list, endpoint, resources, serving, stage_for
 
 ENVIRONMENTS = ["dev", "staging", "prod"]
 SETTINGS = config.load_cdk_json()
@@ -25,26 +25,6 @@ BASELINE_URI = "s3://build-artifacts/pipelines/model-build/exec-1/baseline/stati
 CONSTRAINTS_URI = "s3://build-artifacts/pipelines/model-build/exec-1/baseline/constraints.json"
 
 FEATURES = configured_features()
-
-
-def serving(assembly: Assembly, env: str) -> Any:
-    return assembly.template(f"mlops-delivery-{env}-serving")
-
-
-def stage_for(raw: dict[str, Any], releases_dir: Path, env: str, **context: Any) -> Any:
-    """One environment's stage built from edited settings (no cdk-nag: cheap, one stack pair)."""
-    import aws_cdk as cdk
-
-    from stacks.environment_stage import EnvironmentStage
-
-    settings = config.load({config.CONTEXT_KEY: raw, **context}, releases_dir=releases_dir)
-    flags = {k: v for k, v in cdk_json_context().items() if k.startswith("@aws-cdk")}
-    app = cdk.App(context=flags)
-    return EnvironmentStage(app, env.capitalize(), app_config=settings, environment=settings.environment(env))
-
-
-def resources(template: Any, kind: str) -> list[dict[str, Any]]:
-    return [r["Properties"] for r in template.find_resources(kind).values()]
 
 
 def alarm_metrics(alarm: dict[str, Any]) -> list[dict[str, Any]]:
@@ -56,11 +36,6 @@ def alarm_metrics(alarm: dict[str, Any]) -> list[dict[str, Any]]:
 
 def dimensions(metric: dict[str, Any]) -> dict[str, str]:
     return {d["Name"]: d["Value"] for d in metric["Dimensions"]}
-
-
-def endpoint(template: Any) -> dict[str, Any]:
-    (props,) = resources(template, "AWS::SageMaker::Endpoint")
-    return props
 
 
 @pytest.mark.parametrize(

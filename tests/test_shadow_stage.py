@@ -11,7 +11,7 @@ import pytest
 import config
 from config import ConfigError
 from tests.conftest import Assembly, raw_config
-from tests.test_cicd_stack import buildspec, cicd, project_of, stage, statements_of_role, verifier_arn
+from tests.support import buildspec, cicd, project_of, stage, statements_of_role, verifier_arn
 
 PROD_SERVING = "mlops-delivery-prod-serving"
 
