@@ -83,6 +83,7 @@ def test_every_acknowledgement_has_a_reason_a_reviewer_can_read(assembly: Assemb
             assert isinstance(why, str) and len(why.split()) >= 4, (stack, rule, why)
 
 
+@pytest.mark.template
 def test_control_tower_rules_fail_synth_even_when_another_finding_is_acknowledged(tmp_path: Path) -> None:
     """One acknowledged guard finding must not let the others pass (see ControlTowerRules)."""
     import aws_cdk as cdk

@@ -84,6 +84,7 @@ def test_synth_runs_what_developers_run_in_order(assembly: Assembly) -> None:
     )
 
 
+@pytest.mark.template
 @pytest.mark.parametrize("layout", ["assembly", "variant_assembly", "sandbox_assembly"])
 def test_every_mlopsctl_command_the_pipeline_runs_parses(layout: str, request: pytest.FixtureRequest) -> None:
     """Options every command takes before its name, the command's own after it, as mlopsctl's parser reads them."""

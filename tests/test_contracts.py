@@ -150,6 +150,7 @@ def test_the_scripts_that_ship_alone_name_the_data_contract_file_and_the_sample_
     )
 
 
+@pytest.mark.template
 def test_the_function_asset_bundles_contracts_and_imports_without_the_project(tmp_path: Path) -> None:
     app = cdk.App(outdir=str(tmp_path))
     stack = cdk.Stack(app, "Bundle")

@@ -362,6 +362,7 @@ def test_version_waiting_for_approval_notifies_the_alerts_topic(template: Any) -
     }
 
 
+@pytest.mark.template
 def test_rules_follow_the_config_and_a_single_account_needs_no_bus_policy() -> None:
     """Schedule off, new data off: no such rules. Every environment in one account: no bus policy.
 

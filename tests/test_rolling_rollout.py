@@ -233,6 +233,7 @@ def rolling_prod_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     yield endpoint(Template.from_stack(stage.serving))
 
 
+@pytest.mark.template
 def test_a_rolling_environment_synthesizes_the_rolling_policy_and_no_blue_green_one(
     rolling_prod_endpoint: dict[str, Any],
 ) -> None:

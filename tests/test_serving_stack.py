@@ -73,6 +73,7 @@ def test_a_canary_of_ten_percent_reaches_the_endpoint_as_configured(variant_asse
     assert policy["TrafficRoutingConfiguration"]["CanarySize"] == {"Type": "CAPACITY_PERCENT", "Value": 10}
 
 
+@pytest.mark.template
 def test_all_at_once_on_a_single_instance_shifts_everything_in_one_step(tmp_path: Path) -> None:
     raw = raw_config()
     dev = raw["environments"]["dev"]
@@ -172,6 +173,7 @@ def test_rollback_alarms_use_thresholds_and_units_that_can_fire(assembly: Assemb
         assert alarm["EvaluationPeriods"] == configured.evaluation_periods
 
 
+@pytest.mark.template
 def test_worst_case_time_to_rollback_follows_config_and_is_within_three_periods_and_a_minute(tmp_path: Path) -> None:
     stage = stage_for(raw_config(), tmp_path, "staging", **{"release.staging": EXAMPLE_RELEASE_ARN})
     alarms = stage.serving.rollback_alarms
@@ -184,6 +186,7 @@ def test_worst_case_time_to_rollback_follows_config_and_is_within_three_periods_
     assert seconds < policy["TerminationWaitInSeconds"]
 
 
+@pytest.mark.template
 def test_an_instance_type_with_local_storage_gets_no_volume_key(tmp_path: Path) -> None:
     """CreateEndpointConfig fails when KmsKeyId is given for a type with NVMe instance storage."""
     raw = raw_config()
@@ -222,6 +225,7 @@ def test_only_the_endpoint_and_variant_have_fixed_names_so_a_release_is_blue_gre
     assert endpoint(template)["EndpointConfigName"]["Fn::GetAtt"][1] == "EndpointConfigName"
 
 
+@pytest.mark.template
 def test_a_new_release_changes_the_model_but_not_the_endpoint_or_variant(tmp_path: Path) -> None:
     def synth(version: int) -> dict[str, Any]:
         arn = EXAMPLE_RELEASE_ARN.rsplit("/", 1)[0] + f"/{version}"
@@ -336,6 +340,7 @@ def test_drift_check_runs_on_schedule_against_the_released_version(assembly: Ass
     assert schedule_parameters(template) == {"ModelPackageArn": EXAMPLE_RELEASE_ARN}
 
 
+@pytest.mark.template
 def test_release_file_baseline_is_passed_to_the_drift_check(tmp_path: Path) -> None:
     (tmp_path / "staging.json").write_text(
         json.dumps({"model_package_arn": EXAMPLE_RELEASE_ARN, "baseline_statistics_uri": BASELINE_URI})
@@ -476,6 +481,7 @@ def test_the_deploy_verifier_reads_the_sample_payloads_and_nothing_else_of_the_b
     }
 
 
+@pytest.mark.template
 def test_a_serving_environment_sharing_the_build_account_reads_the_build_buckets_sample_payloads(
     tmp_path: Path,
 ) -> None:
@@ -492,6 +498,7 @@ def test_a_serving_environment_sharing_the_build_account_reads_the_build_buckets
     assert reads["Condition"] == {"StringEquals": {"s3:ResourceAccount": build_account}}
 
 
+@pytest.mark.template
 def test_synth_without_a_release_skips_serving_with_one_notice_each(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -509,6 +516,7 @@ def test_synth_without_a_release_skips_serving_with_one_notice_each(
         assert f"-c release.{env}=" in notice.entry.data
 
 
+@pytest.mark.template
 def test_model_monitor_option_feeds_the_same_drift_alarm_prefix(tmp_path: Path) -> None:
     raw = raw_config()
     raw["environments"]["prod"]["drift"].update(
