@@ -121,10 +121,7 @@ def shared_options(
     cdk_json: Cdk = None,
     settings: Settings = None,
 ) -> None:
-    """Release control for mlops-delivery: status, compare, approve, reject, rollback, retrain, shadow-test, cleanup.
-
-    The options below go before the command name: mlopsctl --json status.
-    """
+    """Release control for mlops-delivery: status, compare, approve, reject, rollback, retrain, shadow-test, cleanup."""
     ctx.obj = Shared(
         profile=profile, region=region, role_arn=role_arn, as_json=as_json, cdk_json=cdk_json, settings=settings
     )
