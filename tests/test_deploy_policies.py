@@ -79,6 +79,22 @@ def _variant_endpoint(deployed: Deployed, resource: Resource) -> list[str]:
     return [deployed.format(resource.stack, "arn:{partition}:sagemaker:{region}:{account}:endpoint/{name}", name=name)]
 
 
+def _variant_endpoint_config(deployed: Deployed, resource: Resource) -> list[str]:
+    """The EndpointConfig the scalable target's endpoint runs (Application Auto Scaling describes it)."""
+    (endpoint,) = _variant_endpoint(deployed, resource)
+    for other in deployed.resources():
+        if (other.stack, other.type) == (resource.stack, "AWS::SageMaker::Endpoint") and deployed.arn(
+            other.stack, other.logical_id
+        ) == endpoint:
+            config = str(deployed.resolve(other.stack, other.properties["EndpointConfigName"]))
+            return [
+                deployed.format(
+                    other.stack, "arn:{partition}:sagemaker:{region}:{account}:endpoint-config/{name}", name=config
+                )
+            ]
+    raise AssertionError(f"{resource.logical_id}: no endpoint {endpoint} in {resource.stack}")
+
+
 def _target_tracking_alarms(deployed: Deployed, resource: Resource) -> list[str]:
     """The alarms Application Auto Scaling creates for a target tracking policy, as the caller."""
     return [
@@ -103,13 +119,14 @@ def _scalable_target(deployed: Deployed, resource: Resource) -> list[str]:
 
 
 _AUTOSCALING_TARGETS = (
-    "Application Auto Scaling User Guide, 'Permissions required for actions on target services' (SageMaker: "
-    "RegisterScalableTarget needs sagemaker:DescribeEndpoint and sagemaker:UpdateEndpointWeightsAndCapacities); "
-    "SageMaker Developer Guide, 'Auto scaling prerequisites'"
+    "Application Auto Scaling User Guide, 'Permissions required for actions on target services' (SageMaker "
+    "endpoints: sagemaker:DescribeEndpoint, sagemaker:DescribeEndpointConfig and "
+    "sagemaker:UpdateEndpointWeightsAndCapacities); SageMaker Developer Guide, 'Auto scaling prerequisites'"
 )
 RUNTIME_NEEDS: dict[str, tuple[Need, ...]] = {
     "AWS::ApplicationAutoScaling::ScalableTarget": (
         Need("sagemaker:DescribeEndpoint", ("create", "update"), _variant_endpoint, _AUTOSCALING_TARGETS),
+        Need("sagemaker:DescribeEndpointConfig", ("create", "update"), _variant_endpoint_config, _AUTOSCALING_TARGETS),
         Need(
             "sagemaker:UpdateEndpointWeightsAndCapacities",
             ("create", "update"),
