@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -624,7 +624,7 @@ def _context(
     if action == "ec2:CreateTags" and phase == "create":
         creator = next(p for p in handler_permissions(resource.type)["create"] if re.match(r"ec2:Create(?!Tags)", p))
         context["ec2:CreateAction"] = creator.split(":", 1)[1]
-    if action in ("iam:PassRole", "iam:GetRole") and resource.type in PASSED_TO:
+    if action == "iam:PassRole" and resource.type in PASSED_TO:
         context["iam:PassedToService"] = PASSED_TO[resource.type]
     if action == "iam:CreateServiceLinkedRole":
         # role/aws-service-role/<service principal>/<role name>
@@ -778,6 +778,20 @@ def test_every_statement_of_the_deploy_policies_is_needed_by_some_layout(
             needed.add((allowed[0].policy, allowed[0].sid))
     unneeded = [f"{s.policy} {s.sid}" for s in statements if (s.policy, s.sid) not in needed]
     assert not unneeded, f"statements no request needs alone: {unneeded}"
+
+
+def test_a_condition_key_counts_only_for_the_actions_iam_sets_it_for(assembly: Assembly) -> None:
+    """iam:PassedToService is a key of iam:PassRole alone (Service Authorization Reference, IAM): an
+    iam:GetRole allowed only under that condition is denied, and the test must say so."""
+    moved = []
+    for statement in read_statements(POLICIES):
+        if statement.sid == "ProjectIamRoles":
+            statement = replace(statement, actions=tuple(a for a in statement.actions if a != "iam:GetRole"))
+        elif statement.sid == "PassProjectRolesToTheirServices":
+            statement = replace(statement, actions=(*statement.actions, "iam:GetRole"))
+        moved.append(statement)
+    denied = check(assembly, moved).denied
+    assert any("(AWS::CodePipeline::Pipeline)" in d and ": iam:GetRole on " in d for d in denied)
 
 
 def test_the_handlers_of_resources_a_config_option_creates_are_allowed_too() -> None:
