@@ -79,20 +79,28 @@ def _variant_endpoint(deployed: Deployed, resource: Resource) -> list[str]:
     return [deployed.format(resource.stack, "arn:{partition}:sagemaker:{region}:{account}:endpoint/{name}", name=name)]
 
 
+def _named_resource(deployed: Deployed, stack: str, resource_type: str, name: str) -> Resource:
+    """The resource of `resource_type` in `stack` whose (real or generated) name is `name`."""
+    for other in deployed.resources():
+        if (other.stack, other.type) == (stack, resource_type) and deployed.name(stack, other.logical_id) == name:
+            return other
+    raise AssertionError(f"no {resource_type} named {name} in {stack}")
+
+
 def _variant_endpoint_config(deployed: Deployed, resource: Resource) -> list[str]:
     """The EndpointConfig the scalable target's endpoint runs (Application Auto Scaling describes it)."""
-    (endpoint,) = _variant_endpoint(deployed, resource)
-    for other in deployed.resources():
-        if (other.stack, other.type) == (resource.stack, "AWS::SageMaker::Endpoint") and deployed.arn(
-            other.stack, other.logical_id
-        ) == endpoint:
-            config = str(deployed.resolve(other.stack, other.properties["EndpointConfigName"]))
-            return [
-                deployed.format(
-                    other.stack, "arn:{partition}:sagemaker:{region}:{account}:endpoint-config/{name}", name=config
-                )
-            ]
-    raise AssertionError(f"{resource.logical_id}: no endpoint {endpoint} in {resource.stack}")
+    name = str(deployed.resolve(resource.stack, resource.properties["ResourceId"])).split("/")[1]
+    endpoint = _named_resource(deployed, resource.stack, "AWS::SageMaker::Endpoint", name)
+    config = str(deployed.resolve(resource.stack, endpoint.properties["EndpointConfigName"]))
+    arn = "arn:{partition}:sagemaker:{region}:{account}:endpoint-config/{name}"
+    return [deployed.format(resource.stack, arn, name=config)]
+
+
+def _endpoint_config_keys(deployed: Deployed, resource: Resource) -> list[str]:
+    """The keys of the endpoint config an endpoint runs (volumes and captured data)."""
+    name = str(deployed.resolve(resource.stack, resource.properties["EndpointConfigName"]))
+    config = _named_resource(deployed, resource.stack, "AWS::SageMaker::EndpointConfig", name)
+    return _arns("KmsKeyId", "DataCaptureConfig.KmsKeyId")(deployed, config)
 
 
 def _target_tracking_alarms(deployed: Deployed, resource: Resource) -> list[str]:
@@ -142,23 +150,10 @@ RUNTIME_NEEDS: dict[str, tuple[Need, ...]] = {
     # CreateEndpoint, UpdateEndpoint requests" (SageMaker API reference, CreateEndpointConfig
     # KmsKeyId): the caller of CreateEndpoint uses the endpoint config's keys, SageMaker through grants.
     "AWS::SageMaker::Endpoint": tuple(
-        Need(
-            action, ("create", "update"), lambda d, r: _endpoint_config_keys(d, r), "SageMaker API reference, KmsKeyId"
-        )
+        Need(action, ("create", "update"), _endpoint_config_keys, "SageMaker API reference, KmsKeyId")
         for action in ("kms:CreateGrant", "kms:DescribeKey")
     ),
 }
-
-
-def _endpoint_config_keys(deployed: Deployed, resource: Resource) -> list[str]:
-    """The keys of the endpoint config an endpoint runs (volumes and captured data)."""
-    config = str(deployed.resolve(resource.stack, resource.properties["EndpointConfigName"]))
-    for other in deployed.resources():
-        if (other.stack, other.type) == (resource.stack, "AWS::SageMaker::EndpointConfig") and deployed.name(
-            other.stack, other.logical_id
-        ) == config:
-            return _arns("KmsKeyId", "DataCaptureConfig.KmsKeyId")(deployed, other)
-    raise AssertionError(f"{resource.logical_id}: no endpoint config {config} in {resource.stack}")
 
 
 def template_requests(deployed: Deployed, stack: str) -> list[Request]:
