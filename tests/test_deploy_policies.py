@@ -31,7 +31,7 @@ import pytest
 from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
 
 from tests.conftest import ROOT, Assembly
-from tests.deployed_names import PARTITION, Deployed, Resource
+from tests.deployed_names import NAMINGS, PARTITION, Deployed, Resource, generated_name
 from tests.iam_policy import Request, Statement, allowing, read_statements
 
 POLICIES = sorted((ROOT / "docs" / "bootstrap").glob("*.json"))
@@ -708,8 +708,10 @@ OPTION_RESOURCES = {
     "AWS::SageMaker::DataQualityJobDefinition": "data-quality-job-definition/mlops-delivery-staging-dq-v3",
     "AWS::SageMaker::MonitoringSchedule": "monitoring-schedule/mlops-delivery-staging-drift-check",
 }
-# The role a Model Monitor job definition and schedule pass (DriftJobRole's generated name).
-_MONITOR_ROLE = "arn:aws:iam::333333333333:role/mlops-delivery-staging-serving-DriftMonitorRole-AbCdEf123456"
+# The role a Model Monitor job definition and schedule pass (the drift monitor role's generated name).
+_MONITOR_ROLE = "arn:aws:iam::333333333333:role/" + generated_name(
+    "mlops-delivery-staging-serving", "DriftMonitorRoleD959AAF6", NAMINGS["AWS::IAM::Role"].max_length
+)
 # Actions no handler lists, kept for a reason that could not be checked offline.
 KEPT = {
     "sagemaker:DescribeModelPackage": (
