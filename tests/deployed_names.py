@@ -3,10 +3,11 @@
 A resource with a name property gets that name. One without gets a name CloudFormation
 generates from the stack name, the logical ID and a random suffix, `MyStack-MyBucket-
 abcdefghijk1` in CloudFormation's own example ("Name type", CloudFormation user guide), cut to
-the type's limit and lower-cased where the type needs it (S3). How it is cut AWS does not
-document; the names CloudFormation produces show it (tests/test_generated_names.py): the stack
-name is cut as well as the logical ID. The few identifiers the service makes up (key ids,
-sg-..., vpce-...) get fixed placeholders of the right shape.
+the type's limit and lower-cased where the type needs it (S3). How it is cut the user guide does
+not say; the CloudFormation CLI's Java plugin does it in code, and real names agree
+(tests/test_generated_names.py): the stack name is cut as well as the logical ID. The few
+identifiers the service makes up (key ids, sg-..., vpce-...) get fixed placeholders of the
+right shape.
 
 `Deployed.resolve` evaluates the intrinsic functions the templates use (Ref, Fn::GetAtt,
 Fn::Join, Fn::Sub, Fn::Select, Fn::Split, Fn::ImportValue across the assembly's stacks) with
@@ -85,8 +86,9 @@ NAMINGS: dict[str, Naming] = {
 def generated_name(stack_name: str, logical_id: str, max_length: int, *, lower: bool = False) -> str:
     """`<stack>-<logical id>-<suffix>` in at most `max_length` characters.
 
-    What the suffix leaves is shared between the stack name and the logical ID, around the dash
-    between them: the stack name's half rounded up, each part taking what the other leaves.
+    What the suffix and the dash between the parts leave is split fairly between the stack name and
+    the logical ID, the stack name's half rounded up and each part taking what the other leaves
+    (IdentifierUtils.generateResourceIdentifier, aws-cloudformation/cloudformation-cli-java-plugin).
     """
     room = max_length - len(_SUFFIX) - 1
     if len(stack_name) + len(logical_id) > room:

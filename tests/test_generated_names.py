@@ -1,11 +1,13 @@
 """How CloudFormation names what a template leaves unnamed, and what that means for the deploy policies.
 
 AWS documents the shape of a generated name (`MyStack-MyBucket-abcdefghijk1`, CloudFormation user
-guide, "Name type") but not how one longer than its type allows is cut. Names CloudFormation
-produced show it (tests/deployed_names.py): the stack name is cut too, to about half of what the
-random tail leaves. The deploy policies match generated names by the project prefix
-(`arn:aws:iam::*:role/mlops-delivery-*`), so the prefix must fit in the part of the stack name
-that is kept.
+guide, "Name type") but not how one longer than its type allows is cut. AWS's CloudFormation CLI
+Java plugin, on which resource handlers are built, does it in code (aws-cloudformation/
+cloudformation-cli-java-plugin, IdentifierUtils.generateResourceIdentifier with a stack id): 13
+characters for the random tail and its dash, one for the dash between the parts, the rest split
+fairly between the stack name and the logical ID. Names CloudFormation produced agree. The stack
+name is cut too, and the deploy policies match generated names by the project prefix
+(`arn:aws:iam::*:role/mlops-delivery-*`), so the prefix must fit in the part that is kept.
 """
 
 from __future__ import annotations
