@@ -54,7 +54,7 @@ PARAMETERS = (
     contracts.DRIFT_WINDOW_PARAMETER,
     contracts.DRIFT_END_TIME_PARAMETER,
 )
-# The scikit-learn processing image: Python 3.9 and no pandas worth relying on (images.py).
+# The scikit-learn processing image: Python 3.9, numpy, pyarrow and scipy (images.py).
 SKLEARN_VERSION = images.SKLEARN.version
 # Any region: the definition holds no region-specific value (the image is a placeholder).
 _GENERATION_REGION = "eu-west-1"

@@ -42,16 +42,21 @@ def shifted_features(contract: DataContract) -> list[str]:
     return numeric[0::2] + categorical[0::2]
 
 
-def statistics_json(table: pd.DataFrame, model: ModelConfig) -> dict[str, Any]:
-    """The baseline step's statistics of `table` (its features as the training split would hold them)."""
-    document = model.data.as_document(model.task_type.value)
+def statistics_table(table: pd.DataFrame, model: ModelConfig) -> pd.DataFrame:
+    """`table`'s features as the training split holds them: numbers as floats, categories as text."""
     features = table[list(model.data.feature_names)].copy()
     for feature in model.data.features:
         if feature.kind is FeatureKind.CATEGORICAL:
             features[feature.name] = features[feature.name].astype(str).where(features[feature.name].notna())
         else:
             features[feature.name] = features[feature.name].astype(float)
-    return baseline.statistics(features, document["features"])
+    return features
+
+
+def statistics_json(table: pd.DataFrame, model: ModelConfig) -> dict[str, Any]:
+    """The baseline step's statistics of `table` (its features as the training split would hold them)."""
+    document = model.data.as_document(model.task_type.value)
+    return baseline.statistics(statistics_table(table, model), document["features"])
 
 
 def capture_lines(table: pd.DataFrame, names: Sequence[str], end: datetime) -> list[str]:

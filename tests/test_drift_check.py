@@ -86,17 +86,16 @@ def record(rows: list[list[float]], at: datetime, *, base64_encoded: bool = Fals
 
 
 def check(
-    lines: list[str], stats: dict[str, Any] | None = None, min_records: int = 1, max_rejected_fraction: float = 0.9
+    lines: list[str], stats: dict[str, Any] | None = None, max_rejected_fraction: float = 0.9
 ) -> drift_check.DriftReport:
     return drift_check.check_drift(
         statistics=stats or statistics(("a", UNIFORM), ("b", UNIFORM)),
-        capture_lines=lines,
+        capture_blocks=["\n".join(lines)],
         endpoint_name="ep",
         baseline_uri="s3://b/statistics.json",
         start=START,
         end=END,
-        threshold=0.2,
-        min_records=min_records,
+        rule=drift_check.DecisionRule(),
         max_rejected_fraction=max_rejected_fraction,
     )
 
@@ -175,16 +174,19 @@ def published(report: drift_check.DriftReport) -> dict[str, float]:
     return {d["MetricName"]: d["Value"] for d in drift_check.metric_data(report, END) if len(d["Dimensions"]) == 1}
 
 
-def test_too_little_data_publishes_no_psi_so_the_alarm_cannot_fire_on_noise() -> None:
-    report = check([record([[1.0, 2.0]], END - timedelta(minutes=1))], min_records=30)
+def test_too_little_data_publishes_no_verdict_so_the_alarm_cannot_fire_on_noise() -> None:
+    report = check([record([[1.0, 2.0]], END - timedelta(minutes=1))])
     assert report.status == "insufficient-data" and report.max_psi is None
-    assert "at least 30" in report.reason
+    assert f"needs at least {report.min_rows}" in report.reason and report.min_rows > 30
     data = drift_check.metric_data(report, END)
-    assert [d["MetricName"] for d in data] == ROW_METRICS, "row counts, the proof the check ran, but no PSI"
+    assert [d["MetricName"] for d in data] == [*ROW_METRICS, drift_check.UNCHECKED_FEATURES_METRIC], (
+        "row counts, the proof the check ran, and the blind features; no verdict"
+    )
 
 
 def test_every_run_publishes_rows_read_accepted_and_rejected_even_with_no_traffic() -> None:
-    assert published(check([], min_records=30)) == dict.fromkeys(ROW_METRICS, 0)
+    empty = published(check([]))
+    assert empty == {**dict.fromkeys(ROW_METRICS, 0), drift_check.UNCHECKED_FEATURES_METRIC: 2}
     lines = [record(uniform_rows(), END - timedelta(minutes=5)), record([[1.0, 2.0, 3.0]], END - timedelta(minutes=5))]
     counts = published(check(lines))
     assert counts == {
@@ -192,6 +194,8 @@ def test_every_run_publishes_rows_read_accepted_and_rejected_even_with_no_traffi
         drift_check.ROWS_ACCEPTED_METRIC: 200,
         drift_check.ROWS_REJECTED_METRIC: 1,
         drift_check.REJECTED_FRACTION_METRIC: round(1 / 201, 6),
+        drift_check.UNCHECKED_FEATURES_METRIC: 0,
+        drift_check.DRIFTED_FEATURES_METRIC: 0,
     }
 
 
@@ -213,7 +217,7 @@ def capture_with(content_type: str, data: str) -> str:
 def test_capture_whose_schema_differs_from_the_baseline_is_a_failed_check(
     lines: list[str], reason: str, message: str
 ) -> None:
-    report = check(lines, min_records=30, max_rejected_fraction=0.05)
+    report = check(lines, max_rejected_fraction=0.05)
     assert report.status == drift_check.STATUS_FAILED, "not insufficient-data: the data is there but unusable"
     assert report.rejections == {reason: report.rejected_records} and report.captured_records == 0
     assert reason in report.reason and message in report.reason
@@ -325,7 +329,8 @@ def test_a_shifted_category_mix_drifts_with_its_l_infinity_distance_reported() -
 
 
 def test_categories_the_baseline_never_saw_count_as_drift_not_as_rejected_rows() -> None:
-    stats = with_category(statistics(("a", UNIFORM), ("b", UNIFORM)), "colour", COLOURS)
+    # 20 unseen of 200 is significant against a baseline of 400 that never saw one.
+    stats = with_category(statistics(("a", UNIFORM), ("b", UNIFORM)), "colour", {k: 4 * v for k, v in COLOURS.items()})
     mix = ["red"] * 4 + ["green"] * 3 + ["blue"] * 2 + ["purple"]  # 10 % unseen
     report = check([record(coloured_rows(mix), END - timedelta(minutes=5))], stats)
     colour = report.features[2]
@@ -337,17 +342,13 @@ def test_window_counts_of_two_parts_add_up_to_the_whole() -> None:
     """Counts, not values: a window split into parts (shards) merges by adding their counts."""
     stats = with_category(statistics(("a", UNIFORM), ("b", UNIFORM)), "colour", COLOURS)
     baselines = drift_check.parse_baseline(stats)
-    rows = [[str(v) for v in row] for row in coloured_rows(["red", "blue", "teal"])]
-    whole, first, second = (drift_check.CapturedWindow.empty(baselines) for _ in range(3))
-    for index, row in enumerate(rows):
-        values = drift_check.parse_row(row, baselines)
-        whole.accept(baselines, values)
-        (first if index < 77 else second).accept(baselines, values)
-    for name in ("a", "colour"):
-        assert [x + y for x, y in zip(first.counts[name].buckets, second.counts[name].buckets, strict=True)] == (
-            whole.counts[name].buckets
-        )
-        assert first.counts[name].categories + second.counts[name].categories == whole.counts[name].categories
+    lines = [record([row], END - timedelta(minutes=5)) for row in coloured_rows(["red", "blue", "teal"])]
+    lines += [record([[1.0, 2.0]], END - timedelta(minutes=5)), "{not json"]
+    whole = drift_check.collect(["\n".join(lines)], baselines, START, END)
+    first = drift_check.collect(["\n".join(lines[:77])], baselines, START, END)
+    second = drift_check.collect(["\n".join(lines[77:])], baselines, START, END)
+    first.add(drift_check.CapturedWindow.from_document(json.loads(json.dumps(second.to_document()))))
+    assert first == whole and whole.accepted == 200 and whole.rejected == 2
 
 
 def test_a_categorical_baseline_without_categories_is_rejected_with_the_feature_name() -> None:
