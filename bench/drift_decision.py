@@ -21,6 +21,7 @@ import math
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -56,7 +57,7 @@ def capture_block(window: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def run_check(statistics: dict, window: pd.DataFrame) -> drift_check.DriftReport:
+def run_check(statistics: dict[str, Any], window: pd.DataFrame) -> drift_check.DriftReport:
     return drift_check.check_drift(
         statistics=statistics,
         capture_blocks=[capture_block(window)],
@@ -71,21 +72,26 @@ def run_check(statistics: dict, window: pd.DataFrame) -> drift_check.DriftReport
 
 def generated(rng: np.random.Generator, rows: int) -> pd.DataFrame:
     """30 features of the shapes teams send: normal, skewed, heavy-tailed, bounded, counts, bimodal, categories."""
-    columns = {}
+    columns: dict[str, Any] = {}
     for i in range(5):
         columns[f"normal_{i}"] = rng.normal(50, 10, rows)
         columns[f"lognormal_{i}"] = rng.lognormal(3, 0.8, rows)
         columns[f"exponential_{i}"] = rng.exponential(2.0, rows)
         columns[f"uniform_{i}"] = rng.uniform(0, 1, rows)
         columns[f"bimodal_{i}"] = np.where(rng.random(rows) < 0.3, rng.normal(0, 1, rows), rng.normal(6, 1, rows))
-    for i in range(3):
+    for i in range(2):
         columns[f"count_{i}"] = rng.poisson(4, rows)
+    for i in range(3):
         columns[f"category_{i}"] = rng.choice(["a", "b", "c", "d"], rows, p=[0.5, 0.3, 0.15, 0.05])
     return pd.DataFrame(columns)
 
 
 def trial_rates(
-    name: str, draw: Callable[[np.random.Generator, int], pd.DataFrame], features: list[dict], trials: int, seed: int
+    name: str,
+    draw: Callable[[np.random.Generator, int], pd.DataFrame],
+    features: list[dict[str, Any]],
+    trials: int,
+    seed: int,
 ) -> None:
     rng = np.random.default_rng(seed)
     numeric = [f["name"] for f in features if f["kind"] != "categorical"]

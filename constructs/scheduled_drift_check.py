@@ -38,8 +38,9 @@ def check_metric(namespace: str, endpoint_name: str, name: str, statistic: str, 
 class ScheduledDriftCheck:
     """The drift-check pipeline (definition generated from pipeline_steps/drift_check_pipeline.py
     and checked in), started on `drift.schedule` with the release's model package ARN and
-    baseline URI as parameters. It publishes PSI per feature and Feature="ALL" (the maximum)
-    to `metric_namespace`; `drift_metric` is that maximum, `records_metric` the rows checked.
+    baseline URI and the instance count as parameters. It publishes, per run, the drifted features
+    (`drift_metric`, which the drift alarm watches above `alarm_threshold`), PSI per feature and
+    Feature="ALL" (`psi_metric`, the maximum) and the rows checked (`records_metric`).
 
     Not a construct of its own: its resources are created in `scope` (the DriftMonitor) under
     the construct IDs they have always had there, so their logical IDs, and with them the
@@ -97,6 +98,9 @@ class ScheduledDriftCheck:
                 "EndpointName": endpoint_name,
                 "MetricNamespace": metric_namespace,
                 "DriftThreshold": f"{drift.threshold:g}",
+                "FalseAlarmRate": f"{drift.false_alarm_rate:g}",
+                "DetectionPower": f"{drift.detection_power:g}",
+                "DetectableShift": f"{drift.detectable_shift_std:g}",
                 "MaxRejectedFraction": f"{drift.max_rejected_fraction:g}",
                 contracts.DRIFT_WINDOW_PARAMETER: str(drift.window_hours),
             },
@@ -147,7 +151,10 @@ class ScheduledDriftCheck:
         parameters = [
             events.CfnRule.SageMakerPipelineParameterProperty(
                 name=contracts.DRIFT_MODEL_PACKAGE_PARAMETER, value=release.model_package_arn
-            )
+            ),
+            events.CfnRule.SageMakerPipelineParameterProperty(
+                name=contracts.DRIFT_INSTANCE_COUNT_PARAMETER, value=str(drift.instances)
+            ),
         ]
         if release.baseline_statistics_uri:
             parameters.append(
@@ -174,7 +181,7 @@ class ScheduledDriftCheck:
             ],
         )
         self.schedule.node.add_dependency(self.pipeline)
-        self.drift_metric = cloudwatch.Metric(
+        self.psi_metric = cloudwatch.Metric(
             namespace=metric_namespace,
             metric_name=contracts.DRIFT_PSI_METRIC,
             dimensions_map={
@@ -185,6 +192,12 @@ class ScheduledDriftCheck:
             period=Duration.hours(ALARM_PERIOD_HOURS),
             label="max PSI over features",
         )
+        # The verdict: features whose change is both significant for the window and above the PSI
+        # threshold. PSI alone reads high on small windows, so the alarm watches the verdict.
+        self.drift_metric = check_metric(
+            metric_namespace, endpoint_name, contracts.DRIFT_DRIFTED_FEATURES_METRIC, "Maximum", ALARM_PERIOD_HOURS * 60
+        )
+        self.alarm_threshold = 0.0
         self.records_metric = check_metric(
             metric_namespace, endpoint_name, contracts.DRIFT_ROWS_ACCEPTED_METRIC, "Sum", ALARM_PERIOD_HOURS * 60
         ).with_(label="rows checked")

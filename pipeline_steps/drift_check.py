@@ -354,7 +354,7 @@ def bucket_index(value: float, edges: Sequence[float]) -> int:
     return int(np.searchsorted(np.asarray(edges[1:-1]), value, side="right"))
 
 
-def population_stability_index(expected: Sequence[float], actual: Sequence[float]) -> float:
+def population_stability_index(expected: Sequence[float] | np.ndarray, actual: Sequence[float] | np.ndarray) -> float:
     """PSI = sum((a - e) * ln(a / e)) over buckets, both given as proportions."""
     if len(expected) != len(actual):
         raise ValueError(f"{len(expected)} expected proportions but {len(actual)} actual ones")
@@ -1093,7 +1093,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--baseline-statistics", default="", help="statistics.json (s3:// or path)")
     parser.add_argument("--model-package-arn", default="", help="used to find the baseline when none is given")
     parser.add_argument("--window-hours", type=int, default=1)
-    parser.add_argument("--end-time", default="", help="ISO-8601 end of the window (default: now), e.g. ...T12:00:00Z")
+    parser.add_argument("--end-time", default="", help="ISO-8601 end of the window, e.g. 2026-03-01T12:00:00Z")
+    parser.add_argument("--started-at", default="", help="the pipeline execution's start: the end when none is given")
     parser.add_argument("--threshold", type=float, default=DecisionRule.threshold, help="PSI a change must exceed")
     parser.add_argument("--false-alarm-rate", type=_share, default=DecisionRule.false_alarm_rate)
     parser.add_argument("--detection-power", type=_share, default=DecisionRule.detection_power)
@@ -1131,8 +1132,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def window_of(args: argparse.Namespace) -> tuple[datetime, datetime]:
-    """[start, end) in UTC, whole seconds (every shard of a run must agree: give --end-time)."""
-    end = parse_time(args.end_time) if args.end_time else datetime.now(timezone.utc)
+    """[start, end) in UTC, whole seconds: the end given, else the execution's start (so that every
+    step and shard of a run reads one window), else now."""
+    given = args.end_time or args.started_at
+    end = parse_time(given) if given else datetime.now(timezone.utc)
     end = end.astimezone(timezone.utc).replace(microsecond=0)
     return end - timedelta(hours=args.window_hours), end
 

@@ -104,7 +104,7 @@ def run(output_dir: Path, model: ModelConfig, data: Path | None = None) -> dict[
         capture.mkdir(parents=True, exist_ok=True)
         lines = capture_lines(table, contract.feature_names, WINDOW_END)
         (capture / "capture.jsonl").write_text("\n".join(lines) + "\n")
-        reports[batch] = drift_check.main(
+        report = drift_check.main(
             [
                 "--endpoint-name=local",
                 f"--capture={output_dir / batch / 'capture'}",
@@ -116,6 +116,9 @@ def run(output_dir: Path, model: ModelConfig, data: Path | None = None) -> dict[
                 "--no-publish",
             ]
         )
+        if report is None:
+            raise ValueError("the drift check wrote counts only; a local run needs its report")
+        reports[batch] = report
     return reports
 
 
@@ -145,8 +148,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise SystemExit(str(error)) from error
     shifted = shifted_features(model.data)
     for batch, report in reports.items():
+        max_psi = "-" if report.max_psi is None else f"{report.max_psi:.3f}"
         print(
-            f"{batch:10s} status={report.status:5s} max_psi={report.max_psi:.3f} "
+            f"{batch:10s} status={report.status:5s} max_psi={max_psi} "
             f"drifted={','.join(report.drifted_features) or '-'}  report: {args.output_dir / batch / 'report'}"
         )
     print(f"drifted batch, by feature ({model.origin}):\n{feature_table(reports['drifted'], shifted)}")

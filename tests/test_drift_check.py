@@ -528,7 +528,11 @@ def test_health_alarm_names_never_match_a_drift_alarm_prefix() -> None:
 def test_health_alarms_notify_the_alerts_topic_like_the_drift_alarm(assembly: Assembly, env: str) -> None:
     prefix = NAMES.health_alarm_prefix(env)
     found = health_alarms(assembly, env)
-    assert set(found) == {f"{prefix}drift-check-not-running", f"{prefix}drift-check-rejected-rows"}
+    assert set(found) == {
+        f"{prefix}drift-check-not-running",
+        f"{prefix}drift-check-rejected-rows",
+        f"{prefix}drift-check-unchecked-features",
+    }
     drift_alarm = alarms(assembly, env)[f"{NAMES.drift_alarm_prefix(env)}data-drift"]
     for alarm in found.values():
         assert alarm["AlarmActions"] == drift_alarm["AlarmActions"] and len(alarm["AlarmActions"]) == 1
@@ -586,6 +590,38 @@ def test_rejected_rows_alarm_uses_the_configured_share(assembly: Assembly, env: 
     (pipeline,) = serving(assembly, env).find_resources("AWS::SageMaker::Pipeline").values()
     _, variables = pipeline["Properties"]["PipelineDefinition"]["PipelineDefinitionBody"]["Fn::Sub"]
     assert float(variables["MaxRejectedFraction"]) == alarm["Threshold"], "the check fails where the alarm fires"
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_the_drift_alarm_watches_the_verdict_not_psi_which_reads_high_on_small_windows(
+    assembly: Assembly, env: str
+) -> None:
+    alarm = alarms(assembly, env)[f"{NAMES.drift_alarm_prefix(env)}data-drift"]
+    assert (alarm["MetricName"], alarm["Statistic"]) == (drift_check.DRIFTED_FEATURES_METRIC, "Maximum")
+    assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanThreshold", 0)
+    drifted = check([record(uniform_rows(shift=4.0), END - timedelta(minutes=5))])
+    drifted.endpoint_name = NAMES.endpoint(env)
+    seen = [d["Value"] for d in drift_check.metric_data(drifted, END) if d["MetricName"] == alarm["MetricName"]]
+    assert seen == [1] and [d["Value"] for d in watched(alarm, env)] == [0]
+    small = check([record(uniform_rows(shift=4.0)[:20], END - timedelta(minutes=5))])
+    assert small.status == drift_check.STATUS_INSUFFICIENT_DATA and small.features == []
+    assert not [d for d in drift_check.metric_data(small, END) if d["MetricName"] == alarm["MetricName"]]
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_unchecked_features_alarm_fires_when_drift_cannot_be_seen(assembly: Assembly, env: str) -> None:
+    alarm = health_alarms(assembly, env)[f"{NAMES.health_alarm_prefix(env)}drift-check-unchecked-features"]
+    assert (alarm["Statistic"], alarm["ComparisonOperator"], alarm["Threshold"]) == (
+        "Maximum",
+        "GreaterThanThreshold",
+        0,
+    )
+    assert alarm["TreatMissingData"] == "notBreaching", "a missing check is the not-running alarm's job"
+    assert [d["Value"] for d in watched(alarm, env)] == [0]
+    empty = check([])
+    empty.endpoint_name = NAMES.endpoint(env)
+    seen = [d["Value"] for d in drift_check.metric_data(empty, END) if d["MetricName"] == alarm["MetricName"]]
+    assert seen == [2], "an empty capture (RowsRead=0) is a check that saw nothing: it alarms"
 
 
 def cloudwatch_alarm_limits() -> str:
@@ -685,7 +721,8 @@ def test_drift_role_reads_captured_data_and_registered_baselines_not_training_sp
     (script,) = [p for s in reads if s.get("Sid") == "ReadDriftCheckScript" for p in object_patterns(s)]
     assert script.endswith(".py") and "*" not in script, "the job's own script: one object"
     patterns = {p for s in reads if s.get("Sid") != "ReadDriftCheckScript" for p in object_patterns(s)}
-    assert patterns == {f"{contracts.data_capture_prefix(env)}*", contracts.REGISTERED_BASELINES_PATTERN}
+    reports = f"{contracts.drift_reports_prefix(env)}*"
+    assert patterns == {f"{contracts.data_capture_prefix(env)}*", contracts.REGISTERED_BASELINES_PATTERN, reports}
     # Where the model-building pipeline writes what: statistics.json is readable, the splits are not.
     build = json.loads(checked_in.MODEL_BUILD_DEFINITION.read_text())
     outputs = {

@@ -193,10 +193,10 @@ def test_preprocess_rejects_an_empty_file_and_an_empty_directory(tmp_path: Path)
     contract = json.loads(write_contract(XGBOOST, tmp_path / "c").read_text())
     (tmp_path / "in").mkdir()
     with pytest.raises(preprocess.InputDataError, match=r"No \*\.csv file"):
-        preprocess.read_raw(tmp_path / "in", contract)
+        preprocess.count_groups(tmp_path / "in", contract)
     (tmp_path / "in" / "empty.csv").write_text("")
     with pytest.raises(preprocess.InputDataError, match=r"empty\.csv is empty"):
-        preprocess.read_raw(tmp_path / "in", contract)
+        preprocess.count_groups(tmp_path / "in", contract)
 
 
 # --- train --------------------------------------------------------------------------------
@@ -384,9 +384,44 @@ def test_baseline_counts_categories_in_model_monitors_string_statistics(tmp_path
 
 
 def test_baseline_histogram_of_a_constant_feature_is_one_bucket() -> None:
-    assert baseline.histogram(np.array([2.0, 2.0]), 2.0, 2.0) == [
+    stats = baseline.statistics(pd.DataFrame({"a": [2.0, 2.0]}), [{"name": "a", "kind": "numeric"}])
+    (feature,) = stats["features"]
+    assert feature["numerical_statistics"]["distribution"]["kll"]["buckets"] == [
         {"lower_bound": 2.0, "upper_bound": 2.0, "count": 2.0}
     ]
+
+
+def test_baseline_streamed_in_chunks_equals_the_whole_split(tmp_path: Path) -> None:
+    """Two passes over chunks (ranges and moments, then buckets) give what the whole table gives."""
+    rng = np.random.default_rng(4)
+    features = [
+        {"name": "x", "kind": "numeric"},
+        {"name": "n", "kind": "integer"},
+        {"name": "c", "kind": "categorical"},
+    ]
+    table = pd.DataFrame(
+        {
+            "label": 0,
+            "x": rng.lognormal(2, 1, 2_345),
+            "n": rng.poisson(3, 2_345),
+            "c": rng.choice(["a", "b", ""], 2_345),
+        }
+    )
+    table.to_csv(tmp_path / "train.csv", header=False, index=False)
+    whole = baseline.statistics(baseline.load_training_features(tmp_path, features), features)
+    chunked = baseline.statistics_of_chunks(lambda: baseline.training_chunks(tmp_path, features, 100), features)
+    x = chunked["features"][0]["numerical_statistics"]
+    assert x["std_dev"] == pytest.approx(float(table["x"].std(ddof=0)), rel=1e-12)
+    assert sum(b["count"] for b in x["distribution"]["kll"]["buckets"]) == 2_345
+    moments = ("mean", "sum", "std_dev")
+    for one, other in zip(whole["features"], chunked["features"], strict=True):
+        first, second = (feature.get("numerical_statistics", {}) for feature in (one, other))
+        assert [first.pop(m, None) for m in moments] == pytest.approx([second.pop(m, None) for m in moments])
+        assert one == other, "buckets, ranges and counts are exact"
+    assert chunked["features"][2]["string_statistics"]["common"] == {
+        "num_present": int((table["c"] != "").sum()),
+        "num_missing": int((table["c"] == "").sum()),
+    }
 
 
 def test_baseline_rejects_a_missing_contract_and_non_numeric_values(tmp_path: Path) -> None:
@@ -395,7 +430,7 @@ def test_baseline_rejects_a_missing_contract_and_non_numeric_values(tmp_path: Pa
         baseline.load_contract_features(tmp_path)
     features = [{"name": "a", "kind": "numeric"}]
     (tmp_path / "train.csv").write_text("1,2.0\n0,abc\n")
-    with pytest.raises(baseline.BaselineInputError, match="Feature 'a' has the non-numeric value 'abc' at row 2"):
+    with pytest.raises(baseline.BaselineInputError, match="feature 'a' has the non-numeric value 'abc' at row 2"):
         baseline.load_training_features(tmp_path, features)
     with pytest.raises(baseline.BaselineInputError, match="expected the label plus 2 features"):
         baseline.load_training_features(tmp_path, [*features, {"name": "b", "kind": "categorical"}])
