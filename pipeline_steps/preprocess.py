@@ -46,7 +46,7 @@ import tarfile
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 import pandas as pd
@@ -378,32 +378,43 @@ class SplitWriter:
     """Appends each chunk's rows to its split's file (`<split>.csv`, or `<split>-<part>.csv` for one part of
     several), keeps the first held-out rows for the sample payload, and writes the contract beside each split."""
 
-    def __init__(self, output_dir: Path, contract: Mapping[str, Any], *, part: str, sample_rows: int) -> None:
+    def __init__(
+        self, output_dir: Path, contract: Mapping[str, Any], *, part: str, sample_rows: int, train_files: int = 1
+    ) -> None:
         self.output_dir, self.contract, self.sample_rows = output_dir, contract, sample_rows
-        self.files = {}
+        self.files: dict[str, list[IO[str]]] = {}
         for name in SPLITS:
             directory = output_dir / name
             directory.mkdir(parents=True, exist_ok=True)
             (directory / CONTRACT_FILE).write_text(json.dumps(contract, indent=2))
-            self.files[name] = (directory / f"{name}{part}.csv").open("w", newline="")
+            # The train split in several files when several training instances each take a share.
+            count = train_files if name == "train" else 1
+            stems = [f"{name}{part}"] if count == 1 else [f"{name}{part}-{k}" for k in range(count)]
+            self.files[name] = [(directory / f"{stem}.csv").open("w", newline="") for stem in stems]
         self.sample: list[str] = []
         self.written = {name: 0 for name in SPLITS}
 
     def write(self, rows: pd.DataFrame, codes: np.ndarray) -> None:
         for index, name in enumerate(SPLITS):
             chosen = rows[codes == index]
-            chosen.to_csv(self.files[name], header=False, index=False)
+            files = self.files[name]
+            # Row by row in turn over the split's files (from where the last chunk stopped).
+            turn = (self.written[name] + np.arange(len(chosen))) % len(files)
+            for number, handle in enumerate(files):
+                chosen[turn == number].to_csv(handle, header=False, index=False)
             self.written[name] += len(chosen)
             if name == "test" and len(self.sample) < self.sample_rows:
                 features = chosen.drop(columns=[self.contract["label"]]).head(self.sample_rows - len(self.sample))
                 self.sample.extend(features.to_csv(header=False, index=False).splitlines(keepends=True))
 
     def close(self) -> None:
-        for handle in self.files.values():
-            handle.close()
-        sample = self.output_dir / SAMPLE_DIR
-        sample.mkdir(parents=True, exist_ok=True)
-        (sample / SAMPLE_ARCHIVE).write_bytes(sample_payload(self.sample))
+        for handles in self.files.values():
+            for handle in handles:
+                handle.close()
+        if self.sample_rows:
+            sample = self.output_dir / SAMPLE_DIR
+            sample.mkdir(parents=True, exist_ok=True)
+            (sample / SAMPLE_ARCHIVE).write_bytes(sample_payload(self.sample))
 
 
 def this_part(resource_config: Path = Path("/opt/ml/config/resourceconfig.json")) -> str:
@@ -427,7 +438,15 @@ def preprocess(args: argparse.Namespace) -> dict[str, int]:
         min_rows_per_class=args.min_rows_per_class,
     )
     assigner = SplitAssigner(sizes, args.seed)
-    writer = SplitWriter(args.output_dir, contract, part=args.part or this_part(), sample_rows=max(1, args.sample_rows))
+    part = args.part or this_part()
+    writer = SplitWriter(
+        args.output_dir,
+        contract,
+        part=part,
+        # One sample payload per run: the first part's (the others would overwrite it in S3).
+        sample_rows=max(1, args.sample_rows) if part in ("", "-0") else 0,
+        train_files=args.train_files,
+    )
     try:
         for rows in checked_chunks(args.input_dir, contract, args.chunk_rows):
             writer.write(rows, assigner.assign(group_of(rows[contract["label"]], contract)))
@@ -449,9 +468,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--sample-rows", type=int, default=SAMPLE_ROWS, help="held-out rows in the sample payload")
     parser.add_argument("--chunk-rows", type=int, default=CHUNK_ROWS, help="rows read at a time (the memory bound)")
     parser.add_argument("--part", default="", help="suffix of this part's files (default: this instance's)")
+    parser.add_argument("--train-files", type=int, default=1, help="files the train split is written to")
     args = parser.parse_args(argv)
-    if args.chunk_rows < 1:
-        parser.error("--chunk-rows must be at least 1")
+    if args.chunk_rows < 1 or args.train_files < 1:
+        parser.error("--chunk-rows and --train-files must be at least 1")
     print(json.dumps(preprocess(args)))
 
 

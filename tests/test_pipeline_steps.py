@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
+import socket
+import subprocess
+import sys
 import tarfile
 from pathlib import Path
 from typing import Any
@@ -11,10 +15,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+import xgboost as xgb
 
 import config
 import contracts
 from pipeline_steps import baseline, evaluate, local_run, preprocess, sample_data
+from tests.conftest import ROOT
 from tests.support import model_source, preprocessed, write_contract
 
 train = model_source("xgboost", "train")
@@ -70,6 +76,29 @@ def test_split_is_deterministic_disjoint_and_stratified_by_class(raw: pd.DataFra
     overall = table[label].mean()
     for name in preprocess.SPLITS:
         assert first[name][label].mean() == pytest.approx(overall, abs=0.02), name
+
+
+def test_preprocess_in_small_chunks_splits_each_class_exactly_and_deterministically(
+    raw: pd.DataFrame, tmp_path: Path
+) -> None:
+    """Read 37 rows at a time: each split still holds exactly its share of each class, the same rows every run."""
+    label = XGBOOST.data.label
+    runs = [preprocessed(XGBOOST, raw, tmp_path / str(run), "--chunk-rows=37") for run in range(2)]
+    written = [{n: (run / n / f"{n}.csv").read_text() for n in preprocess.SPLITS} for run in runs]
+    assert written[0] == written[1]
+    parts = {n: pd.read_csv(runs[0] / n / f"{n}.csv", header=None) for n in preprocess.SPLITS}
+    for index, name in enumerate(XGBOOST.data.classes):
+        expected = preprocess.split_sizes(int((raw[label] == name).sum()), 0.15, 0.15)
+        assert {n: int((parts[n][0] == index).sum()) for n in preprocess.SPLITS} == expected
+    rows = pd.concat(parts.values()).iloc[:, 1:].round(6).apply(tuple, axis=1)
+    assert sorted(rows) == sorted(raw[list(XGBOOST.data.feature_names)].round(6).apply(tuple, axis=1))
+
+
+def test_a_bad_value_in_a_later_chunk_is_named_by_its_row_in_the_file(raw: pd.DataFrame, tmp_path: Path) -> None:
+    table = raw.astype(object)
+    table.loc[99, FIRST] = "abc"
+    with pytest.raises(preprocess.InputDataError, match=rf"data row 100, column '{FIRST}': value 'abc'"):
+        run_preprocess(XGBOOST, table, tmp_path, "--chunk-rows=30")
 
 
 def test_preprocess_writes_label_first_headerless_splits_with_the_contract(raw: pd.DataFrame, tmp_path: Path) -> None:
@@ -223,6 +252,52 @@ def test_train_writes_the_model_and_the_inference_code_that_serves_it(splits: Pa
     (probability,) = inference.predict_fn(inference.input_fn(body.encode(), "text/csv"), booster)
     assert 0 <= probability <= 1
     assert inference.output_fn(np.array([0.25, 0.5]), "text/csv") == ("0.25\n0.5", "text/csv")
+
+
+def test_xgboost_trains_one_model_on_two_instances_each_with_a_share_of_the_train_split(
+    raw: pd.DataFrame, tmp_path: Path
+) -> None:
+    """Preprocess writes the train split in two files; each 'instance' (a process here, as SageMaker's
+    ShardedByS3Key gives each host its files) reads one, and the two train one model through XGBoost's
+    collective communicator. The first host writes it."""
+    splits = preprocessed(XGBOOST, raw, tmp_path / "p", "--train-files=2")
+    files = sorted((splits / "train").glob("*.csv"))
+    assert [f.name for f in files] == ["train-0.csv", "train-1.csv"]
+    hosts = ["127.0.0.1", "localhost"]  # two names of this machine: the tracker and a second worker
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    workers = []
+    for index, (host, share) in enumerate(zip(hosts, files, strict=True)):
+        channel = tmp_path / f"train-{index}"
+        channel.mkdir()
+        shutil.copy(share, channel)
+        shutil.copy(splits / "train" / preprocess.CONTRACT_FILE, channel)
+        command = [
+            sys.executable,
+            str(ROOT / "models" / "xgboost" / "src" / "train.py"),
+            *("--num_round", "5", "--train", str(channel), "--validation", str(splits / "validation")),
+            *("--model-dir", str(tmp_path / f"model-{index}"), "--checkpoint-dir", ""),
+            *("--hosts", json.dumps(hosts), "--current-host", host, "--tracker-port", str(port)),
+        ]
+        workers.append(subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+    outputs = [worker.communicate(timeout=240)[0] for worker in workers]
+    assert [worker.returncode for worker in workers] == [0, 0], outputs
+    assert not (tmp_path / "model-1").exists(), "only the first host writes the model"
+    booster = inference.model_fn(str(tmp_path / "model-0"))
+    alone = xgb.train(
+        train.booster_params(
+            train.parse_args([]), json.loads((splits / "train" / preprocess.CONTRACT_FILE).read_text())
+        ),
+        xgb.DMatrix(*train.load_channel(tmp_path / "train-0", "train")),
+        num_boost_round=5,
+    )
+    both = pd.concat(pd.read_csv(f, header=None) for f in files)
+    matrix = xgb.DMatrix(both.iloc[:, 1:].to_numpy(dtype=float))
+    together, one_share = booster.predict(matrix), alone.predict(matrix)
+    assert booster.num_boosted_rounds() == 5 and not np.allclose(together, one_share), (
+        "the model learned from both shares, not from the first host's alone"
+    )
 
 
 def test_train_takes_the_toolkits_arguments_and_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -494,3 +569,29 @@ def test_local_gate_fails_a_candidate_below_the_minimum(tmp_path: Path) -> None:
     )
     assert not first.report["gate"]["passed"]
     assert "below the minimum 0.9999" in local_run.metrics_table(first)
+
+
+def test_evaluate_fetches_the_champion_in_the_region_it_is_given(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """boto3 reads only AWS_DEFAULT_REGION, which a processing job need not have: the definition passes --region."""
+    import boto3
+
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    made: list[str | None] = []
+
+    class S3:
+        def download_file(self, bucket: str, key: str, target: str) -> None:
+            Path(target).write_text('{"model": {}}')
+
+    def client(name: str, region_name: str | None = None) -> S3:
+        made.append(region_name)
+        return S3()
+
+    monkeypatch.setattr(boto3, "client", client)
+    assert evaluate._read_report("s3://b/k/evaluation.json", tmp_path, "eu-central-1") == {"model": {}}
+    assert made == ["eu-central-1"]
+    definition = json.loads((ROOT / "pipeline_steps" / "definitions" / "model_build.json").read_text())
+    (step,) = [s for s in definition["Steps"] if s["Name"] == "Evaluate"]
+    assert "--region=${AWS::Region}" in step["Arguments"]["AppSpecification"]["ContainerArguments"]
