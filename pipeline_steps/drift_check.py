@@ -581,25 +581,19 @@ def decide(
 
 # --- reading the capture, in blocks --------------------------------------------------------------
 
-_S = r"\s*"
 _STRING = r'"([^"\\]*(?:\\.[^"\\]*)*)"'
 
 
-def _key(name: str) -> str:
-    return f'"{name}"{_S}:{_S}'
-
-
-# SageMaker writes one record per line, the endpoint's input first, its keys in this order
-# (developer guide, "Capture data": observedContentType, mode, data, encoding). A block whose
-# every line has that shape is read by two regular-expression passes; any other block goes
-# through the JSON parser line by line, as JSON allows any key order.
+# SageMaker writes one record per line, compact, the endpoint's input first and its keys in this
+# order (developer guide, "Capture data": observedContentType, mode, data, encoding). A block whose
+# every line has that shape is read by two regular-expression passes; any other block goes through
+# the JSON parser line by line, as JSON allows any layout and key order.
 _INPUT = re.compile(
-    r"(?m)^(?:(\{" + _S + _key("captureData") + r"\{" + _S + _key("endpointInput") + r"\{" + _S
-    + _key("observedContentType") + _STRING + _S + "," + _S + _key("mode") + '"INPUT"' + _S + "," + _S
-    + _key("data") + _STRING + _S + "," + _S + _key("encoding") + r'"(\w*)"' + _S + r"\})|([^\n]*))[^\n]*$"
+    r'(?m)^(?:(\{"captureData":\{"endpointInput":\{"observedContentType":' + _STRING + ',"mode":"INPUT","data":'
+    + _STRING + r',"encoding":"(\w*)"\})|([^\n]*))[^\n]*\n'
 )  # fmt: skip
 # inferenceTime as SageMaker writes it, UTC to the second (a fraction is ignored, see `collect`).
-_TIME = re.compile(_key("inferenceTime") + r'"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.\d+)?Z"')
+_TIME = re.compile(r'"inferenceTime":"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.\d+)?Z"')
 _SECOND = "%Y-%m-%dT%H:%M:%S"
 
 
@@ -685,6 +679,7 @@ class CapturedWindow:
         self._count_payloads(self._payloads(block, start, end), baselines)
 
     def _payloads(self, block: str, start: datetime, end: datetime) -> list[str]:
+        block = block if block.endswith("\n") else block + "\n"  # _INPUT reads each line with its end
         lines = [match for match in _INPUT.findall(block) if match[0] or match[4].strip()]
         times = _TIME.findall(block)
         payloads: list[str] = []
@@ -694,9 +689,14 @@ class CapturedWindow:
                     self._json_record(line, start, end, payloads)
             return payloads
         first, last = start.strftime(_SECOND), end.strftime(_SECOND)
-        for (_, content_type, data, encoding, _), stamp in zip(lines, times):
-            if first <= stamp < last:
-                self._add_payload(payloads, content_type, data, encoding, escaped=True)
+        chosen = [match for match, stamp in zip(lines, times) if first <= stamp < last]
+        types, datas, encodings = ([match[i] for match in chosen] for i in (1, 2, 3))
+        # Column-wise when every record is CSV text without JSON escapes (what SageMaker writes).
+        if all("csv" in t.lower() for t in set(types)) and set(encodings) <= {"CSV"}:
+            if not any("\\" in data for data in datas):
+                return datas
+        for content_type, data, encoding in zip(types, datas, encodings):
+            self._add_payload(payloads, content_type, data, encoding, escaped=True)
         return payloads
 
     def _json_record(self, line: str, start: datetime, end: datetime, payloads: list[str]) -> None:
@@ -721,8 +721,14 @@ class CapturedWindow:
             self.reject(RowRejected(MALFORMED_RECORD, f"malformed capture record ({type(error).__name__}: {error})"))
 
     def _count_payloads(self, payloads: list[str], baselines: Sequence[Baseline]) -> None:
-        """Split payloads into rows; plain rows (no quotes) are read column-wise, the others one by one."""
+        """Rows read column-wise when every cell fits its column; else split: unquoted rows of the right
+        width column-wise, the others one by one (which names what does not fit)."""
         text = "\n".join(payloads)
+        if '"' not in text and "\r" not in text:
+            columns = _read_columns(text, baselines)
+            if columns is not None:
+                self._count_columns(columns, baselines)
+                return
         plain: list[str] = []
         quoted: list[list[str]] = []
         if '"' in text or "\r" in text:
@@ -739,7 +745,7 @@ class CapturedWindow:
             for row in plain:
                 if row.count(",") != width - 1:
                     self.reject(_column_count_error(row.count(",") + 1, width))
-        columns = _read_columns(fitting, baselines)
+        columns = _read_columns("\n".join(fitting), baselines)
         if columns is None:
             quoted.extend(row.split(",") for row in fitting)
         else:
@@ -797,11 +803,11 @@ def _column_count_error(values: int, features: int) -> RowRejected:
     return RowRejected(COLUMN_COUNT, f"a row has {values} values; the baseline has {features} features")
 
 
-def _read_columns(rows: Sequence[str], baselines: Sequence[Baseline]) -> list[np.ndarray] | None:
-    """Unquoted rows of the right width, column-wise (Arrow's CSV reader); None when a cell is not
-    what its column reads (the rows are then parsed one by one, which names the cell)."""
-    if not rows:
-        return []
+def _read_columns(text: str, baselines: Sequence[Baseline]) -> list[np.ndarray] | None:
+    """Unquoted CSV rows column-wise (Arrow's CSV reader, empty lines skipped); None when a row is not
+    of the baseline's width or a cell is not what its column reads."""
+    if not text.strip("\n"):
+        return [np.zeros(0) if isinstance(b, FeatureBaseline) else np.zeros(0, dtype=object) for b in baselines]
     names = [f"c{index}" for index in range(len(baselines))]
     types = {
         name: pa.float64() if isinstance(baseline, FeatureBaseline) else pa.string()
@@ -809,14 +815,12 @@ def _read_columns(rows: Sequence[str], baselines: Sequence[Baseline]) -> list[np
     }
     try:
         table = pa_csv.read_csv(
-            io.BytesIO("\n".join(rows).encode("utf-8")),
+            io.BytesIO(text.encode("utf-8")),
             read_options=pa_csv.ReadOptions(column_names=names, use_threads=False),
             parse_options=pa_csv.ParseOptions(quote_char=False),
             convert_options=pa_csv.ConvertOptions(column_types=types, null_values=[""], strings_can_be_null=False),
         )
     except (pa.ArrowInvalid, pa.ArrowTypeError):
-        return None
-    if table.num_rows != len(rows):
         return None
     return [column.to_numpy(zero_copy_only=False) for column in table.columns]
 
