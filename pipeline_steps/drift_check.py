@@ -692,9 +692,9 @@ class CapturedWindow:
         chosen = [match for match, stamp in zip(lines, times) if first <= stamp < last]
         types, datas, encodings = ([match[i] for match in chosen] for i in (1, 2, 3))
         # Column-wise when every record is CSV text without JSON escapes (what SageMaker writes).
-        if all("csv" in t.lower() for t in set(types)) and set(encodings) <= {"CSV"}:
-            if not any("\\" in data for data in datas):
-                return datas
+        plain = all("csv" in t.lower() for t in set(types)) and set(encodings) <= {"CSV"}
+        if plain and not any("\\" in data for data in datas):
+            return datas
         for content_type, data, encoding in zip(types, datas, encodings):
             self._add_payload(payloads, content_type, data, encoding, escaped=True)
         return payloads
