@@ -16,8 +16,6 @@ Usage: python -m bench.drift_decision [--trials 500] [--seed 1]
 from __future__ import annotations
 
 import argparse
-import json
-import math
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -33,34 +31,10 @@ END = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 START = END - timedelta(hours=1)
 
 
-def capture_block(window: pd.DataFrame) -> str:
-    stamp = (END - timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    lines = []
-    for row in window.itertuples(index=False):
-        data = ",".join("" if isinstance(v, float) and math.isnan(v) else str(v) for v in row)
-        lines.append(
-            json.dumps(
-                {
-                    "captureData": {
-                        "endpointInput": {
-                            "observedContentType": "text/csv",
-                            "mode": "INPUT",
-                            "data": data,
-                            "encoding": "CSV",
-                        }
-                    },
-                    "eventMetadata": {"eventId": "e", "inferenceTime": stamp},
-                },
-                separators=(",", ":"),
-            )
-        )
-    return "\n".join(lines)
-
-
 def run_check(statistics: dict[str, Any], window: pd.DataFrame) -> drift_check.DriftReport:
     return drift_check.check_drift(
         statistics=statistics,
-        capture_blocks=[capture_block(window)],
+        capture_blocks=["\n".join(local_drift_check.capture_lines(window, list(window.columns), END))],
         endpoint_name="bench",
         baseline_uri="bench",
         start=START,

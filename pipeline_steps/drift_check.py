@@ -589,9 +589,10 @@ _STRING = r'"([^"\\]*(?:\\.[^"\\]*)*)"'
 # every line has that shape is read by two regular-expression passes; any other block goes through
 # the JSON parser line by line, as JSON allows any layout and key order.
 _INPUT = re.compile(
-    r'(?m)^(?:(\{"captureData":\{"endpointInput":\{"observedContentType":' + _STRING + ',"mode":"INPUT","data":'
-    + _STRING + r',"encoding":"(\w*)"\})|([^\n]*))[^\n]*\n'
+    r'(?m)^(?:\{"captureData":\{"endpointInput":\{"observedContentType":' + _STRING + ',"mode":"INPUT","data":'
+    + _STRING + r',"encoding":"(\w+)"\}|([^\n]*))[^\n]*\n'
 )  # fmt: skip
+# Groups: content type, data, encoding (never empty: it marks a line of that shape), any other line.
 # inferenceTime as SageMaker writes it, UTC to the second (a fraction is ignored, see `collect`).
 _TIME = re.compile(r'"inferenceTime":"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.\d+)?Z"')
 _SECOND = "%Y-%m-%dT%H:%M:%S"
@@ -680,17 +681,17 @@ class CapturedWindow:
 
     def _payloads(self, block: str, start: datetime, end: datetime) -> list[str]:
         block = block if block.endswith("\n") else block + "\n"  # _INPUT reads each line with its end
-        lines = [match for match in _INPUT.findall(block) if match[0] or match[4].strip()]
+        lines = [match for match in _INPUT.findall(block) if match[2] or match[3].strip()]
         times = _TIME.findall(block)
         payloads: list[str] = []
-        if len(times) != len(lines) or not all(match[0] for match in lines):
+        if len(times) != len(lines) or not all(match[2] for match in lines):
             for line in block.splitlines():
                 if line.strip():
                     self._json_record(line, start, end, payloads)
             return payloads
         first, last = start.strftime(_SECOND), end.strftime(_SECOND)
         chosen = [match for match, stamp in zip(lines, times) if first <= stamp < last]
-        types, datas, encodings = ([match[i] for match in chosen] for i in (1, 2, 3))
+        types, datas, encodings = ([match[i] for match in chosen] for i in (0, 1, 2))
         # Column-wise when every record is CSV text without JSON escapes (what SageMaker writes).
         plain = all("csv" in t.lower() for t in set(types)) and set(encodings) <= {"CSV"}
         if plain and not any("\\" in data for data in datas):

@@ -84,7 +84,7 @@ def capture_lines(table: pd.DataFrame, names: Sequence[str], end: datetime) -> l
             "eventMetadata": {"eventId": f"local-{i}", "inferenceTime": at.strftime("%Y-%m-%dT%H:%M:%SZ")},
             "eventVersion": "0",
         }
-        lines.append(json.dumps(record))
+        lines.append(json.dumps(record, separators=(",", ":")))  # compact, as SageMaker writes it
     return lines
 
 

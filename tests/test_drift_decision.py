@@ -35,20 +35,9 @@ RULE = drift_check.DecisionRule()
 PYTHON_39 = Path.home() / ".pyenv" / "versions" / "3.9.18" / "bin" / "python"
 
 
-def capture(table: pd.DataFrame, at: datetime = END - timedelta(minutes=5)) -> str:
-    """One captured request per row, in SageMaker's compact layout."""
-    stamp = at.strftime("%Y-%m-%dT%H:%M:%SZ")
-    lines = []
-    for row in table.itertuples(index=False):
-        data = ",".join("" if isinstance(v, float) and math.isnan(v) else str(v) for v in row)
-        record = {
-            "captureData": {
-                "endpointInput": {"observedContentType": "text/csv", "mode": "INPUT", "data": data, "encoding": "CSV"}
-            },
-            "eventMetadata": {"eventId": "e", "inferenceTime": stamp},
-        }
-        lines.append(json.dumps(record, separators=(",", ":")))
-    return "\n".join(lines)
+def capture(table: pd.DataFrame) -> str:
+    """One captured request per row, in SageMaker's compact layout, within the window."""
+    return "\n".join(local_drift_check.capture_lines(table, list(table.columns), END))
 
 
 def run(statistics: dict[str, Any], table: pd.DataFrame) -> drift_check.DriftReport:
@@ -141,7 +130,7 @@ def test_infinity_is_a_data_error_never_drift() -> None:
     report = run(statistics, rows)
     assert report.rejections == {drift_check.NON_FINITE: 40} and report.captured_records == 260
     assert drift_check.NON_FINITE in report.reason and "infinite value 'inf'" in report.reason
-    quoted = capture(pd.DataFrame({"f0": ['"inf"'], "f1": [0.5]}))  # a quoted cell: the per-row path
+    quoted = capture(pd.DataFrame({"f0": ["inf"], "f1": ["a,b"]})).replace("a,b", "0.5")  # quoted: row by row
     window = drift_check.collect([quoted], drift_check.parse_baseline(statistics), START, END)
     assert window.rejections == {drift_check.NON_FINITE: 1}
 
