@@ -144,6 +144,9 @@ def test_a_feature_missing_in_every_row_is_published_as_unchecked() -> None:
     assert "f3 (0 of" in report.reason
     datums = {d["MetricName"]: d["Value"] for d in drift_check.metric_data(report, END) if len(d["Dimensions"]) == 1}
     assert datums[drift_check.UNCHECKED_FEATURES_METRIC] == 1
+    blank = run(statistics, window.assign(**{f["name"]: math.nan for f in NUMERIC}))
+    assert (blank.status, blank.captured_records, blank.max_psi) == (drift_check.STATUS_INSUFFICIENT_DATA, 1000, None)
+    assert "each was missing" in blank.reason and len(blank.unchecked_features) == len(NUMERIC)
 
 
 def test_the_local_run_gives_the_results_it_gave_before_the_column_wise_reader(tmp_path: Path) -> None:
