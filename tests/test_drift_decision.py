@@ -267,3 +267,14 @@ def test_an_end_time_in_utc_with_z_parses_on_the_images_python() -> None:
     )
     result = subprocess.run([str(PYTHON_39), "-c", program], capture_output=True, text=True, check=False)
     assert result.stdout.strip() == "2026-03-01T12:00:00+00:00", result.stderr
+
+
+def test_each_feature_gets_its_share_of_the_false_alarm_rate() -> None:
+    """p = 0.004 with PSI 0.28: drift when the feature is the only one, not when it is one of ten
+    (Bonferroni: 0.01 / 10 per feature), however large the PSI reads."""
+    uniform = drift_check.FeatureBaseline("a", tuple(float(i) for i in range(11)), (100.0,) * 10, 0.0, 10.0, 2.87)
+    counts = drift_check.FeatureCounts(buckets=[16, 19, 17, 9, 10, 7, 8, 5, 6, 3])
+    alone, among_ten = (drift_check.decide(uniform, counts, RULE, features, 50) for features in (1, 10))
+    assert alone.psi == among_ten.psi and alone.psi is not None and alone.psi > RULE.threshold
+    assert among_ten.p_value is not None and RULE.alpha(10) < among_ten.p_value < RULE.alpha(1)
+    assert (alone.drifted, among_ten.drifted) == (True, False)
