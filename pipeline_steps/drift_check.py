@@ -149,8 +149,7 @@ class FeatureBaseline:
 
     def count(self, counts: FeatureCounts, values: np.ndarray) -> None:
         """Add present (finite) values to `counts`; values outside the range land in the edge buckets."""
-        index = np.searchsorted(np.asarray(self.edges[1:-1]), values, side="right")
-        added = np.bincount(index, minlength=len(self.counts))
+        added = np.bincount(bucket_indices(values, self.edges), minlength=len(self.counts))
         counts.buckets = [a + int(b) for a, b in zip(counts.buckets, added)]
         counts.outside += int(np.count_nonzero((values < self.low) | (values > self.high)))
 
@@ -349,9 +348,9 @@ def parse_baseline(statistics: dict[str, Any]) -> list[Baseline]:
     ]
 
 
-def bucket_index(value: float, edges: Sequence[float]) -> int:
-    """Bucket of `value`; values outside the baseline range count in the first or last bucket."""
-    return int(np.searchsorted(np.asarray(edges[1:-1]), value, side="right"))
+def bucket_indices(values: np.ndarray, edges: Sequence[float]) -> np.ndarray:
+    """Bucket of each value (lower edge included); values outside the baseline range count in the first or last."""
+    return np.searchsorted(np.asarray(edges[1:-1]), values, side="right")
 
 
 def population_stability_index(expected: Sequence[float] | np.ndarray, actual: Sequence[float] | np.ndarray) -> float:
