@@ -428,7 +428,7 @@ class AlarmConfig(Schema):
 _FEATURES = "1 to 10 feature names (the drift alarm's metrics) when use_model_monitor is true"
 # Rows one drift-check instance counts within half its job's hour (MaxRuntimeInSeconds 3600): about
 # 100,000 rows a second on one core of the default ml.m5.large, half the benchmark's rate for
-# headroom (docs/benchmarks.md, bench/drift_check_volume.py).
+# headroom (docs/benchmarks.md, bench/volume.py).
 DRIFT_ROWS_PER_INSTANCE = 100_000 * 1800
 _MAX_DRIFT_INSTANCES = 100
 

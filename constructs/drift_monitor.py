@@ -114,7 +114,7 @@ class DriftMonitor(Construct):
                 vpc=network.vpc,
             )
             self.drift_metric = self.model_monitor.drift_metric
-            alarm_threshold = self.model_monitor.alarm_threshold
+            alarm_metric, alarm_threshold = self.model_monitor.alarm_metric, self.model_monitor.alarm_threshold
         else:
             self.check = ScheduledDriftCheck(
                 self,
@@ -132,14 +132,14 @@ class DriftMonitor(Construct):
                 metric_namespace=metric_namespace,
                 vpc=network.vpc,
             )
-            self.drift_metric = self.check.psi_metric
+            self.drift_metric = self.check.drift_metric
             self.records_metric = self.check.records_metric
-            alarm_threshold = self.check.alarm_threshold
+            alarm_metric, alarm_threshold = self.check.alarm_metric, self.check.alarm_threshold
         self.alarm = DriftAlarm(
             self,
             "DriftAlarm",
             endpoint_name=endpoint_name,
-            drift_metric=self.check.drift_metric if self.check else self.drift_metric,
+            drift_metric=alarm_metric,
             threshold=alarm_threshold,
             drift=drift,
             alarm_name_prefix=alarm_name_prefix,

@@ -159,4 +159,5 @@ class ModelMonitorSchedule:
             period=Duration.hours(ALARM_PERIOD_HOURS),
         )
         # Model Monitor's metric is a distance: the alarm compares it with the configured threshold.
+        self.alarm_metric: cloudwatch.IMetric = self.drift_metric
         self.alarm_threshold = drift.threshold

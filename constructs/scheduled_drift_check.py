@@ -39,8 +39,9 @@ class ScheduledDriftCheck:
     """The drift-check pipeline (definition generated from pipeline_steps/drift_check_pipeline.py
     and checked in), started on `drift.schedule` with the release's model package ARN and
     baseline URI and the instance count as parameters. It publishes, per run, the drifted features
-    (`drift_metric`, which the drift alarm watches above `alarm_threshold`), PSI per feature and
-    Feature="ALL" (`psi_metric`, the maximum) and the rows checked (`records_metric`).
+    (`alarm_metric`, which the drift alarm watches above `alarm_threshold`), PSI per feature and
+    Feature="ALL" (`drift_metric`, the maximum, which the dashboard shows) and the rows checked
+    (`records_metric`).
 
     Not a construct of its own: its resources are created in `scope` (the DriftMonitor) under
     the construct IDs they have always had there, so their logical IDs, and with them the
@@ -181,7 +182,7 @@ class ScheduledDriftCheck:
             ],
         )
         self.schedule.node.add_dependency(self.pipeline)
-        self.psi_metric = cloudwatch.Metric(
+        self.drift_metric = cloudwatch.Metric(
             namespace=metric_namespace,
             metric_name=contracts.DRIFT_PSI_METRIC,
             dimensions_map={
@@ -194,7 +195,7 @@ class ScheduledDriftCheck:
         )
         # The verdict: features whose change is both significant for the window and above the PSI
         # threshold. PSI alone reads high on small windows, so the alarm watches the verdict.
-        self.drift_metric = check_metric(
+        self.alarm_metric: cloudwatch.IMetric = check_metric(
             metric_namespace, endpoint_name, contracts.DRIFT_DRIFTED_FEATURES_METRIC, "Maximum", ALARM_PERIOD_HOURS * 60
         )
         self.alarm_threshold = 0.0
