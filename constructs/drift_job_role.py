@@ -49,6 +49,8 @@ class DriftJobRole(iam.Role):
         )
         artifacts_bucket.grant_read(self, f"{capture_prefix}*")
         artifacts_bucket.grant_put(self, f"{reports_prefix}*")
+        # The check's last step reads the counts its first step wrote there (one per instance).
+        artifacts_bucket.grant_read(self, f"{reports_prefix}*")
         # Processing volume and report output are encrypted with the environment's key.
         key.grant_encrypt_decrypt(self)
         acknowledge_wildcards(
@@ -61,7 +63,8 @@ class DriftJobRole(iam.Role):
                 "Action::kms:GenerateDataKey*": "Reports and job volumes are encrypted with the environment's key.",
                 "Action::kms:ReEncrypt*": "grant_encrypt_decrypt on the environment's key only.",
                 objects_in(self, artifacts_bucket, f"{capture_prefix}*"): "Captured requests of this environment only.",
-                objects_in(self, artifacts_bucket, f"{reports_prefix}*"): "Drift reports of this environment only.",
+                objects_in(self, artifacts_bucket, f"{reports_prefix}*"): "Drift reports and the window counts "
+                "behind them, of this environment only.",
             },
         )
         self._grant_baseline_read(artifacts_bucket, release)

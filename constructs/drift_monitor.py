@@ -119,6 +119,7 @@ class DriftMonitor(Construct):
                 vpc=network.vpc,
             )
             self.drift_metric = self.model_monitor.drift_metric
+            alarm_metric, alarm_threshold = self.model_monitor.alarm_metric, self.model_monitor.alarm_threshold
         else:
             self.check = ScheduledDriftCheck(
                 self,
@@ -139,11 +140,13 @@ class DriftMonitor(Construct):
             )
             self.drift_metric = self.check.drift_metric
             self.records_metric = self.check.records_metric
+            alarm_metric, alarm_threshold = self.check.alarm_metric, self.check.alarm_threshold
         self.alarm = DriftAlarm(
             self,
             "DriftAlarm",
             endpoint_name=endpoint_name,
-            drift_metric=self.drift_metric,
+            drift_metric=alarm_metric,
+            threshold=alarm_threshold,
             drift=drift,
             alarm_name_prefix=alarm_name_prefix,
             topic=topic,

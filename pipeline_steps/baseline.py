@@ -13,7 +13,9 @@ baseline file formats so either checker can read them
   contract's allowed values, else those seen), and the comparison settings, L-infinity for
   categorical features as Model Monitor's `categorical_drift_method` names it.
 
-The drift check compares captured requests with these bucket and category counts.
+The drift check compares captured requests with these bucket and category counts. The training
+split is streamed twice in chunks (the range of each number first, then its buckets), so memory
+does not grow with the data.
 
 Runs in a SageMaker processing container (defaults below) and locally:
     python pipeline_steps/baseline.py --train-dir out/train --output-dir baseline/
@@ -25,7 +27,10 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Mapping, Sequence
+import math
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +44,8 @@ CATEGORICAL = "categorical"
 # A categorical feature's domain is recorded only up to this many distinct values seen
 # (Model Monitor's "observed values for small cardinality").
 MAX_DOMAIN = 1000
+# Rows read at a time: the split is read twice (ranges first, then buckets), in chunks of this many rows.
+CHUNK_ROWS = 100_000
 
 
 class BaselineInputError(ValueError):
@@ -55,20 +62,33 @@ def load_contract_features(train_dir: Path) -> list[dict[str, Any]]:
     return [dict(f) for f in features]
 
 
-def load_training_features(train_dir: Path, features: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
-    """The feature columns of the training split (label dropped), named and typed by the contract."""
+def training_files(train_dir: Path) -> list[Path]:
     files = sorted(train_dir.glob("*.csv"))
     if not files:
         raise BaselineInputError(f"No *.csv file in {train_dir}.")
-    try:
-        table = pd.concat(
-            [pd.read_csv(path, header=None, dtype=str, keep_default_na=False) for path in files], ignore_index=True
-        )
-    except pd.errors.EmptyDataError as error:
-        raise BaselineInputError(f"A training CSV in {train_dir} is empty.") from error
+    return files
+
+
+def training_chunks(
+    train_dir: Path, features: Sequence[Mapping[str, Any]], chunk_rows: int = CHUNK_ROWS
+) -> Iterator[pd.DataFrame]:
+    """The feature columns of the training split (label dropped), named and typed by the contract, in chunks.
+
+    Every part of the split (`train.csv`, or `train-<part>.csv` from several preprocess instances) is read.
+    """
+    for path in training_files(train_dir):
+        try:
+            reader = pd.read_csv(path, header=None, dtype=str, keep_default_na=False, chunksize=chunk_rows)
+            for table in reader:
+                yield _typed(table, features, path)
+        except pd.errors.EmptyDataError as error:
+            raise BaselineInputError(f"A training CSV in {train_dir} is empty.") from error
+
+
+def _typed(table: pd.DataFrame, features: Sequence[Mapping[str, Any]], path: Path) -> pd.DataFrame:
     if table.shape[1] != len(features) + 1:
         raise BaselineInputError(
-            f"{train_dir}: rows have {table.shape[1]} columns; expected the label plus {len(features)} features."
+            f"{path}: rows have {table.shape[1]} columns; expected the label plus {len(features)} features."
         )
     result = pd.DataFrame(index=table.index)
     for position, feature in enumerate(features, start=1):
@@ -80,44 +100,80 @@ def load_training_features(train_dir: Path, features: Sequence[Mapping[str, Any]
         values = pd.to_numeric(raw.where(raw != ""), errors="coerce")
         bad = values.isna() & (raw != "")
         if bad.any():
-            row = int(np.flatnonzero(bad.to_numpy())[0])
+            row = int(table.index[np.flatnonzero(bad.to_numpy())[0]])
             raise BaselineInputError(
-                f"Feature '{name}' has the non-numeric value {raw.iloc[row]!r} at row {row + 1}; "
+                f"{path}: feature '{name}' has the non-numeric value {raw.loc[row]!r} at row {row + 1}; "
                 "allowed: numbers (or an empty cell, counted as missing)."
             )
         result[name] = values.astype(float)
     return result
 
 
-def histogram(values: np.ndarray, low: float, high: float, buckets: int = BUCKETS) -> list[dict[str, float]]:
-    """`buckets` equal-width buckets between low and high (one bucket if all values are equal)."""
-    if high <= low:
-        return [{"lower_bound": low, "upper_bound": high, "count": float(len(values))}]
-    counts, edges = np.histogram(values, bins=buckets, range=(low, high))
-    return [
-        {"lower_bound": float(edges[i]), "upper_bound": float(edges[i + 1]), "count": float(counts[i])}
-        for i in range(buckets)
-    ]
+def load_training_features(train_dir: Path, features: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """The whole training split's features (small data, and tests); `main` streams instead."""
+    return pd.concat(list(training_chunks(train_dir, features)), ignore_index=True)
 
 
-def numeric_statistics(feature: Mapping[str, Any], column: pd.Series) -> dict[str, Any]:
-    present = column.dropna().to_numpy(dtype=float)
-    if present.size == 0:
-        raise BaselineInputError(f"Feature '{feature['name']}' has no value in the training data.")
-    low, high = float(present.min()), float(present.max())
-    return {
-        "name": feature["name"],
-        "inferred_type": "Integral" if feature["kind"] == "integer" else "Fractional",
-        "numerical_statistics": {
-            "common": {"num_present": int(present.size), "num_missing": int(column.size - present.size)},
-            "mean": float(present.mean()),
-            "sum": float(present.sum()),
-            "std_dev": float(present.std()),
-            "min": low,
-            "max": high,
-            "distribution": {"kll": {"buckets": histogram(present, low, high)}},
-        },
-    }
+@dataclass
+class NumericSummary:
+    """What statistics.json says of a number, from counts that chunks add up: present and missing
+    values, mean and sum of squared deviations (combined per chunk, Chan et al. 1979), range, buckets."""
+
+    present: int = 0
+    missing: int = 0
+    mean: float = 0.0
+    squares: float = 0.0
+    low: float = math.inf
+    high: float = -math.inf
+    buckets: np.ndarray | None = None
+
+    def add(self, column: pd.Series) -> None:
+        values = column.dropna().to_numpy(dtype=float)
+        self.missing += int(column.size - values.size)
+        if values.size == 0:
+            return
+        mean = float(values.mean())
+        squares = float(((values - mean) ** 2).sum())
+        total = self.present + values.size
+        delta = mean - self.mean
+        self.squares += squares + delta**2 * self.present * values.size / total
+        self.mean += delta * values.size / total
+        self.present = total
+        self.low, self.high = min(self.low, float(values.min())), max(self.high, float(values.max()))
+
+    def count(self, column: pd.Series) -> None:
+        """Second pass: the values into the buckets between the range the first pass found."""
+        values = column.dropna().to_numpy(dtype=float)
+        if self.high <= self.low:
+            return
+        counts, _ = np.histogram(values, bins=BUCKETS, range=(self.low, self.high))
+        self.buckets = counts if self.buckets is None else self.buckets + counts
+
+    def statistics(self, feature: Mapping[str, Any]) -> dict[str, Any]:
+        if self.present == 0:
+            raise BaselineInputError(f"Feature '{feature['name']}' has no value in the training data.")
+        if self.high <= self.low:
+            kll = [{"lower_bound": self.low, "upper_bound": self.high, "count": float(self.present)}]
+        else:
+            edges = np.linspace(self.low, self.high, BUCKETS + 1)
+            counts = self.buckets if self.buckets is not None else np.zeros(BUCKETS)
+            kll = [
+                {"lower_bound": float(edges[i]), "upper_bound": float(edges[i + 1]), "count": float(counts[i])}
+                for i in range(BUCKETS)
+            ]
+        return {
+            "name": feature["name"],
+            "inferred_type": "Integral" if feature["kind"] == "integer" else "Fractional",
+            "numerical_statistics": {
+                "common": {"num_present": self.present, "num_missing": self.missing},
+                "mean": self.mean,
+                "sum": self.mean * self.present,
+                "std_dev": math.sqrt(self.squares / self.present),
+                "min": self.low,
+                "max": self.high,
+                "distribution": {"kll": {"buckets": kll}},
+            },
+        }
 
 
 def category_counts(column: pd.Series) -> dict[str, int]:
@@ -126,37 +182,60 @@ def category_counts(column: pd.Series) -> dict[str, int]:
     return {str(value): int(counts[value]) for value in sorted(counts.index, key=str)}
 
 
-def string_statistics(feature: Mapping[str, Any], column: pd.Series) -> dict[str, Any]:
-    counts = category_counts(column)
+def string_statistics(feature: Mapping[str, Any], counts: Mapping[str, int], missing: int) -> dict[str, Any]:
     if not counts:
         raise BaselineInputError(f"Feature '{feature['name']}' has no value in the training data.")
     present = sum(counts.values())
+    ordered = {value: counts[value] for value in sorted(counts)}
     return {
         "name": feature["name"],
         "inferred_type": "String",
         "string_statistics": {
-            "common": {"num_present": present, "num_missing": int(column.size - present)},
-            "distinct_count": len(counts),
+            "common": {"num_present": present, "num_missing": missing},
+            "distinct_count": len(ordered),
             "distribution": {
-                "categorical": {"buckets": [{"value": value, "count": count} for value, count in counts.items()]}
+                "categorical": {"buckets": [{"value": value, "count": count} for value, count in ordered.items()]}
             },
         },
     }
 
 
-def statistics(table: pd.DataFrame, features: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    if table.empty:
+def statistics_of_chunks(
+    chunks: Callable[[], Iterable[pd.DataFrame]], features: Sequence[Mapping[str, Any]]
+) -> dict[str, Any]:
+    """statistics.json from two passes over the chunks `chunks()` yields: ranges and counts, then buckets."""
+    numeric = {f["name"]: NumericSummary() for f in features if f["kind"] != CATEGORICAL}
+    categories: dict[str, Counter[str]] = {f["name"]: Counter() for f in features if f["kind"] == CATEGORICAL}
+    missing: Counter[str] = Counter()
+    rows = 0
+    for chunk in chunks():
+        rows += len(chunk)
+        for name, summary in numeric.items():
+            summary.add(chunk[name])
+        for name, counts in categories.items():
+            counts.update(category_counts(chunk[name]))
+            missing[name] += int(chunk[name].isna().sum())
+    if rows == 0:
         raise BaselineInputError("The training data has no rows.")
+    if any(s.high > s.low for s in numeric.values()):
+        for chunk in chunks():
+            for name, summary in numeric.items():
+                summary.count(chunk[name])
     return {
         "version": 0.0,
-        "dataset": {"item_count": len(table)},
+        "dataset": {"item_count": rows},
         "features": [
-            string_statistics(f, table[f["name"]])
+            string_statistics(f, categories[f["name"]], missing[f["name"]])
             if f["kind"] == CATEGORICAL
-            else numeric_statistics(f, table[f["name"]])
+            else numeric[f["name"]].statistics(f)
             for f in features
         ],
     }
+
+
+def statistics(table: pd.DataFrame, features: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """statistics.json of a table in memory (one chunk)."""
+    return statistics_of_chunks(lambda: [table], features)
 
 
 def feature_constraints(feature: Mapping[str, Any], stats: Mapping[str, Any]) -> dict[str, Any]:
@@ -201,9 +280,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--train-dir", type=Path, default=Path("/opt/ml/processing/train"))
     parser.add_argument("--output-dir", type=Path, default=Path("/opt/ml/processing/baseline"))
+    parser.add_argument("--chunk-rows", type=int, default=CHUNK_ROWS, help="rows read at a time (the memory bound)")
     args = parser.parse_args(argv)
     features = load_contract_features(args.train_dir)
-    stats = statistics(load_training_features(args.train_dir, features), features)
+    stats = statistics_of_chunks(lambda: training_chunks(args.train_dir, features, args.chunk_rows), features)
     args.output_dir.mkdir(parents=True, exist_ok=True)
     (args.output_dir / "statistics.json").write_text(json.dumps(stats, indent=2))
     (args.output_dir / "constraints.json").write_text(json.dumps(constraints(stats, features), indent=2))

@@ -22,7 +22,7 @@ from constructs.operator_role import OperatorReleasePermissions
 from constructs.rollback_alarms import RollbackAlarms
 from constructs.shadow_dashboard import add_shadow_widgets
 from constructs.shadow_test_access import ShadowTestAccess
-from contracts import data_capture_prefix
+from contracts import data_capture_prefix, drift_reports_prefix
 
 
 def serving_images(app_config: AppConfig, release: Release, region: str) -> list[str]:
@@ -120,7 +120,7 @@ class ServingStack(Stack):
             drift=environment.drift,
             capture_uri=f"{self.endpoint.capture_uri}{endpoint_name}/{names.variant}/",
             capture_prefix=capture_prefix,
-            reports_prefix=f"drift-reports/{env}/",
+            reports_prefix=drift_reports_prefix(env),
             artifacts_bucket=artifacts_bucket,
             key=key,
             topic=alerts_topic,
