@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import shutil
 import socket
 import subprocess
@@ -114,8 +115,37 @@ def test_preprocess_writes_label_first_headerless_splits_with_the_contract(raw: 
         (member,) = archive.getmembers()
         rows = archive.extractfile(member).read().decode().splitlines()  # type: ignore[union-attr]
     test_rows = (splits / "test" / "test.csv").read_text().splitlines()
-    assert member.name == "payload.csv" and rows == [row.split(",", 1)[1] for row in test_rows[: len(rows)]]
-    assert len(rows) == preprocess.SAMPLE_ROWS
+    # Spread evenly over the held-out split, from its first row to its last: not only its head.
+    spread = [round(i * (len(test_rows) - 1) / (preprocess.SAMPLE_ROWS - 1)) for i in range(preprocess.SAMPLE_ROWS)]
+    assert member.name == "payload.csv" and rows == [test_rows[i].split(",", 1)[1] for i in spread]
+    assert {test_rows[i].split(",", 1)[0] for i in spread} == {"0", "1"}, "the sample holds both classes"
+
+
+def test_a_sample_payload_of_no_rows_is_refused(raw: pd.DataFrame, tmp_path: Path) -> None:
+    with pytest.raises(SystemExit):
+        run_preprocess(XGBOOST, raw, tmp_path, "--sample-rows=0")
+    assert not (tmp_path / "o").exists()
+
+
+def test_only_the_sample_data_module_names_a_samples_columns_or_classes() -> None:
+    """Step scripts, the drift check's tests and the benchmarks go through the data contract: none names a
+    bundled sample's multi-word column or class (a user's data has other names)."""
+    names: set[str] = set()
+    for model in (XGBOOST, WINE, DIABETES):
+        spelled = {f.name for f in model.data.features if "_" in f.name} | set(model.data.classes)
+        names |= {form for name in spelled if not name.startswith("class_") for form in (name, name.replace("_", " "))}
+    pattern = re.compile(r"\b(?:" + "|".join(map(re.escape, sorted(names))) + r")\b")
+    files = [p for p in (ROOT / "pipeline_steps").glob("*.py") if p.name != "sample_data.py"]
+    files += [ROOT / "tests" / "test_drift_check.py", ROOT / "tests" / "test_drift_decision.py"]
+    files += sorted((ROOT / "bench").glob("*.py"))
+    found = {p.relative_to(ROOT).as_posix(): sorted(set(pattern.findall(p.read_text()))) for p in files}
+    assert not {path: hits for path, hits in found.items() if hits}
+
+
+def test_sample_positions_spread_from_the_first_row_to_the_last() -> None:
+    assert preprocess.sample_positions(85, 10).tolist() == [0, 9, 19, 28, 37, 47, 56, 65, 75, 84]
+    assert preprocess.sample_positions(3, 10).tolist() == [0, 1, 2]
+    assert preprocess.sample_positions(0, 10).size == 0
 
 
 def test_regression_keeps_numbers_and_category_text_and_drops_ignored_columns(tmp_path: Path) -> None:
