@@ -186,13 +186,16 @@ def string_statistics(feature: Mapping[str, Any], counts: Mapping[str, int], mis
     if not counts:
         raise BaselineInputError(f"Feature '{feature['name']}' has no value in the training data.")
     present = sum(counts.values())
-    ordered = {value: counts[value] for value in sorted(counts)}
+    # A category the contract allows but training never saw is written with count 0: the drift check
+    # then knows it (a rare category) instead of counting it among the categories it never heard of.
+    known = {**{str(value): 0 for value in feature.get("values") or []}, **counts}
+    ordered = {value: known[value] for value in sorted(known)}
     return {
         "name": feature["name"],
         "inferred_type": "String",
         "string_statistics": {
             "common": {"num_present": present, "num_missing": missing},
-            "distinct_count": len(ordered),
+            "distinct_count": len(counts),
             "distribution": {
                 "categorical": {"buckets": [{"value": value, "count": count} for value, count in ordered.items()]}
             },
