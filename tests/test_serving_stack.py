@@ -538,6 +538,23 @@ def test_a_serving_environment_sharing_the_build_account_reads_the_build_buckets
     assert reads["Condition"] == {"StringEquals": {"s3:ResourceAccount": build_account}}
 
 
+def test_a_drift_check_sharing_the_build_account_reads_the_baselines_in_the_build_buckets(tmp_path: Path) -> None:
+    """One account for every environment: the baseline registered with staging's version is in the build
+    environment's bucket, not staging's own."""
+    raw = raw_config()
+    build_account = raw["environments"][raw["model_build"]["environment"]]["account"]
+    for settings in raw["environments"].values():
+        settings["account"] = build_account
+    stage = stage_for(raw, tmp_path, "staging", **{"release.staging": EXAMPLE_RELEASE_ARN})
+    found = {s.get("Sid"): s for s in statements(Template.from_stack(stage.serving), "DriftMonitorRole")}
+    reads = found["ReadBaselineOfBuildAccount"]
+    assert reads["Resource"] == f"arn:aws:s3:::*/{contracts.REGISTERED_BASELINES_PATTERN}"
+    assert reads["Condition"] == {"StringEquals": {"s3:ResourceAccount": build_account}}
+    assert found["DecryptBaselineOfBuildAccount"]["Condition"] == {
+        "StringEquals": {"kms:ViaService": "s3.eu-west-1.amazonaws.com"}
+    }
+
+
 def test_synth_without_a_release_skips_serving_with_one_notice_each(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
