@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import tarfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -289,7 +290,8 @@ def test_xgboost_trains_one_model_on_two_instances_each_with_a_share_of_the_trai
 ) -> None:
     """Preprocess writes the train split in two files; each 'instance' (a process here, as SageMaker's
     ShardedByS3Key gives each host its files) reads one, and the two train one model through XGBoost's
-    collective communicator. The first host writes it."""
+    collective communicator. The first host writes it. The second starts well before the first, whose tracker
+    it must wait for (XGBoost's own connect gives up after about 6 s; hosts start at their own pace)."""
     splits = preprocessed(XGBOOST, raw, tmp_path / "p", "--train-files=2")
     files = sorted((splits / "train").glob("*.csv"))
     assert [f.name for f in files] == ["train-0.csv", "train-1.csv"]
@@ -297,8 +299,8 @@ def test_xgboost_trains_one_model_on_two_instances_each_with_a_share_of_the_trai
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    workers = []
-    for index, (host, share) in enumerate(zip(hosts, files, strict=True)):
+    workers: dict[int, subprocess.Popen[str]] = {}
+    for index, (host, share) in reversed(list(enumerate(zip(hosts, files, strict=True)))):
         channel = tmp_path / f"train-{index}"
         channel.mkdir()
         shutil.copy(share, channel)
@@ -310,9 +312,11 @@ def test_xgboost_trains_one_model_on_two_instances_each_with_a_share_of_the_trai
             *("--model-dir", str(tmp_path / f"model-{index}"), "--checkpoint-dir", ""),
             *("--hosts", json.dumps(hosts), "--current-host", host, "--tracker-port", str(port)),
         ]
-        workers.append(subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
-    outputs = [worker.communicate(timeout=240)[0] for worker in workers]
-    assert [worker.returncode for worker in workers] == [0, 0], outputs
+        workers[index] = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        if index:
+            time.sleep(10)
+    outputs = [workers[index].communicate(timeout=240)[0] for index in sorted(workers)]
+    assert [workers[index].returncode for index in sorted(workers)] == [0, 0], outputs
     assert not (tmp_path / "model-1").exists(), "only the first host writes the model"
     booster = inference.model_fn(str(tmp_path / "model-0"))
     alone = xgb.train(
