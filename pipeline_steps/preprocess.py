@@ -447,6 +447,16 @@ def this_part(resource_config: Path = Path("/opt/ml/config/resourceconfig.json")
 def preprocess(args: argparse.Namespace) -> dict[str, int]:
     """Two passes over the raw files: count the classes and check the sizes, then check, split and write."""
     contract = load_contract(args.contract)
+    part = args.part or this_part()
+    if part and not any(args.input_dir.rglob("*.csv")):
+        # ShardedByS3Key gives an instance no object when the manifest names fewer files than instances
+        # (ProcessingS3Input's S3DataDistributionType); a part without data would lose no row but fail
+        # the checks of its own, and the first part writes the sample payload.
+        raise InputDataError(
+            f"This instance (part {part.lstrip('-')}) received no raw file under {args.input_dir}: each of "
+            "model_build.preprocess_instance_count instances takes a share of the run's files; use no more "
+            "instances than files."
+        )
     groups = count_groups(args.input_dir, contract, args.chunk_rows)
     check_size(groups, contract, min_rows=args.min_rows)
     sizes = group_sizes(groups, validation_fraction=args.validation_fraction, test_fraction=args.test_fraction)
@@ -456,7 +466,6 @@ def preprocess(args: argparse.Namespace) -> dict[str, int]:
         min_rows_per_class=args.min_rows_per_class,
     )
     assigner = SplitAssigner(sizes, args.seed)
-    part = args.part or this_part()
     writer = SplitWriter(
         args.output_dir,
         contract,

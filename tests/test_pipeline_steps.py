@@ -143,6 +143,14 @@ def test_only_the_sample_data_module_names_a_samples_columns_or_classes() -> Non
     assert not {path: hits for path, hits in found.items() if hits}
 
 
+def test_an_instance_that_receives_no_raw_file_says_to_use_fewer_instances(tmp_path: Path) -> None:
+    """ShardedByS3Key leaves an instance without data when the manifest names fewer files than instances."""
+    (tmp_path / "in").mkdir()
+    contract = write_contract(XGBOOST, tmp_path / "contract")
+    with pytest.raises(preprocess.InputDataError, match=r"part 1\) received no raw file.*no more instances than files"):
+        preprocess.main([f"--contract={contract}", f"--input-dir={tmp_path / 'in'}", "--output-dir=o", "--part=-1"])
+
+
 def test_sample_positions_spread_from_the_first_row_to_the_last() -> None:
     assert preprocess.sample_positions(85, 10).tolist() == [0, 9, 19, 28, 37, 47, 56, 65, 75, 84]
     assert preprocess.sample_positions(3, 10).tolist() == [0, 1, 2]
