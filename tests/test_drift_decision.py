@@ -6,7 +6,7 @@
   the rates on the examples' data and on generated data).
 - Drift that can no longer be seen is published (UncheckedFeatures), infinity is a data error.
 - The window's counts, split over shards and merged, equal one run's; the local run's results
-  are those the check gave before it read captures column-wise (tests/fixtures/local_drift_run.json).
+  are pinned (tests/fixtures/local_drift_run.json).
 """
 
 from __future__ import annotations
@@ -62,18 +62,18 @@ def normal_table(rng: np.random.Generator, rows: int) -> pd.DataFrame:
 
 def test_small_undrifted_windows_are_never_drift() -> None:
     """The breast cancer sample's held-out rows against its training rows: 30-row windows were all
-    flagged (PSI's small-sample bias); now they lack the rows for a verdict, and 100-row ones too."""
+    flagged (PSI's small-sample bias); now they lack the rows for a verdict, and 100-row ones get a sound one."""
     model = config.load_model("models/xgboost")
     table = local_drift_check.statistics_table(sample_data.sample_for(model.data), model)
     order = np.random.default_rng(3).permutation(len(table))
     train, held_out = table.iloc[order[:398]], table.iloc[order[398:]]
     statistics = baseline.statistics(train, model.data.as_document(model.task_type.value)["features"])
     rng = np.random.default_rng(4)
-    for rows in (30, 100):
+    for rows, verdict in ((30, drift_check.STATUS_INSUFFICIENT_DATA), (100, drift_check.STATUS_OK)):
         statuses = {
             run(statistics, held_out.sample(n=rows, random_state=int(rng.integers(2**31)))).status for _ in range(50)
         }
-        assert statuses == {drift_check.STATUS_INSUFFICIENT_DATA}, rows
+        assert statuses == {verdict}, rows
 
 
 def test_at_the_minimum_window_false_alarms_are_rare_and_a_one_sd_shift_is_caught() -> None:
@@ -149,7 +149,9 @@ def test_a_feature_missing_in_every_row_is_published_as_unchecked() -> None:
     assert "each was missing" in blank.reason and len(blank.unchecked_features) == len(NUMERIC)
 
 
-def test_the_local_run_gives_the_results_it_gave_before_the_column_wise_reader(tmp_path: Path) -> None:
+def test_the_local_run_gives_its_pinned_results(tmp_path: Path) -> None:
+    """Pinned when the check began to read captures column-wise, and again when the baseline's buckets became
+    deciles (each row read one by one, every cell quoted, gave the same counts)."""
     pinned = json.loads((ROOT / "tests" / "fixtures" / "local_drift_run.json").read_text())
     for model, batches in pinned.items():
         reports = local_drift_check.run(tmp_path / model.replace("/", "-"), config.load_model(model))
@@ -319,3 +321,41 @@ def test_the_check_designs_for_half_of_each_configured_error_rate() -> None:
     assert sized is not None and shifted is not None
     power = [drift_check._power(uniform, shifted, rows, RULE.alpha(1)) for rows in (sized - 1, sized)]
     assert power[0] < RULE.design_power <= power[1]
+
+
+def test_a_skewed_features_buckets_hold_a_tenth_each_and_a_one_sd_shift_either_way_is_caught() -> None:
+    """Ten equal-width buckets put nine tenths of a log-normal feature in the first: a shift down by one
+    standard deviation moved nothing between buckets, so no window was sized for it (and 6 % were flagged).
+    Decile buckets size it, and the shift is flagged at the minimum."""
+    rng = np.random.default_rng(5)
+    features = [{"name": "x", "kind": "numeric"}]
+    training = pd.DataFrame({"x": rng.lognormal(0.0, 1.5, 398)})
+    statistics = baseline.statistics(training, features)
+    (buckets,) = [f["numerical_statistics"]["distribution"]["kll"]["buckets"] for f in statistics["features"]]
+    assert len(buckets) == 10 and all(30 <= b["count"] <= 50 for b in buckets)
+    (feature,) = drift_check.parse_baseline(statistics)
+    minimum, setter, _ = drift_check.window_minimum([feature], RULE)
+    assert setter == "x" and minimum < 100
+    spread = float(training["x"].std())
+    for direction in (1.0, -1.0):
+        flagged = [
+            run(statistics, pd.DataFrame({"x": rng.lognormal(0.0, 1.5, minimum) + direction * spread})).status
+            for _ in range(20)
+        ]
+        assert flagged.count(drift_check.STATUS_DRIFT) >= 19, direction
+
+
+def test_no_bucket_edge_sits_beside_a_value_many_rows_hold() -> None:
+    """A number recorded in whole steps with a few values between: each edge keeps a tenth of a standard
+    deviation from every value held by a twentieth of the rows, so a little jitter is not drift."""
+    rng = np.random.default_rng(6)
+    steps = rng.choice([2.0, 3.0, 4.0, 5.0, 6.0], 400, p=[0.1, 0.3, 0.25, 0.2, 0.15])
+    values = np.where(rng.random(400) < 0.05, steps + 0.05, steps)
+    features = [{"name": "x", "kind": "numeric"}]
+    statistics = baseline.statistics(pd.DataFrame({"x": values}), features)
+    (feature,) = drift_check.parse_baseline(statistics)
+    held = [v for v in (2.0, 3.0, 4.0, 5.0, 6.0) if (values == v).mean() > 0.05]
+    gap = min(abs(edge - v) for edge in feature.edges[1:-1] for v in held)
+    assert gap >= 0.1 * float(values.std())
+    jittered = pd.DataFrame({"x": rng.choice(values, 400) + rng.normal(0.0, 0.05 * values.std(), 400)})
+    assert run(statistics, jittered).status == drift_check.STATUS_OK
