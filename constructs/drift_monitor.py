@@ -44,6 +44,9 @@ class DriftMonitor(Construct):
     isolation: drift_check.py reads captured data, looks up the baseline and publishes its
     metrics through AWS APIs, and Model Monitor publishes its metrics to CloudWatch.
 
+    `baselines_are_local`: this environment builds the models, so the baselines registered with them are
+    in its own bucket; any other reads them from the model-building environment's, even in one account.
+
     A scheduled start or a forwarded alarm state change that EventBridge cannot deliver lands in
     `dead_letter_queue` (the environment's EventDeadLetters), whose alarm notifies `topic`.
     """
@@ -70,6 +73,7 @@ class DriftMonitor(Construct):
         instance_type: str,
         model_build_target: AwsTarget,
         network: NetworkConfig,
+        baselines_are_local: bool,
     ) -> None:
         super().__init__(scope, id_)
         stack = Stack.of(self)
@@ -92,6 +96,7 @@ class DriftMonitor(Construct):
             key=key,
             image_uri=image_uri,
             metric_namespace=metric_namespace,
+            baselines_are_local=baselines_are_local,
         )
         if network.vpc is not None:
             findings: dict[str, str] = {}

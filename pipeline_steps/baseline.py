@@ -6,8 +6,9 @@ baseline file formats so either checker can read them
 .../model-monitor-byoc-constraints.html):
 
 - statistics.json: a numeric or integer feature gets `numerical_statistics` (counts, mean, sum,
-  std_dev, min, max and 10 equal-width histogram buckets under distribution.kll), inferred type
-  Fractional or Integral; a categorical feature gets `string_statistics` (counts, distinct_count
+  std_dev, min, max and up to 10 histogram buckets under distribution.kll, each holding about a tenth
+  of the training values: deciles, so that a skewed or heavy-tailed feature is not one full bucket
+  and nine near-empty ones), inferred type Fractional or Integral; a categorical feature gets `string_statistics` (counts, distinct_count
   and the count of each category under distribution.categorical.buckets), inferred type String.
 - constraints.json: per feature its type, completeness, non-negativity (numbers) or domain (the
   contract's allowed values, else those seen), and the comparison settings, L-infinity for
@@ -38,6 +39,12 @@ import numpy as np
 import pandas as pd
 
 BUCKETS = 10
+# The second pass counts each number on a grid of this many equal-width cells over its range; the
+# buckets' edges are the grid lines nearest its deciles, so their counts are exact sums of cells.
+GRID_CELLS = 4096
+# No bucket edge within this many standard deviations of a value more than this share of the rows hold.
+EDGE_CLEARANCE = 0.1
+ATOM_SHARE = 1 / (2 * BUCKETS)
 # Written by the preprocess step beside each split (contracts.DATA_CONTRACT_FILE).
 CONTRACT_FILE = "data_contract.json"
 CATEGORICAL = "categorical"
@@ -125,7 +132,7 @@ class NumericSummary:
     squares: float = 0.0
     low: float = math.inf
     high: float = -math.inf
-    buckets: np.ndarray | None = None
+    cells: np.ndarray | None = None  # counts on the grid (second pass)
 
     def add(self, column: pd.Series) -> None:
         values = column.dropna().to_numpy(dtype=float)
@@ -142,12 +149,46 @@ class NumericSummary:
         self.low, self.high = min(self.low, float(values.min())), max(self.high, float(values.max()))
 
     def count(self, column: pd.Series) -> None:
-        """Second pass: the values into the buckets between the range the first pass found."""
+        """Second pass: the values into the grid's cells over the range the first pass found."""
         values = column.dropna().to_numpy(dtype=float)
         if self.high <= self.low:
             return
-        counts, _ = np.histogram(values, bins=BUCKETS, range=(self.low, self.high))
-        self.buckets = counts if self.buckets is None else self.buckets + counts
+        lines = self.grid()
+        # A value on a line counts in the cell above it, as the drift check buckets values (last cell: its max too).
+        cells = np.bincount(np.searchsorted(lines[1:-1], values, side="right"), minlength=GRID_CELLS)
+        self.cells = cells if self.cells is None else self.cells + cells
+
+    def grid(self) -> np.ndarray:
+        return np.linspace(self.low, self.high, GRID_CELLS + 1)
+
+    def deciles(self) -> tuple[np.ndarray, np.ndarray]:
+        """(edges, counts) of up to BUCKETS buckets of about a tenth of the values each: the edges are the grid
+        lines nearest the deciles that lie at least EDGE_CLEARANCE standard deviations from any value held by
+        more than ATOM_SHARE of the rows, so that a number recorded in steps (whole numbers, say) is not a
+        little jitter away from the next bucket; a value held by more than a tenth of the rows makes fewer,
+        wider buckets."""
+        cells = self.cells if self.cells is not None else np.zeros(GRID_CELLS, dtype=np.int64)
+        below = np.concatenate(([0], np.cumsum(cells)))  # values below each grid line
+        atoms = np.concatenate(([0], np.cumsum(cells > ATOM_SHARE * self.present)))
+        reach = math.ceil(EDGE_CLEARANCE * math.sqrt(self.squares / self.present) * GRID_CELLS / (self.high - self.low))
+        lines = np.arange(1, GRID_CELLS)
+        clear = atoms[np.minimum(lines + reach, GRID_CELLS)] == atoms[np.maximum(lines - reach, 0)]
+        candidates = lines[clear]
+        cuts = [0, GRID_CELLS]
+        if candidates.size:
+            targets = np.arange(1, BUCKETS) * self.present / BUCKETS
+            place = np.clip(np.searchsorted(below[candidates], targets), 1, candidates.size - 1)
+            after, before = candidates[place], candidates[place - 1]
+            nearer = np.where(below[after] - targets < targets - below[before], after, before)
+            cuts = sorted({0, GRID_CELLS, *nearer.tolist()})
+        kept = [0]  # an empty bucket (two lines in one gap between values) joins the next
+        for line in cuts[1:-1]:
+            if below[line] > below[kept[-1]]:
+                kept.append(line)
+        if len(kept) > 1 and below[GRID_CELLS] == below[kept[-1]]:
+            kept.pop()
+        cut = np.asarray([*kept, GRID_CELLS])
+        return self.grid()[cut], np.add.reduceat(cells, cut[:-1])
 
     def statistics(self, feature: Mapping[str, Any]) -> dict[str, Any]:
         if self.present == 0:
@@ -155,11 +196,10 @@ class NumericSummary:
         if self.high <= self.low:
             kll = [{"lower_bound": self.low, "upper_bound": self.high, "count": float(self.present)}]
         else:
-            edges = np.linspace(self.low, self.high, BUCKETS + 1)
-            counts = self.buckets if self.buckets is not None else np.zeros(BUCKETS)
+            edges, counts = self.deciles()
             kll = [
                 {"lower_bound": float(edges[i]), "upper_bound": float(edges[i + 1]), "count": float(counts[i])}
-                for i in range(BUCKETS)
+                for i in range(len(counts))
             ]
         return {
             "name": feature["name"],
@@ -186,13 +226,16 @@ def string_statistics(feature: Mapping[str, Any], counts: Mapping[str, int], mis
     if not counts:
         raise BaselineInputError(f"Feature '{feature['name']}' has no value in the training data.")
     present = sum(counts.values())
-    ordered = {value: counts[value] for value in sorted(counts)}
+    # A category the contract allows but training never saw is written with count 0: the drift check
+    # then knows it (a rare category) instead of counting it among the categories it never heard of.
+    known = {**{str(value): 0 for value in feature.get("values") or []}, **counts}
+    ordered = {value: known[value] for value in sorted(known)}
     return {
         "name": feature["name"],
         "inferred_type": "String",
         "string_statistics": {
             "common": {"num_present": present, "num_missing": missing},
-            "distinct_count": len(ordered),
+            "distinct_count": len(counts),
             "distribution": {
                 "categorical": {"buckets": [{"value": value, "count": count} for value, count in ordered.items()]}
             },

@@ -16,8 +16,9 @@ contract's order as the raw data has them: numbers as numbers, a categorical fea
 text (the endpoint receives it the same way; the model's own code encodes it), a missing value
 as an empty cell; ignored columns are dropped. Each split folder also gets data_contract.json,
 the contract it was written with (the training script reads it from its train channel), and
-sample/payload.tar.gz holds up to --sample-rows held-out rows without their label: request
-rows as the endpoint takes them, registered with the version as its sample payload (the smoke
+sample/payload.tar.gz holds up to --sample-rows held-out rows without their label, spread evenly
+over the test split (its first rows may all be of one class): request rows as the endpoint takes
+them, registered with the version as its sample payload (the smoke
 test sends them). The split is stratified by class for classification and random for
 regression, deterministic for a given seed. A data set under --min-rows rows, a class of the
 contract missing, or (classification) a split with fewer than --min-rows-per-class rows of a
@@ -318,7 +319,7 @@ def split(
 
 
 def class_summary(counts: Mapping[int, int], classes: Sequence[str]) -> str:
-    """'malignant: 28 rows, benign: 57 rows': the rows of each class present."""
+    """'no: 28 rows, yes: 57 rows': the rows of each class present."""
     return ", ".join(f"{classes[index]}: {counts[index]} rows" for index in sorted(counts) if counts[index])
 
 
@@ -374,14 +375,29 @@ def sample_payload(rows: Sequence[str]) -> bytes:
     return buffer.getvalue()
 
 
+def sample_positions(rows: int, wanted: int) -> np.ndarray:
+    """`wanted` positions spread evenly over a split of `rows` rows (all of them when it has fewer): the
+    sample payload spans the held-out split, where its first rows may all be of one class."""
+    return np.unique(np.linspace(0, rows - 1, min(wanted, rows)).round().astype(np.int64))
+
+
 class SplitWriter:
     """Appends each chunk's rows to its split's file (`<split>.csv`, or `<split>-<part>.csv` for one part of
-    several), keeps the first held-out rows for the sample payload, and writes the contract beside each split."""
+    several), keeps `sample_rows` held-out rows spread over the `test_rows` of the test split for the sample
+    payload, and writes the contract beside each split."""
 
     def __init__(
-        self, output_dir: Path, contract: Mapping[str, Any], *, part: str, sample_rows: int, train_files: int = 1
+        self,
+        output_dir: Path,
+        contract: Mapping[str, Any],
+        *,
+        part: str,
+        sample_rows: int,
+        test_rows: int,
+        train_files: int = 1,
     ) -> None:
         self.output_dir, self.contract, self.sample_rows = output_dir, contract, sample_rows
+        self.sample_at = sample_positions(test_rows, sample_rows)
         self.files: dict[str, list[IO[str]]] = {}
         for name in SPLITS:
             directory = output_dir / name
@@ -402,10 +418,12 @@ class SplitWriter:
             turn = (self.written[name] + np.arange(len(chosen))) % len(files)
             for number, handle in enumerate(files):
                 chosen[turn == number].to_csv(handle, header=False, index=False)
-            self.written[name] += len(chosen)
-            if name == "test" and len(self.sample) < self.sample_rows:
-                features = chosen.drop(columns=[self.contract["label"]]).head(self.sample_rows - len(self.sample))
+            if name == "test" and self.sample_rows:
+                first = self.written[name]
+                at = self.sample_at[(self.sample_at >= first) & (self.sample_at < first + len(chosen))] - first
+                features = chosen.iloc[at].drop(columns=[self.contract["label"]])
                 self.sample.extend(features.to_csv(header=False, index=False).splitlines(keepends=True))
+            self.written[name] += len(chosen)
 
     def close(self) -> None:
         for handles in self.files.values():
@@ -429,6 +447,16 @@ def this_part(resource_config: Path = Path("/opt/ml/config/resourceconfig.json")
 def preprocess(args: argparse.Namespace) -> dict[str, int]:
     """Two passes over the raw files: count the classes and check the sizes, then check, split and write."""
     contract = load_contract(args.contract)
+    part = args.part or this_part()
+    if part and not any(args.input_dir.rglob("*.csv")):
+        # ShardedByS3Key gives an instance no object when the manifest names fewer files than instances
+        # (ProcessingS3Input's S3DataDistributionType); a part without data would lose no row but fail
+        # the checks of its own, and the first part writes the sample payload.
+        raise InputDataError(
+            f"This instance (part {part.lstrip('-')}) received no raw file under {args.input_dir}: each of "
+            "model_build.preprocess_instance_count instances takes a share of the run's files; use no more "
+            "instances than files."
+        )
     groups = count_groups(args.input_dir, contract, args.chunk_rows)
     check_size(groups, contract, min_rows=args.min_rows)
     sizes = group_sizes(groups, validation_fraction=args.validation_fraction, test_fraction=args.test_fraction)
@@ -438,13 +466,13 @@ def preprocess(args: argparse.Namespace) -> dict[str, int]:
         min_rows_per_class=args.min_rows_per_class,
     )
     assigner = SplitAssigner(sizes, args.seed)
-    part = args.part or this_part()
     writer = SplitWriter(
         args.output_dir,
         contract,
         part=part,
         # One sample payload per run: the first part's (the others would overwrite it in S3).
-        sample_rows=max(1, args.sample_rows) if part in ("", "-0") else 0,
+        sample_rows=args.sample_rows if part in ("", "-0") else 0,
+        test_rows=sum(size["test"] for size in sizes.values()),
         train_files=args.train_files,
     )
     try:
@@ -470,8 +498,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--part", default="", help="suffix of this part's files (default: this instance's)")
     parser.add_argument("--train-files", type=int, default=1, help="files the train split is written to")
     args = parser.parse_args(argv)
-    if args.chunk_rows < 1 or args.train_files < 1:
-        parser.error("--chunk-rows and --train-files must be at least 1")
+    if args.chunk_rows < 1 or args.train_files < 1 or args.sample_rows < 1:
+        parser.error("--chunk-rows, --train-files and --sample-rows must be at least 1")
     print(json.dumps(preprocess(args)))
 
 

@@ -131,6 +131,7 @@ class ServingStack(Stack):
             instance_type=app_config.model_build.processing_instance_type,
             model_build_target=build.target,
             network=environment.network,
+            baselines_are_local=env == build.name,
         )
         self.dashboard = EndpointDashboard(
             self,

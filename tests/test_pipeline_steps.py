@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import shutil
 import socket
 import subprocess
 import sys
 import tarfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -114,8 +116,45 @@ def test_preprocess_writes_label_first_headerless_splits_with_the_contract(raw: 
         (member,) = archive.getmembers()
         rows = archive.extractfile(member).read().decode().splitlines()  # type: ignore[union-attr]
     test_rows = (splits / "test" / "test.csv").read_text().splitlines()
-    assert member.name == "payload.csv" and rows == [row.split(",", 1)[1] for row in test_rows[: len(rows)]]
-    assert len(rows) == preprocess.SAMPLE_ROWS
+    # Spread evenly over the held-out split, from its first row to its last: not only its head.
+    spread = [round(i * (len(test_rows) - 1) / (preprocess.SAMPLE_ROWS - 1)) for i in range(preprocess.SAMPLE_ROWS)]
+    assert member.name == "payload.csv" and rows == [test_rows[i].split(",", 1)[1] for i in spread]
+    assert {test_rows[i].split(",", 1)[0] for i in spread} == {"0", "1"}, "the sample holds both classes"
+
+
+def test_a_sample_payload_of_no_rows_is_refused(raw: pd.DataFrame, tmp_path: Path) -> None:
+    with pytest.raises(SystemExit):
+        run_preprocess(XGBOOST, raw, tmp_path, "--sample-rows=0")
+    assert not (tmp_path / "o").exists()
+
+
+def test_only_the_sample_data_module_names_a_samples_columns_or_classes() -> None:
+    """Step scripts, the drift check's tests and the benchmarks go through the data contract: none names a
+    bundled sample's multi-word column or class (a user's data has other names)."""
+    names: set[str] = set()
+    for model in (XGBOOST, WINE, DIABETES):
+        spelled = {f.name for f in model.data.features if "_" in f.name} | set(model.data.classes)
+        names |= {form for name in spelled if not name.startswith("class_") for form in (name, name.replace("_", " "))}
+    pattern = re.compile(r"\b(?:" + "|".join(map(re.escape, sorted(names))) + r")\b")
+    files = [p for p in (ROOT / "pipeline_steps").glob("*.py") if p.name != "sample_data.py"]
+    files += [ROOT / "tests" / "test_drift_check.py", ROOT / "tests" / "test_drift_decision.py"]
+    files += sorted((ROOT / "bench").glob("*.py"))
+    found = {p.relative_to(ROOT).as_posix(): sorted(set(pattern.findall(p.read_text()))) for p in files}
+    assert not {path: hits for path, hits in found.items() if hits}
+
+
+def test_an_instance_that_receives_no_raw_file_says_to_use_fewer_instances(tmp_path: Path) -> None:
+    """ShardedByS3Key leaves an instance without data when the manifest names fewer files than instances."""
+    (tmp_path / "in").mkdir()
+    contract = write_contract(XGBOOST, tmp_path / "contract")
+    with pytest.raises(preprocess.InputDataError, match=r"part 1\) received no raw file.*no more instances than files"):
+        preprocess.main([f"--contract={contract}", f"--input-dir={tmp_path / 'in'}", "--output-dir=o", "--part=-1"])
+
+
+def test_sample_positions_spread_from_the_first_row_to_the_last() -> None:
+    assert preprocess.sample_positions(85, 10).tolist() == [0, 9, 19, 28, 37, 47, 56, 65, 75, 84]
+    assert preprocess.sample_positions(3, 10).tolist() == [0, 1, 2]
+    assert preprocess.sample_positions(0, 10).size == 0
 
 
 def test_regression_keeps_numbers_and_category_text_and_drops_ignored_columns(tmp_path: Path) -> None:
@@ -259,7 +298,8 @@ def test_xgboost_trains_one_model_on_two_instances_each_with_a_share_of_the_trai
 ) -> None:
     """Preprocess writes the train split in two files; each 'instance' (a process here, as SageMaker's
     ShardedByS3Key gives each host its files) reads one, and the two train one model through XGBoost's
-    collective communicator. The first host writes it."""
+    collective communicator. The first host writes it. The second starts well before the first, whose tracker
+    it must wait for (XGBoost's own connect gives up after about 6 s; hosts start at their own pace)."""
     splits = preprocessed(XGBOOST, raw, tmp_path / "p", "--train-files=2")
     files = sorted((splits / "train").glob("*.csv"))
     assert [f.name for f in files] == ["train-0.csv", "train-1.csv"]
@@ -267,8 +307,8 @@ def test_xgboost_trains_one_model_on_two_instances_each_with_a_share_of_the_trai
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    workers = []
-    for index, (host, share) in enumerate(zip(hosts, files, strict=True)):
+    workers: dict[int, subprocess.Popen[str]] = {}
+    for index, (host, share) in reversed(list(enumerate(zip(hosts, files, strict=True)))):
         channel = tmp_path / f"train-{index}"
         channel.mkdir()
         shutil.copy(share, channel)
@@ -280,9 +320,11 @@ def test_xgboost_trains_one_model_on_two_instances_each_with_a_share_of_the_trai
             *("--model-dir", str(tmp_path / f"model-{index}"), "--checkpoint-dir", ""),
             *("--hosts", json.dumps(hosts), "--current-host", host, "--tracker-port", str(port)),
         ]
-        workers.append(subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
-    outputs = [worker.communicate(timeout=240)[0] for worker in workers]
-    assert [worker.returncode for worker in workers] == [0, 0], outputs
+        workers[index] = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        if index:
+            time.sleep(10)
+    outputs = [workers[index].communicate(timeout=240)[0] for index in sorted(workers)]
+    assert [workers[index].returncode for index in sorted(workers)] == [0, 0], outputs
     assert not (tmp_path / "model-1").exists(), "only the first host writes the model"
     booster = inference.model_fn(str(tmp_path / "model-0"))
     alone = xgb.train(

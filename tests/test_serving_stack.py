@@ -522,20 +522,33 @@ def test_the_deploy_verifier_reads_the_sample_payloads_and_nothing_else_of_the_b
     }
 
 
-def test_a_serving_environment_sharing_the_build_account_reads_the_build_buckets_sample_payloads(
-    tmp_path: Path,
+@pytest.mark.parametrize(
+    ("role", "what", "pattern"),
+    [
+        ("DeployVerifier", "SamplePayload", contracts.SAMPLE_PAYLOADS_PATTERN),
+        ("DriftMonitorRole", "Baseline", contracts.REGISTERED_BASELINES_PATTERN),
+    ],
+    ids=["smoke-test-payloads", "drift-baselines"],
+)
+def test_a_serving_environment_sharing_the_build_account_reads_what_the_build_registers_in_its_bucket(
+    tmp_path: Path, role: str, what: str, pattern: str
 ) -> None:
-    """One account for every environment: staging's own bucket holds no payload, the build environment's does."""
+    """One account for every environment: staging's own bucket holds no sample payload or baseline, the
+    build environment's does (the versions' SamplePayloadUrl and drift-check baselines point there)."""
     raw = raw_config()
     build_account = raw["environments"][raw["model_build"]["environment"]]["account"]
     for settings in raw["environments"].values():
         settings["account"] = build_account
     stage = stage_for(raw, tmp_path, "staging", **{"release.staging": EXAMPLE_RELEASE_ARN})
-    found = {s.get("Sid"): s for s in statements(Template.from_stack(stage.serving), "DeployVerifier")}
-    assert "ReadSamplePayloads" not in found
-    reads = found["ReadSamplePayloadOfBuildAccount"]
-    assert reads["Resource"] == f"arn:aws:s3:::*/{contracts.SAMPLE_PAYLOADS_PATTERN}"
+    granted = statements(Template.from_stack(stage.serving), role)
+    found = {s.get("Sid"): s for s in granted}
+    reads = found[f"Read{what}OfBuildAccount"]
+    assert [s for s in granted if pattern in json.dumps(s["Resource"])] == [reads], "no read of staging's own bucket"
+    assert reads["Resource"] == f"arn:aws:s3:::*/{pattern}"
     assert reads["Condition"] == {"StringEquals": {"s3:ResourceAccount": build_account}}
+    assert found[f"Decrypt{what}OfBuildAccount"]["Condition"] == {
+        "StringEquals": {"kms:ViaService": "s3.eu-west-1.amazonaws.com"}
+    }
 
 
 def test_synth_without_a_release_skips_serving_with_one_notice_each(

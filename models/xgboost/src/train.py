@@ -216,15 +216,41 @@ def cluster(hosts: Sequence[str], current_host: str, port: int = TRACKER_PORT) -
         tracker = RabitTracker(n_workers=len(ordered), host_ip=address, port=port, sortby="task")
         tracker.start()
     try:
-        with collective.CommunicatorContext(
-            dmlc_tracker_uri=address, dmlc_tracker_port=port, dmlc_task_id=str(ordered.index(current_host))
-        ):
+        context = _join(address, port, ordered.index(current_host))
+        try:
             yield current_host == leader
+        finally:
+            context.__exit__(None, None, None)
         if tracker is not None:
             tracker.wait_for()
     finally:
         if tracker is not None:
             tracker.free()
+
+
+# How long a host keeps trying to join the first host's tracker: the hosts start, download their
+# shares and read them at their own pace, and XGBoost's own connect gives up after about 6 s.
+JOIN_ATTEMPTS = 120
+JOIN_RETRY_SECONDS = 5.0
+
+
+def _join(address: str, port: int, task: int) -> Any:
+    """This host's communicator context, entered; retried until the tracker listens (the XGBoost image's
+    own helper retries the same way: a raw TCP probe of the tracker would break its protocol)."""
+
+    def entered() -> Any:
+        context = collective.CommunicatorContext(
+            dmlc_tracker_uri=address, dmlc_tracker_port=port, dmlc_task_id=str(task)
+        )
+        context.__enter__()
+        return context
+
+    for _ in range(JOIN_ATTEMPTS - 1):
+        try:
+            return entered()
+        except xgb.core.XGBoostError:
+            time.sleep(JOIN_RETRY_SECONDS)
+    return entered()
 
 
 def ship_inference_code(model_dir: Path) -> None:
