@@ -8,8 +8,9 @@ baseline file formats so either checker can read them
 - statistics.json: a numeric or integer feature gets `numerical_statistics` (counts, mean, sum,
   std_dev, min, max and up to 10 histogram buckets under distribution.kll, each holding about a tenth
   of the training values: deciles, so that a skewed or heavy-tailed feature is not one full bucket
-  and nine near-empty ones), inferred type Fractional or Integral; a categorical feature gets `string_statistics` (counts, distinct_count
-  and the count of each category under distribution.categorical.buckets), inferred type String.
+  and nine near-empty ones), inferred type Fractional or Integral; a categorical feature gets
+  `string_statistics` (counts, distinct_count and the count of each category under
+  distribution.categorical.buckets), inferred type String.
 - constraints.json: per feature its type, completeness, non-negativity (numbers) or domain (the
   contract's allowed values, else those seen), and the comparison settings, L-infinity for
   categorical features as Model Monitor's `categorical_drift_method` names it.
