@@ -46,6 +46,11 @@ def data_capture_prefix(env: str) -> str:
     return f"data-capture/{env}/"
 
 
+def drift_reports_prefix(env: str) -> str:
+    """Where `env`'s drift check writes its reports and the window counts behind them."""
+    return f"drift-reports/{env}/"
+
+
 # --- EventBridge ----------------------------------------------------------------------------
 class EventKind(NamedTuple):
     """An event's `source` and `detail-type`, as its publisher sends them."""
@@ -144,6 +149,8 @@ DRIFT_MODEL_PACKAGE_PARAMETER = "ModelPackageArn"
 DRIFT_BASELINE_PARAMETER = "BaselineStatisticsUri"
 DRIFT_WINDOW_PARAMETER = "WindowHours"
 DRIFT_END_TIME_PARAMETER = "EndTime"
+# How many processing instances count the window's capture objects (config drift.instances).
+DRIFT_INSTANCE_COUNT_PARAMETER = "InstanceCount"
 
 # --- CloudWatch metrics ---------------------------------------------------------------------
 # What the drift check publishes to the project's drift namespace (copied in drift_check.py).
@@ -152,6 +159,9 @@ DRIFT_ROWS_READ_METRIC = "RowsRead"
 DRIFT_ROWS_ACCEPTED_METRIC = "RowsAccepted"
 DRIFT_ROWS_REJECTED_METRIC = "RowsRejected"
 DRIFT_REJECTED_FRACTION_METRIC = "RejectedRowFraction"
+# Features flagged (the drift alarm's metric), and features the run could not judge (too few rows).
+DRIFT_DRIFTED_FEATURES_METRIC = "DriftedFeatures"
+DRIFT_UNCHECKED_FEATURES_METRIC = "UncheckedFeatures"
 DRIFT_ENDPOINT_DIMENSION = "EndpointName"
 DRIFT_FEATURE_DIMENSION = "Feature"
 DRIFT_ALL_FEATURES = "ALL"

@@ -17,7 +17,7 @@ errors.py the error and its format.
 from config.alarms import ALARM_PERIOD_SECONDS, CLOUDWATCH_DELAY_SECONDS, AlarmConfig
 from config.app_config import AppConfig
 from config.data_contract import CsvFormat, DataContract, Feature, FeatureKind
-from config.drift import DRIFT_ALARM_PERIOD_HOURS, MODEL_MONITOR_NAMESPACE, DriftConfig
+from config.drift import DRIFT_ALARM_PERIOD_HOURS, DRIFT_ROWS_PER_INSTANCE, MODEL_MONITOR_NAMESPACE, DriftConfig
 from config.ecr_images import ECR_IMAGE_FORMAT, EcrImage, parse_ecr_image
 from config.endpoint import AutoscalingConfig, EndpointConfig
 from config.environment import ApprovalMode, EnvironmentConfig, RemovalMode
@@ -69,6 +69,7 @@ __all__ = [
     "CLOUDWATCH_DELAY_SECONDS",
     "CONTEXT_KEY",
     "DRIFT_ALARM_PERIOD_HOURS",
+    "DRIFT_ROWS_PER_INSTANCE",
     "ECR_IMAGE_FORMAT",
     "GENERATED_NAME_MAX",
     "INFERENCE_SCRIPT",

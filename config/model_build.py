@@ -102,6 +102,9 @@ class ModelConfig:
     data: DataContract
     # Where it was configured: "models/xgboost" (a directory with model.json) or "inline".
     origin: str = "inline"
+    # Whether its training script trains one model across several instances (each with a share of
+    # the train split), so that model_build.training_instance_count may be above 1.
+    distributed_training: bool = False
 
     @property
     def hyperparameter_map(self) -> dict[str, str]:
@@ -117,6 +120,11 @@ class ModelBuildConfig:
     max_training_minutes: int
     model: ModelConfig
     retraining: RetrainingConfig
+    # Processing instances that preprocess a share of the raw files each (ShardedByS3Key over the
+    # manifest), and training instances (more than one: each trains on a share of the train split's
+    # files, ShardedByS3Key, in a training script that distributes, as the XGBoost example does).
+    preprocess_instance_count: int = 1
+    training_instance_count: int = 1
 
 
 def _retraining(r: _Reader) -> RetrainingConfig:
@@ -230,7 +238,9 @@ def _metric(r: _Reader, task: TaskType) -> MetricConfig:
 
 
 def _model_block(r: _Reader, base: Path, origin: str) -> ModelConfig:
-    r.only("source_dir", "entry_point", "images", "hyperparameters", "metric", "task_type", "data")
+    r.only(
+        "source_dir", "entry_point", "images", "hyperparameters", "metric", "task_type", "data", "distributed_training"
+    )
     source = r.raw("source_dir")
     source_dir = (base / source).resolve() if isinstance(source, str) and source else None
     if source_dir is None or not source_dir.is_dir():
@@ -252,6 +262,7 @@ def _model_block(r: _Reader, base: Path, origin: str) -> ModelConfig:
         task_type=task,
         data=load_contract(r, "data", base, task.value),
         origin=origin,
+        distributed_training=r.boolean("distributed_training", False),
     )
 
 
@@ -283,18 +294,30 @@ def _model_build(r: _Reader, env_names: tuple[str, ...]) -> ModelBuildConfig:
         "training_instance_type",
         "use_spot_training",
         "max_training_minutes",
+        "preprocess_instance_count",
+        "training_instance_count",
         "model",
         "retraining",
     )
     environment = r.raw("environment")
     if environment not in env_names:
         raise _fail(r.key("environment"), environment, "one of the configured environments: " + ", ".join(env_names))
+    model = _model(r, "model")
+    training_instances = r.integer("training_instance_count", 1, 100, 1, " instances")
+    if training_instances > 1 and not model.distributed_training:
+        raise _fail(
+            r.key("training_instance_count"),
+            training_instances,
+            "1, unless the model's training script trains across instances (model.distributed_training: true)",
+        )
     return ModelBuildConfig(
         environment=environment,
         processing_instance_type=_job_instance_type(r, "processing_instance_type", InstanceUse.PROCESSING),
         training_instance_type=_job_instance_type(r, "training_instance_type", InstanceUse.TRAINING),
         use_spot_training=r.boolean("use_spot_training", True),
         max_training_minutes=r.integer("max_training_minutes", 1, 5 * 24 * 60, 60, " minutes"),
-        model=_model(r, "model"),
+        model=model,
         retraining=_retraining(r.child("retraining")),
+        preprocess_instance_count=r.integer("preprocess_instance_count", 1, 100, 1, " instances"),
+        training_instance_count=training_instances,
     )

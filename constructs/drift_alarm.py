@@ -11,7 +11,8 @@ from constructs import Construct
 
 
 class DriftAlarm(cloudwatch.Alarm):
-    """Alarms when the drift metric exceeds `drift.threshold`, and notifies the alerts topic.
+    """Alarms when the drift metric exceeds `threshold`, and notifies the alerts topic: our check's
+    count of drifted features above 0, or Model Monitor's distance above `drift.threshold`.
 
     Named `<alarm_name_prefix>data-drift`: the retraining rule listens for that prefix, so the
     alarm may start retraining; it never promotes a model.
@@ -24,6 +25,7 @@ class DriftAlarm(cloudwatch.Alarm):
         *,
         endpoint_name: str,
         drift_metric: cloudwatch.IMetric,
+        threshold: float,
         drift: DriftConfig,
         alarm_name_prefix: str,
         topic: sns.ITopic,
@@ -34,10 +36,10 @@ class DriftAlarm(cloudwatch.Alarm):
             alarm_name=f"{alarm_name_prefix}data-drift",
             alarm_description=(
                 f"{endpoint_name}: captured inputs drifted from the live version's baseline "
-                f"(above {drift.threshold:g}). Starts retraining where the config allows; never promotes."
+                f"(PSI above {drift.threshold:g}). Starts retraining where the config allows; never promotes."
             ),
             metric=drift_metric,
-            threshold=drift.threshold,
+            threshold=threshold,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
             evaluation_periods=1,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,

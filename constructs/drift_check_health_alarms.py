@@ -50,11 +50,15 @@ def drift_check_health_alarms(
     prefix: str,
     topic: sns.ITopic,
 ) -> list[cloudwatch.Alarm]:
-    """Two alarms that notify `topic`: the check is not running, or it rejects captured rows.
+    """Three alarms that notify `topic`: the check is not running, it rejects captured rows, or it
+    cannot see drift in some feature.
 
     "Not running": no completed check for 1.5 schedule intervals (missing data breaches).
     "Rejected rows": more captured rows than `drift.max_rejected_fraction` do not match the
     baseline's schema.
+    "Unchecked features": a completed check judged not every feature: the window held fewer rows
+    than the decision needs (an empty capture too), or a feature was missing in (nearly) every row.
+    A run that publishes RowsRead=0 keeps "not running" quiet; this one speaks.
 
     Named `<prefix>...` so that they never start retraining. Created in `scope` under the
     construct IDs they have always had there, so their logical IDs stay put.
@@ -94,6 +98,24 @@ def drift_check_health_alarms(
         evaluation_periods=1,
         treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
     )
-    for alarm in (not_running, rejected):
+    unchecked = cloudwatch.Alarm(
+        scope,
+        "DriftCheckUncheckedFeaturesAlarm",
+        alarm_name=f"{prefix}drift-check-unchecked-features",
+        alarm_description=(
+            f"{endpoint_name}: the drift check could not judge every feature, so drift there cannot be seen. "
+            "Too few captured rows in the window (raise drift.window_hours or data capture, see min_rows in "
+            "the report in drift-reports/) or a feature missing in every row (see unchecked_features)."
+        ),
+        metric=check_metric(
+            metric_namespace, endpoint_name, contracts.DRIFT_UNCHECKED_FEATURES_METRIC, "Maximum", rejected_period
+        ),
+        threshold=0,
+        comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluation_periods=1,
+        treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+    )
+    alarms = [not_running, rejected, unchecked]
+    for alarm in alarms:
         alarm.add_alarm_action(actions.SnsAction(topic))
-    return [not_running, rejected]
+    return alarms

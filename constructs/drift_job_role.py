@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from aws_cdk import Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
@@ -38,6 +37,7 @@ class DriftJobRole(iam.Role):
         key: kms.IKey,
         image_uri: str,
         metric_namespace: str,
+        baselines_are_local: bool,
     ) -> None:
         super().__init__(
             scope,
@@ -47,6 +47,8 @@ class DriftJobRole(iam.Role):
         )
         artifacts_bucket.grant_read(self, f"{capture_prefix}*")
         artifacts_bucket.grant_put(self, f"{reports_prefix}*")
+        # The check's last step reads the counts its first step wrote there (one per instance).
+        artifacts_bucket.grant_read(self, f"{reports_prefix}*")
         # Processing volume and report output are encrypted with the environment's key.
         key.grant_encrypt_decrypt(self)
         acknowledge_wildcards(
@@ -59,15 +61,19 @@ class DriftJobRole(iam.Role):
                 "Action::kms:GenerateDataKey*": "Reports and job volumes are encrypted with the environment's key.",
                 "Action::kms:ReEncrypt*": "grant_encrypt_decrypt on the environment's key only.",
                 objects_in(self, artifacts_bucket, f"{capture_prefix}*"): "Captured requests of this environment only.",
-                objects_in(self, artifacts_bucket, f"{reports_prefix}*"): "Drift reports of this environment only.",
+                objects_in(self, artifacts_bucket, f"{reports_prefix}*"): "Drift reports and the window counts "
+                "behind them, of this environment only.",
             },
         )
-        self._grant_baseline_read(artifacts_bucket, release)
+        self._grant_baseline_read(artifacts_bucket, release, local=baselines_are_local)
         self._grant_job_basics(image_uri, metric_namespace)
 
-    def _grant_baseline_read(self, bucket: s3.IBucket, release: Release) -> None:
-        """The baselines registered with model versions, in this account or the model-building one."""
-        region, account = release.registry_region, release.registry_account
+    def _grant_baseline_read(self, bucket: s3.IBucket, release: Release, *, local: bool) -> None:
+        """The baselines registered with model versions.
+
+        `local`: this environment builds the models, so `bucket` is the one the baselines are written
+        to. Any other environment reads the model-building environment's bucket, even in the same account.
+        """
         self.add_to_policy(
             iam.PolicyStatement(
                 sid="FindRegisteredBaseline",
@@ -75,23 +81,25 @@ class DriftJobRole(iam.Role):
                 resources=[release.package_arn_pattern],
             )
         )
-        # Baselines only: the training splits beside them under pipelines/ stay out of reach.
-        bucket.grant_read(self, REGISTERED_BASELINES)
         findings = {
             f"Resource::{release.package_arn_pattern}": "Versions of the released model package group: "
             "the drift check looks up the baseline registered with the live version.",
-            objects_in(self, bucket, REGISTERED_BASELINES): "Baselines the model-build pipeline registers "
-            "(its Baseline step's output), not its training data.",
         }
-        if account != Stack.of(self).account:
+        if local:
+            # Baselines only: the training splits beside them under pipelines/ stay out of reach.
+            bucket.grant_read(self, REGISTERED_BASELINES)
+            findings[objects_in(self, bucket, REGISTERED_BASELINES)] = (
+                "Baselines the model-build pipeline registers (its Baseline step's output), not its training data."
+            )
+        else:
             objects, keys = grant_build_account_reads(
                 self,
                 self,
                 what="Baseline",
                 pattern=REGISTERED_BASELINES,
                 actions=["s3:GetObject"],
-                account=account,
-                region=region,
+                account=release.registry_account,
+                region=release.registry_region,
             )
             findings[f"Resource::{objects}"] = (
                 "Registered baselines in buckets owned by the model-building account only (s3:ResourceAccount)."

@@ -12,7 +12,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 
-from config import AwsTarget, DriftConfig, NetworkConfig, Release
+from config import AwsTarget, DriftConfig, NetworkConfig, Release, VpcSettings
 from constructs import Construct
 from constructs.drift_alarm import DriftAlarm
 from constructs.drift_alarm_forwarder import DriftAlarmForwarder
@@ -44,6 +44,9 @@ class DriftMonitor(Construct):
     isolation: drift_check.py reads captured data, looks up the baseline and publishes its
     metrics through AWS APIs, and Model Monitor publishes its metrics to CloudWatch.
 
+    `baselines_are_local`: this environment builds the models, so the baselines registered with them are
+    in its own bucket; any other reads them from the model-building environment's, even in one account.
+
     A scheduled start or a forwarded alarm state change that EventBridge cannot deliver lands in
     `dead_letter_queue` (the environment's EventDeadLetters), whose alarm notifies `topic`.
     """
@@ -70,17 +73,11 @@ class DriftMonitor(Construct):
         instance_type: str,
         model_build_target: AwsTarget,
         network: NetworkConfig,
+        baselines_are_local: bool,
     ) -> None:
         super().__init__(scope, id_)
         stack = Stack.of(self)
-        images = json.loads(IMAGES_FILE.read_text())
-        image_kind = "model-monitor" if drift.use_model_monitor else "sklearn"
-        if stack.region not in images[image_kind]:
-            raise ValueError(
-                f"No {image_kind} image known for region {stack.region!r}; regenerate "
-                f"{IMAGES_FILE.name} with `make pipeline-definitions` after updating the SageMaker SDK."
-            )
-        image_uri = images[image_kind][stack.region]
+        image_uri = _image_uri(stack.region, drift)
         self.role = DriftJobRole(
             self,
             "Role",
@@ -92,12 +89,10 @@ class DriftMonitor(Construct):
             key=key,
             image_uri=image_uri,
             metric_namespace=metric_namespace,
+            baselines_are_local=baselines_are_local,
         )
         if network.vpc is not None:
-            findings: dict[str, str] = {}
-            # The drift check and Model Monitor both run processing jobs.
-            grant_vpc_access(self.role, network.vpc, findings, runs_processing_jobs=True)
-            acknowledge_wildcards(self.role, findings)
+            _grant_vpc_access(self.role, network.vpc)
 
         self.check: ScheduledDriftCheck | None = None
         self.model_monitor: ModelMonitorSchedule | None = None
@@ -119,6 +114,7 @@ class DriftMonitor(Construct):
                 vpc=network.vpc,
             )
             self.drift_metric = self.model_monitor.drift_metric
+            alarm_metric, alarm_threshold = self.model_monitor.alarm_metric, self.model_monitor.alarm_threshold
         else:
             self.check = ScheduledDriftCheck(
                 self,
@@ -139,11 +135,13 @@ class DriftMonitor(Construct):
             )
             self.drift_metric = self.check.drift_metric
             self.records_metric = self.check.records_metric
+            alarm_metric, alarm_threshold = self.check.alarm_metric, self.check.alarm_threshold
         self.alarm = DriftAlarm(
             self,
             "DriftAlarm",
             endpoint_name=endpoint_name,
-            drift_metric=self.drift_metric,
+            drift_metric=alarm_metric,
+            threshold=alarm_threshold,
             drift=drift,
             alarm_name_prefix=alarm_name_prefix,
             topic=topic,
@@ -169,3 +167,22 @@ class DriftMonitor(Construct):
                 model_build_target=model_build_target,
                 dead_letter_queue=dead_letter_queue,
             )
+
+
+def _image_uri(region: str, drift: DriftConfig) -> str:
+    """The drift check's (scikit-learn) or Model Monitor's image in `region`, from the checked-in list."""
+    images = json.loads(IMAGES_FILE.read_text())
+    image_kind = "model-monitor" if drift.use_model_monitor else "sklearn"
+    if region not in images[image_kind]:
+        raise ValueError(
+            f"No {image_kind} image known for region {region!r}; regenerate "
+            f"{IMAGES_FILE.name} with `make pipeline-definitions` after updating the SageMaker SDK."
+        )
+    return str(images[image_kind][region])
+
+
+def _grant_vpc_access(role: DriftJobRole, vpc: VpcSettings) -> None:
+    findings: dict[str, str] = {}
+    # The drift check and Model Monitor both run processing jobs.
+    grant_vpc_access(role, vpc, findings, runs_processing_jobs=True)
+    acknowledge_wildcards(role, findings)

@@ -156,3 +156,6 @@ class ModelMonitorSchedule:
             label="max baseline drift over monitored features",
             period=Duration.hours(DRIFT_ALARM_PERIOD_HOURS),
         )
+        # Model Monitor's metric is a distance: the alarm compares it with the configured threshold.
+        self.alarm_metric: cloudwatch.IMetric = self.drift_metric
+        self.alarm_threshold = drift.threshold

@@ -39,9 +39,11 @@ def check_metric(namespace: str, endpoint_name: str, name: str, statistic: str, 
 class ScheduledDriftCheck:
     """The drift-check pipeline (definition generated from pipeline_steps/drift_check_pipeline.py
     and checked in), started on `drift.schedule` with the release's model package ARN and
-    baseline URI as parameters; a start EventBridge cannot deliver goes to `dead_letter_queue`.
-    It publishes PSI per feature and Feature="ALL" (the maximum)
-    to `metric_namespace`; `drift_metric` is that maximum, `records_metric` the rows checked.
+    baseline URI and the instance count as parameters; a start EventBridge cannot deliver goes to
+    `dead_letter_queue`. It publishes, per run, the drifted features
+    (`alarm_metric`, which the drift alarm watches above `alarm_threshold`), PSI per feature and
+    Feature="ALL" (`drift_metric`, the maximum, which the dashboard shows) and the rows checked
+    (`records_metric`).
 
     Not a construct of its own: its resources are created in `scope` (the DriftMonitor) under
     the construct IDs they have always had there, so their logical IDs, and with them the
@@ -100,6 +102,9 @@ class ScheduledDriftCheck:
                 "EndpointName": endpoint_name,
                 "MetricNamespace": metric_namespace,
                 "DriftThreshold": f"{drift.threshold:g}",
+                "FalseAlarmRate": f"{drift.false_alarm_rate:g}",
+                "DetectionPower": f"{drift.detection_power:g}",
+                "DetectableShift": f"{drift.detectable_shift_std:g}",
                 "MaxRejectedFraction": f"{drift.max_rejected_fraction:g}",
                 contracts.DRIFT_WINDOW_PARAMETER: str(drift.window_hours),
             },
@@ -150,7 +155,10 @@ class ScheduledDriftCheck:
         parameters = [
             events.CfnRule.SageMakerPipelineParameterProperty(
                 name=contracts.DRIFT_MODEL_PACKAGE_PARAMETER, value=release.model_package_arn
-            )
+            ),
+            events.CfnRule.SageMakerPipelineParameterProperty(
+                name=contracts.DRIFT_INSTANCE_COUNT_PARAMETER, value=str(drift.instances)
+            ),
         ]
         if release.baseline_statistics_uri:
             parameters.append(
@@ -190,6 +198,12 @@ class ScheduledDriftCheck:
             period=Duration.hours(ALARM_PERIOD_HOURS),
             label="max PSI over features",
         )
+        # The verdict: features whose change is both significant for the window and above the PSI
+        # threshold. PSI alone reads high on small windows, so the alarm watches the verdict.
+        self.alarm_metric: cloudwatch.IMetric = check_metric(
+            metric_namespace, endpoint_name, contracts.DRIFT_DRIFTED_FEATURES_METRIC, "Maximum", ALARM_PERIOD_HOURS * 60
+        )
+        self.alarm_threshold = 0.0
         self.records_metric = check_metric(
             metric_namespace, endpoint_name, contracts.DRIFT_ROWS_ACCEPTED_METRIC, "Sum", ALARM_PERIOD_HOURS * 60
         ).with_(label="rows checked")

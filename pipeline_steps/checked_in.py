@@ -86,6 +86,7 @@ def model_inputs(model: ModelConfig) -> dict[str, Any]:
         "metric.threshold": metric.threshold,
         "metric.allowed_regression": metric.allowed_regression,
         "task_type": model.task_type.value,
+        "distributed_training": model.distributed_training,
     }
 
 
@@ -97,7 +98,14 @@ def definition_inputs(settings: BuildSettings) -> dict[str, Any]:
     directory (a file asset whose key synth fills in).
     """
     build = settings.build
-    baked = ("processing_instance_type", "training_instance_type", "use_spot_training", "max_training_minutes")
+    baked = (
+        "processing_instance_type",
+        "training_instance_type",
+        "use_spot_training",
+        "max_training_minutes",
+        "preprocess_instance_count",
+        "training_instance_count",
+    )
     return {
         f"mlops.environments.{build.environment}.approval (default approval status)": settings.approval_status,
         **{f"mlops.model_build.{name}": getattr(build, name) for name in baked},

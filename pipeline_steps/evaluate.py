@@ -326,14 +326,15 @@ def contract_classes(test_dir: Path) -> list[str] | None:
     return [str(c) for c in classes] if isinstance(classes, list) and classes else None
 
 
-def _fetch(uri: str, workdir: Path, name: str) -> Path:
+def _fetch(uri: str, workdir: Path, name: str, region: str = "") -> Path:
     if not uri.startswith("s3://"):
         return Path(uri)
     import boto3  # only in SageMaker: the champion's files are S3 objects there
 
     bucket, _, key = uri[len("s3://") :].partition("/")
     target = workdir / name
-    boto3.client("s3").download_file(bucket, key, str(target))
+    # The region explicitly: boto3 reads only AWS_DEFAULT_REGION, which a processing job need not have.
+    boto3.client("s3", region_name=region or None).download_file(bucket, key, str(target))
     return target
 
 
@@ -440,6 +441,7 @@ def champion_result(
     labels: np.ndarray,
     workdir: Path,
     classes: Sequence[str] | None = None,
+    region: str = "",
 ) -> ChampionResult:
     """Scores the champion by its own code when it runs here, else takes its stored metric.
 
@@ -454,7 +456,7 @@ def champion_result(
     scoring_failure = None
     if image == inference_image and champion_task == task and not other_classes:
         try:
-            archive = _fetch(champion_model, workdir, "champion.tar.gz")
+            archive = _fetch(champion_model, workdir, "champion.tar.gz", region)
             predictions = predict(archive, features, "champion", task, len(classes) if classes else None)
         except EvaluationInputError as error:
             # E.g. the data gained a feature: the champion's own code cannot read the new split,
@@ -483,10 +485,10 @@ def champion_result(
     return ChampionResult(NOT_COMPARABLE, None, None, image, failure, failure)
 
 
-def _read_report(uri: str, workdir: Path) -> dict[str, Any] | None:
+def _read_report(uri: str, workdir: Path, region: str = "") -> dict[str, Any] | None:
     if not uri:
         return None
-    path = _fetch(uri, workdir, "champion-evaluation.json")
+    path = _fetch(uri, workdir, "champion-evaluation.json", region)
     try:
         report = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as error:
@@ -590,6 +592,7 @@ def evaluate(
     inference_image: str = "",
     threshold: float,
     allowed_regression: float,
+    region: str = "",
 ) -> dict[str, Any]:
     if task not in TASK_METRICS:
         raise EvaluationInputError(f"Unknown task type {task!r}; allowed: {', '.join(TASK_METRICS)}.")
@@ -609,7 +612,7 @@ def evaluate(
         if champion_model:
             champion = champion_result(
                 champion_model=champion_model,
-                champion_report=_read_report(champion_evaluation, Path(tmp)),
+                champion_report=_read_report(champion_evaluation, Path(tmp), region),
                 task=task,
                 metric=metric,
                 inference_image=inference_image,
@@ -617,6 +620,7 @@ def evaluate(
                 labels=labels,
                 workdir=Path(tmp),
                 classes=classes,
+                region=region,
             )
     counts = None if task == REGRESSION else {int(k): int(v) for k, v in pd.Series(labels).value_counts().items()}
     gate = quality_gate(
@@ -668,6 +672,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     parser.add_argument("--threshold", type=float, required=True)
     parser.add_argument("--allowed-regression", type=float, required=True)
+    parser.add_argument("--region", default="", help="the AWS region of the job (the champion's S3 objects)")
     args = parser.parse_args(argv)
     report = evaluate(
         model=args.model_dir,
@@ -681,6 +686,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         inference_image=args.inference_image.strip(),
         threshold=args.threshold,
         allowed_regression=args.allowed_regression,
+        region=args.region,
     )
     args.output_dir.mkdir(parents=True, exist_ok=True)
     # Strict JSON: allow_nan=False refuses NaN/Infinity, which are not JSON (RFC 8259).

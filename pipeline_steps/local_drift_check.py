@@ -42,16 +42,21 @@ def shifted_features(contract: DataContract) -> list[str]:
     return numeric[0::2] + categorical[0::2]
 
 
-def statistics_json(table: pd.DataFrame, model: ModelConfig) -> dict[str, Any]:
-    """The baseline step's statistics of `table` (its features as the training split would hold them)."""
-    document = model.data.as_document(model.task_type.value)
+def statistics_table(table: pd.DataFrame, model: ModelConfig) -> pd.DataFrame:
+    """`table`'s features as the training split holds them: numbers as floats, categories as text."""
     features = table[list(model.data.feature_names)].copy()
     for feature in model.data.features:
         if feature.kind is FeatureKind.CATEGORICAL:
             features[feature.name] = features[feature.name].astype(str).where(features[feature.name].notna())
         else:
             features[feature.name] = features[feature.name].astype(float)
-    return baseline.statistics(features, document["features"])
+    return features
+
+
+def statistics_json(table: pd.DataFrame, model: ModelConfig) -> dict[str, Any]:
+    """The baseline step's statistics of `table` (its features as the training split would hold them)."""
+    document = model.data.as_document(model.task_type.value)
+    return baseline.statistics(statistics_table(table, model), document["features"])
 
 
 def capture_lines(table: pd.DataFrame, names: Sequence[str], end: datetime) -> list[str]:
@@ -79,7 +84,7 @@ def capture_lines(table: pd.DataFrame, names: Sequence[str], end: datetime) -> l
             "eventMetadata": {"eventId": f"local-{i}", "inferenceTime": at.strftime("%Y-%m-%dT%H:%M:%SZ")},
             "eventVersion": "0",
         }
-        lines.append(json.dumps(record))
+        lines.append(json.dumps(record, separators=(",", ":")))  # compact, as SageMaker writes it
     return lines
 
 
@@ -99,7 +104,7 @@ def run(output_dir: Path, model: ModelConfig, data: Path | None = None) -> dict[
         capture.mkdir(parents=True, exist_ok=True)
         lines = capture_lines(table, contract.feature_names, WINDOW_END)
         (capture / "capture.jsonl").write_text("\n".join(lines) + "\n")
-        reports[batch] = drift_check.main(
+        report = drift_check.main(
             [
                 "--endpoint-name=local",
                 f"--capture={output_dir / batch / 'capture'}",
@@ -111,6 +116,9 @@ def run(output_dir: Path, model: ModelConfig, data: Path | None = None) -> dict[
                 "--no-publish",
             ]
         )
+        if report is None:
+            raise ValueError("the drift check wrote counts only; a local run needs its report")
+        reports[batch] = report
     return reports
 
 
@@ -140,8 +148,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise SystemExit(str(error)) from error
     shifted = shifted_features(model.data)
     for batch, report in reports.items():
+        max_psi = "-" if report.max_psi is None else f"{report.max_psi:.3f}"
         print(
-            f"{batch:10s} status={report.status:5s} max_psi={report.max_psi:.3f} "
+            f"{batch:10s} status={report.status:5s} max_psi={max_psi} "
             f"drifted={','.join(report.drifted_features) or '-'}  report: {args.output_dir / batch / 'report'}"
         )
     print(f"drifted batch, by feature ({model.origin}):\n{feature_table(reports['drifted'], shifted)}")

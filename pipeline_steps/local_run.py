@@ -160,7 +160,7 @@ def run_local_pipeline(
     workdir.mkdir(parents=True, exist_ok=True)
     if data:
         # The Preprocess step's own column check, before the drifted copy is made of the file.
-        preprocess.read_file(data, contract.as_document(model.task_type.value))
+        next(preprocess.read_chunks(data, contract.as_document(model.task_type.value), preprocess.CHUNK_ROWS))
     base = sample_data.read_csv(data, contract) if data else sample_data.sample_for(contract)
     first_csv = sample_data.write_csv(base, workdir / "data" / "week-0.csv", contract)
     drifted_csv = sample_data.write_csv(

@@ -184,13 +184,13 @@ def build_pipeline(settings: BuildSettings) -> Any:
     processing_type = ParameterString("ProcessingInstanceType", default_value=settings.build.processing_instance_type)
     training_type = ParameterString("TrainingInstanceType", default_value=settings.build.training_instance_type)
 
-    def processor(name: str) -> Any:
+    def processor(name: str, instances: int = 1) -> Any:
         # The code arrives as one CDK file asset; its object name is known only to the CDK app.
         return Processor(
             role=role,
             image_uri=placeholder(PROCESSING_IMAGE_URI),
             entrypoint=["python3", f"/opt/ml/processing/input/code/{placeholder(code_key_variable(name))}"],
-            instance_count=1,
+            instance_count=instances,
             instance_type=processing_type,
             volume_kms_key=kms,
             output_kms_key=kms,
@@ -198,10 +198,16 @@ def build_pipeline(settings: BuildSettings) -> Any:
             sagemaker_session=session,
         )
 
-    def s3_input(name: str, uri: Any, local: str, data_type: str = "S3Prefix") -> Any:
+    def s3_input(name: str, uri: Any, local: str, data_type: str = "S3Prefix", shard: bool = False) -> Any:
         return ProcessingInput(
             input_name=name,
-            s3_input=ProcessingS3Input(s3_uri=uri, local_path=local, s3_data_type=data_type, s3_input_mode="File"),
+            s3_input=ProcessingS3Input(
+                s3_uri=uri,
+                local_path=local,
+                s3_data_type=data_type,
+                s3_input_mode="File",
+                s3_data_distribution_type="ShardedByS3Key" if shard else "FullyReplicated",
+            ),
         )
 
     def code_input(name: str) -> Any:
@@ -220,9 +226,10 @@ def build_pipeline(settings: BuildSettings) -> Any:
 
     preprocess = ProcessingStep(
         "Preprocess",
-        step_args=processor("preprocess").run(
+        step_args=processor("preprocess", settings.build.preprocess_instance_count).run(
             inputs=[
-                s3_input("raw", input_manifest, "/opt/ml/processing/input/raw", data_type="ManifestFile"),
+                # Each instance preprocesses a share of the raw files (all of them on one instance).
+                s3_input("raw", input_manifest, "/opt/ml/processing/input/raw", data_type="ManifestFile", shard=True),
                 # The data contract: a file asset, so a new contract is a new URI (and cache key).
                 s3_input(
                     "contract",
@@ -235,6 +242,8 @@ def build_pipeline(settings: BuildSettings) -> Any:
                 s3_output("preprocess", output, f"/opt/ml/processing/output/{output}")
                 for output in ("train", "validation", "test", contracts.SAMPLE_PAYLOAD_OUTPUT)
             ],
+            # At least one train file per training instance, so that each gets a share (ShardedByS3Key).
+            arguments=[f"--train-files={settings.build.training_instance_count}"],
         ),
         description="Check the raw CSVs against the data contract, split train/validation/test deterministically.",
         cache_config=cache,
@@ -248,7 +257,7 @@ def build_pipeline(settings: BuildSettings) -> Any:
         base_job_name="model-build-train",
         compute=Compute(
             instance_type=training_type,
-            instance_count=1,
+            instance_count=settings.build.training_instance_count,
             volume_kms_key_id=kms,
             enable_managed_spot_training=settings.build.use_spot_training,
         ),
@@ -279,8 +288,21 @@ def build_pipeline(settings: BuildSettings) -> Any:
         "Train",
         step_args=trainer.train(
             input_data_config=[
-                InputData(channel_name=split, data_source=output_uri(preprocess, split), content_type="text/csv")
-                for split in ("train", "validation")
+                InputData(
+                    channel_name="train",
+                    data_source=shapes.S3DataSource(
+                        s3_data_type="S3Prefix",
+                        s3_uri=output_uri(preprocess, "train"),
+                        # Several instances: each trains on a share of the train files (distributed training).
+                        s3_data_distribution_type=(
+                            "ShardedByS3Key" if settings.build.training_instance_count > 1 else "FullyReplicated"
+                        ),
+                    ),
+                    content_type="text/csv",
+                ),
+                InputData(
+                    channel_name="validation", data_source=output_uri(preprocess, "validation"), content_type="text/csv"
+                ),
             ]
         ),
         description=f"{model_config.entry_point} in script mode (spot training with checkpoints when configured).",
@@ -308,6 +330,8 @@ def build_pipeline(settings: BuildSettings) -> Any:
                 f"--inference-image={model_config.images.inference.label}",
                 Join(on="=", values=["--threshold", threshold]),
                 Join(on="=", values=["--allowed-regression", allowed_regression]),
+                # boto3 reads only AWS_DEFAULT_REGION, which a processing job need not have.
+                "--region=${AWS::Region}",
             ],
         ),
         description="Score candidate and champion by their own inference code (or the champion's stored metric); gate.",

@@ -21,7 +21,7 @@ from constructs.operator_role import OperatorReleasePermissions
 from constructs.rollback_alarms import RollbackAlarms
 from constructs.shadow_dashboard import add_shadow_widgets
 from constructs.shadow_test_access import ShadowTestAccess
-from contracts import data_capture_prefix
+from contracts import data_capture_prefix, drift_reports_prefix
 from pipeline_steps.checked_in import model_image_uris
 
 
@@ -123,6 +123,7 @@ class ServingStack(Stack):
     def _watch(self, undelivered_events: sqs.IQueue) -> None:
         """Drift detection on the captured requests, and the endpoint's dashboard."""
         names, environment, env = self._app_config.names, self._environment, self._environment.name
+        build = self._app_config.build_environment
         endpoint_name = self._endpoint_name
         self.drift = DriftMonitor(
             self,
@@ -133,7 +134,7 @@ class ServingStack(Stack):
             drift=environment.drift,
             capture_uri=f"{self.endpoint.capture_uri}{endpoint_name}/{names.variant}/",
             capture_prefix=self._capture_prefix,
-            reports_prefix=f"drift-reports/{env}/",
+            reports_prefix=drift_reports_prefix(env),
             artifacts_bucket=self._artifacts_bucket,
             key=self._key,
             topic=self._alerts_topic,
@@ -142,8 +143,9 @@ class ServingStack(Stack):
             alarm_name_prefix=names.drift_alarm_prefix(env),
             health_alarm_prefix=names.health_alarm_prefix(env),
             instance_type=self._app_config.model_build.processing_instance_type,
-            model_build_target=self._app_config.build_environment.target,
+            model_build_target=build.target,
             network=environment.network,
+            baselines_are_local=env == build.name,
         )
         self.dashboard = EndpointDashboard(
             self,

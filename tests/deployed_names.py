@@ -3,9 +3,11 @@
 A resource with a name property gets that name. One without gets a name CloudFormation
 generates from the stack name, the logical ID and a random suffix, `MyStack-MyBucket-
 abcdefghijk1` in CloudFormation's own example ("Name type", CloudFormation user guide), cut to
-the type's limit (its start, the stack name, always kept) and lower-cased where the type
-needs it (S3). The few identifiers the service makes up (key ids, sg-..., vpce-...) get fixed
-placeholders of the right shape.
+the type's limit and lower-cased where the type needs it (S3). How it is cut the user guide does
+not say; the CloudFormation CLI's Java plugin does it in code, and real names agree
+(tests/test_generated_names.py): the stack name is cut as well as the logical ID. The few
+identifiers the service makes up (key ids, sg-..., vpce-...) get fixed placeholders of the
+right shape.
 
 `Deployed.resolve` evaluates the intrinsic functions the templates use (Ref, Fn::GetAtt,
 Fn::Join, Fn::Sub, Fn::Select, Fn::Split, Fn::ImportValue across the assembly's stacks) with
@@ -24,7 +26,7 @@ from typing import Any
 from tests.conftest import Assembly
 
 PARTITION = "aws"
-# CloudFormation's random suffix: 12 or 13 characters (here, 12 and a dash before them).
+# CloudFormation's random suffix: 12 characters and a dash before them.
 _SUFFIX = "-AbCdEf123456"
 
 
@@ -82,8 +84,17 @@ NAMINGS: dict[str, Naming] = {
 
 
 def generated_name(stack_name: str, logical_id: str, max_length: int, *, lower: bool = False) -> str:
-    """`<stack>-<logical id>-<suffix>`, cut before the suffix to fit `max_length`."""
-    name = f"{stack_name}-{logical_id}"[: max_length - len(_SUFFIX)] + _SUFFIX
+    """`<stack>-<logical id>-<suffix>` in at most `max_length` characters.
+
+    What the suffix and the dash between the parts leave is split fairly between the stack name and
+    the logical ID, the stack name's half rounded up and each part taking what the other leaves
+    (IdentifierUtils.generateResourceIdentifier, aws-cloudformation/cloudformation-cli-java-plugin).
+    """
+    room = max_length - len(_SUFFIX) - 1
+    if len(stack_name) + len(logical_id) > room:
+        stack_name = stack_name[: max(room - len(logical_id), (room + 1) // 2)]
+        logical_id = logical_id[: room - len(stack_name)]
+    name = f"{stack_name}-{logical_id}{_SUFFIX}"
     return name.lower() if lower else name
 
 

@@ -7,9 +7,9 @@ and every condition holds. A request for an action that supports no resource-lev
 permissions has the resource `*`, which only the resource `*` matches (IAM User Guide, "IAM
 JSON policy elements: Resource"; Service Authorization Reference: "If there is no value for
 this column, you must specify all resources ("*")"). A condition key the request does not
-carry fails the condition (no ...IfExists operators are used). Deny statements and operators
-other than those below are refused, so a policy that starts using them fails loudly here
-instead of being evaluated wrongly.
+carry fails the condition (no ...IfExists operators are used). Deny statements, NotAction,
+NotResource, policy variables and operators other than those below are refused, so a policy that
+starts using them fails loudly here instead of being evaluated wrongly.
 """
 
 from __future__ import annotations
@@ -88,16 +88,30 @@ class Statement:
         return True
 
 
+# The statement elements evaluated here; any other (NotAction, NotResource, Principal) is refused.
+_ELEMENTS = {"Sid", "Effect", "Action", "Resource", "Condition"}
+
+
+def _refusal(raw: Mapping[str, Any]) -> str | None:
+    """What in the statement `raw` this evaluator would get wrong, if anything."""
+    if raw.get("Effect") != "Allow":
+        return f"Effect {raw.get('Effect')!r}"
+    unknown = (set(raw) - _ELEMENTS) | (set(raw.get("Condition", {})) - set(_OPERATORS))
+    if unknown:
+        return f"{sorted(unknown)}"
+    if any("${" in resource for resource in _as_list(raw["Resource"])):
+        return "policy variables"
+    return None
+
+
 def read_statements(paths: Iterable[Path]) -> list[Statement]:
     """Every statement of the managed policy documents at `paths`, checked to be evaluable here."""
     statements = []
     for path in paths:
         for raw in json.loads(path.read_text())["Statement"]:
-            if raw["Effect"] != "Allow":
-                raise ValueError(f"{path.name} {raw.get('Sid')}: only Allow statements are evaluated")
-            unknown = set(raw.get("Condition", {})) - set(_OPERATORS)
-            if unknown:
-                raise ValueError(f"{path.name} {raw.get('Sid')}: condition operators not evaluated here: {unknown}")
+            refused = _refusal(raw)
+            if refused:
+                raise ValueError(f"{path.name} {raw.get('Sid')}: {refused} not evaluated here")
             statements.append(
                 Statement(
                     policy=path.name,

@@ -240,7 +240,9 @@ def test_the_first_run_after_a_framework_change_compares_on_the_stored_metric(
     assert comparison["basis"] == report["metadata"]["comparison_basis"] == evaluate.STORED_METRIC
     assert comparison["champion"] == champion.report["binary_classification_metrics"]["auc"]["value"]
     assert "built for xgboost:3.0-5 (binary_classification), the candidate for sklearn:1.2-1" in comparison["note"]
-    assert report["gate"]["passed"], report["gate"]["reason"]
+    # Passing or not depends on two models' scores on two random test splits; the rule must hold either way.
+    allowed = SKLEARN.metric.allowed_regression
+    assert report["gate"]["passed"] is (comparison["regression"] <= allowed), report["gate"]["reason"]
     assert report["gate"]["reason"].endswith(comparison["note"])
     # The champion's code never ran here: its metrics are the stored number only.
     assert report["champion"] == {

@@ -99,6 +99,11 @@ _DELETE = object()
         ("environments.dev.alarms.datapoints_to_alarm", 3, "from 1 to 2"),
         ("environments.dev.notification_emails", ["not-an-email"], "e-mail addresses"),
         ("environments.dev.drift.schedule", "every hour", "rate(N minutes|hours|days)"),
+        ("environments.dev.drift.false_alarm_rate", 0.5, "from 0.0001 to 0.2"),
+        ("environments.dev.drift.detection_power", 0.3, "from 0.5 to 0.999"),
+        ("environments.dev.drift.instance_count", 0, "from 1 to 100"),
+        ("model_build.preprocess_instance_count", 0, "from 1 to 100"),
+        ("model_build.training_instance_count", 101, "from 1 to 100"),
         ("model_build.environment", "qa", "one of the configured environments: dev, staging, prod"),
         (
             "model_build.model",
@@ -557,3 +562,34 @@ def test_a_key_written_twice_in_cdk_json_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="the key 'project_name' appears twice in one object"):
         config.read_cdk_json(path)
     assert config.read_cdk_json(ROOT / "cdk.json")["mlops"]["project_name"] == "mlops-delivery"
+
+
+def test_training_on_several_instances_needs_a_model_that_trains_across_them() -> None:
+    raw = raw_config()
+    raw["model_build"].update(model="models/sklearn", training_instance_count=2)
+    with pytest.raises(ConfigError, match=r"'mlops\.model_build\.training_instance_count'.*distributed_training: true"):
+        config.load({config.CONTEXT_KEY: raw}, releases_dir=ROOT / "releases")
+    raw["model_build"].update(model="models/xgboost")
+    assert (
+        config.load({config.CONTEXT_KEY: raw}, releases_dir=ROOT / "releases").model_build.training_instance_count == 2
+    )
+
+
+@pytest.mark.parametrize(
+    ("drift", "instances"),
+    [
+        ({}, 1),
+        ({"instance_count": 4, "expected_rows_per_hour": 10**12}, 4),
+        ({"expected_rows_per_hour": config.DRIFT_ROWS_PER_INSTANCE}, 1),
+        ({"expected_rows_per_hour": config.DRIFT_ROWS_PER_INSTANCE + 1}, 2),
+        ({"expected_rows_per_hour": config.DRIFT_ROWS_PER_INSTANCE, "window_hours": 24}, 24),
+        ({"expected_rows_per_hour": 10**12, "window_hours": 168}, 100),
+    ],
+)
+def test_drift_check_instances_come_from_the_count_or_the_windows_expected_rows(
+    drift: dict[str, Any], instances: int
+) -> None:
+    raw = raw_config()
+    raw["environments"]["staging"]["drift"].update(drift)
+    settings = config.load({config.CONTEXT_KEY: raw}, releases_dir=ROOT / "releases")
+    assert settings.environment("staging").drift.instances == instances

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,7 @@ import pytest
 from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
 
 from tests.conftest import ROOT, Assembly
-from tests.deployed_names import PARTITION, Deployed, Resource
+from tests.deployed_names import NAMINGS, PARTITION, Deployed, Resource, generated_name
 from tests.iam_policy import Request, Statement, allowing, read_statements
 
 POLICIES = sorted((ROOT / "docs" / "bootstrap").glob("*.json"))
@@ -79,6 +79,30 @@ def _variant_endpoint(deployed: Deployed, resource: Resource) -> list[str]:
     return [deployed.format(resource.stack, "arn:{partition}:sagemaker:{region}:{account}:endpoint/{name}", name=name)]
 
 
+def _named_resource(deployed: Deployed, stack: str, resource_type: str, name: str) -> Resource:
+    """The resource of `resource_type` in `stack` whose (real or generated) name is `name`."""
+    for other in deployed.resources():
+        if (other.stack, other.type) == (stack, resource_type) and deployed.name(stack, other.logical_id) == name:
+            return other
+    raise AssertionError(f"no {resource_type} named {name} in {stack}")
+
+
+def _variant_endpoint_config(deployed: Deployed, resource: Resource) -> list[str]:
+    """The EndpointConfig the scalable target's endpoint runs (Application Auto Scaling describes it)."""
+    name = str(deployed.resolve(resource.stack, resource.properties["ResourceId"])).split("/")[1]
+    endpoint = _named_resource(deployed, resource.stack, "AWS::SageMaker::Endpoint", name)
+    config = str(deployed.resolve(resource.stack, endpoint.properties["EndpointConfigName"]))
+    arn = "arn:{partition}:sagemaker:{region}:{account}:endpoint-config/{name}"
+    return [deployed.format(resource.stack, arn, name=config)]
+
+
+def _endpoint_config_keys(deployed: Deployed, resource: Resource) -> list[str]:
+    """The keys of the endpoint config an endpoint runs (volumes and captured data)."""
+    name = str(deployed.resolve(resource.stack, resource.properties["EndpointConfigName"]))
+    config = _named_resource(deployed, resource.stack, "AWS::SageMaker::EndpointConfig", name)
+    return _arns("KmsKeyId", "DataCaptureConfig.KmsKeyId")(deployed, config)
+
+
 def _target_tracking_alarms(deployed: Deployed, resource: Resource) -> list[str]:
     """The alarms Application Auto Scaling creates for a target tracking policy, as the caller."""
     return [
@@ -103,13 +127,14 @@ def _scalable_target(deployed: Deployed, resource: Resource) -> list[str]:
 
 
 _AUTOSCALING_TARGETS = (
-    "Application Auto Scaling User Guide, 'Permissions required for actions on target services' (SageMaker: "
-    "RegisterScalableTarget needs sagemaker:DescribeEndpoint and sagemaker:UpdateEndpointWeightsAndCapacities); "
-    "SageMaker Developer Guide, 'Auto scaling prerequisites'"
+    "Application Auto Scaling User Guide, 'Permissions required for actions on target services' (SageMaker "
+    "endpoints: sagemaker:DescribeEndpoint, sagemaker:DescribeEndpointConfig and "
+    "sagemaker:UpdateEndpointWeightsAndCapacities); SageMaker Developer Guide, 'Auto scaling prerequisites'"
 )
 RUNTIME_NEEDS: dict[str, tuple[Need, ...]] = {
     "AWS::ApplicationAutoScaling::ScalableTarget": (
         Need("sagemaker:DescribeEndpoint", ("create", "update"), _variant_endpoint, _AUTOSCALING_TARGETS),
+        Need("sagemaker:DescribeEndpointConfig", ("create", "update"), _variant_endpoint_config, _AUTOSCALING_TARGETS),
         Need(
             "sagemaker:UpdateEndpointWeightsAndCapacities",
             ("create", "update"),
@@ -125,23 +150,10 @@ RUNTIME_NEEDS: dict[str, tuple[Need, ...]] = {
     # CreateEndpoint, UpdateEndpoint requests" (SageMaker API reference, CreateEndpointConfig
     # KmsKeyId): the caller of CreateEndpoint uses the endpoint config's keys, SageMaker through grants.
     "AWS::SageMaker::Endpoint": tuple(
-        Need(
-            action, ("create", "update"), lambda d, r: _endpoint_config_keys(d, r), "SageMaker API reference, KmsKeyId"
-        )
+        Need(action, ("create", "update"), _endpoint_config_keys, "SageMaker API reference, KmsKeyId")
         for action in ("kms:CreateGrant", "kms:DescribeKey")
     ),
 }
-
-
-def _endpoint_config_keys(deployed: Deployed, resource: Resource) -> list[str]:
-    """The keys of the endpoint config an endpoint runs (volumes and captured data)."""
-    config = str(deployed.resolve(resource.stack, resource.properties["EndpointConfigName"]))
-    for other in deployed.resources():
-        if (other.stack, other.type) == (resource.stack, "AWS::SageMaker::EndpointConfig") and deployed.name(
-            other.stack, other.logical_id
-        ) == config:
-            return _arns("KmsKeyId", "DataCaptureConfig.KmsKeyId")(deployed, other)
-    raise AssertionError(f"{resource.logical_id}: no endpoint config {config} in {resource.stack}")
 
 
 def template_requests(deployed: Deployed, stack: str) -> list[Request]:
@@ -607,7 +619,7 @@ def _context(
     if action == "ec2:CreateTags" and phase == "create":
         creator = next(p for p in handler_permissions(resource.type)["create"] if re.match(r"ec2:Create(?!Tags)", p))
         context["ec2:CreateAction"] = creator.split(":", 1)[1]
-    if action in ("iam:PassRole", "iam:GetRole") and resource.type in PASSED_TO:
+    if action == "iam:PassRole" and resource.type in PASSED_TO:
         context["iam:PassedToService"] = PASSED_TO[resource.type]
     if action == "iam:CreateServiceLinkedRole":
         # role/aws-service-role/<service principal>/<role name>
@@ -696,8 +708,10 @@ OPTION_RESOURCES = {
     "AWS::SageMaker::DataQualityJobDefinition": "data-quality-job-definition/mlops-delivery-staging-dq-v3",
     "AWS::SageMaker::MonitoringSchedule": "monitoring-schedule/mlops-delivery-staging-drift-check",
 }
-# The role a Model Monitor job definition and schedule pass (DriftJobRole's generated name).
-_MONITOR_ROLE = "arn:aws:iam::333333333333:role/mlops-delivery-staging-serving-DriftMonitorRole-AbCdEf123456"
+# The role a Model Monitor job definition and schedule pass (the drift monitor role's generated name).
+_MONITOR_ROLE = "arn:aws:iam::333333333333:role/" + generated_name(
+    "mlops-delivery-staging-serving", "DriftMonitorRoleD959AAF6", NAMINGS["AWS::IAM::Role"].max_length
+)
 # Actions no handler lists, kept for a reason that could not be checked offline.
 KEPT = {
     "sagemaker:DescribeModelPackage": (
@@ -761,6 +775,20 @@ def test_every_statement_of_the_deploy_policies_is_needed_by_some_layout(
             needed.add((allowed[0].policy, allowed[0].sid))
     unneeded = [f"{s.policy} {s.sid}" for s in statements if (s.policy, s.sid) not in needed]
     assert not unneeded, f"statements no request needs alone: {unneeded}"
+
+
+def test_a_condition_key_counts_only_for_the_actions_iam_sets_it_for(assembly: Assembly) -> None:
+    """iam:PassedToService is a key of iam:PassRole alone (Service Authorization Reference, IAM): an
+    iam:GetRole allowed only under that condition is denied, and the test must say so."""
+    moved = []
+    for statement in read_statements(POLICIES):
+        if statement.sid == "ProjectIamRoles":
+            statement = replace(statement, actions=tuple(a for a in statement.actions if a != "iam:GetRole"))
+        elif statement.sid == "PassProjectRolesToTheirServices":
+            statement = replace(statement, actions=(*statement.actions, "iam:GetRole"))
+        moved.append(statement)
+    denied = check(assembly, moved).denied
+    assert any("(AWS::CodePipeline::Pipeline)" in d and ": iam:GetRole on " in d for d in denied)
 
 
 def test_the_handlers_of_resources_a_config_option_creates_are_allowed_too() -> None:

@@ -14,11 +14,13 @@ word. Then:
 - `python -m mlopsctl ...`: parsed by the CLI's own Click command, which refuses unknown
   options and missing arguments without running anything.
 - `make <target>`: a target of the Makefile.
+- a path into this repository (`docs/bootstrap/...`, `file://...`): a file that is there.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import glob
 import json
 import os
 import re
@@ -54,7 +56,9 @@ AWS_S3_COMMANDS = {"cp": {"--recursive", "--sse", "--sse-kms-key-id", "--exclude
 AWS_SERVICE_ALIASES = {"s3api": "s3"}
 # Shell words that start no command of their own.
 _SHELL_WORDS = {"do", "then", "else", "done", "fi", "time"}
-_NOT_CHECKED = {"echo", "export", "cd", "jq", "cat", "git", "sed", "curl", "head"}
+_NOT_CHECKED = {"echo", "export", "cd", "jq", "cat", "git", "sed", "curl", "head", "tar"}
+# Top-level folders that commands create or that hold installs, not repository files.
+_NOT_IN_REPOSITORY = {"node_modules", "cdk.out", "releases"}
 
 
 @dataclass(frozen=True)
@@ -341,6 +345,19 @@ def make_problems(command: Command) -> list[str]:
     return [f"no make target {target!r}" for target in named if target not in targets]
 
 
+def repository_paths(command: Command) -> Iterator[str]:
+    """The words of `command` that name a path into this repository (after `file://` or `fileb://`)."""
+    folders = {
+        path.name
+        for path in ROOT.iterdir()
+        if path.is_dir() and not path.name.startswith((".", "_")) and path.name not in _NOT_IN_REPOSITORY
+    }
+    for word in command.words:
+        path = re.sub(r"^fileb?://", "", word)
+        if "/" in path and path.split("/", 1)[0] in folders:
+            yield path
+
+
 # --- the tests ----------------------------------------------------------------------------------
 
 
@@ -395,6 +412,17 @@ def test_every_stack_output_the_docs_read_exists(assembly: Assembly, sandbox_ass
         assert stack in outputs, f"{command}: no stack {stack}"
         assert key.group(1) in outputs[stack], f"{command}: {stack} has no output {key.group(1)}"
     assert read >= 3
+
+
+def test_every_repository_file_the_docs_commands_name_exists() -> None:
+    """A shell variable or a placeholder in the path stands for any part of a file's name."""
+    missing = [
+        f"{command}: {path}"
+        for command in all_commands()
+        for path in repository_paths(command)
+        if not glob.glob(str(ROOT / re.sub(rf"\$\{{?\w+\}}?|{_PLACEHOLDER}", "*", path)))
+    ]
+    assert not missing, "\n".join(missing)
 
 
 def test_every_program_the_docs_run_is_checked_or_known() -> None:

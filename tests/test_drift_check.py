@@ -16,13 +16,15 @@ from typing import Any
 
 import boto3
 import botocore
+import numpy as np
+import pandas as pd
 import pytest
 from moto import mock_aws
 
 import config
 import contracts
 from constructs import drift_check_health_alarms
-from pipeline_steps import checked_in, drift_check, local_drift_check
+from pipeline_steps import baseline, checked_in, drift_check, local_drift_check
 from tests.conftest import ROOT, Assembly, raw_config
 from tests.support import alarm_state_change_event, as_list
 
@@ -86,17 +88,16 @@ def record(rows: list[list[float]], at: datetime, *, base64_encoded: bool = Fals
 
 
 def check(
-    lines: list[str], stats: dict[str, Any] | None = None, min_records: int = 1, max_rejected_fraction: float = 0.9
+    lines: list[str], stats: dict[str, Any] | None = None, max_rejected_fraction: float = 0.9
 ) -> drift_check.DriftReport:
     return drift_check.check_drift(
         statistics=stats or statistics(("a", UNIFORM), ("b", UNIFORM)),
-        capture_lines=lines,
+        capture_blocks=["\n".join(lines)],
         endpoint_name="ep",
         baseline_uri="s3://b/statistics.json",
         start=START,
         end=END,
-        threshold=0.2,
-        min_records=min_records,
+        rule=drift_check.DecisionRule(),
         max_rejected_fraction=max_rejected_fraction,
     )
 
@@ -115,10 +116,8 @@ def test_empty_bucket_does_not_make_psi_infinite() -> None:
 
 def test_values_outside_the_baseline_range_land_in_the_edge_buckets() -> None:
     edges = [0.0, 1.0, 2.0, 3.0]
-    assert drift_check.bucket_index(-5.0, edges) == 0
-    assert drift_check.bucket_index(1.5, edges) == 1
-    assert drift_check.bucket_index(3.0, edges) == 2
-    assert drift_check.bucket_index(99.0, edges) == 2
+    values = np.array([-5.0, 1.0, 1.5, 3.0, 99.0])
+    assert drift_check.bucket_indices(values, edges).tolist() == [0, 1, 1, 2, 2]
 
 
 def test_captured_data_like_the_baseline_is_not_drift() -> None:
@@ -175,16 +174,19 @@ def published(report: drift_check.DriftReport) -> dict[str, float]:
     return {d["MetricName"]: d["Value"] for d in drift_check.metric_data(report, END) if len(d["Dimensions"]) == 1}
 
 
-def test_too_little_data_publishes_no_psi_so_the_alarm_cannot_fire_on_noise() -> None:
-    report = check([record([[1.0, 2.0]], END - timedelta(minutes=1))], min_records=30)
+def test_too_little_data_publishes_no_verdict_so_the_alarm_cannot_fire_on_noise() -> None:
+    report = check([record([[1.0, 2.0]], END - timedelta(minutes=1))])
     assert report.status == "insufficient-data" and report.max_psi is None
-    assert "at least 30" in report.reason
+    assert f"needs at least {report.min_rows}" in report.reason and report.min_rows > 30
     data = drift_check.metric_data(report, END)
-    assert [d["MetricName"] for d in data] == ROW_METRICS, "row counts, the proof the check ran, but no PSI"
+    assert [d["MetricName"] for d in data] == [*ROW_METRICS, drift_check.UNCHECKED_FEATURES_METRIC], (
+        "row counts, the proof the check ran, and the blind features; no verdict"
+    )
 
 
 def test_every_run_publishes_rows_read_accepted_and_rejected_even_with_no_traffic() -> None:
-    assert published(check([], min_records=30)) == dict.fromkeys(ROW_METRICS, 0)
+    empty = published(check([]))
+    assert empty == {**dict.fromkeys(ROW_METRICS, 0), drift_check.UNCHECKED_FEATURES_METRIC: 2}
     lines = [record(uniform_rows(), END - timedelta(minutes=5)), record([[1.0, 2.0, 3.0]], END - timedelta(minutes=5))]
     counts = published(check(lines))
     assert counts == {
@@ -192,6 +194,8 @@ def test_every_run_publishes_rows_read_accepted_and_rejected_even_with_no_traffi
         drift_check.ROWS_ACCEPTED_METRIC: 200,
         drift_check.ROWS_REJECTED_METRIC: 1,
         drift_check.REJECTED_FRACTION_METRIC: round(1 / 201, 6),
+        drift_check.UNCHECKED_FEATURES_METRIC: 0,
+        drift_check.DRIFTED_FEATURES_METRIC: 0,
     }
 
 
@@ -213,7 +217,7 @@ def capture_with(content_type: str, data: str) -> str:
 def test_capture_whose_schema_differs_from_the_baseline_is_a_failed_check(
     lines: list[str], reason: str, message: str
 ) -> None:
-    report = check(lines, min_records=30, max_rejected_fraction=0.05)
+    report = check(lines, max_rejected_fraction=0.05)
     assert report.status == drift_check.STATUS_FAILED, "not insufficient-data: the data is there but unusable"
     assert report.rejections == {reason: report.rejected_records} and report.captured_records == 0
     assert reason in report.reason and message in report.reason
@@ -325,7 +329,8 @@ def test_a_shifted_category_mix_drifts_with_its_l_infinity_distance_reported() -
 
 
 def test_categories_the_baseline_never_saw_count_as_drift_not_as_rejected_rows() -> None:
-    stats = with_category(statistics(("a", UNIFORM), ("b", UNIFORM)), "colour", COLOURS)
+    # 20 unseen of 200 is significant against a baseline of 400 that never saw one.
+    stats = with_category(statistics(("a", UNIFORM), ("b", UNIFORM)), "colour", {k: 4 * v for k, v in COLOURS.items()})
     mix = ["red"] * 4 + ["green"] * 3 + ["blue"] * 2 + ["purple"]  # 10 % unseen
     report = check([record(coloured_rows(mix), END - timedelta(minutes=5))], stats)
     colour = report.features[2]
@@ -333,21 +338,34 @@ def test_categories_the_baseline_never_saw_count_as_drift_not_as_rejected_rows()
     assert colour.drifted and colour.psi > 0.2 and colour.l_infinity == pytest.approx(0.1)
 
 
+def test_a_category_the_contract_allows_but_training_never_saw_is_known_not_unseen() -> None:
+    """The baseline writes it with count 0: in a window it is a rare known category, not one never heard of."""
+    features = [{"name": "a", "kind": "numeric"}, {"name": "colour", "kind": "categorical", "values": ["red", "teal"]}]
+    training = pd.DataFrame({"a": np.arange(400) % 10 + 0.5, "colour": ["red"] * 400})
+    stats = baseline.statistics(training, features)
+    (colour,) = [f for f in stats["features"] if f["name"] == "colour"]
+    section = colour["string_statistics"]
+    assert section["distribution"]["categorical"]["buckets"] == [
+        {"value": "red", "count": 400},
+        {"value": "teal", "count": 0},
+    ]
+    assert section["distinct_count"] == 1
+    rows: list[list[Any]] = [[i % 10 + 0.5, "teal" if i % 50 == 0 else "red"] for i in range(200)]
+    report = check([record(rows, END - timedelta(minutes=5))], stats)
+    assert report.features[1].out_of_range_count == 0 and report.features[1].captured_count == 200
+
+
 def test_window_counts_of_two_parts_add_up_to_the_whole() -> None:
     """Counts, not values: a window split into parts (shards) merges by adding their counts."""
     stats = with_category(statistics(("a", UNIFORM), ("b", UNIFORM)), "colour", COLOURS)
     baselines = drift_check.parse_baseline(stats)
-    rows = [[str(v) for v in row] for row in coloured_rows(["red", "blue", "teal"])]
-    whole, first, second = (drift_check.CapturedWindow.empty(baselines) for _ in range(3))
-    for index, row in enumerate(rows):
-        values = drift_check.parse_row(row, baselines)
-        whole.accept(baselines, values)
-        (first if index < 77 else second).accept(baselines, values)
-    for name in ("a", "colour"):
-        assert [x + y for x, y in zip(first.counts[name].buckets, second.counts[name].buckets, strict=True)] == (
-            whole.counts[name].buckets
-        )
-        assert first.counts[name].categories + second.counts[name].categories == whole.counts[name].categories
+    lines = [record([row], END - timedelta(minutes=5)) for row in coloured_rows(["red", "blue", "teal"])]
+    lines += [record([[1.0, 2.0]], END - timedelta(minutes=5)), "{not json"]
+    whole = drift_check.collect(["\n".join(lines)], baselines, START, END)
+    first = drift_check.collect(["\n".join(lines[:77])], baselines, START, END)
+    second = drift_check.collect(["\n".join(lines[77:])], baselines, START, END)
+    first.add(drift_check.CapturedWindow.from_document(json.loads(json.dumps(second.to_document()))))
+    assert first == whole and whole.accepted == 200 and whole.rejected == 2
 
 
 def test_a_categorical_baseline_without_categories_is_rejected_with_the_feature_name() -> None:
@@ -357,8 +375,8 @@ def test_a_categorical_baseline_without_categories_is_rejected_with_the_feature_
 
 
 def test_baseline_without_buckets_is_rejected_with_the_feature_name() -> None:
-    broken = {"features": [{"name": "mean_radius", "numerical_statistics": {}}]}
-    with pytest.raises(ValueError, match=r"mean_radius.*kll\.buckets"):
+    broken = {"features": [{"name": "width", "numerical_statistics": {}}]}
+    with pytest.raises(ValueError, match=r"width.*kll\.buckets"):
         drift_check.parse_baseline(broken)
 
 
@@ -479,9 +497,12 @@ def test_the_local_run_shows_a_shifted_categorical_feature_flagged_and_an_unshif
     assert local_drift_check.main(["--model=models/diabetes", f"--output-dir={tmp_path}"]) == 0
     report = json.loads((tmp_path / "drifted" / "report" / "drift-report.json").read_text())
     features = {f["feature"]: f for f in report["features"]}
-    assert local_drift_check.shifted_features(config.load_model("models/diabetes").data)[-1] == "sex"
-    assert (features["sex"]["kind"], features["sex"]["drifted"]) == ("categorical", True)
-    assert (features["bmi_band"]["kind"], features["bmi_band"]["drifted"]) == ("categorical", False)
+    data = config.load_model("models/diabetes").data
+    shifted = set(local_drift_check.shifted_features(data))
+    categorical = [f.name for f in data.features if f.kind is config.FeatureKind.CATEGORICAL]
+    assert len(categorical) == 2 and len(shifted & set(categorical)) == 1
+    for name in categorical:
+        assert (features[name]["kind"], features[name]["drifted"]) == ("categorical", name in shifted), name
 
 
 # --- health alarms, role and config (synthesized app) ---
@@ -527,7 +548,11 @@ def test_health_alarm_names_never_match_a_drift_alarm_prefix() -> None:
 def test_health_alarms_notify_the_alerts_topic_like_the_drift_alarm(assembly: Assembly, env: str) -> None:
     prefix = NAMES.health_alarm_prefix(env)
     found = health_alarms(assembly, env)
-    assert set(found) == {f"{prefix}drift-check-not-running", f"{prefix}drift-check-rejected-rows"}
+    assert set(found) == {
+        f"{prefix}drift-check-not-running",
+        f"{prefix}drift-check-rejected-rows",
+        f"{prefix}drift-check-unchecked-features",
+    }
     drift_alarm = alarms(assembly, env)[f"{NAMES.drift_alarm_prefix(env)}data-drift"]
     for alarm in found.values():
         assert alarm["AlarmActions"] == drift_alarm["AlarmActions"] and len(alarm["AlarmActions"]) == 1
@@ -585,6 +610,38 @@ def test_rejected_rows_alarm_uses_the_configured_share(assembly: Assembly, env: 
     (pipeline,) = serving(assembly, env).find_resources("AWS::SageMaker::Pipeline").values()
     _, variables = pipeline["Properties"]["PipelineDefinition"]["PipelineDefinitionBody"]["Fn::Sub"]
     assert float(variables["MaxRejectedFraction"]) == alarm["Threshold"], "the check fails where the alarm fires"
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_the_drift_alarm_watches_the_verdict_not_psi_which_reads_high_on_small_windows(
+    assembly: Assembly, env: str
+) -> None:
+    alarm = alarms(assembly, env)[f"{NAMES.drift_alarm_prefix(env)}data-drift"]
+    assert (alarm["MetricName"], alarm["Statistic"]) == (drift_check.DRIFTED_FEATURES_METRIC, "Maximum")
+    assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanThreshold", 0)
+    drifted = check([record(uniform_rows(shift=4.0), END - timedelta(minutes=5))])
+    drifted.endpoint_name = NAMES.endpoint(env)
+    seen = [d["Value"] for d in drift_check.metric_data(drifted, END) if d["MetricName"] == alarm["MetricName"]]
+    assert seen == [1] and [d["Value"] for d in watched(alarm, env)] == [0]
+    small = check([record(uniform_rows(shift=4.0)[:20], END - timedelta(minutes=5))])
+    assert small.status == drift_check.STATUS_INSUFFICIENT_DATA and small.features == []
+    assert not [d for d in drift_check.metric_data(small, END) if d["MetricName"] == alarm["MetricName"]]
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_unchecked_features_alarm_fires_when_drift_cannot_be_seen(assembly: Assembly, env: str) -> None:
+    alarm = health_alarms(assembly, env)[f"{NAMES.health_alarm_prefix(env)}drift-check-unchecked-features"]
+    assert (alarm["Statistic"], alarm["ComparisonOperator"], alarm["Threshold"]) == (
+        "Maximum",
+        "GreaterThanThreshold",
+        0,
+    )
+    assert alarm["TreatMissingData"] == "notBreaching", "a missing check is the not-running alarm's job"
+    assert [d["Value"] for d in watched(alarm, env)] == [0]
+    empty = check([])
+    empty.endpoint_name = NAMES.endpoint(env)
+    seen = [d["Value"] for d in drift_check.metric_data(empty, END) if d["MetricName"] == alarm["MetricName"]]
+    assert seen == [2], "an empty capture (RowsRead=0) is a check that saw nothing: it alarms"
 
 
 def cloudwatch_alarm_limits() -> str:
@@ -684,7 +741,8 @@ def test_drift_role_reads_captured_data_and_registered_baselines_not_training_sp
     (script,) = [p for s in reads if s.get("Sid") == "ReadDriftCheckScript" for p in object_patterns(s)]
     assert script.endswith(".py") and "*" not in script, "the job's own script: one object"
     patterns = {p for s in reads if s.get("Sid") != "ReadDriftCheckScript" for p in object_patterns(s)}
-    assert patterns == {f"{contracts.data_capture_prefix(env)}*", contracts.REGISTERED_BASELINES_PATTERN}
+    reports = f"{contracts.drift_reports_prefix(env)}*"
+    assert patterns == {f"{contracts.data_capture_prefix(env)}*", contracts.REGISTERED_BASELINES_PATTERN, reports}
     # Where the model-building pipeline writes what: statistics.json is readable, the splits are not.
     build = json.loads(checked_in.MODEL_BUILD_DEFINITION.read_text())
     outputs = {

@@ -105,7 +105,8 @@ def test_preprocess_reads_the_runs_input_manifest(definition: dict[str, Any]) ->
         "S3DataType": "ManifestFile",
         "S3InputMode": "File",
         "LocalPath": "/opt/ml/processing/input/raw",
-        "S3DataDistributionType": "FullyReplicated",
+        # Each Preprocess instance gets a share of the listed objects (all of them on one instance).
+        "S3DataDistributionType": "ShardedByS3Key",
         "S3CompressionType": "None",
     }
     model = botocore.session.get_session().get_service_model("sagemaker")
@@ -165,6 +166,21 @@ def test_spot_training_can_be_turned_off() -> None:
     assert "EnableManagedSpotTraining" not in train or train["EnableManagedSpotTraining"] is False
     assert "CheckpointConfig" not in train
     assert "MaxWaitTimeInSeconds" not in train["StoppingCondition"]
+
+
+@pytest.mark.slow
+def test_preprocess_and_training_spread_over_the_configured_instances() -> None:
+    overrides = {"mlops.model_build.preprocess_instance_count": "3", "mlops.model_build.training_instance_count": "2"}
+    settings = builder.settings_from_config(config.load_cdk_json(ROOT / "cdk.json", overrides))
+    steps = steps_by_name(json.loads(builder.build_definition(settings)))
+    preprocess = steps["Preprocess"]["Arguments"]
+    assert preprocess["ProcessingResources"]["ClusterConfig"]["InstanceCount"] == 3
+    assert preprocess["AppSpecification"]["ContainerArguments"] == ["--train-files=2"]
+    train = steps["Train"]["Arguments"]
+    assert train["ResourceConfig"]["InstanceCount"] == 2
+    channels = {c["ChannelName"]: c["DataSource"]["S3DataSource"] for c in train["InputDataConfig"]}
+    assert channels["train"]["S3DataDistributionType"] == "ShardedByS3Key"
+    assert channels["validation"]["S3DataDistributionType"] == "FullyReplicated"
 
 
 def test_processing_steps_run_the_shipped_scripts_with_kms(definition: dict[str, Any]) -> None:

@@ -4,17 +4,25 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
+import shutil
+import socket
+import subprocess
+import sys
 import tarfile
+import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
+import xgboost as xgb
 
 import config
 import contracts
 from pipeline_steps import baseline, evaluate, local_run, preprocess, sample_data
+from tests.conftest import ROOT
 from tests.support import model_source, preprocessed, write_contract
 
 train = model_source("xgboost", "train")
@@ -72,6 +80,29 @@ def test_split_is_deterministic_disjoint_and_stratified_by_class(raw: pd.DataFra
         assert first[name][label].mean() == pytest.approx(overall, abs=0.02), name
 
 
+def test_preprocess_in_small_chunks_splits_each_class_exactly_and_deterministically(
+    raw: pd.DataFrame, tmp_path: Path
+) -> None:
+    """Read 37 rows at a time: each split still holds exactly its share of each class, the same rows every run."""
+    label = XGBOOST.data.label
+    runs = [preprocessed(XGBOOST, raw, tmp_path / str(run), "--chunk-rows=37") for run in range(2)]
+    written = [{n: (run / n / f"{n}.csv").read_text() for n in preprocess.SPLITS} for run in runs]
+    assert written[0] == written[1]
+    parts = {n: pd.read_csv(runs[0] / n / f"{n}.csv", header=None) for n in preprocess.SPLITS}
+    for index, name in enumerate(XGBOOST.data.classes):
+        expected = preprocess.split_sizes(int((raw[label] == name).sum()), 0.15, 0.15)
+        assert {n: int((parts[n][0] == index).sum()) for n in preprocess.SPLITS} == expected
+    rows = pd.concat(parts.values()).iloc[:, 1:].round(6).apply(tuple, axis=1)
+    assert sorted(rows) == sorted(raw[list(XGBOOST.data.feature_names)].round(6).apply(tuple, axis=1))
+
+
+def test_a_bad_value_in_a_later_chunk_is_named_by_its_row_in_the_file(raw: pd.DataFrame, tmp_path: Path) -> None:
+    table = raw.astype(object)
+    table.loc[99, FIRST] = "abc"
+    with pytest.raises(preprocess.InputDataError, match=rf"data row 100, column '{FIRST}': value 'abc'"):
+        run_preprocess(XGBOOST, table, tmp_path, "--chunk-rows=30")
+
+
 def test_preprocess_writes_label_first_headerless_splits_with_the_contract(raw: pd.DataFrame, tmp_path: Path) -> None:
     splits = preprocessed(XGBOOST, raw, tmp_path)
     train_rows = pd.read_csv(splits / "train" / "train.csv", header=None)
@@ -85,8 +116,45 @@ def test_preprocess_writes_label_first_headerless_splits_with_the_contract(raw: 
         (member,) = archive.getmembers()
         rows = archive.extractfile(member).read().decode().splitlines()  # type: ignore[union-attr]
     test_rows = (splits / "test" / "test.csv").read_text().splitlines()
-    assert member.name == "payload.csv" and rows == [row.split(",", 1)[1] for row in test_rows[: len(rows)]]
-    assert len(rows) == preprocess.SAMPLE_ROWS
+    # Spread evenly over the held-out split, from its first row to its last: not only its head.
+    spread = [round(i * (len(test_rows) - 1) / (preprocess.SAMPLE_ROWS - 1)) for i in range(preprocess.SAMPLE_ROWS)]
+    assert member.name == "payload.csv" and rows == [test_rows[i].split(",", 1)[1] for i in spread]
+    assert {test_rows[i].split(",", 1)[0] for i in spread} == {"0", "1"}, "the sample holds both classes"
+
+
+def test_a_sample_payload_of_no_rows_is_refused(raw: pd.DataFrame, tmp_path: Path) -> None:
+    with pytest.raises(SystemExit):
+        run_preprocess(XGBOOST, raw, tmp_path, "--sample-rows=0")
+    assert not (tmp_path / "o").exists()
+
+
+def test_only_the_sample_data_module_names_a_samples_columns_or_classes() -> None:
+    """Step scripts, the drift check's tests and the benchmarks go through the data contract: none names a
+    bundled sample's multi-word column or class (a user's data has other names)."""
+    names: set[str] = set()
+    for model in (XGBOOST, WINE, DIABETES):
+        spelled = {f.name for f in model.data.features if "_" in f.name} | set(model.data.classes)
+        names |= {form for name in spelled if not name.startswith("class_") for form in (name, name.replace("_", " "))}
+    pattern = re.compile(r"\b(?:" + "|".join(map(re.escape, sorted(names))) + r")\b")
+    files = [p for p in (ROOT / "pipeline_steps").glob("*.py") if p.name != "sample_data.py"]
+    files += [ROOT / "tests" / "test_drift_check.py", ROOT / "tests" / "test_drift_decision.py"]
+    files += sorted((ROOT / "bench").glob("*.py"))
+    found = {p.relative_to(ROOT).as_posix(): sorted(set(pattern.findall(p.read_text()))) for p in files}
+    assert not {path: hits for path, hits in found.items() if hits}
+
+
+def test_an_instance_that_receives_no_raw_file_says_to_use_fewer_instances(tmp_path: Path) -> None:
+    """ShardedByS3Key leaves an instance without data when the manifest names fewer files than instances."""
+    (tmp_path / "in").mkdir()
+    contract = write_contract(XGBOOST, tmp_path / "contract")
+    with pytest.raises(preprocess.InputDataError, match=r"part 1\) received no raw file.*no more instances than files"):
+        preprocess.main([f"--contract={contract}", f"--input-dir={tmp_path / 'in'}", "--output-dir=o", "--part=-1"])
+
+
+def test_sample_positions_spread_from_the_first_row_to_the_last() -> None:
+    assert preprocess.sample_positions(85, 10).tolist() == [0, 9, 19, 28, 37, 47, 56, 65, 75, 84]
+    assert preprocess.sample_positions(3, 10).tolist() == [0, 1, 2]
+    assert preprocess.sample_positions(0, 10).size == 0
 
 
 def test_regression_keeps_numbers_and_category_text_and_drops_ignored_columns(tmp_path: Path) -> None:
@@ -193,10 +261,10 @@ def test_preprocess_rejects_an_empty_file_and_an_empty_directory(tmp_path: Path)
     contract = json.loads(write_contract(XGBOOST, tmp_path / "c").read_text())
     (tmp_path / "in").mkdir()
     with pytest.raises(preprocess.InputDataError, match=r"No \*\.csv file"):
-        preprocess.read_raw(tmp_path / "in", contract)
+        preprocess.count_groups(tmp_path / "in", contract)
     (tmp_path / "in" / "empty.csv").write_text("")
     with pytest.raises(preprocess.InputDataError, match=r"empty\.csv is empty"):
-        preprocess.read_raw(tmp_path / "in", contract)
+        preprocess.count_groups(tmp_path / "in", contract)
 
 
 # --- train --------------------------------------------------------------------------------
@@ -223,6 +291,55 @@ def test_train_writes_the_model_and_the_inference_code_that_serves_it(splits: Pa
     (probability,) = inference.predict_fn(inference.input_fn(body.encode(), "text/csv"), booster)
     assert 0 <= probability <= 1
     assert inference.output_fn(np.array([0.25, 0.5]), "text/csv") == ("0.25\n0.5", "text/csv")
+
+
+def test_xgboost_trains_one_model_on_two_instances_each_with_a_share_of_the_train_split(
+    raw: pd.DataFrame, tmp_path: Path
+) -> None:
+    """Preprocess writes the train split in two files; each 'instance' (a process here, as SageMaker's
+    ShardedByS3Key gives each host its files) reads one, and the two train one model through XGBoost's
+    collective communicator. The first host writes it. The second starts well before the first, whose tracker
+    it must wait for (XGBoost's own connect gives up after about 6 s; hosts start at their own pace)."""
+    splits = preprocessed(XGBOOST, raw, tmp_path / "p", "--train-files=2")
+    files = sorted((splits / "train").glob("*.csv"))
+    assert [f.name for f in files] == ["train-0.csv", "train-1.csv"]
+    hosts = ["127.0.0.1", "localhost"]  # two names of this machine: the tracker and a second worker
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    workers: dict[int, subprocess.Popen[str]] = {}
+    for index, (host, share) in reversed(list(enumerate(zip(hosts, files, strict=True)))):
+        channel = tmp_path / f"train-{index}"
+        channel.mkdir()
+        shutil.copy(share, channel)
+        shutil.copy(splits / "train" / preprocess.CONTRACT_FILE, channel)
+        command = [
+            sys.executable,
+            str(ROOT / "models" / "xgboost" / "src" / "train.py"),
+            *("--num_round", "5", "--train", str(channel), "--validation", str(splits / "validation")),
+            *("--model-dir", str(tmp_path / f"model-{index}"), "--checkpoint-dir", ""),
+            *("--hosts", json.dumps(hosts), "--current-host", host, "--tracker-port", str(port)),
+        ]
+        workers[index] = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        if index:
+            time.sleep(10)
+    outputs = [workers[index].communicate(timeout=240)[0] for index in sorted(workers)]
+    assert [workers[index].returncode for index in sorted(workers)] == [0, 0], outputs
+    assert not (tmp_path / "model-1").exists(), "only the first host writes the model"
+    booster = inference.model_fn(str(tmp_path / "model-0"))
+    alone = xgb.train(
+        train.booster_params(
+            train.parse_args([]), json.loads((splits / "train" / preprocess.CONTRACT_FILE).read_text())
+        ),
+        xgb.DMatrix(*train.load_channel(tmp_path / "train-0", "train")),
+        num_boost_round=5,
+    )
+    both = pd.concat(pd.read_csv(f, header=None) for f in files)
+    matrix = xgb.DMatrix(both.iloc[:, 1:].to_numpy(dtype=float))
+    together, one_share = booster.predict(matrix), alone.predict(matrix)
+    assert booster.num_boosted_rounds() == 5 and not np.allclose(together, one_share), (
+        "the model learned from both shares, not from the first host's alone"
+    )
 
 
 def test_train_takes_the_toolkits_arguments_and_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -384,9 +501,44 @@ def test_baseline_counts_categories_in_model_monitors_string_statistics(tmp_path
 
 
 def test_baseline_histogram_of_a_constant_feature_is_one_bucket() -> None:
-    assert baseline.histogram(np.array([2.0, 2.0]), 2.0, 2.0) == [
+    stats = baseline.statistics(pd.DataFrame({"a": [2.0, 2.0]}), [{"name": "a", "kind": "numeric"}])
+    (feature,) = stats["features"]
+    assert feature["numerical_statistics"]["distribution"]["kll"]["buckets"] == [
         {"lower_bound": 2.0, "upper_bound": 2.0, "count": 2.0}
     ]
+
+
+def test_baseline_streamed_in_chunks_equals_the_whole_split(tmp_path: Path) -> None:
+    """Two passes over chunks (ranges and moments, then buckets) give what the whole table gives."""
+    rng = np.random.default_rng(4)
+    features = [
+        {"name": "x", "kind": "numeric"},
+        {"name": "n", "kind": "integer"},
+        {"name": "c", "kind": "categorical"},
+    ]
+    table = pd.DataFrame(
+        {
+            "label": 0,
+            "x": rng.lognormal(2, 1, 2_345),
+            "n": rng.poisson(3, 2_345),
+            "c": rng.choice(["a", "b", ""], 2_345),
+        }
+    )
+    table.to_csv(tmp_path / "train.csv", header=False, index=False)
+    whole = baseline.statistics(baseline.load_training_features(tmp_path, features), features)
+    chunked = baseline.statistics_of_chunks(lambda: baseline.training_chunks(tmp_path, features, 100), features)
+    x = chunked["features"][0]["numerical_statistics"]
+    assert x["std_dev"] == pytest.approx(float(table["x"].std(ddof=0)), rel=1e-12)
+    assert sum(b["count"] for b in x["distribution"]["kll"]["buckets"]) == 2_345
+    moments = ("mean", "sum", "std_dev")
+    for one, other in zip(whole["features"], chunked["features"], strict=True):
+        first, second = (feature.get("numerical_statistics", {}) for feature in (one, other))
+        assert [first.pop(m, None) for m in moments] == pytest.approx([second.pop(m, None) for m in moments])
+        assert one == other, "buckets, ranges and counts are exact"
+    assert chunked["features"][2]["string_statistics"]["common"] == {
+        "num_present": int((table["c"] != "").sum()),
+        "num_missing": int((table["c"] == "").sum()),
+    }
 
 
 def test_baseline_rejects_a_missing_contract_and_non_numeric_values(tmp_path: Path) -> None:
@@ -395,7 +547,7 @@ def test_baseline_rejects_a_missing_contract_and_non_numeric_values(tmp_path: Pa
         baseline.load_contract_features(tmp_path)
     features = [{"name": "a", "kind": "numeric"}]
     (tmp_path / "train.csv").write_text("1,2.0\n0,abc\n")
-    with pytest.raises(baseline.BaselineInputError, match="Feature 'a' has the non-numeric value 'abc' at row 2"):
+    with pytest.raises(baseline.BaselineInputError, match="feature 'a' has the non-numeric value 'abc' at row 2"):
         baseline.load_training_features(tmp_path, features)
     with pytest.raises(baseline.BaselineInputError, match="expected the label plus 2 features"):
         baseline.load_training_features(tmp_path, [*features, {"name": "b", "kind": "categorical"}])
@@ -459,3 +611,29 @@ def test_local_gate_fails_a_candidate_below_the_minimum(tmp_path: Path) -> None:
     )
     assert not first.report["gate"]["passed"]
     assert "below the minimum 0.9999" in local_run.metrics_table(first)
+
+
+def test_evaluate_fetches_the_champion_in_the_region_it_is_given(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """boto3 reads only AWS_DEFAULT_REGION, which a processing job need not have: the definition passes --region."""
+    import boto3
+
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    made: list[str | None] = []
+
+    class S3:
+        def download_file(self, bucket: str, key: str, target: str) -> None:
+            Path(target).write_text('{"model": {}}')
+
+    def client(name: str, region_name: str | None = None) -> S3:
+        made.append(region_name)
+        return S3()
+
+    monkeypatch.setattr(boto3, "client", client)
+    assert evaluate._read_report("s3://b/k/evaluation.json", tmp_path, "eu-central-1") == {"model": {}}
+    assert made == ["eu-central-1"]
+    definition = json.loads((ROOT / "pipeline_steps" / "definitions" / "model_build.json").read_text())
+    (step,) = [s for s in definition["Steps"] if s["Name"] == "Evaluate"]
+    assert "--region=${AWS::Region}" in step["Arguments"]["AppSpecification"]["ContainerArguments"]

@@ -316,7 +316,7 @@ def test_the_stratified_split_gives_every_split_each_class(tmp_path: Path) -> No
     raw = sample_data.sample_for(XGBOOST.data)
     contract, parts = stratified_split(pd.concat([rows_of_class(raw, 0, 198), rows_of_class(raw, 1, 3)]), tmp_path)
     assert [int((parts[n][contract["label"]] == 1).sum()) for n in preprocess.SPLITS] == [1, 1, 1]
-    preprocess.check_classes(parts, contract, min_rows_per_class=1)
+    preprocess.check_classes(preprocess.class_counts(parts, contract["label"]), contract, min_rows_per_class=1)
 
 
 def test_the_preprocess_step_splits_a_classifiers_data_by_class(tmp_path: Path) -> None:
@@ -339,7 +339,9 @@ def test_preprocess_refuses_a_split_with_too_few_rows_of_a_class(tmp_path: Path)
         match=rf"test split has {counts[1]} rows of class {second} \({first}: {counts[0]} rows, {second}: "
         rf"{counts[1]} rows\); need at least {counts[1] + 1} of each class",
     ):
-        preprocess.check_classes(parts, contract, min_rows_per_class=counts[1] + 1)
+        preprocess.check_classes(
+            preprocess.class_counts(parts, contract["label"]), contract, min_rows_per_class=counts[1] + 1
+        )
 
 
 def test_a_regression_split_has_no_class_to_count(tmp_path: Path) -> None:
@@ -347,7 +349,7 @@ def test_a_regression_split_has_no_class_to_count(tmp_path: Path) -> None:
     contract = json.loads(write_contract(diabetes, tmp_path).read_text())
     table = preprocess.checked_rows(sample_data.sample_for(diabetes.data).astype(str), contract, "data.csv")
     parts = preprocess.split(table, validation_fraction=0.15, test_fraction=0.15, seed=1)
-    preprocess.check_classes(parts, contract, min_rows_per_class=10_000)
+    preprocess.check_classes(preprocess.class_counts(parts, contract["label"]), contract, min_rows_per_class=10_000)
 
 
 def test_preprocess_thresholds_are_arguments(tmp_path: Path) -> None:

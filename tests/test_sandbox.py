@@ -141,10 +141,12 @@ def test_the_sandbox_pipeline_builds_and_checks_the_same_layout(sandbox_assembly
     assert synth_commands[-1] == "make synth SETTINGS=cdk.sandbox.json"
     resolves = [c for c in synth_commands if "resolve-release" in c]
     assert resolves == [f"{CLI_SANDBOX} resolve-release --env dev --allow-none --own-credentials"]
-    # One environment, not production: deployed and recorded, no approval and no smoke test.
-    assert [a["Name"] for a in stage(template, "Dev")] == ["Deploy", "RecordDeployment"][
-        : len(stage(template, "Dev"))
-    ] or True
+    # One environment, not production: its stacks deployed, then recorded; no approval, no smoke test.
+    stages = [s["Name"] for s in pipeline_props(template)["Stages"]]
+    assert stages == ["Source", "Build", "UpdatePipeline", "Assets", "Dev"]
+    actions = [a["Name"] for a in stage(template, "Dev")]
+    assert {a.removesuffix(".Deploy") for a in actions if a.endswith(".Deploy")} == SANDBOX_STACKS - {CICD}
+    assert actions[-1] == "RecordDeployment"
     record = action_named(stage(template, "Dev"), "RecordDeployment")
     (command,) = buildspec(template, record)["phases"]["build"]["commands"]
     assert command.startswith(f"{CLI_SANDBOX} --role-arn ") and " record-deployment --env dev " in command

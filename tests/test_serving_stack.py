@@ -337,7 +337,31 @@ def test_drift_check_runs_on_schedule_against_the_released_version(assembly: Ass
     (rule,) = [r for r in resources(template, "AWS::Events::Rule") if "ScheduleExpression" in r]
     assert rule["ScheduleExpression"] == SETTINGS.environment("staging").drift.schedule
     assert rule["Targets"][0]["Arn"].endswith(f":pipeline/{NAMES.drift_check_pipeline('staging')}")
-    assert schedule_parameters(template) == {"ModelPackageArn": EXAMPLE_RELEASE_ARN}
+    assert schedule_parameters(template) == {"ModelPackageArn": EXAMPLE_RELEASE_ARN, "InstanceCount": "1"}
+
+
+@pytest.mark.template
+def test_the_drift_check_shards_over_the_configured_or_sized_instance_count(tmp_path: Path) -> None:
+    raw = raw_config()
+    raw["environments"]["staging"]["drift"].update(expected_rows_per_hour=500_000_000, window_hours=2)
+    (tmp_path / "staging.json").write_text(json.dumps({"model_package_arn": EXAMPLE_RELEASE_ARN}))
+    template = Template.from_stack(stage_for(raw, tmp_path, "staging").serving)
+    # 10^9 rows in the window, 1.8 * 10^8 rows per instance (config.DRIFT_ROWS_PER_INSTANCE).
+    assert schedule_parameters(template)["InstanceCount"] == "6"
+    (pipeline,) = resources(template, "AWS::SageMaker::Pipeline")
+    body, _ = pipeline["PipelineDefinition"]["PipelineDefinitionBody"]["Fn::Sub"]
+    count, check = json.loads(body)["Steps"]
+    resources_of = {s["Name"]: s["Arguments"]["ProcessingResources"]["ClusterConfig"] for s in (count, check)}
+    assert resources_of == {
+        "CountCapture": {**resources_of["CountCapture"], "InstanceCount": {"Get": "Parameters.InstanceCount"}},
+        "CheckDrift": {**resources_of["CheckDrift"], "InstanceCount": 1},
+    }
+    (counts,) = [i for i in check["Arguments"]["ProcessingInputs"] if i["InputName"] == "counts"]
+    assert counts["S3Input"]["S3Uri"] == {
+        "Get": "Steps.CountCapture.ProcessingOutputConfig.Outputs['counts'].S3Output.S3Uri"
+    }
+    for step in (count, check):
+        assert "--region=${AWS::Region}" in step["Arguments"]["AppSpecification"]["ContainerArguments"]
 
 
 @pytest.mark.template
@@ -348,6 +372,7 @@ def test_release_file_baseline_is_passed_to_the_drift_check(tmp_path: Path) -> N
     stage = stage_for(raw_config(), tmp_path, "staging")
     assert schedule_parameters(Template.from_stack(stage.serving)) == {
         "ModelPackageArn": EXAMPLE_RELEASE_ARN,
+        "InstanceCount": "1",
         "BaselineStatisticsUri": BASELINE_URI,
     }
 
@@ -363,9 +388,11 @@ def test_drift_definition_fills_every_placeholder(assembly: Assembly) -> None:
         "BaselineStatisticsUri",
         "WindowHours",
         "EndTime",
+        "InstanceCount",
     ]
-    (step,) = definition["Steps"]
-    assert step["Arguments"]["AppSpecification"]["ContainerEntrypoint"][1].startswith("/opt/ml/processing/input/code/")
+    for step in definition["Steps"]:
+        entrypoint = step["Arguments"]["AppSpecification"]["ContainerEntrypoint"]
+        assert entrypoint[1].startswith("/opt/ml/processing/input/code/")
 
 
 def test_drift_alarm_watches_the_metric_the_drift_check_publishes(assembly: Assembly) -> None:
@@ -375,7 +402,7 @@ def test_drift_alarm_watches_the_metric_the_drift_check_publishes(assembly: Asse
         if a["AlarmName"].startswith(NAMES.drift_alarm_prefix("prod"))
     ]
     (metric,) = alarm_metrics(alarm)
-    assert alarm["Threshold"] == SETTINGS.environment("prod").drift.threshold
+    assert alarm["Threshold"] == 0, "any drifted feature"
     report = drift_check.DriftReport(
         endpoint_name=NAMES.endpoint("prod"),
         window_start="",
@@ -386,7 +413,8 @@ def test_drift_alarm_watches_the_metric_the_drift_check_publishes(assembly: Asse
         rejected_records=0,
         status="drift",
         max_psi=0.5,
-        features=[drift_check.FeatureDrift(FEATURES[0], 0.5, True, 100, 0)],
+        features=[drift_check.FeatureDrift(FEATURES[0], 0.5, True, 100, 0, checked=True)],
+        drifted_features=[FEATURES[0]],
     )
     from datetime import UTC, datetime
 
@@ -395,7 +423,7 @@ def test_drift_alarm_watches_the_metric_the_drift_check_publishes(assembly: Asse
         d for d in published if d["MetricName"] == metric["MetricName"] and d["Dimensions"] == metric["Dimensions"]
     ]
     assert metric["Namespace"] == NAMES.drift_metric_namespace
-    assert [d["Value"] for d in watched] == [0.5], "the alarm must watch a metric the drift check really writes"
+    assert [d["Value"] for d in watched] == [1], "the alarm must watch a metric the drift check really writes"
 
 
 def test_drift_alarm_events_reach_the_model_build_bus_from_other_accounts_only(assembly: Assembly) -> None:
@@ -482,20 +510,33 @@ def test_the_deploy_verifier_reads_the_sample_payloads_and_nothing_else_of_the_b
 
 
 @pytest.mark.template
-def test_a_serving_environment_sharing_the_build_account_reads_the_build_buckets_sample_payloads(
-    tmp_path: Path,
+@pytest.mark.parametrize(
+    ("role", "what", "pattern"),
+    [
+        ("DeployVerifier", "SamplePayload", contracts.SAMPLE_PAYLOADS_PATTERN),
+        ("DriftMonitorRole", "Baseline", contracts.REGISTERED_BASELINES_PATTERN),
+    ],
+    ids=["smoke-test-payloads", "drift-baselines"],
+)
+def test_a_serving_environment_sharing_the_build_account_reads_what_the_build_registers_in_its_bucket(
+    tmp_path: Path, role: str, what: str, pattern: str
 ) -> None:
-    """One account for every environment: staging's own bucket holds no payload, the build environment's does."""
+    """One account for every environment: staging's own bucket holds no sample payload or baseline, the
+    build environment's does (the versions' SamplePayloadUrl and drift-check baselines point there)."""
     raw = raw_config()
     build_account = raw["environments"][raw["model_build"]["environment"]]["account"]
     for settings in raw["environments"].values():
         settings["account"] = build_account
     stage = stage_for(raw, tmp_path, "staging", **{"release.staging": EXAMPLE_RELEASE_ARN})
-    found = {s.get("Sid"): s for s in statements(Template.from_stack(stage.serving), "DeployVerifier")}
-    assert "ReadSamplePayloads" not in found
-    reads = found["ReadSamplePayloadOfBuildAccount"]
-    assert reads["Resource"] == f"arn:aws:s3:::*/{contracts.SAMPLE_PAYLOADS_PATTERN}"
+    granted = statements(Template.from_stack(stage.serving), role)
+    found = {s.get("Sid"): s for s in granted}
+    reads = found[f"Read{what}OfBuildAccount"]
+    assert [s for s in granted if pattern in json.dumps(s["Resource"])] == [reads], "no read of staging's own bucket"
+    assert reads["Resource"] == f"arn:aws:s3:::*/{pattern}"
     assert reads["Condition"] == {"StringEquals": {"s3:ResourceAccount": build_account}}
+    assert found[f"Decrypt{what}OfBuildAccount"]["Condition"] == {
+        "StringEquals": {"kms:ViaService": "s3.eu-west-1.amazonaws.com"}
+    }
 
 
 @pytest.mark.template

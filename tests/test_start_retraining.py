@@ -715,5 +715,5 @@ def test_the_function_selects_exactly_the_files_preprocess_reads(tmp_path: Any) 
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("\n".join([header, *[row] * rows]) + "\n")
     selected = [n for n in rows_per_file if training_data.is_training_object(f"incoming/{n}", config)]
-    assert len(preprocess.read_raw(tmp_path, contract)) == sum(rows_per_file[n] for n in selected)
+    assert sum(preprocess.count_groups(tmp_path, contract).values()) == sum(rows_per_file[n] for n in selected)
     assert not training_data.is_training_object("incoming/2026.csv/", config)

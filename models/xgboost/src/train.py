@@ -15,22 +15,36 @@ SAGEMAKER_SUBMIT_DIRECTORY=/opt/ml/model/code on the registered version). With m
 training the job can be interrupted and restarted: every few rounds a checkpoint is written to
 /opt/ml/checkpoints, and a restart resumes from it, but only when the checkpoint was made from
 the same data and hyperparameters (the checkpoint prefix outlives one job).
+
+On several instances (`model_build.training_instance_count`, the train channel sharded by S3 key,
+so that each instance reads a share of the train split's files) the instances train one model
+together through XGBoost's collective communicator: the first host (SM_HOSTS, sorted) runs the
+tracker, every host joins it, and xgb.train sums the gradient histograms of all shares each round
+(XGBoost's documented distributed training; the XGBoost image's own script-mode helper,
+sagemaker_xgboost_container.distributed, does the same). Only the first host writes the model and
+checkpoints; a distributed job that restarts trains anew, as no host sees the whole data to
+fingerprint a checkpoint by.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import os
 import shutil
-from collections.abc import Mapping, Sequence
+import socket
+import time
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import xgboost as xgb
+from xgboost import collective
+from xgboost.tracker import RabitTracker
 
 MODEL_FILE = "xgboost-model"
 # The preprocess step's name for it (contracts.DATA_CONTRACT_FILE; a test keeps them equal).
@@ -170,6 +184,75 @@ def train(
     )
 
 
+# The tracker's port on the first host (the XGBoost image's helper uses the same).
+TRACKER_PORT = 9099
+
+
+def _address(host: str, attempts: int = 60) -> str:
+    """A host's address; SageMaker documents that the other hosts' names may resolve only after a while."""
+    for _ in range(attempts - 1):
+        try:
+            return socket.gethostbyname(host)
+        except OSError:
+            time.sleep(5)
+    return socket.gethostbyname(host)
+
+
+@contextlib.contextmanager
+def cluster(hosts: Sequence[str], current_host: str, port: int = TRACKER_PORT) -> Iterator[bool]:
+    """XGBoost's collective communicator across the job's hosts while inside; yields whether this host leads.
+
+    One host: nothing to set up. Several: the first (sorted) runs the tracker; each joins with its
+    position as task id, so xgb.train on any host trains the one model of all hosts' data.
+    """
+    ordered = sorted(hosts)
+    if len(ordered) <= 1:
+        yield True
+        return
+    leader = ordered[0]
+    address = _address(leader)
+    tracker = None
+    if current_host == leader:
+        tracker = RabitTracker(n_workers=len(ordered), host_ip=address, port=port, sortby="task")
+        tracker.start()
+    try:
+        context = _join(address, port, ordered.index(current_host))
+        try:
+            yield current_host == leader
+        finally:
+            context.__exit__(None, None, None)
+        if tracker is not None:
+            tracker.wait_for()
+    finally:
+        if tracker is not None:
+            tracker.free()
+
+
+# How long a host keeps trying to join the first host's tracker: the hosts start, download their
+# shares and read them at their own pace, and XGBoost's own connect gives up after about 6 s.
+JOIN_ATTEMPTS = 120
+JOIN_RETRY_SECONDS = 5.0
+
+
+def _join(address: str, port: int, task: int) -> Any:
+    """This host's communicator context, entered; retried until the tracker listens (the XGBoost image's
+    own helper retries the same way: a raw TCP probe of the tracker would break its protocol)."""
+
+    def entered() -> Any:
+        context = collective.CommunicatorContext(
+            dmlc_tracker_uri=address, dmlc_tracker_port=port, dmlc_task_id=str(task)
+        )
+        context.__enter__()
+        return context
+
+    for _ in range(JOIN_ATTEMPTS - 1):
+        try:
+            return entered()
+        except xgb.core.XGBoostError:
+            time.sleep(JOIN_RETRY_SECONDS)
+    return entered()
+
+
 def ship_inference_code(model_dir: Path) -> None:
     """This source directory into <model_dir>/code: the serving container and the evaluate step load it."""
     shutil.copytree(SOURCE_DIR, model_dir / "code", ignore=SHIP_IGNORES, dirs_exist_ok=True)
@@ -192,6 +275,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     # SageMaker syncs /opt/ml/checkpoints with the job's CheckpointConfig S3 prefix.
     default_checkpoints = "/opt/ml/checkpoints" if Path("/opt/ml/checkpoints").is_dir() else ""
     parser.add_argument("--checkpoint-dir", default=default_checkpoints)
+    # The training toolkit sets both; one host when they are absent (a local run).
+    parser.add_argument("--hosts", type=json.loads, default=json.loads(env.get("SM_HOSTS", "[]")))
+    parser.add_argument("--current-host", default=env.get("SM_CURRENT_HOST", ""))
+    parser.add_argument("--tracker-port", type=int, default=TRACKER_PORT)
     args = parser.parse_args(argv)
     for name in ("max_depth", "num_round"):
         if getattr(args, name) < 1:
@@ -202,13 +289,19 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     contract = read_contract(args.train)
-    booster = train(
-        load_channel(args.train, "train"),
-        load_channel(args.validation, "validation"),
-        booster_params(args, contract),
-        num_round=args.num_round,
-        checkpoint_dir=Path(args.checkpoint_dir) if args.checkpoint_dir else None,
-    )
+    train_data, validation_data = load_channel(args.train, "train"), load_channel(args.validation, "validation")
+    distributed = len(args.hosts) > 1
+    with cluster(args.hosts, args.current_host, args.tracker_port) as leader:
+        booster = train(
+            train_data,
+            validation_data,
+            booster_params(args, contract),
+            num_round=args.num_round,
+            checkpoint_dir=Path(args.checkpoint_dir) if args.checkpoint_dir and not distributed else None,
+        )
+    if not leader:
+        print(json.dumps({"rounds": booster.num_boosted_rounds(), "model": "written by the first host"}))
+        return
     args.model_dir.mkdir(parents=True, exist_ok=True)
     # Explicit UBJSON: the file name has no extension to infer the format from.
     (args.model_dir / MODEL_FILE).write_bytes(bytes(booster.save_raw(raw_format="ubj")))
