@@ -15,6 +15,7 @@ from cdk_nag import AwsSolutionsChecks
 import config
 from constructs.control_tower import ControlTowerRules
 from constructs.wildcard_resources import WildcardResourceRule
+from pipeline_steps import checked_in
 from stacks.cicd_stack import CicdStack
 from stacks.environment_stage import EnvironmentStage
 
@@ -33,6 +34,8 @@ def _silent(_message: str) -> None:
 def build_app(app: cdk.App, progress: Callable[[str], None] = _silent) -> cdk.App:
     context = app.node.get_all_context()
     settings = config.load(context)
+    # Before anything is built: the images the settings name exist in the regions they run in.
+    checked_in.check_images(settings)
     progress(
         f"settings from {config.settings_source(context)}: environments {', '.join(settings.environment_names)}, "
         f"toolchain {settings.toolchain.account} in {settings.toolchain.region}"
@@ -90,7 +93,7 @@ def main() -> None:
         # The CDK CLI keeps the last of two equal keys in cdk.json; a setting written twice is refused.
         config.read_cdk_json(ROOT / "cdk.json")
         build_app(app, progress)
-    except config.ConfigError as error:
+    except (config.ConfigError, checked_in.CheckedInError) as error:
         sys.exit(f"{config.settings_source(app.node.get_all_context())}: {error}")
     progress("writing the templates; CloudFormation's and cdk-nag's AwsSolutions checks run on them")
     assembly = app.synth()

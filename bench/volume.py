@@ -76,7 +76,7 @@ def measure(command: list[str]) -> tuple[float, float, float]:
     return float(wall), float(user) + float(system), int(peak_kb) / 1024
 
 
-def report(step: str, rows: int, wall: float, cpu: float, peak: float, fixed: float = 0.0) -> None:
+def report(step: str, rows: int, wall: float, cpu: float, peak: float, *, fixed: float = 0.0) -> None:
     """One run's figures; `fixed` is the CPU time of the same run on no rows (starting Python, imports)."""
     print(
         f"{step:<11}{rows:>12,} rows  wall {wall:8.1f} s  CPU {cpu:8.1f} s  {rows / cpu:>9,.0f} rows/CPU s "

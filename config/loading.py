@@ -24,11 +24,14 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from config.app_config import AppConfig
+from config.environment import EnvironmentConfig
 from config.errors import CONTEXT_KEY, SETTINGS_FILE_KEY, ConfigError, _fail, shown
 from config.fields import ENV_NAME, PACKAGE_ARN
 from config.model_build import _model_build
 from config.reader import _Reader
-from config.schema import AppConfig, EnvironmentConfig, Release, unknown_key
+from config.release import Release
+from config.schema import unknown_key
 
 _ROOT = Path(__file__).resolve().parent.parent
 RELEASES_DIR = _ROOT / "releases"
@@ -122,6 +125,29 @@ def _settings_file(name: Any) -> Any:
 
 def load(context: Mapping[str, Any], releases_dir: Path = RELEASES_DIR) -> AppConfig:
     """Builds the validated config from CDK context (cdk.json, a settings file over it, `-c` overrides)."""
+    raw = _settings(context)
+    envs_raw = raw["environments"]
+    releases = _context_releases(context, envs_raw)
+    environments = tuple(_environment(name, envs_raw[name], releases.get(name), releases_dir) for name in envs_raw)
+    model_build = _model_build(_Reader(raw, CONTEXT_KEY).child("model_build"), tuple(envs_raw))
+    settings_file = context.get(SETTINGS_FILE_KEY)
+    settings = _validated(
+        AppConfig,
+        {**raw, "model_build": model_build, "environments": environments, "settings_file": settings_file},
+        CONTEXT_KEY,
+    )
+    for env in settings.environments:
+        if env.release:
+            source = (
+                f"release.{env.name}" if releases.get(env.name) else f"{releases_dir / env.name}.json.model_package_arn"
+            )
+            _check_release(source, env.release, settings)
+    return settings
+
+
+def _settings(context: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The `mlops` settings as written: cdk.json's, a settings file's sections over them, `-c` overrides
+    last; refused when not an object of known sections with at least one environment."""
     raw = context.get(CONTEXT_KEY)
     if isinstance(raw, str):
         raw = _parse_override(raw)
@@ -141,31 +167,22 @@ def load(context: Mapping[str, Any], releases_dir: Path = RELEASES_DIR) -> AppCo
     if unknown:
         ctx = unknown.context or {}
         raise _unknown(f"{CONTEXT_KEY}.{ctx['key']}", ctx)
-
     if "environments" not in raw:
         raise ConfigError(f"Missing config '{CONTEXT_KEY}.environments'.")
     envs_raw = raw["environments"]
     if not isinstance(envs_raw, Mapping) or not envs_raw:
         raise _fail(f"{CONTEXT_KEY}.environments", envs_raw, "at least one environment, e.g. dev, staging, prod")
+    return raw
+
+
+def _context_releases(context: Mapping[str, Any], environments: Mapping[str, Any]) -> dict[str, Any]:
+    """`-c release.<env>=<arn>` by environment; one for an environment the settings lack is refused."""
     releases = {k[len("release.") :]: v for k, v in context.items() if k.startswith("release.")}
-    unknown_releases = sorted(set(releases) - set(envs_raw))
+    unknown_releases = sorted(set(releases) - set(environments))
     if unknown_releases:
         name = unknown_releases[0]
-        raise _fail(f"release.{name}", releases[name], "release.<env> for: " + ", ".join(envs_raw))
-    environments = tuple(_environment(name, envs_raw[name], releases.get(name), releases_dir) for name in envs_raw)
-    model_build = _model_build(_Reader(raw, CONTEXT_KEY).child("model_build"), tuple(envs_raw))
-    settings = _validated(
-        AppConfig,
-        {**raw, "model_build": model_build, "environments": environments, "settings_file": settings_file},
-        CONTEXT_KEY,
-    )
-    for env in settings.environments:
-        if env.release:
-            source = (
-                f"release.{env.name}" if releases.get(env.name) else f"{releases_dir / env.name}.json.model_package_arn"
-            )
-            _check_release(source, env.release, settings)
-    return settings
+        raise _fail(f"release.{name}", releases[name], "release.<env> for: " + ", ".join(environments))
+    return releases
 
 
 def _environment(name: str, raw: Any, context_release: Any, releases_dir: Path) -> EnvironmentConfig:

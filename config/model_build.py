@@ -1,6 +1,6 @@
 """The model_build section: the model-building pipeline's settings and its retraining triggers.
 
-Parsed with `_Reader` (config/reader.py) rather than a pydantic model in config/schema.py.
+Parsed with `_Reader` (config/reader.py) rather than a pydantic model on config/schema.py's base.
 """
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from config.data_contract import DataContract, load_contract
+from config.ecr_images import ECR_IMAGE_FORMAT, parse_ecr_image
 from config.errors import CONTEXT_KEY, _fail
 from config.fields import INSTANCE, SCHEDULE
 from config.instances import InstanceUse, has_instance_storage, instance_type_problem
 from config.reader import _Reader
 from config.schedules import schedule_problem
-from pipeline_steps.images import ECR_IMAGE_FORMAT, parse_ecr_image
 
 _INSTANCE = re.compile(INSTANCE)
 _SCHEDULE = re.compile(SCHEDULE)

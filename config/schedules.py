@@ -72,31 +72,44 @@ def schedule_problem(expression: str) -> str | None:
     """What is wrong with an EventBridge schedule expression, or None when EventBridge accepts it."""
     rate = _RATE.fullmatch(expression)
     if rate:
-        value, unit = int(rate["value"]), rate["unit"]
-        if value == 0:
-            return "a rate whose value is at least 1"
-        if (value == 1) != (not unit.endswith("s")):
-            singular = unit.rstrip("s")
-            return f"rate(1 {singular}), or rate(N {singular}s) for N above 1: the unit is singular only for 1"
-        return None
+        return _rate_problem(int(rate["value"]), rate["unit"])
     cron = _CRON.fullmatch(expression)
     if not cron:
         return "rate(N minutes|hours|days), or cron() with six fields"
-    fields = cron["fields"].split()
+    return _cron_problem(cron["fields"].split())
+
+
+def _rate_problem(value: int, unit: str) -> str | None:
+    if value == 0:
+        return "a rate whose value is at least 1"
+    if (value == 1) != (not unit.endswith("s")):
+        singular = unit.rstrip("s")
+        return f"rate(1 {singular}), or rate(N {singular}s) for N above 1: the unit is singular only for 1"
+    return None
+
+
+def _cron_problem(fields: list[str]) -> str | None:
     if len(fields) != len(_FIELDS):
         return f"cron() with six fields (Minutes Hours Day-of-month Month Day-of-week Year), not {len(fields)}"
     for index, text in enumerate(fields):
-        field = _FIELDS[index]
-        if text == "?":
-            if index not in (_DAY_OF_MONTH, _DAY_OF_WEEK):
-                return f"'?' only in Day-of-month or Day-of-week, not in {field.name}"
-            continue
-        if index == _DAY_OF_WEEK and "#" in text and "," in text:
-            return f"one expression in the cron Day-of-week field when it uses '#', not {text!r}"
-        if not all(_item_ok(index, item) for item in text.split(",")):
-            names = f" or {field.names[0]}-{field.names[-1]}" if field.names else ""
-            allowed = f"{field.low}-{field.high}{names}"
-            return f"a cron {field.name} field of {allowed} with EventBridge's wildcards, not {text!r}"
+        problem = _field_problem(index, text)
+        if problem:
+            return problem
     if (fields[_DAY_OF_MONTH] == "?") == (fields[_DAY_OF_WEEK] == "?"):
         return "a cron expression with '?' in exactly one of Day-of-month and Day-of-week"
     return None
+
+
+def _field_problem(index: int, text: str) -> str | None:
+    """What is wrong with one of a cron expression's six fields, or None."""
+    field = _FIELDS[index]
+    if text == "?":
+        if index in (_DAY_OF_MONTH, _DAY_OF_WEEK):
+            return None
+        return f"'?' only in Day-of-month or Day-of-week, not in {field.name}"
+    if index == _DAY_OF_WEEK and "#" in text and "," in text:
+        return f"one expression in the cron Day-of-week field when it uses '#', not {text!r}"
+    if all(_item_ok(index, item) for item in text.split(",")):
+        return None
+    names = f" or {field.names[0]}-{field.names[-1]}" if field.names else ""
+    return f"a cron {field.name} field of {field.low}-{field.high}{names} with EventBridge's wildcards, not {text!r}"

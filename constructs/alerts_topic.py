@@ -5,14 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import ArnFormat, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 
 from constructs import Construct
-from constructs.kms_grant_restriction import restrict_grants_to_aws_services
+from constructs.kms_keys import managed_key
 
 CLOUDWATCH = "cloudwatch.amazonaws.com"
 EVENTBRIDGE = "events.amazonaws.com"
@@ -46,15 +45,7 @@ class AlertsTopic(Construct):
             ),
             EVENTBRIDGE: stack.format_arn(service="events", resource="rule", resource_name="*"),
         }
-        self.key = kms.Key(
-            self,
-            "Key",
-            description="Encrypts the alerts topic",
-            enable_key_rotation=True,
-            removal_policy=removal_policy,
-            pending_window=Duration.days(30),
-        )
-        restrict_grants_to_aws_services(self.key)
+        self.key = managed_key(self, "Key", description="Encrypts the alerts topic", removal_policy=removal_policy)
         encrypt = ["kms:Decrypt", "kms:GenerateDataKey*"]
         # CloudWatch passes the alarm as aws:SourceArn to KMS too (CloudWatch user guide,
         # "Confused deputy prevention").

@@ -16,17 +16,17 @@ from constructs.model_registry import ModelRegistry
 # A version's approval status changed; the decisions that change what ships are these two
 # (Rejected matters too: rejecting the live version must redeploy the previous approved one).
 APPROVAL_DECISIONS = (contracts.APPROVED, contracts.REJECTED)
-APPROVAL_SOURCE, APPROVAL_DETAIL_TYPE = contracts.MODEL_PACKAGE_STATE_CHANGE
 
 
 def approval_event_pattern(group_name: str, *, accounts: Sequence[str] = ()) -> events.EventPattern:
     """SageMaker's 'Model Package State Change' for `group_name`, when approved or rejected."""
+    source, detail_type = contracts.MODEL_PACKAGE_STATE_CHANGE
     options: dict[str, Any] = {}
     if accounts:
         options["account"] = list(accounts)
     return events.EventPattern(
-        source=[APPROVAL_SOURCE],
-        detail_type=[APPROVAL_DETAIL_TYPE],
+        source=[source],
+        detail_type=[detail_type],
         detail={"ModelPackageGroupName": [group_name], "ModelApprovalStatus": list(APPROVAL_DECISIONS)},
         **options,
     )

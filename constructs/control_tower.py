@@ -2,7 +2,7 @@
 
 The validator reports a finding under its plugin name and the guard rule's name; CDK's
 `Validations.of(scope).acknowledge` takes that id, `guard_rule` spells it. What a control asks
-of a resource lives with the resource (e.g. kms_grant_restriction.py for CT.KMS.PR.3).
+of a resource lives with the resource (e.g. kms_keys.py for CT.KMS.PR.3).
 """
 
 from __future__ import annotations

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
-from aws_cdk import Acknowledgment, CfnOutput, Duration, RemovalPolicy, Stack, Stage, Validations, pipelines
+from aws_cdk import Acknowledgment, Stack, Validations, pipelines
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codecommit as codecommit
 from aws_cdk import aws_codepipeline as codepipeline
@@ -14,21 +13,17 @@ from aws_cdk import aws_s3 as s3
 
 from config import SourceConfig, SourceKind
 from constructs import Construct, IConstruct
+from constructs.artifact_bucket import harden_artifact_bucket
 from constructs.checkov_skips import skip_checkov
 from constructs.control_tower import guard_rule
-from constructs.kms_grant_restriction import restrict_grants_to_aws_services
 from constructs.model_registry import ModelRegistry
 from constructs.nag_acknowledgments import acknowledge_wildcards
+from constructs.release_checks import Promotion, ReleaseChecks
 
 # What developers run, in the same order: install, test, pick the model versions, synthesize.
 INSTALL = "make .venv/.installed node_modules/.installed"
 CLI = ".venv/bin/python -m mlopsctl"
 RELEASES_DIR = "releases"
-# Where the post-deploy steps receive the synth step's resolved releases, before copying them
-# into releases/ (a directory the repository may already have).
-RESOLVED_RELEASES_INPUT = "resolved-releases"
-# The post-deploy checks receive the EndpointConfig the deployment requested under this name.
-REQUESTED_ENDPOINT_CONFIG_VARIABLE = "REQUESTED_ENDPOINT_CONFIG"
 
 # Pinned runtimes, so an image update cannot change the Python or Node that builds the app
 # (Python as in pyproject.toml; Node.js 22, the LTS line the CDK's jsii runtime supports, as the
@@ -43,9 +38,6 @@ _RUNTIMES = {"install": {"runtime-versions": {"python": "3.11", "nodejs": NODE_M
 # best effort: a build on a cold host downloads, the same pinned versions, as before.
 DOWNLOAD_CACHE_PATHS = ("/root/.cache/pip/**/*", "/root/.npm/**/*")
 _BUILD_SPEC = {"phases": _RUNTIMES, "cache": {"paths": list(DOWNLOAD_CACHE_PATHS)}}
-# The pipeline's artifact bucket: how long replaced artifacts and unfinished uploads are kept, in days.
-_ARTIFACT_NONCURRENT_DAYS = 30
-_ABORT_UPLOAD_DAYS = 7
 
 
 # Why the shared asset role may start builds on '*' (constructs/wildcard_resources.py accepts that statement).
@@ -82,31 +74,6 @@ def cli(settings_file: str | None) -> str:
     return f"{CLI} --settings {settings_file}" if settings_file else CLI
 
 
-def _install_commands() -> list[str]:
-    """The CLI plus the synth step's resolved releases, as every check step needs them."""
-    return [
-        "make .venv/.installed",
-        f"mkdir -p {RELEASES_DIR} && cp -R {RESOLVED_RELEASES_INPUT}/. {RELEASES_DIR}/",
-    ]
-
-
-@dataclass(frozen=True)
-class Promotion:
-    """One environment's place in the pipeline: its stage and the checks around its deployment."""
-
-    environment: str
-    stage: Stage
-    verifier_role_arn: str
-    # The checks after the deployment run as this role; the verifier role trusts it alone.
-    check_role_name: str
-    approval_before: bool
-    smoke_test_after: bool
-    # The serving stack's output naming the EndpointConfig it deployed; None without a release.
-    requested_endpoint_config: CfnOutput | None = None
-    # The shadow test's step timeout before the deployment (config.ShadowBudget.total); None: no shadow test.
-    shadow_test_minutes: int | None = None
-
-
 class DeliveryPipeline(Construct):
     """pipelines.CodePipeline (type V2, self-mutating) deploying every environment in order.
 
@@ -138,33 +105,8 @@ class DeliveryPipeline(Construct):
         # Every step reads the layout the app was synthesized with (`-c mlops-settings=<file>`).
         self.cli = cli(settings_file)
         self.source = self._source(source)
-        self.synth_role = iam.Role(
-            self,
-            "SynthRole",
-            assumed_by=iam.ServicePrincipal("codebuild.amazonaws.com"),
-            description="Runs the tests, resolves the release to ship from the model registry and synthesizes",
-        )
-        # Cross-account through the registry's resource policy, which lists this account.
-        registry.grant_read(self.synth_role)
-        self.synth_step = pipelines.CodeBuildStep(
-            "Synth",
-            input=self.source,
-            install_commands=[INSTALL],
-            commands=[
-                "make test",
-                "make test-slow",
-                f"mkdir -p {RELEASES_DIR}",
-                *(
-                    f"{self.cli} resolve-release --env {p.environment} --allow-none --own-credentials"
-                    for p in promotions
-                ),
-                f"make synth SETTINGS={settings_file}" if settings_file else "make synth",
-            ],
-            primary_output_directory="cdk.out",
-            role=self.synth_role,
-        )
+        self.synth_step = self._synth_step(registry, settings_file)
         resolved_releases = self.synth_step.add_output_directory(RELEASES_DIR)
-
         self.code_pipeline = pipelines.CodePipeline(
             self,
             "Pipeline",
@@ -182,37 +124,26 @@ class DeliveryPipeline(Construct):
                 cache=codebuild.Cache.local(codebuild.LocalCacheMode.CUSTOM),
             ),
         )
-
-        self.approvals: dict[str, pipelines.ManualApprovalStep] = {}
-        self.smoke_tests: dict[str, pipelines.CodeBuildStep] = {}
-        self.record_deployments: dict[str, pipelines.CodeBuildStep] = {}
-        self.shadow_tests: dict[str, pipelines.CodeBuildStep] = {}
+        self.checks = ReleaseChecks(
+            self, source=self.source, releases=resolved_releases, releases_dir=RELEASES_DIR, cli=self.cli
+        )
         for promotion in promotions:
-            pre: list[pipelines.Step] = []
-            if promotion.approval_before:
-                approval = pipelines.ManualApprovalStep(
-                    "ApproveRelease",
-                    comment=(
-                        f"Promote to {promotion.environment}: the model version and infrastructure "
-                        "that passed every earlier environment and its smoke test."
-                    ),
-                )
-                self.approvals[promotion.environment] = approval
-                pre.append(approval)
-            if promotion.shadow_test_minutes is not None:
-                shadow = self._shadow_test_step(promotion, resolved_releases, promotion.shadow_test_minutes)
-                if pre:
-                    shadow.add_step_dependency(pre[-1])
-                self.shadow_tests[promotion.environment] = shadow
-                pre.append(shadow)
-            post = self._post_deploy_steps(promotion, resolved_releases)
-            self.code_pipeline.add_stage(promotion.stage, pre=pre, post=post)
+            pre = self.checks.before(promotion)
+            self.code_pipeline.add_stage(promotion.stage, pre=pre, post=self.checks.after(promotion))
 
         self.code_pipeline.build_pipeline()
         self.pipeline: codepipeline.Pipeline = self.code_pipeline.pipeline
         self._allow_connection(source)
-        self._log_artifact_access(access_logs)
-        self._keep_artifacts_like_our_buckets()
+        harden_artifact_bucket(self.pipeline, access_logs)
+        # Every CodeBuild project of the pipeline; CloudWatch Logs is on unless LogsConfig turns it
+        # off (CodeBuild API reference, CloudWatchLogsConfig: status defaults to ENABLED).
+        Validations.of(self).acknowledge(
+            Acknowledgment(
+                id=guard_rule("codebuild_project_logging_enabled_check"),
+                reason="CodeBuild logs every build to CloudWatch Logs under /aws/codebuild/<project> when "
+                "LogsConfig is absent; the rule only asks for the setting to be written out.",
+            )
+        )
         self._acknowledge_generated_grants(registry)
         if not cross_account_keys:
             Validations.of(self).acknowledge(
@@ -225,6 +156,34 @@ class DeliveryPipeline(Construct):
                     ),
                 )
             )
+
+    def _synth_step(self, registry: ModelRegistry, settings_file: str | None) -> pipelines.CodeBuildStep:
+        """What developers run, in the same order: install, test, pick the model versions, synthesize."""
+        self.synth_role = iam.Role(
+            self,
+            "SynthRole",
+            assumed_by=iam.ServicePrincipal("codebuild.amazonaws.com"),
+            description="Runs the tests, resolves the release to ship from the model registry and synthesizes",
+        )
+        # Cross-account through the registry's resource policy, which lists this account.
+        registry.grant_read(self.synth_role)
+        return pipelines.CodeBuildStep(
+            "Synth",
+            input=self.source,
+            install_commands=[INSTALL],
+            commands=[
+                "make test",
+                "make test-slow",
+                f"mkdir -p {RELEASES_DIR}",
+                *(
+                    f"{self.cli} resolve-release --env {p.environment} --allow-none --own-credentials"
+                    for p in self.promotions
+                ),
+                f"make synth SETTINGS={settings_file}" if settings_file else "make synth",
+            ],
+            primary_output_directory="cdk.out",
+            role=self.synth_role,
+        )
 
     def _source(self, source: SourceConfig) -> pipelines.CodePipelineSource:
         if source.kind is SourceKind.CODECONNECTIONS:
@@ -254,152 +213,6 @@ class DeliveryPipeline(Construct):
                 iam.PolicyStatement(actions=[f"{prefix}:UseConnection"], resources=[source.connection_arn])
             )
 
-    def _check_role(self, promotion: Promotion) -> iam.IRole:
-        """The named role the environment's checks run as (the verifier role trusts exactly it)."""
-        env = promotion.environment
-        existing = self.node.try_find_child(f"DeployCheckRole{env.capitalize()}")
-        if isinstance(existing, iam.Role):
-            return existing
-        check_role = iam.Role(
-            self,
-            f"DeployCheckRole{env.capitalize()}",
-            role_name=promotion.check_role_name,
-            assumed_by=iam.ServicePrincipal("codebuild.amazonaws.com"),
-            description=f"Runs the checks around the {env} deployment as that environment's deploy-verifier role",
-        )
-        check_role.add_to_principal_policy(
-            iam.PolicyStatement(actions=["sts:AssumeRole"], resources=[promotion.verifier_role_arn])
-        )
-        return check_role
-
-    def _shadow_test_step(
-        self, promotion: Promotion, releases: pipelines.FileSet, minutes: int
-    ) -> pipelines.CodeBuildStep:
-        """`mlopsctl shadow-test` before the deployment: the release as shadow of the live model.
-
-        A failed comparison exits non-zero, so the stage never deploys and the pipeline's failure
-        notification carries the numbers. `minutes` is the sum of every phase's limit, which the
-        CLI keeps to, so the build never times out before the endpoint is restored.
-        """
-        env = promotion.environment
-        return pipelines.CodeBuildStep(
-            "ShadowTest",
-            input=self.source,
-            additional_inputs={RESOLVED_RELEASES_INPUT: releases},
-            install_commands=_install_commands(),
-            commands=[
-                f"{self.cli} shadow-test --env {env} --role-arn {promotion.verifier_role_arn} --skip-without-release"
-            ],
-            role=self._check_role(promotion),
-            timeout=Duration.minutes(minutes),
-        )
-
-    def _post_deploy_steps(self, promotion: Promotion, releases: pipelines.FileSet) -> list[pipelines.Step]:
-        env, role_arn = promotion.environment, promotion.verifier_role_arn
-        check_role = self._check_role(promotion)
-        install = _install_commands()
-
-        requested = promotion.requested_endpoint_config
-        variables = {REQUESTED_ENDPOINT_CONFIG_VARIABLE: requested} if requested is not None else {}
-        config_check = f' --endpoint-config "${REQUESTED_ENDPOINT_CONFIG_VARIABLE}"' if requested is not None else ""
-
-        def verifier_step(step_id: str, command: str) -> pipelines.CodeBuildStep:
-            """`mlopsctl <command>` on the resolved releases, as the environment's deploy-verifier role.
-
-            With a release, the endpoint must run the EndpointConfig this deployment requested. Without
-            one it passes only while the environment has no endpoint (before the first approval); an
-            endpoint left serving a version that is no longer Approved fails the step, and the pipeline.
-            """
-            return pipelines.CodeBuildStep(
-                step_id,
-                input=self.source,
-                additional_inputs={RESOLVED_RELEASES_INPUT: releases},
-                install_commands=install,
-                commands=[
-                    f"{self.cli} {command} --env {env} --role-arn {role_arn} --skip-without-release{config_check}"
-                ],
-                env_from_cfn_outputs=variables,
-                role=check_role,
-            )
-
-        record = verifier_step("RecordDeployment", "record-deployment")
-        self.record_deployments[env] = record
-        if not promotion.smoke_test_after:
-            return [record]
-        smoke = verifier_step("SmokeTest", "smoke-test")
-        # Only a deployment that passed its smoke test is recorded as known-good.
-        record.add_step_dependency(smoke)
-        self.smoke_tests[env] = smoke
-        return [smoke, record]
-
-    def _log_artifact_access(self, access_logs: s3.IBucket) -> None:
-        """Server access logs for the artifact bucket that CDK Pipelines creates (cdk-nag S1)."""
-        bucket = self.pipeline.artifact_bucket
-        prefix = "pipeline-artifacts/"
-        cfn = bucket.node.default_child
-        assert isinstance(cfn, s3.CfnBucket)
-        cfn.logging_configuration = s3.CfnBucket.LoggingConfigurationProperty(
-            destination_bucket_name=access_logs.bucket_name, log_file_prefix=prefix
-        )
-        # CDK Pipelines retains the artifact bucket; its SSL-only policy stays with it.
-        if bucket.policy is not None:
-            bucket.policy.apply_removal_policy(RemovalPolicy.RETAIN)
-        access_logs.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="S3ServerAccessLogsForPipelineArtifacts",
-                principals=[iam.ServicePrincipal("logging.s3.amazonaws.com")],
-                actions=["s3:PutObject"],
-                resources=[access_logs.arn_for_objects(f"{prefix}*")],
-                conditions={
-                    "ArnLike": {"aws:SourceArn": bucket.bucket_arn},
-                    "StringEquals": {"aws:SourceAccount": self.pipeline.env.account},
-                },
-            )
-        )
-
-    def _keep_artifacts_like_our_buckets(self) -> None:
-        """The artifact bucket CDK Pipelines creates, versioned and expired like our own buckets."""
-        bucket = self.pipeline.artifact_bucket
-        cfn = bucket.node.default_child
-        assert isinstance(cfn, s3.CfnBucket)
-        cfn.versioning_configuration = s3.CfnBucket.VersioningConfigurationProperty(status="Enabled")
-        cfn.lifecycle_configuration = s3.CfnBucket.LifecycleConfigurationProperty(
-            rules=[
-                s3.CfnBucket.RuleProperty(
-                    id="ExpireOldVersionsAndUploads",
-                    status="Enabled",
-                    noncurrent_version_expiration=s3.CfnBucket.NoncurrentVersionExpirationProperty(
-                        noncurrent_days=_ARTIFACT_NONCURRENT_DAYS
-                    ),
-                    abort_incomplete_multipart_upload=s3.CfnBucket.AbortIncompleteMultipartUploadProperty(
-                        days_after_initiation=_ABORT_UPLOAD_DAYS
-                    ),
-                )
-            ]
-        )
-        if bucket.encryption_key is not None:
-            restrict_grants_to_aws_services(bucket.encryption_key)
-        Validations.of(bucket).acknowledge(
-            Acknowledgment(
-                id=guard_rule("s3_bucket_object_lock_enabled_check"),
-                reason="Build artifacts are versioned and expire; Object Lock, which S3 never lets a bucket "
-                "turn off again, would keep every build's output forever.",
-            ),
-            Acknowledgment(
-                id=guard_rule("s3_event_notifications_enabled_check"),
-                reason="Only CodePipeline reads its artifacts, by key; S3 events would go unread.",
-            ),
-        )
-        # Every CodeBuild project of the pipeline; CloudWatch Logs is on unless LogsConfig turns it
-        # off (CodeBuild API reference, CloudWatchLogsConfig: status defaults to ENABLED).
-        Validations.of(self).acknowledge(
-            Acknowledgment(
-                id=guard_rule("codebuild_project_logging_enabled_check"),
-                reason="CodeBuild logs every build to CloudWatch Logs under /aws/codebuild/<project> when "
-                "LogsConfig is absent; the rule only asks for the setting to be written out.",
-            )
-        )
-
     def _acknowledge_generated_grants(self, registry: ModelRegistry) -> None:
         """cdk-nag IAM5 findings on the grants CDK Pipelines writes itself, each with its reason.
 
@@ -428,9 +241,8 @@ class DeliveryPipeline(Construct):
             "Action::kms:ReEncrypt*": "re-encrypting artifacts under the pipeline's artifact key only",
         }
         acknowledge_wildcards(self, {found: f"CDK Pipelines grant: {why}." for found, why in artifact_grants.items()})
-        steps = [*self.smoke_tests.values(), *self.record_deployments.values(), *self.shadow_tests.values()]
         projects = [self.code_pipeline.synth_project, self.code_pipeline.self_mutation_project]
-        projects += [step.project for step in steps]
+        projects += [step.project for step in self.checks.steps]
         for project in projects:
             name = ref(project)
             scoped_to_project = {

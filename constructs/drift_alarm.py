@@ -9,9 +9,6 @@ from aws_cdk import aws_sns as sns
 from config import DriftConfig
 from constructs import Construct
 
-# One data point per drift check: an hour-long period holds every check of an hourly schedule.
-ALARM_PERIOD_HOURS = 1
-
 
 class DriftAlarm(cloudwatch.Alarm):
     """Alarms when the drift metric exceeds `threshold`, and notifies the alerts topic: our check's

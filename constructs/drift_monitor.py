@@ -12,7 +12,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 
-from config import AwsTarget, DriftConfig, NetworkConfig, Release
+from config import AwsTarget, DriftConfig, NetworkConfig, Release, VpcSettings
 from constructs import Construct
 from constructs.drift_alarm import DriftAlarm
 from constructs.drift_alarm_forwarder import DriftAlarmForwarder
@@ -77,14 +77,7 @@ class DriftMonitor(Construct):
     ) -> None:
         super().__init__(scope, id_)
         stack = Stack.of(self)
-        images = json.loads(IMAGES_FILE.read_text())
-        image_kind = "model-monitor" if drift.use_model_monitor else "sklearn"
-        if stack.region not in images[image_kind]:
-            raise ValueError(
-                f"No {image_kind} image known for region {stack.region!r}; regenerate "
-                f"{IMAGES_FILE.name} with `make pipeline-definitions` after updating the SageMaker SDK."
-            )
-        image_uri = images[image_kind][stack.region]
+        image_uri = _image_uri(stack.region, drift)
         self.role = DriftJobRole(
             self,
             "Role",
@@ -99,10 +92,7 @@ class DriftMonitor(Construct):
             baselines_are_local=baselines_are_local,
         )
         if network.vpc is not None:
-            findings: dict[str, str] = {}
-            # The drift check and Model Monitor both run processing jobs.
-            grant_vpc_access(self.role, network.vpc, findings, runs_processing_jobs=True)
-            acknowledge_wildcards(self.role, findings)
+            _grant_vpc_access(self.role, network.vpc)
 
         self.check: ScheduledDriftCheck | None = None
         self.model_monitor: ModelMonitorSchedule | None = None
@@ -177,3 +167,22 @@ class DriftMonitor(Construct):
                 model_build_target=model_build_target,
                 dead_letter_queue=dead_letter_queue,
             )
+
+
+def _image_uri(region: str, drift: DriftConfig) -> str:
+    """The drift check's (scikit-learn) or Model Monitor's image in `region`, from the checked-in list."""
+    images = json.loads(IMAGES_FILE.read_text())
+    image_kind = "model-monitor" if drift.use_model_monitor else "sklearn"
+    if region not in images[image_kind]:
+        raise ValueError(
+            f"No {image_kind} image known for region {region!r}; regenerate "
+            f"{IMAGES_FILE.name} with `make pipeline-definitions` after updating the SageMaker SDK."
+        )
+    return str(images[image_kind][region])
+
+
+def _grant_vpc_access(role: DriftJobRole, vpc: VpcSettings) -> None:
+    findings: dict[str, str] = {}
+    # The drift check and Model Monitor both run processing jobs.
+    grant_vpc_access(role, vpc, findings, runs_processing_jobs=True)
+    acknowledge_wildcards(role, findings)

@@ -21,6 +21,7 @@ from constructs.sagemaker_role_grants import (
     grant_image_pull,
 )
 from contracts import MODEL_ARTIFACTS_PREFIX
+from endpoint_deployment import deployment_config
 
 
 class GuardedEndpoint(Construct):
@@ -143,7 +144,7 @@ class GuardedEndpoint(Construct):
         """
         # Written in CloudFormation's own shape so the template says exactly what config asked for.
         self.endpoint.add_property_override(
-            "DeploymentConfig", self.rollout.deployment_config(rollback_alarms.alarm_names)
+            "DeploymentConfig", deployment_config(self.rollout, rollback_alarms.alarm_names)
         )
         # The alarms are referenced by name only; they must exist before a deployment uses them.
         self.endpoint.node.add_dependency(rollback_alarms)

@@ -17,7 +17,7 @@ from aws_cdk import Stack
 from aws_cdk import aws_iam as iam
 
 from config import VpcSettings
-from pipeline_steps.sdk_session import canonical_json
+from pipeline_steps.checked_in import canonical_json
 
 # Pipeline step types that start no SageMaker job or model of their own (SageMaker pipeline
 # Python SDK's StepTypeEnum); every other type could escape the VPC, so `_job_steps` refuses it.

@@ -9,8 +9,9 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sqs as sqs
 
+import contracts
 from constructs import Construct
-from constructs.approval_event_forwarder import APPROVAL_DETAIL_TYPE, APPROVAL_SOURCE, approval_event_pattern
+from constructs.approval_event_forwarder import approval_event_pattern
 from constructs.default_bus_policy import DefaultBusPolicy
 from constructs.model_registry import ModelRegistry
 
@@ -40,6 +41,7 @@ class ModelApprovalTrigger(Construct):
         registry_account = Stack.of(registry).account
         self.bus_policy: DefaultBusPolicy | None = None
         if registry_account != stack.account:
+            source, detail_type = contracts.MODEL_PACKAGE_STATE_CHANGE
             statement = iam.PolicyStatement(
                 sid="ModelRegistryAccountForwardsApprovals",
                 principals=[iam.AccountPrincipal(registry_account)],
@@ -47,8 +49,8 @@ class ModelApprovalTrigger(Construct):
                 resources=[stack.format_arn(service="events", resource="event-bus", resource_name="default")],
                 # The registry account cannot inject pushes, manual retrains or look-alike events.
                 conditions={
-                    "ForAllValues:StringEquals": {"events:source": [APPROVAL_SOURCE]},
-                    "StringEquals": {"events:detail-type": APPROVAL_DETAIL_TYPE},
+                    "ForAllValues:StringEquals": {"events:source": [source]},
+                    "StringEquals": {"events:detail-type": detail_type},
                 },
             )
             self.bus_policy = DefaultBusPolicy(

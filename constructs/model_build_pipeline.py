@@ -13,7 +13,7 @@ from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_sagemaker as sagemaker
 
 import contracts
-from config import ModelConfig, NetworkConfig
+from config import NetworkConfig
 from constructs import Construct
 from constructs.job_network import grant_create_jobs, grant_vpc_access, with_network
 from constructs.model_registry import ModelRegistry
@@ -28,11 +28,6 @@ DEFINITION_FILE = checked_in.MODEL_BUILD_DEFINITION
 INPUT_MANIFESTS = f"{INPUT_MANIFESTS_PREFIX}*"
 # Where synth writes the model's source tar.gz before CDK stages it as a file asset.
 _SOURCE_ARCHIVES = Path(tempfile.gettempdir()) / "mlops-model-source"
-
-
-def model_image_uris(model: ModelConfig, region: str) -> dict[str, str]:
-    """The processing, training and inference image URIs the model names in `region`."""
-    return {role: checked_in.image_uri(image, role, region) for role, image in model.images.by_role().items()}
 
 
 class ModelBuildPipeline(Construct):
@@ -69,7 +64,7 @@ class ModelBuildPipeline(Construct):
         stack = Stack.of(self)
         self.pipeline_name = pipeline_name
         model = definition_settings.build.model
-        self.image_uris = model_image_uris(model, stack.region)
+        self.image_uris = checked_in.model_image_uris(model, stack.region)
 
         self.role = iam.Role(
             self,

@@ -13,10 +13,8 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
 
-from config import DriftConfig, Release, VpcSettings
+from config import DRIFT_ALARM_PERIOD_HOURS, MODEL_MONITOR_NAMESPACE, DriftConfig, Release, VpcSettings
 from constructs import Construct
-from constructs.drift_alarm import ALARM_PERIOD_HOURS
-from constructs.drift_job_role import MODEL_MONITOR_NAMESPACE
 
 
 def model_monitor_cron(expression: str) -> str:
@@ -148,7 +146,7 @@ class ModelMonitorSchedule:
                 metric_name=f"feature_baseline_drift_{feature}",
                 dimensions_map={"Endpoint": endpoint_name, "MonitoringSchedule": schedule_name},
                 statistic="Maximum",
-                period=Duration.hours(ALARM_PERIOD_HOURS),
+                period=Duration.hours(DRIFT_ALARM_PERIOD_HOURS),
             )
             for i, feature in enumerate(drift.model_monitor_features)
         }
@@ -156,7 +154,7 @@ class ModelMonitorSchedule:
             expression=f"MAX([{', '.join(using)}])",
             using_metrics=using,
             label="max baseline drift over monitored features",
-            period=Duration.hours(ALARM_PERIOD_HOURS),
+            period=Duration.hours(DRIFT_ALARM_PERIOD_HOURS),
         )
         # Model Monitor's metric is a distance: the alarm compares it with the configured threshold.
         self.alarm_metric: cloudwatch.IMetric = self.drift_metric

@@ -9,8 +9,8 @@ from collections.abc import Iterable, Sequence
 from aws_cdk import ArnFormat, Stack
 from aws_cdk import aws_iam as iam
 
+from config import ECR_IMAGE_FORMAT, parse_ecr_image
 from constructs import Construct
-from pipeline_steps.images import ECR_IMAGE_FORMAT, parse_ecr_image
 
 PULL_ACTIONS = ("ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability")
 # GetAuthorizationToken returns a registry login token and supports no resource-level

@@ -13,9 +13,9 @@ from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_sqs as sqs
 
 import contracts
+from config import DRIFT_ALARM_PERIOD_HOURS as ALARM_PERIOD_HOURS
 from config import DriftConfig, Release, VpcSettings
 from constructs import Construct
-from constructs.drift_alarm import ALARM_PERIOD_HOURS
 from constructs.job_network import grant_create_jobs, with_network
 from constructs.nag_acknowledgments import acknowledge_wildcards
 from pipeline_steps import checked_in

@@ -35,7 +35,7 @@ from constructs import Construct
 from constructs.checkov_skips import skip_checkov
 from constructs.control_tower import guard_rule
 from constructs.event_dead_letters import acknowledge_dead_letter_queue, alarm_on_any_message
-from constructs.kms_grant_restriction import restrict_grants_to_aws_services
+from constructs.kms_keys import managed_key
 from constructs.model_registry import ModelRegistry
 from constructs.nag_acknowledgments import acknowledge_wildcards, objects_in
 
@@ -126,16 +126,67 @@ class StartRetrainingFunction(Construct):
         super().__init__(scope, id_)
         stack = Stack.of(self)
         self.pipeline_arn = stack.format_arn(service="sagemaker", resource="pipeline", resource_name=pipeline_name)
+        self._dead_letters(stack, removal_policy)
+        self._logs(stack, removal_policy)
+        self._function(
+            stack,
+            retraining=retraining,
+            retry_attempts=retry_attempts,
+            environment={
+                "PIPELINE_NAME": pipeline_name,
+                "MODEL_PACKAGE_GROUP": registry.group_name,
+                "DATA_BUCKET": data_bucket.bucket_name,
+                "INCOMING_PREFIX": retraining.incoming_prefix,
+                "MANIFEST_BUCKET": artifacts_bucket.bucket_name,
+                "QUIET_PERIOD_MINUTES": str(retraining.quiet_period_minutes),
+                "APPROVAL_MODE": approval.value,
+                "PRODUCTION": str(production).lower(),
+                "MANUAL_SOURCE": manual_source,
+                "DRIFT_ALARM_PREFIXES": ",".join(drift_alarm_prefixes),
+                "POWERTOOLS_SERVICE_NAME": "start-retraining",
+                "POWERTOOLS_METRICS_NAMESPACE": f"{registry.group_name}/Retraining",
+            },
+        )
+        # Lambda sends failed invocations to the queue as this role, so it must encrypt with the key.
+        self.queue_key.grant(self.role, "kms:GenerateDataKey", "kms:Decrypt")
+        registry.grant_read(self.function)
+        self.function.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="StartAndListModelBuildRuns",
+                actions=["sagemaker:StartPipelineExecution", "sagemaker:ListPipelineExecutions"],
+                resources=[self.pipeline_arn],
+            )
+        )
+        self._grant_snapshots(
+            stack, data_bucket=data_bucket, artifacts_bucket=artifacts_bucket, key=key, retraining=retraining
+        )
+        self.dead_letter_alarm = alarm_on_any_message(
+            self,
+            "DeadLetterAlarm",
+            queue=self.dead_letter_queue,
+            topic=alerts_topic,
+            description="A retraining trigger failed after its retries and waits in the dead-letter queue.",
+        )
+        acknowledge_wildcards(
+            self.role,
+            {
+                objects_in(self, artifacts_bucket, INPUT_MANIFESTS): "Writes input manifests only; each is named "
+                "by the hash of the data it lists, known only when a run starts.",
+                f"Resource::{registry.package_arn_pattern}": "Reads the versions of this one model package group "
+                "only (to find the champion); version ARNs end in a number that is not known before registration.",
+            },
+        )
 
-        self.queue_key = kms.Key(
+    def _dead_letters(self, stack: Stack, removal_policy: RemovalPolicy) -> None:
+        """The queue every lost trigger lands in (the function's failed invocations and the rules'
+        undeliverable events), encrypted with a key of its own that EventBridge may use."""
+        self.queue_key = managed_key(
             self,
             "DeadLetterKey",
             description="Encrypts the start-retraining dead-letter queue and log group",
-            enable_key_rotation=True,
             removal_policy=removal_policy,
-            pending_window=Duration.days(7),
+            pending_window_days=7,
         )
-        restrict_grants_to_aws_services(self.queue_key)
         # EventBridge writes undeliverable events to the queue and must encrypt them with this key.
         self.queue_key.add_to_resource_policy(
             iam.PolicyStatement(
@@ -163,6 +214,8 @@ class StartRetrainingFunction(Construct):
             "its alarm pages an operator, who redrives or drops the messages",
         )
 
+    def _logs(self, stack: Stack, removal_policy: RemovalPolicy) -> None:
+        """The function's log group, encrypted with the dead-letter queue's key."""
         self.log_group = logs.LogGroup(
             self,
             "Logs",
@@ -191,6 +244,11 @@ class StartRetrainingFunction(Construct):
                 },
             )
         )
+
+    def _function(
+        self, stack: Stack, *, retraining: RetrainingConfig, retry_attempts: int, environment: dict[str, str]
+    ) -> None:
+        """The function, its own role (logs to its group only) and Powertools layer, outside any VPC."""
         # Own role rather than the AWSLambdaBasicExecutionRole managed policy: logs to this group only.
         self.role = iam.Role(
             self,
@@ -199,7 +257,6 @@ class StartRetrainingFunction(Construct):
             description="Starts the model-building pipeline for a retraining trigger",
         )
         self.log_group.grant_write(self.role)
-
         powertools = lambda_.LayerVersion.from_layer_version_arn(
             self,
             "Powertools",
@@ -224,22 +281,8 @@ class StartRetrainingFunction(Construct):
             max_event_age=Duration.hours(6),
             dead_letter_queue=self.dead_letter_queue,
             tracing=lambda_.Tracing.ACTIVE,
-            environment={
-                "PIPELINE_NAME": pipeline_name,
-                "MODEL_PACKAGE_GROUP": registry.group_name,
-                "DATA_BUCKET": data_bucket.bucket_name,
-                "INCOMING_PREFIX": retraining.incoming_prefix,
-                "MANIFEST_BUCKET": artifacts_bucket.bucket_name,
-                "QUIET_PERIOD_MINUTES": str(retraining.quiet_period_minutes),
-                "APPROVAL_MODE": approval.value,
-                "PRODUCTION": str(production).lower(),
-                "MANUAL_SOURCE": manual_source,
-                "DRIFT_ALARM_PREFIXES": ",".join(drift_alarm_prefixes),
-                "POWERTOOLS_SERVICE_NAME": "start-retraining",
-                "POWERTOOLS_METRICS_NAMESPACE": f"{registry.group_name}/Retraining",
-            },
+            environment=environment,
         )
-
         no_vpc = (
             "The function only calls AWS APIs (SageMaker, S3, CloudWatch) with IAM-signed TLS requests and "
             "reaches no private network resource; a VPC would add NAT or one interface endpoint per API and "
@@ -260,38 +303,6 @@ class StartRetrainingFunction(Construct):
                 "account's other functions."
             )
         skip_checkov(self.function, skips)
-        # Lambda sends failed invocations to the queue as this role, so it must encrypt with the key.
-        self.queue_key.grant(self.role, "kms:GenerateDataKey", "kms:Decrypt")
-        registry.grant_read(self.function)
-        self.function.add_to_role_policy(
-            iam.PolicyStatement(
-                sid="StartAndListModelBuildRuns",
-                actions=["sagemaker:StartPipelineExecution", "sagemaker:ListPipelineExecutions"],
-                resources=[self.pipeline_arn],
-            )
-        )
-
-        self._grant_snapshots(
-            stack, data_bucket=data_bucket, artifacts_bucket=artifacts_bucket, key=key, retraining=retraining
-        )
-
-        self.dead_letter_alarm = alarm_on_any_message(
-            self,
-            "DeadLetterAlarm",
-            queue=self.dead_letter_queue,
-            topic=alerts_topic,
-            description="A retraining trigger failed after its retries and waits in the dead-letter queue.",
-        )
-
-        acknowledge_wildcards(
-            self.role,
-            {
-                objects_in(self, artifacts_bucket, INPUT_MANIFESTS): "Writes input manifests only; each is named "
-                "by the hash of the data it lists, known only when a run starts.",
-                f"Resource::{registry.package_arn_pattern}": "Reads the versions of this one model package group "
-                "only (to find the champion); version ARNs end in a number that is not known before registration.",
-            },
-        )
 
     def _grant_snapshots(
         self,

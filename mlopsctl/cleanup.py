@@ -22,8 +22,8 @@ from botocore.exceptions import ClientError
 
 from config import EnvironmentConfig, Generated
 from mlopsctl import endpoint
+from mlopsctl.context import Context
 from mlopsctl.errors import OperatorError
-from mlopsctl.operations import Context
 
 # Endpoint states with no update in flight (see the EndpointStatus enum of DescribeEndpoint).
 SETTLED_ENDPOINT = frozenset({endpoint.IN_SERVICE, "OutOfService", "Failed"})

@@ -18,46 +18,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 import contracts
 from config import TASK_METRICS, AppConfig, EnvironmentConfig, TaskType
 from mlopsctl import endpoint, guard, ledger, payload, registry, retraining_request, verification
-from mlopsctl.aws import CALLER, REGISTRY, ClientFactory
+from mlopsctl.context import Context
 from mlopsctl.errors import NothingApproved, OperatorError
-
-
-@dataclass
-class Context:
-    """Config plus the client factory; clients are built on first use, never at import time."""
-
-    cfg: AppConfig
-    clients: ClientFactory
-
-    def registry(self, service: str = "sagemaker") -> Any:
-        return self.clients(service, self.cfg.build_environment.region, REGISTRY)
-
-    def env(self, name: str) -> EnvironmentConfig:
-        try:
-            return self.cfg.environment(name)
-        except ValueError as error:
-            raise OperatorError(str(error)) from error
-
-    def in_env(self, service: str, env: EnvironmentConfig) -> Any:
-        return self.clients(service, env.region, env.name)
-
-    def caller(self) -> str:
-        """The operator's own identity (not the role assumed per account), recorded with every change."""
-        return str(self.clients("sts", self.cfg.build_environment.region, CALLER).get_caller_identity()["Arn"])
-
-
-def operator_role_arns(cfg: AppConfig) -> dict[str, str]:
-    """scope -> the role mlopsctl assumes there: each environment's operator role; for the
-    registry, the model-build environment's (the registry's resource policy only lets other
-    accounts read)."""
-    names = cfg.names
-    roles = {
-        env.name: f"arn:{registry.partition(env.region)}:iam::{env.account}:role/{names.operator_role(env.name)}"
-        for env in cfg.environments
-    }
-    roles[REGISTRY] = roles[cfg.build_environment.name]
-    return roles
-
 
 # ---------------------------------------------------------------- status
 
@@ -349,6 +311,55 @@ def served_version(ctx: Context, package_arn: str, sample: list[str] | None) -> 
     return ServedVersion(payload.rows_of_archive(content, str(uri)), task, class_count)
 
 
+def _smoke_tested_state(ctx: Context, env: EnvironmentConfig, requested_config: str | None) -> endpoint.LiveState:
+    """The endpoint to smoke-test: with `requested_config`, only while it serves ENV's release on that config."""
+    if requested_config is not None:
+        return verification.served_release(ctx, env.name, requested_config, outcome="not smoke-tested")
+    endpoint_name = ctx.cfg.names.endpoint(env.name)
+    found = endpoint.live_state(ctx.in_env("sagemaker", env), endpoint_name, ctx.cfg.names.variant)
+    if found is None:
+        raise OperatorError(f"Endpoint {endpoint_name} does not exist in {env.region}; not smoke-tested.")
+    return found
+
+
+def _smoke_request(
+    runtime: Any,
+    batch: list[str],
+    *,
+    endpoint_name: str,
+    version: ServedVersion,
+    clock: Callable[[], float],
+    max_latency_ms: float,
+) -> float:
+    """One request of `batch`'s rows: its milliseconds, or OperatorError on a failed, wrong or slow answer."""
+    start = clock()
+    try:
+        response = runtime.invoke_endpoint(
+            EndpointName=endpoint_name, ContentType="text/csv", Accept="text/csv", Body="\n".join(batch)
+        )
+    except ClientError as error:
+        code = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "?")
+        raise OperatorError(
+            f"Smoke test of {endpoint_name} failed: HTTP {code} {error.response['Error'].get('Code')}: "
+            f"{error.response['Error'].get('Message', '')}"
+        ) from error
+    elapsed_ms = (clock() - start) * 1000
+    code = response.get("ResponseMetadata", {}).get("HTTPStatusCode", 200)
+    if code != 200:
+        raise OperatorError(f"Smoke test of {endpoint_name} failed: HTTP {code}.")
+    body = response["Body"].read().decode("utf-8", errors="replace")
+    try:
+        payload.check_answer(body, len(batch), version.task, version.class_count)
+    except OperatorError as error:
+        raise OperatorError(f"Smoke test of {endpoint_name} failed: {error}") from error
+    if elapsed_ms > max_latency_ms:
+        raise OperatorError(
+            f"Smoke test of {endpoint_name} failed: a {len(batch)}-row request took {elapsed_ms:.0f} ms, "
+            f"limit {max_latency_ms:.0f} ms."
+        )
+    return elapsed_ms
+
+
 def smoke_test(
     ctx: Context,
     env_name: str,
@@ -366,13 +377,7 @@ def smoke_test(
     # A sample file that cannot be read is refused before any AWS call.
     given_rows = payload.load_sample(sample) if sample is not None else None
     endpoint_name = ctx.cfg.names.endpoint(env.name)
-    if requested_config is not None:
-        live = verification.served_release(ctx, env_name, requested_config, outcome="not smoke-tested")
-    else:
-        found = endpoint.live_state(ctx.in_env("sagemaker", env), endpoint_name, ctx.cfg.names.variant)
-        if found is None:
-            raise OperatorError(f"Endpoint {endpoint_name} does not exist in {env.region}; not smoke-tested.")
-        live = found
+    live = _smoke_tested_state(ctx, env, requested_config)
     if live.model_package_arn is None:
         raise OperatorError(f"Endpoint {endpoint_name} serves no registered version; not smoke-tested.")
     version = served_version(ctx, live.model_package_arn, given_rows)
@@ -380,34 +385,12 @@ def smoke_test(
     runtime = ctx.in_env("sagemaker-runtime", env)
     # One single-row request per sample plus one batch: both shapes the serving code must accept.
     requests = [[row] for row in rows] + [rows]
-    latencies = []
-    for batch in requests:
-        start = clock()
-        try:
-            response = runtime.invoke_endpoint(
-                EndpointName=endpoint_name, ContentType="text/csv", Accept="text/csv", Body="\n".join(batch)
-            )
-        except ClientError as error:
-            code = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "?")
-            raise OperatorError(
-                f"Smoke test of {endpoint_name} failed: HTTP {code} {error.response['Error'].get('Code')}: "
-                f"{error.response['Error'].get('Message', '')}"
-            ) from error
-        elapsed_ms = (clock() - start) * 1000
-        code = response.get("ResponseMetadata", {}).get("HTTPStatusCode", 200)
-        if code != 200:
-            raise OperatorError(f"Smoke test of {endpoint_name} failed: HTTP {code}.")
-        body = response["Body"].read().decode("utf-8", errors="replace")
-        try:
-            payload.check_answer(body, len(batch), version.task, version.class_count)
-        except OperatorError as error:
-            raise OperatorError(f"Smoke test of {endpoint_name} failed: {error}") from error
-        if elapsed_ms > max_latency_ms:
-            raise OperatorError(
-                f"Smoke test of {endpoint_name} failed: a {len(batch)}-row request took {elapsed_ms:.0f} ms, "
-                f"limit {max_latency_ms:.0f} ms."
-            )
-        latencies.append(elapsed_ms)
+    latencies = [
+        _smoke_request(
+            runtime, batch, endpoint_name=endpoint_name, version=version, clock=clock, max_latency_ms=max_latency_ms
+        )
+        for batch in requests
+    ]
     return {
         "endpoint_name": endpoint_name,
         "requests": len(requests),

@@ -20,10 +20,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 import contracts
 from config import EnvironmentConfig, Generated
+from endpoint_deployment import deployment_config
 from mlopsctl import endpoint, guard, ledger, registry
 from mlopsctl.aws import REGISTRY
+from mlopsctl.context import Context
 from mlopsctl.errors import OperatorError
-from mlopsctl.operations import Context
 
 
 def utc_now() -> datetime:
@@ -252,7 +253,7 @@ def _update(ctx: Context, p: Plan, journal: Journal, new_config: str, guards: li
             # registered with autoscaling; RetainAllVariantProperties keeps the count autoscaling
             # reached (SageMaker developer guide, "Update endpoints that use auto scaling").
             RetainAllVariantProperties=True,
-            DeploymentConfig=p.env.rollout.deployment_config([*p.alarms, *guards]),
+            DeploymentConfig=deployment_config(p.env.rollout, [*p.alarms, *guards]),
         )
     except ClientError as error:
         raise journal.failure(

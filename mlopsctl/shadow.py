@@ -49,11 +49,12 @@ from urllib.parse import urlparse
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from config import EnvironmentConfig, Generated
+from config import EnvironmentConfig, Generated, ResourceNames
 from contracts import INVOCATION_5XX_ERRORS_METRIC, INVOCATIONS_METRIC, MODEL_LATENCY_METRIC, SAGEMAKER_NAMESPACE
+from endpoint_deployment import deployment_config
 from mlopsctl import endpoint, guard, registry
+from mlopsctl.context import Context
 from mlopsctl.errors import OperatorError
-from mlopsctl.operations import Context
 from mlopsctl.shadow_compare import (
     Captured,
     VariantMetrics,
@@ -332,7 +333,7 @@ class _Updater:
             sm.update_endpoint(
                 EndpointName=endpoint_name,
                 EndpointConfigName=target,
-                DeploymentConfig=env.rollout.deployment_config(alarms),
+                DeploymentConfig=deployment_config(env.rollout, alarms),
                 **retain,
             )
             accepted = True
@@ -391,6 +392,30 @@ def _restore_leftover(ctx: Context, env: EnvironmentConfig, update: _Updater) ->
     return str(target)
 
 
+def _refuse_unless_settled(ctx: Context, env: EnvironmentConfig, live: endpoint.LiveState) -> None:
+    """No shadow test starts on an endpoint that is updating or whose rollback alarms are firing."""
+    if live.status != endpoint.IN_SERVICE:
+        endpoint_name = ctx.cfg.names.endpoint(env.name)
+        raise OperatorError(f"Endpoint {endpoint_name} is {live.status}, not InService; no shadow test started.")
+    _refuse_when_alarming(ctx, env)
+
+
+def _restore(
+    make_ctx: Callable[[], Context], env: EnvironmentConfig, update: _Updater, live_config: str, report: Report
+) -> None:
+    """The endpoint back on `live_config`, unless it is there already.
+
+    The deployment that follows starts from what CloudFormation deployed, pass or fail; a shadow
+    update that SageMaker rolled back already left the endpoint there.
+    """
+    ctx = make_ctx()
+    update.ctx = ctx
+    current = endpoint.describe(ctx.in_env("sagemaker", env), ctx.cfg.names.endpoint(env.name))
+    if current is None or current["EndpointConfigName"] != live_config:
+        report("restore", f"back to {live_config}")
+        update(live_config, retain_count=env.endpoint.autoscaling.enabled)
+
+
 def _refuse_when_alarming(ctx: Context, env: EnvironmentConfig) -> None:
     firing = [
         alarm["AlarmName"]
@@ -402,6 +427,36 @@ def _refuse_when_alarming(ctx: Context, env: EnvironmentConfig) -> None:
             f"Refusing the shadow test of {env.name}: rollback alarms in ALARM ({', '.join(firing)}); a guarded update "
             "would be rolled back at once. Nothing was changed."
         )
+
+
+def _prepare_shadow(
+    sm: Any, *, env: EnvironmentConfig, names: ResourceNames, live: endpoint.LiveState, shadow_name: str, candidate: str
+) -> None:
+    """The candidate's Model and the EndpointConfig that runs it as shadow beside the live production variant."""
+    live_config = sm.describe_endpoint_config(EndpointConfigName=live.endpoint_config_name)
+    assert live.model_name is not None  # variant_of found the production variant's model
+    endpoint_name = names.endpoint(env.name)
+    # The endpoint tag lets `mlopsctl cleanup` delete them once no endpoint uses them; the other
+    # names the config to return to, for a later run that finds this shadow left behind.
+    tags = [
+        {"Key": names.endpoint_resource_tag, "Value": endpoint_name},
+        {"Key": names.restores_to_tag, "Value": live.endpoint_config_name},
+    ]
+    _create_candidate_model(sm, live.model_name, shadow_name, candidate, tags[:1])
+    production_count = live.desired_instance_count
+    sm.create_endpoint_config(
+        **shadow_config_request(
+            live_config,
+            name=shadow_name,
+            production_variant=names.variant,
+            shadow_variant=names.shadow_variant,
+            model_name=shadow_name,
+            sampling_percent=env.shadow.sampling_percent,
+            tags=tags,
+            instance_count=production_count,
+            shadow_instance_count=shadow_instances(env, production_count or 1),
+        )
+    )
 
 
 def shadow_test(
@@ -435,47 +490,16 @@ def shadow_test(
         return {"skipped": True, "message": f"{env.name}: no endpoint yet (first release), nothing to compare with."}
     if live.model_package_arn == candidate:
         return {"skipped": True, "message": f"{env.name}: v{env.release.version} already serves; no candidate."}
-    if live.status != endpoint.IN_SERVICE:
-        raise OperatorError(f"Endpoint {endpoint_name} is {live.status}, not InService; no shadow test started.")
-    _refuse_when_alarming(ctx, env)
+    _refuse_unless_settled(ctx, env, live)
 
     shadow_name = names.generated(env.name, Generated.SHADOW, now())
-    live_config = sm.describe_endpoint_config(EndpointConfigName=live.endpoint_config_name)
-    assert live.model_name is not None  # variant_of found the production variant's model
-    # The endpoint tag lets `mlopsctl cleanup` delete them once no endpoint uses them; the other
-    # names the config to return to, for a later run that finds this shadow left behind.
-    tags = [
-        {"Key": names.endpoint_resource_tag, "Value": endpoint_name},
-        {"Key": names.restores_to_tag, "Value": live.endpoint_config_name},
-    ]
     report("prepare", f"candidate v{env.release.version} as {shadow_name}")
-    _create_candidate_model(sm, live.model_name, shadow_name, candidate, tags[:1])
-    production_count = live.desired_instance_count
-    sm.create_endpoint_config(
-        **shadow_config_request(
-            live_config,
-            name=shadow_name,
-            production_variant=names.variant,
-            shadow_variant=names.shadow_variant,
-            model_name=shadow_name,
-            sampling_percent=env.shadow.sampling_percent,
-            tags=tags,
-            instance_count=production_count,
-            shadow_instance_count=shadow_instances(env, production_count or 1),
-        )
-    )
+    _prepare_shadow(sm, env=env, names=names, live=live, shadow_name=shadow_name, candidate=candidate)
     try:
         update(shadow_name)
         verdict = _observe(make_ctx, env, update, now=now, sleep=sleep)
     finally:
-        # The deployment that follows starts from what CloudFormation deployed, pass or fail; a
-        # shadow update that SageMaker rolled back already left the endpoint there.
-        ctx = make_ctx()
-        update.ctx = ctx
-        current = endpoint.describe(ctx.in_env("sagemaker", env), endpoint_name)
-        if current is None or current["EndpointConfigName"] != live.endpoint_config_name:
-            report("restore", f"back to {live.endpoint_config_name}")
-            update(live.endpoint_config_name, retain_count=env.endpoint.autoscaling.enabled)
+        _restore(make_ctx, env, update, live.endpoint_config_name, report)
     result = {
         "skipped": False,
         "environment": env.name,

@@ -24,15 +24,13 @@ last known-good version, so approving it brings the environment back through the
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from botocore.exceptions import ClientError
 
 from mlopsctl import endpoint, ledger, registry
+from mlopsctl.context import Context
 from mlopsctl.errors import OperatorError
-
-if TYPE_CHECKING:  # operations uses this module; the import would be circular at run time
-    from mlopsctl.operations import Context
 
 
 def served_release(ctx: Context, env_name: str, requested_config: str | None, *, outcome: str) -> endpoint.LiveState:

@@ -2,13 +2,16 @@
 
 The builders (model_build_pipeline.py, drift_check_pipeline.py) import the SDK to generate
 these files; `cdk synth` only reads them. So the constructs import this module, never a
-builder: where the files and step scripts are, and the settings the model-build definition
-was generated from, checked before it deploys.
+builder: where the files and step scripts are, their text form, the settings the model-build
+definition was generated from, and the images each region has, all checked before anything
+deploys. What the files cannot serve raises CheckedInError, which app.py reports like a
+config error: one line naming the key and what is allowed.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,6 +33,20 @@ FRAMEWORK_IMAGES = DEFINITIONS_DIR / "framework_images.json"
 DRIFT_CHECK_DEFINITION = DEFINITIONS_DIR / "drift_check.json"
 DRIFT_CHECK_IMAGES = DEFINITIONS_DIR / "image_uris.json"
 DRIFT_CHECK_SCRIPT = STEPS_DIR / "drift_check.py"
+
+
+class CheckedInError(Exception):
+    """The settings ask for what the checked-in definitions or image maps do not hold.
+
+    One line, like config.ConfigError, naming the config key, the value and what is allowed;
+    regenerating the files (`make pipeline-definitions`) or changing the setting fixes it.
+    """
+
+
+def canonical_json(definition: str | Mapping[str, Any]) -> str:
+    """A stable text form of a definition, so the checked-in file only changes with its content."""
+    data = json.loads(definition) if isinstance(definition, str) else definition
+    return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
 
 def step_script(script: str) -> Path:
@@ -101,16 +118,14 @@ def check_definition_inputs(settings: BuildSettings) -> None:
 
     The definition is generated outside synth (the SDK is slow and heavy), so a changed
     cdk.json value or a `-c mlops.model_build.*` override would otherwise synthesize the old
-    value without a word. Raises config.ConfigError naming every key that differs.
+    value without a word. Raises CheckedInError naming every key that differs.
     """
-    from config import ConfigError
-
     regenerate = (
         "set them in cdk.json (a -c override cannot reach the checked-in definition) and run "
         "`make pipeline-definitions`"
     )
     if not MODEL_BUILD_INPUTS.exists():
-        raise ConfigError(
+        raise CheckedInError(
             f"Missing {MODEL_BUILD_INPUTS.name} beside the model-build pipeline definition: {regenerate}."
         )
     generated_from = json.loads(MODEL_BUILD_INPUTS.read_text())
@@ -121,7 +136,7 @@ def check_definition_inputs(settings: BuildSettings) -> None:
         if current.get(key) != generated_from.get(key)
     ]
     if differing:
-        raise ConfigError(
+        raise CheckedInError(
             f"Stale model-build pipeline definition ({MODEL_BUILD_DEFINITION.name}): {'; '.join(differing)}. "
             f"To use these settings, {regenerate}, then commit the result."
         )
@@ -130,26 +145,63 @@ def check_definition_inputs(settings: BuildSettings) -> None:
 def image_uri(image: ImageRef, role: str, region: str) -> str:
     """The URI an image reference names in `region`: an ECR URI as given, a framework image from the map.
 
-    Raises config.ConfigError when a framework image or its region is not in the checked-in map.
+    The one check that a framework image exists in a region: SageMaker runs only images of a
+    job's or endpoint's own region, and publishes each framework image in some regions only.
+    Raises CheckedInError when the image, or the image in `region`, is not in the checked-in map.
     """
-    from config import ConfigError
-
     if image.uri:
         return image.uri
-    known: dict[str, Any] = json.loads(FRAMEWORK_IMAGES.read_text())
+    # Absent only before the first `make pipeline-definitions`, which writes it.
+    known: dict[str, Any] = json.loads(FRAMEWORK_IMAGES.read_text()) if FRAMEWORK_IMAGES.exists() else {}
     scope = "inference" if role == "inference" else "training"
     by_region = known.get(str(image.framework), {}).get(str(image.version), {}).get(scope)
     if by_region is None:
         resolved = ", ".join(
             f"{fw}:{version}" for fw, versions in sorted(known.items()) for version in sorted(versions)
         )
-        raise ConfigError(
+        raise CheckedInError(
             f"Invalid config 'mlops.model_build.model.images.{role}': got {image.label!r}; allowed: a framework image "
             f"resolved in {FRAMEWORK_IMAGES.name} ({resolved}); to add it, run `make pipeline-definitions`."
         )
     if region not in by_region:
-        raise ConfigError(
+        raise CheckedInError(
             f"Invalid config 'mlops.model_build.model.images.{role}': got {image.label!r} in region {region!r}; "
-            f"allowed: a region where SageMaker publishes it: {', '.join(sorted(by_region))}."
+            f"allowed: a region where SageMaker publishes it ({FRAMEWORK_IMAGES.name}): {', '.join(sorted(by_region))}."
         )
     return str(by_region[region])
+
+
+def model_image_uris(model: ModelConfig, region: str) -> dict[str, str]:
+    """The processing, training and inference image URIs the model names in `region`."""
+    return {role: image_uri(image, role, region) for role, image in model.images.by_role().items()}
+
+
+def drift_check_image_uri(*, use_model_monitor: bool, region: str, key: str) -> str:
+    """The drift check's image in `region` (Model Monitor's with `use_model_monitor`), pinned in DRIFT_CHECK_IMAGES.
+
+    Raises CheckedInError naming `key`, the config key of the region, when none is pinned there.
+    """
+    images: dict[str, dict[str, str]] = json.loads(DRIFT_CHECK_IMAGES.read_text())
+    kind = "model-monitor" if use_model_monitor else "sklearn"
+    if region not in images[kind]:
+        raise CheckedInError(
+            f"Invalid config '{key}': got {region!r}; allowed: a region with a pinned {kind} image in "
+            f"{DRIFT_CHECK_IMAGES.name}: {', '.join(sorted(images[kind]))}."
+        )
+    return images[kind][region]
+
+
+def check_images(app_config: AppConfig) -> None:
+    """Every image the settings name exists where it runs: the model's in the model-build region
+    (which serves every environment), each environment's drift check in its region.
+
+    Raises CheckedInError for the first one the checked-in maps do not hold there.
+    """
+    build = app_config.build_environment
+    model_image_uris(app_config.model_build.model, build.region)
+    for env in app_config.environments:
+        drift_check_image_uri(
+            use_model_monitor=env.drift.use_model_monitor,
+            region=env.region,
+            key=f"mlops.environments.{env.name}.region",
+        )

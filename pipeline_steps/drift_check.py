@@ -745,27 +745,13 @@ class CapturedWindow:
         """Rows read column-wise when every cell fits its column; else split: unquoted rows of the right
         width column-wise, the others one by one (which names what does not fit)."""
         text = "\n".join(payloads)
-        if '"' not in text and "\r" not in text:
+        if not _needs_csv_reader(text):
             columns = _read_columns(text, baselines)
             if columns is not None:
                 self._count_columns(columns, baselines)
                 return
-        plain: list[str] = []
-        quoted: list[list[str]] = []
-        if '"' in text or "\r" in text:
-            for payload in payloads:
-                if '"' in payload or "\r" in payload:
-                    quoted.extend(row for row in csv.reader(io.StringIO(payload)) if row)
-                else:
-                    plain.extend(row for row in payload.split("\n") if row)
-        else:
-            plain = [row for row in text.split("\n") if row]
-        width = len(baselines)
-        fitting = [row for row in plain if row.count(",") == width - 1]
-        if len(fitting) != len(plain):
-            for row in plain:
-                if row.count(",") != width - 1:
-                    self.reject(_column_count_error(row.count(",") + 1, width))
+        plain, quoted = _split_plain_and_quoted(payloads, text)
+        fitting = self._rows_of_width(plain, len(baselines))
         columns = _read_columns("\n".join(fitting), baselines)
         if columns is None:
             quoted.extend(row.split(",") for row in fitting)
@@ -773,6 +759,15 @@ class CapturedWindow:
             self._count_columns(columns, baselines)
         if quoted:
             self._count_rows(quoted, baselines)
+
+    def _rows_of_width(self, rows: list[str], width: int) -> list[str]:
+        """The unquoted rows of `width` cells; each other row is rejected, naming its count."""
+        fitting = [row for row in rows if row.count(",") == width - 1]
+        if len(fitting) != len(rows):
+            for row in rows:
+                if row.count(",") != width - 1:
+                    self.reject(_column_count_error(row.count(",") + 1, width))
+        return fitting
 
     def _count_rows(self, rows: Sequence[Sequence[str]], baselines: Sequence[Baseline]) -> None:
         """Rows parsed one by one (quoted cells, or a block the column reader refused)."""
@@ -818,6 +813,25 @@ class CapturedWindow:
                 counts.missing += len(cells) - len(present)
                 baseline.count(counts, present)
         self.accepted += int(keep.sum())
+
+
+def _needs_csv_reader(text: str) -> bool:
+    """A quote or a carriage return: the text is not plain comma-separated lines."""
+    return '"' in text or "\r" in text
+
+
+def _split_plain_and_quoted(payloads: Sequence[str], text: str) -> tuple[list[str], list[list[str]]]:
+    """Unquoted rows as lines, and the rows of payloads that need the csv reader, parsed."""
+    if not _needs_csv_reader(text):
+        return [row for row in text.split("\n") if row], []
+    plain: list[str] = []
+    quoted: list[list[str]] = []
+    for payload in payloads:
+        if _needs_csv_reader(payload):
+            quoted.extend(row for row in csv.reader(io.StringIO(payload)) if row)
+        else:
+            plain.extend(row for row in payload.split("\n") if row)
+    return plain, quoted
 
 
 def _column_count_error(values: int, features: int) -> RowRejected:
@@ -1143,21 +1157,30 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     mode.add_argument("--merge-counts", default="", help="a folder of the shards' counts: add them up and decide")
     parser.add_argument("--shard", default="", help="INDEX/COUNT of a local shard (default: this instance's)")
     args = parser.parse_args(argv)
-    if not args.baseline_statistics and not args.model_package_arn:
-        parser.error("give --baseline-statistics or --model-package-arn")
-    if not args.capture and not args.merge_counts:
-        parser.error("give --capture (or --merge-counts)")
-    if not args.no_publish and not args.counts_only and not args.metric_namespace:
-        parser.error("--metric-namespace is required unless --no-publish")
-    if args.window_hours < 1:
-        parser.error("--window-hours must be at least 1")
-    if args.detectable_shift <= 0:
-        parser.error("--detectable-shift must be above 0")
-    if not 0.0 <= args.max_rejected_fraction < 1.0:
-        parser.error("--max-rejected-fraction must be at least 0 and below 1")
-    if args.shard and not re.fullmatch(r"\d+/[1-9]\d*", args.shard):
-        parser.error("--shard must be INDEX/COUNT, e.g. 0/2")
+    problem = _argument_problem(args)
+    if problem:
+        parser.error(problem)
     return args
+
+
+def _argument_problem(args: argparse.Namespace) -> str:
+    """What is wrong with a combination of arguments, or "" when nothing is."""
+    problems = [
+        (
+            not args.baseline_statistics and not args.model_package_arn,
+            "give --baseline-statistics or --model-package-arn",
+        ),
+        (not args.capture and not args.merge_counts, "give --capture (or --merge-counts)"),
+        (
+            not args.no_publish and not args.counts_only and not args.metric_namespace,
+            "--metric-namespace is required unless --no-publish",
+        ),
+        (args.window_hours < 1, "--window-hours must be at least 1"),
+        (args.detectable_shift <= 0, "--detectable-shift must be above 0"),
+        (not 0.0 <= args.max_rejected_fraction < 1.0, "--max-rejected-fraction must be at least 0 and below 1"),
+        (bool(args.shard) and not re.fullmatch(r"\d+/[1-9]\d*", args.shard), "--shard must be INDEX/COUNT, e.g. 0/2"),
+    ]
+    return next((message for wrong, message in problems if wrong), "")
 
 
 def window_of(args: argparse.Namespace) -> tuple[datetime, datetime]:

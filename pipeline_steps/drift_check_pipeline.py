@@ -18,8 +18,8 @@ from typing import Any
 
 import contracts
 from pipeline_steps import checked_in, images
+from pipeline_steps.checked_in import canonical_json
 from pipeline_steps.sdk_session import (
-    canonical_json,
     image_uris_by_region,
     offline_pipeline_session,
     report_for_people,

@@ -6,8 +6,7 @@ tests/test_image_contracts.py checks every step script and every example model's
 against the images it runs in: the minimum Python its syntax and standard-library use need,
 and that it imports only the standard library and the image's packages (each step script is
 shipped to the job as one file, so it cannot import a sibling module; a model's source
-directory ships whole, so its files may import each other). The ECR image URI parser that
-every role's pull permissions and the config's validation use lives here too.
+directory ships whole, so its files may import each other).
 
 Sources (the images' Dockerfiles and requirements in AWS's container repositories; both
 images put /miniconda3/bin first on PATH, so `python3` is conda's Python, not Ubuntu's):
@@ -108,36 +107,6 @@ SKLEARN = ImageContract(
     ),
     source="github.com/aws/sagemaker-scikit-learn-container@1.2-1 docker/1.2-1/base/Dockerfile.cpu, requirements.txt",
 )
-
-# An Amazon ECR image URI: <account>.dkr.ecr.<region>.amazonaws.com[.cn]/<repository>(:<tag>|@sha256:<digest>).
-# Repository names and tags as ECR allows them (CreateRepository repositoryName; image tag rules
-# in the ECR user guide, "Pushing an image"); SageMaker's ContainerImage allows 255 characters.
-_ECR_IMAGE = re.compile(
-    r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d)\.amazonaws\.com(\.cn)?/"
-    r"(?P<repository>(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*)"
-    r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})|@(?P<digest>sha256:[a-f0-9]{64}))?$"
-)
-CONTAINER_IMAGE_MAX = 255
-ECR_IMAGE_FORMAT = "<account>.dkr.ecr.<region>.amazonaws.com/<repository>[:<tag> or @sha256:<digest>]"
-
-
-@dataclass(frozen=True)
-class EcrImage:
-    """Where an image lives: what a role needs to pull it (its repository, in its account and region)."""
-
-    uri: str
-    account: str
-    region: str
-    repository: str
-
-
-def parse_ecr_image(uri: str) -> EcrImage | None:
-    """The account, region and repository of an ECR image URI; None when `uri` is not one."""
-    found = _ECR_IMAGE.match(uri) if len(uri) <= CONTAINER_IMAGE_MAX else None
-    if found is None:
-        return None
-    return EcrImage(uri, found["account"], found["region"], found["repository"])
-
 
 # Which images each step script (pipeline_steps/<name>.py) runs in: the model-building steps in
 # the processing image of the configured model (each example's framework image), the drift

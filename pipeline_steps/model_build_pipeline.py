@@ -42,9 +42,8 @@ from contracts import (
     code_key_variable,
 )
 from pipeline_steps import checked_in, images
-from pipeline_steps.checked_in import BuildSettings, definition_inputs, settings_from_config
+from pipeline_steps.checked_in import BuildSettings, canonical_json, definition_inputs, settings_from_config
 from pipeline_steps.sdk_session import (
-    canonical_json,
     image_uris_by_region,
     offline_pipeline_session,
     placeholder,

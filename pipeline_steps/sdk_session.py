@@ -5,8 +5,9 @@ The SDK probes AWS in several places while it assembles a definition: the defaul
 definitions are generated offline (`make pipeline-definitions`) and checked in, so each of
 those probes is switched off here, once, for every pipeline builder.
 
-The generated files' text and how they are checked in (`canonical_json`, `write_files`,
-`stale_files`) are shared here too, so every builder writes and checks them the same way.
+How the generated files are checked in (`write_files`, `stale_files`) is shared here too, so
+every builder writes and checks them the same way; their text form (`canonical_json`) is
+checked_in.py's, which synth reads too.
 
 The SDK is imported inside the functions: importing this module stays cheap, and the
 environment variables below are in place before the SDK reads them at import time.
@@ -14,7 +15,6 @@ environment variables below are in place before the SDK reads them at import tim
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
@@ -137,12 +137,6 @@ def role_arn_placeholder(role_name_variable: str) -> str:
     keeps the ARN's shape and leaves only the role name (and partition/account) to `Fn::Sub`.
     """
     return "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/" + placeholder(role_name_variable)
-
-
-def canonical_json(definition: str | Mapping[str, Any]) -> str:
-    """A stable text form of a definition, so the checked-in file only changes with its content."""
-    data = json.loads(definition) if isinstance(definition, str) else definition
-    return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
 
 def stale_files(files: Mapping[Path, str]) -> list[Path]:

@@ -17,12 +17,12 @@ from constructs.drift_monitor import DriftMonitor
 from constructs.endpoint_autoscaling import EndpointAutoscaling
 from constructs.endpoint_dashboard import EndpointDashboard
 from constructs.guarded_endpoint import GuardedEndpoint
-from constructs.model_build_pipeline import model_image_uris
 from constructs.operator_role import OperatorReleasePermissions
 from constructs.rollback_alarms import RollbackAlarms
 from constructs.shadow_dashboard import add_shadow_widgets
 from constructs.shadow_test_access import ShadowTestAccess
 from contracts import data_capture_prefix, drift_reports_prefix
+from pipeline_steps.checked_in import model_image_uris
 
 
 def serving_images(app_config: AppConfig, release: Release, region: str) -> list[str]:
@@ -54,26 +54,34 @@ class ServingStack(Stack):
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, id_, **kwargs)
+        self._app_config, self._environment, self._release = app_config, environment, release
+        self._artifacts_bucket, self._key, self._alerts_topic = artifacts_bucket, key, alerts_topic
         names = app_config.names
-        env = environment.name
-        endpoint_name = names.endpoint(env)
-        capture_prefix = data_capture_prefix(env)
-        build = app_config.build_environment
+        self._endpoint_name = names.endpoint(environment.name)
+        self._capture_prefix = data_capture_prefix(environment.name)
+        self._serve()
+        self._watch(undelivered_events)
+        self._admit_checks_and_operators()
 
+    def _serve(self) -> None:
+        """The guarded endpoint, the alarms that roll it back, its autoscaling, what a deployment requested."""
+        names, environment, env = self._app_config.names, self._environment, self._environment.name
+        build = self._app_config.build_environment
+        endpoint_name = self._endpoint_name
         self.endpoint = GuardedEndpoint(
             self,
             "Endpoint",
             endpoint_name=endpoint_name,
             variant_name=names.variant,
-            release=release,
+            release=self._release,
             endpoint=environment.endpoint,
             rollout=environment.rollout,
-            artifacts_bucket=artifacts_bucket,
-            key=key,
-            capture_prefix=capture_prefix,
+            artifacts_bucket=self._artifacts_bucket,
+            key=self._key,
+            capture_prefix=self._capture_prefix,
             model_artifacts_are_local=env == build.name,
             network=environment.network,
-            image_uris=serving_images(app_config, release, build.region),
+            image_uris=serving_images(self._app_config, self._release, build.region),
         )
         self.rollback_alarms = RollbackAlarms(
             self,
@@ -85,7 +93,7 @@ class ServingStack(Stack):
             new_fleet_alarm_prefix=names.new_fleet_alarm_prefix(env),
             whole_endpoint_alarm_prefix=names.whole_endpoint_alarm_prefix(env),
             config=environment.alarms,
-            topic=alerts_topic,
+            topic=self._alerts_topic,
         )
         self.endpoint.roll_back_on(self.rollback_alarms)
         self.autoscaling = (
@@ -111,24 +119,30 @@ class ServingStack(Stack):
             value=self.endpoint.endpoint_config.attr_endpoint_config_name,
             description=f"EndpointConfig this deployment of {endpoint_name} requested",
         )
+
+    def _watch(self, undelivered_events: sqs.IQueue) -> None:
+        """Drift detection on the captured requests, and the endpoint's dashboard."""
+        names, environment, env = self._app_config.names, self._environment, self._environment.name
+        build = self._app_config.build_environment
+        endpoint_name = self._endpoint_name
         self.drift = DriftMonitor(
             self,
             "DriftMonitor",
             pipeline_name=names.drift_check_pipeline(env),
             endpoint_name=endpoint_name,
-            release=release,
+            release=self._release,
             drift=environment.drift,
             capture_uri=f"{self.endpoint.capture_uri}{endpoint_name}/{names.variant}/",
-            capture_prefix=capture_prefix,
+            capture_prefix=self._capture_prefix,
             reports_prefix=drift_reports_prefix(env),
-            artifacts_bucket=artifacts_bucket,
-            key=key,
-            topic=alerts_topic,
+            artifacts_bucket=self._artifacts_bucket,
+            key=self._key,
+            topic=self._alerts_topic,
             dead_letter_queue=undelivered_events,
             metric_namespace=names.drift_metric_namespace,
             alarm_name_prefix=names.drift_alarm_prefix(env),
             health_alarm_prefix=names.health_alarm_prefix(env),
-            instance_type=app_config.model_build.processing_instance_type,
+            instance_type=self._app_config.model_build.processing_instance_type,
             model_build_target=build.target,
             network=environment.network,
             baselines_are_local=env == build.name,
@@ -147,18 +161,22 @@ class ServingStack(Stack):
             drift_alarms=self.drift.alarms,
             autoscaling=environment.endpoint.autoscaling,
         )
+
+    def _admit_checks_and_operators(self) -> None:
+        """The pipeline's deploy verifier, the operators' release permissions and, with a shadow test, its access."""
+        names, environment, env = self._app_config.names, self._environment, self._environment.name
         self.verifier = DeployVerifierRole(
             self,
             "DeployVerifier",
             role_name=names.deploy_verifier_role(env),
-            toolchain_account=app_config.toolchain.account,
+            toolchain_account=self._app_config.toolchain.account,
             caller_role_name=names.deploy_check_role(env),
-            endpoint_name=endpoint_name,
+            endpoint_name=self._endpoint_name,
             ledger_parameter_name=names.ledger_parameter(env),
-            release=release,
-            artifacts_bucket=artifacts_bucket,
-            key=key,
-            sample_payloads_are_local=env == build.name,
+            release=self._release,
+            artifacts_bucket=self._artifacts_bucket,
+            key=self._key,
+            sample_payloads_are_local=env == self._app_config.build_environment.name,
         )
         self.operator_releases = OperatorReleasePermissions(
             self,
@@ -175,13 +193,13 @@ class ServingStack(Stack):
                 names=names,
                 environment=env,
                 execution_role=self.endpoint.role,
-                capture_bucket=artifacts_bucket,
-                capture_prefix=capture_prefix,
-                key=key,
+                capture_bucket=self._artifacts_bucket,
+                capture_prefix=self._capture_prefix,
+                key=self._key,
             )
             add_shadow_widgets(
                 self.dashboard.dashboard,
-                endpoint_name=endpoint_name,
+                endpoint_name=self._endpoint_name,
                 production_variant=names.variant,
                 shadow_variant=names.shadow_variant,
             )

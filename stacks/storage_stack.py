@@ -5,16 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
+from aws_cdk import CfnOutput, RemovalPolicy, Stack
 from aws_cdk import aws_events as events
-from aws_cdk import aws_kms as kms
 
 from config import AwsTarget
 from constructs import Construct
 from constructs.alerts_topic import AlertsTopic
 from constructs.approval_event_forwarder import ApprovalEventForwarder
 from constructs.event_dead_letters import EventDeadLetters
-from constructs.kms_grant_restriction import restrict_grants_to_aws_services
+from constructs.kms_keys import managed_key
 from constructs.model_registry import ModelRegistry
 from constructs.operator_role import OperatorAccess, OperatorRole
 from constructs.secure_bucket import AccessLogBucket, SecureBucket
@@ -51,15 +50,12 @@ class StorageStack(Stack):
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, id_, **kwargs)
-        self.key = kms.Key(
+        self.key = managed_key(
             self,
             "DataKey",
             description=f"{project_name}: data, artifacts, captured inference data",
-            enable_key_rotation=True,
             removal_policy=removal_policy,
-            pending_window=Duration.days(30),
         )
-        restrict_grants_to_aws_services(self.key)
         self.access_logs = AccessLogBucket(self, "AccessLogs", removal_policy=removal_policy).bucket
         self.data_bucket = SecureBucket(
             self,

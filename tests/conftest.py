@@ -10,7 +10,6 @@ import os
 import shutil
 import subprocess
 import sys
-import types
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,39 +35,47 @@ os.environ.update(
 )
 os.environ.pop("AWS_PROFILE", None)
 
-# moto gives every test a new boto3 default session, and each new botocore session parses the
-# service models it needs again (sagemaker's alone is megabytes of JSON): most of the time the
-# moto tests took. One loader per data path, shared by every session, reads each file once.
-# The models are the same read-only files for every session, so sharing cannot leak state.
-botocore.session.create_loader = functools.cache(botocore.loaders.create_loader)
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_botocore_loader() -> Iterator[None]:
+    """One service-model loader per data path, shared by every botocore session of the run.
+
+    moto gives every test a new boto3 default session, and each new botocore session parses the
+    service models it needs again (sagemaker's alone is megabytes of JSON): most of the time the
+    moto tests took. The models are the same read-only files for every session, so sharing
+    cannot leak state; tests/test_suite_rules.py checks that it still takes effect.
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(botocore.session, "create_loader", functools.cache(botocore.loaders.create_loader))
+        yield
+
 
 # A version ARN in the shape the registry returns, so serving stacks synthesize offline.
 EXAMPLE_RELEASE_ARN = "arn:aws:sagemaker:eu-west-1:222222222222:model-package/mlops-delivery/3"
 
 
-def _builds_cdk_apps(module: types.ModuleType) -> bool:
-    """A test module that imports the CDK or the synth helper below builds stacks of its own."""
-    for value in vars(module).values():
-        if value is synth:
-            return True
-        name = value.__name__ if isinstance(value, types.ModuleType) else getattr(value, "__module__", None)
-        if isinstance(name, str) and (name == "aws_cdk" or name.startswith("aws_cdk.")):
-            return True
-    return False
+# The session's synthesized layouts and app.py runs, by the tier a test that asks for one is in.
+# Tests that build apps of their own declare `template` themselves (pytestmark or a mark on the
+# test); tests/test_suite_rules.py checks that none is left undeclared.
+FIXTURE_TIERS = {
+    "assembly": "template",
+    "variant_assembly": "template",
+    "sandbox_assembly": "template",
+    "insecure_prod_synth": "template",
+    "app_py_without_releases": "slow",
+}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tiers are derived, so new test files need no list: see the markers in pyproject.toml."""
+    """A test that asks for a synthesized layout or an app.py run is in that fixture's tier: as an
+    argument, or by the fixture's name as a parameter (`request.getfixturevalue(layout)`)."""
     for item in items:
-        fixtures = getattr(item, "fixturenames", ())
-        if "app_py_without_releases" in fixtures:
+        callspec = getattr(item, "callspec", None)
+        asked = [*getattr(item, "fixturenames", ()), *(callspec.params.values() if callspec else ())]
+        tiers = {FIXTURE_TIERS[name] for name in asked if isinstance(name, str) and name in FIXTURE_TIERS}
+        if "slow" in tiers:
             item.add_marker(pytest.mark.slow)
-        if item.get_closest_marker("slow"):
-            continue
-        module = getattr(item, "module", None)
-        if {"assembly", "variant_assembly", "sandbox_assembly"} & set(fixtures) or (
-            module is not None and _builds_cdk_apps(module)
-        ):
+        elif tiers and not item.get_closest_marker("slow"):
             item.add_marker(pytest.mark.template)
 
 
@@ -172,10 +179,10 @@ OLD_CONNECTION = "arn:aws:codestar-connections:eu-west-1:111111111111:connection
 @pytest.fixture(scope="session")
 def variant_assembly(tmp_path_factory: pytest.TempPathFactory) -> Assembly:
     """One synth, once per run, of the settings the session assembly lacks: dev and staging in VPCs
-    (tests/test_private_networking.py), a shadow test before prod (tests/test_shadow_stage.py) and a
-    ROLLING staging.
+    (tests/test_private_networking.py), a shadow test before prod (tests/test_shadow_stage.py), a
+    ROLLING staging and a canary of 10 % in dev.
     With cdk-nag and the Control Tower rules on, like every synth; a release in every stage."""
-    from tests.test_private_networking import vpc_config
+    from tests.support import vpc_config
 
     context = cdk_json_context()
     context["mlops"] = vpc_config()
@@ -184,6 +191,8 @@ def variant_assembly(tmp_path_factory: pytest.TempPathFactory) -> Assembly:
     context["mlops.environments.prod.shadow.duration_minutes"] = "45"
     # Staging rolls its fleet in batches: SageMaker refuses ROLLING beside a shadow variant, so not prod.
     context["mlops.environments.staging.rollout.type"] = "ROLLING"
+    # A canary of 10 % in dev, where cdk.json and the sandbox keep the default 50 %.
+    context["mlops.environments.dev.rollout.canary_size_percent"] = "10"
     # Options whose resources or permissions the default layout lacks (tests/test_deploy_policies.py):
     # reserved concurrency for the retraining function, a connection ARN from before the rename.
     context["mlops.model_build.retraining.one_trigger_at_a_time"] = "true"

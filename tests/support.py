@@ -1,5 +1,7 @@
-"""Helpers that more than one test module needs: EventBridge events as AWS publishes them, policy checks.
+"""Helpers that more than one test module needs: EventBridge events as AWS publishes them, policy checks,
+the layouts' settings and stacks, and where things are in the synthesized templates.
 
+Test modules import helpers from here (or from conftest.py's fixtures), never from each other.
 The envelopes and details follow the formats AWS documents for EventBridge (S3 "Object
 Created", "CloudWatch Alarm State Change"), so the rule-pattern tests and the function
 tests exercise the same events.
@@ -11,6 +13,8 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from tests.conftest import ROOT, Assembly, cdk_json_context, raw_config
 
 REGION = "eu-west-1"
 EVENT_TIME = "2026-11-27T03:00:00Z"
@@ -121,8 +125,6 @@ def model_source(model: str, module: str) -> Any:
     import importlib.util
     import sys
 
-    from tests.conftest import ROOT
-
     source = ROOT / "models" / model / "src"
     name = f"{model}_{module}"
     if name in sys.modules:
@@ -155,3 +157,179 @@ def preprocessed(model: Any, table: Any, root: Path, *extra: str) -> Path:
         ["--contract", str(contract), "--input-dir", str(root / "raw"), "--output-dir", str(root / "splits"), *extra]
     )
     return root / "splits"
+
+
+def mlopsctl_problems(args: Sequence[str]) -> list[str]:
+    """What mlopsctl's parser refuses in the arguments after `mlopsctl` (none: the command parses).
+
+    Parsed as Click parses a command group: the options every command takes, then the command's
+    name, then that command's arguments and options. Nothing runs.
+    """
+    import typer
+
+    from mlopsctl.cli import app
+
+    # Typer bundles its own Click and exports its errors' common base only through its subclasses.
+    usage_errors: type[Exception] = next(
+        base for base in typer.BadParameter.__mro__ if base.__name__ == "ClickException"
+    )
+    group: Any = typer.main.get_command(app)
+    shared = {name: param for param in group.params for name in param.opts}
+    words = iter(args)
+    before: list[str] = []
+    name = ""
+    for word in words:
+        param = shared.get(word.split("=", 1)[0])
+        if param is None:
+            name = word
+            break
+        before.append(word)
+        if not param.is_flag and "=" not in word:
+            before.append(next(words, ""))
+    rest = list(words)
+    try:
+        with group.make_context("mlopsctl", [*before, name, *rest]) as context:
+            subcommand = group.get_command(context, name)
+            if subcommand is None:
+                return [f"mlopsctl has no command {name!r}"]
+            subcommand.make_context(name, rest, parent=context)
+    except usage_errors as error:
+        return [str(error)]
+    return []
+
+
+# --- the layouts and their stacks --------------------------------------------------------------
+
+EXPECTED_STACKS = {
+    "mlops-delivery-toolchain-cicd",
+    *(f"mlops-delivery-{env}-{unit}" for env in ("dev", "staging", "prod") for unit in ("storage", "serving")),
+    "mlops-delivery-dev-model-build",
+    "mlops-delivery-dev-retraining",
+}
+# The deploy policies docs/bootstrap/ ships (tests/test_deploy_policies.py checks them against CloudFormation).
+DEPLOY_POLICIES = sorted((ROOT / "docs" / "bootstrap").glob("*.json"))
+
+DEV_VPC = {
+    "vpc_id": "vpc-0123456789abcdef0",
+    "subnet_ids": ["subnet-0a1b2c3d4e5f60001", "subnet-0a1b2c3d4e5f60002"],
+    "security_group_ids": ["sg-0a1b2c3d4e5f60001"],
+}
+STAGING_VPC = {
+    "vpc_id": "vpc-1234abcd",
+    "subnet_ids": ["subnet-1234abcd", "subnet-5678abcd"],
+    "security_group_ids": ["sg-1234abcd", "sg-5678abcd"],
+}
+ROUTE_TABLES = ["rtb-0a1b2c3d4e5f60001", "rtb-0a1b2c3d4e5f60002"]
+ISOLATED = {"preprocess", "baseline"}
+
+
+def vpc_config() -> dict[str, Any]:
+    """cdk.json's settings with dev private (endpoints, isolated steps) and staging in a VPC without isolation."""
+    raw = raw_config()
+    raw["environments"]["dev"]["network"] = {
+        **DEV_VPC,
+        "private_networking": True,
+        "route_table_ids": ROUTE_TABLES,
+        "network_isolation": {step: True for step in ISOLATED},
+    }
+    raw["environments"]["staging"]["network"] = {**STAGING_VPC, "network_isolation": {"endpoint": False}}
+    return raw
+
+
+def stage_for(raw: dict[str, Any], releases_dir: Path, env: str, **context: Any) -> Any:
+    """One environment's stage built from edited settings (no cdk-nag: cheap, one stack pair)."""
+    import aws_cdk as cdk
+
+    import config
+    from stacks.environment_stage import EnvironmentStage
+
+    settings = config.load({config.CONTEXT_KEY: raw, **context}, releases_dir=releases_dir)
+    flags = {k: v for k, v in cdk_json_context().items() if k.startswith("@aws-cdk")}
+    app = cdk.App(context=flags)
+    return EnvironmentStage(app, env.capitalize(), app_config=settings, environment=settings.environment(env))
+
+
+# --- where things are in the templates ---------------------------------------------------------
+
+
+def serving(assembly: Assembly, env: str) -> Any:
+    return assembly.template(f"mlops-delivery-{env}-serving")
+
+
+def resources(template: Any, kind: str) -> list[dict[str, Any]]:
+    return [r["Properties"] for r in template.find_resources(kind).values()]
+
+
+def endpoint(template: Any) -> dict[str, Any]:
+    (props,) = resources(template, "AWS::SageMaker::Endpoint")
+    return props
+
+
+CICD = "mlops-delivery-toolchain-cicd"
+ACCOUNTS = {"dev": "222222222222", "staging": "333333333333", "prod": "444444444444"}
+
+
+def verifier_arn(env: str) -> str:
+    return f"arn:aws:iam::{ACCOUNTS[env]}:role/mlops-delivery-{env}-deploy-verifier"
+
+
+def cicd(assembly: Assembly) -> Any:
+    return assembly.template(CICD)
+
+
+def pipeline_props(template: Any) -> dict[str, Any]:
+    (pipeline,) = template.find_resources("AWS::CodePipeline::Pipeline").values()
+    return pipeline["Properties"]
+
+
+def stage(template: Any, name: str) -> list[dict[str, Any]]:
+    stages = {s["Name"]: s["Actions"] for s in pipeline_props(template)["Stages"]}
+    return sorted(stages[name], key=lambda action: action["RunOrder"])
+
+
+def project_of(template: Any, action: dict[str, Any]) -> dict[str, Any]:
+    return template.find_resources("AWS::CodeBuild::Project")[action["Configuration"]["ProjectName"]["Ref"]]
+
+
+def buildspec(template: Any, action: dict[str, Any]) -> dict[str, Any]:
+    return json.loads(project_of(template, action)["Properties"]["Source"]["BuildSpec"])
+
+
+def action_named(actions: list[dict[str, Any]], name: str) -> dict[str, Any]:
+    return next(a for a in actions if a["Name"] == name)
+
+
+def statements_of_role(template: Any, role_logical_id: str) -> list[dict[str, Any]]:
+    found = []
+    for policy in template.find_resources("AWS::IAM::Policy").values():
+        if {"Ref": role_logical_id} in policy["Properties"]["Roles"]:
+            found += policy["Properties"]["PolicyDocument"]["Statement"]
+    return found
+
+
+def exported(assembly: Any, reference: Any) -> tuple[str, str]:
+    """(stack, logical ID) of the resource a cross-stack reference ({"Fn::ImportValue": name}) reads."""
+    name = reference["Fn::ImportValue"]
+    for stack, template in assembly.templates.items():
+        for output in template.get("Outputs", {}).values():
+            if output.get("Export", {}).get("Name") == name:
+                value = output["Value"]
+                return stack, value["Ref"] if "Ref" in value else value["Fn::GetAtt"][0]
+    raise AssertionError(f"no stack of the assembly exports {name}")
+
+
+def imported_resources(assembly: Any, value: Any) -> set[tuple[str, str]]:
+    """Every (stack, logical ID) that the cross-stack references anywhere inside `value` read."""
+    if isinstance(value, dict):
+        if set(value) == {"Fn::ImportValue"}:
+            return {exported(assembly, value)}
+        return {found for item in value.values() for found in imported_resources(assembly, item)}
+    if isinstance(value, list):
+        return {found for item in value for found in imported_resources(assembly, item)}
+    return set()
+
+
+def data_bucket(assembly: Any, env: str = "dev") -> tuple[str, str]:
+    """(stack, logical ID) of `env`'s data bucket: the one whose name the storage stack outputs for uploads."""
+    storage = f"mlops-delivery-{env}-storage"
+    return storage, assembly.templates[storage]["Outputs"]["DataBucketName"]["Value"]["Ref"]

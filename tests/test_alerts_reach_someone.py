@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import Assembly, raw_config
 from tests.deployed_names import Deployed
-from tests.test_serving_stack import stage_for
+from tests.support import stage_for
 
 LAYOUTS = ("assembly", "variant_assembly", "sandbox_assembly")
 QUEUE_DEPTH = "ApproximateNumberOfMessagesVisible"
@@ -97,6 +97,7 @@ def test_synth_warns_when_production_or_its_pipeline_would_notify_nobody(
     assert not _warnings(sandbox_assembly.directory, "mlops:noNotificationEmails")
 
 
+@pytest.mark.template
 def test_a_production_environment_with_addresses_is_not_warned_about(tmp_path: Path) -> None:
     from aws_cdk.assertions import Annotations, Match
 

@@ -13,16 +13,10 @@ from typing import Any
 import pytest
 
 from tests.conftest import ROOT, AppPyRun, Assembly, InsecureSynth, cdk_json_context, synth
+from tests.support import EXPECTED_STACKS
 
 GUARD_PLUGIN = "cdk-validator-cfnguard"
 ANNOTATIONS_PLUGIN = "Construct Annotations"
-
-EXPECTED_STACKS = {
-    "mlops-delivery-toolchain-cicd",
-    *(f"mlops-delivery-{env}-{unit}" for env in ("dev", "staging", "prod") for unit in ("storage", "serving")),
-    "mlops-delivery-dev-model-build",
-    "mlops-delivery-dev-retraining",
-}
 
 
 def acknowledgements(directory: Path) -> dict[str, dict[str, str]]:
@@ -89,6 +83,7 @@ def test_every_acknowledgement_has_a_reason_a_reviewer_can_read(assembly: Assemb
             assert isinstance(why, str) and len(why.split()) >= 4, (stack, rule, why)
 
 
+@pytest.mark.template
 def test_control_tower_rules_fail_synth_even_when_another_finding_is_acknowledged(tmp_path: Path) -> None:
     """One acknowledged guard finding must not let the others pass (see ControlTowerRules)."""
     import aws_cdk as cdk

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import AppPyRun, cdk_json_context, run_app_py
-from tests.test_app_gates import EXPECTED_STACKS
+from tests.support import EXPECTED_STACKS
 
 # Each test runs app.py in a fresh interpreter: imports and a synth of its own.
 pytestmark = pytest.mark.slow
@@ -58,7 +58,7 @@ def _codecommit_with_a_slash(mlops: dict[str, Any]) -> None:
 @pytest.mark.parametrize(
     ("change", "key"),
     [
-        (_no_image_region, "mlops.environments.dev.region"),
+        (_no_image_region, "mlops.model_build.model.images.processing"),
         (_codecommit_with_a_slash, "mlops.source.repository"),
     ],
 )

@@ -20,7 +20,7 @@ import pytest
 import config
 import contracts
 from mlopsctl import retraining_request
-from pipeline_steps import evaluate, images
+from pipeline_steps import evaluate
 from pipeline_steps.checked_in import MODEL_BUILD_DEFINITION as DEFINITION_FILE
 from tests import aws_contract, support
 from tests.aws_contract import check, check_request, violations
@@ -204,7 +204,7 @@ LONGEST_ECR_IMAGE = _ECR_PREFIX + "r" * (255 - len(_ECR_PREFIX) - len(_DIGEST)) 
 
 def test_an_image_label_of_any_accepted_image_is_a_valid_metadata_value() -> None:
     """The Register step records the model's images (framework:version or the ECR URI) as metadata."""
-    assert len(LONGEST_ECR_IMAGE) == 255 and images.parse_ecr_image(LONGEST_ECR_IMAGE) is not None
+    assert len(LONGEST_ECR_IMAGE) == 255 and config.parse_ecr_image(LONGEST_ECR_IMAGE) is not None
     check("sagemaker", "CreateModel", "PrimaryContainer.Image", LONGEST_ECR_IMAGE)
     for label in (LONGEST_ECR_IMAGE, "xgboost:3.0-5", "sklearn:1.2-1", "pytorch:2.5.1"):
         check(*METADATA_VALUE, label)

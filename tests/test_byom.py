@@ -371,6 +371,7 @@ def pull_statements(template: Template) -> list[dict[str, Any]]:
     return found
 
 
+@pytest.mark.template
 def test_a_role_may_pull_exactly_the_repositories_its_images_name_in_any_account() -> None:
     stack = cdk.Stack(
         cdk.App(context=cdk_json_context()), "Images", env=cdk.Environment(account="222222222222", region="eu-west-1")
@@ -390,6 +391,7 @@ def test_a_role_may_pull_exactly_the_repositories_its_images_name_in_any_account
     assert (login["Action"], login["Resource"]) == ("ecr:GetAuthorizationToken", "*")
 
 
+@pytest.mark.template
 def test_the_model_build_role_pulls_a_custom_ecr_training_image_and_the_inference_image_only(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

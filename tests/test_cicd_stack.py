@@ -3,56 +3,31 @@
 from __future__ import annotations
 
 import json
+import shlex
 from typing import Any
 
 import pytest
 from aws_cdk.assertions import Match
 
 from tests.conftest import OLD_CONNECTION, ROOT, AppPyRun, Assembly, InsecureSynth
-from tests.support import as_list, assert_topic_admits_only_this_accounts_publishers
+from tests.support import (
+    ACCOUNTS,
+    CICD,
+    action_named,
+    as_list,
+    assert_topic_admits_only_this_accounts_publishers,
+    buildspec,
+    cicd,
+    mlopsctl_problems,
+    pipeline_props,
+    project_of,
+    stage,
+    statements_of_role,
+    verifier_arn,
+)
 
-CICD = "mlops-delivery-toolchain-cicd"
-ACCOUNTS = {"dev": "222222222222", "staging": "333333333333", "prod": "444444444444"}
 TOOLCHAIN_ACCOUNT = "111111111111"
 GROUP = "mlops-delivery"
-
-
-def verifier_arn(env: str) -> str:
-    return f"arn:aws:iam::{ACCOUNTS[env]}:role/mlops-delivery-{env}-deploy-verifier"
-
-
-def cicd(assembly: Assembly) -> Any:
-    return assembly.template(CICD)
-
-
-def pipeline_props(template: Any) -> dict[str, Any]:
-    (pipeline,) = template.find_resources("AWS::CodePipeline::Pipeline").values()
-    return pipeline["Properties"]
-
-
-def stage(template: Any, name: str) -> list[dict[str, Any]]:
-    stages = {s["Name"]: s["Actions"] for s in pipeline_props(template)["Stages"]}
-    return sorted(stages[name], key=lambda action: action["RunOrder"])
-
-
-def project_of(template: Any, action: dict[str, Any]) -> dict[str, Any]:
-    return template.find_resources("AWS::CodeBuild::Project")[action["Configuration"]["ProjectName"]["Ref"]]
-
-
-def buildspec(template: Any, action: dict[str, Any]) -> dict[str, Any]:
-    return json.loads(project_of(template, action)["Properties"]["Source"]["BuildSpec"])
-
-
-def action_named(actions: list[dict[str, Any]], name: str) -> dict[str, Any]:
-    return next(a for a in actions if a["Name"] == name)
-
-
-def statements_of_role(template: Any, role_logical_id: str) -> list[dict[str, Any]]:
-    found = []
-    for policy in template.find_resources("AWS::IAM::Policy").values():
-        if {"Ref": role_logical_id} in policy["Properties"]["Roles"]:
-            found += policy["Properties"]["PolicyDocument"]["Statement"]
-    return found
 
 
 def test_pipeline_is_v2_self_mutating_and_named(assembly: Assembly) -> None:
@@ -109,6 +84,30 @@ def test_synth_runs_what_developers_run_in_order(assembly: Assembly) -> None:
     )
 
 
+@pytest.mark.template
+@pytest.mark.parametrize("layout", ["assembly", "variant_assembly", "sandbox_assembly"])
+def test_every_mlopsctl_command_the_pipeline_runs_parses(layout: str, request: pytest.FixtureRequest) -> None:
+    """Options every command takes before its name, the command's own after it, as mlopsctl's parser reads them."""
+    template = cicd(request.getfixturevalue(layout))
+    commands = [
+        shlex.split(command)
+        for project in template.find_resources("AWS::CodeBuild::Project").values()
+        # Inline specs; the asset projects' specs are file assets, and they run no mlopsctl.
+        if str(project["Properties"]["Source"].get("BuildSpec", "")).startswith("{")
+        for phase in json.loads(project["Properties"]["Source"]["BuildSpec"]).get("phases", {}).values()
+        for command in phase.get("commands", [])
+        if " -m mlopsctl " in command
+    ]
+    run = {word for words in commands for word in words if word in ("resolve-release", "record-deployment")}
+    assert run == {"resolve-release", "record-deployment"}, commands
+    problems = [
+        f"{' '.join(words)}: {problem}"
+        for words in commands
+        for problem in mlopsctl_problems(words[words.index("mlopsctl") + 1 :])
+    ]
+    assert problems == []
+
+
 def test_every_step_that_installs_keeps_pips_and_npms_downloads_on_the_build_host(assembly: Assembly) -> None:
     """A local custom cache of pip's and npm's download directories, in every project that runs `make`."""
     template = cicd(assembly)
@@ -160,7 +159,7 @@ def test_smoke_test_runs_after_staging_deploys_and_before_the_approval(assembly:
     names = [s["Name"] for s in pipeline_props(template)["Stages"]]
     assert names.index("Staging") < names.index("Prod")
     assert buildspec(template, smoke)["phases"]["build"]["commands"] == [
-        f".venv/bin/python -m mlopsctl smoke-test --env staging --role-arn {verifier_arn('staging')}"
+        f".venv/bin/python -m mlopsctl --role-arn {verifier_arn('staging')} smoke-test --env staging"
         ' --skip-without-release --endpoint-config "$REQUESTED_ENDPOINT_CONFIG"'
     ]
     assert "SmokeTest" not in {a["Name"] for a in stage(template, "Dev") + stage(template, "Prod")}
@@ -176,7 +175,7 @@ def test_each_deployment_is_verified_and_recorded_last_in_its_stage(
     assert record["RunOrder"] == max(a["RunOrder"] for a in actions), "only a smoke-tested deployment is known-good"
     spec = buildspec(template, record)
     assert spec["phases"]["build"]["commands"] == [
-        f".venv/bin/python -m mlopsctl record-deployment --env {env} --role-arn {verifier_arn(env)}"
+        f".venv/bin/python -m mlopsctl --role-arn {verifier_arn(env)} record-deployment --env {env}"
         ' --skip-without-release --endpoint-config "$REQUESTED_ENDPOINT_CONFIG"'
     ]
     # The releases the synth step resolved are what the ledger records, not a fresh lookup.
@@ -453,4 +452,4 @@ def test_without_a_release_the_post_deploy_checks_still_run_but_request_no_confi
         record = action_named(stage(template, stage_name), "RecordDeployment")
         assert "EnvironmentVariables" not in record["Configuration"]
         (command,) = buildspec(template, record)["phases"]["build"]["commands"]
-        assert command.endswith(f"record-deployment --env {env} --role-arn {verifier_arn(env)} --skip-without-release")
+        assert command.endswith(f"--role-arn {verifier_arn(env)} record-deployment --env {env} --skip-without-release")

@@ -12,6 +12,8 @@ from pydantic import ValidationError
 
 import config
 from config import ApprovalMode, ConfigError, RolloutType
+from pipeline_steps import checked_in
+from pipeline_steps.checked_in import CheckedInError
 from tests.conftest import EXAMPLE_RELEASE_ARN, ROOT, cdk_json_context, configured_features, raw_config
 
 FEATURES = configured_features()
@@ -45,6 +47,13 @@ def test_default_rollback_detection_is_four_minutes_and_shorter_than_every_defau
         )
 
 
+@pytest.mark.parametrize("percent", [1, 10, 50])
+def test_a_canary_from_one_to_half_the_fleet_is_accepted(percent: int, tmp_path: Path) -> None:
+    """SageMaker's canary is at most 50 % of the new fleet; the config's bounds are both inclusive."""
+    rollout = load(edit("environments.dev.rollout.canary_size_percent", percent), tmp_path).environment("dev").rollout
+    assert rollout.canary_size_percent == percent
+
+
 def edit(path: str, value: Any) -> dict[str, Any]:
     raw = raw_config()
     *parents, last = path.split(".")
@@ -66,6 +75,7 @@ _DELETE = object()
     [
         ("environments.dev.rollout.type", "BLUE_GREEN", "ALL_AT_ONCE | CANARY | LINEAR"),
         ("environments.dev.rollout.canary_size_percent", 0, "from 1 to 50"),
+        ("environments.dev.rollout.canary_size_percent", 51, "from 1 to 50"),
         ("environments.dev.rollout.canary_size_percent", 60, "from 1 to 50"),
         ("environments.dev.rollout.linear_step_percent", 5, "from 10 to 50"),
         ("environments.dev.rollout.wait_interval_minutes", 61, "from 0 to 60"),
@@ -357,19 +367,22 @@ def test_a_serving_region_other_than_the_model_build_region_is_refused_naming_bo
 
 
 def test_a_region_without_a_pinned_image_is_refused_by_key(tmp_path: Path) -> None:
+    """The config holds no image map: the checked-in maps say where each image exists, once."""
     raw = raw_config()
     for env in raw["environments"].values():
         env["region"] = "eu-west-9"
-    with pytest.raises(ConfigError, match=r"'mlops\.environments\.dev\.region': got 'eu-west-9'.*framework_images"):
-        load(raw, tmp_path)
+    with pytest.raises(
+        CheckedInError, match=r"'mlops\.model_build\.model\.images\.processing'.*'eu-west-9'.*framework"
+    ):
+        checked_in.check_images(load(raw, tmp_path))
     # Model Monitor's image exists in fewer regions than the drift check's scikit-learn image.
     raw = raw_config()
     for env in raw["environments"].values():
         env["region"] = "ap-south-2"
-    assert load(raw, tmp_path).environment("prod").region == "ap-south-2"
+    checked_in.check_images(load(raw, tmp_path))
     raw["environments"]["prod"]["drift"].update(use_model_monitor=True, model_monitor_features=[FEATURES[0]])
-    with pytest.raises(ConfigError, match=r"'mlops\.environments\.prod\.region'.*pinned model-monitor image"):
-        load(raw, tmp_path)
+    with pytest.raises(CheckedInError, match=r"'mlops\.environments\.prod\.region'.*pinned model-monitor image"):
+        checked_in.check_images(load(raw, tmp_path))
 
 
 def test_a_codecommit_repository_name_with_a_slash_is_refused(tmp_path: Path) -> None:

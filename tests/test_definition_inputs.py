@@ -54,7 +54,7 @@ def test_a_changed_model_build_setting_without_regenerating_is_refused_by_key(
 ) -> None:
     raw = raw_config()
     raw["model_build"][key] = value
-    with pytest.raises(config.ConfigError) as error:
+    with pytest.raises(checked_in.CheckedInError) as error:
         checked_in.check_definition_inputs(settings(raw, tmp_path))
     message = str(error.value)
     assert "\n" not in message
@@ -78,7 +78,7 @@ def test_every_model_setting_the_definition_bakes_in_is_checked(edit: Any, key: 
     model = inline_model(raw)
     edit(model)
     raw["model_build"]["model"] = model
-    with pytest.raises(config.ConfigError, match=rf"'mlops\.model_build\.model\.{re.escape(key)}' is "):
+    with pytest.raises(checked_in.CheckedInError, match=rf"'mlops\.model_build\.model\.{re.escape(key)}' is "):
         checked_in.check_definition_inputs(settings(raw, tmp_path))
 
 
@@ -109,7 +109,8 @@ def test_a_changed_data_contract_needs_no_new_definition(tmp_path: Path) -> None
 def test_the_build_environments_approval_mode_is_baked_in_too(tmp_path: Path) -> None:
     raw = raw_config()
     raw["environments"]["dev"]["approval"] = "auto"
-    with pytest.raises(config.ConfigError, match=r"'mlops\.environments\.dev\.approval \(default approval status\)'"):
+    baked = r"'mlops\.environments\.dev\.approval \(default approval status\)'"
+    with pytest.raises(checked_in.CheckedInError, match=baked):
         checked_in.check_definition_inputs(settings(raw, tmp_path))
 
 

@@ -36,6 +36,7 @@ import botocore.session
 import pytest
 from botocore import xform_name
 
+from tests import support
 from tests.aws_contract import violations
 from tests.conftest import ROOT, Assembly, _once_per_run
 
@@ -334,39 +335,8 @@ def cdk_problems(command: Command, options: dict[str, set[str]], stacks: set[str
 
 
 def mlopsctl_problems(command: Command) -> list[str]:
-    import typer
-
-    from mlopsctl.cli import app
-
-    # Typer bundles its own Click and exports its errors' common base only through its subclasses.
-    usage_errors: type[Exception] = next(
-        base for base in typer.BadParameter.__mro__ if base.__name__ == "ClickException"
-    )
-
     words = list(command.words)
-    args = words[words.index("mlopsctl") + 1 :]
-    group: Any = typer.main.get_command(app)
-    # The options every command takes belong to the group, before or after the command's name.
-    shared = {name: param for param in group.params for name in param.opts}
-    rest: list[str] = []
-    remaining = iter(args)
-    for word in remaining:
-        param = shared.get(word.split("=", 1)[0])
-        if param is None:
-            rest.append(word)
-        elif not param.is_flag and "=" not in word:
-            next(remaining, None)
-    try:
-        with group.make_context("mlopsctl", list(args)) as context:
-            name = next((word for word in rest if not word.startswith("-")), "")
-            subcommand = group.get_command(context, name)
-            if subcommand is None:
-                return [f"mlopsctl has no command {name!r}"]
-            rest.remove(name)
-            subcommand.make_context(name, rest, parent=context)
-    except usage_errors as error:
-        return [str(error)]
-    return []
+    return support.mlopsctl_problems(words[words.index("mlopsctl") + 1 :])
 
 
 def make_problems(command: Command) -> list[str]:

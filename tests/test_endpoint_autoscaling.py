@@ -15,7 +15,7 @@ import config
 from config import ConfigError
 from constructs.endpoint_autoscaling import PREDEFINED_METRIC, SCALABLE_DIMENSION, SERVICE_NAMESPACE
 from tests.conftest import EXAMPLE_RELEASE_ARN, Assembly, raw_config
-from tests.test_serving_stack import resources, serving, stage_for
+from tests.support import resources, serving, stage_for
 
 SETTINGS = config.load_cdk_json()
 NAMES = SETTINGS.names
@@ -175,6 +175,7 @@ def test_unscaled_environment_has_no_target_and_takes_the_configured_count(assem
     assert "RetainAllVariantProperties" not in endpoint
 
 
+@pytest.mark.template
 def test_a_release_keeps_the_scaling_resources_and_changes_only_the_model(tmp_path: Path) -> None:
     """A release swaps the model, the one change SageMaker allows on a registered variant."""
 
@@ -195,6 +196,7 @@ def test_a_release_keeps_the_scaling_resources_and_changes_only_the_model(tmp_pa
     assert variant_before["VariantName"] == variant_after["VariantName"]
 
 
+@pytest.mark.template
 def test_instance_type_change_takes_two_deploys_that_deregister_first(tmp_path: Path) -> None:
     """UpdateEndpoint refuses a new instance type on a registered variant (README: Scaling).
 

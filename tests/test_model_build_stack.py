@@ -14,8 +14,9 @@ from aws_cdk.assertions import Match, Template
 
 import config
 from constructs import model_build_pipeline as construct
+from pipeline_steps import checked_in
 from tests.conftest import Assembly
-from tests.support import as_list
+from tests.support import as_list, data_bucket, imported_resources
 
 STACK = "mlops-delivery-dev-model-build"
 
@@ -78,7 +79,7 @@ def test_pipeline_resource_fills_every_definition_variable(template: Template) -
         "EvaluateCodeKey",
         "BaselineCodeKey",
     }
-    configured = construct.model_image_uris(config.load_cdk_json().model_build.model, "eu-west-1")
+    configured = checked_in.model_image_uris(config.load_cdk_json().model_build.model, "eu-west-1")
     for role, uri in configured.items():
         assert variables[f"{role.capitalize()}ImageUri"] == uri
         assert uri.startswith("141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-")  # the examples' images
@@ -142,12 +143,13 @@ def imports(resource: Any) -> str:
     return json.dumps(resource)
 
 
-def test_role_reads_data_and_writes_only_pipeline_and_model_prefixes(template: Template) -> None:
+def test_role_reads_data_and_writes_only_pipeline_and_model_prefixes(template: Template, assembly: Assembly) -> None:
     read = statement_with(template, "s3:GetObject*")
     write = statement_with(template, "s3:PutObject")
-    assert "s3:PutObject" not in read["Action"] and "DataBucket" in imports(read["Resource"])
-    written = imports(write["Resource"])
-    assert "ArtifactsBucket" in written and "DataBucket" not in written
+    assert "s3:PutObject" not in read["Action"]
+    assert data_bucket(assembly) in imported_resources(assembly, read["Resource"])
+    ((storage, written),) = imported_resources(assembly, write["Resource"])
+    assert storage == data_bucket(assembly)[0] and written.startswith("ArtifactsBucket")
     object_patterns = sorted(r["Fn::Join"][1][1] for r in write["Resource"] if "Fn::Join" in r)
     assert object_patterns == ["/models/*", "/pipelines/model-build/*"]
 
@@ -174,7 +176,7 @@ def test_role_uses_the_environments_key_for_data_and_job_volumes(template: Templ
 
 def test_role_pulls_only_the_processing_and_training_image_repositories(template: Template) -> None:
     pull = statement_with(template, "ecr:BatchGetImage")
-    images = construct.model_image_uris(config.load_cdk_json().model_build.model, "eu-west-1")
+    images = checked_in.model_image_uris(config.load_cdk_json().model_build.model, "eu-west-1")
     repositories = sorted(
         {images["processing"].split("/", 1)[1].split(":")[0], images["training"].split("/", 1)[1].split(":")[0]}
     )
@@ -220,17 +222,19 @@ def test_role_reads_exactly_the_step_script_model_source_and_data_contract_asset
 
 def test_unknown_region_fails_with_the_allowed_regions() -> None:
     model = config.load_model("models/xgboost")
-    with pytest.raises(config.ConfigError, match=r"in region 'xx-nowhere-1'; allowed: a region where .*eu-west-1"):
-        construct.model_image_uris(model, "xx-nowhere-1")
+    with pytest.raises(
+        checked_in.CheckedInError, match=r"in region 'xx-nowhere-1'; allowed: a region where .*eu-west-1"
+    ):
+        checked_in.model_image_uris(model, "xx-nowhere-1")
 
 
 def test_a_framework_image_missing_from_the_map_names_the_command_that_resolves_it() -> None:
     model = config.load_model("models/xgboost")
     newer = dataclasses.replace(model.images, training=config.ImageRef("xgboost", "9.9-9"))
     with pytest.raises(
-        config.ConfigError, match=r"'xgboost:9\.9-9'.*framework_images\.json.*`make pipeline-definitions`"
+        checked_in.CheckedInError, match=r"'xgboost:9\.9-9'.*framework_images\.json.*`make pipeline-definitions`"
     ):
-        construct.model_image_uris(dataclasses.replace(model, images=newer), "eu-west-1")
+        checked_in.model_image_uris(dataclasses.replace(model, images=newer), "eu-west-1")
 
 
 def test_model_build_template_passes_cfn_lint(assembly: Assembly, tmp_path: Path) -> None:

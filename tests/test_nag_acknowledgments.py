@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import aws_cdk as cdk
+import pytest
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 
@@ -21,6 +22,7 @@ def _policy_resources(template: dict[str, Any]) -> list[Any]:
     ]
 
 
+@pytest.mark.template
 def test_objects_in_names_the_arn_as_each_stacks_template_holds_it() -> None:
     app = cdk.App()
     env = cdk.Environment(account="222222222222", region="eu-west-1")

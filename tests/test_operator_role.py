@@ -114,6 +114,7 @@ def test_serving_stack_lets_the_operator_release_only_models_named_after_its_end
     assert pass_role["Resource"]["Fn::GetAtt"][0].startswith("EndpointExecutionRole")
 
 
+@pytest.mark.template
 def test_configured_operator_principals_replace_the_toolchain_tag_trust() -> None:
     # cdk.json's feature flags, as in `cdk synth` (literal partitions in ARNs among them).
     app = cdk.App(context=cdk_json_context())
@@ -162,6 +163,7 @@ def _granted(template: dict[str, Any], account: str) -> list[dict[str, Any]]:
     ]
 
 
+@pytest.mark.template
 def test_every_generated_name_at_the_longest_names_is_allowed_by_the_role_that_creates_it() -> None:
     """Rollback names (operator role) and shadow-test names (verifier role), checked against the synthesized
     policies as IAM checks SageMaker's ARNs (names in lower case)."""

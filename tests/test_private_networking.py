@@ -15,35 +15,9 @@ from constructs.model_build_pipeline import DEFINITION_FILE as BUILD_DEFINITION
 from constructs.private_endpoints import INTERFACE_SERVICES
 from tests.aws_contract import check, check_request
 from tests.conftest import EXAMPLE_RELEASE_ARN, Assembly, cdk_json_context, configured_features, raw_config
-from tests.support import as_list
-
-DEV_VPC = {
-    "vpc_id": "vpc-0123456789abcdef0",
-    "subnet_ids": ["subnet-0a1b2c3d4e5f60001", "subnet-0a1b2c3d4e5f60002"],
-    "security_group_ids": ["sg-0a1b2c3d4e5f60001"],
-}
-STAGING_VPC = {
-    "vpc_id": "vpc-1234abcd",
-    "subnet_ids": ["subnet-1234abcd", "subnet-5678abcd"],
-    "security_group_ids": ["sg-1234abcd", "sg-5678abcd"],
-}
-ROUTE_TABLES = ["rtb-0a1b2c3d4e5f60001", "rtb-0a1b2c3d4e5f60002"]
-ISOLATED = {"preprocess", "baseline"}
+from tests.support import DEPLOY_POLICIES, DEV_VPC, ISOLATED, ROUTE_TABLES, STAGING_VPC, as_list, vpc_config
 
 FEATURES = configured_features()
-
-
-def vpc_config() -> dict[str, Any]:
-    """cdk.json's settings with dev private (endpoints, isolated steps) and staging in a VPC without isolation."""
-    raw = raw_config()
-    raw["environments"]["dev"]["network"] = {
-        **DEV_VPC,
-        "private_networking": True,
-        "route_table_ids": ROUTE_TABLES,
-        "network_isolation": {step: True for step in ISOLATED},
-    }
-    raw["environments"]["staging"]["network"] = {**STAGING_VPC, "network_isolation": {"endpoint": False}}
-    return raw
 
 
 @pytest.fixture
@@ -599,11 +573,9 @@ def test_the_model_monitor_job_definition_name_fits_at_the_longest_endpoint_name
 def test_the_deploy_policy_changes_only_security_groups_and_endpoints_of_the_network_stacks() -> None:
     """Deletes, rule changes and endpoint changes need the CloudFormation stack-name tag, which the
     registry handlers of both resource types put on at create (cloudFormationSystemTags, tagOnCreate)."""
-    from tests.test_deploy_policies import POLICIES
-
     mutating = ("ec2:Authorize", "ec2:Revoke", "ec2:Delete", "ec2:Modify", "ec2:Update", "ec2:CreateTags")
     own_kinds = ("security-group/", "vpc-endpoint/")
-    for policy in POLICIES:
+    for policy in DEPLOY_POLICIES:
         for statement in json.loads(policy.read_text())["Statement"]:
             if not any(action.startswith(mutating) for action in statement["Action"]):
                 continue

@@ -11,7 +11,7 @@ import pytest
 from aws_cdk.assertions import Match
 
 from tests.conftest import Assembly, cdk_json_context, raw_config
-from tests.support import alarm_state_change_event, eventbridge_event, object_created_event
+from tests.support import alarm_state_change_event, data_bucket, eventbridge_event, exported, object_created_event
 
 STACK = "mlops-delivery-dev-retraining"
 BUILD_ACCOUNT = "222222222222"
@@ -56,7 +56,9 @@ def test_schedule_rule_uses_the_configured_expression(template: Any) -> None:
     assert_function_target_with_retry_and_dlq(rule)
 
 
-def test_new_data_rule_matches_object_created_under_the_incoming_prefix_of_the_data_bucket(template: Any) -> None:
+def test_new_data_rule_matches_object_created_under_the_incoming_prefix_of_the_data_bucket(
+    template: Any, assembly: Assembly
+) -> None:
     rule = rule_named(template, "TriggersNewDataRule")
     pattern = rule["EventPattern"]
     assert set(pattern) == {"source", "detail-type", "detail"}
@@ -64,7 +66,7 @@ def test_new_data_rule_matches_object_created_under_the_incoming_prefix_of_the_d
     assert pattern["detail-type"] == ["Object Created"]
     assert pattern["detail"]["object"] == {"key": [{"prefix": "incoming/"}]}
     (bucket,) = pattern["detail"]["bucket"]["name"]
-    assert "DataBucket" in bucket["Fn::ImportValue"]
+    assert exported(assembly, bucket) == data_bucket(assembly)
     assert_function_target_with_retry_and_dlq(rule)
 
 
@@ -171,7 +173,9 @@ def test_function_may_start_and_list_runs_of_the_pipeline_and_read_the_registry_
     assert not [a for a in by_action if a.endswith(":*") or a == "*"]
 
 
-def test_function_lists_only_the_incoming_prefix_and_writes_only_input_manifests(template: Any) -> None:
+def test_function_lists_only_the_incoming_prefix_and_writes_only_input_manifests(
+    template: Any, assembly: Assembly
+) -> None:
     """Each run's snapshot: list the incoming data with versions, write its manifest, encrypt it via S3."""
     statements = function_statements(template)
     s3_actions = {a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
@@ -180,7 +184,7 @@ def test_function_lists_only_the_incoming_prefix_and_writes_only_input_manifests
 
     listing = by_sid["ListIncomingTrainingData"]
     assert listing["Action"] == "s3:ListBucketVersions"
-    assert "DataBucket" in listing["Resource"]["Fn::ImportValue"]
+    assert exported(assembly, listing["Resource"]) == data_bucket(assembly)
     assert listing["Condition"] == {"StringEquals": {"s3:prefix": "incoming/"}}
 
     write = by_sid["WriteInputManifests"]
@@ -358,6 +362,7 @@ def test_version_waiting_for_approval_notifies_the_alerts_topic(template: Any) -
     }
 
 
+@pytest.mark.template
 def test_rules_follow_the_config_and_a_single_account_needs_no_bus_policy() -> None:
     """Schedule off, new data off: no such rules. Every environment in one account: no bus policy.
 

@@ -14,8 +14,9 @@ from botocore.validate import ParamValidator
 
 import config
 from config import BatchSizeType, ConfigError, RolloutType
+from endpoint_deployment import deployment_config
 from tests.conftest import EXAMPLE_RELEASE_ARN, raw_config
-from tests.test_serving_stack import endpoint, stage_for
+from tests.support import endpoint, stage_for
 
 SAGEMAKER = botocore.session.get_session().get_service_model("sagemaker")
 ALARMS = ["mlops-delivery-dev-rollback-5xx", "mlops-delivery-dev-rollback-new-fleet-5xx-rate"]
@@ -66,11 +67,11 @@ def contract_violations(shape: Shape, value: Any, path: str) -> list[str]:
     return problems
 
 
-def assert_fits_sagemaker(deployment_config: dict[str, Any]) -> None:
+def assert_fits_sagemaker(payload: dict[str, Any]) -> None:
     shape = SAGEMAKER.shape_for("DeploymentConfig")
-    report = ParamValidator().validate(deployment_config, shape)
+    report = ParamValidator().validate(payload, shape)
     assert not report.has_errors(), report.generate_report()
-    assert contract_violations(shape, deployment_config, "DeploymentConfig") == []
+    assert contract_violations(shape, payload, "DeploymentConfig") == []
 
 
 # --- config: one test per rule ---------------------------------------------------------------
@@ -142,7 +143,7 @@ def test_the_rolling_wait_must_outlast_the_alarms_detection(tmp_path: Path) -> N
 def test_rolling_has_no_termination_wait_to_check(tmp_path: Path) -> None:
     """RollingUpdatePolicy has no TerminationWaitInSeconds: every batch, the last one too, bakes instead."""
     rollout = load(rolling(termination_wait_minutes=0), tmp_path).environment("prod").rollout
-    assert "TerminationWaitInSeconds" not in str(rollout.deployment_config(ALARMS))
+    assert "TerminationWaitInSeconds" not in str(deployment_config(rollout, ALARMS))
 
 
 def test_the_timeout_must_cover_every_batch_wait_counting_batches_rounded_down(tmp_path: Path) -> None:
@@ -194,7 +195,7 @@ def test_rolling_keys_of_a_blue_green_environment_are_checked_but_not_against_it
 def test_rolling_builds_one_rolling_policy_that_fits_sagemaker(
     rollout: dict[str, Any], expected: dict[str, Any], tmp_path: Path
 ) -> None:
-    built = load(rolling(**rollout), tmp_path).environment("prod").rollout.deployment_config(ALARMS)
+    built = deployment_config(load(rolling(**rollout), tmp_path).environment("prod").rollout, ALARMS)
     assert built == {
         "RollingUpdatePolicy": expected,
         "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": name} for name in ALARMS]},
@@ -204,7 +205,7 @@ def test_rolling_builds_one_rolling_policy_that_fits_sagemaker(
 
 @pytest.mark.parametrize("env", ["dev", "staging", "prod"])
 def test_the_shipped_blue_green_policies_still_fit_sagemaker(env: str, tmp_path: Path) -> None:
-    assert_fits_sagemaker(load(raw_config(), tmp_path).environment(env).rollout.deployment_config(ALARMS))
+    assert_fits_sagemaker(deployment_config(load(raw_config(), tmp_path).environment(env).rollout, ALARMS))
 
 
 def test_the_contract_check_catches_what_sagemaker_refuses() -> None:
@@ -232,6 +233,7 @@ def rolling_prod_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     yield endpoint(Template.from_stack(stage.serving))
 
 
+@pytest.mark.template
 def test_a_rolling_environment_synthesizes_the_rolling_policy_and_no_blue_green_one(
     rolling_prod_endpoint: dict[str, Any],
 ) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 import config
 from tests.conftest import ROOT, SANDBOX_RELEASE_ARN, Assembly, cdk_json_context
-from tests.test_cicd_stack import CICD, action_named, buildspec, pipeline_props, stage
+from tests.support import CICD, action_named, buildspec, pipeline_props, stage
 
 SANDBOX_FILE = "cdk.sandbox.json"
 ACCOUNT = "111111111111"
@@ -149,7 +149,7 @@ def test_the_sandbox_pipeline_builds_and_checks_the_same_layout(sandbox_assembly
     assert actions[-1] == "RecordDeployment"
     record = action_named(stage(template, "Dev"), "RecordDeployment")
     (command,) = buildspec(template, record)["phases"]["build"]["commands"]
-    assert command.startswith(f"{CLI_SANDBOX} record-deployment --env dev")
+    assert command.startswith(f"{CLI_SANDBOX} --role-arn ") and " record-deployment --env dev " in command
     assert "ApproveRelease" not in json.dumps(pipeline_props(template))
 
 

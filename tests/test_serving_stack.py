@@ -15,8 +15,8 @@ from aws_cdk.assertions import Match, Template
 import config
 import contracts
 from pipeline_steps import drift_check
-from tests.conftest import EXAMPLE_RELEASE_ARN, ROOT, Assembly, cdk_json_context, configured_features, raw_config
-from tests.support import as_list
+from tests.conftest import EXAMPLE_RELEASE_ARN, ROOT, Assembly, configured_features, raw_config
+from tests.support import as_list, endpoint, resources, serving, stage_for
 
 ENVIRONMENTS = ["dev", "staging", "prod"]
 SETTINGS = config.load_cdk_json()
@@ -25,26 +25,6 @@ BASELINE_URI = "s3://build-artifacts/pipelines/model-build/exec-1/baseline/stati
 CONSTRAINTS_URI = "s3://build-artifacts/pipelines/model-build/exec-1/baseline/constraints.json"
 
 FEATURES = configured_features()
-
-
-def serving(assembly: Assembly, env: str) -> Any:
-    return assembly.template(f"mlops-delivery-{env}-serving")
-
-
-def stage_for(raw: dict[str, Any], releases_dir: Path, env: str, **context: Any) -> Any:
-    """One environment's stage built from edited settings (no cdk-nag: cheap, one stack pair)."""
-    import aws_cdk as cdk
-
-    from stacks.environment_stage import EnvironmentStage
-
-    settings = config.load({config.CONTEXT_KEY: raw, **context}, releases_dir=releases_dir)
-    flags = {k: v for k, v in cdk_json_context().items() if k.startswith("@aws-cdk")}
-    app = cdk.App(context=flags)
-    return EnvironmentStage(app, env.capitalize(), app_config=settings, environment=settings.environment(env))
-
-
-def resources(template: Any, kind: str) -> list[dict[str, Any]]:
-    return [r["Properties"] for r in template.find_resources(kind).values()]
 
 
 def alarm_metrics(alarm: dict[str, Any]) -> list[dict[str, Any]]:
@@ -56,11 +36,6 @@ def alarm_metrics(alarm: dict[str, Any]) -> list[dict[str, Any]]:
 
 def dimensions(metric: dict[str, Any]) -> dict[str, str]:
     return {d["Name"]: d["Value"] for d in metric["Dimensions"]}
-
-
-def endpoint(template: Any) -> dict[str, Any]:
-    (props,) = resources(template, "AWS::SageMaker::Endpoint")
-    return props
 
 
 @pytest.mark.parametrize(
@@ -92,6 +67,13 @@ def test_rollout_type_from_config_becomes_the_blue_green_policy(
     }
 
 
+def test_a_canary_of_ten_percent_reaches_the_endpoint_as_configured(variant_assembly: Assembly) -> None:
+    """Not the default 50 %: the variant layout's dev canaries 10 % of its fleet (tests/conftest.py)."""
+    policy = endpoint(serving(variant_assembly, "dev"))["DeploymentConfig"]["BlueGreenUpdatePolicy"]
+    assert policy["TrafficRoutingConfiguration"]["CanarySize"] == {"Type": "CAPACITY_PERCENT", "Value": 10}
+
+
+@pytest.mark.template
 def test_all_at_once_on_a_single_instance_shifts_everything_in_one_step(tmp_path: Path) -> None:
     raw = raw_config()
     dev = raw["environments"]["dev"]
@@ -191,6 +173,7 @@ def test_rollback_alarms_use_thresholds_and_units_that_can_fire(assembly: Assemb
         assert alarm["EvaluationPeriods"] == configured.evaluation_periods
 
 
+@pytest.mark.template
 def test_worst_case_time_to_rollback_follows_config_and_is_within_three_periods_and_a_minute(tmp_path: Path) -> None:
     stage = stage_for(raw_config(), tmp_path, "staging", **{"release.staging": EXAMPLE_RELEASE_ARN})
     alarms = stage.serving.rollback_alarms
@@ -203,6 +186,7 @@ def test_worst_case_time_to_rollback_follows_config_and_is_within_three_periods_
     assert seconds < policy["TerminationWaitInSeconds"]
 
 
+@pytest.mark.template
 def test_an_instance_type_with_local_storage_gets_no_volume_key(tmp_path: Path) -> None:
     """CreateEndpointConfig fails when KmsKeyId is given for a type with NVMe instance storage."""
     raw = raw_config()
@@ -241,6 +225,7 @@ def test_only_the_endpoint_and_variant_have_fixed_names_so_a_release_is_blue_gre
     assert endpoint(template)["EndpointConfigName"]["Fn::GetAtt"][1] == "EndpointConfigName"
 
 
+@pytest.mark.template
 def test_a_new_release_changes_the_model_but_not_the_endpoint_or_variant(tmp_path: Path) -> None:
     def synth(version: int) -> dict[str, Any]:
         arn = EXAMPLE_RELEASE_ARN.rsplit("/", 1)[0] + f"/{version}"
@@ -355,6 +340,7 @@ def test_drift_check_runs_on_schedule_against_the_released_version(assembly: Ass
     assert schedule_parameters(template) == {"ModelPackageArn": EXAMPLE_RELEASE_ARN, "InstanceCount": "1"}
 
 
+@pytest.mark.template
 def test_the_drift_check_shards_over_the_configured_or_sized_instance_count(tmp_path: Path) -> None:
     raw = raw_config()
     raw["environments"]["staging"]["drift"].update(expected_rows_per_hour=500_000_000, window_hours=2)
@@ -378,6 +364,7 @@ def test_the_drift_check_shards_over_the_configured_or_sized_instance_count(tmp_
         assert "--region=${AWS::Region}" in step["Arguments"]["AppSpecification"]["ContainerArguments"]
 
 
+@pytest.mark.template
 def test_release_file_baseline_is_passed_to_the_drift_check(tmp_path: Path) -> None:
     (tmp_path / "staging.json").write_text(
         json.dumps({"model_package_arn": EXAMPLE_RELEASE_ARN, "baseline_statistics_uri": BASELINE_URI})
@@ -522,6 +509,7 @@ def test_the_deploy_verifier_reads_the_sample_payloads_and_nothing_else_of_the_b
     }
 
 
+@pytest.mark.template
 @pytest.mark.parametrize(
     ("role", "what", "pattern"),
     [
@@ -551,6 +539,7 @@ def test_a_serving_environment_sharing_the_build_account_reads_what_the_build_re
     }
 
 
+@pytest.mark.template
 def test_synth_without_a_release_skips_serving_with_one_notice_each(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -568,6 +557,7 @@ def test_synth_without_a_release_skips_serving_with_one_notice_each(
         assert f"-c release.{env}=" in notice.entry.data
 
 
+@pytest.mark.template
 def test_model_monitor_option_feeds_the_same_drift_alarm_prefix(tmp_path: Path) -> None:
     raw = raw_config()
     raw["environments"]["prod"]["drift"].update(

@@ -11,7 +11,7 @@ import pytest
 import config
 from config import ConfigError
 from tests.conftest import Assembly, raw_config
-from tests.test_cicd_stack import buildspec, cicd, project_of, stage, statements_of_role, verifier_arn
+from tests.support import buildspec, cicd, project_of, stage, statements_of_role, verifier_arn
 
 PROD_SERVING = "mlops-delivery-prod-serving"
 
@@ -66,7 +66,7 @@ def test_shadow_test_runs_after_the_approval_and_before_the_deployment(shadowed:
     deploys = [a for a in prod if a["ActionTypeId"]["Category"] == "Deploy"]
     assert approval["RunOrder"] < shadow["RunOrder"] < min(a["RunOrder"] for a in deploys)
     assert buildspec(template, shadow)["phases"]["build"]["commands"] == [
-        f".venv/bin/python -m mlopsctl shadow-test --env prod --role-arn {verifier_arn('prod')} --skip-without-release"
+        f".venv/bin/python -m mlopsctl --role-arn {verifier_arn('prod')} shadow-test --env prod --skip-without-release"
     ]
     # Install, three updates of prod's longest deployment (120 + 15 + 10 minutes each), 45 minutes of
     # test, twice the capture delay and the replay: every phase's limit, so the restore always fits.
@@ -150,7 +150,7 @@ def test_codebuilds_longest_build_is_the_api_models_and_cloudformations() -> Non
     """The limit a shadow test's budget is checked against, from CodeBuild's API model and the resource schema."""
     from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
 
-    from config.schema import CODEBUILD_MAX_TIMEOUT_MINUTES
+    from config.shadow import CODEBUILD_MAX_TIMEOUT_MINUTES
     from tests import aws_contract
 
     api = aws_contract.rule("codebuild", "CreateProject", "timeoutInMinutes")

@@ -641,6 +641,27 @@ def test_manifest_lists_exactly_the_current_training_files(sagemaker: Any, s3: A
     assert manifest_keys(s3) == [result["input_manifest_uri"].removeprefix(f"s3://{ARTIFACTS_BUCKET}/")]
 
 
+@pytest.mark.parametrize(
+    "changed",
+    [
+        {"key": "incoming/b.csv"},
+        {"version_id": "v2"},
+        {"etag": '"other-etag"'},
+        {"size": 11},
+    ],
+    ids=["key", "version-id", "etag", "size"],
+)
+def test_the_fingerprint_changes_with_each_part_of_an_object_alone(changed: dict[str, Any]) -> None:
+    """Key, version id, ETag and size each decide the cache key by themselves; nothing else does."""
+    base = training_data.DataObject("incoming/a.csv", "v1", '"etag"', 10)
+    other = training_data.DataObject(**{**vars(base), **changed})
+    prefix = "s3://data/incoming/"
+    fingerprint = training_data.Snapshot(prefix_uri=prefix, objects=(base,)).fingerprint
+    assert training_data.Snapshot(prefix_uri=prefix, objects=(other,)).fingerprint != fingerprint
+    skipped = training_data.Snapshot(prefix_uri=prefix, objects=(base,), skipped=("incoming/x.CSV: a reason",))
+    assert skipped.fingerprint == fingerprint, "what the run does not read is no part of its cache key"
+
+
 def test_manifest_uri_is_a_valid_s3_input_and_parameter_value_for_sagemaker(env: dict[str, str]) -> None:
     import botocore.session
 

@@ -110,6 +110,7 @@ def test_a_new_wildcard_resource_grant_fails_synth(insecure_prod_synth: Insecure
         assert description.startswith("s3:GetObject on Resource '*'")
 
 
+@pytest.mark.template
 def test_the_rule_is_a_synth_time_error_on_its_own(tmp_path: Any) -> None:
     app = cdk.App(outdir=str(tmp_path))
     cdk.Validations.of(app).add_plugins(WildcardResourceRule())

@@ -26,7 +26,8 @@ import boto3
 from botocore.exceptions import ClientError
 
 from config import AppConfig
-from mlopsctl import aws, operations
+from mlopsctl import aws
+from mlopsctl.context import operator_role_arns
 from tests.conftest import Assembly
 
 TOOLCHAIN = "111111111111"
@@ -294,7 +295,7 @@ class FourAccounts:
     # ------------------------------------------------------------ checking a call
 
     def role_for(self, scope: str) -> str:
-        return operations.operator_role_arns(self.cfg)[scope]
+        return operator_role_arns(self.cfg)[scope]
 
     def assume(self, scope: str) -> Role:
         role = self.roles[self.role_for(scope)]

@@ -10,7 +10,7 @@ from moto import mock_aws
 
 from config import load_cdk_json
 from mlopsctl import aws
-from mlopsctl.operations import Context
+from mlopsctl.context import Context
 from tests.operator_cli.support import ACCOUNT, BUCKET, GROUP, REGION, Clients
 
 

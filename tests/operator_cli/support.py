@@ -25,11 +25,16 @@ def version_arn(version: int) -> str:
 
 
 class Clients:
-    """The factory the CLI uses: moto clients, except (service, scope) pairs a test stubs."""
+    """The factory the CLI uses: moto clients, except (service, scope) pairs a test stubs.
+
+    `operations` lists every AWS operation the clients it hands out make, in order across
+    services and accounts ("sagemaker:UpdateEndpoint"), whether moto or a Stubber answers it.
+    """
 
     def __init__(self) -> None:
         self.stubbed: dict[tuple[str, str], Any] = {}
         self.calls: list[tuple[str, str, str]] = []
+        self.operations: list[str] = []
         self._cache: dict[tuple[str, str], Any] = {}
 
     def __call__(self, service: str, region: str, scope: str) -> Any:
@@ -37,13 +42,23 @@ class Clients:
         if (service, scope) in self.stubbed:
             return self.stubbed[(service, scope)]
         if (service, region) not in self._cache:
-            self._cache[(service, region)] = boto3.client(service, region_name=region)
+            self._cache[(service, region)] = self._recorded(boto3.client(service, region_name=region))
         return self._cache[(service, region)]
 
     def stub(self, service: str, scope: str) -> Any:
         """A real client (never sent anywhere) for a test to wrap in a Stubber."""
-        client = boto3.client(service, region_name=REGION)
+        client = self._recorded(boto3.client(service, region_name=REGION))
         self.stubbed[(service, scope)] = client
+        return client
+
+    def _recorded(self, client: Any) -> Any:
+        service = client.meta.service_model.service_name
+
+        # botocore emits before-parameter-build for every call, before a Stubber answers it.
+        def record(model: Any, **_: Any) -> None:
+            self.operations.append(f"{service}:{model.name}")
+
+        client.meta.events.register("before-parameter-build", record)
         return client
 
 

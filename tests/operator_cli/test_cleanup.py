@@ -13,8 +13,9 @@ import pytest
 from botocore.stub import Stubber
 from typer.testing import CliRunner
 
-from mlopsctl import cleanup, operations
+from mlopsctl import cleanup
 from mlopsctl.cli import app
+from mlopsctl.context import Context
 from mlopsctl.errors import OperatorError
 from tests.operator_cli.support import ACCOUNT, ENDPOINT, NOW, REGION, ROLE, Clients
 
@@ -129,9 +130,7 @@ UNUSED_CONFIGS = ["EndpointConfig-v1", "mlops-delivery-dev-r261127030000"]
 UNUSED_MODELS = ["EndpointModel-v1", "mlops-delivery-dev-r261127030000"]
 
 
-def test_dry_run_lists_only_unused_resources_of_this_environment(
-    account: None, clients: Clients, ctx: operations.Context
-) -> None:
+def test_dry_run_lists_only_unused_resources_of_this_environment(account: None, clients: Clients, ctx: Context) -> None:
     before = _names()
     with serving_stack(clients):
         result = cleanup.cleanup(ctx, "dev", delete=False)
@@ -141,7 +140,7 @@ def test_dry_run_lists_only_unused_resources_of_this_environment(
     assert _names() == before
 
 
-def test_yes_deletes_exactly_the_plan(account: None, clients: Clients, ctx: operations.Context) -> None:
+def test_yes_deletes_exactly_the_plan(account: None, clients: Clients, ctx: Context) -> None:
     before_configs, before_models = _names()
     with serving_stack(clients):
         cleanup.cleanup(ctx, "dev", delete=True)
@@ -161,7 +160,7 @@ def test_cli_is_a_dry_run_unless_yes(account: None, clients: Clients) -> None:
     assert "Would delete 2 endpoint configs and 2 models" in dry.stdout and "--yes" in dry.stdout
     assert _names() == before
     with serving_stack(clients):
-        done = runner.invoke(app, ["cleanup", "--env", "dev", "--yes", "--json"])
+        done = runner.invoke(app, ["--json", "cleanup", "--env", "dev", "--yes"])
     assert done.exit_code == 0, done.output
     assert json.loads(done.stdout)["deleted"] is True
     assert not set(UNUSED_CONFIGS) & set(_names()[0])
@@ -178,7 +177,7 @@ def _endpoint_summary(name: str, status: str) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("status", ["Updating", "RollingBack", "SystemUpdating", "Creating", "UpdateRollbackFailed"])
-def test_refuses_while_any_endpoint_is_changing(clients: Clients, ctx: operations.Context, status: str) -> None:
+def test_refuses_while_any_endpoint_is_changing(clients: Clients, ctx: Context, status: str) -> None:
     with serving_stack(clients), Stubber(clients.stub("sagemaker", "dev")) as stubber:
         stubber.add_response(
             "list_endpoints",
@@ -191,7 +190,7 @@ def test_refuses_while_any_endpoint_is_changing(clients: Clients, ctx: operation
 
 
 @pytest.mark.parametrize("status", ["UPDATE_IN_PROGRESS", "UPDATE_ROLLBACK_IN_PROGRESS", "UPDATE_ROLLBACK_FAILED"])
-def test_refuses_while_the_serving_stack_is_changing(clients: Clients, ctx: operations.Context, status: str) -> None:
+def test_refuses_while_the_serving_stack_is_changing(clients: Clients, ctx: Context, status: str) -> None:
     """CloudFormation may still switch the endpoint back to a config that looks unused."""
     with serving_stack(clients, status), pytest.raises(OperatorError, match=rf"stack {SERVING_STACK} is {status}"):
         cleanup.cleanup(ctx, "dev", delete=True)
@@ -232,9 +231,7 @@ def test_a_pending_config_and_its_model_count_as_in_use(clients: Clients) -> Non
     assert used.models == {"m-live", "m-live-shadow", "m-next", "m-next-shadow"}
 
 
-def test_never_deletes_what_the_deployed_template_names(
-    account: None, clients: Clients, ctx: operations.Context
-) -> None:
+def test_never_deletes_what_the_deployed_template_names(account: None, clients: Clients, ctx: Context) -> None:
     """After a guardrail rollback the endpoint runs v2 while the stack names v3: v3 stays for the stack."""
     _model("EndpointModel-v3", ENDPOINT)
     _config("EndpointConfig-v3", "EndpointModel-v3", ENDPOINT)

@@ -35,13 +35,13 @@ def test_a_malformed_or_contextless_settings_file_is_one_line(
 ) -> None:
     path = tmp_path / "bad.json"
     path.write_text(content)
-    stderr = _one_line_error(runner.invoke(app, ["status", "--cdk-json", str(path)]))
+    stderr = _one_line_error(runner.invoke(app, ["--cdk-json", str(path), "status"]))
     assert stderr.startswith("error: ") and stderr.count("\n") == 1
     assert re.search(expected, stderr), stderr
 
 
 def test_a_missing_settings_file_is_one_line(clients: Clients, tmp_path: Path) -> None:
-    stderr = _one_line_error(runner.invoke(app, ["status", "--cdk-json", str(tmp_path / "none.json")]))
+    stderr = _one_line_error(runner.invoke(app, ["--cdk-json", str(tmp_path / "none.json"), "status"]))
     assert "Cannot read settings file" in stderr and "No such file or directory" in stderr
 
 

@@ -42,7 +42,7 @@ def test_tests_can_replace_the_factory_and_restore_it() -> None:
 
 def test_each_scope_acts_with_its_accounts_operator_role_and_the_caller_stays_itself() -> None:
     from config import load_cdk_json
-    from mlopsctl.operations import operator_role_arns
+    from mlopsctl.context import operator_role_arns
 
     roles = operator_role_arns(load_cdk_json(overrides={}))
     assert roles[aws.REGISTRY] == roles["dev"] == "arn:aws:iam::222222222222:role/mlops-delivery-dev-operator"

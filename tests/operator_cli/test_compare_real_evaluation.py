@@ -63,7 +63,7 @@ def register_report(status: str, path: Path) -> dict[str, Any]:
 def test_compare_reads_the_evaluate_steps_real_output(clients: Clients, evaluations: list[Path]) -> None:
     first = register_report("Approved", evaluations[0])
     second = register_report("PendingManualApproval", evaluations[1])
-    result = runner.invoke(app, ["compare", "--json"])
+    result = runner.invoke(app, ["--json", "compare"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert (data["a"]["model_package_arn"], data["b"]["model_package_arn"]) == (version_arn(1), version_arn(2))

@@ -20,9 +20,9 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from config import load_cdk_json
-from mlopsctl import aws, cli, rollback
+from mlopsctl import aws, cli, render, rollback
+from mlopsctl.context import Context
 from mlopsctl.errors import OperatorError
-from mlopsctl.operations import Context
 from tests.conftest import Assembly
 from tests.operator_cli.accounts import OPERATOR_SESSION, REGION, FourAccounts, ledger_history
 from tests.operator_cli.support import BUCKET, GROUP, NOW, register, version_arn
@@ -394,7 +394,7 @@ def test_rollback_refuses_before_any_change_when_a_role_cannot_be_assumed(world:
 def test_status_reads_every_account_and_shows_alarms_and_the_traffic_split(
     world: FourAccounts, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(cli, "out", Console(width=400, highlight=False, soft_wrap=True))
+    monkeypatch.setattr(render, "out", Console(width=400, highlight=False, soft_wrap=True))
     _prod_released_v1_then_v2(world)
     register(status="PendingManualApproval", auc=0.96)
     world.moto("cloudwatch", PROD).set_alarm_state(
@@ -437,7 +437,7 @@ def test_status_reads_every_account_and_shows_alarms_and_the_traffic_split(
             )
             prod.add_response("describe_model", _model(world, "model-v2", version_arn(2)), {"ModelName": "model-v2"})
         result = CliRunner().invoke(cli.app, ["status"])
-        json_result = CliRunner().invoke(cli.app, ["status", "--env", "prod", "--json"])
+        json_result = CliRunner().invoke(cli.app, ["--json", "status", "--env", "prod"])
         for stubber in (dev, staging, prod):
             stubber.assert_no_pending_responses()
     assert result.exit_code == 0, result.output
@@ -460,7 +460,7 @@ def test_approve_reject_and_retrain_act_in_the_model_build_account_with_its_role
     runner = CliRunner()
     assert runner.invoke(cli.app, ["approve", "1", "--reason", "beats the champion"]).exit_code == 0
     assert runner.invoke(cli.app, ["reject", "2", "--reason", "below the champion"]).exit_code == 0
-    retrain = runner.invoke(cli.app, ["retrain", "--reason", "labels fixed", "--json"])
+    retrain = runner.invoke(cli.app, ["--json", "retrain", "--reason", "labels fixed"])
     assert retrain.exit_code == 0, retrain.output
     assert world.denials == []
     assert {(scope, role) for scope, role, _ in world.calls} == {("registry", BUILD_ROLE)}

@@ -15,8 +15,8 @@ from botocore.validate import ParamValidator
 
 from config import load_cdk_json
 from mlopsctl import endpoint, guard, shadow
+from mlopsctl.context import Context
 from mlopsctl.errors import OperatorError
-from mlopsctl.operations import Context
 from tests.operator_cli.support import ENDPOINT, REGION, Clients, alarm_names, rollback_alarms
 
 NEW = "mlops-delivery-dev-s261201100000"

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from config import load
 from mlopsctl import operations
 from mlopsctl.cli import app
+from mlopsctl.context import Context
 from mlopsctl.errors import OperatorError
 from tests.conftest import cdk_json_context
 from tests.operator_cli.support import ACCOUNT, REGION, Clients, register, register_evaluation, version_arn
@@ -25,7 +26,7 @@ def _status(arn: str) -> dict[str, str]:
     return {"status": package["ModelApprovalStatus"], "description": package.get("ApprovalDescription", "")}
 
 
-def test_compare_defaults_to_newest_pending_against_champion_not_newest_approved(ctx: operations.Context) -> None:
+def test_compare_defaults_to_newest_pending_against_champion_not_newest_approved(ctx: Context) -> None:
     register(status="Approved", auc=0.93)
     register(status="Approved", auc=0.95, champion=(1, (0.93, 0.9, 0.9)))
     register(status="Rejected", auc=0.99)
@@ -41,7 +42,7 @@ def test_compare_defaults_to_newest_pending_against_champion_not_newest_approved
     assert result["b"]["champion_model_package_arn"] == version_arn(2)
 
 
-def test_compare_explicit_versions_by_number_and_arn(ctx: operations.Context) -> None:
+def test_compare_explicit_versions_by_number_and_arn(ctx: Context) -> None:
     register(status="Approved", auc=0.93)
     register(status="Approved", auc=0.95)
     result = operations.compare(ctx, "1", version_arn(2))
@@ -49,13 +50,13 @@ def test_compare_explicit_versions_by_number_and_arn(ctx: operations.Context) ->
     assert result["regression"] is False
 
 
-def test_compare_without_pending_version_says_what_to_pass(ctx: operations.Context) -> None:
+def test_compare_without_pending_version_says_what_to_pass(ctx: Context) -> None:
     register(status="Approved", auc=0.93)
     with pytest.raises(OperatorError, match=r"No version is pending approval; give the versions"):
         operations.compare(ctx, None, None)
 
 
-def test_compare_refuses_a_version_of_another_group(ctx: operations.Context) -> None:
+def test_compare_refuses_a_version_of_another_group(ctx: Context) -> None:
     with pytest.raises(OperatorError, match="group 'mlops-delivery'"):
         operations.compare(ctx, "1", f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model-package/other/1")
 
@@ -66,7 +67,7 @@ def test_compare_cli_prints_a_table_and_json(clients: Clients) -> None:
     table = runner.invoke(app, ["compare"])
     assert table.exit_code == 0, table.output
     assert "-0.0100" in table.output and "worse than A on auc" in table.output
-    data = runner.invoke(app, ["compare", "1", "2", "--json"])
+    data = runner.invoke(app, ["--json", "compare", "1", "2"])
     assert json.loads(data.stdout)["metrics"][0]["metric"] == "auc"
 
 
@@ -90,7 +91,7 @@ def test_reject_requires_a_reason(clients: Clients) -> None:
 
 def test_reject_records_who_and_why(clients: Clients) -> None:
     register(status="Approved", auc=0.95)
-    result = runner.invoke(app, ["reject", "1", "--reason", "worse online", "--json"])
+    result = runner.invoke(app, ["--json", "reject", "1", "--reason", "worse online"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["to"] == "Rejected"
     assert _status(version_arn(1))["description"].endswith(": worse online")
@@ -133,7 +134,13 @@ def test_resolve_release_fails_clearly_when_nothing_is_approved(clients: Clients
 
 
 def test_unknown_environment_names_the_configured_ones(clients: Clients) -> None:
-    result = runner.invoke(app, ["resolve-release", "--env", "qa", "--json"])
+    result = runner.invoke(app, ["--json", "resolve-release", "--env", "qa"])
+    assert result.exit_code == 1
+    assert "configured: dev, staging, prod" in json.loads(result.stdout)["error"]
+
+
+def test_shared_options_go_before_the_command(clients: Clients) -> None:
+    result = runner.invoke(app, ["--json", "--cdk-json=cdk.json", "resolve-release", "--env", "qa"])
     assert result.exit_code == 1
     assert "configured: dev, staging, prod" in json.loads(result.stdout)["error"]
 
@@ -141,20 +148,20 @@ def test_unknown_environment_names_the_configured_ones(clients: Clients) -> None
 @pytest.mark.parametrize(
     "args",
     [
-        ["resolve-release", "--env", "qa", "--json", "--cdk-json", "cdk.json"],
-        ["--json", "--cdk-json=cdk.json", "resolve-release", "--env", "qa"],
-        ["--cdk-json", "cdk.json", "resolve-release", "--json", "--env", "qa"],
+        ["resolve-release", "--env", "qa", "--json"],
+        ["--json", "resolve-release", "--cdk-json", "cdk.json", "--env", "qa"],
     ],
-    ids=["after the command", "before the command", "on both sides"],
+    ids=["flag", "option with a value"],
 )
-def test_shared_options_work_before_or_after_the_command(clients: Clients, args: list[str]) -> None:
+def test_a_shared_option_after_the_command_is_a_usage_error(clients: Clients, args: list[str]) -> None:
+    """As Click parses a group: the command's own options follow its name, the group's come before it."""
     result = runner.invoke(app, args)
-    assert result.exit_code == 1
-    assert "configured: dev, staging, prod" in json.loads(result.stdout)["error"]
+    assert result.exit_code == 2
+    assert "No such option" in result.stderr and "mlopsctl resolve-release --help" in result.stderr
 
 
 def test_a_missing_value_of_a_shared_option_is_a_usage_error(clients: Clients) -> None:
-    result = runner.invoke(app, ["resolve-release", "--env", "dev", "--profile"])
+    result = runner.invoke(app, ["--profile"])
     assert result.exit_code == 2
     assert "Option '--profile' requires an argument." in result.stderr
 
@@ -211,7 +218,7 @@ def test_retrain_refuses_an_empty_reason(clients: Clients) -> None:
 
 def test_resolve_release_print_context_with_json_for_scripts(clients: Clients) -> None:
     register(status="Approved", auc=0.93)
-    result = runner.invoke(app, ["resolve-release", "--env", "prod", "--print-context", "--json"])
+    result = runner.invoke(app, ["--json", "resolve-release", "--env", "prod", "--print-context"])
     assert json.loads(result.stdout)["context"] == f"-c release.prod={version_arn(1)}"
 
 
@@ -227,7 +234,7 @@ def test_first_installation_resolves_no_release_and_synth_skips_serving(clients:
     assert load(cdk_json_context(), releases_dir=tmp_path).environment("dev").release is None
 
 
-def test_compare_gates_on_the_metric_a_version_recorded_whatever_is_configured(ctx: operations.Context) -> None:
+def test_compare_gates_on_the_metric_a_version_recorded_whatever_is_configured(ctx: Context) -> None:
     """A regression model's versions compare on their rmse (lower is better) under any cdk.json model."""
 
     def report(rmse: float) -> bytes:

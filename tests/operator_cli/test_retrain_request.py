@@ -49,7 +49,7 @@ def test_retrain_sends_a_long_sso_caller_shortened_to_account_and_session(client
         events_stub.add_response(
             "put_events", {"FailedEntryCount": 0, "Entries": [{"EventId": "e-1"}]}, {"Entries": [entry]}
         )
-        result = runner.invoke(app, ["retrain", "--reason", reason, "--json"])
+        result = runner.invoke(app, ["--json", "retrain", "--reason", reason])
         sts_stub.assert_no_pending_responses()
         events_stub.assert_no_pending_responses()
     assert result.exit_code == 0, result.output

@@ -11,7 +11,8 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
 from config import load_cdk_json
-from mlopsctl import endpoint, operations, rollback
+from mlopsctl import endpoint, operations, render, rollback
+from mlopsctl.context import Context
 from mlopsctl.errors import OperatorError
 from tests.operator_cli.support import (
     ENDPOINT,
@@ -68,12 +69,12 @@ def _expect_release_of_v1(stubber: Stubber) -> None:
     )
 
 
-def _rollback(ctx: operations.Context, **kwargs: Any) -> dict[str, Any]:
+def _rollback(ctx: Context, **kwargs: Any) -> dict[str, Any]:
     return rollback.rollback(ctx, "dev", kwargs.pop("to", None), "worse online", sleep=lambda s: None, **kwargs)
 
 
 def test_rollback_returns_to_last_known_good_through_a_guarded_blue_green_update(
-    clients: Clients, ctx: operations.Context, fixed_names: None
+    clients: Clients, ctx: Context, fixed_names: None
 ) -> None:
     _two_weekly_releases()
     polls: list[str] = []
@@ -86,6 +87,23 @@ def test_rollback_returns_to_last_known_good_through_a_guarded_blue_green_update
         stubber.assert_no_pending_responses()
 
     assert polls == ["Updating", "InService"]
+    # The documented order (mlopsctl/rollback.py): prepare, guard, reject, update, wait, ledger.
+    changes = [op for op in clients.operations if op.split(":")[1].startswith(("Create", "Put", "Update", "Delete"))]
+    assert changes == [
+        "sagemaker:CreateModel",
+        "sagemaker:CreateEndpointConfig",
+        # Copies of the new-fleet alarms that guard the update, made before it can start.
+        "cloudwatch:PutMetricAlarm",
+        "cloudwatch:PutMetricAlarm",
+        # Rejected before the update, so no pipeline run started meanwhile ships the version again.
+        "sagemaker:UpdateModelPackage",
+        "sagemaker:UpdateEndpoint",
+        "cloudwatch:DeleteAlarms",
+        "ssm:PutParameter",
+    ]
+    # Known-good only once the wait saw the endpoint InService on the new config.
+    last_look = max(i for i, op in enumerate(clients.operations) if op == "sagemaker:DescribeEndpoint")
+    assert clients.operations.index("ssm:PutParameter") > last_look
     # Copies of the new-fleet alarms guarded the update (ALARMS) and are gone once it settled.
     assert alarm_names() == sorted(
         f"mlops-delivery-dev-rollback-{s}" for s in ("endpoint-5xx-rate", "endpoint-model-error-rate")
@@ -110,7 +128,7 @@ def test_rollback_of_a_rolling_environment_rolls_in_its_configured_batches(clien
             "rollback_batch_size": 2,
         }.items()
     }
-    ctx = operations.Context(cfg=load_cdk_json(overrides=rolling), clients=clients)
+    ctx = Context(cfg=load_cdk_json(overrides=rolling), clients=clients)
     _two_weekly_releases()
     with Stubber(clients.stub("sagemaker", "dev")) as stubber:
         expect_live(stubber, status="InService", config="cfg-v2", model="model-v2", package_arn=version_arn(2))
@@ -139,7 +157,7 @@ def test_rollback_of_a_rolling_environment_rolls_in_its_configured_batches(clien
 
 
 def test_rollback_that_guardrails_undo_is_a_failure_and_records_nothing(
-    clients: Clients, ctx: operations.Context, fixed_names: None
+    clients: Clients, ctx: Context, fixed_names: None
 ) -> None:
     """SageMaker's auto-rollback ends InService too, on the OLD config: a status check alone would call it done."""
     _two_weekly_releases()
@@ -167,7 +185,7 @@ def test_rollback_that_guardrails_undo_is_a_failure_and_records_nothing(
 
 
 def test_rollback_of_a_scaled_endpoint_keeps_the_instance_count_autoscaling_reached(
-    clients: Clients, ctx: operations.Context, fixed_names: None
+    clients: Clients, ctx: Context, fixed_names: None
 ) -> None:
     """The live config says 2 instances; autoscaling runs 5. The rollback config and update keep 5.
 
@@ -209,7 +227,7 @@ def test_instance_count_falls_back_to_the_current_count_and_then_to_the_live_con
     assert endpoint.desired_instance_count(endpoint_description("InService", "c", desired=4), "Other") is None
 
 
-def test_rollback_refuses_without_a_known_good_version(clients: Clients, ctx: operations.Context) -> None:
+def test_rollback_refuses_without_a_known_good_version(clients: Clients, ctx: Context) -> None:
     register(status="Approved", auc=0.95)
     record(1, "cfg-v1")
     rollback_alarms()
@@ -220,7 +238,7 @@ def test_rollback_refuses_without_a_known_good_version(clients: Clients, ctx: op
         stubber.assert_no_pending_responses()
 
 
-def test_rollback_refuses_while_the_endpoint_is_updating(clients: Clients, ctx: operations.Context) -> None:
+def test_rollback_refuses_while_the_endpoint_is_updating(clients: Clients, ctx: Context) -> None:
     _two_weekly_releases()
     with Stubber(clients.stub("sagemaker", "dev")) as stubber:
         expect_live(stubber, status="Updating", config="cfg-v2", model="model-v2", package_arn=version_arn(2))
@@ -230,7 +248,7 @@ def test_rollback_refuses_while_the_endpoint_is_updating(clients: Clients, ctx: 
     assert _approval(2) == "Approved"
 
 
-def test_rollback_refuses_a_target_that_is_not_approved(clients: Clients, ctx: operations.Context) -> None:
+def test_rollback_refuses_a_target_that_is_not_approved(clients: Clients, ctx: Context) -> None:
     _two_weekly_releases()
     register(status="PendingManualApproval", auc=0.96)
     with Stubber(clients.stub("sagemaker", "dev")) as stubber:
@@ -240,7 +258,7 @@ def test_rollback_refuses_a_target_that_is_not_approved(clients: Clients, ctx: o
         stubber.assert_no_pending_responses()
 
 
-def test_rollback_refuses_to_deploy_without_rollback_alarms(clients: Clients, ctx: operations.Context) -> None:
+def test_rollback_refuses_to_deploy_without_rollback_alarms(clients: Clients, ctx: Context) -> None:
     register(status="Approved", auc=0.95)
     register(status="Approved", auc=0.945)
     record(1, "cfg-v1")
@@ -297,13 +315,13 @@ def test_record_deployment_fails_while_updating(clients: Clients) -> None:
         stubber.assert_no_pending_responses()
 
 
-def _ctx_with_release(clients: Clients, version: int) -> operations.Context:
+def _ctx_with_release(clients: Clients, version: int) -> Context:
     from config import load_cdk_json
 
-    return operations.Context(cfg=load_cdk_json(overrides={"release.dev": version_arn(version)}), clients=clients)
+    return Context(cfg=load_cdk_json(overrides={"release.dev": version_arn(version)}), clients=clients)
 
 
-def test_status_shows_live_version_deployment_state_runs_and_pending(clients: Clients, ctx: operations.Context) -> None:
+def test_status_shows_live_version_deployment_state_runs_and_pending(clients: Clients, ctx: Context) -> None:
     register(status="Approved", auc=0.95)
     register(status="PendingManualApproval", auc=0.96)
     record(1, "cfg-v1")
@@ -337,7 +355,7 @@ def test_status_table_covers_every_environment_even_when_one_is_unreachable(
     from mlopsctl import cli
 
     # Wide enough that no table cell wraps (a pipe would otherwise get 80 columns).
-    monkeypatch.setattr(cli, "out", Console(width=200, highlight=False, soft_wrap=True))
+    monkeypatch.setattr(render, "out", Console(width=200, highlight=False, soft_wrap=True))
 
     register(status="Approved", auc=0.95)
     record(1, "cfg-v1")
@@ -461,7 +479,7 @@ def test_guard_alarms_copy_the_new_fleet_alarms_onto_the_new_config(clients: Cli
 
 
 def test_a_stale_first_status_is_not_taken_for_a_guardrail_rollback(
-    clients: Clients, ctx: operations.Context, fixed_names: None
+    clients: Clients, ctx: Context, fixed_names: None
 ) -> None:
     """DescribeEndpoint right after UpdateEndpoint may still show InService on the old config."""
     _two_weekly_releases()
@@ -491,5 +509,5 @@ def test_poll_seconds_below_one_is_refused_before_anything_is_read(clients: Clie
         assert result.exit_code == 2 and "Invalid value for '--poll-seconds'" in result.output
     assert clients.calls == []
     with pytest.raises(OperatorError, match="poll_seconds must be above 0"):
-        rollback.rollback(operations.Context(cfg=load_cdk_json(), clients=clients), "dev", None, "x", poll_seconds=-1)
+        rollback.rollback(Context(cfg=load_cdk_json(), clients=clients), "dev", None, "x", poll_seconds=-1)
     assert clients.calls == []

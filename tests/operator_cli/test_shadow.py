@@ -19,10 +19,11 @@ from typer.testing import CliRunner
 
 import config
 from config import ShadowConfig, TaskType, load_cdk_json
+from endpoint_deployment import deployment_config
 from mlopsctl import shadow
 from mlopsctl.cli import app
+from mlopsctl.context import Context
 from mlopsctl.errors import OperatorError
-from mlopsctl.operations import Context
 from mlopsctl.shadow_compare import (
     Captured,
     Comparison,
@@ -95,6 +96,22 @@ def test_error_rate_increase_and_too_little_evidence_fail() -> None:
     assert verdict.failures[0].startswith("only 3 distinct requests compared (2 of them replayed), at least 5 needed")
     assert "5XX rate 2.00% vs 0.00%" in verdict.failures[1]
     assert verdict.as_dict()["compared_requests"] == 3 and verdict.as_dict()["replayed_requests"] == 2
+
+
+@pytest.mark.parametrize(("disagreements", "passes"), [(4, True), (5, True), (6, False)])
+def test_the_disagreement_limit_holds_to_the_request(disagreements: int, passes: bool) -> None:
+    """A limit of 2.5 % (not the default) on 200 compared requests is 5: one request more fails."""
+    limits = ShadowConfig(enabled=True, max_disagreement_percent=2.5, min_compared_requests=200)
+    verdict = judge(_metrics(40), _metrics(40), Comparison(200, disagreements), limits)
+    assert verdict.passed is passes, verdict.failures
+
+
+@pytest.mark.parametrize(("compared", "passes"), [(119, False), (120, True), (121, True)])
+def test_the_least_evidence_holds_to_the_request(compared: int, passes: bool) -> None:
+    """min_compared_requests of 120 (not the default): one distinct request fewer and the test cannot judge."""
+    limits = ShadowConfig(enabled=True, min_compared_requests=120)
+    verdict = judge(_metrics(40), _metrics(40), Comparison(compared, 0), limits)
+    assert verdict.passed is passes, verdict.failures
 
 
 def _record(body: str, answer: str, event_id: str) -> str:
@@ -334,7 +351,7 @@ def _expect_restore(sm: Stubber, rollout: Any) -> None:
         {
             "EndpointName": ENDPOINT,
             "EndpointConfigName": LIVE_CONFIG,
-            "DeploymentConfig": rollout.deployment_config([*whole, *fleet]),
+            "DeploymentConfig": deployment_config(rollout, [*whole, *fleet]),
         },
     )
     sm.add_response("describe_endpoint", _endpoint("InService", LIVE_CONFIG), {"EndpointName": ENDPOINT})
@@ -399,7 +416,7 @@ def _run_shadow_test(clients: Clients, monkeypatch: pytest.MonkeyPatch, shadow_p
             {
                 "EndpointName": ENDPOINT,
                 "EndpointConfigName": name,
-                "DeploymentConfig": rollout.deployment_config(guarded_by(name)),
+                "DeploymentConfig": deployment_config(rollout, guarded_by(name)),
             },
         )
         if shadow_p99_ms is None:
@@ -472,7 +489,7 @@ def test_compare_online_cli_prints_the_verdict_as_json(clients: Clients) -> None
     _put_capture("shadow_shifted.jsonl")
     with Stubber(clients.stub("sagemaker", "dev")) as sm, Stubber(clients.stub("cloudwatch", "dev")) as cw:
         _expect_comparison(sm, cw, LIVE_CONFIG, 41_000)
-        result = runner.invoke(app, ["compare", "--online", "--env", "dev", "--minutes", "100000", "--json"])
+        result = runner.invoke(app, ["--json", "compare", "--online", "--env", "dev", "--minutes", "100000"])
         sm.assert_no_pending_responses()
         cw.assert_no_pending_responses()
     verdict = json.loads(result.stdout)
@@ -484,7 +501,7 @@ def test_shadow_test_cli_skips_an_environment_without_release(clients: Clients) 
     with Stubber(clients.stub("sagemaker", "dev")) as sm:
         # It first looks for a shadow an earlier run left: there is no endpoint at all.
         sm.add_client_error("describe_endpoint", "ValidationException", f"Could not find endpoint {ENDPOINT}.")
-        result = runner.invoke(app, ["shadow-test", "--env", "dev", "--json"])
+        result = runner.invoke(app, ["--json", "shadow-test", "--env", "dev"])
         sm.assert_no_pending_responses()
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == {"skipped": True, "message": "dev: no release, nothing to shadow-test."}

@@ -20,6 +20,7 @@ import contracts
 from mlopsctl import operations
 from mlopsctl.aws import REGISTRY
 from mlopsctl.cli import app
+from mlopsctl.context import Context
 from mlopsctl.errors import OperatorError
 from tests.operator_cli.support import BUCKET, ENDPOINT, REGION, Clients, expect_live, package_description, version_arn
 
@@ -99,7 +100,7 @@ def done(stubbers: list[Stubber]) -> None:
     ids=["binary", "multiclass", "regression"],
 )
 def test_smoke_test_sends_the_served_versions_sample_rows_singly_and_as_a_batch(
-    ctx: operations.Context, clients: Clients, task: str, classes: str, answers: list[str]
+    ctx: Context, clients: Clients, task: str, classes: str, answers: list[str]
 ) -> None:
     stubbers = served(clients, task, classes)
     runtime = Stubber(clients.stub("sagemaker-runtime", "dev"))
@@ -112,7 +113,7 @@ def test_smoke_test_sends_the_served_versions_sample_rows_singly_and_as_a_batch(
     assert result["model_package_arn"] == PACKAGE
 
 
-def test_a_given_sample_replaces_the_registered_one(ctx: operations.Context, clients: Clients, tmp_path: Path) -> None:
+def test_a_given_sample_replaces_the_registered_one(ctx: Context, clients: Clients, tmp_path: Path) -> None:
     path = tmp_path / "rows.csv"
     path.write_text("9,9,green\n")
     stubbers = served(clients, sample=False)
@@ -124,7 +125,7 @@ def test_a_given_sample_replaces_the_registered_one(ctx: operations.Context, cli
     done([*stubbers, runtime])
 
 
-def test_a_version_without_a_registered_sample_asks_for_one(ctx: operations.Context, clients: Clients) -> None:
+def test_a_version_without_a_registered_sample_asks_for_one(ctx: Context, clients: Clients) -> None:
     stubbers = served(clients, sample=False)
     activate(stubbers)
     with pytest.raises(OperatorError, match=r"v4 has no sample payload registered \(SamplePayloadUrl\).*--sample"):
@@ -145,7 +146,7 @@ def test_smoke_test_fails_on_5xx_with_the_status(clients: Clients) -> None:
     assert result.stderr == f"error: Smoke test of {ENDPOINT} failed: HTTP 500 ModelError: boom\n"
 
 
-def test_smoke_test_fails_when_slower_than_the_limit(ctx: operations.Context, clients: Clients) -> None:
+def test_smoke_test_fails_when_slower_than_the_limit(ctx: Context, clients: Clients) -> None:
     stubbers = served(clients)
     runtime = Stubber(clients.stub("sagemaker-runtime", "dev"))
     _expect(runtime, ROWS[:1], "0.93\n")
@@ -167,7 +168,7 @@ def test_smoke_test_fails_when_slower_than_the_limit(ctx: operations.Context, cl
     ],
 )
 def test_smoke_test_rejects_an_answer_the_versions_task_does_not_give(
-    ctx: operations.Context, clients: Clients, task: str, answer: str, reason: str
+    ctx: Context, clients: Clients, task: str, answer: str, reason: str
 ) -> None:
     stubbers = served(clients, task, "3")
     runtime = Stubber(clients.stub("sagemaker-runtime", "dev"))
@@ -185,7 +186,7 @@ def test_smoke_test_cli_json_reports_success(clients: Clients) -> None:
     _expect(runtime, ROWS[1:], "0.12\n")
     _expect(runtime, ROWS, "0.93,0.12")
     activate([*stubbers, runtime])
-    result = runner.invoke(app, ["smoke-test", "--env", "dev", "--json"])
+    result = runner.invoke(app, ["--json", "smoke-test", "--env", "dev"])
     done([*stubbers, runtime])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["endpoint_name"] == ENDPOINT

@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 from config import load_cdk_json
 from mlopsctl import operations, verification
 from mlopsctl.cli import app
+from mlopsctl.context import Context
 from mlopsctl.errors import OperatorError
 from tests.operator_cli.support import (
     ENDPOINT,
@@ -36,9 +37,9 @@ runner = CliRunner()
 VERIFIER = "arn:aws:iam::222222222222:role/mlops-delivery-dev-deploy-verifier"
 
 
-def _ctx(clients: Clients, release: int | None) -> operations.Context:
+def _ctx(clients: Clients, release: int | None) -> Context:
     overrides = {"release.dev": version_arn(release)} if release is not None else {}
-    return operations.Context(cfg=load_cdk_json(overrides=overrides), clients=clients)
+    return Context(cfg=load_cdk_json(overrides=overrides), clients=clients)
 
 
 def _no_endpoint(stubber: Stubber) -> None:
@@ -157,7 +158,7 @@ def test_pipeline_smoke_test_fails_on_a_rolled_back_endpoint_without_invoking_it
     with Stubber(clients.stub("sagemaker", "dev")) as stubber, Stubber(runtime) as invocations:
         expect_live(stubber, status="InService", config="cfg-v1", model="model-v1", package_arn=version_arn(1))
         result = runner.invoke(
-            app, ["smoke-test", "--env", "dev", "--endpoint-config", "cfg-v2", "--cdk-json", str(settings)]
+            app, ["--cdk-json", str(settings), "smoke-test", "--env", "dev", "--endpoint-config", "cfg-v2"]
         )
         stubber.assert_no_pending_responses()
         invocations.assert_no_pending_responses()
@@ -220,7 +221,7 @@ def _denied(operation: str, code: str = "AccessDenied") -> ClientError:
 
 
 def test_an_unassumable_verifier_role_means_no_serving_stack_yet() -> None:
-    def make_ctx() -> operations.Context:
+    def make_ctx() -> Context:
         raise _denied("AssumeRole")
 
     result = verification.unreleased_behind_role(make_ctx, "dev", VERIFIER)
@@ -236,7 +237,7 @@ def test_an_unassumable_verifier_role_means_no_serving_stack_yet() -> None:
     ],
 )
 def test_other_errors_are_not_taken_for_a_first_installation(error: ClientError, role_arn: str | None) -> None:
-    def make_ctx() -> operations.Context:
+    def make_ctx() -> Context:
         raise error
 
     with pytest.raises(ClientError):

@@ -40,7 +40,7 @@ RESTORED = "mlops-delivery-dev-r261130090000"
 
 
 def cli(*args: str) -> Any:
-    result = runner.invoke(app, [*args, "--json"])
+    result = runner.invoke(app, ["--json", *args])
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)
 
