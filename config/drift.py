@@ -14,7 +14,7 @@ from config.schedules import schedule_problem
 from config.schema import Schema
 
 # The "drift check not running" alarm spans 1.5 checks; CloudWatch caps an alarm's span
-# (constructs/drift_check_health_alarms.py, health_alarm_window), and a check less often than every
+# (constructs/monitoring/drift_check_health_alarms.py, health_alarm_window), and a check less often than every
 # four days leaves most captured data unchecked anyway.
 _MAX_CHECK_INTERVAL_HOURS = 96
 

@@ -23,7 +23,7 @@ from moto import mock_aws
 
 import config
 import contracts
-from constructs import drift_check_health_alarms
+from constructs.monitoring import drift_check_health_alarms
 from pipeline_steps import baseline, checked_in, drift_check, local_drift_check
 from tests.conftest import ROOT, Assembly, raw_config
 from tests.support import alarm_state_change_event, as_list
