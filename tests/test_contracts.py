@@ -19,7 +19,7 @@ from aws_cdk import aws_lambda as lambda_
 
 import contracts
 from constructs.triggers.start_retraining_function import ASSET_DIR, function_code
-from pipeline_steps import drift_check
+from pipeline_steps.scripts import drift_check
 from tests.conftest import ROOT
 
 # Every module that runs inside `cdk synth`, the operator CLI and the Lambda function.
@@ -138,7 +138,7 @@ def test_the_drift_check_script_publishes_the_names_the_alarms_watch() -> None:
 
 def test_the_scripts_that_ship_alone_name_the_data_contract_file_and_the_sample_payload_alike() -> None:
     """Preprocess writes them, the other steps and the examples' training and serving code read them."""
-    from pipeline_steps import baseline, evaluate, preprocess
+    from pipeline_steps.scripts import baseline, evaluate, preprocess
     from tests.support import model_source
 
     readers = [preprocess, baseline, evaluate, model_source("xgboost", "train"), model_source("sklearn", "features")]
