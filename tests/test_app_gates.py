@@ -125,8 +125,8 @@ def test_every_guard_acknowledgement_and_checkov_skip_in_the_templates_has_a_rea
 
 
 def test_constructs_folder_has_no_init_py() -> None:
-    """An __init__.py there shadows the `constructs` library and breaks `import aws_cdk`; in a sub-folder
-    it would make that folder a package of its own instead of a portion of the library's package path."""
+    """An __init__.py there shadows the `constructs` library and breaks `import aws_cdk`; the sub-folders
+    follow the same rule, so none holds a file that looks like it belongs at the top."""
     assert sorted((ROOT / "constructs").rglob("__init__.py")) == []
 
 
