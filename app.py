@@ -13,8 +13,8 @@ import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
 import config
-from constructs.control_tower import ControlTowerRules
-from constructs.wildcard_resources import WildcardResourceRule
+from constructs.security.control_tower import ControlTowerRules
+from constructs.security.wildcard_resources import WildcardResourceRule
 from pipeline_steps import checked_in
 from stacks.cicd_stack import CicdStack
 from stacks.environment_stage import EnvironmentStage
@@ -49,8 +49,9 @@ def build_app(app: cdk.App, progress: Callable[[str], None] = _silent) -> cdk.Ap
     cdk.Validations.of(app).acknowledge(
         cdk.Acknowledgment(
             id="AwsSolutions-IAM5[Resource::*]",
-            reason="Each statement on '*' is checked action by action at synth (constructs/wildcard_resources.py): "
-            "only actions the Service Authorization Reference lists without resource types pass.",
+            reason="Each statement on '*' is checked action by action at synth "
+            "(constructs/security/wildcard_resources.py): only actions the Service Authorization Reference lists "
+            "without resource types pass.",
         )
     )
     stages = {}

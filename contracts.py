@@ -113,7 +113,7 @@ APPROVAL_STATUS_PARAMETER = "ModelApprovalStatus"
 # The champion's evaluation.json (its ModelMetrics): what it is compared on after a framework change.
 CHAMPION_EVALUATION_URI_PARAMETER = "ChampionEvaluationUri"
 
-# Its step scripts (pipeline_steps/<name>.py), each a CDK file asset of the construct; the
+# Its step scripts (pipeline_steps/scripts/<name>.py), each a CDK file asset of the construct; the
 # training script is the model's own (model_build.model.entry_point in its source_dir).
 STEP_SCRIPTS = ("preprocess", "evaluate", "baseline")
 

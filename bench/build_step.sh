@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Times the pipeline's build step as CodeBuild runs it: the install (a fresh venv and a fresh
 # node_modules, as on every build) with cold download caches and then with the warm caches the
-# step keeps between runs (constructs/delivery_pipeline.py, DOWNLOAD_CACHE_PATHS), then the step's
+# step keeps between runs (constructs/delivery/delivery_pipeline.py, DOWNLOAD_CACHE_PATHS), then the step's
 # commands (`make test`, `make synth`) in this checkout. resolve-release needs AWS and is left out.
 # Usage: bash bench/build_step.sh [--installs-only | --commands-only]
 # The cold install downloads every pinned package from PyPI and npm once; nothing outside a

@@ -27,7 +27,8 @@ import pandas as pd
 from scipy import stats
 
 import config
-from pipeline_steps import baseline, drift_check, local_drift_check, sample_data
+from pipeline_steps import local_drift_check, sample_data
+from pipeline_steps.scripts import baseline, drift_check
 
 END = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 START = END - timedelta(hours=1)

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 import config
-from pipeline_steps import baseline
+from pipeline_steps.scripts import baseline
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = config.load_model("models/xgboost")
@@ -93,7 +93,7 @@ def drift(work: Path, sizes: list[int]) -> None:
     def command(rows: int) -> list[str]:
         return [
             sys.executable,
-            "pipeline_steps/drift_check.py",
+            "pipeline_steps/scripts/drift_check.py",
             "--endpoint-name=bench",
             f"--capture={work / f'drift-{rows}'}",
             f"--baseline-statistics={statistics}",
@@ -132,7 +132,7 @@ def preprocess(work: Path, sizes: list[int], chunk_rows: int) -> None:
         linked(work / f"raw-{rows}", sources[size], rows, ".csv")
         command = [
             sys.executable,
-            "pipeline_steps/preprocess.py",
+            "pipeline_steps/scripts/preprocess.py",
             f"--contract={contract}",
             f"--input-dir={work / f'raw-{rows}'}",
             f"--output-dir={work / f'splits-{rows}'}",

@@ -30,7 +30,7 @@ MAX_FEATURES = 1000
 MAX_VALUES = 1000
 # Delimiters the steps' CSV reading (pandas, the csv module) handles without quoting surprises.
 DELIMITERS = {",": ",", ";": ";", "\t": "\\t", "|": "|"}
-# Keys of the document the steps read (pipeline_steps/preprocess.py checks its version).
+# Keys of the document the steps read (pipeline_steps/scripts/preprocess.py checks its version).
 DOCUMENT_VERSION = 1
 
 

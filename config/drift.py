@@ -14,7 +14,7 @@ from config.schedules import schedule_problem
 from config.schema import Schema
 
 # The "drift check not running" alarm spans 1.5 checks; CloudWatch caps an alarm's span
-# (constructs/drift_check_health_alarms.py, health_alarm_window), and a check less often than every
+# (constructs/monitoring/drift_check_health_alarms.py, health_alarm_window), and a check less often than every
 # four days leaves most captured data unchecked anyway.
 _MAX_CHECK_INTERVAL_HOURS = 96
 
@@ -41,7 +41,7 @@ class DriftConfig(Schema):
     model_monitor_features: Annotated[tuple[str, ...], Listed(FEATURE, _FEATURES, high=10)] = ()
     # Share of captured rows that may not match the baseline's schema before a check fails.
     max_rejected_fraction: Annotated[float, Number(0.0, 0.99)] = 0.05
-    # The decision (pipeline_steps/drift_check.py, `decide`): at most this share of undrifted windows
+    # The decision (pipeline_steps/scripts/drift_check.py, `decide`): at most this share of undrifted windows
     # flagged, and a shift of `detectable_shift_std` standard deviations in one feature flagged in
     # `detection_power` of windows; the smallest window that holds both follows from the baseline.
     false_alarm_rate: Annotated[float, Number(0.0001, 0.2)] = 0.01

@@ -31,7 +31,7 @@ class AutoscalingConfig(Schema):
 
     `instance_count` of the endpoint stays the count a new endpoint starts with; once the
     variant is registered, each update keeps the count autoscaling reached (see
-    constructs/endpoint_autoscaling.py). On by default in production environments.
+    constructs/serving/endpoint_autoscaling.py). On by default in production environments.
     """
 
     enabled: Annotated[bool, Flag()] = False

@@ -46,7 +46,7 @@ class TaskType(StrEnum):
 
 
 # The metrics the evaluate step computes per task type, each with the direction that is better
-# (pipeline_steps/evaluate.py TASK_METRICS holds the same table; a test keeps them equal).
+# (pipeline_steps/scripts/evaluate.py TASK_METRICS holds the same table; a test keeps them equal).
 TASK_METRICS: Mapping[TaskType, Mapping[str, bool]] = {
     TaskType.BINARY_CLASSIFICATION: {"auc": True, "accuracy": True, "f1": True},
     TaskType.MULTICLASS_CLASSIFICATION: {"accuracy": True, "macro_f1": True, "log_loss": False},

@@ -1,6 +1,6 @@
 """The alarms that guard each endpoint update mlopsctl makes (rollback, shadow test).
 
-The serving stack creates two kinds of rollback alarm (constructs/rollback_alarms.py): on the
+The serving stack creates two kinds of rollback alarm (constructs/monitoring/rollback_alarms.py): on the
 whole endpoint (EndpointName + VariantName), and on the new fleet (plus EndpointConfigName, the
 dimension SageMaker adds to the invocation metrics of the fleet a blue/green deployment creates;
 "Auto-Rollback Configuration and Monitoring"). The new-fleet alarms name the EndpointConfig of the

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from config import AppConfig, ImageRef, ModelBuildConfig, ModelConfig
 
 STEPS_DIR = Path(__file__).resolve().parent
+# The step scripts, each shipped alone to its SageMaker job.
+SCRIPTS_DIR = STEPS_DIR / "scripts"
 # Where every builder writes its checked-in definition and image map.
 DEFINITIONS_DIR = STEPS_DIR / "definitions"
 
@@ -32,7 +34,7 @@ MODEL_BUILD_INPUTS = DEFINITIONS_DIR / "model_build.inputs.json"
 FRAMEWORK_IMAGES = DEFINITIONS_DIR / "framework_images.json"
 DRIFT_CHECK_DEFINITION = DEFINITIONS_DIR / "drift_check.json"
 DRIFT_CHECK_IMAGES = DEFINITIONS_DIR / "image_uris.json"
-DRIFT_CHECK_SCRIPT = STEPS_DIR / "drift_check.py"
+DRIFT_CHECK_SCRIPT = SCRIPTS_DIR / "drift_check.py"
 
 
 class CheckedInError(Exception):
@@ -51,7 +53,7 @@ def canonical_json(definition: str | Mapping[str, Any]) -> str:
 
 def step_script(script: str) -> Path:
     """The file of one of contracts.STEP_SCRIPTS."""
-    return STEPS_DIR / f"{script}.py"
+    return SCRIPTS_DIR / f"{script}.py"
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,8 @@ import numpy as np
 import pandas as pd
 
 from config import DataContract, FeatureKind, ModelConfig
-from pipeline_steps import baseline, drift_check, sample_data
+from pipeline_steps import sample_data
+from pipeline_steps.scripts import baseline, drift_check
 
 SHIFT_STD = 1.5
 WINDOW_END = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)

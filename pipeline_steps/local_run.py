@@ -29,7 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipeline_steps import baseline, evaluate, preprocess, sample_data
+from pipeline_steps import sample_data
+from pipeline_steps.scripts import baseline, evaluate, preprocess
 
 if TYPE_CHECKING:
     from config import ModelConfig

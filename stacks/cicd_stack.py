@@ -10,13 +10,13 @@ from aws_cdk import aws_codepipeline as codepipeline
 
 from config import CONTEXT_KEY, AppConfig
 from constructs import Construct
-from constructs.alerts_topic import AlertsTopic
-from constructs.delivery_pipeline import DeliveryPipeline
-from constructs.event_dead_letters import EventDeadLetters
-from constructs.model_approval_trigger import ModelApprovalTrigger
-from constructs.model_registry import ModelRegistry
-from constructs.release_checks import Promotion
-from constructs.secure_bucket import AccessLogBucket
+from constructs.delivery.delivery_pipeline import DeliveryPipeline
+from constructs.delivery.model_approval_trigger import ModelApprovalTrigger
+from constructs.delivery.release_checks import Promotion
+from constructs.storage.alerts_topic import AlertsTopic
+from constructs.storage.event_dead_letters import EventDeadLetters
+from constructs.storage.model_registry import ModelRegistry
+from constructs.storage.secure_bucket import AccessLogBucket
 from stacks.environment_stage import EnvironmentStage
 
 

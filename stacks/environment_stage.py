@@ -8,7 +8,7 @@ from aws_cdk import Annotations, Environment, RemovalPolicy, Stage
 
 from config import CONTEXT_KEY, AppConfig, EnvironmentConfig, RemovalMode
 from constructs import Construct
-from constructs.operator_role import OperatorAccess
+from constructs.security.operator_role import OperatorAccess
 from pipeline_steps.checked_in import settings_from_config
 from stacks.model_build_stack import ModelBuildStack
 from stacks.network_stack import NetworkStack

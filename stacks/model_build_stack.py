@@ -10,8 +10,8 @@ from aws_cdk import aws_s3 as s3
 
 from config import NetworkConfig
 from constructs import Construct
-from constructs.model_build_pipeline import ModelBuildPipeline
-from constructs.model_registry import ModelRegistry
+from constructs.storage.model_registry import ModelRegistry
+from constructs.training.model_build_pipeline import ModelBuildPipeline
 from pipeline_steps.checked_in import BuildSettings
 
 

@@ -8,7 +8,7 @@ from aws_cdk import Stack
 
 from config import NetworkConfig
 from constructs import Construct
-from constructs.private_endpoints import PrivateEndpoints
+from constructs.network.private_endpoints import PrivateEndpoints
 
 
 class NetworkStack(Stack):

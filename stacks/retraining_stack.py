@@ -12,10 +12,10 @@ from aws_cdk import aws_sns as sns
 
 from config import ApprovalMode, RetrainingConfig
 from constructs import Construct
-from constructs.model_registry import ModelRegistry
-from constructs.pipeline_notifications import PipelineNotifications
-from constructs.retraining_triggers import RetrainingTriggers
-from constructs.start_retraining_function import StartRetrainingFunction
+from constructs.storage.model_registry import ModelRegistry
+from constructs.triggers.pipeline_notifications import PipelineNotifications
+from constructs.triggers.retraining_triggers import RetrainingTriggers
+from constructs.triggers.start_retraining_function import StartRetrainingFunction
 
 
 class RetrainingStack(Stack):

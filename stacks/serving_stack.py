@@ -12,15 +12,15 @@ from aws_cdk import aws_sqs as sqs
 
 from config import AppConfig, EnvironmentConfig, Release
 from constructs import Construct
-from constructs.deploy_verifier_role import DeployVerifierRole
-from constructs.drift_monitor import DriftMonitor
-from constructs.endpoint_autoscaling import EndpointAutoscaling
-from constructs.endpoint_dashboard import EndpointDashboard
-from constructs.guarded_endpoint import GuardedEndpoint
-from constructs.operator_role import OperatorReleasePermissions
-from constructs.rollback_alarms import RollbackAlarms
-from constructs.shadow_dashboard import add_shadow_widgets
-from constructs.shadow_test_access import ShadowTestAccess
+from constructs.delivery.deploy_verifier_role import DeployVerifierRole
+from constructs.delivery.shadow_test_access import ShadowTestAccess
+from constructs.monitoring.drift_monitor import DriftMonitor
+from constructs.monitoring.endpoint_dashboard import EndpointDashboard
+from constructs.monitoring.rollback_alarms import RollbackAlarms
+from constructs.monitoring.shadow_dashboard import add_shadow_widgets
+from constructs.security.operator_role import OperatorReleasePermissions
+from constructs.serving.endpoint_autoscaling import EndpointAutoscaling
+from constructs.serving.guarded_endpoint import GuardedEndpoint
 from contracts import data_capture_prefix, drift_reports_prefix
 from pipeline_steps.checked_in import model_image_uris
 

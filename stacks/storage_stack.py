@@ -10,13 +10,13 @@ from aws_cdk import aws_events as events
 
 from config import AwsTarget
 from constructs import Construct
-from constructs.alerts_topic import AlertsTopic
-from constructs.approval_event_forwarder import ApprovalEventForwarder
-from constructs.event_dead_letters import EventDeadLetters
-from constructs.kms_keys import managed_key
-from constructs.model_registry import ModelRegistry
-from constructs.operator_role import OperatorAccess, OperatorRole
-from constructs.secure_bucket import AccessLogBucket, SecureBucket
+from constructs.delivery.approval_event_forwarder import ApprovalEventForwarder
+from constructs.security.kms_keys import managed_key
+from constructs.security.operator_role import OperatorAccess, OperatorRole
+from constructs.storage.alerts_topic import AlertsTopic
+from constructs.storage.event_dead_letters import EventDeadLetters
+from constructs.storage.model_registry import ModelRegistry
+from constructs.storage.secure_bucket import AccessLogBucket, SecureBucket
 from contracts import MODEL_ARTIFACTS_PREFIX, REGISTERED_BASELINES_PATTERN, SAMPLE_PAYLOADS_PATTERN
 
 # Serving accounts may read model artifacts (contracts.MODEL_ARTIFACTS_PREFIX) and the

@@ -149,7 +149,8 @@ def write_contract(model: Any, directory: Path) -> Path:
 
 def preprocessed(model: Any, table: Any, root: Path, *extra: str) -> Path:
     """`table` written as the model's raw CSV under root/raw and run through the Preprocess step into root/splits."""
-    from pipeline_steps import preprocess, sample_data
+    from pipeline_steps import sample_data
+    from pipeline_steps.scripts import preprocess
 
     sample_data.write_csv(table, root / "raw" / "data.csv", model.data)
     contract = write_contract(model, root / "contract")

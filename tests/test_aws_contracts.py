@@ -20,8 +20,8 @@ import pytest
 import config
 import contracts
 from mlopsctl import retraining_request
-from pipeline_steps import evaluate
 from pipeline_steps.checked_in import MODEL_BUILD_DEFINITION as DEFINITION_FILE
+from pipeline_steps.scripts import evaluate
 from tests import aws_contract, support
 from tests.aws_contract import check, check_request, violations
 from tests.conftest import ROOT, raw_config

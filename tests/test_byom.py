@@ -20,11 +20,12 @@ from aws_cdk.assertions import Template
 
 import config
 from config import ConfigError
-from constructs import model_build_pipeline as construct
-from constructs.model_registry import ModelRegistry
-from constructs.sagemaker_role_grants import grant_image_pull
-from pipeline_steps import checked_in, evaluate, local_run, source_archive
+from constructs.security.sagemaker_role_grants import grant_image_pull
+from constructs.storage.model_registry import ModelRegistry
+from constructs.training import model_build_pipeline as construct
+from pipeline_steps import checked_in, local_run, source_archive
 from pipeline_steps import model_build_pipeline as builder
+from pipeline_steps.scripts import evaluate
 from stacks.serving_stack import serving_images
 from tests.conftest import ROOT, cdk_json_context, raw_config
 

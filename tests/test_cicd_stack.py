@@ -429,7 +429,7 @@ def test_file_assets_get_their_stage_before_the_first_environment_and_pass_nag(a
 
 def test_the_shared_asset_role_builds_only_the_pipelines_own_asset_projects(assembly: Assembly) -> None:
     """CDK Pipelines grants its asset role codebuild:StartBuild/StopBuild/BatchGetBuilds on '*'
-    (constructs/wildcard_resources.py accepts that statement); a Deny confines it to its projects."""
+    (constructs/security/wildcard_resources.py accepts that statement); a Deny confines it to its projects."""
     template = cicd(assembly)
     projects = [pid for pid in template.find_resources("AWS::CodeBuild::Project") if "PipelineAssetsFileAsset" in pid]
     (role,) = [rid for rid in template.find_resources("AWS::IAM::Role") if "PipelineAssetsFileRole" in rid]

@@ -18,8 +18,8 @@ import pytest
 from aws_cdk import aws_lambda as lambda_
 
 import contracts
-from constructs.start_retraining_function import ASSET_DIR, function_code
-from pipeline_steps import drift_check
+from constructs.triggers.start_retraining_function import ASSET_DIR, function_code
+from pipeline_steps.scripts import drift_check
 from tests.conftest import ROOT
 
 # Every module that runs inside `cdk synth`, the operator CLI and the Lambda function.
@@ -47,7 +47,7 @@ def imported_modules(path: Path) -> set[str]:
 
 
 def layer_files() -> list[Path]:
-    files = [p for layer in LAYERS for p in sorted((ROOT / layer).glob("*.py"))]
+    files = [p for layer in LAYERS for p in sorted((ROOT / layer).rglob("*.py"))]
     return [*files, *(ROOT / name for name in TOP_LEVEL)]
 
 
@@ -65,12 +65,13 @@ def test_no_layer_imports_an_sdk_builder_to_learn_names(path: Path) -> None:
 
 def test_synth_imports_neither_a_builder_nor_the_sdk() -> None:
     """What the import statements say, checked on the loaded modules: transitive imports count too."""
-    constructs = sorted(p.stem for p in (ROOT / "constructs").glob("*.py"))
+    files = sorted((ROOT / "constructs").rglob("*.py"))
+    constructs = [".".join(p.relative_to(ROOT).with_suffix("").parts) for p in files]
     stacks = sorted(p.stem for p in (ROOT / "stacks").glob("*.py") if p.stem != "__init__")
     code = "\n".join(
         [
             "import importlib, json, sys",
-            *(f"importlib.import_module('constructs.{name}')" for name in constructs),
+            *(f"importlib.import_module('{name}')" for name in constructs),
             *(f"importlib.import_module('stacks.{name}')" for name in stacks),
             "import config",
             f"print(json.dumps(sorted(m for m in sys.modules if m.startswith({SDK_BUILDERS!r}))))",
@@ -137,7 +138,7 @@ def test_the_drift_check_script_publishes_the_names_the_alarms_watch() -> None:
 
 def test_the_scripts_that_ship_alone_name_the_data_contract_file_and_the_sample_payload_alike() -> None:
     """Preprocess writes them, the other steps and the examples' training and serving code read them."""
-    from pipeline_steps import baseline, evaluate, preprocess
+    from pipeline_steps.scripts import baseline, evaluate, preprocess
     from tests.support import model_source
 
     readers = [preprocess, baseline, evaluate, model_source("xgboost", "train"), model_source("sklearn", "features")]

@@ -716,7 +716,8 @@ _MONITOR_ROLE = "arn:aws:iam::333333333333:role/" + generated_name(
 KEPT = {
     "sagemaker:DescribeModelPackage": (
         "CreateModel from a model package version of another account (Containers.ModelPackageName): the "
-        "registry's resource policy grants the serving accounts exactly this read (constructs/model_registry.py)"
+        "registry's resource policy grants the serving accounts exactly this read "
+        "(constructs/storage/model_registry.py)"
     ),
     "codestar-notifications:Subscribe": "adds a notification rule's SNS target (CodeStar Notifications API)",
     "codestar-notifications:Unsubscribe": "removes a notification rule's SNS target (CodeStar Notifications API)",

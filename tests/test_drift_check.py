@@ -23,8 +23,9 @@ from moto import mock_aws
 
 import config
 import contracts
-from constructs import drift_check_health_alarms
-from pipeline_steps import baseline, checked_in, drift_check, local_drift_check
+from constructs.monitoring import drift_check_health_alarms
+from pipeline_steps import checked_in, local_drift_check
+from pipeline_steps.scripts import baseline, drift_check
 from tests.conftest import ROOT, Assembly, raw_config
 from tests.support import alarm_state_change_event, as_list
 
@@ -254,7 +255,7 @@ def test_a_feature_missing_from_every_row_has_no_psi_and_does_not_drift() -> Non
 def test_feature_constant_in_the_baseline_is_still_checked() -> None:
     import pandas as pd
 
-    from pipeline_steps import baseline
+    from pipeline_steps.scripts import baseline
 
     features = [{"name": "a", "kind": "numeric"}, {"name": "b", "kind": "numeric"}]
     table = pd.DataFrame({"a": [3.0] * 100, "b": [i % 10 + 0.5 for i in range(100)]})

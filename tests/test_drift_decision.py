@@ -26,7 +26,8 @@ import pytest
 from moto import mock_aws
 
 import config
-from pipeline_steps import baseline, drift_check, local_drift_check, sample_data
+from pipeline_steps import local_drift_check, sample_data
+from pipeline_steps.scripts import baseline, drift_check
 from tests.conftest import ROOT
 
 END = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -259,7 +260,7 @@ def test_the_job_needs_no_default_region_in_its_environment(tmp_path: Path, monk
 def test_end_and_start_times_in_utc_parse_on_the_images_python() -> None:
     """'Z', a fraction of any length and an offset without its colon (AWS does not document how it writes a
     pipeline execution's start), on the image's Python 3.9, whose fromisoformat takes none of them."""
-    source = (ROOT / "pipeline_steps" / "drift_check.py").read_text()
+    source = (ROOT / "pipeline_steps" / "scripts" / "drift_check.py").read_text()
     module = ast.parse(source)
     (function,) = [n for n in module.body if isinstance(n, ast.FunctionDef) and n.name == "parse_time"]
     (pattern,) = [n for n in module.body if isinstance(n, ast.Assign) and ast.unparse(n.targets[0]) == "_ISO_TIME"]

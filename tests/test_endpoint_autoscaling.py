@@ -13,7 +13,7 @@ from aws_cdk.assertions import Template
 
 import config
 from config import ConfigError
-from constructs.endpoint_autoscaling import PREDEFINED_METRIC, SCALABLE_DIMENSION, SERVICE_NAMESPACE
+from constructs.serving.endpoint_autoscaling import PREDEFINED_METRIC, SCALABLE_DIMENSION, SERVICE_NAMESPACE
 from tests.conftest import EXAMPLE_RELEASE_ARN, Assembly, raw_config
 from tests.support import resources, serving, stage_for
 

@@ -14,7 +14,7 @@ from pipeline_steps.images import STEP_IMAGES
 from tests.conftest import ROOT
 
 MAX_LINES = 600
-SHIPS_ALONE = {ROOT / "pipeline_steps" / f"{script}.py" for script in STEP_IMAGES}
+SHIPS_ALONE = {ROOT / "pipeline_steps" / "scripts" / f"{script}.py" for script in STEP_IMAGES}
 PACKAGES = ("config", "stacks", "constructs", "pipeline_steps", "mlopsctl", "lambda", "scripts", "models")
 
 

@@ -23,8 +23,8 @@ import config
 from pipeline_steps import drift_check_pipeline, images, model_build_pipeline
 from tests.conftest import ROOT
 
-STEPS_DIR = ROOT / "pipeline_steps"
-DEFINITIONS = STEPS_DIR / "definitions"
+SCRIPTS_DIR = ROOT / "pipeline_steps" / "scripts"
+DEFINITIONS = ROOT / "pipeline_steps" / "definitions"
 SCRIPTS = sorted(images.STEP_IMAGES)
 STEP_RUNS = [(name, image) for name in SCRIPTS for image in images.STEP_IMAGES[name]]
 # Each example's source directory (two examples may share one), with the image it runs in.
@@ -44,7 +44,7 @@ def vermin(path: Path, python: str) -> subprocess.CompletedProcess[str]:
 
 
 def script_path(name: str) -> Path:
-    return STEPS_DIR / f"{name}.py"
+    return SCRIPTS_DIR / f"{name}.py"
 
 
 def run_id(value: object) -> str:
@@ -143,7 +143,7 @@ def test_script_imports_only_the_standard_library_and_its_images_packages(
     # The standard library of this interpreter; modules added after the image's Python are
     # caught by the vermin test above.
     allowed = set(sys.stdlib_module_names) | image.modules
-    siblings = {path.stem for path in STEPS_DIR.glob("*.py")} | {"pipeline_steps"}
+    siblings = {path.stem for path in SCRIPTS_DIR.glob("*.py")} | {"pipeline_steps"}
     imports = imported_modules(script_path(name))
     assert not {m for m in imports if m in siblings or m.startswith(".")}, (
         f"{name}.py imports a sibling module; each script is shipped alone"
@@ -169,7 +169,7 @@ def test_ruff_lints_each_script_for_its_images_python() -> None:
         return "py{}{}".format(*min(c.python for c in contracts))
 
     assert targets == {
-        **{f"pipeline_steps/{name}.py": oldest(images.STEP_IMAGES[name]) for name in SCRIPTS},
+        **{f"pipeline_steps/scripts/{name}.py": oldest(images.STEP_IMAGES[name]) for name in SCRIPTS},
         **{f"{source.relative_to(ROOT).as_posix()}/*.py": oldest((image,)) for source, image in MODEL_SOURCES.items()},
     }
 
@@ -183,5 +183,7 @@ def test_drift_check_reads_with_the_images_arrow_numpy_and_scipy_not_its_old_pan
 
 def test_the_import_check_sees_nested_relative_and_sibling_imports(tmp_path: Path) -> None:
     script = tmp_path / "step.py"
-    script.write_text("import os.path\nfrom . import helpers\n\ndef main():\n    from pipeline_steps import baseline\n")
+    script.write_text(
+        "import os.path\nfrom . import helpers\n\ndef main():\n    from pipeline_steps.scripts import baseline\n"
+    )
     assert imported_modules(script) == {"os": 1, ".": 2, "pipeline_steps": 5}

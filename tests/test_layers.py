@@ -30,6 +30,9 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"config", "contracts", "endpoint_deployment"}),
 )
 RANK = {package: rank for rank, layer in enumerate(LAYERS) for package in layer}
+# The step scripts each run alone in a SageMaker container (pipeline_steps/scripts/__init__.py): below
+# every layer, they import nothing of ours, not even config or contracts.
+STEP_SCRIPTS_PACKAGE = "pipeline_steps.scripts"
 # Code that never builds CDK constructs: the CLI, the function, the step scripts and builders, config.
 WITHOUT_CDK = frozenset({"pipeline_steps", "mlopsctl", "lambda", "scripts", "config", "contracts"})
 CDK_LIBRARIES = ("aws_cdk", "constructs", "cdk_nag", "jsii", "cdklabs")
@@ -122,8 +125,12 @@ def project_imports() -> list[Import]:
 
 def test_the_layers_cover_every_package_and_module() -> None:
     assert {m.package for m in modules().values()} == set(RANK)
-    some = {"app", "stacks.serving_stack", "constructs.secure_bucket", "mlopsctl.cli", "config.errors", "contracts"}
-    assert some | {"lambda.start_retraining.start_retraining", "pipeline_steps.checked_in"} <= set(modules())
+    some = {"app", "stacks.serving_stack", "mlopsctl.cli", "config.errors", "contracts", "pipeline_steps.checked_in"}
+    some |= {f"{STEP_SCRIPTS_PACKAGE}.preprocess", f"{STEP_SCRIPTS_PACKAGE}.drift_check"}
+    # The constructs' sub-folders (one per box of the flow) are portions of the one `constructs` layer.
+    nested = {"constructs.storage.secure_bucket", "constructs.serving.guarded_endpoint"}
+    assert some | nested | {"lambda.start_retraining.start_retraining"} <= set(modules())
+    assert {modules()[name].package for name in nested} == {"constructs"}
 
 
 def test_every_import_points_down_the_layers() -> None:
@@ -193,6 +200,17 @@ def test_sibling_constructs_share_no_constants() -> None:
         if i.source.package == "constructs" == modules()[i.target].package and i.name is not None and i.name.isupper()
     ]
     assert shared == [], "\n".join(shared)
+
+
+def _is_step_script(module: Module) -> bool:
+    return module.name == STEP_SCRIPTS_PACKAGE or module.name.startswith(f"{STEP_SCRIPTS_PACKAGE}.")
+
+
+def test_step_scripts_import_nothing_of_ours() -> None:
+    """Each is shipped alone to its job, where no module of ours exists: not a builder, not contracts.py."""
+    scripts = [m for m in modules().values() if _is_step_script(m)]
+    found = [f"{i.where}: {i.target}" for i in project_imports() if _is_step_script(i.source)]
+    assert len(scripts) > 4 and found == [], "\n".join(found)
 
 
 @pytest.mark.parametrize("package", sorted(WITHOUT_CDK))

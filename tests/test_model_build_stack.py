@@ -13,7 +13,7 @@ import pytest
 from aws_cdk.assertions import Match, Template
 
 import config
-from constructs import model_build_pipeline as construct
+from constructs.training import model_build_pipeline as construct
 from pipeline_steps import checked_in
 from tests.conftest import Assembly
 from tests.support import as_list, data_bucket, imported_resources

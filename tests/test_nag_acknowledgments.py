@@ -9,7 +9,7 @@ import pytest
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 
-from constructs.nag_acknowledgments import objects_in
+from constructs.security.nag_acknowledgments import objects_in
 
 
 def _policy_resources(template: dict[str, Any]) -> list[Any]:

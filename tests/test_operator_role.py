@@ -16,8 +16,8 @@ from aws_cdk.assertions import Template
 
 from config import AwsTarget, Generated, ResourceNames
 from config.names import physical_name_problem
-from constructs.operator_role import OperatorAccess, OperatorReleasePermissions, OperatorRole
-from constructs.shadow_test_access import ShadowTestAccess
+from constructs.delivery.shadow_test_access import ShadowTestAccess
+from constructs.security.operator_role import OperatorAccess, OperatorReleasePermissions, OperatorRole
 from tests.conftest import Assembly, cdk_json_context
 from tests.operator_cli.accounts import allowed, resolve
 from tests.support import as_list

@@ -21,7 +21,8 @@ import xgboost as xgb
 
 import config
 import contracts
-from pipeline_steps import baseline, evaluate, local_run, preprocess, sample_data
+from pipeline_steps import local_run, sample_data
+from pipeline_steps.scripts import baseline, evaluate, preprocess
 from tests.conftest import ROOT
 from tests.support import model_source, preprocessed, write_contract
 
@@ -136,7 +137,7 @@ def test_only_the_sample_data_module_names_a_samples_columns_or_classes() -> Non
         spelled = {f.name for f in model.data.features if "_" in f.name} | set(model.data.classes)
         names |= {form for name in spelled if not name.startswith("class_") for form in (name, name.replace("_", " "))}
     pattern = re.compile(r"\b(?:" + "|".join(map(re.escape, sorted(names))) + r")\b")
-    files = [p for p in (ROOT / "pipeline_steps").glob("*.py") if p.name != "sample_data.py"]
+    files = [p for p in sorted((ROOT / "pipeline_steps").rglob("*.py")) if p.name != "sample_data.py"]
     files += [ROOT / "tests" / "test_drift_check.py", ROOT / "tests" / "test_drift_decision.py"]
     files += sorted((ROOT / "bench").glob("*.py"))
     found = {p.relative_to(ROOT).as_posix(): sorted(set(pattern.findall(p.read_text()))) for p in files}

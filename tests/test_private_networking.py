@@ -10,9 +10,10 @@ import pytest
 from aws_cdk.assertions import Template
 
 import config
-from constructs import job_network, model_monitor_schedule
-from constructs.model_build_pipeline import DEFINITION_FILE as BUILD_DEFINITION
-from constructs.private_endpoints import INTERFACE_SERVICES
+from constructs.monitoring import model_monitor_schedule
+from constructs.network import job_network
+from constructs.network.private_endpoints import INTERFACE_SERVICES
+from constructs.training.model_build_pipeline import DEFINITION_FILE as BUILD_DEFINITION
 from tests.aws_contract import check, check_request
 from tests.conftest import EXAMPLE_RELEASE_ARN, Assembly, cdk_json_context, configured_features, raw_config
 from tests.support import DEPLOY_POLICIES, DEV_VPC, ISOLATED, ROUTE_TABLES, STAGING_VPC, as_list, vpc_config

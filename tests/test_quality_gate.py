@@ -18,7 +18,8 @@ import pandas as pd
 import pytest
 
 import config
-from pipeline_steps import evaluate, local_run, preprocess, sample_data
+from pipeline_steps import local_run, sample_data
+from pipeline_steps.scripts import evaluate, preprocess
 from tests.support import model_source, preprocessed, write_contract
 
 train = model_source("xgboost", "train")

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from config import load_cdk_json
-from constructs.release_checks import REQUESTED_ENDPOINT_CONFIG_VARIABLE
+from constructs.delivery.release_checks import REQUESTED_ENDPOINT_CONFIG_VARIABLE
 from tests.conftest import Assembly
 
 NAMES = load_cdk_json().names

@@ -372,7 +372,7 @@ def test_rules_follow_the_config_and_a_single_account_needs_no_bus_policy() -> N
     from aws_cdk.assertions import Template
 
     from config import ApprovalMode, AwsTarget, ResourceNames, RetrainingConfig
-    from constructs.operator_role import OperatorAccess
+    from constructs.security.operator_role import OperatorAccess
     from stacks.retraining_stack import RetrainingStack
     from stacks.storage_stack import StorageStack
 

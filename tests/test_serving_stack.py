@@ -14,7 +14,7 @@ from aws_cdk.assertions import Match, Template
 
 import config
 import contracts
-from pipeline_steps import drift_check
+from pipeline_steps.scripts import drift_check
 from tests.conftest import EXAMPLE_RELEASE_ARN, ROOT, Assembly, configured_features, raw_config
 from tests.support import as_list, endpoint, resources, serving, stage_for
 

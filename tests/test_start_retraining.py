@@ -700,7 +700,7 @@ def test_run_without_training_data_is_refused_with_a_logged_reason(
 def test_the_function_selects_exactly_the_files_preprocess_reads(tmp_path: Any) -> None:
     """The function selects by contracts.RAW_DATA_SUFFIX; preprocess.py has its own glob: they must agree."""
     from config import load_model
-    from pipeline_steps import preprocess
+    from pipeline_steps.scripts import preprocess
 
     config = settings_module.Settings.from_env(ENV)
     model = load_model("models/diabetes")

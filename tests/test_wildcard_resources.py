@@ -1,4 +1,4 @@
-"""`Resource: "*"` passes only for actions that take no resource (constructs/wildcard_resources.py)."""
+"""`Resource: "*"` passes only for actions that take no resource (constructs/security/wildcard_resources.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,12 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_iam as iam
 
-from constructs.wildcard_resources import NO_RESOURCE_ACTIONS, SCOPED_ELSEWHERE, WildcardResourceRule, wildcard_findings
+from constructs.security.wildcard_resources import (
+    NO_RESOURCE_ACTIONS,
+    SCOPED_ELSEWHERE,
+    WildcardResourceRule,
+    wildcard_findings,
+)
 from tests.conftest import InsecureSynth
 
 

@@ -1,6 +1,6 @@
 """Third floor for bench/synth.sh: the one-bucket app with every check `make synth` runs in-process.
 
-cdk-nag's AwsSolutions checks and the app's own Control Tower plugin (constructs/control_tower.py),
+cdk-nag's AwsSolutions checks and the app's own Control Tower plugin (constructs/security/control_tower.py),
 registered on the App as app.py does: it shows the fixed cost of running the checks at all, so the
 app's ratio to it is what building the app itself costs. Never deployed, so its bucket's findings
 are acknowledged rather than fixed.
@@ -16,7 +16,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_s3 as s3
 from cdk_nag import AwsSolutionsChecks
 
-from constructs.control_tower import ControlTowerRules, guard_rule
+from constructs.security.control_tower import ControlTowerRules, guard_rule
 
 app = cdk.App()
 cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app), ControlTowerRules())

@@ -1,6 +1,6 @@
 """The function's settings, parsed once from its environment variables into a typed, frozen model.
 
-pydantic v2 comes with the Powertools layer the function runs with (constructs/start_retraining_function.py):
+pydantic v2 comes with the Powertools layer the function runs with (constructs/triggers/start_retraining_function.py):
 AWS builds the V3 layers with every Powertools extra, the parser's pydantic v2 among them.
 Only what differs by project or environment arrives here; names shared with the pipeline and
 the CLI (manifest prefix, event detail types, request limits) come from contracts.py, which the

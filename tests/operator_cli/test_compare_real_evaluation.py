@@ -18,7 +18,8 @@ from typer.testing import CliRunner
 import config
 from mlopsctl import registry
 from mlopsctl.cli import app
-from pipeline_steps import evaluate, local_run
+from pipeline_steps import local_run
+from pipeline_steps.scripts import evaluate
 from tests.operator_cli.support import Clients, register_evaluation, version_arn
 
 runner = CliRunner()

@@ -34,7 +34,7 @@ def _rate(metric: str, query_id: str) -> dict[str, Any]:
 
 
 def _put_rate_alarm() -> dict[str, Any]:
-    """A new-fleet 5XX rate alarm as constructs/rollback_alarms.py makes it: metric math over two metrics."""
+    """A new-fleet 5XX rate alarm as constructs/monitoring/rollback_alarms.py makes it: metric math over two metrics."""
     cw = boto3.client("cloudwatch", region_name=REGION)
     cw.put_metric_alarm(
         AlarmName=RATE_ALARM,

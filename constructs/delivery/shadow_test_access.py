@@ -9,8 +9,8 @@ from aws_cdk import aws_s3 as s3
 
 from config import Generated, ResourceNames
 from constructs import Construct
-from constructs.nag_acknowledgments import acknowledge_wildcards, objects_in
-from constructs.operator_role import guard_alarm_statement, guard_alarms_arn
+from constructs.security.nag_acknowledgments import acknowledge_wildcards, objects_in
+from constructs.security.operator_role import guard_alarm_statement, guard_alarms_arn
 
 
 class ShadowTestAccess(Construct):

@@ -15,7 +15,7 @@ from aws_cdk import aws_sqs as sqs
 import contracts
 from config import RetrainingConfig
 from constructs import Construct
-from constructs.default_bus_policy import DefaultBusPolicy
+from constructs.triggers.default_bus_policy import DefaultBusPolicy
 
 
 class RetrainingTriggers(Construct):

@@ -9,7 +9,7 @@ from aws_cdk import aws_sns as sns
 import contracts
 from config import DriftConfig
 from constructs import Construct
-from constructs.scheduled_drift_check import check_metric
+from constructs.monitoring.scheduled_drift_check import check_metric
 
 # The "not running" alarm fires after 1.5 check intervals without a completed check, at least
 # half an hour more than one interval: a processing job takes minutes to start and to run.

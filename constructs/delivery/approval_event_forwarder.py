@@ -11,7 +11,7 @@ from aws_cdk import aws_sqs as sqs
 
 import contracts
 from constructs import Construct
-from constructs.model_registry import ModelRegistry
+from constructs.storage.model_registry import ModelRegistry
 
 # A version's approval status changed; the decisions that change what ships are these two
 # (Rejected matters too: rejecting the live version must redeploy the previous approved one).

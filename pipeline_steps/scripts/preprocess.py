@@ -1,7 +1,7 @@
 """Preprocess step: check the raw CSVs against the data contract, split them, write the splits.
 
 Runs in a SageMaker processing container (defaults below) and locally with any paths:
-    python pipeline_steps/preprocess.py --contract contract.json --input-dir data/ --output-dir out/
+    python pipeline_steps/scripts/preprocess.py --contract contract.json --input-dir data/ --output-dir out/
 
 The data contract (config `model_build.model.data`, shipped by the pipeline as one JSON file)
 says everything this step knows about the data: the label, each feature's name, kind (numeric,

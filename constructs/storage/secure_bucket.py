@@ -11,8 +11,8 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 
 from constructs import Construct
-from constructs.checkov_skips import skip_checkov
-from constructs.control_tower import guard_rule
+from constructs.security.checkov_skips import skip_checkov
+from constructs.security.control_tower import guard_rule
 
 # CT.S3.PR.9 (Object Lock) is acknowledged on every bucket: Object Lock can never be turned off
 # again (S3 user guide, "Configuring S3 Object Lock"), and these buckets are versioned with

@@ -121,7 +121,7 @@ def grant_vpc_access(
         # SageMaker's processing-job validation fails when the execution role's EC2 network-interface
         # permissions are scoped by resource or condition (developer guide, CreateProcessingJob API: Execution
         # Role Permissions); the role may create jobs only in the configured subnets and security groups
-        # (sagemaker:VpcSubnets, sagemaker:VpcSecurityGroupIds). constructs/wildcard_resources.py accepts it.
+        # (sagemaker:VpcSubnets, sagemaker:VpcSecurityGroupIds). constructs/security/wildcard_resources.py accepts it.
     else:
         interfaces = ec2_arn("network-interface", "*")
         role.add_to_principal_policy(
@@ -151,7 +151,8 @@ def grant_vpc_access(
     role.add_to_principal_policy(
         iam.PolicyStatement(sid="DescribeVpcNetwork", actions=describe_actions, resources=["*"])
     )
-    # The ec2:Describe* actions take no resources (constructs/wildcard_resources.py checks each statement on '*').
+    # The ec2:Describe* actions take no resources (constructs/security/wildcard_resources.py checks each
+    # statement on '*').
 
 
 def job_network_conditions(vpc: VpcSettings | None, *, isolated: bool) -> dict[str, Any]:

@@ -8,8 +8,8 @@ from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 
-from constructs.control_tower import guard_rule
-from constructs.kms_keys import restrict_grants_to_aws_services
+from constructs.security.control_tower import guard_rule
+from constructs.security.kms_keys import restrict_grants_to_aws_services
 
 # How long replaced artifacts and unfinished uploads are kept, in days.
 _ARTIFACT_NONCURRENT_DAYS = 30

@@ -11,8 +11,8 @@ from aws_cdk import aws_s3 as s3
 
 from config import AwsTarget, Generated, ResourceNames
 from constructs import Construct
-from constructs.model_registry import ModelRegistry
-from constructs.nag_acknowledgments import acknowledge_wildcards, objects_in
+from constructs.security.nag_acknowledgments import acknowledge_wildcards, objects_in
+from constructs.storage.model_registry import ModelRegistry
 from contracts import EVALUATION_REPORTS_PATTERN, SAMPLE_PAYLOADS_PATTERN
 
 # Where the model-build pipeline's evaluation step writes evaluation.json (compare reads it).

@@ -14,14 +14,14 @@ from aws_cdk import aws_sqs as sqs
 
 from config import AwsTarget, DriftConfig, NetworkConfig, Release, VpcSettings
 from constructs import Construct
-from constructs.drift_alarm import DriftAlarm
-from constructs.drift_alarm_forwarder import DriftAlarmForwarder
-from constructs.drift_check_health_alarms import drift_check_health_alarms
-from constructs.drift_job_role import DriftJobRole
-from constructs.job_network import grant_vpc_access
-from constructs.model_monitor_schedule import ModelMonitorSchedule
-from constructs.nag_acknowledgments import acknowledge_wildcards
-from constructs.scheduled_drift_check import ScheduledDriftCheck
+from constructs.monitoring.drift_alarm import DriftAlarm
+from constructs.monitoring.drift_alarm_forwarder import DriftAlarmForwarder
+from constructs.monitoring.drift_check_health_alarms import drift_check_health_alarms
+from constructs.monitoring.drift_job_role import DriftJobRole
+from constructs.monitoring.model_monitor_schedule import ModelMonitorSchedule
+from constructs.monitoring.scheduled_drift_check import ScheduledDriftCheck
+from constructs.network.job_network import grant_vpc_access
+from constructs.security.nag_acknowledgments import acknowledge_wildcards
 from pipeline_steps import checked_in
 
 IMAGES_FILE = checked_in.DRIFT_CHECK_IMAGES

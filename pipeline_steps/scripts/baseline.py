@@ -20,7 +20,7 @@ split is streamed twice in chunks (the range of each number first, then its buck
 does not grow with the data.
 
 Runs in a SageMaker processing container (defaults below) and locally:
-    python pipeline_steps/baseline.py --train-dir out/train --output-dir baseline/
+    python pipeline_steps/scripts/baseline.py --train-dir out/train --output-dir baseline/
 The train directory holds the header-less, label-first CSV the preprocess step writes and
 data_contract.json (the feature names and kinds, in column order).
 """

@@ -1,7 +1,7 @@
 """Evaluate step: score the candidate and the champion on the same test split, apply the gate.
 
 Runs in the model's processing image (defaults below) and locally:
-    python pipeline_steps/evaluate.py --model-dir model.tar.gz --test-dir out/test --output-dir eval/ \\
+    python pipeline_steps/scripts/evaluate.py --model-dir model.tar.gz --test-dir out/test --output-dir eval/ \\
         --task-type=binary_classification --metric=auc --higher-is-better=true \\
         --inference-image=xgboost:3.0-5 --threshold=0.8 --allowed-regression=0.01 \\
         [--champion-model champion/model.tar.gz --champion-evaluation champion/evaluation.json]

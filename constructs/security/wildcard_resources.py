@@ -58,8 +58,9 @@ SCOPED_ELSEWHERE: Mapping[frozenset[str], str] = {
         }
     ): (
         "processing jobs in a VPC: SageMaker's validation of CreateProcessingJob fails when the execution role's "
-        "network-interface permissions are scoped (constructs/job_network.py); the jobs themselves are confined to "
-        "the configured subnets and security groups by sagemaker:VpcSubnets and sagemaker:VpcSecurityGroupIds"
+        "network-interface permissions are scoped (constructs/network/job_network.py); the jobs themselves are "
+        "confined to the configured subnets and security groups by sagemaker:VpcSubnets and "
+        "sagemaker:VpcSecurityGroupIds"
     ),
     frozenset({"cloudformation:DescribeStacks", "s3:ListBucket"}): (
         "CDK Pipelines' self-mutation role: the CDK CLI reads the bootstrap stack and checks its bucket with its "
@@ -68,7 +69,8 @@ SCOPED_ELSEWHERE: Mapping[frozenset[str], str] = {
     ),
     frozenset({"codebuild:BatchGetBuilds", "codebuild:StartBuild", "codebuild:StopBuild"}): (
         "CDK Pipelines' shared asset-publishing role, granted in CDK Pipelines' own policy: an explicit Deny outside "
-        "the pipeline's asset projects confines it to them (constructs/delivery_pipeline.py, _confine_asset_builds)"
+        "the pipeline's asset projects confines it to them "
+        "(constructs/delivery/delivery_pipeline.py, _confine_asset_builds)"
     ),
 }
 

@@ -11,7 +11,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 
 from constructs import Construct
-from constructs.control_tower import guard_rule
+from constructs.security.control_tower import guard_rule
 
 # As long as SQS keeps a message (the most it allows): time to find the cause and redrive.
 RETENTION_DAYS = 14

@@ -32,14 +32,14 @@ from aws_cdk import aws_sqs as sqs
 import contracts
 from config import ApprovalMode, RetrainingConfig
 from constructs import Construct
-from constructs.checkov_skips import skip_checkov
-from constructs.control_tower import guard_rule
-from constructs.event_dead_letters import acknowledge_dead_letter_queue, alarm_on_any_message
-from constructs.kms_keys import managed_key
-from constructs.model_registry import ModelRegistry
-from constructs.nag_acknowledgments import acknowledge_wildcards, objects_in
+from constructs.security.checkov_skips import skip_checkov
+from constructs.security.control_tower import guard_rule
+from constructs.security.kms_keys import managed_key
+from constructs.security.nag_acknowledgments import acknowledge_wildcards, objects_in
+from constructs.storage.event_dead_letters import acknowledge_dead_letter_queue, alarm_on_any_message
+from constructs.storage.model_registry import ModelRegistry
 
-ASSET_DIR = Path(__file__).resolve().parent.parent / "lambda" / "start_retraining"
+ASSET_DIR = Path(__file__).resolve().parents[2] / "lambda" / "start_retraining"
 # The names the function shares with the pipeline and the CLI, bundled beside its modules.
 CONTRACTS_MODULE = Path(contracts.__file__).resolve()
 # Powertools for AWS Lambda (Python) v3, published by AWS as a public layer in every commercial

@@ -9,8 +9,8 @@ from aws_cdk import aws_s3 as s3
 
 from config import Release
 from constructs import Construct
-from constructs.nag_acknowledgments import acknowledge_wildcards, objects_in
-from constructs.sagemaker_role_grants import grant_build_account_reads
+from constructs.security.nag_acknowledgments import acknowledge_wildcards, objects_in
+from constructs.security.sagemaker_role_grants import grant_build_account_reads
 from contracts import SAMPLE_PAYLOADS_PATTERN
 
 

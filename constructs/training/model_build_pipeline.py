@@ -15,10 +15,10 @@ from aws_cdk import aws_sagemaker as sagemaker
 import contracts
 from config import NetworkConfig
 from constructs import Construct
-from constructs.job_network import grant_create_jobs, grant_vpc_access, with_network
-from constructs.model_registry import ModelRegistry
-from constructs.nag_acknowledgments import acknowledge_wildcards, objects_in
-from constructs.sagemaker_role_grants import grant_container_logs, grant_image_pull
+from constructs.network.job_network import grant_create_jobs, grant_vpc_access, with_network
+from constructs.security.nag_acknowledgments import acknowledge_wildcards, objects_in
+from constructs.security.sagemaker_role_grants import grant_container_logs, grant_image_pull
+from constructs.storage.model_registry import ModelRegistry
 from contracts import INPUT_MANIFESTS_PREFIX, MODEL_ARTIFACTS_PREFIX, PIPELINE_OUTPUT_PREFIX, STEP_SCRIPTS
 from pipeline_steps import checked_in
 from pipeline_steps.source_archive import write_archive, write_data_contract

@@ -14,7 +14,7 @@ from constructs import Construct
 
 PULL_ACTIONS = ("ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability")
 # GetAuthorizationToken returns a registry login token and supports no resource-level
-# permissions (ECR's "Actions, resources, and condition keys"): constructs/wildcard_resources.py.
+# permissions (ECR's "Actions, resources, and condition keys"): constructs/security/wildcard_resources.py.
 
 
 def repository_arn(scope: Construct, image_uri: str) -> str:

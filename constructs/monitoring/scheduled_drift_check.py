@@ -16,8 +16,8 @@ import contracts
 from config import DRIFT_ALARM_PERIOD_HOURS as ALARM_PERIOD_HOURS
 from config import DriftConfig, Release, VpcSettings
 from constructs import Construct
-from constructs.job_network import grant_create_jobs, with_network
-from constructs.nag_acknowledgments import acknowledge_wildcards
+from constructs.network.job_network import grant_create_jobs, with_network
+from constructs.security.nag_acknowledgments import acknowledge_wildcards
 from pipeline_steps import checked_in
 
 # The builder's files; importing it is cheap (the SageMaker SDK is imported only inside its functions).

@@ -10,7 +10,7 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 
 from config import AutoscalingConfig
 from constructs import Construct
-from constructs.rollback_alarms import endpoint_metric
+from constructs.monitoring.rollback_alarms import endpoint_metric
 from contracts import (
     INVOCATION_4XX_ERRORS_METRIC,
     INVOCATION_5XX_ERRORS_METRIC,

@@ -12,10 +12,10 @@ from aws_cdk import aws_sagemaker as sagemaker
 
 from config import EndpointConfig, NetworkConfig, Release, RolloutConfig
 from constructs import Construct
-from constructs.job_network import grant_vpc_access
-from constructs.nag_acknowledgments import acknowledge_wildcards, objects_in
-from constructs.rollback_alarms import RollbackAlarms
-from constructs.sagemaker_role_grants import (
+from constructs.monitoring.rollback_alarms import RollbackAlarms
+from constructs.network.job_network import grant_vpc_access
+from constructs.security.nag_acknowledgments import acknowledge_wildcards, objects_in
+from constructs.security.sagemaker_role_grants import (
     grant_build_account_reads,
     grant_container_logs,
     grant_image_pull,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 
-from constructs.rollback_alarms import endpoint_metric
+from constructs.monitoring.rollback_alarms import endpoint_metric
 from contracts import INVOCATION_5XX_ERRORS_METRIC, INVOCATIONS_METRIC, MODEL_LATENCY_METRIC
 
 _WIDTH = 12

@@ -9,8 +9,8 @@ from aws_cdk import aws_s3 as s3
 import contracts
 from config import MODEL_MONITOR_NAMESPACE, Release
 from constructs import Construct
-from constructs.nag_acknowledgments import acknowledge_wildcards, objects_in
-from constructs.sagemaker_role_grants import grant_build_account_reads, grant_container_logs, grant_image_pull
+from constructs.security.nag_acknowledgments import acknowledge_wildcards, objects_in
+from constructs.security.sagemaker_role_grants import grant_build_account_reads, grant_container_logs, grant_image_pull
 
 # Where the model-building pipeline writes the baselines it registers (not its training data).
 REGISTERED_BASELINES = contracts.REGISTERED_BASELINES_PATTERN

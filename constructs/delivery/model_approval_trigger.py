@@ -11,9 +11,9 @@ from aws_cdk import aws_sqs as sqs
 
 import contracts
 from constructs import Construct
-from constructs.approval_event_forwarder import approval_event_pattern
-from constructs.default_bus_policy import DefaultBusPolicy
-from constructs.model_registry import ModelRegistry
+from constructs.delivery.approval_event_forwarder import approval_event_pattern
+from constructs.storage.model_registry import ModelRegistry
+from constructs.triggers.default_bus_policy import DefaultBusPolicy
 
 
 class ModelApprovalTrigger(Construct):

@@ -13,12 +13,12 @@ from aws_cdk import aws_s3 as s3
 
 from config import SourceConfig, SourceKind
 from constructs import Construct, IConstruct
-from constructs.artifact_bucket import harden_artifact_bucket
-from constructs.checkov_skips import skip_checkov
-from constructs.control_tower import guard_rule
-from constructs.model_registry import ModelRegistry
-from constructs.nag_acknowledgments import acknowledge_wildcards
-from constructs.release_checks import Promotion, ReleaseChecks
+from constructs.delivery.artifact_bucket import harden_artifact_bucket
+from constructs.delivery.release_checks import Promotion, ReleaseChecks
+from constructs.security.checkov_skips import skip_checkov
+from constructs.security.control_tower import guard_rule
+from constructs.security.nag_acknowledgments import acknowledge_wildcards
+from constructs.storage.model_registry import ModelRegistry
 
 # What developers run, in the same order: install, test, pick the model versions, synthesize.
 INSTALL = "make .venv/.installed node_modules/.installed"
@@ -40,7 +40,7 @@ DOWNLOAD_CACHE_PATHS = ("/root/.cache/pip/**/*", "/root/.npm/**/*")
 _BUILD_SPEC = {"phases": _RUNTIMES, "cache": {"paths": list(DOWNLOAD_CACHE_PATHS)}}
 
 
-# Why the shared asset role may start builds on '*' (constructs/wildcard_resources.py accepts that statement).
+# Why the shared asset role may start builds on '*' (constructs/security/wildcard_resources.py accepts that statement).
 ASSET_STARTS = (
     "codebuild:StartBuild/StopBuild/BatchGetBuilds that CDK Pipelines grants the shared asset role, denied outside "
     "the pipeline's own asset projects (_confine_asset_builds); publishing itself goes through the target accounts' "
