@@ -1,8 +1,9 @@
 """Every step script and every example model's code, run as SageMaker runs it, on its image's Python and packages.
 
 vermin (tests/test_image_contracts.py) sees syntax; this sees behaviour: `datetime.fromisoformat`
-of Python 3.9, pandas 1.1 of the scikit-learn image, numpy 2 of the XGBoost image. Each example
-model's data goes through the model-building pipeline's steps, each step in the venv of its image
+of Python 3.9, pandas 1.1 of the scikit-learn image, numpy 2 of the XGBoost image. An example
+model's data (one example per source directory) goes through the model-building pipeline's steps,
+each step in the venv of its image
 (pipeline_steps/image_venvs.py, built by `make image-venvs`), wired as the checked-in definitions wire
 them: every job's container entry point, arguments, input and output paths and the parameters'
 defaults come from pipeline_steps/definitions/, each job gets a /opt/ml of its own under a temporary
@@ -37,7 +38,7 @@ import numpy as np
 import pytest
 
 import config
-from pipeline_steps import checked_in, drift_check_pipeline, image_venvs, local_drift_check, sample_data
+from pipeline_steps import checked_in, image_venvs, local_drift_check, sample_data
 from pipeline_steps.images import EXAMPLE_MODEL_IMAGES, SKLEARN, STEP_IMAGES, ImageContract
 
 pytestmark = pytest.mark.slow
@@ -63,10 +64,10 @@ SUBSTITUTIONS = {
 
 def interpreter(image: ImageContract) -> Path:
     """The image venv's Python; skips only when pyenv lacks the image's Python, fails when the venv is stale."""
-    if image_venvs.pyenv_python(image) is None:
-        pytest.skip(f"no pyenv Python {image.python_label} for the {image.framework} {image.version} image's venv")
     python = image_venvs.pyenv_python(image)
-    assert python is not None and image_venvs.is_current(image, python), (
+    if python is None:
+        pytest.skip(f"no pyenv Python {image.python_label} for the {image.framework} {image.version} image's venv")
+    assert image_venvs.is_current(image, python), (
         f"{image_venvs.venv_dir(image)} is missing or not built from images.py's pins: run `make image-venvs`"
     )
     return image_venvs.venv_python(image)
@@ -276,10 +277,6 @@ def steps(definition: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
             yield from steps({"Steps": step.get("Arguments", {}).get(branch, [])})
 
 
-def step_named(definition: Mapping[str, Any], name: str) -> dict[str, Any]:
-    return next(step for step in steps(definition) if step["Name"] == name)
-
-
 # The settings of cdk.json's model that the generated definition bakes into arguments (inputs.json's keys).
 BAKED_ARGUMENTS = ("task_type", "metric.name", "metric.higher_is_better", "images.inference")
 
@@ -302,7 +299,7 @@ def as_generated_for(definition: Mapping[str, Any], model: config.ModelConfig) -
     defaults = {"MetricThreshold": model.metric.threshold, "AllowedRegression": model.metric.allowed_regression}
     for parameter in generated["Parameters"]:
         parameter["DefaultValue"] = defaults.get(parameter["Name"], parameter.get("DefaultValue"))
-    train = step_named(generated, "Train")["Arguments"]
+    (train,) = [step["Arguments"] for step in steps(generated) if step["Type"] == "Training"]
     sagemaker_own = {k: v for k, v in train["HyperParameters"].items() if k.startswith("sagemaker_")}
     train["HyperParameters"] = {**model.hyperparameter_map, **sagemaker_own, "sagemaker_program": model.entry_point}
     return generated
@@ -362,38 +359,40 @@ def test_each_step_and_model_runs_on_its_images_python_and_packages(example: str
     build = as_generated_for(json.loads(checked_in.MODEL_BUILD_DEFINITION.read_text()), model)
 
     local = LocalSageMaker(tmp_path, {**SUBSTITUTIONS, "Execution.PipelineExecutionId": EXECUTION_ID})
+    code = f"s3://{SUBSTITUTIONS['CodeAssetBucket']}"
     for name in STEP_IMAGES:
         local.values[f"{name.title().replace('_', '')}CodeKey"] = f"{name}.py"
-        local.s3[f"s3://code/{name}.py"] = checked_in.step_script(name)
+        local.s3[f"{code}/{name}.py"] = checked_in.step_script(name)
     contract_file = tmp_path / "contract" / "data_contract.json"
     contract_file.parent.mkdir()
     contract_file.write_text(json.dumps(model.data.as_document(model.task_type.value)))
     local.values["DataContractKey"] = "contract/"
-    local.s3["s3://code/contract/"] = contract_file.parent
+    local.s3[f"{code}/contract/"] = contract_file.parent
     metric = model.metric
     local.parameters(build)
     raw = sample_data.write_csv(sample_data.sample_for(model.data), tmp_path / "raw" / "data.csv", model.data)
     local.s3[local.values["Parameters.InputManifestUri"]] = raw.parent
 
-    preprocessed = local.processing(step_named(build, "Preprocess"), python)
-    archive = local.training(step_named(build, "Train"), python, model.source_dir)
-    evaluation = local.processing(step_named(build, "Evaluate"), python)["evaluation"]
-    baseline = local.processing(step_named(build, "Baseline"), python)["baseline"]
+    outputs = {}
+    for step in build["Steps"]:  # in the definition's order, which is the order of their dependencies
+        if step["Type"] == "Processing":
+            outputs[step["Name"]] = local.processing(step, python)
+        elif step["Type"] == "Training":
+            archive = local.training(step, python, model.source_dir)
+    baseline = outputs["Baseline"]["baseline"]
 
-    report = json.loads((evaluation / "evaluation.json").read_text())
+    report = json.loads((outputs["Evaluate"]["evaluation"] / "evaluation.json").read_text())
     assert report["gate"]["passed"], report["gate"]
-    assert (
-        report["comparison"]["metric"] == metric.name
-        and report["model"]["inference_image"] == model.images.inference.label
-    )
+    assert report["comparison"]["metric"] == metric.name
+    assert report["model"]["inference_image"] == model.images.inference.label
     statistics = json.loads((baseline / "statistics.json").read_text())
     assert {f["name"] for f in statistics["features"]} == set(model.data.feature_names)
     assert archive.is_file()
 
     # The registered version's container, serving the held-out sample payload and one refused request.
-    register = step_named(build, "Register")
+    (register,) = [step for step in steps(build) if step["Type"] == "RegisterModel"]
     (container,) = register["Arguments"]["InferenceSpecification"]["Containers"]
-    body = sample_requests(next(preprocessed["sample"].glob("*.tar.gz")))
+    body = sample_requests(next(outputs["Preprocess"]["sample"].glob("*.tar.gz")))
     served, refused = local.serving(
         container,
         python,
@@ -411,7 +410,7 @@ def test_each_step_and_model_runs_on_its_images_python_and_packages(example: str
     assert refused["status"] == 415
 
     # The drift check (its image whatever the model's), on the baseline this model's image wrote.
-    drift = json.loads(drift_check_pipeline.DEFINITION_FILE.read_text())
+    drift = json.loads(checked_in.DRIFT_CHECK_DEFINITION.read_text())
     drift_config = config.load_cdk_json().build_environment.drift
     capture = tmp_path / "capture"
     shifted = capture_batch(model, capture, STARTED_AT.replace(microsecond=0) - timedelta(minutes=1))
