@@ -13,7 +13,7 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 # Synth never talks to AWS: no instance-metadata probing for credentials or region.
 export AWS_EC2_METADATA_DISABLED := true
 
-.PHONY: help synth synth-example synth-sandbox checkov test lint typecheck unit test-unit test-template test-slow bench bench-build-step bench-tests clean resolve-release pipeline-definitions local-pipeline
+.PHONY: help synth synth-example synth-sandbox checkov image-venvs test lint typecheck unit test-unit test-template test-slow bench bench-build-step bench-tests clean resolve-release pipeline-definitions local-pipeline
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -94,8 +94,15 @@ test-unit: $(VENV)/.installed  ## Tests that synthesize nothing (seconds)
 test-template: $(VENV)/.installed node_modules/.installed  ## Tests on synthesized CloudFormation templates
 	$(PYTEST) -m template
 
-test-slow: $(VENV)/.installed node_modules/.installed  ## SDK regeneration of the pipeline definitions, app.py as a subprocess
+test-slow: $(VENV)/.installed node_modules/.installed image-venvs  ## SDK regeneration of the definitions, app.py as a subprocess, the steps in their images' venvs
 	$(PYTEST) -m slow
+
+# One venv per container image (.venv-images/<framework>-<version>): pyenv's Python of the image's
+# version and its pinned packages (pipeline_steps/images.py), for the slow tier's runs of the step
+# scripts and models. Each is rebuilt only when the pins change (a stamp inside); without pyenv's
+# Python for an image it is not built and its tests skip, saying why.
+image-venvs: $(VENV)/.installed  ## Build the images' venvs for `make test-slow` (pyenv's Python, the images' pins)
+	$(PY) -m pipeline_steps.image_venvs
 
 bench: $(VENV)/.installed node_modules/.installed  ## Time a full synth against a one-bucket app
 	bash bench/synth.sh
