@@ -63,6 +63,7 @@ FIXTURE_TIERS = {
     "sandbox_assembly": "template",
     "insecure_prod_synth": "template",
     "app_py_without_releases": "slow",
+    "variant_model_build_definition": "slow",
 }
 
 
@@ -351,3 +352,30 @@ def xgboost_local_run(tmp_path_factory: pytest.TempPathFactory) -> list[Any]:
         )
         for run in json.loads((directory / "runs.json").read_text())
     ]
+
+
+@pytest.fixture(scope="session")
+def variant_model_build_definition(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The model-build definition the SDK builds (offline) for settings the checked-in one lacks, once per run:
+    spot training off, three preprocess and two training instances. Each build takes seconds of the SDK's own
+    config validation, so the tests of these settings share one."""
+    overrides = {
+        "mlops.model_build.use_spot_training": "false",
+        "mlops.model_build.preprocess_instance_count": "3",
+        "mlops.model_build.training_instance_count": "2",
+    }
+
+    def build(directory: Path) -> None:
+        import config
+        from pipeline_steps import model_build_pipeline as builder
+
+        saved = dict(os.environ)  # the offline SDK session sets region variables; other tests expect ours
+        try:
+            settings = builder.settings_from_config(config.load_cdk_json(ROOT / "cdk.json", overrides))
+            (directory / "definition.json").write_text(builder.build_definition(settings))
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+
+    directory = _once_per_run(tmp_path_factory, "variant-model-build-definition", build)
+    return dict(json.loads((directory / "definition.json").read_text()))
