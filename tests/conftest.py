@@ -330,6 +330,7 @@ def xgboost_local_run(tmp_path_factory: pytest.TempPathFactory) -> list[Any]:
     model = load_model("models/xgboost")
 
     def run(directory: Path) -> None:
+        # A small model: the example's own hyperparameters are for real data.
         results = local_run.run_local_pipeline(
             directory, drift=0.8, model=model, hyperparameters={model.origin: {"num_round": "10"}}
         )

@@ -30,7 +30,6 @@ inference = model_source("xgboost", "inference")
 XGBOOST = config.load_model("models/xgboost")
 WINE = config.load_model("models/wine")
 DIABETES = config.load_model("models/diabetes")
-# The local runs train small models: the examples' own hyperparameters are for real data.
 FIRST, SECOND = (f.name for f in XGBOOST.data.features[:2])
 
 
