@@ -63,6 +63,7 @@ FIXTURE_TIERS = {
     "sandbox_assembly": "template",
     "insecure_prod_synth": "template",
     "app_py_without_releases": "slow",
+    "variant_model_build_definition": "slow",
 }
 
 
@@ -180,7 +181,7 @@ OLD_CONNECTION = "arn:aws:codestar-connections:eu-west-1:111111111111:connection
 def variant_assembly(tmp_path_factory: pytest.TempPathFactory) -> Assembly:
     """One synth, once per run, of the settings the session assembly lacks: dev and staging in VPCs
     (tests/test_private_networking.py), a shadow test before prod (tests/test_shadow_stage.py), a
-    ROLLING staging and a canary of 10 % in dev.
+    ROLLING staging with auto-approval, and a canary of 10 % in dev.
     With cdk-nag and the Control Tower rules on, like every synth; a release in every stage."""
     from tests.support import vpc_config
 
@@ -193,6 +194,9 @@ def variant_assembly(tmp_path_factory: pytest.TempPathFactory) -> Assembly:
     context["mlops.environments.staging.rollout.type"] = "ROLLING"
     # A canary of 10 % in dev, where cdk.json and the sandbox keep the default 50 %.
     context["mlops.environments.dev.rollout.canary_size_percent"] = "10"
+    # Auto-approval outside the model-build environment changes nothing built; synth warns of it
+    # on the pipeline's stack (tests/test_config.py).
+    context["mlops.environments.staging.approval"] = "auto"
     # Options whose resources or permissions the default layout lacks (tests/test_deploy_policies.py):
     # reserved concurrency for the retraining function, a connection ARN from before the rename.
     context["mlops.model_build.retraining.one_trigger_at_a_time"] = "true"
@@ -313,3 +317,66 @@ def insecure_prod_synth(tmp_path_factory: pytest.TempPathFactory) -> InsecureSyn
         insecure_stages=outcome["insecure"],
         prod_promotion=outcome["prod_promotion"],
     )
+
+
+@pytest.fixture(scope="session")
+def xgboost_local_run(tmp_path_factory: pytest.TempPathFactory) -> list[Any]:
+    """`make local-pipeline` with the XGBoost example, once per run: a first model, then one retrained on a
+    drifted batch (0.8) and compared with it. Each run trains two models in subprocesses; the tests that
+    read these outputs (and write nothing beside them) share one run."""
+    from config import load_model
+    from pipeline_steps import local_run
+
+    model = load_model("models/xgboost")
+
+    def run(directory: Path) -> None:
+        # A small model: the example's own hyperparameters are for real data.
+        results = local_run.run_local_pipeline(
+            directory, drift=0.8, model=model, hyperparameters={model.origin: {"num_round": "10"}}
+        )
+        # Paths relative to the run: a worker's directory is renamed once complete.
+        runs = [
+            {
+                "name": result.name,
+                "report": result.report,
+                "model_archive": str(result.model_archive.relative_to(directory)),
+                "baseline_dir": str(result.baseline_dir.relative_to(directory)),
+            }
+            for result in results
+        ]
+        (directory / "runs.json").write_text(json.dumps(runs))
+
+    directory = _once_per_run(tmp_path_factory, "xgboost-local-run", run)
+    return [
+        local_run.RunResult(
+            run["name"], run["report"], directory / run["model_archive"], directory / run["baseline_dir"]
+        )
+        for run in json.loads((directory / "runs.json").read_text())
+    ]
+
+
+@pytest.fixture(scope="session")
+def variant_model_build_definition(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The model-build definition the SDK builds (offline) for settings the checked-in one lacks, once per run:
+    spot training off, three preprocess and two training instances. Each build takes seconds of the SDK's own
+    config validation, so the tests of these settings share one."""
+    overrides = {
+        "mlops.model_build.use_spot_training": "false",
+        "mlops.model_build.preprocess_instance_count": "3",
+        "mlops.model_build.training_instance_count": "2",
+    }
+
+    def build(directory: Path) -> None:
+        import config
+        from pipeline_steps import model_build_pipeline as builder
+
+        saved = dict(os.environ)  # the offline SDK session sets region variables; other tests expect ours
+        try:
+            settings = builder.settings_from_config(config.load_cdk_json(ROOT / "cdk.json", overrides))
+            (directory / "definition.json").write_text(builder.build_definition(settings))
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+
+    directory = _once_per_run(tmp_path_factory, "variant-model-build-definition", build)
+    return dict(json.loads((directory / "definition.json").read_text()))

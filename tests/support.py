@@ -334,3 +334,14 @@ def data_bucket(assembly: Any, env: str = "dev") -> tuple[str, str]:
     """(stack, logical ID) of `env`'s data bucket: the one whose name the storage stack outputs for uploads."""
     storage = f"mlops-delivery-{env}-storage"
     return storage, assembly.templates[storage]["Outputs"]["DataBucketName"]["Value"]["Ref"]
+
+
+def synth_warnings(directory: Path, code: str) -> list[str]:
+    """The warnings of one kind (`add_warning_v2`'s id) that synth kept in an assembly's metadata files."""
+    return [
+        entry["data"]
+        for path in directory.rglob("*.metadata.json")
+        for entries in json.loads(path.read_text()).values()
+        for entry in entries
+        if entry["type"] == "aws:cdk:warning" and f"[ack: {code}]" in entry["data"]
+    ]

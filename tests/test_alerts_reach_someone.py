@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +9,7 @@ import pytest
 
 from tests.conftest import Assembly, raw_config
 from tests.deployed_names import Deployed
-from tests.support import stage_for
+from tests.support import stage_for, synth_warnings
 
 LAYOUTS = ("assembly", "variant_assembly", "sandbox_assembly")
 QUEUE_DEPTH = "ApproximateNumberOfMessagesVisible"
@@ -76,25 +75,15 @@ def test_the_undelivered_events_queue_admits_only_this_accounts_rules_with_a_key
     assert resources[queue_id]["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
 
 
-def _warnings(directory: Path, code: str) -> list[str]:
-    return [
-        entry["data"]
-        for path in directory.rglob("*.metadata.json")
-        for entries in json.loads(path.read_text()).values()
-        for entry in entries
-        if entry["type"] == "aws:cdk:warning" and f"[ack: {code}]" in entry["data"]
-    ]
-
-
 def test_synth_warns_when_production_or_its_pipeline_would_notify_nobody(
     assembly: Assembly, sandbox_assembly: Assembly
 ) -> None:
     """The shipped cdk.json has no addresses: prod and the toolchain are named; the sandbox has its own."""
-    warnings = _warnings(assembly.directory, "mlops:noNotificationEmails")
+    warnings = synth_warnings(assembly.directory, "mlops:noNotificationEmails")
     assert len(warnings) == 2, warnings
     assert any("mlops.environments.prod.notification_emails is empty" in w for w in warnings)
     assert any("mlops.toolchain.notification_emails is empty" in w for w in warnings)
-    assert not _warnings(sandbox_assembly.directory, "mlops:noNotificationEmails")
+    assert not synth_warnings(sandbox_assembly.directory, "mlops:noNotificationEmails")
 
 
 @pytest.mark.template

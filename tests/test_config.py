@@ -14,7 +14,8 @@ import config
 from config import ApprovalMode, ConfigError, RolloutType
 from pipeline_steps import checked_in
 from pipeline_steps.checked_in import CheckedInError
-from tests.conftest import EXAMPLE_RELEASE_ARN, ROOT, cdk_json_context, configured_features, raw_config
+from tests.conftest import EXAMPLE_RELEASE_ARN, ROOT, Assembly, cdk_json_context, configured_features, raw_config
+from tests.support import synth_warnings
 
 FEATURES = configured_features()
 
@@ -541,19 +542,12 @@ def test_settings_that_lower_safety_outside_production_are_warned_naming_the_key
     assert load(raw_config(), tmp_path).warnings == ()
 
 
-@pytest.mark.template
-def test_synth_shows_the_warnings_on_the_pipelines_stack(tmp_path: Path) -> None:
-    import aws_cdk as cdk
-    from aws_cdk.assertions import Annotations, Match
-
-    import app
-
-    context = cdk_json_context()
-    context["mlops.environments.prod.production"] = "false"
-    application = cdk.App(context=context, outdir=str(tmp_path))
-    app.build_app(application)
-    cicd = application.node.find_child("Cicd")
-    Annotations.from_stack(cicd).has_warning("/Cicd", Match.string_like_regexp("environments.prod.production is false"))
+def test_synth_shows_the_warnings_on_the_pipelines_stack(variant_assembly: Assembly) -> None:
+    """The variant layout auto-approves in staging (tests/conftest.py): synth keeps that warning, once, on /Cicd."""
+    (warning,) = synth_warnings(variant_assembly.directory, "mlops:config")
+    assert "mlops.environments.staging.approval is auto" in warning
+    metadata = json.loads((variant_assembly.directory / "Cicd.metadata.json").read_text())
+    assert warning in [entry["data"] for entry in metadata["/Cicd"] if entry["type"] == "aws:cdk:warning"]
 
 
 def test_a_key_written_twice_in_cdk_json_is_refused(tmp_path: Path) -> None:

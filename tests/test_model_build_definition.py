@@ -158,21 +158,18 @@ def test_training_uses_spot_with_checkpoints_and_writes_models_prefix(definition
 
 
 @pytest.mark.slow
-def test_spot_training_can_be_turned_off() -> None:
-    settings = builder.settings_from_config(
-        config.load_cdk_json(ROOT / "cdk.json", {"mlops.model_build.use_spot_training": "false"})
-    )
-    train = steps_by_name(json.loads(builder.build_definition(settings)))["Train"]["Arguments"]
+def test_spot_training_can_be_turned_off(variant_model_build_definition: dict[str, Any]) -> None:
+    train = steps_by_name(variant_model_build_definition)["Train"]["Arguments"]
     assert "EnableManagedSpotTraining" not in train or train["EnableManagedSpotTraining"] is False
     assert "CheckpointConfig" not in train
     assert "MaxWaitTimeInSeconds" not in train["StoppingCondition"]
 
 
 @pytest.mark.slow
-def test_preprocess_and_training_spread_over_the_configured_instances() -> None:
-    overrides = {"mlops.model_build.preprocess_instance_count": "3", "mlops.model_build.training_instance_count": "2"}
-    settings = builder.settings_from_config(config.load_cdk_json(ROOT / "cdk.json", overrides))
-    steps = steps_by_name(json.loads(builder.build_definition(settings)))
+def test_preprocess_and_training_spread_over_the_configured_instances(
+    variant_model_build_definition: dict[str, Any],
+) -> None:
+    steps = steps_by_name(variant_model_build_definition)
     preprocess = steps["Preprocess"]["Arguments"]
     assert preprocess["ProcessingResources"]["ClusterConfig"]["InstanceCount"] == 3
     assert preprocess["AppSpecification"]["ContainerArguments"] == ["--train-files=2"]

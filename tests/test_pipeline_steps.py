@@ -31,8 +31,6 @@ inference = model_source("xgboost", "inference")
 XGBOOST = config.load_model("models/xgboost")
 WINE = config.load_model("models/wine")
 DIABETES = config.load_model("models/diabetes")
-# The local runs train small models: the examples' own hyperparameters are for real data.
-SMALL = {"models/xgboost": {"num_round": "10"}, "models/sklearn": {"n_estimators": "20"}}
 FIRST, SECOND = (f.name for f in XGBOOST.data.features[:2])
 
 
@@ -590,8 +588,10 @@ def test_a_users_csv_runs_through_the_local_pipeline(tmp_path: Path) -> None:
         local_run.main(["--model=models/wine", f"--data={other}", f"--output-dir={tmp_path / 'other'}"])
 
 
-def test_local_pipeline_registers_a_first_model_then_compares_the_next_with_it(tmp_path: Path) -> None:
-    first, second = local_run.run_local_pipeline(tmp_path, drift=0.8, model=XGBOOST, hyperparameters=SMALL)
+def test_local_pipeline_registers_a_first_model_then_compares_the_next_with_it(
+    xgboost_local_run: list[local_run.RunResult],
+) -> None:
+    first, second = xgboost_local_run
     assert first.report["champion"] is None and first.report["gate"]["passed"]
     assert first.report["metadata"]["champion_metric_value"] == "none"
     comparison = second.report["comparison"]
@@ -607,8 +607,10 @@ def test_local_pipeline_registers_a_first_model_then_compares_the_next_with_it(t
 
 
 def test_local_gate_fails_a_candidate_below_the_minimum(tmp_path: Path) -> None:
-    first, _ = local_run.run_local_pipeline(
-        tmp_path, drift=0.0, model=XGBOOST, hyperparameters={"models/xgboost": {"num_round": "2"}}, threshold=0.9999
+    """The local pipeline's first run alone: the gate it applies has no champion to compare with."""
+    csv = sample_data.write_csv(sample_data.sample_for(XGBOOST.data), tmp_path / "week-0.csv", XGBOOST.data)
+    first = local_run.run_once(
+        "first", csv, tmp_path, model=XGBOOST, champion=None, hyperparameters={"num_round": "2"}, threshold=0.9999
     )
     assert not first.report["gate"]["passed"]
     assert "below the minimum 0.9999" in local_run.metrics_table(first)

@@ -26,19 +26,15 @@ runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
-def evaluations(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+def evaluations(xgboost_local_run: list[local_run.RunResult], tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     """evaluation.json of a first model and of a retrained one evaluated against it (as v1)."""
-    root = tmp_path_factory.mktemp("local-run")
     model = config.load_model("models/xgboost")
-    first, second = local_run.run_local_pipeline(
-        root, drift=0.8, model=model, hyperparameters={model.origin: {"num_round": "10"}}
-    )
-    first_json = first.evaluation
-    second_dir = root / "second-with-champion-arn"
+    first, second = xgboost_local_run
+    second_dir = tmp_path_factory.mktemp("second-with-champion-arn")
     evaluate.main(
         [
             *("--model-dir", str(second.model_archive), "--output-dir", str(second_dir)),
-            *("--test-dir", str(root / second.name / "splits" / "test")),
+            *("--test-dir", str(second.model_archive.parent / "splits" / "test")),
             f"--champion-model={first.model_archive}",
             f"--champion-evaluation={first.evaluation}",
             f"--champion-model-package-arn={version_arn(1)}",
@@ -46,7 +42,7 @@ def evaluations(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
             *("--metric=auc", "--threshold=0.8", "--allowed-regression=0.01"),
         ]
     )
-    return [first_json, second_dir / "evaluation.json"]
+    return [first.evaluation, second_dir / "evaluation.json"]
 
 
 def register_report(status: str, path: Path) -> dict[str, Any]:
