@@ -172,6 +172,8 @@ class LocalSageMaker:
 
         for job_input in arguments["ProcessingInputs"]:
             s3_input = job_input["S3Input"]
+            # botocore's ProcessingS3Input.LocalPath: "must begin with /opt/ml/processing/".
+            assert s3_input["LocalPath"].startswith(f"{OPT_ML}/processing/"), s3_input
             self.download(self.resolve(s3_input["S3Uri"]), local(s3_input["LocalPath"]))
         app = arguments["AppSpecification"]
         entrypoint = self.resolve(app["ContainerEntrypoint"])
