@@ -172,6 +172,8 @@ class LocalSageMaker:
 
         for job_input in arguments["ProcessingInputs"]:
             s3_input = job_input["S3Input"]
+            # botocore's ProcessingS3Input.LocalPath: "must begin with /opt/ml/processing/".
+            assert s3_input["LocalPath"].startswith(f"{OPT_ML}/processing/"), s3_input
             self.download(self.resolve(s3_input["S3Uri"]), local(s3_input["LocalPath"]))
         app = arguments["AppSpecification"]
         entrypoint = self.resolve(app["ContainerEntrypoint"])
@@ -253,7 +255,7 @@ class LocalSageMaker:
         return archive
 
     def serving(
-        self, container: Mapping[str, Any], python: Path, requests: list[dict[str, str]]
+        self, container: Mapping[str, Any], python: Path, requests: list[dict[str, str | None]]
     ) -> list[dict[str, Any]]:
         """The registered container: model.tar.gz into /opt/ml/model, the handlers called as the toolkit calls them."""
         opt = self.container("Serve")
@@ -393,16 +395,21 @@ def test_each_step_and_model_runs_on_its_images_python_and_packages(example: str
     (register,) = [step for step in steps(build) if step["Type"] == "RegisterModel"]
     (container,) = register["Arguments"]["InferenceSpecification"]["Containers"]
     body = sample_requests(next(outputs["Preprocess"]["sample"].glob("*.tar.gz")))
-    served, refused = local.serving(
+    # Without an Accept the toolkit takes the container's SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT; a charset
+    # parameter makes the body reach input_fn as bytes instead of text.
+    served, unlabelled, as_bytes, refused = local.serving(
         container,
         python,
         [
             {"body": body, "content_type": "text/csv", "accept": "text/csv"},
+            {"body": body, "content_type": "text/csv", "accept": None},
+            {"body": body, "content_type": "text/csv; charset=utf-8", "accept": "*/*"},
             {"body": body, "content_type": "application/json", "accept": "text/csv"},
         ],
     )
     answers = [list(map(float, line.split(","))) for line in served["body"].splitlines()]
     assert served["status"] == 200 and served["content_type"] == "text/csv"
+    assert unlabelled == served and as_bytes == served
     assert len(answers) == len(body.splitlines()) and all(np.isfinite(a).all() for a in answers)
     if model.data.classes:
         width = 1 if len(model.data.classes) == 2 else len(model.data.classes)
