@@ -3,17 +3,26 @@
 A renamed construct gives its resources new logical IDs, and CloudFormation then creates new ones
 and deletes (or, retained, abandons) the old: an empty bucket, a new key that cannot decrypt what
 the old one encrypted, an empty registry, a new queue without the messages waiting in the old.
-This snapshot of every layout's stateful resources is a tripwire: a change fails here first, and
-the message says what CloudFormation would replace. When that is intended (and the data is moved
-by hand), update tests/stateful_logical_ids.json with the JSON the message shows.
+A resource with a name of our choosing cannot be replaced at all: CloudFormation creates the new
+one before it deletes the old, and the name is taken ("CloudFormation cannot update a stack when a
+custom-named resource requires replacing", CloudFormation user guide, "Name type"), so the deploy
+fails (a pipeline, an alarm, a role, a KMS alias); a bucket policy, identified by its bucket, would
+be written anew and then deleted with the old one. Those are in the snapshot too: a resource whose
+registry schema's primary identifier is a create-only property the template sets.
+
+This snapshot of every layout's stateful and custom-named resources is a tripwire: a change fails
+here first, and the message says what CloudFormation would replace. When that is intended (and the
+data is moved by hand), update tests/stateful_logical_ids.json with the JSON the message shows.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
 import pytest
+from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
 
 from tests.conftest import ROOT, Assembly
 
@@ -35,13 +44,31 @@ STATEFUL = (
 LAYOUTS = {"default": "assembly", "variant": "variant_assembly", "sandbox": "sandbox_assembly"}
 
 
+@functools.cache
+def name_property(resource_type: str) -> str | None:
+    """The property that names a resource of this type when the template sets it (None: no such property)."""
+    if resource_type.startswith("Custom::") or resource_type.startswith("AWS::CDK::"):
+        return None
+    schema = PROVIDER_SCHEMA_MANAGER.get_resource_schema("eu-west-1", resource_type).schema
+    identifier = schema.get("primaryIdentifier", [])
+    if len(identifier) == 1 and identifier[0] in schema.get("createOnlyProperties", []):
+        return str(identifier[0]).removeprefix("/properties/")
+    return None
+
+
+def kept(resource: dict[str, Any]) -> bool:
+    """Stateful, or named by the template (so it cannot be replaced)."""
+    name = name_property(resource["Type"])
+    return resource["Type"] in STATEFUL or (name is not None and name in resource.get("Properties", {}))
+
+
 def stateful_ids(assembly: Assembly) -> dict[str, dict[str, list[str]]]:
     """stack name -> resource type -> the logical IDs of its stateful resources."""
     found: dict[str, dict[str, list[str]]] = {}
     for stack, template in sorted(assembly.templates.items()):
         by_type: dict[str, list[str]] = {}
         for logical_id, resource in sorted(template.get("Resources", {}).items()):
-            if resource["Type"] in STATEFUL:
+            if kept(resource):
                 by_type.setdefault(resource["Type"], []).append(logical_id)
         if by_type:
             found[stack] = dict(sorted(by_type.items()))
@@ -51,7 +78,7 @@ def stateful_ids(assembly: Assembly) -> dict[str, dict[str, list[str]]]:
 def _changes(expected: dict[str, Any], found: dict[str, Any]) -> list[str]:
     lines = []
     for stack in sorted(set(expected) | set(found)):
-        for kind in STATEFUL:
+        for kind in sorted({*expected.get(stack, {}), *found.get(stack, {})}):
             before = set(expected.get(stack, {}).get(kind, []))
             after = set(found.get(stack, {}).get(kind, []))
             if before - after:
