@@ -187,3 +187,29 @@ def test_the_import_check_sees_nested_relative_and_sibling_imports(tmp_path: Pat
         "import os.path\nfrom . import helpers\n\ndef main():\n    from pipeline_steps.scripts import baseline\n"
     )
     assert imported_modules(script) == {"os": 1, ".": 2, "pipeline_steps": 5}
+
+
+def test_every_model_folder_and_the_configured_model_are_checked_against_their_images() -> None:
+    """A team's own model (a folder under models/, or the one cdk.json configures) is checked like the
+    examples, here and in the slow tier's image runs, once pipeline_steps/images.py maps it to the
+    contract of the image it trains and serves in; this names what to add when it does not."""
+    configured = config.load_cdk_json().model_build.model
+    folders = {path.parent for path in (ROOT / "models").glob("*/model.json")}
+    contracts = {(c.framework, c.version): c for c in {*images.EXAMPLE_MODEL_IMAGES.values()}}
+    missing: set[str] = set()
+    for folder in sorted(folders):
+        model = config.load_model(str(folder.relative_to(ROOT)))
+        for use in ("training", "inference"):
+            ref = getattr(model.images, use)
+            if ref.uri:
+                continue  # a custom image: its own build decides its Python and packages
+            expected = contracts.get((ref.framework, ref.version))
+            if expected is None:
+                missing.add(f"{folder.name}: no ImageContract for {ref.label} ({use}) in pipeline_steps/images.py")
+            elif images.EXAMPLE_MODEL_IMAGES.get(folder.name) != expected:
+                missing.add(f"{folder.name}: add {folder.name!r} to EXAMPLE_MODEL_IMAGES as {ref.label}")
+    assert sorted(missing) == []
+    assert configured.source_dir in MODEL_SOURCES, (
+        f"the model cdk.json configures ({configured.source_dir}) is under no folder of models/ that "
+        "EXAMPLE_MODEL_IMAGES lists: put it in models/<name>/ and add <name> there"
+    )
