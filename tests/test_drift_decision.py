@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import ast
+import dataclasses
 import json
 import math
 import subprocess
@@ -302,6 +303,30 @@ def test_each_feature_gets_its_share_of_the_false_alarm_rate() -> None:
     assert alone.psi == among_ten.psi and alone.psi is not None and alone.psi > RULE.threshold
     assert among_ten.p_value is not None and RULE.alpha(10) < among_ten.p_value < RULE.alpha(1)
     assert (alone.drifted, among_ten.drifted) == (True, False)
+
+
+def test_drift_needs_a_psi_above_the_threshold_a_p_value_below_alpha_and_the_minimum_window() -> None:
+    """Each of the three conditions at its boundary: PSI exactly at the threshold is no drift (the threshold
+    is the change a feature must exceed), p exactly at alpha is not significant, one row short of the
+    minimum is unchecked."""
+    uniform = drift_check.FeatureBaseline("a", tuple(float(i) for i in range(11)), (100.0,) * 10, 0.0, 10.0, 2.87)
+    counts = drift_check.FeatureCounts(buckets=[16, 19, 17, 9, 10, 7, 8, 5, 6, 3])
+    rows = counts.present
+    drifted = drift_check.decide(uniform, counts, RULE, 1, rows)
+    assert drifted.drifted and drifted.psi is not None and drifted.p_value is not None
+    at_psi = dataclasses.replace(RULE, threshold=drifted.psi)
+    just_under_psi = dataclasses.replace(RULE, threshold=drifted.psi - 1e-6)
+    assert not drift_check.decide(uniform, counts, at_psi, 1, rows).drifted
+    assert drift_check.decide(uniform, counts, just_under_psi, 1, rows).drifted
+    # alpha(1) = false_alarm_rate / DESIGN_MARGIN: the rate that puts alpha exactly at this p-value.
+    at_p = dataclasses.replace(RULE, false_alarm_rate=drifted.p_value * drift_check.DESIGN_MARGIN)
+    assert at_p.alpha(1) == pytest.approx(drifted.p_value)
+    assert not drift_check.decide(uniform, counts, at_p, 1, rows).drifted
+    above_p = dataclasses.replace(RULE, false_alarm_rate=drifted.p_value * drift_check.DESIGN_MARGIN * 1.001)
+    assert drift_check.decide(uniform, counts, above_p, 1, rows).drifted
+    one_short = drift_check.decide(uniform, counts, RULE, 1, rows + 1)
+    assert (one_short.checked, one_short.drifted) == (False, False)
+    assert drifted.checked
 
 
 def test_the_check_designs_for_half_of_each_configured_error_rate() -> None:
