@@ -1,5 +1,5 @@
 """The test suite's own rules: every test that synthesizes declares its tier, and the shared
-botocore loader, which keeps the moto tests fast, is in place.
+botocore loader, which keeps the moto tests and the SDK builds fast, is in place.
 
 Tiers (pyproject.toml's markers): a test that asks for a session layout or an app.py run is in
 that fixture's tier (conftest.FIXTURE_TIERS); a test that builds a CDK app of its own says
@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import botocore.loaders
 import botocore.session
 import pytest
 
@@ -174,3 +175,5 @@ def test_every_botocore_session_shares_one_loader_per_data_path() -> None:
     """conftest's session fixture shares the service-model loader (moto builds a session per test)."""
     first, second = botocore.session.Session(), botocore.session.Session()
     assert first.get_component("data_loader") is second.get_component("data_loader")
+    # The SageMaker SDK's endpoint lookups (image URIs) create theirs with botocore.loaders.
+    assert botocore.loaders.create_loader() is botocore.loaders.create_loader()
