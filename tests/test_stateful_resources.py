@@ -4,11 +4,12 @@ A renamed construct gives its resources new logical IDs, and CloudFormation then
 and deletes (or, retained, abandons) the old: an empty bucket, a new key that cannot decrypt what
 the old one encrypted, an empty registry, a new queue without the messages waiting in the old.
 A resource with a name of our choosing cannot be replaced at all: CloudFormation creates the new
-one before it deletes the old, and the name is taken ("CloudFormation cannot update a stack when a
-custom-named resource requires replacing", CloudFormation user guide, "Name type"), so the deploy
-fails (a pipeline, an alarm, a role, a KMS alias); a bucket policy, identified by its bucket, would
-be written anew and then deleted with the old one. Those are in the snapshot too: a resource whose
-registry schema's primary identifier is a create-only property the template sets.
+one before it deletes the old, and the name is taken ("You can't perform an update that causes a
+custom-named resource to be replaced", CloudFormation template reference, "Resource custom naming";
+the deploy stops with "CloudFormation cannot update a stack when a custom-named resource requires
+replacing"): a pipeline, an alarm, a role, a KMS alias. A bucket policy, identified by its bucket,
+would be written anew and then deleted with the old one. Those are in the snapshot too: a resource
+whose registry schema's primary identifier is a create-only property the template sets.
 
 This snapshot of every layout's stateful and custom-named resources is a tripwire: a change fails
 here first, and the message says what CloudFormation would replace. When that is intended (and the
