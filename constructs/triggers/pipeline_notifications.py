@@ -42,18 +42,14 @@ class PipelineNotifications(Construct):
             ),
         )
         self.pipeline_failed_rule.add_target(
-            targets.SnsTopic(
+            _notify(
                 topic,
-                message=events.RuleTargetInput.from_text(
-                    f"Model-building run FAILED at {events.EventField.time}. "
-                    f"Execution: {events.EventField.from_path('$.detail.pipelineExecutionArn')} "
-                    f"({events.EventField.from_path('$.detail.pipelineExecutionDisplayName')}). "
-                    "Why it ran and why it failed: `aws sagemaker describe-pipeline-execution "
-                    "--pipeline-execution-arn` with that ARN, or the execution in SageMaker Studio."
-                ),
-                dead_letter_queue=dead_letter_queue,
-                retry_attempts=3,
-                max_event_age=Duration.hours(2),
+                dead_letter_queue,
+                f"Model-building run FAILED at {events.EventField.time}. "
+                f"Execution: {events.EventField.from_path('$.detail.pipelineExecutionArn')} "
+                f"({events.EventField.from_path('$.detail.pipelineExecutionDisplayName')}). "
+                "Why it ran and why it failed: `aws sagemaker describe-pipeline-execution "
+                "--pipeline-execution-arn` with that ARN, or the execution in SageMaker Studio.",
             )
         )
 
@@ -72,17 +68,13 @@ class PipelineNotifications(Construct):
             ),
         )
         self.approval_pending_rule.add_target(
-            targets.SnsTopic(
+            _notify(
                 topic,
-                message=events.RuleTargetInput.from_text(
-                    f"Model version {events.EventField.from_path('$.detail.ModelPackageVersion')} of "
-                    f"{events.EventField.from_path('$.detail.ModelPackageGroupName')} is waiting for approval. "
-                    f"ARN: {events.EventField.from_path('$.detail.ModelPackageArn')}. Compare it with the "
-                    "champion (`python -m mlopsctl compare`), then approve or reject it."
-                ),
-                dead_letter_queue=dead_letter_queue,
-                retry_attempts=3,
-                max_event_age=Duration.hours(2),
+                dead_letter_queue,
+                f"Model version {events.EventField.from_path('$.detail.ModelPackageVersion')} of "
+                f"{events.EventField.from_path('$.detail.ModelPackageGroupName')} is waiting for approval. "
+                f"ARN: {events.EventField.from_path('$.detail.ModelPackageArn')}. Compare it with the "
+                "champion (`python -m mlopsctl compare`), then approve or reject it.",
             )
         )
         for rule in (self.pipeline_failed_rule, self.approval_pending_rule):
@@ -91,3 +83,15 @@ class PipelineNotifications(Construct):
                 "The alerts topic is imported by ARN from this environment's storage stack (see AlertsTopic), "
                 "so its account and region are tokens; it is in the rule's own account and region.",
             )
+
+
+def _notify(topic: sns.ITopic, dead_letter_queue: sqs.IQueue, text: str) -> targets.SnsTopic:
+    """The alerts topic as a rule target: `text` as the message, three retries within two hours, then
+    the dead-letter queue."""
+    return targets.SnsTopic(
+        topic,
+        message=events.RuleTargetInput.from_text(text),
+        dead_letter_queue=dead_letter_queue,
+        retry_attempts=3,
+        max_event_age=Duration.hours(2),
+    )
