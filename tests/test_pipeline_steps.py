@@ -10,7 +10,6 @@ import socket
 import subprocess
 import sys
 import tarfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -297,8 +296,8 @@ def test_xgboost_trains_one_model_on_two_instances_each_with_a_share_of_the_trai
 ) -> None:
     """Preprocess writes the train split in two files; each 'instance' (a process here, as SageMaker's
     ShardedByS3Key gives each host its files) reads one, and the two train one model through XGBoost's
-    collective communicator. The first host writes it. The second starts well before the first, whose tracker
-    it must wait for (XGBoost's own connect gives up after about 6 s; hosts start at their own pace)."""
+    collective communicator. The first host writes it. (A host that starts before the first host's tracker
+    listens retries: the next two tests.)"""
     splits = preprocessed(XGBOOST, raw, tmp_path / "p", "--train-files=2")
     files = sorted((splits / "train").glob("*.csv"))
     assert [f.name for f in files] == ["train-0.csv", "train-1.csv"]
@@ -307,7 +306,7 @@ def test_xgboost_trains_one_model_on_two_instances_each_with_a_share_of_the_trai
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     workers: dict[int, subprocess.Popen[str]] = {}
-    for index, (host, share) in reversed(list(enumerate(zip(hosts, files, strict=True)))):
+    for index, (host, share) in enumerate(zip(hosts, files, strict=True)):
         channel = tmp_path / f"train-{index}"
         channel.mkdir()
         shutil.copy(share, channel)
@@ -320,8 +319,6 @@ def test_xgboost_trains_one_model_on_two_instances_each_with_a_share_of_the_trai
             *("--hosts", json.dumps(hosts), "--current-host", host, "--tracker-port", str(port)),
         ]
         workers[index] = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        if index:
-            time.sleep(10)
     outputs = [workers[index].communicate(timeout=240)[0] for index in sorted(workers)]
     assert [workers[index].returncode for index in sorted(workers)] == [0, 0], outputs
     assert not (tmp_path / "model-1").exists(), "only the first host writes the model"
@@ -339,6 +336,74 @@ def test_xgboost_trains_one_model_on_two_instances_each_with_a_share_of_the_trai
     assert booster.num_boosted_rounds() == 5 and not np.allclose(together, one_share), (
         "the model learned from both shares, not from the first host's alone"
     )
+
+
+def test_a_host_keeps_joining_until_the_tracker_listens_then_gives_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each failed join (XGBoost raises XGBoostError once its own connect gives up) waits and tries again,
+    JOIN_ATTEMPTS times in all; the last failure is raised. Other errors are not retried."""
+    attempts: list[dict[str, str]] = []
+    fail_first = 2
+
+    class Context:
+        def __init__(self, **args: str) -> None:
+            self.args = args
+
+        def __enter__(self) -> None:
+            attempts.append(self.args)
+            if len(attempts) <= fail_first:
+                raise xgb.core.XGBoostError("Failed to bootstrap the communication group.")
+
+    waits: list[float] = []
+    monkeypatch.setattr(train.collective, "CommunicatorContext", Context)
+    monkeypatch.setattr(train.time, "sleep", waits.append)
+    joined = train._join("10.0.0.1", 9099, 1)
+    assert isinstance(joined, Context) and len(attempts) == 3
+    assert attempts[-1] == {"dmlc_tracker_uri": "10.0.0.1", "dmlc_tracker_port": 9099, "dmlc_task_id": "1"}
+    assert waits == [train.JOIN_RETRY_SECONDS] * 2
+
+    attempts.clear()
+    fail_first = train.JOIN_ATTEMPTS
+    with pytest.raises(xgb.core.XGBoostError):
+        train._join("10.0.0.1", 9099, 1)
+    assert len(attempts) == train.JOIN_ATTEMPTS
+
+    def refused(**args: str) -> None:
+        attempts.append(args)
+        raise ValueError("not a connection failure")
+
+    attempts.clear()
+    monkeypatch.setattr(train.collective, "CommunicatorContext", refused)
+    with pytest.raises(ValueError, match="not a connection failure"):
+        train._join("10.0.0.1", 9099, 1)
+    assert len(attempts) == 1
+
+
+@pytest.mark.slow  # waits out XGBoost's own connect timeout
+@pytest.mark.filterwarnings("ignore:.*(Failed to connect|Retrying connection):UserWarning")
+def test_a_host_that_started_before_the_tracker_joins_it_once_it_listens(monkeypatch: pytest.MonkeyPatch) -> None:
+    """XGBoost itself: a join with no tracker listening fails with XGBoostError after XGBoost's own connect
+    gives up (about 6 s), and the same process joins on the next attempt, once the tracker listens (started
+    here in place of the wait between attempts). One worker, so the tracker needs no second host."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    trackers: list[Any] = []
+
+    def start_tracker(seconds: float) -> None:
+        assert seconds == train.JOIN_RETRY_SECONDS and not trackers, "one wait, after the first failure"
+        tracker = train.RabitTracker(n_workers=1, host_ip="127.0.0.1", port=port, sortby="task")
+        tracker.start()
+        trackers.append(tracker)
+
+    monkeypatch.setattr(train.time, "sleep", start_tracker)
+    monkeypatch.setattr(train, "JOIN_ATTEMPTS", 2)  # the failure, then the join: a broken retry fails in seconds
+    context = train._join("127.0.0.1", port, 0)
+    try:
+        assert trackers and xgb.collective.get_world_size() == 1
+    finally:
+        context.__exit__(None, None, None)
+        trackers[0].wait_for()
+        trackers[0].free()
 
 
 def test_train_takes_the_toolkits_arguments_and_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

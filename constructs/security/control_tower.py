@@ -178,8 +178,8 @@ class ControlTowerRules:
         running = len(self._guard.rule_ids or ()) - len(skipped)
         if self._progress is not None:
             self._progress(
-                f"checking {len(context.template_paths)} templates with the {running} Control Tower rules "
-                "(cfn-guard) that name a resource type they hold"
+                f"checking {len(context.template_paths)} templates with the Control Tower rules (cfn-guard): "
+                f"the {running} of {len(self._guard.rule_ids or ())} that name a resource type they hold"
             )
         if not running:
             return PolicyValidationPluginReport(success=True, violations=[], plugin_version=self._guard.version)
