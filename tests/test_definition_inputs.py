@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import ast
 import json
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +13,7 @@ import pytest
 import config
 from pipeline_steps import checked_in, drift_check_pipeline
 from pipeline_steps.source_archive import write_data_contract
-from tests.conftest import ROOT, cdk_json_context, raw_config
+from tests.conftest import ROOT, cdk_json_context, raw_config, run_app_py
 
 ECR_IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/churn-serving:1.4"
 # Whichever example cdk.json trains, the other one: switching to it needs a new definition.
@@ -137,13 +134,12 @@ def test_settings_the_definition_does_not_hold_are_free_to_change(tmp_path: Path
     ],
     ids=["instance-type", "switch-example-model"],
 )
+@pytest.mark.slow  # app.py as a subprocess
 def test_a_dash_c_override_of_a_model_build_setting_fails_synth_in_one_line(
     tmp_path: Path, key: str, value: str, reported: str
 ) -> None:
     """`cdk synth -c mlops.model_build.<key>=...` is refused, never silently ignored."""
-    context = {**cdk_json_context(), f"mlops.model_build.{key}": value}
-    env = {**os.environ, "CDK_OUTDIR": str(tmp_path), "CDK_CONTEXT_JSON": json.dumps(context)}
-    result = subprocess.run([sys.executable, "app.py"], cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+    result = run_app_py({**cdk_json_context(), f"mlops.model_build.{key}": value}, tmp_path)
     assert result.returncode == 1
     (line,) = [line for line in result.stderr.splitlines() if line.startswith("cdk.json:")]
     assert reported in line

@@ -16,7 +16,7 @@ import botocore.loaders
 import botocore.session
 import pytest
 
-from tests.conftest import FIXTURE_TIERS, ROOT
+from tests.conftest import FIXTURE_TIERS, ROOT, cli_environment
 
 # Calls that build a CDK app: the App itself and the helpers that make one.
 BUILDERS = {"App", "synth", "stage_for", "build_app"}
@@ -177,3 +177,14 @@ def test_every_botocore_session_shares_one_loader_per_data_path() -> None:
     assert first.get_component("data_loader") is second.get_component("data_loader")
     # The SageMaker SDK's endpoint lookups (image URIs) create theirs with botocore.loaders.
     assert botocore.loaders.create_loader() is botocore.loaders.create_loader()
+
+
+def test_app_py_runs_as_a_users_synth_with_cdks_built_in_validation(tmp_path: Path) -> None:
+    """The tests' own synths turn CDK's built-in CloudFormation validation off (tests/conftest.py); app.py as
+    the CLI runs it must not inherit that, so the slow tier synthesizes what a user's `cdk synth` does."""
+    import os
+
+    assert os.environ["CDK_VALIDATION"] == "false"
+    environment = cli_environment({"key": "value"}, tmp_path)
+    assert "CDK_VALIDATION" not in environment
+    assert environment["CDK_OUTDIR"] == str(tmp_path) and environment["CDK_CONTEXT_JSON"] == '{"key": "value"}'
