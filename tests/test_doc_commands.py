@@ -245,8 +245,14 @@ def _has_paginator(paginator_model: Any, operation: str) -> bool:
 
 def _cdk_help(command: str) -> str:
     env = {**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20", "CDK_DISABLE_CLI_TELEMETRY": "true"}
+    # The pinned CLI that `npx --no-install cdk` resolves to, without npx's own Node.js process.
     result = subprocess.run(
-        ["npx", "--no-install", "cdk", command, "--help"], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+        [str(ROOT / "node_modules" / ".bin" / "cdk"), command, "--help"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return result.stdout
 

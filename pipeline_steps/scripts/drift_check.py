@@ -485,8 +485,13 @@ def _power(baseline: Baseline, shifted: np.ndarray, rows: int, alpha: float) -> 
     if df < 1:
         return 0.0
     noncentrality = rows * m / (rows + m) * float(((moved - expected)[keep] ** 2 / pooled[keep]).sum())
-    critical = stats.chi2.isf(alpha, df)
-    return float(stats.ncx2.sf(critical, df, noncentrality))
+    return float(stats.ncx2.sf(_critical_value(alpha, df), df, noncentrality))
+
+
+@functools.lru_cache(maxsize=256)
+def _critical_value(alpha: float, df: int) -> Any:
+    """The statistic the test rejects at: the same for every window sized with these degrees of freedom."""
+    return stats.chi2.isf(alpha, df)
 
 
 def required_rows(baseline: Baseline, rule: DecisionRule, features: int) -> int | None:

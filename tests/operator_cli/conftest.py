@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import boto3
 import pytest
 from moto import mock_aws
 
 from config import load_cdk_json
 from mlopsctl import aws
 from mlopsctl.context import Context
-from tests.operator_cli.support import ACCOUNT, BUCKET, GROUP, REGION, Clients
+from tests.operator_cli.support import ACCOUNT, BUCKET, GROUP, REGION, Clients, moto_client
 
 
 @pytest.fixture
@@ -21,10 +20,8 @@ def clients(monkeypatch: pytest.MonkeyPatch) -> Iterator[Clients]:
         factory = Clients()
         aws.set_client_factory(factory)
         try:
-            boto3.client("s3", region_name=REGION).create_bucket(
-                Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
-            )
-            boto3.client("sagemaker", region_name=REGION).create_model_package_group(ModelPackageGroupName=GROUP)
+            moto_client("s3").create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+            moto_client("sagemaker").create_model_package_group(ModelPackageGroupName=GROUP)
             yield factory
         finally:
             aws.set_client_factory(None)

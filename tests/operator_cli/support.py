@@ -6,6 +6,7 @@ derives from cdk.json (account 222222222222) are the ARNs moto hands out.
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
@@ -22,6 +23,14 @@ LEDGER = "/mlops-delivery/dev/known-good"
 
 def version_arn(version: int) -> str:
     return f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model-package/{GROUP}/{version}"
+
+
+@functools.cache
+def moto_client(service: str) -> Any:
+    """One client per service for the tests' own moto state (buckets, groups, versions), shared by every test:
+    moto answers each client's requests while a test's mock_aws is active, from that test's fresh state.
+    Clients a test wraps in a Stubber or adds handlers to are its own (Clients.stub, boto3.client)."""
+    return boto3.client(service, region_name=REGION)
 
 
 class Clients:
@@ -111,8 +120,7 @@ def register(
 def register_evaluation(*, status: str, evaluation: bytes, metadata: dict[str, str]) -> str:
     """Registers one version the way the model-build pipeline does: its evaluation.json as
     ModelQuality statistics, its metadata strings as CustomerMetadataProperties. Returns the ARN."""
-    sm = boto3.client("sagemaker", region_name=REGION)
-    s3 = boto3.client("s3", region_name=REGION)
+    sm, s3 = moto_client("sagemaker"), moto_client("s3")
     number = len(sm.list_model_packages(ModelPackageGroupName=GROUP)["ModelPackageSummaryList"]) + 1
     prefix = f"pipelines/run-{number}"
     s3.put_object(Bucket=BUCKET, Key=f"{prefix}/evaluation.json", Body=evaluation)

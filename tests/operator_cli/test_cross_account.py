@@ -25,7 +25,7 @@ from mlopsctl.context import Context
 from mlopsctl.errors import OperatorError
 from tests.conftest import Assembly
 from tests.operator_cli.accounts import OPERATOR_SESSION, REGION, FourAccounts, ledger_history
-from tests.operator_cli.support import BUCKET, GROUP, NOW, register, version_arn
+from tests.operator_cli.support import BUCKET, GROUP, NOW, moto_client, register, version_arn
 
 PROD = "444444444444"
 PROD_ENDPOINT = "mlops-delivery-prod"
@@ -48,10 +48,8 @@ def world(assembly: Assembly, monkeypatch: pytest.MonkeyPatch) -> Iterator[FourA
         fake = FourAccounts(assembly, load_cdk_json(overrides={}))
         aws.set_client_factory(fake)
         try:
-            boto3.client("s3", region_name=REGION).create_bucket(
-                Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
-            )
-            boto3.client("sagemaker", region_name=REGION).create_model_package_group(ModelPackageGroupName=GROUP)
+            moto_client("s3").create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+            moto_client("sagemaker").create_model_package_group(ModelPackageGroupName=GROUP)
             yield fake
         finally:
             aws.set_client_factory(None)
