@@ -278,6 +278,22 @@ def test_the_champion_runs_its_own_code_even_where_the_candidate_ships_modules_o
     assert len(labels) == len(first)
 
 
+def test_each_models_sibling_modules_are_its_own_and_forgotten_after_it_ran(tmp_path: Path) -> None:
+    """Two models' inference.py import a sibling of the same name (helper.py) with different contents: each
+    sees its own, and none stays loaded for the next (whatever path the folder is reached by)."""
+    import sys
+
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "helper.py").write_text(f"value = {name!r}\n")
+        (tmp_path / name / "inference.py").write_text("import helper\n\nvalue = helper.value\n")
+    (tmp_path / "link-to-b").symlink_to(tmp_path / "b")
+    for folder, expected in (("a", "a"), ("link-to-b", "b"), ("a", "a")):
+        with evaluate._inference_module(tmp_path / folder, "candidate_inference") as module:
+            assert module.value == expected
+        assert "helper" not in sys.modules and "candidate_inference" not in sys.modules
+
+
 def test_a_champion_whose_own_code_cannot_read_the_new_split_is_compared_on_its_stored_metric(
     switch: list[local_run.RunResult], tmp_path: Path
 ) -> None:

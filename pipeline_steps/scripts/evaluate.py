@@ -32,6 +32,7 @@ import contextlib
 import importlib.util
 import json
 import math
+import os
 import re
 import sys
 import tarfile
@@ -375,6 +376,9 @@ def _inference_module(code_dir: Path, name: str) -> Iterator[Any]:
     one never runs the other's code; the image's packages (xgboost, sklearn) stay loaded.
     """
     sys.path.insert(0, str(code_dir))
+    # What was loaded from code_dir, by its path as imported (sys.path holds it as given) or resolved:
+    # a prefix test, since the process may hold thousands of modules.
+    prefixes = (os.path.join(str(code_dir), ""), os.path.join(str(code_dir.resolve()), ""))
     try:
         spec = importlib.util.spec_from_file_location(name, code_dir / INFERENCE_CODE.name)
         if spec is None or spec.loader is None:
@@ -389,7 +393,7 @@ def _inference_module(code_dir: Path, name: str) -> Iterator[Any]:
         sys.path.remove(str(code_dir))
         for loaded, module in list(sys.modules.items()):
             source = getattr(module, "__file__", None)
-            if loaded == name or (source and Path(source).resolve().is_relative_to(code_dir.resolve())):
+            if loaded == name or (isinstance(source, str) and source.startswith(prefixes)):
                 del sys.modules[loaded]
 
 
