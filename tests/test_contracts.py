@@ -8,6 +8,7 @@ else as literals; the step script that ships alone keeps its copies equal.
 from __future__ import annotations
 
 import ast
+import functools
 import json
 import subprocess
 import sys
@@ -95,8 +96,10 @@ LITERALS = {
 }
 
 
-def string_constants(path: Path) -> set[str]:
-    """The string literals of `path`'s code (docstrings and comments aside), f-string parts included."""
+@functools.cache
+def string_constants(path: Path) -> frozenset[str]:
+    """The string literals of `path`'s code (docstrings and comments aside), f-string parts included.
+    Read once per run: each literal's test looks at every file."""
     tree = ast.parse(path.read_text())
     docstrings = {
         id(node.body[0].value)
@@ -106,11 +109,11 @@ def string_constants(path: Path) -> set[str]:
         and isinstance(node.body[0], ast.Expr)
         and isinstance(node.body[0].value, ast.Constant)
     }
-    return {
+    return frozenset(
         node.value
         for node in ast.walk(tree)
         if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings
-    }
+    )
 
 
 @pytest.mark.parametrize("literal", sorted(LITERALS))
