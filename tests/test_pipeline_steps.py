@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import tarfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -291,6 +292,17 @@ def test_train_writes_the_model_and_the_inference_code_that_serves_it(splits: Pa
     assert inference.output_fn(np.array([0.25, 0.5]), "text/csv") == ("0.25\n0.5", "text/csv")
 
 
+def _wait_until_bound(port: int, process: subprocess.Popen[str], seconds: float = 60.0) -> None:
+    deadline = time.monotonic() + seconds
+    while process.poll() is None and time.monotonic() < deadline:
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                return
+        time.sleep(0.05)
+
+
 def test_xgboost_trains_one_model_on_two_instances_each_with_a_share_of_the_train_split(
     raw: pd.DataFrame, tmp_path: Path
 ) -> None:
@@ -319,6 +331,10 @@ def test_xgboost_trains_one_model_on_two_instances_each_with_a_share_of_the_trai
             *("--hosts", json.dumps(hosts), "--current-host", host, "--tracker-port", str(port)),
         ]
         workers[index] = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        if index == 0:
+            # The second host starts once the tracker holds its port (a bind here is refused; nothing
+            # connects to it), so its first join succeeds instead of waiting out XGBoost's retry.
+            _wait_until_bound(port, workers[0])
     outputs = [workers[index].communicate(timeout=240)[0] for index in sorted(workers)]
     assert [workers[index].returncode for index in sorted(workers)] == [0, 0], outputs
     assert not (tmp_path / "model-1").exists(), "only the first host writes the model"
