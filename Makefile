@@ -65,7 +65,7 @@ checkov: $(CHECKOV_VENV)/.installed  ## checkov on the templates of the last `ma
 # ruff and mypy run beside pytest (a cold mypy cache alone takes longer than the tests); each
 # one's output is printed in one piece when it ends, and any failure fails `make test`.
 # The slow tier is `make test-slow`: CI (.ci/run) and the pipeline's build step run both.
-test:  ## ruff, mypy and the unit and template tests, all at once (about 1.5 minutes on 2 idle cores)
+test:  ## ruff, mypy and the unit and template tests, all at once (under a minute on 2 idle cores)
 	$(MAKE) --no-print-directory --jobs=3 --output-sync=target lint typecheck unit
 
 lint: $(VENV)/.installed
