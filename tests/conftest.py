@@ -31,11 +31,13 @@ os.environ.update(
         "AWS_REGION": "eu-west-1",
         "AWS_EC2_METADATA_DISABLED": "true",
         "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
-        # aws-cdk-lib's built-in CloudFormation validation only warns (its errors are downgraded), and
-        # starts a rules engine costing ~5 s of CPU in each process that synthesizes (two workers, ~12 s
-        # of a run). Off for the tests' own synths, which assert on the gates that fail synth (cdk-nag,
-        # the Control Tower rules, WildcardResourceRule); app.py as the CLI runs it keeps it
-        # (cli_environment), as do `make synth` and its cfn-lint, the gate on every template.
+        # aws-cdk-lib's built-in CloudFormation validation fails synth in this project (cdk.json sets
+        # @aws-cdk/core:validateAgainstDefaultRules) and starts a rules engine of ~4-5 s of CPU in each
+        # process that synthesizes: ~12 s of a run with two workers. The tests' own synths leave it
+        # out; app.py as the CLI runs it keeps it (cli_environment). Every documented layout is
+        # synthesized that way: the four accounts without releases (`make synth`, and the slow tier's
+        # app.py run), with releases (`make synth-example`), the sandbox (`make synth-sandbox`), the
+        # last two in CI (.ci/run), and the VPC layout of every option (tests/test_app_script.py).
         "CDK_VALIDATION": "false",
     }
 )
@@ -80,7 +82,11 @@ FIXTURE_TIERS = {
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """A test that asks for a synthesized layout or an app.py run is in that fixture's tier: as an
-    argument, or by the fixture's name as a parameter (`request.getfixturevalue(layout)`)."""
+    argument, or by the fixture's name as a parameter (`request.getfixturevalue(layout)`).
+
+    Tests marked `waits` (seconds of a library's timeout, no CPU) run first: the workers hand out
+    tests in this order, so the other worker's work overlaps the wait instead of following it."""
+    items.sort(key=lambda item: item.get_closest_marker("waits") is None)
     for item in items:
         callspec = getattr(item, "callspec", None)
         asked = [*getattr(item, "fixturenames", ()), *(callspec.params.values() if callspec else ())]
@@ -188,12 +194,10 @@ def assembly(tmp_path_factory: pytest.TempPathFactory) -> Assembly:
 OLD_CONNECTION = "arn:aws:codestar-connections:eu-west-1:111111111111:connection/11111111-1111-1111-1111-111111111111"
 
 
-@pytest.fixture(scope="session")
-def variant_assembly(tmp_path_factory: pytest.TempPathFactory) -> Assembly:
-    """One synth, once per run, of the settings the session assembly lacks: dev and staging in VPCs
-    (tests/test_private_networking.py), a shadow test before prod (tests/test_shadow_stage.py), a
-    ROLLING staging with auto-approval, and a canary of 10 % in dev.
-    With cdk-nag and the Control Tower rules on, like every synth; a release in every stage."""
+def variant_context() -> dict[str, Any]:
+    """The settings the session assembly lacks: dev and staging in VPCs (tests/test_private_networking.py),
+    a shadow test before prod (tests/test_shadow_stage.py), a ROLLING staging with auto-approval, and a
+    canary of 10 % in dev; a release in every stage."""
     from tests.support import vpc_config
 
     context = cdk_json_context()
@@ -212,6 +216,14 @@ def variant_assembly(tmp_path_factory: pytest.TempPathFactory) -> Assembly:
     # reserved concurrency for the retraining function, a connection ARN from before the rename.
     context["mlops.model_build.retraining.one_trigger_at_a_time"] = "true"
     context["mlops.source.connection_arn"] = OLD_CONNECTION
+    return context
+
+
+@pytest.fixture(scope="session")
+def variant_assembly(tmp_path_factory: pytest.TempPathFactory) -> Assembly:
+    """One synth, once per run, of variant_context(): with cdk-nag and the Control Tower rules on, like
+    every synth."""
+    context = variant_context()
     return Assembly(_once_per_run(tmp_path_factory, "variant-cdk.out", lambda directory: synth(context, directory)))
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import AppPyRun, cdk_json_context, run_app_py
+from tests.conftest import AppPyRun, cdk_json_context, run_app_py, variant_context
 from tests.support import EXPECTED_STACKS
 
 # Each test runs app.py in a fresh interpreter: imports and a synth of its own.
@@ -72,3 +72,18 @@ def test_app_py_reports_what_the_constructs_would_refuse_as_one_line(
     assert result.returncode == 1
     assert result.stderr.startswith(f"cdk.json: Invalid config '{key}'")
     assert result.stderr.count("\n") == 1, result.stderr
+
+
+def test_app_py_synthesizes_the_layout_of_every_option_with_cdks_built_in_validation(tmp_path: Path) -> None:
+    """The VPC layout with a shadow test, a ROLLING stage and a release everywhere (the session's variant
+    synth), as the CLI synthesizes it: with aws-cdk-lib's built-in CloudFormation validation, which this
+    project makes fail synth (`@aws-cdk/core:validateAgainstDefaultRules` in cdk.json) and the tests' own
+    synths leave out (tests/conftest.py). `make synth-example` and `make synth-sandbox` in CI do the same
+    for the other two layouts, with cfn-lint."""
+    from scripts.list_templates import stacks
+
+    assert cdk_json_context()["@aws-cdk/core:validateAgainstDefaultRules"] is True
+    result = run_app_py(variant_context(), tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    # The session assembly's stacks, and the network stack of dev's private endpoints.
+    assert {name for name, _, _ in stacks(tmp_path)} == {*EXPECTED_STACKS, "mlops-delivery-dev-network"}

@@ -21,6 +21,7 @@ from constructs.security.control_tower import (
     resource_types,
     rules_that_select_nothing,
     running_rules,
+    selected_types,
 )
 from tests.conftest import Assembly, InsecureSynth
 
@@ -38,10 +39,45 @@ def test_a_rule_is_skipped_only_when_no_type_it_names_is_in_the_templates() -> N
     assert rules_that_select_nothing(rules, set()) == {"bucket", "bucket-policy", "queue"}
 
 
+def test_a_rule_that_selects_resources_other_than_by_type_names_no_type_so_it_always_runs() -> None:
+    by_type = """
+    # Reports on: AWS::SQS::Queue (comments do not count)
+    let BUCKET = "AWS::S3::Bucket"
+    let KEY = "AWS::KMS::Key"
+    let buckets = Resources.*[ Type == %BUCKET ]
+    let principals = Resources[
+        Type == %BUCKET or
+        Type == "AWS::IAM::Role"
+    ]
+    let referenced = %doc.Resources[ keys == %key ]
+    """
+    assert selected_types(by_type) == {"AWS::S3::Bucket", "AWS::KMS::Key", "AWS::IAM::Role"}
+    by_property = by_type + "let public = Resources.*[ Properties.PublicAccess exists ]\n"
+    assert selected_types(by_property) == frozenset()
+    assert selected_types("rule any { Resources exists }") == frozenset()
+
+
+def test_every_bundled_rule_selects_the_templates_resources_only_in_the_forms_read_here() -> None:
+    """Every place a bundled rule's code reaches into the template's resources is a selection by type or
+    by logical id that selected_types reads (or the one property named Resources, EKS's encryption
+    config): a package whose rules select otherwise fails here before any rule is skipped wrongly."""
+    import re
+
+    selection = re.compile(r"let\s+\w+\s*=\s*(?:%\w+\.)?Resources(?:\.\*)?\[")
+    texts = bundled_rules().texts
+    assert texts.keys() == bundled_rules().types.keys()
+    for name, text in texts.items():
+        code = "\n".join(line.split("#", 1)[0] for line in text.splitlines())
+        reaches = len(re.findall(r"\bResources(?:\.\*)?\[", code))
+        property_of_a_resource = len(re.findall(r"some\s+Resources\[\*\]\s*==", code))
+        assert reaches == len(selection.findall(code)) + property_of_a_resource, name
+        assert selected_types(text), f"{name} would always run"
+
+
 def _layout(tree: dict[str, Any]) -> BundledRules:
     files = [name for folder in tree.values() for name in folder]
     return BundledRules(
-        types={name.removesuffix(".guard"): frozenset({f"AWS::X::{name}"}) for name in files}, tree=tree
+        types={name.removesuffix(".guard"): frozenset({f"AWS::X::{name}"}) for name in files}, tree=tree, texts={}
     )
 
 
@@ -143,6 +179,18 @@ def test_the_rules_that_run_find_what_all_237_find(insecure_prod_synth: Insecure
     everything, pruned = CfnGuardValidator().validate(context), plugin.validate(context)
     assert _findings(everything) and _findings(pruned) == _findings(everything)
     assert {v.severity for v in pruned.violations} == {"error"}
+
+
+def test_the_validator_runs_none_of_the_rules_disabled_for_absent_types(insecure_prod_synth: InsecureSynth) -> None:
+    """Through CfnGuardValidator itself: told the templates hold only queues, it reports no bucket rule on
+    the production storage stack, whose unencrypted bucket every run with the bucket rules flags."""
+    from cdklabs.cdk_validator_cfnguard import CfnGuardValidator
+
+    (path,) = [str(p) for p in insecure_prod_synth.outdir.rglob("ProdStorage*.template.json")]
+    queues_only = disabled_rules(bundled_rules(), {"AWS::SQS::Queue"})
+    report = CfnGuardValidator(disabled_rules=queues_only).validate(_Templates([path]))
+    rules = {violation.rule_name for violation in report.violations}
+    assert rules and all(rule.startswith("sqs_") for rule in rules), rules
 
 
 def test_templates_no_rule_names_pass_without_running_cfn_guard(tmp_path: Path) -> None:

@@ -394,7 +394,8 @@ def test_a_host_keeps_joining_until_the_tracker_listens_then_gives_up(monkeypatc
     assert len(attempts) == 1
 
 
-@pytest.mark.slow  # waits out XGBoost's own connect timeout
+@pytest.mark.slow
+@pytest.mark.waits  # XGBoost's own connect timeout, ~6 s
 @pytest.mark.filterwarnings("ignore:.*(Failed to connect|Retrying connection):UserWarning")
 def test_a_host_that_started_before_the_tracker_joins_it_once_it_listens(monkeypatch: pytest.MonkeyPatch) -> None:
     """XGBoost itself: a join with no tracker listening fails with XGBoostError after XGBoost's own connect

@@ -181,7 +181,7 @@ def test_every_botocore_session_shares_one_loader_per_data_path() -> None:
 
 def test_app_py_runs_as_a_users_synth_with_cdks_built_in_validation(tmp_path: Path) -> None:
     """The tests' own synths turn CDK's built-in CloudFormation validation off (tests/conftest.py); app.py as
-    the CLI runs it must not inherit that, so the slow tier synthesizes what a user's `cdk synth` does."""
+    the CLI runs it must not inherit that, so the slow tier's app.py runs gate on it as a user's synth does."""
     import os
 
     assert os.environ["CDK_VALIDATION"] == "false"

@@ -4,12 +4,14 @@ The validator reports a finding under its plugin name and the guard rule's name;
 `Validations.of(scope).acknowledge` takes that id, `guard_rule` spells it. What a control asks
 of a resource lives with the resource (e.g. kms_keys.py for CT.KMS.PR.3).
 
-Only the rules that can find something run. Each bundled rule file names, as string constants,
-the CloudFormation types it selects (`let S3_BUCKET_TYPE = "AWS::S3::Bucket"`, then
-`Resources.*[ Type == %S3_BUCKET_TYPE ]`) and those it follows references to; a rule none of
-whose types is in the templates selects nothing and SKIPs, so it is passed to the validator's
-`disabled_rules`. A rule naming no type at all always runs. `cfn-guard`'s time grows with each
-rule times each template (docs/benchmarks.md): 50 of the 237 rules name a type this app deploys.
+Only the rules that can find something run. Each bundled rule selects the resources it checks by
+type, with string constants (`let S3_BUCKET_TYPE = "AWS::S3::Bucket"`, then
+`let buckets = Resources.*[ Type == %S3_BUCKET_TYPE ]`), and follows references from them by
+logical id (`%doc.Resources[ keys == %key ]`). A rule none of whose types (every type constant in
+its code) is in the templates selects nothing and SKIPs, so it is passed to the validator's
+`disabled_rules`. A rule that selects resources any other way, or names no type, always runs.
+`cfn-guard`'s time grows with each rule times each template (docs/benchmarks.md): about 50 of the
+237 rules name a type this app deploys.
 """
 
 from __future__ import annotations
@@ -39,7 +41,23 @@ GUARD_PLUGIN = "cdk-validator-cfnguard"
 # runtime loads) keeps the Control Tower rules: the folder CfnGuardValidator reads them from.
 DISTRIBUTION = "cdklabs.cdk-validator-cfnguard"
 RULES_FOLDER = PurePosixPath("package/rules/control-tower/cfn-guard")
-RESOURCE_TYPE = re.compile(r"AWS::[A-Za-z0-9]+::[A-Za-z0-9]+")
+_TYPE = r"AWS::[A-Za-z0-9]+::[A-Za-z0-9]+"
+# A type constant, and a selection of the template's resources (`let x = Resources.*[ filter ]`).
+_CONSTANT = re.compile(rf'let\s+(\w+)\s*=\s*"({_TYPE})"')
+_SELECTION = re.compile(r"let\s+\w+\s*=\s*(?:%\w+\.)?Resources(?:\.\*)?\[(?P<filter>[^\]]*)\]")
+# Filters a selection may have: by type (one or several, `or`), or by logical id (a reference followed).
+_BY_TYPE = re.compile(rf'\s*Type\s*==\s*(?:%\w+|"{_TYPE}")\s*(?:or\s+Type\s*==\s*(?:%\w+|"{_TYPE}")\s*)*')
+_BY_KEY = re.compile(r"\s*keys\s*==\s*%\w+\s*")
+
+
+def selected_types(rule: str) -> frozenset[str]:
+    """The resource types a guard rule's code names (comments aside); none when any of its selections
+    of the template's resources filters other than by type or logical id: such a rule always runs."""
+    code = "\n".join(line.split("#", 1)[0] for line in rule.splitlines())
+    for selection in _SELECTION.finditer(code):
+        if not (_BY_TYPE.fullmatch(selection["filter"]) or _BY_KEY.fullmatch(selection["filter"])):
+            return frozenset()
+    return frozenset(re.findall(_TYPE, code))
 
 
 # A folder of rules, as CfnGuardValidator reads it: each entry a file (None) or a folder.
@@ -53,12 +71,14 @@ class BundledRules:
 
     types: Mapping[str, frozenset[str]]
     tree: Tree
+    texts: Mapping[str, str]
 
 
 @functools.cache
 def bundled_rules() -> BundledRules:
     archives = [path for path in importlib.metadata.files(DISTRIBUTION) or () if path.name.endswith(".jsii.tgz")]
     types: dict[str, frozenset[str]] = {}
+    texts: dict[str, str] = {}
     tree: Tree = {}
     for archive in archives:
         with tarfile.open(str(archive.locate())) as tar:
@@ -73,8 +93,8 @@ def bundled_rules() -> BundledRules:
                 node[name] = None
                 if path.suffix == ".guard":
                     text = tar.extractfile(member).read().decode()  # type: ignore[union-attr]
-                    types[path.stem] = frozenset(RESOURCE_TYPE.findall(text))
-    return BundledRules(types=types, tree=tree)
+                    types[path.stem], texts[path.stem] = selected_types(text), text
+    return BundledRules(types=types, tree=tree, texts=texts)
 
 
 def rules_that_select_nothing(rules: Mapping[str, frozenset[str]], present: Iterable[str]) -> set[str]:
