@@ -278,9 +278,12 @@ def test_the_champion_runs_its_own_code_even_where_the_candidate_ships_modules_o
     assert len(labels) == len(first)
 
 
-def test_each_models_sibling_modules_are_its_own_and_forgotten_after_it_ran(tmp_path: Path) -> None:
+def test_each_models_sibling_modules_are_its_own_and_forgotten_after_it_ran(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Two models' inference.py import a sibling of the same name (helper.py) with different contents: each
-    sees its own, and none stays loaded for the next (whatever path the folder is reached by)."""
+    sees its own, and none stays loaded for the next (whatever path the folder is reached by: absolute,
+    relative, through a symlink)."""
     import sys
 
     for name in ("a", "b"):
@@ -288,8 +291,12 @@ def test_each_models_sibling_modules_are_its_own_and_forgotten_after_it_ran(tmp_
         (tmp_path / name / "helper.py").write_text(f"value = {name!r}\n")
         (tmp_path / name / "inference.py").write_text("import helper\n\nvalue = helper.value\n")
     (tmp_path / "link-to-b").symlink_to(tmp_path / "b")
+    monkeypatch.chdir(tmp_path)
     for folder, expected in (("a", "a"), ("link-to-b", "b"), ("a", "a")):
         with evaluate._inference_module(tmp_path / folder, "candidate_inference") as module:
+            assert module.value == expected
+        assert "helper" not in sys.modules and "candidate_inference" not in sys.modules
+        with evaluate._inference_module(Path(folder), "candidate_inference") as module:
             assert module.value == expected
         assert "helper" not in sys.modules and "candidate_inference" not in sys.modules
 

@@ -292,13 +292,17 @@ def test_train_writes_the_model_and_the_inference_code_that_serves_it(splits: Pa
     assert inference.output_fn(np.array([0.25, 0.5]), "text/csv") == ("0.25\n0.5", "text/csv")
 
 
-def _wait_until_bound(port: int, process: subprocess.Popen[str], seconds: float = 60.0) -> None:
+def _wait_until_listening(port: int, process: subprocess.Popen[str], seconds: float = 60.0) -> None:
+    """Until a socket listens on `port` (the kernel's table of TCP sockets, read only: nothing binds or
+    connects to the port), the process ends or the time is up. Without /proc, no wait: the second host's
+    own retry covers it."""
+    tables = [Path("/proc/net/tcp"), Path("/proc/net/tcp6")]
     deadline = time.monotonic() + seconds
-    while process.poll() is None and time.monotonic() < deadline:
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
+    while tables[0].exists() and process.poll() is None and time.monotonic() < deadline:
+        for table in tables:
+            rows = table.read_text().splitlines()[1:] if table.exists() else []
+            # local_address is ADDRESS:PORT in hex; state 0A is LISTEN.
+            if any(int(row.split()[1].rsplit(":", 1)[1], 16) == port and row.split()[3] == "0A" for row in rows):
                 return
         time.sleep(0.05)
 
@@ -332,9 +336,9 @@ def test_xgboost_trains_one_model_on_two_instances_each_with_a_share_of_the_trai
         ]
         workers[index] = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         if index == 0:
-            # The second host starts once the tracker holds its port (a bind here is refused; nothing
-            # connects to it), so its first join succeeds instead of waiting out XGBoost's retry.
-            _wait_until_bound(port, workers[0])
+            # The second host starts once the tracker listens, so its first join succeeds instead of
+            # waiting out XGBoost's retry.
+            _wait_until_listening(port, workers[0])
     outputs = [workers[index].communicate(timeout=240)[0] for index in sorted(workers)]
     assert [workers[index].returncode for index in sorted(workers)] == [0, 0], outputs
     assert not (tmp_path / "model-1").exists(), "only the first host writes the model"
@@ -414,12 +418,12 @@ def test_a_host_that_started_before_the_tracker_joins_it_once_it_listens(monkeyp
 
     monkeypatch.setattr(train.time, "sleep", start_tracker)
     monkeypatch.setattr(train, "JOIN_ATTEMPTS", 2)  # the failure, then the join: a broken retry fails in seconds
-    context = train._join("127.0.0.1", port, 0)
+    context = train._join("127.0.0.1", port, 0)  # raises XGBoostError unless the second attempt joined
     try:
-        assert trackers and xgb.collective.get_world_size() == 1
+        assert len(trackers) == 1 and xgb.collective.get_rank() == 0
     finally:
         context.__exit__(None, None, None)
-        trackers[0].wait_for()
+        trackers[0].wait_for(timeout=60)
         trackers[0].free()
 
 

@@ -155,7 +155,7 @@ def disabled_rules(rules: BundledRules, present: Iterable[str]) -> list[str]:
 
 def _rule_id(name: str) -> str:
     """The id CfnGuardValidator lists for a bundled rule file (`rule_ids`): `ct-s3-pr-1` -> `s3pr1`."""
-    return name.replace("ct-", "").replace("-", "")
+    return name.replace("ct-", "", 1).replace("-", "")
 
 
 @jsii.implements(IPolicyValidationPlugin)

@@ -376,9 +376,9 @@ def _inference_module(code_dir: Path, name: str) -> Iterator[Any]:
     one never runs the other's code; the image's packages (xgboost, sklearn) stay loaded.
     """
     sys.path.insert(0, str(code_dir))
-    # What was loaded from code_dir, by its path as imported (sys.path holds it as given) or resolved:
-    # a prefix test, since the process may hold thousands of modules.
-    prefixes = (os.path.join(str(code_dir), ""), os.path.join(str(code_dir.resolve()), ""))
+    # What was loaded from code_dir, by its path as given, made absolute (as the import system makes a
+    # relative sys.path entry) or resolved: a prefix test, since the process may hold thousands of modules.
+    prefixes = tuple(os.path.join(str(path), "") for path in (code_dir, code_dir.absolute(), code_dir.resolve()))
     try:
         spec = importlib.util.spec_from_file_location(name, code_dir / INFERENCE_CODE.name)
         if spec is None or spec.loader is None:
