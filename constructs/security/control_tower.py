@@ -42,8 +42,7 @@ GUARD_PLUGIN = "cdk-validator-cfnguard"
 DISTRIBUTION = "cdklabs.cdk-validator-cfnguard"
 RULES_FOLDER = PurePosixPath("package/rules/control-tower/cfn-guard")
 _TYPE = r"AWS::[A-Za-z0-9]+::[A-Za-z0-9]+"
-# A type constant, and a selection of the template's resources (`let x = Resources.*[ filter ]`).
-_CONSTANT = re.compile(rf'let\s+(\w+)\s*=\s*"({_TYPE})"')
+# A selection of the template's resources (`let x = Resources.*[ filter ]`).
 _SELECTION = re.compile(r"let\s+\w+\s*=\s*(?:%\w+\.)?Resources(?:\.\*)?\[(?P<filter>[^\]]*)\]")
 # Filters a selection may have: by type (one or several, `or`), or by logical id (a reference followed).
 _BY_TYPE = re.compile(rf'\s*Type\s*==\s*(?:%\w+|"{_TYPE}")\s*(?:or\s+Type\s*==\s*(?:%\w+|"{_TYPE}")\s*)*')
@@ -67,7 +66,8 @@ Tree = dict[str, "Tree | None"]
 @dataclass(frozen=True)
 class BundledRules:
     """The bundled Control Tower rules: each by the name `disabled_rules` takes (its file's stem,
-    `ct-s3-pr-1`) with the CloudFormation types its file names anywhere, and their folders."""
+    `ct-s3-pr-1`) with the CloudFormation types its code names (`selected_types`) and its text, and
+    the folders they are in."""
 
     types: Mapping[str, frozenset[str]]
     tree: Tree
@@ -186,8 +186,8 @@ class ControlTowerRules:
 
     def skipped_rules(self, template_paths: Iterable[str]) -> list[str]:
         """The bundled rules that select nothing in these templates, to disable. None while the rules read
-        from the package are not exactly the ones the validator lists (a package laid out otherwise):
-        then every rule runs."""
+        from the package are not exactly the ones the validator lists (a package laid out otherwise), so
+        that every rule runs then."""
         rules = bundled_rules()
         if sorted(map(_rule_id, rules.types)) != sorted(self._guard.rule_ids or ()):
             return []
