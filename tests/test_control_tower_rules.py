@@ -14,11 +14,14 @@ import jsii
 from aws_cdk import IPolicyValidationContext
 
 from constructs.security.control_tower import (
+    SELECTION,
     BundledRules,
     ControlTowerRules,
     bundled_rules,
     disabled_rules,
     resource_types,
+    rule_code,
+    rule_id,
     rules_that_select_nothing,
     running_rules,
     selected_types,
@@ -63,14 +66,13 @@ def test_every_bundled_rule_selects_the_templates_resources_only_in_the_forms_re
     config): a package whose rules select otherwise fails here before any rule is skipped wrongly."""
     import re
 
-    selection = re.compile(r"let\s+\w+\s*=\s*(?:%\w+\.)?Resources(?:\.\*)?\[")
     texts = bundled_rules().texts
     assert texts.keys() == bundled_rules().types.keys()
     for name, text in texts.items():
-        code = "\n".join(line.split("#", 1)[0] for line in text.splitlines())
+        code = rule_code(text)
         reaches = len(re.findall(r"\bResources(?:\.\*)?\[", code))
         property_of_a_resource = len(re.findall(r"some\s+Resources\[\*\]\s*==", code))
-        assert reaches == len(selection.findall(code)) + property_of_a_resource, name
+        assert reaches == len(SELECTION.findall(code)) + property_of_a_resource, name
         assert selected_types(text), f"{name} would always run"
 
 
@@ -119,7 +121,8 @@ def test_every_rule_the_validator_lists_is_read_from_the_package_with_the_types_
     assert len(rules.types) > 200
     assert all(types for types in rules.types.values()), "a rule naming no type always runs"
     plugin = ControlTowerRules()
-    assert sorted(name.replace("ct-", "").replace("-", "") for name in rules.types) == sorted(plugin.rule_ids or ())
+    assert sorted(map(rule_id, rules.types)) == sorted(plugin.rule_ids or ())
+    assert rule_id("ct-s3-pr-10") == "s3pr10"
     # CT.S3.PR.10 reports on buckets; CT.S3.PR.8 on bucket policies, and follows them to their buckets.
     assert rules.types["ct-s3-pr-10"] == {"AWS::S3::Bucket"}
     assert rules.types["ct-s3-pr-8"] == {"AWS::S3::BucketPolicy", "AWS::S3::Bucket"}

@@ -43,17 +43,22 @@ DISTRIBUTION = "cdklabs.cdk-validator-cfnguard"
 RULES_FOLDER = PurePosixPath("package/rules/control-tower/cfn-guard")
 _TYPE = r"AWS::[A-Za-z0-9]+::[A-Za-z0-9]+"
 # A selection of the template's resources (`let x = Resources.*[ filter ]`).
-_SELECTION = re.compile(r"let\s+\w+\s*=\s*(?:%\w+\.)?Resources(?:\.\*)?\[(?P<filter>[^\]]*)\]")
+SELECTION = re.compile(r"let\s+\w+\s*=\s*(?:%\w+\.)?Resources(?:\.\*)?\[(?P<filter>[^\]]*)\]")
 # Filters a selection may have: by type (one or several, `or`), or by logical id (a reference followed).
 _BY_TYPE = re.compile(rf'\s*Type\s*==\s*(?:%\w+|"{_TYPE}")\s*(?:or\s+Type\s*==\s*(?:%\w+|"{_TYPE}")\s*)*')
 _BY_KEY = re.compile(r"\s*keys\s*==\s*%\w+\s*")
 
 
+def rule_code(rule: str) -> str:
+    """A guard rule's text without its comments."""
+    return "\n".join(line.split("#", 1)[0] for line in rule.splitlines())
+
+
 def selected_types(rule: str) -> frozenset[str]:
     """The resource types a guard rule's code names (comments aside); none when any of its selections
     of the template's resources filters other than by type or logical id: such a rule always runs."""
-    code = "\n".join(line.split("#", 1)[0] for line in rule.splitlines())
-    for selection in _SELECTION.finditer(code):
+    code = rule_code(rule)
+    for selection in SELECTION.finditer(code):
         if not (_BY_TYPE.fullmatch(selection["filter"]) or _BY_KEY.fullmatch(selection["filter"])):
             return frozenset()
     return frozenset(re.findall(_TYPE, code))
@@ -153,7 +158,7 @@ def disabled_rules(rules: BundledRules, present: Iterable[str]) -> list[str]:
     return sorted(disabled)
 
 
-def _rule_id(name: str) -> str:
+def rule_id(name: str) -> str:
     """The id CfnGuardValidator lists for a bundled rule file (`rule_ids`): `ct-s3-pr-1` -> `s3pr1`."""
     return name.replace("ct-", "", 1).replace("-", "")
 
@@ -189,7 +194,7 @@ class ControlTowerRules:
         from the package are not exactly the ones the validator lists (a package laid out otherwise), so
         that every rule runs then."""
         rules = bundled_rules()
-        if sorted(map(_rule_id, rules.types)) != sorted(self._guard.rule_ids or ()):
+        if sorted(map(rule_id, rules.types)) != sorted(self._guard.rule_ids or ()):
             return []
         return disabled_rules(rules, resource_types(template_paths))
 
